@@ -1,0 +1,114 @@
+// API errors: every failure the server answers is one of these, turned into a metav1.Status in one place
+// (apiserver/http/responses.ts). Messages follow the wording of the Kubernetes API server so kubectl prints
+// the texts users already know.
+import type { Status, StatusCause } from '../apis/meta/types.ts';
+
+export interface ErrorTarget {
+  /** Plural resource (404/409 texts) or Kind (422 texts), per Kubernetes convention. */
+  kind?: string;
+  group?: string;
+  name?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number; uid?: string },
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toStatus(): Status {
+    const status: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
+    if (this.details && Object.values(this.details).some((value) => value !== undefined)) status.details = this.details;
+    return status;
+  }
+}
+
+/** `vpcs.network.photoncloud.io` or `namespaces` for the core group. */
+export function qualifiedResource(plural: string, group: string): string {
+  return group ? `${plural}.${group}` : plural;
+}
+
+export function notFound(plural: string, group: string, name: string): ApiError {
+  return new ApiError(404, 'NotFound', `${qualifiedResource(plural, group)} "${name}" not found`, { name, group: group || undefined, kind: plural });
+}
+
+export function alreadyExists(plural: string, group: string, name: string): ApiError {
+  return new ApiError(409, 'AlreadyExists', `${qualifiedResource(plural, group)} "${name}" already exists`, { name, group: group || undefined, kind: plural });
+}
+
+export function conflict(plural: string, group: string, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(plural, group)} "${name}": ${why}`, { name, group: group || undefined, kind: plural });
+}
+
+export interface FieldError {
+  field: string;
+  /** FieldValueInvalid, FieldValueRequired, FieldValueNotSupported, FieldValueForbidden, FieldValueTooLong, FieldValueTooMany, FieldValueDuplicate */
+  reason: string;
+  /** The detail after the field, e.g. `Invalid value: "x": must be a CIDR`. */
+  message: string;
+}
+
+/** 422 Invalid: `Vpc.network.photoncloud.io "x" is invalid: spec.cidr: Invalid value: …`. */
+export function invalid(kind: string, group: string, name: string, errors: FieldError[]): ApiError {
+  const summary = errors.map((error) => `${error.field}: ${error.message}`);
+  const list = summary.length === 1 ? summary[0] : `[${summary.join(', ')}]`;
+  const qualifiedKind = group ? `${kind}.${group}` : kind;
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${list}`, {
+    name,
+    group: group || undefined,
+    kind,
+    causes: errors.map((error) => ({ reason: error.reason, message: error.message, field: error.field })),
+  });
+}
+
+export function badRequest(message: string): ApiError {
+  return new ApiError(400, 'BadRequest', message);
+}
+
+export function unsupportedMediaType(contentType: string, supported: string[]): ApiError {
+  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${supported.join(', ')}`, {
+    causes: [{ reason: 'UnsupportedMediaType', message: `unsupported Content-Type ${JSON.stringify(contentType)}` }],
+  });
+}
+
+export function requestEntityTooLarge(limit: number): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+}
+
+export function methodNotAllowed(method: string): ApiError {
+  return new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${method})`);
+}
+
+export function unauthorized(): ApiError {
+  return new ApiError(401, 'Unauthorized', 'Unauthorized');
+}
+
+export function forbidden(message: string, target?: { plural: string; group: string; name?: string }): ApiError {
+  return new ApiError(403, 'Forbidden', message, target ? { name: target.name, group: target.group || undefined, kind: target.plural } : undefined);
+}
+
+export function routeNotFound(): ApiError {
+  return new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+}
+
+/** 410 Gone with reason Expired: clients (informers) relist when they see it. */
+export function expired(message: string): ApiError {
+  return new ApiError(410, 'Expired', message);
+}
+
+export function serviceUnavailable(message: string): ApiError {
+  return new ApiError(503, 'ServiceUnavailable', message);
+}
+
+export function internalError(message: string): ApiError {
+  return new ApiError(500, 'InternalError', `Internal error occurred: ${message}`);
+}
+
+export function timeout(message: string): ApiError {
+  return new ApiError(504, 'Timeout', message);
+}

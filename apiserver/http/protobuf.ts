@@ -1,0 +1,171 @@
+// Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) into the JSON
+// form the rest of the server works on. kubectl sends built-in kinds this way (`kubectl create namespace`,
+// `kubectl auth can-i`); responses are always JSON, which kubectl accepts. Only the messages of the
+// built-in kinds this server serves are described here; anything else is a 415.
+//
+// Wire format: the 4 bytes `k8s\0`, then a runtime.Unknown {1: typeMeta {1: apiVersion, 2: kind}, 2: raw}
+// whose raw bytes are the message itself (field numbers from k8s.io/api generated.proto).
+import { badRequest, unsupportedMediaType } from '../errors.ts';
+
+type Scalar = 'string' | 'bytes' | 'int64' | 'int32' | 'bool' | 'time';
+interface FieldSpec {
+  name: string;
+  type: Scalar | MessageSpec | { map: Scalar };
+  repeated?: boolean;
+}
+type MessageSpec = { [fieldNumber: number]: FieldSpec };
+
+const TYPE_META: MessageSpec = { 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'kind', type: 'string' } };
+const UNKNOWN: MessageSpec = { 1: { name: 'typeMeta', type: TYPE_META }, 2: { name: 'raw', type: 'bytes' }, 3: { name: 'contentEncoding', type: 'string' }, 4: { name: 'contentType', type: 'string' } };
+
+const OWNER_REFERENCE: MessageSpec = {
+  1: { name: 'kind', type: 'string' },
+  3: { name: 'name', type: 'string' },
+  4: { name: 'uid', type: 'string' },
+  5: { name: 'apiVersion', type: 'string' },
+  6: { name: 'controller', type: 'bool' },
+  7: { name: 'blockOwnerDeletion', type: 'bool' },
+};
+
+export const OBJECT_META: MessageSpec = {
+  1: { name: 'name', type: 'string' },
+  2: { name: 'generateName', type: 'string' },
+  3: { name: 'namespace', type: 'string' },
+  5: { name: 'uid', type: 'string' },
+  6: { name: 'resourceVersion', type: 'string' },
+  7: { name: 'generation', type: 'int64' },
+  8: { name: 'creationTimestamp', type: 'time' },
+  9: { name: 'deletionTimestamp', type: 'time' },
+  10: { name: 'deletionGracePeriodSeconds', type: 'int64' },
+  11: { name: 'labels', type: { map: 'string' } },
+  12: { name: 'annotations', type: { map: 'string' } },
+  13: { name: 'ownerReferences', type: OWNER_REFERENCE, repeated: true },
+  14: { name: 'finalizers', type: 'string', repeated: true },
+};
+
+const NAMESPACE: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'spec', type: { 1: { name: 'finalizers', type: 'string', repeated: true } } },
+  3: { name: 'status', type: { 1: { name: 'phase', type: 'string' } } },
+};
+
+const DELETE_OPTIONS: MessageSpec = {
+  1: { name: 'gracePeriodSeconds', type: 'int64' },
+  2: { name: 'preconditions', type: { 1: { name: 'uid', type: 'string' }, 2: { name: 'resourceVersion', type: 'string' } } },
+  3: { name: 'orphanDependents', type: 'bool' },
+  4: { name: 'propagationPolicy', type: 'string' },
+  5: { name: 'dryRun', type: 'string', repeated: true },
+};
+
+/** Message descriptions by kind, for the kinds whose protobuf bodies are accepted. */
+const MESSAGES: Record<string, MessageSpec> = { Namespace: NAMESPACE, DeleteOptions: DELETE_OPTIONS };
+
+export function registerProtobufMessage(kind: string, spec: MessageSpec): void {
+  MESSAGES[kind] = spec;
+}
+export type { MessageSpec };
+
+class Reader {
+  position = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.position >= this.bytes.length;
+  }
+
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.position >= this.bytes.length) throw new Error('truncated varint');
+      const byte = this.bytes[this.position++];
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result;
+      shift += 7n;
+      if (shift > 63n) throw new Error('varint too long');
+    }
+  }
+
+  take(length: number): Uint8Array {
+    if (length < 0 || this.position + length > this.bytes.length) throw new Error('truncated field');
+    const slice = this.bytes.subarray(this.position, this.position + length);
+    this.position += length;
+    return slice;
+  }
+
+  skip(wireType: number): void {
+    if (wireType === 0) this.varint();
+    else if (wireType === 1) this.take(8);
+    else if (wireType === 2) this.take(Number(this.varint()));
+    else if (wireType === 5) this.take(4);
+    else throw new Error(`unsupported wire type ${wireType}`);
+  }
+}
+
+function decodeScalar(type: Scalar, reader: Reader, wireType: number): unknown {
+  switch (type) {
+    case 'string':
+      return Buffer.from(reader.take(Number(reader.varint()))).toString('utf8');
+    case 'bytes':
+      return Buffer.from(reader.take(Number(reader.varint())));
+    case 'int64':
+    case 'int32':
+      return Number(BigInt.asIntN(64, reader.varint()));
+    case 'bool':
+      return reader.varint() !== 0n;
+    case 'time': {
+      const message = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } }) as { seconds?: number };
+      return new Date((message.seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    }
+  }
+  void wireType;
+}
+
+function decodeMessage(bytes: Uint8Array, spec: MessageSpec): Record<string, unknown> {
+  const reader = new Reader(bytes);
+  const out: Record<string, unknown> = {};
+  while (!reader.done) {
+    const tag = Number(reader.varint());
+    const fieldNumber = tag >>> 3;
+    const wireType = tag & 7;
+    const field = spec[fieldNumber];
+    if (!field) {
+      reader.skip(wireType);
+      continue;
+    }
+    let value: unknown;
+    if (typeof field.type === 'string') value = decodeScalar(field.type, reader, wireType);
+    else if ('map' in field.type) {
+      const entry = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'key', type: 'string' }, 2: { name: 'value', type: field.type.map as Scalar } });
+      const map = (out[field.name] ??= {}) as Record<string, unknown>;
+      const mapValue = entry.value instanceof Buffer ? entry.value.toString('base64') : entry.value ?? '';
+      Object.defineProperty(map, String(entry.key ?? ''), { value: mapValue, enumerable: true, writable: true, configurable: true });
+      continue;
+    } else value = decodeMessage(reader.take(Number(reader.varint())), field.type as MessageSpec);
+    if (value instanceof Buffer && field.name !== 'raw') value = value.toString('base64');
+    if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value);
+    else out[field.name] = value;
+  }
+  return out;
+}
+
+/** Decodes a `k8s\0`-enveloped protobuf body of a known kind into its JSON object form. */
+export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
+  if (body.length < 4 || body.subarray(0, 4).toString('latin1') !== 'k8s\0') throw badRequest('protobuf body does not start with the k8s\\0 envelope');
+  let envelope: Record<string, unknown>;
+  try {
+    envelope = decodeMessage(body.subarray(4), UNKNOWN);
+  } catch (error) {
+    throw badRequest(`malformed protobuf body: ${(error as Error).message}`);
+  }
+  const typeMeta = (envelope.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
+  const spec = typeMeta.kind ? MESSAGES[typeMeta.kind] : undefined;
+  if (!spec) throw unsupportedMediaType('application/vnd.kubernetes.protobuf', ['application/json', 'application/yaml']);
+  let object: Record<string, unknown>;
+  try {
+    object = decodeMessage((envelope.raw as Buffer | undefined) ?? Buffer.alloc(0), spec);
+  } catch (error) {
+    throw badRequest(`malformed protobuf ${typeMeta.kind}: ${(error as Error).message}`);
+  }
+  return { apiVersion: typeMeta.apiVersion, kind: typeMeta.kind, ...object };
+}

@@ -1,0 +1,210 @@
+// Resource requests (CRUD, list, watch) → ObjectStore calls, with the representation the client asked for.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
+import { isPlainObject } from '../admission/structural-schema.ts';
+import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
+import { mergeApplied } from '../patch/apply.ts';
+import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
+import { applyMergePatch } from '../patch/merge-patch.ts';
+import { listObjects } from '../registry/list.ts';
+import type { DeleteOptions, ObjectStore } from '../registry/object-store.ts';
+import type { ResourceRegistry } from '../registry/registry.ts';
+import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
+import type { Store } from '../storage/types.ts';
+import { renderTable, type IncludeObject } from '../table/table.ts';
+import { decodeObjectBody, decodePatchBody, readBody } from './body.ts';
+import { negotiateRepresentation, type Representation } from './negotiate.ts';
+import { booleanParam, integerParam, writeOptions } from './query.ts';
+import type { ResourceRequest } from './request-info.ts';
+import { sendJson } from './respond.ts';
+import type { WatchHandler } from '../watch/watch-handler.ts';
+
+export interface ResourceHandlerDeps {
+  registry: ResourceRegistry;
+  objects: ObjectStore;
+  store: Store;
+  watches: WatchHandler;
+}
+
+const SUBRESOURCE_VERBS: Record<string, string[]> = {
+  status: ['get', 'update', 'patch'],
+  finalize: ['update'],
+};
+
+/** Finds the resource a request addresses and checks scope and subresource, or throws the 404/405. */
+export function resolveResource(registry: ResourceRegistry, request: ResourceRequest): ResourceInfo {
+  const resource = registry.get(request.group, request.version, request.resource);
+  if (!resource) throw routeNotFound();
+  if (!resource.namespaced && request.namespace !== undefined) throw routeNotFound();
+  if (resource.namespaced && request.namespace === undefined && !['list', 'watch'].includes(request.verb)) {
+    if (request.name === undefined) throw methodNotAllowed(request.verb);
+    throw routeNotFound();
+  }
+  if (request.subresource !== undefined) {
+    const allowed = SUBRESOURCE_VERBS[request.subresource];
+    const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' && resource.plural === 'namespaces' && !resource.group;
+    if (!allowed || !served) throw routeNotFound();
+    if (!allowed.includes(request.verb)) throw methodNotAllowed(request.verb);
+  }
+  return resource;
+}
+
+function includeObjectParam(query: URLSearchParams): IncludeObject {
+  const value = query.get('includeObject') ?? 'Metadata';
+  if (value !== 'None' && value !== 'Metadata' && value !== 'Object') throw badRequest(`includeObject: unsupported value ${JSON.stringify(value)}: supported values: "None", "Metadata", "Object"`);
+  return value;
+}
+
+function represent(resource: ResourceInfo, body: KubeObject | KubeList, representation: Representation, query: URLSearchParams, single: boolean): unknown {
+  if (representation.as === 'object') return body;
+  const items = single ? [body as KubeObject] : (body as KubeList).items;
+  const listMeta = single ? { resourceVersion: (body as KubeObject).metadata.resourceVersion } : (body as KubeList).metadata;
+  if (representation.as === 'Table') return renderTable(resource, items, listMeta, includeObjectParam(query), representation.apiVersion);
+  const partial = (object: KubeObject) => ({ kind: 'PartialObjectMetadata', apiVersion: representation.apiVersion, metadata: object.metadata });
+  if (single) return partial(body as KubeObject);
+  return { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion, metadata: listMeta, items: items.map(partial) };
+}
+
+export class ResourceHandler {
+  constructor(private readonly deps: ResourceHandlerDeps) {}
+
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL, info: ResourceRequest): Promise<void> {
+    const resource = resolveResource(this.deps.registry, info);
+    const query = url.searchParams;
+    const accept = request.headers.accept;
+    const { objects } = this.deps;
+    const namespace = info.namespace;
+    switch (info.verb) {
+      case 'get': {
+        const object = await objects.get(resource, namespace, info.name!);
+        return sendJson(response, 200, represent(resource, object, negotiateRepresentation(accept), query, true), { accept });
+      }
+      case 'list': {
+        const list = await listObjects(this.deps.store, resource, namespace, {
+          labelSelector: query.get('labelSelector') ?? undefined,
+          fieldSelector: query.get('fieldSelector') ?? undefined,
+          limit: integerParam(query, 'limit'),
+          continue: query.get('continue') ?? undefined,
+          resourceVersion: query.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
+        });
+        return sendJson(response, 200, represent(resource, list, negotiateRepresentation(accept), query, false), { accept });
+      }
+      case 'watch':
+        return this.deps.watches.serve(request, response, resource, namespace, query);
+      case 'create': {
+        const options = writeOptions(query);
+        const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
+        const created = await objects.create(resource, namespace, body, options);
+        return sendJson(response, 201, created, { accept, warnings: options.warnings });
+      }
+      case 'update': {
+        const options = writeOptions(query);
+        const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
+        const updated = await objects.update(resource, namespace, info.name!, body, options, info.subresource);
+        return sendJson(response, 200, updated, { accept, warnings: options.warnings });
+      }
+      case 'patch':
+        return this.patch(request, response, resource, info, query);
+      case 'delete': {
+        const options = writeOptions(query);
+        const deleteOptions = await readDeleteOptions(request, query);
+        const result = await objects.delete(resource, namespace, info.name!, deleteOptions, options);
+        return sendJson(response, 200, result.deleted ? result.status : result.object, { accept, warnings: options.warnings });
+      }
+      case 'deletecollection': {
+        if (namespace === undefined && resource.namespaced) throw methodNotAllowed('DELETE');
+        const options = writeOptions(query);
+        const deleteOptions = await readDeleteOptions(request, query);
+        const list = await listObjects(this.deps.store, resource, namespace, {
+          labelSelector: query.get('labelSelector') ?? undefined,
+          fieldSelector: query.get('fieldSelector') ?? undefined,
+        });
+        const deleted: KubeObject[] = [];
+        for (const item of list.items) {
+          try {
+            const result = await objects.delete(resource, item.metadata.namespace, item.metadata.name!, deleteOptions, options);
+            deleted.push(result.object);
+          } catch (error) {
+            if (!(error instanceof ApiError && error.code === 404)) throw error;
+          }
+        }
+        return sendJson(response, 200, { ...list, items: deleted }, { accept, warnings: options.warnings });
+      }
+    }
+  }
+
+  private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams): Promise<void> {
+    const options = writeOptions(query);
+    const accept = request.headers.accept;
+    const { patchType, patch } = decodePatchBody(request.headers['content-type'], await readBody(request));
+    const force = booleanParam(query, 'force');
+    if (force && patchType !== 'application/apply-patch+yaml') throw badRequest('force: Invalid value: force may only be specified for apply patches');
+    const name = info.name!;
+    const { objects } = this.deps;
+
+    if (patchType === 'application/apply-patch+yaml') {
+      if (!options.fieldManager) throw badRequest('PATCH requests with apply must set fieldManager (the name of the applier)');
+      if (!isPlainObject(patch)) throw badRequest('an apply configuration must be an object');
+      const applied = patch as KubeObject;
+      if (applied.apiVersion !== apiVersionOf(resource) || applied.kind !== resource.kind) {
+        throw badRequest(`the apply configuration must have apiVersion ${JSON.stringify(apiVersionOf(resource))} and kind ${JSON.stringify(resource.kind)}`);
+      }
+      if (!isPlainObject(applied.metadata) || applied.metadata.name !== name) {
+        throw badRequest(`metadata.name: the apply configuration's name must be ${JSON.stringify(name)}, the name on the URL`);
+      }
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => {
+            const merged = mergeApplied(current, applied, resource.openAPISchema) as KubeObject;
+            merged.metadata.resourceVersion = applied.metadata.resourceVersion ?? current.metadata.resourceVersion;
+            return merged;
+          }, { subresource: info.subresource });
+          return sendJson(response, 200, updated, { accept, warnings: options.warnings });
+        } catch (error) {
+          if (!(error instanceof ApiError && error.code === 404 && error.details?.kind === resource.plural && error.details?.name === name) || info.subresource) throw error;
+        }
+        try {
+          // Apply creates what does not exist yet.
+          const created = await objects.create(resource, info.namespace, structuredClone(applied), options);
+          return sendJson(response, 201, created, { accept, warnings: options.warnings });
+        } catch (error) {
+          if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;
+        }
+      }
+      throw new ApiError(409, 'Conflict', `apply of ${resource.plural} "${name}" kept racing with concurrent creates and deletes; try again`);
+    }
+
+    if (patchType === 'application/merge-patch+json' && !isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
+    const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => {
+      try {
+        return (patchType === 'application/merge-patch+json' ? applyMergePatch(current, patch) : applyJsonPatch(current, patch)) as KubeObject;
+      } catch (error) {
+        if (error instanceof JsonPatchError) {
+          if (error.kind === 'malformed') throw badRequest(`invalid JSON patch: ${error.message}`);
+          throw invalid(resource.kind, resource.group, name, [{ field: '<patch>', reason: 'FieldValueInvalid', message: `Invalid value: the patch could not be applied: ${error.message}` }]);
+        }
+        throw error;
+      }
+    }, { subresource: info.subresource });
+    return sendJson(response, 200, updated, { accept, warnings: options.warnings });
+  }
+}
+
+async function readDeleteOptions(request: IncomingMessage, query: URLSearchParams): Promise<DeleteOptions> {
+  const body = await readBody(request);
+  let options: DeleteOptions = {};
+  if (body.length > 0) {
+    const parsed = decodeObjectBody(request.headers['content-type'], body);
+    if (!isPlainObject(parsed)) throw badRequest('DeleteOptions must be a JSON object');
+    options = parsed as DeleteOptions;
+    if (parsed.preconditions !== undefined && !isPlainObject(parsed.preconditions)) throw badRequest('preconditions must be an object');
+  }
+  const policy = query.get('propagationPolicy');
+  if (policy) options.propagationPolicy = policy as DeleteOptions['propagationPolicy'];
+  if (query.get('orphanDependents') === 'true' && !options.propagationPolicy) options.propagationPolicy = 'Orphan';
+  const grace = integerParam(query, 'gracePeriodSeconds');
+  if (grace !== undefined) options.gracePeriodSeconds = grace;
+  return options;
+}
+

@@ -1,0 +1,38 @@
+// Writing responses: JSON (or YAML when asked), `Warning` headers, and Status bodies for errors.
+import type { ServerResponse } from 'node:http';
+import YAML from 'yaml';
+import { ApiError } from '../errors.ts';
+
+export function wantsYaml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const first = accept.split(',')[0].split(';')[0].trim();
+  return first === 'application/yaml';
+}
+
+/** `Warning: 299 - "text"` headers, the form kubectl prints as `Warning: text`. */
+export function warningHeaders(warnings: string[]): string[] {
+  return [...new Set(warnings)].slice(0, 50).map((warning) => `299 - ${JSON.stringify(warning)}`);
+}
+
+export function sendJson(response: ServerResponse, code: number, body: unknown, options: { accept?: string; warnings?: string[]; contentType?: string } = {}): void {
+  if (response.headersSent) {
+    response.end();
+    return;
+  }
+  let payload: string;
+  let contentType = options.contentType ?? 'application/json';
+  if (wantsYaml(options.accept)) {
+    payload = YAML.stringify(body);
+    contentType = 'application/yaml';
+  } else {
+    payload = JSON.stringify(body);
+  }
+  const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
+  if (options.warnings?.length) headers.Warning = warningHeaders(options.warnings);
+  response.writeHead(code, headers);
+  response.end(payload);
+}
+
+export function sendError(response: ServerResponse, error: ApiError, accept?: string): void {
+  sendJson(response, error.code, error.toStatus(), { accept });
+}

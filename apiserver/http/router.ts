@@ -1,0 +1,179 @@
+// The request pipeline: authenticate → route → handle, and the one place where errors become Status
+// responses. Every request is counted and timed by verb/resource/code.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorMessage, type Logger } from '../../apis/logging.ts';
+import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
+import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
+import type { OpenApiDocuments } from '../discovery/openapi.ts';
+import { ApiError, internalError, methodNotAllowed, routeNotFound, serviceUnavailable, unauthorized } from '../errors.ts';
+import type { ApiMetrics } from '../metrics.ts';
+import type { ResourceRegistry } from '../registry/registry.ts';
+import { isStorageError } from '../storage/types.ts';
+import { acceptsJson } from './negotiate.ts';
+import { parsePath, type ResourceRequest } from './request-info.ts';
+import type { ResourceHandler } from './resource-handler.ts';
+import { sendError, sendJson } from './respond.ts';
+
+export interface VersionInfo {
+  major: string;
+  minor: string;
+  gitVersion: string;
+  gitCommit: string;
+  gitTreeState: string;
+  buildDate: string;
+  goVersion: string;
+  compiler: string;
+  platform: string;
+}
+
+export interface RouterDeps {
+  registry: ResourceRegistry;
+  resources: ResourceHandler;
+  openapi: OpenApiDocuments;
+  tokens: TokenAuthenticator;
+  metrics: ApiMetrics;
+  version: VersionInfo;
+  log: Logger;
+  /** Named readiness checks (storage reachable, watch cache synced). */
+  readiness: Record<string, () => Promise<boolean> | boolean>;
+  serverAddress: string;
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+export function createRouter(deps: RouterDeps) {
+  return async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let labels = { verb: request.method ?? 'UNKNOWN', group: '', resource: '', subresource: '' };
+    let user: UserInfo | undefined;
+    try {
+      const url = new URL(request.url ?? '/', 'https://apiserver');
+      const pathname = url.pathname.replace(/\/+$/, '') || '/';
+      if (!PUBLIC_PATHS.has(pathname)) {
+        const result = authenticate(request, deps.tokens);
+        if ('error' in result) throw unauthorized();
+        user = result.user;
+      }
+      const parsed = parsePath(pathname, request.method ?? 'GET', ['true', '1'].includes(url.searchParams.get('watch') ?? ''));
+      if (parsed.type === 'resource') {
+        if (!acceptsJson(request.headers.accept)) {
+          throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');
+        }
+        const info: ResourceRequest = parsed.request;
+        labels = { verb: info.verb.toUpperCase(), group: info.group, resource: info.resource, subresource: info.subresource ?? '' };
+        await deps.resources.handle(request, response, url, info);
+      } else {
+        if (!READ_METHODS.has(request.method ?? 'GET')) throw methodNotAllowed(request.method ?? '');
+        labels.verb = 'GET';
+        await serveNonResource(deps, request, response, url, pathname, parsed);
+      }
+    } catch (error) {
+      const apiError = toApiError(error, deps.log, { user: user?.name, url: request.url, method: request.method });
+      if (!response.headersSent) sendError(response, apiError, request.headers.accept);
+      else response.end();
+      response.statusCode = apiError.code;
+    } finally {
+      const code = String(response.statusCode);
+      deps.metrics.requests.inc({ ...labels, code });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.requestDuration.observe({ verb: labels.verb, group: labels.group, resource: labels.resource }, seconds);
+      deps.log.http('request', { method: request.method, url: request.url, code, user: user?.name, ms: Math.round(seconds * 1000) });
+    }
+  };
+}
+
+function toApiError(error: unknown, log: Logger, context: Record<string, unknown>): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isStorageError(error, 'Unavailable')) return serviceUnavailable(`storage is unavailable: ${error.message}`);
+  if (error instanceof RangeError) return new ApiError(400, 'BadRequest', `the request could not be processed: ${error.message}`);
+  log.error('internal error', { ...context, error: errorMessage(error), stack: (error as Error)?.stack });
+  return internalError(errorMessage(error));
+}
+
+async function serveNonResource(
+  deps: RouterDeps,
+  request: IncomingMessage,
+  response: ServerResponse,
+  url: URL,
+  pathname: string,
+  parsed: ReturnType<typeof parsePath>,
+): Promise<void> {
+  const accept = request.headers.accept;
+  switch (parsed.type) {
+    case 'apiRoot': {
+      const aggregated = aggregatedDiscoveryVersion(accept);
+      if (aggregated) return sendJson(response, 200, aggregatedDiscovery(deps.registry, aggregated, true), { contentType: aggregatedContentType(aggregated) });
+      return sendJson(response, 200, apiVersions(deps.serverAddress));
+    }
+    case 'apisRoot': {
+      const aggregated = aggregatedDiscoveryVersion(accept);
+      if (aggregated) return sendJson(response, 200, aggregatedDiscovery(deps.registry, aggregated, false), { contentType: aggregatedContentType(aggregated) });
+      return sendJson(response, 200, apiGroupList(deps.registry));
+    }
+    case 'group': {
+      const group = deps.registry.groups().find((candidate) => candidate.group === parsed.group);
+      if (!group) throw routeNotFound();
+      return sendJson(response, 200, apiGroup(group.group, group.versions));
+    }
+    case 'groupVersion': {
+      const list = apiResourceList(deps.registry, parsed.group, parsed.version);
+      if (!list) throw routeNotFound();
+      return sendJson(response, 200, list);
+    }
+    case 'other':
+    case 'resource':
+      break;
+  }
+  if (pathname === '/version') return sendJson(response, 200, deps.version);
+  if (pathname === '/livez' || pathname === '/healthz') return sendHealth(response, url, { ping: () => true });
+  if (pathname === '/readyz') return sendHealth(response, url, deps.readiness);
+  if (pathname === '/metrics') {
+    const body = await deps.metrics.registry.metrics();
+    response.writeHead(200, { 'Content-Type': deps.metrics.registry.contentType });
+    response.end(body);
+    return;
+  }
+  if (pathname === '/openapi/v3') return sendJson(response, 200, deps.openapi.index());
+  if (pathname.startsWith('/openapi/v3/')) {
+    const document = deps.openapi.document(pathname.slice('/openapi/v3/'.length));
+    if (!document) throw routeNotFound();
+    const etag = `"${document.hash}"`;
+    const hashed = url.searchParams.get('hash') === document.hash;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      ETag: etag,
+      // A hashed URL names immutable content; an unhashed one must be revalidated.
+      'Cache-Control': hashed ? 'public, immutable, max-age=31536000' : 'no-cache, private',
+    };
+    if (request.headers['if-none-match'] === etag) {
+      response.writeHead(304, headers);
+      response.end();
+      return;
+    }
+    response.writeHead(200, headers);
+    response.end(document.json);
+    return;
+  }
+  throw routeNotFound();
+}
+
+async function sendHealth(response: ServerResponse, url: URL, checks: Record<string, () => Promise<boolean> | boolean>): Promise<void> {
+  const results: Array<[string, boolean]> = [];
+  for (const [name, check] of Object.entries(checks)) {
+    let ok = false;
+    try {
+      ok = await check();
+    } catch {
+      ok = false;
+    }
+    results.push([name, ok]);
+  }
+  const healthy = results.every(([, ok]) => ok);
+  const verbose = url.searchParams.has('verbose');
+  let body = healthy ? 'ok' : 'unhealthy';
+  if (verbose || !healthy) {
+    body = results.map(([name, ok]) => `[${ok ? '+' : '-'}]${name} ${ok ? 'ok' : 'failed'}`).join('\n') + `\n${healthy ? 'healthz check passed' : 'healthz check failed'}\n`;
+  }
+  response.writeHead(healthy ? 200 : 503, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  response.end(body);
+}

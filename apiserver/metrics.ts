@@ -1,0 +1,82 @@
+// Prometheus metrics on /metrics (names follow the Kubernetes API server's where one exists). One registry
+// per server instance, so tests can run several servers in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from './storage/types.ts';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'apiserver_request_total',
+    help: 'Requests by verb, API group, resource, subresource and HTTP code.',
+    labelNames: ['verb', 'group', 'resource', 'subresource', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'apiserver_request_duration_seconds',
+    help: 'Response latency by verb, group and resource (watches: time to first byte).',
+    labelNames: ['verb', 'group', 'resource'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly openWatches = new Gauge({
+    name: 'apiserver_longrunning_requests',
+    help: 'Open watch requests by group and resource.',
+    labelNames: ['group', 'resource'] as const,
+    registers: [this.registry],
+  });
+  readonly watchEventsSent = new Counter({
+    name: 'apiserver_watch_events_total',
+    help: 'Watch events sent to clients by group and resource.',
+    labelNames: ['group', 'resource'] as const,
+    registers: [this.registry],
+  });
+  readonly storageDuration = new Histogram({
+    name: 'apiserver_storage_request_duration_seconds',
+    help: 'Storage backend latency by operation.',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly storageErrors = new Counter({
+    name: 'apiserver_storage_errors_total',
+    help: 'Storage operations that failed with an unavailable backend, by operation.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Wraps a store so every call is timed; the wrapper is a Store itself. */
+  instrument(store: Store): Store {
+    const timed = <T>(operation: string, call: () => Promise<T>): Promise<T> => {
+      const end = this.storageDuration.startTimer({ operation });
+      return call().then(
+        (value) => {
+          end();
+          return value;
+        },
+        (error: unknown) => {
+          end();
+          if ((error as { code?: string }).code === 'Unavailable') this.storageErrors.inc({ operation });
+          throw error;
+        },
+      );
+    };
+    return {
+      backend: store.backend,
+      get: (key) => timed('get', () => store.get(key)),
+      list: (prefix, options) => timed('list', () => store.list(prefix, options)),
+      count: (prefix) => timed('count', () => store.count(prefix)),
+      create: (key, value) => timed('create', () => store.create(key, value)),
+      update: (key, value, revision) => timed('update', () => store.update(key, value, revision)),
+      delete: (key, revision) => timed('delete', () => store.delete(key, revision)),
+      watch: (prefix, after, handler) => store.watch(prefix, after, handler),
+      currentRevision: () => timed('currentRevision', () => store.currentRevision()),
+      compact: (revision) => timed('compact', () => store.compact(revision)),
+      compactedRevision: () => store.compactedRevision(),
+      close: () => store.close(),
+    };
+  }
+}

@@ -1,0 +1,146 @@
+// Namespace lifecycle: a deleted namespace turns Terminating; this loop deletes everything in it (objects
+// with finalizers wait for their controllers), reports what remains in the namespace's conditions, and
+// finally removes the `kubernetes` finalizer so the namespace itself goes. Level-based: it scans all
+// terminating namespaces on every pass, so a restart in the middle resumes where it stopped.
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { ApiError } from '../errors.ts';
+import { defaultWriteOptions } from '../registry/admit.ts';
+import { NAMESPACE_FINALIZER } from '../registry/builtin-namespaces.ts';
+import { nowTimestamp, type NamespaceLookup, type NamespaceState, type ObjectStore } from '../registry/object-store.ts';
+import type { ResourceRegistry } from '../registry/registry.ts';
+import { groupResource, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
+import type { Store } from '../storage/types.ts';
+import type { WatchCache } from '../watch/cache.ts';
+
+interface Remaining {
+  resources: Map<string, number>;
+  finalizers: Map<string, number>;
+}
+
+export class NamespaceLifecycle implements NamespaceLookup {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly registry: ResourceRegistry,
+    private readonly objects: ObjectStore,
+    private readonly store: Store,
+    private readonly cache: WatchCache,
+    private readonly intervalMs = 1000,
+    logger?: Logger,
+  ) {
+    this.log = logger ?? createLogger('namespace-lifecycle');
+  }
+
+  private namespaces(): ResourceInfo {
+    const resource = this.registry.get('', 'v1', 'namespaces');
+    if (!resource) throw new Error('namespaces are not registered');
+    return resource;
+  }
+
+  /** Cache first; a miss is confirmed in storage (the namespace may have been created a moment ago). */
+  async state(namespace: string): Promise<NamespaceState> {
+    const key = objectKey(this.namespaces(), undefined, namespace);
+    let object = this.cache.get(key)?.object;
+    if (!object) {
+      const kv = await this.store.get(key);
+      if (!kv) return 'Missing';
+      object = JSON.parse(kv.value.toString('utf8')) as KubeObject;
+    }
+    return object.metadata.deletionTimestamp ? 'Terminating' : 'Active';
+  }
+
+  start(): void {
+    const tick = async () => {
+      if (!this.running) {
+        this.running = true;
+        try {
+          await this.pass();
+        } catch (error) {
+          this.log.warn('namespace lifecycle pass failed', { error: errorMessage(error) });
+        } finally {
+          this.running = false;
+        }
+      }
+      this.timer = setTimeout(tick, this.intervalMs);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** One level-based pass over every terminating namespace. */
+  async pass(): Promise<void> {
+    const resource = this.namespaces();
+    const terminating = this.cache.list(resource.storagePrefix).map((entry) => entry.object).filter((object) => object.metadata.deletionTimestamp);
+    for (const namespace of terminating) await this.finalize(namespace);
+  }
+
+  private async finalize(namespace: KubeObject): Promise<void> {
+    const name = namespace.metadata.name!;
+    const remaining: Remaining = { resources: new Map(), finalizers: new Map() };
+    const seenPrefixes = new Set<string>();
+    for (const resource of this.registry.all()) {
+      if (!resource.namespaced || seenPrefixes.has(resource.storagePrefix)) continue;
+      seenPrefixes.add(resource.storagePrefix);
+      for (const entry of this.cache.list(listPrefix(resource, name))) {
+        const object = entry.object;
+        remaining.resources.set(groupResource(resource), (remaining.resources.get(groupResource(resource)) ?? 0) + 1);
+        for (const finalizer of object.metadata.finalizers ?? []) remaining.finalizers.set(finalizer, (remaining.finalizers.get(finalizer) ?? 0) + 1);
+        if (object.metadata.deletionTimestamp) continue;
+        try {
+          await this.objects.delete(resource, name, object.metadata.name!, { propagationPolicy: 'Background' }, defaultWriteOptions());
+        } catch (error) {
+          if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
+        }
+      }
+    }
+    if (remaining.resources.size > 0) {
+      await this.reportRemaining(namespace, remaining);
+      return;
+    }
+    this.log.info('namespace is empty; finalizing', { namespace: name });
+    try {
+      await this.objects.guaranteedUpdate(this.namespaces(), undefined, name, defaultWriteOptions(), (current) => {
+        const spec = (current.spec ?? {}) as { finalizers?: string[] };
+        return { ...current, spec: { ...spec, finalizers: (spec.finalizers ?? []).filter((finalizer) => finalizer !== NAMESPACE_FINALIZER) } };
+      }, { subresource: 'finalize' });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 404)) throw error;
+    }
+  }
+
+  private async reportRemaining(namespace: KubeObject, remaining: Remaining): Promise<void> {
+    const describe = (counts: Map<string, number>, noun: string) =>
+      [...counts.entries()].sort().map(([name, count]) => `${name} has ${count} ${noun}`).join(', ');
+    const conditions = [
+      {
+        type: 'NamespaceContentRemaining',
+        status: 'True',
+        reason: 'SomeResourcesRemain',
+        message: `Some resources are remaining: ${describe(remaining.resources, 'resource instances')}`,
+      },
+      remaining.finalizers.size > 0
+        ? { type: 'NamespaceFinalizersRemaining', status: 'True', reason: 'SomeFinalizersRemain', message: `Some content in the namespace has finalizers remaining: ${describe(remaining.finalizers, 'resource instances')}` }
+        : { type: 'NamespaceFinalizersRemaining', status: 'False', reason: 'ContentHasNoFinalizers', message: 'All content-preserving finalizers finished' },
+    ];
+    try {
+      await this.objects.guaranteedUpdate(this.namespaces(), undefined, namespace.metadata.name!, defaultWriteOptions(), (current) => {
+        const status = (current.status ?? {}) as { conditions?: Array<{ type: string; status: string; message: string; lastTransitionTime?: string }> };
+        const previous = new Map((status.conditions ?? []).map((condition) => [condition.type, condition]));
+        const merged = conditions.map((condition) => {
+          const before = previous.get(condition.type);
+          const lastTransitionTime = before && before.status === condition.status ? before.lastTransitionTime : nowTimestamp();
+          return { ...condition, lastTransitionTime };
+        });
+        return { ...current, status: { ...status, conditions: merged } };
+      }, { subresource: 'status' });
+    } catch (error) {
+      if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
+    }
+  }
+}

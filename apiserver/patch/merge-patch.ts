@@ -1,0 +1,18 @@
+// RFC 7386 JSON merge patch (application/merge-patch+json): objects merge recursively, null deletes,
+// everything else (lists included) replaces.
+import { isPlainObject } from '../admission/structural-schema.ts';
+
+/** Sets a property without ever touching a prototype, whatever the key is called. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return structuredClone(patch);
+  const result: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else setOwn(result, key, applyMergePatch(result[key], value));
+  }
+  return result;
+}

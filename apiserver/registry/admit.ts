@@ -1,0 +1,58 @@
+// The admission pipeline every write goes through before it reaches storage, in Kubernetes' order:
+// unknown fields (fieldValidation), defaults, metadata rules, schema, immutable fields, kind-specific rules.
+// Any failure throws before anything is written.
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { validateObjectMeta } from '../admission/metadata.ts';
+import { ApiError, badRequest, invalid, type FieldError } from '../errors.ts';
+import type { ResourceInfo } from './resource.ts';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+export interface WriteOptions {
+  dryRun: boolean;
+  fieldValidation: FieldValidation;
+  fieldManager?: string;
+  /** Warnings for the response's `Warning` headers (unknown fields under Warn, …). */
+  warnings: string[];
+}
+
+export function defaultWriteOptions(): WriteOptions {
+  return { dryRun: false, fieldValidation: 'Warn', warnings: [] };
+}
+
+export function admitObject(resource: ResourceInfo, object: KubeObject, old: KubeObject | undefined, options: WriteOptions): void {
+  const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
+  const { unknownFields } = resource.schema.prune(object as Record<string, unknown>);
+  if (unknownFields.length > 0) {
+    if (options.fieldValidation === 'Strict') {
+      const fields = unknownFields.map((field) => `unknown field "${field}"`).join(', ');
+      throw new ApiError(400, 'BadRequest', `${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: strict decoding error: ${fields}`, {
+        causes: unknownFields.map((field) => ({ reason: 'FieldValueInvalid', message: `unknown field "${field}"`, field })),
+      });
+    }
+    if (options.fieldValidation === 'Warn') options.warnings.push(...unknownFields.map((field) => `unknown field "${field}"`));
+  }
+  resource.schema.applyDefaults(object as Record<string, unknown>);
+
+  const errors: FieldError[] = [];
+  errors.push(...validateObjectMeta(object.metadata as Record<string, unknown>, resource.nameFormat, resource.namespaced));
+  errors.push(...resource.schema.validate(object as Record<string, unknown>));
+  if (old) errors.push(...resource.schema.checkImmutable(object as Record<string, unknown>, old as Record<string, unknown>));
+  if (resource.strategy.validate) errors.push(...resource.strategy.validate(object, old));
+  if (errors.length > 0) throw invalid(resource.kind, resource.group, name, errors);
+}
+
+/** The body must be an object of this resource's kind and version (or leave them empty). */
+export function checkTypeMeta(resource: ResourceInfo, body: unknown, apiVersion: string): KubeObject {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON or YAML object');
+  const object = body as KubeObject;
+  if (object.kind === undefined || object.kind === '') throw badRequest(`Object 'Kind' is missing in the request body`);
+  if (object.kind !== resource.kind) throw badRequest(`the kind of the object (${String(object.kind)}) does not match the kind of the resource (${resource.kind})`);
+  if (object.apiVersion !== undefined && object.apiVersion !== apiVersion) {
+    throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${apiVersion})`);
+  }
+  object.apiVersion = apiVersion;
+  if (object.metadata === undefined || object.metadata === null) object.metadata = {};
+  if (typeof object.metadata !== 'object' || Array.isArray(object.metadata)) throw badRequest('metadata must be an object');
+  return object;
+}

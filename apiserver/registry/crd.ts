@@ -1,0 +1,73 @@
+// CustomResourceDefinition (apiextensions.k8s.io/v1) → the ResourceInfo of each served version.
+import { ObjectSchema } from '../admission/schema-validator.ts';
+import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { NameFormat } from '../admission/metadata.ts';
+import { ALL_VERBS, storagePrefixFor, type PrinterColumn, type ResourceInfo } from './resource.ts';
+
+export interface CustomResourceDefinitionVersion {
+  name: string;
+  served: boolean;
+  storage: boolean;
+  schema?: { openAPIV3Schema?: JSONSchemaProps };
+  subresources?: { status?: Record<string, never>; scale?: unknown };
+  additionalPrinterColumns?: PrinterColumn[];
+  selectableFields?: Array<{ jsonPath: string }>;
+}
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string; annotations?: Record<string, string>; uid?: string };
+  spec: {
+    group: string;
+    scope: 'Namespaced' | 'Cluster';
+    names: { plural: string; singular?: string; kind: string; listKind?: string; shortNames?: string[]; categories?: string[] };
+    versions: CustomResourceDefinitionVersion[];
+  };
+}
+
+/** Annotation on a CRD choosing how object names are checked (PhotonCloud kinds use DNS-1123 labels). */
+export const NAME_FORMAT_ANNOTATION = 'photoncloud.io/name-format';
+
+export class CrdError extends Error {}
+
+export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: ResourceInfo[]; warnings: string[] } {
+  const { spec } = crd;
+  if (crd.metadata.name !== `${spec.names.plural}.${spec.group}`) {
+    throw new CrdError(`CustomResourceDefinition ${crd.metadata.name}: metadata.name must be spec.names.plural+"."+spec.group`);
+  }
+  const storageVersions = spec.versions.filter((version) => version.storage);
+  if (storageVersions.length !== 1) throw new CrdError(`CustomResourceDefinition ${crd.metadata.name}: exactly one version must be the storage version`);
+  const nameFormat = (crd.metadata.annotations?.[NAME_FORMAT_ANNOTATION] as NameFormat | undefined) ?? 'dns1123-subdomain';
+  if (nameFormat !== 'dns1123-label' && nameFormat !== 'dns1123-subdomain') throw new CrdError(`annotation ${NAME_FORMAT_ANNOTATION} must be dns1123-label or dns1123-subdomain`);
+  const warnings: string[] = [];
+  const resources = spec.versions
+    .filter((version) => version.served)
+    .map((version): ResourceInfo => {
+      const openAPISchema = version.schema?.openAPIV3Schema ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+      const schema = new ObjectSchema(openAPISchema);
+      warnings.push(...schema.warnings.map((warning) => `${crd.metadata.name}/${version.name}: ${warning}`));
+      return {
+        group: spec.group,
+        version: version.name,
+        kind: spec.names.kind,
+        listKind: spec.names.listKind ?? `${spec.names.kind}List`,
+        plural: spec.names.plural,
+        singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
+        namespaced: spec.scope === 'Namespaced',
+        shortNames: spec.names.shortNames ?? [],
+        categories: spec.names.categories ?? [],
+        verbs: ALL_VERBS,
+        hasStatus: version.subresources?.status !== undefined,
+        printerColumns: version.additionalPrinterColumns ?? [],
+        selectableFields: (version.selectableFields ?? []).map((field) => field.jsonPath.replace(/^\./, '')),
+        nameFormat,
+        openAPISchema,
+        schema,
+        strategy: {},
+        storagePrefix: storagePrefixFor(spec.group, spec.names.plural),
+        source: crd.metadata.name,
+      };
+    });
+  return { resources, warnings };
+}

@@ -1,0 +1,294 @@
+// Generic create/read/update/delete of API objects on top of the storage interface: metadata bookkeeping
+// (uid, generation, timestamps), the status subresource split, finalizers and deletionTimestamp,
+// optimistic concurrency and dry runs. HTTP-free: handlers translate requests into these calls.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { KubeObject, Status } from '../../apis/meta/types.ts';
+import { deepEqual } from '../admission/schema-validator.ts';
+import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound } from '../errors.ts';
+import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
+import { admitObject, checkTypeMeta, type WriteOptions } from './admit.ts';
+import { decodeKeyValue, encodeObject } from './codec.ts';
+import { apiVersionOf, groupResource, objectKey, type ResourceInfo } from './resource.ts';
+
+export type NamespaceState = 'Active' | 'Terminating' | 'Missing';
+
+export interface NamespaceLookup {
+  state(namespace: string): Promise<NamespaceState>;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  gracePeriodSeconds?: number;
+}
+
+export type DeleteResult = { deleted: true; object: KubeObject; status: Status } | { deleted: false; object: KubeObject };
+
+/** How many times an update without a resourceVersion precondition is retried after losing a CAS race. */
+const MAX_UPDATE_ATTEMPTS = 20;
+
+/** RFC 3339 with second precision, as Kubernetes writes timestamps. */
+export function nowTimestamp(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+/** Everything but metadata and (when it is a subresource) status: what metadata.generation tracks. */
+function specOf(object: KubeObject, hasStatus: boolean): Record<string, unknown> {
+  const { metadata: _metadata, apiVersion: _apiVersion, kind: _kind, ...rest } = object;
+  if (hasStatus) delete rest.status;
+  return rest;
+}
+
+function withoutResourceVersion(object: KubeObject): KubeObject {
+  return { ...object, metadata: { ...object.metadata, resourceVersion: undefined } };
+}
+
+export class ObjectStore {
+  constructor(
+    private readonly store: Store,
+    private readonly namespaces: NamespaceLookup,
+  ) {}
+
+  async get(resource: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
+    const kv = await this.store.get(objectKey(resource, namespace, name));
+    if (!kv) throw notFound(resource.plural, resource.group, name);
+    return decodeKeyValue(kv, resource);
+  }
+
+  async create(resource: ResourceInfo, namespace: string | undefined, body: unknown, options: WriteOptions): Promise<KubeObject> {
+    const object = checkTypeMeta(resource, body, apiVersionOf(resource));
+    const metadata = object.metadata;
+    if (resource.namespaced) {
+      if (metadata.namespace && metadata.namespace !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      metadata.namespace = namespace;
+    } else {
+      delete metadata.namespace;
+    }
+    if (metadata.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
+    const generated = !metadata.name && typeof metadata.generateName === 'string' && metadata.generateName !== '';
+    for (let attempt = 0; ; attempt++) {
+      const candidate = clone(object);
+      const meta = candidate.metadata;
+      if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
+      meta.uid = randomUUID();
+      meta.creationTimestamp = nowTimestamp();
+      meta.generation = 1;
+      delete meta.deletionTimestamp;
+      delete meta.deletionGracePeriodSeconds;
+      delete meta.managedFields;
+      if (resource.hasStatus) delete candidate.status;
+      resource.strategy.prepareForCreate?.(candidate);
+      admitObject(resource, candidate, undefined, options);
+      if (resource.namespaced) await this.requireWritableNamespace(namespace!);
+      if (options.dryRun) return candidate;
+      try {
+        const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encodeObject(candidate));
+        return decodeKeyValue(kv, resource);
+      } catch (error) {
+        if (isStorageError(error, 'AlreadyExists')) {
+          if (generated && attempt < 3) continue;
+          throw alreadyExists(resource.plural, resource.group, meta.name!);
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** PUT: replaces the object (or, for `status`, only its status). */
+  async update(resource: ResourceInfo, namespace: string | undefined, name: string, body: unknown, options: WriteOptions, subresource?: string): Promise<KubeObject> {
+    const object = checkTypeMeta(resource, body, apiVersionOf(resource));
+    if (object.metadata.name !== undefined && object.metadata.name !== name) {
+      throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    if (resource.namespaced && object.metadata.namespace && object.metadata.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const precondition = object.metadata.resourceVersion || undefined;
+    return this.guaranteedUpdate(resource, namespace, name, options, () => clone(object), { precondition, subresource });
+  }
+
+  /**
+   * Read-modify-write with compare-and-swap. `mutate` gets a private copy of the stored object and returns
+   * the desired object; it is re-run on the fresh object when another writer got in first, unless the
+   * caller pinned a resourceVersion (then the race is a 409 Conflict, as the client asked).
+   */
+  async guaranteedUpdate(
+    resource: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    options: WriteOptions,
+    mutate: (current: KubeObject) => KubeObject,
+    { precondition, subresource }: { precondition?: string; subresource?: string } = {},
+  ): Promise<KubeObject> {
+    const key = objectKey(resource, namespace, name);
+    for (let attempt = 1; ; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv) throw notFound(resource.plural, resource.group, name);
+      const current = decodeKeyValue(kv, resource);
+      if (precondition !== undefined && precondition !== current.metadata.resourceVersion) throw conflict(resource.plural, resource.group, name);
+      const desired = mutate(clone(current));
+      if (desired.metadata?.resourceVersion !== undefined && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
+        throw conflict(resource.plural, resource.group, name);
+      }
+      const next = this.prepareUpdate(resource, desired, current, options, subresource);
+      if (deepEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
+      if (options.dryRun) return next;
+      try {
+        if (next.metadata.deletionTimestamp && !this.hasPendingFinalizers(resource, next)) {
+          await this.store.delete(key, kv.modRevision);
+          return next;
+        }
+        const written = await this.store.update(key, encodeObject(next), kv.modRevision);
+        return decodeKeyValue(written, resource);
+      } catch (error) {
+        if (isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) {
+          if (precondition !== undefined || attempt >= MAX_UPDATE_ATTEMPTS) throw conflict(resource.plural, resource.group, name);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Builds the object to store from what the client sent and what is stored (system fields are the server's). */
+  private prepareUpdate(resource: ResourceInfo, desired: KubeObject, current: KubeObject, options: WriteOptions, subresource?: string): KubeObject {
+    if (typeof desired !== 'object' || desired === null || typeof desired.metadata !== 'object' || desired.metadata === null) {
+      throw badRequest('the patched object must be an object with metadata');
+    }
+    if (desired.metadata.name !== undefined && desired.metadata.name !== current.metadata.name) {
+      throw badRequest(`the name of the object (${String(desired.metadata.name)}) does not match the name on the URL (${current.metadata.name})`);
+    }
+    if (desired.kind !== undefined && desired.kind !== resource.kind) throw badRequest(`the kind of the object (${String(desired.kind)}) does not match the kind of the resource (${resource.kind})`);
+    if (desired.metadata.uid && desired.metadata.uid !== current.metadata.uid) {
+      throw conflict(resource.plural, resource.group, current.metadata.name!, `Precondition failed: UID in precondition: ${desired.metadata.uid}, UID in object meta: ${current.metadata.uid}`);
+    }
+    let next: KubeObject;
+    if (subresource === 'finalize') {
+      // PUT namespaces/{name}/finalize: only spec.finalizers change (the namespace lifecycle loop's channel).
+      next = clone(current);
+      next.spec = { ...(next.spec as object), finalizers: (desired.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [] };
+    } else if (subresource === 'status') {
+      next = clone(current);
+      if (desired.status === undefined) delete next.status;
+      else next.status = desired.status;
+    } else {
+      next = desired;
+      next.apiVersion = current.apiVersion;
+      next.kind = current.kind;
+      const meta = next.metadata;
+      for (const field of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'namespace', 'name', 'managedFields'] as const) {
+        if (current.metadata[field] === undefined) delete meta[field];
+        else (meta as Record<string, unknown>)[field] = current.metadata[field];
+      }
+      delete meta.generateName;
+      if (current.metadata.generateName) meta.generateName = current.metadata.generateName;
+      if (resource.hasStatus) {
+        if (current.status === undefined) delete next.status;
+        else next.status = clone(current.status);
+      }
+      resource.strategy.prepareForUpdate?.(next, current);
+    }
+    next.metadata.resourceVersion = current.metadata.resourceVersion;
+    admitObject(resource, next, current, options);
+    if (current.metadata.deletionTimestamp) {
+      const before = new Set(current.metadata.finalizers ?? []);
+      const added = (next.metadata.finalizers ?? []).filter((finalizer) => !before.has(finalizer));
+      if (added.length > 0) {
+        throw invalid(resource.kind, resource.group, current.metadata.name!, [
+          { field: 'metadata.finalizers', reason: 'FieldValueForbidden', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` },
+        ]);
+      }
+    }
+    if (subresource === undefined && !deepEqual(specOf(next, resource.hasStatus), specOf(current, resource.hasStatus))) {
+      next.metadata.generation = (current.metadata.generation ?? 0) + 1;
+    }
+    return next;
+  }
+
+  private hasPendingFinalizers(resource: ResourceInfo, object: KubeObject): boolean {
+    return (object.metadata.finalizers?.length ?? 0) > 0 || (resource.strategy.hasPendingFinalizers?.(object) ?? false);
+  }
+
+  async delete(resource: ResourceInfo, namespace: string | undefined, name: string, deleteOptions: DeleteOptions, options: WriteOptions): Promise<DeleteResult> {
+    const policy = deleteOptions.propagationPolicy;
+    if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy)) {
+      throw invalid('DeleteOptions', 'meta.k8s.io', '', [{ field: 'propagationPolicy', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"` }]);
+    }
+    const key = objectKey(resource, namespace, name);
+    for (let attempt = 1; ; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv) throw notFound(resource.plural, resource.group, name);
+      const current = decodeKeyValue(kv, resource);
+      this.checkDeletePreconditions(resource, current, deleteOptions);
+      const refusal = resource.strategy.refuseDelete?.(current);
+      if (refusal) throw forbidden(`${groupResource(resource)} "${name}" is forbidden: ${refusal}`, { plural: resource.plural, group: resource.group, name });
+      try {
+        if (this.hasPendingFinalizers(resource, current)) return { deleted: false, object: await this.markDeleting(resource, key, kv, current, options) };
+        if (!options.dryRun) await this.store.delete(key, kv.modRevision);
+        return { deleted: true, object: current, status: deletedStatus(resource, current) };
+      } catch (error) {
+        if ((isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) && attempt < MAX_UPDATE_ATTEMPTS) continue;
+        if (isStorageError(error, 'Conflict')) throw conflict(resource.plural, resource.group, name);
+        if (isStorageError(error, 'NotFound')) throw notFound(resource.plural, resource.group, name);
+        throw error;
+      }
+    }
+  }
+
+  /** First DELETE of an object with finalizers: stamp deletionTimestamp; finalizers' owners take it from here. */
+  private async markDeleting(resource: ResourceInfo, key: string, kv: KeyValue, current: KubeObject, options: WriteOptions): Promise<KubeObject> {
+    if (current.metadata.deletionTimestamp) return current;
+    const next = clone(current);
+    next.metadata.deletionTimestamp = nowTimestamp();
+    next.metadata.deletionGracePeriodSeconds = 0;
+    resource.strategy.prepareForDelete?.(next);
+    if (options.dryRun) return next;
+    return decodeKeyValue(await this.store.update(key, encodeObject(next), kv.modRevision), resource);
+  }
+
+  private checkDeletePreconditions(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): void {
+    const { uid, resourceVersion } = deleteOptions.preconditions ?? {};
+    const name = current.metadata.name!;
+    if (uid && uid !== current.metadata.uid) {
+      throw conflict(resource.plural, resource.group, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`);
+    }
+    if (resourceVersion && resourceVersion !== current.metadata.resourceVersion) {
+      throw conflict(resource.plural, resource.group, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+  }
+
+  private async requireWritableNamespace(namespace: string): Promise<void> {
+    const state = await this.namespaces.state(namespace);
+    if (state === 'Missing') throw notFound('namespaces', '', namespace);
+    if (state === 'Terminating') {
+      throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name: namespace,
+        kind: 'namespaces',
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+      });
+    }
+  }
+}
+
+function deletedStatus(resource: ResourceInfo, object: KubeObject): Status {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Success',
+    details: { name: object.metadata.name, group: resource.group || undefined, kind: resource.plural, uid: object.metadata.uid },
+    code: 200,
+  };
+}
+
+/** Five characters from [a-z0-9] minus look-alikes, as Kubernetes' generateName uses. */
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return [...randomBytes(5)].map((byte) => alphabet[byte % alphabet.length]).join('');
+}

@@ -1,0 +1,82 @@
+// What the server knows about one served resource (a CRD version or a built-in kind): names for discovery,
+// scope, schema and printer columns. Everything else (handlers, discovery, OpenAPI, tables) reads this.
+import type { ObjectSchema } from '../admission/schema-validator.ts';
+import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { NameFormat } from '../admission/metadata.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  format?: string;
+  description?: string;
+  priority?: number;
+  jsonPath: string;
+}
+
+/** Kind-specific behaviour the generic object store calls at fixed points (like Kubernetes' strategies). */
+export interface ResourceStrategy {
+  /** Mutates a new object before validation (e.g. a Namespace gets phase Active). */
+  prepareForCreate?(object: KubeObject): void;
+  /** Mutates an updated object before validation, given the stored one. */
+  prepareForUpdate?(object: KubeObject, old: KubeObject): void;
+  /** Extra validation of a new or updated object (422 field errors). */
+  validate?(object: KubeObject, old?: KubeObject): import('../errors.ts').FieldError[];
+  /** Marks an object whose deletion waits on finalizers (e.g. a Namespace turns Terminating). */
+  prepareForDelete?(object: KubeObject): void;
+  /** Finalization that is not in metadata.finalizers (a Namespace's spec.finalizers). */
+  hasPendingFinalizers?(object: KubeObject): boolean;
+  /** Refuses deletion with a message (403), e.g. the `default` namespace. */
+  refuseDelete?(object: KubeObject): string | undefined;
+}
+
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  kind: string;
+  listKind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  verbs: string[];
+  hasStatus: boolean;
+  printerColumns: PrinterColumn[];
+  /** Field paths usable in fieldSelector besides metadata.name/namespace (e.g. spec.nodeName). */
+  selectableFields: string[];
+  nameFormat: NameFormat;
+  /** The structural schema (OpenAPI v3) of the whole object. */
+  openAPISchema: JSONSchemaProps;
+  schema: ObjectSchema;
+  strategy: ResourceStrategy;
+  /** Storage prefix ending in '/': `/registry/<group|core>/<plural>/`. */
+  storagePrefix: string;
+  /** Where the definition came from: a CRD name, or 'builtin'. */
+  source: string;
+}
+
+export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+export function apiVersionOf(resource: Pick<ResourceInfo, 'group' | 'version'>): string {
+  return resource.group ? `${resource.group}/${resource.version}` : resource.version;
+}
+
+export function storagePrefixFor(group: string, plural: string): string {
+  return `/registry/${group || 'core'}/${plural}/`;
+}
+
+/** The storage key of one object. */
+export function objectKey(resource: ResourceInfo, namespace: string | undefined, name: string): string {
+  return resource.namespaced ? `${resource.storagePrefix}${namespace}/${name}` : `${resource.storagePrefix}${name}`;
+}
+
+/** The key prefix for listing: everything, or one namespace of a namespaced resource. */
+export function listPrefix(resource: ResourceInfo, namespace?: string): string {
+  return resource.namespaced && namespace ? `${resource.storagePrefix}${namespace}/` : resource.storagePrefix;
+}
+
+/** `vpcs.network.photoncloud.io`; `namespaces` for the core group. */
+export function groupResource(resource: Pick<ResourceInfo, 'plural' | 'group'>): string {
+  return resource.group ? `${resource.plural}.${resource.group}` : resource.plural;
+}

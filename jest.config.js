@@ -1,0 +1,13 @@
+// ESM TypeScript through @swc/jest. Real components (etcd, kubectl, …) are started per test file by test/env.
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
+  },
+  roots: ['<rootDir>/apis', '<rootDir>/apiserver', '<rootDir>/controllers', '<rootDir>/agents', '<rootDir>/cli', '<rootDir>/hack', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  testTimeout: 120000,
+  // Tests that start real processes share two cores; more workers only add contention.
+  maxWorkers: 2,
+};
