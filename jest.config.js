@@ -5,8 +5,9 @@ export default {
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
   },
-  roots: ['<rootDir>/apis', '<rootDir>/apiserver', '<rootDir>/controllers', '<rootDir>/agents', '<rootDir>/cli', '<rootDir>/hack', '<rootDir>/test'],
+  roots: ['<rootDir>/crds', '<rootDir>/apis', '<rootDir>/apiserver', '<rootDir>/controllers', '<rootDir>/agents', '<rootDir>/cli', '<rootDir>/hack', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/env/setup.ts'],
   testTimeout: 120000,
   // Tests that start real processes share two cores; more workers only add contention.
   maxWorkers: 2,

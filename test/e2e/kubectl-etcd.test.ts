@@ -1,0 +1,3 @@
+import { describeKubectlE2E } from './kubectl-suite.ts';
+
+describeKubectlE2E('etcd');
