@@ -15,6 +15,7 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --home DIR                  state directory (default: $PHOTON_HOME or ./.photon)
   --crds-dir DIR              CustomResourceDefinitions installed at start (default: the repository's crds/)
   --tls-san NAME              extra DNS name or IP for the serving certificate (repeatable)
+  --min-request-timeout SECS  watches without timeoutSeconds end after SECS to 2×SECS (default: 1800)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -26,6 +27,7 @@ export interface ApiServerFlags {
   crdsDir?: string;
   tlsSans: string[];
   logLevel?: string;
+  minRequestTimeoutSeconds: number;
 }
 
 export class UsageError extends Error {}
@@ -46,6 +48,7 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
         'crds-dir': { type: 'string' },
         'tls-san': { type: 'string', multiple: true, default: [] },
         'log-level': { type: 'string' },
+        'min-request-timeout': { type: 'string', default: '1800' },
       },
     }));
   } catch (error) {
@@ -53,6 +56,8 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
   }
   const port = Number(values['secure-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
+  const minRequestTimeoutSeconds = Number(values['min-request-timeout']);
+  if (!Number.isInteger(minRequestTimeoutSeconds) || minRequestTimeoutSeconds < 1) throw new UsageError('--min-request-timeout must be a whole number of seconds');
   let storage: StorageOptions;
   if (values.storage === 'embedded') {
     if (values['etcd-endpoints']) throw new UsageError('--etcd-endpoints needs --storage etcd');
@@ -75,6 +80,7 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
     crdsDir: values['crds-dir'],
     tlsSans: values['tls-san'] as string[],
     logLevel: values['log-level'],
+    minRequestTimeoutSeconds,
   };
 }
 

@@ -44,6 +44,10 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   watchCacheCapacity?: number;
   namespaceIntervalMs?: number;
+  /** Watches without timeoutSeconds end after this to twice this, randomised (kube-apiserver's --min-request-timeout). */
+  minRequestTimeoutSeconds?: number;
+  /** How often the server asks storage how far history has been compacted. */
+  compactionPollMs?: number;
   logger?: Logger;
 }
 
@@ -135,7 +139,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const watches = new WatchHandler(cache, {
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 15_000,
-    maxTimeoutSeconds: 3600,
+    maxTimeoutSeconds: 2 * (options.minRequestTimeoutSeconds ?? 1800),
     maxBufferedBytes: 64 * 1024 * 1024,
     logger: log.child({ component: 'watch' }),
     onOpen: (resource) => metrics.openWatches.inc({ group: resource.group, resource: resource.plural }),
@@ -157,7 +161,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // Compaction of storage history shows up as 410 Expired for watchers behind it.
   const compactionPoll = setInterval(() => {
     store.compactedRevision().then((revision) => cache.compactedTo(revision), () => undefined);
-  }, 5000);
+  }, options.compactionPollMs ?? 5000);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);

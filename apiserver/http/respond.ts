@@ -9,9 +9,13 @@ export function wantsYaml(accept: string | undefined): boolean {
   return first === 'application/yaml';
 }
 
-/** `Warning: 299 - "text"` headers, the form kubectl prints as `Warning: text`. */
+/**
+ * `Warning: 299 - "text"` headers, the form kubectl prints as `Warning: text`. Header values must be
+ * printable ASCII, and the text can echo client input (unknown field names), so everything else is escaped.
+ */
 export function warningHeaders(warnings: string[]): string[] {
-  return [...new Set(warnings)].slice(0, 50).map((warning) => `299 - ${JSON.stringify(warning)}`);
+  const asciiOnly = (text: string) => text.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return [...new Set(warnings)].slice(0, 50).map((warning) => `299 - ${asciiOnly(JSON.stringify(warning.slice(0, 1000)))}`);
 }
 
 export function sendJson(response: ServerResponse, code: number, body: unknown, options: { accept?: string; warnings?: string[]; contentType?: string } = {}): void {
