@@ -9,7 +9,7 @@ function wantsJson(): boolean {
   const format = process.env.PHOTON_LOG_FORMAT;
   if (format === 'json') return true;
   if (format === 'text') return false;
-  return process.env.NODE_ENV === 'production' || !process.stdout.isTTY;
+  return process.env.NODE_ENV === 'production' || !process.stderr.isTTY;
 }
 
 const textFormat = winston.format.combine(

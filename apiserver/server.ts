@@ -200,7 +200,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const adminKubeconfig = path.join(home, 'admin.kubeconfig');
   writeKubeconfig(adminKubeconfig, { server: url, caCertificatePem: pki.ca.certificatePem, user: 'admin', token: adminToken });
-  log.info('PhotonCloud API server is serving', { url, storage: options.storage.backend, kubeconfig: adminKubeconfig });
+  log.info(`PhotonCloud API server is serving; try: KUBECONFIG=${adminKubeconfig} kubectl get photon -A`, { url, storage: options.storage.backend });
 
   let stopped = false;
   return {

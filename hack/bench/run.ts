@@ -1,0 +1,182 @@
+// `npm run bench`: API server throughput and latency, each against a baseline measured in the same run on
+// the same machine, so the ratios mean something anywhere:
+//   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency
+//   - list latency of 10,000 objects (JSON and Table)
+//   - watch delivery latency p50/p99 to 100 concurrent watchers
+// The API server runs as its own process (`photon apiserver`), as in production; this process only
+// generates load. Options: --quick (smaller counts, for a smoke run).
+import fs from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { startEtcd } from '../../test/env/etcd.ts';
+import { freePort } from '../../test/env/ports.ts';
+import { startProcess, waitFor } from '../../test/env/process.ts';
+import { fmt, percentile, runConcurrent } from './load.ts';
+
+const quick = process.argv.includes('--quick');
+const COUNTS = quick
+  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100 }
+  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500 };
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+function vpcBody(name: string, namespace: string, extra: Record<string, string> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'network.photoncloud.io/v1alpha1',
+    kind: 'Vpc',
+    metadata: { name, namespace, labels: { bench: 'true' }, annotations: extra },
+    spec: { cidrBlocks: ['10.0.0.0/16'], staticRoutes: [{ destination: '0.0.0.0/0', nextHop: '10.0.0.1' }] },
+  });
+}
+
+class Client {
+  private readonly agent: https.Agent;
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+    ca: string,
+  ) {
+    this.agent = new https.Agent({ ca, keepAlive: true, maxSockets: 128 });
+  }
+  request(method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const request = https.request(new URL(urlPath, this.base), {
+        method,
+        agent: this.agent,
+        headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers },
+      }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+  async create(namespace: string, name: string, annotations?: Record<string, string>): Promise<void> {
+    const result = await this.request('POST', `/apis/network.photoncloud.io/v1alpha1/namespaces/${namespace}/vpcs`, vpcBody(name, namespace, annotations));
+    if (result.status !== 201) throw new Error(`create ${name}: ${result.status} ${result.text}`);
+  }
+  /** Opens a watch and calls onLine for every event line. */
+  watch(urlPath: string, onLine: (line: string) => void): () => void {
+    const request = https.request(new URL(urlPath, this.base), { agent: new https.Agent({ ca: (this.agent.options as { ca: string }).ca }), headers: { Authorization: `Bearer ${this.token}` } }, (response) => {
+      let buffer = '';
+      response.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          onLine(buffer.slice(0, newline));
+          buffer = buffer.slice(newline + 1);
+        }
+      });
+    });
+    request.on('error', () => undefined);
+    request.end();
+    return () => request.destroy();
+  }
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`PhotonCloud API benchmark (${quick ? 'quick' : 'full'}) on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+  const etcd = await startEtcd();
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-'));
+  let apiserver: ReturnType<typeof startProcess> | undefined;
+  try {
+    // Baseline: raw etcd puts of objects the same size as the API's stored objects.
+    const raw = new Etcd3({ hosts: etcd.endpoint });
+    const value = vpcBody('x'.repeat(8), 'bench');
+    const rawSerial = await runConcurrent(COUNTS.rawSerial, 1, (index) => raw.put(`/bench/raw/serial/${index}`).value(value).exec());
+    const rawParallel = await runConcurrent(COUNTS.rawParallel, 64, (index) => raw.put(`/bench/raw/parallel/${index}`).value(value).exec());
+    raw.close();
+    await (async () => {
+      const cleanup = new Etcd3({ hosts: etcd.endpoint });
+      await cleanup.delete().prefix('/bench/');
+      cleanup.close();
+    })();
+
+    const port = await freePort();
+    apiserver = startProcess('apiserver', process.execPath, ['--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
+    const kubeconfig = path.join(home, 'admin.kubeconfig');
+    await waitFor('API server kubeconfig', async () => (await fs.stat(kubeconfig).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
+    const text = await fs.readFile(kubeconfig, 'utf8');
+    const token = /token:\s*(\S+)/.exec(text)![1];
+    const ca = await fs.readFile(path.join(home, 'pki', 'ca.crt'), 'utf8');
+    const client = new Client(`https://127.0.0.1:${port}`, token, ca);
+    await waitFor('API server ready', async () => (await client.request('GET', '/readyz')).status === 200, { timeoutMs: 60_000 });
+    for (const namespace of ['serial', 'parallel', 'list', 'watch']) {
+      await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
+    }
+
+    const apiSerial = await runConcurrent(COUNTS.apiSerial, 1, (index) => client.create('serial', `vpc-${index}`));
+    const apiParallel = await runConcurrent(COUNTS.apiParallel, 64, (index) => client.create('parallel', `vpc-${index}`));
+    console.log('\n## Writes (create a Vpc through the API vs a raw etcd put of the same bytes)');
+    console.log(`raw etcd puts/s    c=1: ${fmt(rawSerial.perSecond)}   c=64: ${fmt(rawParallel.perSecond)}`);
+    console.log(`API creates/s      c=1: ${fmt(apiSerial.perSecond)}   c=64: ${fmt(apiParallel.perSecond)}`);
+    console.log(`ratio API/etcd     c=1: ${fmt(apiSerial.perSecond / rawSerial.perSecond, 3)}   c=64: ${fmt(apiParallel.perSecond / rawParallel.perSecond, 3)}`);
+    console.log(`API create latency c=1: p50 ${fmt(percentile(apiSerial.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiSerial.latenciesMs, 99), 2)} ms;  c=64: p50 ${fmt(percentile(apiParallel.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiParallel.latenciesMs, 99), 2)} ms`);
+
+    await runConcurrent(COUNTS.listObjects, 64, (index) => client.create('list', `vpc-${index}`));
+    const listPath = '/apis/network.photoncloud.io/v1alpha1/namespaces/list/vpcs';
+    const timeList = async (headers: Record<string, string>) => {
+      const times: number[] = [];
+      let items = 0;
+      for (let run = 0; run < COUNTS.listRuns; run++) {
+        const begin = performance.now();
+        const result = await client.request('GET', listPath, undefined, headers);
+        times.push(performance.now() - begin);
+        const parsed = JSON.parse(result.text);
+        items = (parsed.items ?? parsed.rows).length;
+      }
+      return { times, items };
+    };
+    const listJson = await timeList({ Accept: 'application/json' });
+    const listTable = await timeList({ Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    console.log(`\n## List of ${listJson.items} objects (${COUNTS.listRuns} runs)`);
+    console.log(`JSON list:  p50 ${fmt(percentile(listJson.times, 50))} ms  min ${fmt(Math.min(...listJson.times))} ms  max ${fmt(Math.max(...listJson.times))} ms`);
+    console.log(`Table list: p50 ${fmt(percentile(listTable.times, 50))} ms  min ${fmt(Math.min(...listTable.times))} ms  max ${fmt(Math.max(...listTable.times))} ms (kubectl get)`);
+
+    // Watch delivery: every watcher must see every event; latency = event received − create sent.
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let received = 0;
+    const closers: Array<() => void> = [];
+    const revision = JSON.parse((await client.request('GET', '/apis/network.photoncloud.io/v1alpha1/namespaces/watch/vpcs')).text).metadata.resourceVersion;
+    for (let watcher = 0; watcher < COUNTS.watchers; watcher++) {
+      closers.push(client.watch(`/apis/network.photoncloud.io/v1alpha1/namespaces/watch/vpcs?watch=true&resourceVersion=${revision}`, (line) => {
+        const now = performance.now();
+        const event = JSON.parse(line);
+        const sent = sentAt.get(event.object?.metadata?.name);
+        if (event.type === 'ADDED' && sent !== undefined) {
+          latencies.push(now - sent);
+          received++;
+        }
+      }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let every watch connect
+    await runConcurrent(COUNTS.watchEvents, 4, async (index) => {
+      const name = `w-${index}`;
+      sentAt.set(name, performance.now());
+      await client.create('watch', name);
+    });
+    const expected = COUNTS.watchers * COUNTS.watchEvents;
+    await waitFor('all watch events', () => received >= expected, { timeoutMs: 60_000 });
+    for (const close of closers) close();
+    console.log(`\n## Watch delivery (${COUNTS.watchers} watchers × ${COUNTS.watchEvents} creates at concurrency 4; create sent → event received)`);
+    console.log(`events delivered: ${received}/${expected}   p50 ${fmt(percentile(latencies, 50), 2)} ms   p99 ${fmt(percentile(latencies, 99), 2)} ms   max ${fmt(Math.max(...latencies), 2)} ms`);
+    client.close();
+  } finally {
+    await apiserver?.stop();
+    await etcd.stop();
+    await fs.rm(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages PhotonCloud's tests and local clusters use (Debian 12). Safe to re-run.
+#   etcd-server etcd-client   the production store (tests start their own etcd on loopback)
+#   kubectl                   must already be on the machine (not packaged by Debian); the tests drive it
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ca-certificates openssl
+# Debian starts etcd as a service on :2379 when systemd runs; the tests use their own ports and data.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  $SUDO systemctl disable --now etcd || true
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kubectl is not installed: the e2e tests drive the real kubectl (1.29-1.33)." >&2
+  exit 1
+fi
