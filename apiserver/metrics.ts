@@ -44,6 +44,12 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly storageWatches = new Gauge({
+    name: 'apiserver_storage_watches',
+    help: 'Open watches on the storage backend (the watch cache needs one, however many clients watch).',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -72,7 +78,27 @@ export class ApiMetrics {
       create: (key, value) => timed('create', () => store.create(key, value)),
       update: (key, value, revision) => timed('update', () => store.update(key, value, revision)),
       delete: (key, revision) => timed('delete', () => store.delete(key, revision)),
-      watch: (prefix, after, handler) => store.watch(prefix, after, handler),
+      watch: (prefix, after, handler) => {
+        this.storageWatches.inc();
+        let open = true;
+        const closed = () => {
+          if (open) this.storageWatches.dec();
+          open = false;
+        };
+        const watch = store.watch(prefix, after, {
+          onEvents: (events) => handler.onEvents(events),
+          onError: (error) => {
+            closed();
+            handler.onError(error);
+          },
+        });
+        return {
+          close: () => {
+            closed();
+            watch.close();
+          },
+        };
+      },
       currentRevision: () => timed('currentRevision', () => store.currentRevision()),
       compact: (revision) => timed('compact', () => store.compact(revision)),
       compactedRevision: () => store.compactedRevision(),

@@ -81,7 +81,10 @@ export interface Store {
   watch(prefix: string, afterRevision: number, handler: WatchHandler): WatchHandle;
   /** The store's current revision (the revision of the last write anywhere in the store). */
   currentRevision(): Promise<number>;
-  /** Discards history at and below revision: later reads/watches at or below it fail with 'Compacted'. */
+  /**
+   * Discards history older than revision (etcd semantics): afterwards reads at a revision below it and
+   * watches from below it fail with 'Compacted'; the state at `revision` itself stays readable.
+   */
   compact(revision: number): Promise<void>;
   /** The highest revision compacted so far (0 when never). */
   compactedRevision(): Promise<number>;

@@ -1,0 +1,127 @@
+// The `photon` command as an operator runs it (`npm start` runs `photon all-in-one`): first start creates
+// PKI, token and kubeconfig; a restart keeps them and the data; bad flags and a busy port fail clearly.
+// Also: client-certificate authentication against the cluster CA, and /metrics.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createCertificateAuthority, issueCertificate } from '../../apiserver/auth/pki.ts';
+import { renderKubeconfig } from '../../apiserver/auth/kubeconfig.ts';
+import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
+import { runKubectl } from '../env/apiserver.ts';
+import { startProcess, waitFor, type ManagedProcess } from '../env/process.ts';
+import { freePort } from '../env/ports.ts';
+
+const PHOTON = path.join(REPOSITORY_ROOT, 'cli', 'photon.ts');
+
+function photon(args: string[], home: string): ManagedProcess {
+  return startProcess('photon', process.execPath, ['--import', 'tsx', PHOTON, ...args], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
+  });
+}
+
+describe('photon command', () => {
+  let home: string;
+  let port: number;
+
+  beforeAll(async () => {
+    home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-startup-'));
+    port = await freePort();
+  });
+  afterAll(async () => {
+    await fs.rm(home, { recursive: true, force: true });
+  });
+
+  const kubeconfig = () => path.join(home, 'admin.kubeconfig');
+  const waitServing = (process: ManagedProcess) =>
+    waitFor('the server to serve', () => {
+      if (process.child.exitCode !== null) throw new Error(`photon exited early:\n${process.output()}`);
+      return process.output().includes('is serving');
+    }, { timeoutMs: 60_000 });
+
+  it('starts all-in-one on embedded defaults, writes a working admin kubeconfig, and stops on SIGTERM', async () => {
+    const server = photon(['all-in-one', '--secure-port', String(port)], home);
+    try {
+      await waitServing(server);
+      for (const file of ['admin.kubeconfig', 'tokens.json', 'pki/ca.crt', 'pki/ca.key', 'pki/apiserver.crt', 'pki/apiserver.key', 'data/photon.db']) {
+        await expect(fs.stat(path.join(home, file))).resolves.toBeDefined();
+      }
+      expect((await fs.stat(path.join(home, 'pki/ca.key'))).mode & 0o077).toBe(0);
+      expect((await fs.stat(kubeconfig())).mode & 0o077).toBe(0);
+      const tokens = await fs.readFile(path.join(home, 'tokens.json'), 'utf8');
+      const token = /token:\s*(\S+)/.exec(await fs.readFile(kubeconfig(), 'utf8'))![1];
+      expect(tokens).not.toContain(token); // only the hash is kept on disk
+      const photonKinds = await runKubectl(kubeconfig(), ['get', 'photon', '-A']);
+      expect(photonKinds).toMatchObject({ code: 0 });
+      expect(photonKinds.stderr).toContain('No resources found');
+      expect((await runKubectl(kubeconfig(), ['create', 'namespace', 'survives'])).code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+    expect(server.child.exitCode).toBe(0);
+  });
+
+  it('restarts with the same CA, token and data', async () => {
+    const caBefore = await fs.readFile(path.join(home, 'pki/ca.crt'), 'utf8');
+    const kubeconfigBefore = await fs.readFile(kubeconfig(), 'utf8');
+    const server = photon(['apiserver', '--secure-port', String(port)], home);
+    try {
+      await waitServing(server);
+      expect(await fs.readFile(path.join(home, 'pki/ca.crt'), 'utf8')).toBe(caBefore);
+      expect(await fs.readFile(kubeconfig(), 'utf8')).toBe(kubeconfigBefore);
+      const namespaces = await runKubectl(kubeconfig(), ['get', 'namespace', 'survives', '-o', 'name']);
+      expect(namespaces.stdout.trim()).toBe('namespace/survives');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('refuses bad flags with usage (exit 2) and a busy port with a clear message (exit 1)', async () => {
+    const bogus = photon(['apiserver', '--storage', 'bogus'], home);
+    expect(await bogus.exited).toBe(2);
+    expect(bogus.output()).toContain('--storage must be embedded or etcd');
+    const noEndpoints = photon(['apiserver', '--storage', 'etcd'], home);
+    expect(await noEndpoints.exited).toBe(2);
+    expect(noEndpoints.output()).toContain('--storage etcd needs --etcd-endpoints');
+    const unknown = photon(['frobnicate'], home);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.output()).toContain('unknown command "frobnicate"');
+    const blocker = net.createServer().listen(port, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    try {
+      const busy = photon(['apiserver', '--secure-port', String(port)], home);
+      expect(await busy.exited).toBe(1);
+      expect(busy.output()).toContain('address is already in use');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('authenticates client certificates signed by the cluster CA, and only those', async () => {
+    const server = photon(['apiserver', '--secure-port', String(port)], home);
+    try {
+      await waitServing(server);
+      const ca = { certificatePem: await fs.readFile(path.join(home, 'pki/ca.crt'), 'utf8'), keyPem: await fs.readFile(path.join(home, 'pki/ca.key'), 'utf8') };
+      const signed = await issueCertificate(ca, { commonName: 'operator', organizations: ['ops'], usage: 'client' });
+      const certConfig = path.join(home, 'cert.kubeconfig');
+      const url = `https://127.0.0.1:${port}`;
+      await fs.writeFile(certConfig, renderKubeconfig({ server: url, caCertificatePem: ca.certificatePem, user: 'operator', clientCertificatePem: signed.certificatePem, clientKeyPem: signed.keyPem }));
+      expect((await runKubectl(certConfig, ['get', 'namespaces', '-o', 'name'])).stdout).toContain('namespace/default');
+      const foreignCa = await createCertificateAuthority('someone-else');
+      const foreign = await issueCertificate(foreignCa, { commonName: 'intruder', usage: 'client' });
+      const foreignConfig = path.join(home, 'foreign.kubeconfig');
+      await fs.writeFile(foreignConfig, renderKubeconfig({ server: url, caCertificatePem: ca.certificatePem, user: 'intruder', clientCertificatePem: foreign.certificatePem, clientKeyPem: foreign.keyPem }));
+      const refused = await runKubectl(foreignConfig, ['get', 'namespaces']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('Unauthorized');
+      const metrics = await runKubectl(kubeconfig(), ['get', '--raw', '/metrics']);
+      expect(metrics.stdout).toMatch(/apiserver_request_total\{verb="LIST",group="",resource="namespaces",subresource="",code="200"\} \d+/);
+      expect(metrics.stdout).toContain('apiserver_storage_request_duration_seconds_bucket');
+      expect(metrics.stdout).toContain('apiserver_longrunning_requests');
+    } finally {
+      await server.stop();
+    }
+  });
+});
