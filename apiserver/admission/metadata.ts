@@ -40,7 +40,7 @@ function validateQualifiedName(key: string): string[] {
   const problems: string[] = [];
   const parts = key.split('/');
   let name = key;
-  if (parts.length > 2) return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+  if (parts.length > 2) return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
   if (parts.length === 2) {
     const [prefix, rest] = parts;
     name = rest;
@@ -48,11 +48,9 @@ function validateQualifiedName(key: string): string[] {
     else problems.push(...validateName(prefix, 'dns1123-subdomain').map((message) => `prefix part ${message}`));
   }
   if (!name) problems.push('name part must be non-empty');
-  else {
-    if (name.length > 63) problems.push('name part must be no more than 63 characters');
-    if (!QUALIFIED_NAME_PART.test(name))
-      problems.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
-  }
+  else if (name.length > 63) problems.push('name part must be no more than 63 characters');
+  if (!QUALIFIED_NAME_PART.test(name))
+    problems.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
   return problems;
 }
 

@@ -14,7 +14,9 @@ const ANNOTATION_KEYWORDS = [
 
 /** One ajv for the process: strict mode on, Kubernetes' vendor keywords registered as annotations. */
 function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true });
+  // strictTypes off: as in Kubernetes (and JSON Schema), type-specific keywords such as `pattern` or `maximum`
+  // next to x-kubernetes-int-or-string apply to the matching type only, and must not make the CRD unloadable.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, verbose: true, allowUnionTypes: true });
   for (const keyword of ANNOTATION_KEYWORDS) ajv.addKeyword({ keyword });
   registerFormats(ajv);
   return ajv;
@@ -153,6 +155,12 @@ function collectImmutable(schema: JSONSchemaProps, segments: ImmutableField['seg
     const keys = schema['x-kubernetes-list-type'] === 'map' ? schema['x-kubernetes-list-map-keys'] ?? [] : undefined;
     // Transition rules only make sense where old and new items can be paired: list-type=map lists.
     if (keys) collectImmutable(schema.items, [...segments, { listMapKeys: keys }], out, warnings);
+    else {
+      // Items of other lists cannot be paired: their rules are not enforced either, and say so.
+      const unpaired: ImmutableField[] = [];
+      collectImmutable(schema.items, [...segments, {}], unpaired, warnings);
+      for (const field of unpaired) warnings.push(`validation rule "self == oldSelf" at ${renderSegments(field.segments)} is not supported and is not enforced`);
+    }
   }
   const values = typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
   if (values) collectImmutable(values, [...segments, {}], out, warnings);

@@ -72,13 +72,17 @@ function discoveryResource(resource: ResourceInfo) {
 
 /** The aggregated discovery version the client accepts, if any ('v2' preferred over 'v2beta1'). */
 export function aggregatedDiscoveryVersion(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
+  let found: 'v2' | 'v2beta1' | undefined;
   for (const range of parseAccept(accept)) {
     if (range.type !== 'application/json') continue;
     const { g, v, as } = range.params;
-    if (g === 'apidiscovery.k8s.io' && as === 'APIGroupDiscoveryList' && (v === 'v2' || v === 'v2beta1')) return v;
-    if (!as) return undefined; // plain JSON ranks first: answer with the unaggregated form
+    if (g === 'apidiscovery.k8s.io' && as === 'APIGroupDiscoveryList' && (v === 'v2' || v === 'v2beta1')) {
+      if (v === 'v2') return v;
+      found ??= v;
+    }
+    if (!as) break; // plain JSON ranks above anything after it (and above everything when first: unaggregated)
   }
-  return undefined;
+  return found;
 }
 
 export function aggregatedContentType(version: 'v2' | 'v2beta1'): string {

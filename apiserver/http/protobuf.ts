@@ -159,7 +159,7 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
     throw badRequest(`malformed protobuf body: ${(error as Error).message}`);
   }
   const typeMeta = (envelope.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
-  const spec = typeMeta.kind ? MESSAGES[typeMeta.kind] : undefined;
+  const spec = typeMeta.kind && Object.hasOwn(MESSAGES, typeMeta.kind) ? MESSAGES[typeMeta.kind] : undefined;
   if (!spec) throw unsupportedMediaType('application/vnd.kubernetes.protobuf', ['application/json', 'application/yaml']);
   let object: Record<string, unknown>;
   try {

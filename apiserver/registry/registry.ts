@@ -20,12 +20,17 @@ export class ResourceRegistry {
 
   /** Adds or replaces every version a source (CRD or builtin) serves, removing versions it no longer serves. */
   setSource(source: string, resources: ResourceInfo[]): void {
-    for (const [id, existing] of this.resources) if (existing.source === source) this.resources.delete(id);
+    // Check every clash first: a refused update must leave the source serving exactly what it served before.
+    const incoming = new Map<string, ResourceInfo>();
     for (const resource of resources) {
-      const clash = this.resources.get(ResourceRegistry.id(resource.group, resource.version, resource.plural));
+      const id = ResourceRegistry.id(resource.group, resource.version, resource.plural);
+      const existing = this.resources.get(id);
+      const clash = incoming.get(id) ?? (existing && existing.source !== source ? existing : undefined);
       if (clash) throw new Error(`${resource.plural}.${resource.group}/${resource.version} is already served by ${clash.source}`);
-      this.resources.set(ResourceRegistry.id(resource.group, resource.version, resource.plural), resource);
+      incoming.set(id, resource);
     }
+    for (const [id, existing] of this.resources) if (existing.source === source) this.resources.delete(id);
+    for (const [id, resource] of incoming) this.resources.set(id, resource);
     this.changed();
   }
 

@@ -13,7 +13,10 @@ const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 function checkKey(key: string, selector: string): string {
-  if (!KEY.test(key) || key.length > 316) throw badRequest(`unable to parse requirement: invalid label key "${key}" in selector "${selector}"`);
+  // A qualified name: optional DNS-subdomain prefix (≤253) and '/', then a name part of at most 63 characters.
+  const slash = key.indexOf('/');
+  const tooLong = slash >= 0 ? slash > 253 || key.length - slash - 1 > 63 : key.length > 63;
+  if (!KEY.test(key) || tooLong) throw badRequest(`unable to parse requirement: invalid label key "${key}" in selector "${selector}"`);
   return key;
 }
 

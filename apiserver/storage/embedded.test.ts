@@ -80,7 +80,7 @@ describe('embedded store', () => {
     const file = await tempFile();
     const first = open(file);
     await first.create('/k', Buffer.from('v'));
-    expect(isStorageError(openingError(file), 'Unavailable')).toBe(true);
+    expect(describeOpening(openingError(file))).toBe('Unavailable');
     await first.close();
     const second = open(file);
     expect((await second.get('/k'))?.value.toString()).toBe('v');
@@ -96,7 +96,7 @@ describe('embedded store', () => {
       const holder = startChild('holder', file, 'hold');
       try {
         await waitFor('the other process to open the store', () => holder.output().includes('holding'), { timeoutMs: 20_000 });
-        expect(isStorageError(openingError(file), 'Unavailable')).toBe(true);
+        expect(describeOpening(openingError(file))).toBe('Unavailable');
       } finally {
         // SIGKILL: no close(), no cleanup. The kernel drops the lock with the process; nothing stale remains.
         await holder.kill();
@@ -114,6 +114,13 @@ describe('embedded store', () => {
     });
   });
 });
+
+/** 'Unavailable' for the expected refusal; anything else is described, so a failure says what happened. */
+function describeOpening(error: unknown): string {
+  if (isStorageError(error, 'Unavailable')) return 'Unavailable';
+  if (error === undefined) return 'opened a second time';
+  return `${(error as { code?: string }).code ?? ''} ${(error as Error).message ?? String(error)}\n${(error as Error).stack ?? ''}`;
+}
 
 function openingError(file: string): unknown {
   try {

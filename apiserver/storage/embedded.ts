@@ -108,14 +108,20 @@ export function openEmbeddedStore(options: EmbeddedStoreOptions): Store {
     // A write transaction (schema creation) makes sure the lock is held from now on, even for an existing
     // file whose tables already exist.
     db.transaction(() => db.exec(SCHEMA)).immediate();
+    // Reading the revision is part of opening: under contention SQLite may let the schema step through and
+    // refuse here instead, and that too means another store holds the file.
+    return new EmbeddedStore(db);
   } catch (error) {
     db.close();
-    if (error instanceof Error && 'code' in error && error.code === 'SQLITE_BUSY') {
+    // SQLITE_BUSY and its extended codes (…_RECOVERY, …_SNAPSHOT) and SQLITE_LOCKED all mean: held elsewhere.
+    // Duck-typed on purpose: better-sqlite3 builds its errors in Node's own realm, which under a test runner's
+    // VM context is not this module's `Error`.
+    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+    if (/^SQLITE_(BUSY|LOCKED)/.test(String(code))) {
       throw new StorageError('Unavailable', `embedded store ${options.path} is already open in another store or process`);
     }
     throw error;
   }
-  return new EmbeddedStore(db);
 }
 
 class EmbeddedStore implements Store {

@@ -365,9 +365,12 @@ function failedWrite(key: string, expected: number | undefined, current: IKeyVal
 
 /** Network-level failures: etcd unreachable, closed client, timeouts, an open circuit breaker. */
 function isTransportError(error: unknown): boolean {
+  // Not `instanceof Error`: errors raised inside Node's own modules come from another realm under a test
+  // runner's VM context.
   return (
-    error instanceof Error &&
-    (isRecoverableError(error) || error instanceof ClientClosedError || 'isBrokenCircuitError' in error)
+    typeof error === 'object' &&
+    error !== null &&
+    (isRecoverableError(error as Error) || error instanceof ClientClosedError || 'isBrokenCircuitError' in error)
   );
 }
 

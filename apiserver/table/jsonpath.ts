@@ -67,7 +67,7 @@ function evaluate(steps: Step[], current: unknown[]): unknown[] {
       if (node === null || typeof node !== 'object') continue;
       switch (step.kind) {
         case 'field':
-          if (!Array.isArray(node) && step.name in node) next.push((node as Record<string, unknown>)[step.name]);
+          if (!Array.isArray(node) && Object.prototype.hasOwnProperty.call(node, step.name)) next.push((node as Record<string, unknown>)[step.name]);
           break;
         case 'index':
           if (Array.isArray(node) && step.index < node.length) next.push(node[step.index]);
@@ -78,7 +78,7 @@ function evaluate(steps: Step[], current: unknown[]): unknown[] {
         case 'filter':
           for (const item of Array.isArray(node) ? node : Object.values(node)) {
             let probe: unknown = item;
-            for (const name of step.path) probe = probe !== null && typeof probe === 'object' ? (probe as Record<string, unknown>)[name] : undefined;
+            for (const name of step.path) probe = probe !== null && typeof probe === 'object' && Object.prototype.hasOwnProperty.call(probe, name) ? (probe as Record<string, unknown>)[name] : undefined;
             const equal = probe === step.value;
             if (step.op === '==' ? equal : !equal && probe !== undefined) next.push(item);
           }

@@ -71,7 +71,8 @@ function columnsOf(resource: ResourceInfo): CompiledColumn[] {
 
 /** Kubernetes' duration.HumanDuration: `45s`, `3m12s`, `5h`, `2d3h`, `1y4d`. */
 export function humanDuration(milliseconds: number): string {
-  const seconds = Math.floor(milliseconds / 1000);
+  // Go's int(d.Seconds()) truncates toward zero: -1.5s is still "0s" (clock skew under 2s is tolerated).
+  const seconds = Math.trunc(milliseconds / 1000);
   if (seconds < -1) return '<invalid>';
   if (seconds < 0) return '0s';
   if (seconds < 120) return `${seconds}s`;

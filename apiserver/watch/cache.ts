@@ -174,8 +174,9 @@ export class WatchCache {
     }
   }
 
-  private convert(event: StoreEvent): CacheEvent | undefined {
-    const prevObject = event.prevValue ? this.decode(event.key, event.prevValue, event.prevModRevision ?? 0) : undefined;
+  private convert(event: StoreEvent, cached?: KubeObject): CacheEvent | undefined {
+    // The store may omit the previous value (compacted history): the cache's own copy stands in for it.
+    const prevObject = event.prevValue ? this.decode(event.key, event.prevValue, event.prevModRevision ?? 0) : cached;
     if (event.type === 'delete') {
       if (!prevObject) return undefined;
       const object = { ...prevObject, metadata: { ...prevObject.metadata, resourceVersion: String(event.modRevision) } };
@@ -195,7 +196,7 @@ export class WatchCache {
       let entries = this.objects.get(prefix);
       if (!entries) this.objects.set(prefix, (entries = new Map()));
       const previous = entries.get(storeEvent.key);
-      const event = this.convert(storeEvent);
+      const event = this.convert(storeEvent, previous?.object);
       if (!event) continue;
       // The cache's own copy is authoritative for the previous state (prevKV may be absent after compaction).
       if (previous) event.prevObject = previous.object;

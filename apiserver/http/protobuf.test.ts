@@ -1,0 +1,135 @@
+import { describe, expect, it } from '@jest/globals';
+import { ApiError } from '../errors.ts';
+import { decodeProtobufObject } from './protobuf.ts';
+
+// A hand-rolled protobuf writer: just what is needed to build Kubernetes' `k8s\0` envelopes.
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest > 0x7f) {
+    bytes.push((rest & 0x7f) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(rest);
+  return bytes;
+}
+const tag = (field: number, wireType: number) => varint((field << 3) | wireType);
+const bytesField = (field: number, payload: Uint8Array | number[]) => [...tag(field, 2), ...varint(payload.length), ...payload];
+const stringField = (field: number, text: string) => bytesField(field, [...Buffer.from(text, 'utf8')]);
+const varintField = (field: number, value: number) => [...tag(field, 0), ...varint(value)];
+const mapEntry = (field: number, key: string, value: string) => bytesField(field, [...stringField(1, key), ...stringField(2, value)]);
+
+function envelope(apiVersion: string, kind: string, raw: number[]): Buffer {
+  const typeMeta = [...stringField(1, apiVersion), ...stringField(2, kind)];
+  return Buffer.from([...Buffer.from('k8s\0', 'latin1'), ...bytesField(1, typeMeta), ...bytesField(2, raw), ...stringField(3, ''), ...stringField(4, '')]);
+}
+
+const namespaceMessage = () => {
+  const metadata = [
+    ...stringField(1, 'team-a'),
+    ...mapEntry(11, 'photoncloud.io/project', 'team-a'),
+    ...mapEntry(11, 'env', 'prod'),
+    ...mapEntry(12, 'note', 'héllo'),
+    ...stringField(14, 'example.com/a'),
+    ...stringField(14, 'example.com/b'),
+    ...bytesField(8, varintField(1, 1_700_000_000)), // creationTimestamp {seconds}
+    ...bytesField(13, [...stringField(1, 'Organization'), ...stringField(3, 'acme'), ...stringField(4, 'uid-1'), ...stringField(5, 'iam.photoncloud.io/v1alpha1'), ...varintField(6, 1)]),
+    ...varintField(7, 3), // generation
+    ...stringField(99, 'an unknown field, skipped'),
+  ];
+  const spec = [...stringField(1, 'kubernetes')];
+  return [...bytesField(1, metadata), ...bytesField(2, spec)];
+};
+
+function decodeError(body: Buffer): ApiError {
+  try {
+    decodeProtobufObject(body);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    return error as ApiError;
+  }
+  throw new Error('decoded');
+}
+
+describe('decodeProtobufObject', () => {
+  it('decodes a Namespace as kubectl create namespace sends it', () => {
+    expect(decodeProtobufObject(envelope('v1', 'Namespace', namespaceMessage()))).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: 'team-a',
+        labels: { 'photoncloud.io/project': 'team-a', env: 'prod' },
+        annotations: { note: 'héllo' },
+        finalizers: ['example.com/a', 'example.com/b'],
+        creationTimestamp: '2023-11-14T22:13:20Z',
+        ownerReferences: [{ kind: 'Organization', name: 'acme', uid: 'uid-1', apiVersion: 'iam.photoncloud.io/v1alpha1', controller: true }],
+        generation: 3,
+      },
+      spec: { finalizers: ['kubernetes'] },
+    });
+  });
+
+  it('decodes an empty Namespace message', () => {
+    expect(decodeProtobufObject(envelope('v1', 'Namespace', []))).toEqual({ apiVersion: 'v1', kind: 'Namespace' });
+  });
+
+  it('decodes DeleteOptions', () => {
+    const raw = [...varintField(1, 30), ...stringField(4, 'Foreground'), ...stringField(5, 'All'), ...bytesField(2, stringField(1, 'uid-9'))];
+    expect(decodeProtobufObject(envelope('meta.k8s.io/v1', 'DeleteOptions', raw))).toEqual({
+      apiVersion: 'meta.k8s.io/v1',
+      kind: 'DeleteOptions',
+      gracePeriodSeconds: 30,
+      propagationPolicy: 'Foreground',
+      dryRun: ['All'],
+      preconditions: { uid: 'uid-9' },
+    });
+  });
+
+  it('a "__proto__" label key is an own property', () => {
+    const raw = bytesField(1, [...stringField(1, 'a'), ...mapEntry(11, '__proto__', 'x')]);
+    const object = decodeProtobufObject(envelope('v1', 'Namespace', raw)) as { metadata: { labels: Record<string, string> } };
+    expect(Object.prototype.hasOwnProperty.call(object.metadata.labels, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(object.metadata.labels)).toBe(Object.prototype);
+  });
+
+  it('unknown kinds are 415 Unsupported Media Type', () => {
+    for (const kind of ['ConfigMap', 'Vpc', '', 'toString', 'constructor', '__proto__']) {
+      const error = decodeError(envelope('v1', kind, []));
+      expect(error.code).toBe(415);
+      expect(error.reason).toBe('UnsupportedMediaType');
+    }
+  });
+
+  it('a body without the k8s\\0 prefix is a 400', () => {
+    expect(decodeError(Buffer.from('{"kind":"Namespace"}')).code).toBe(400);
+    expect(decodeError(Buffer.from('k8s')).code).toBe(400);
+  });
+
+  it('truncated bodies are 400s, never crashes', () => {
+    const full = envelope('v1', 'Namespace', namespaceMessage());
+    for (let length = 5; length < full.length - 4; length += 3) {
+      let outcome: unknown;
+      try {
+        decodeProtobufObject(full.subarray(0, length));
+        outcome = 'decoded';
+      } catch (error) {
+        outcome = error;
+      }
+      if (outcome !== 'decoded') {
+        expect(outcome).toBeInstanceOf(ApiError);
+        expect([400, 415]).toContain((outcome as ApiError).code);
+      }
+    }
+    const cut = full.subarray(0, full.length - 20); // inside the raw Namespace bytes
+    const error = decodeError(cut);
+    expect(error.code).toBe(400);
+    expect(error.message).toMatch(/^malformed protobuf/);
+  });
+
+  it('a truncated raw message inside a complete envelope is a 400 naming the kind', () => {
+    const raw = namespaceMessage().slice(0, 10);
+    const error = decodeError(envelope('v1', 'Namespace', raw));
+    expect(error.code).toBe(400);
+    expect(error.message).toMatch(/^malformed protobuf Namespace: /);
+  });
+});
