@@ -14,9 +14,9 @@ const ANNOTATION_KEYWORDS = [
 
 /** One ajv for the process: strict mode on, Kubernetes' vendor keywords registered as annotations. */
 function createAjv(): Ajv {
-  // strictTypes off: as in Kubernetes (and JSON Schema), type-specific keywords such as `pattern` or `maximum`
-  // next to x-kubernetes-int-or-string apply to the matching type only, and must not make the CRD unloadable.
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, verbose: true, allowUnionTypes: true });
+  // strictRequired is off because structural schemas legitimately put `required` alone in anyOf/oneOf
+  // branches; everything else strict mode checks (unknown keywords, types, tuples) stays on.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true });
   for (const keyword of ANNOTATION_KEYWORDS) ajv.addKeyword({ keyword });
   registerFormats(ajv);
   return ajv;
@@ -69,7 +69,13 @@ export function toAjvSchema(schema: JSONSchemaProps, warnings: string[] = []): R
     delete out.maximum;
   }
   if (schema['x-kubernetes-int-or-string'] && !schema.type) {
-    const union = { anyOf: [{ type: 'integer' }, { type: 'string' }] };
+    // Kubernetes applies type-specific keywords next to int-or-string to the matching type only (how
+    // controller-gen writes quantities): move them into the branch of their type, so strict types hold.
+    const integer: Record<string, unknown> = { type: 'integer' };
+    const string: Record<string, unknown> = { type: 'string' };
+    for (const key of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf']) moveKeyword(out, integer, key);
+    for (const key of ['pattern', 'minLength', 'maxLength', 'format']) moveKeyword(out, string, key);
+    const union = { anyOf: [integer, string] };
     if (out.anyOf) out.allOf = [...((out.allOf as unknown[]) ?? []), union];
     else Object.assign(out, union);
   }
@@ -77,6 +83,12 @@ export function toAjvSchema(schema: JSONSchemaProps, warnings: string[] = []): R
   if (out.format && ['int32', 'int64', 'float', 'double'].includes(out.format as string) && schema.type !== 'integer' && schema.type !== 'number') delete out.format;
   if (out.nullable && !out.type) delete out.nullable;
   return out;
+}
+
+function moveKeyword(from: Record<string, unknown>, to: Record<string, unknown>, key: string): void {
+  if (from[key] === undefined) return;
+  to[key] = from[key];
+  delete from[key];
 }
 
 export interface PruneResult {
@@ -303,10 +315,7 @@ function jsonType(value: unknown): string {
 
 /** Maps ajv's errors onto Kubernetes field errors with the same reasons and wording kubectl shows. */
 export function ajvErrorsToFieldErrors(ajvErrors: ErrorObject[]): FieldError[] {
-  // A failed anyOf/oneOf reports every branch's errors too; keep only the summary.
-  const unions = ajvErrors.filter((error) => error.keyword === 'anyOf' || error.keyword === 'oneOf');
-  const relevant = ajvErrors.filter((error) => !unions.some((union) => error !== union && error.schemaPath.startsWith(union.schemaPath + '/')));
-  return relevant.map((error) => {
+  return collapseUnions(ajvErrors).map((error) => {
     const segments = pointerToSegments(error.instancePath);
     const path = fieldPath(segments);
     const value = error.data;
@@ -345,6 +354,36 @@ export function ajvErrorsToFieldErrors(ajvErrors: ErrorObject[]): FieldError[] {
       default:
         return { field: path || '<root>', reason: 'FieldValueInvalid', message: `Invalid value: ${renderValue(value)}: ${path || 'body'} ${error.message ?? 'is invalid'}` };
     }
+  });
+}
+
+/**
+ * A failed anyOf/oneOf reports every branch's errors. When the value's type fits exactly one branch (an
+ * int-or-string given a string that misses the pattern), that branch's errors say what is wrong; otherwise
+ * only the union's own summary is kept.
+ */
+function collapseUnions(errors: ErrorObject[]): ErrorObject[] {
+  const unions = errors.filter((error) => error.keyword === 'anyOf' || error.keyword === 'oneOf');
+  const replaced = new Set<ErrorObject>();
+  const kept = new Set<ErrorObject>();
+  for (const union of unions) {
+    const branches = new Map<string, ErrorObject[]>();
+    for (const error of errors) {
+      if (error === union || !error.schemaPath.startsWith(union.schemaPath + '/')) continue;
+      const branch = error.schemaPath.slice(union.schemaPath.length + 1).split('/')[0];
+      if (!branches.has(branch)) branches.set(branch, []);
+      branches.get(branch)!.push(error);
+    }
+    const typeFits = [...branches.values()].filter((branchErrors) => !branchErrors.some((error) => error.keyword === 'type' && error.instancePath === union.instancePath));
+    if (typeFits.length === 1) {
+      replaced.add(union);
+      for (const error of typeFits[0]) kept.add(error);
+    }
+  }
+  return errors.filter((error) => {
+    if (replaced.has(error)) return false;
+    if (kept.has(error)) return true;
+    return !unions.some((union) => error !== union && error.schemaPath.startsWith(union.schemaPath + '/'));
   });
 }
 
