@@ -5,7 +5,8 @@ export default {
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
   },
-  roots: ['<rootDir>/crds', '<rootDir>/apis', '<rootDir>/apiserver', '<rootDir>/controllers', '<rootDir>/agents', '<rootDir>/cli', '<rootDir>/hack', '<rootDir>/test'],
+  roots: ['<rootDir>'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\.photon/'],
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/test/env/setup.ts'],
   testTimeout: 120000,

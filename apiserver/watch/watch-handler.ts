@@ -71,7 +71,7 @@ export class WatchHandler {
     const fromRevision = sendInitialEvents === true || requested === undefined || requested === 0 ? undefined : requested;
 
     const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): string => {
-      const shape = representation.as === 'Table' ? `table:${include}:${type}` : `${representation.as}:${apiVersion}:${type}`;
+      const shape = `${representation.as}:${include}:${apiVersion}:${type}`;
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
       const versioned = object.apiVersion === apiVersion ? object : { ...object, apiVersion };
