@@ -21,6 +21,7 @@ interface Remaining {
 export class NamespaceLifecycle implements NamespaceLookup {
   private timer?: NodeJS.Timeout;
   private running = false;
+  private stopped = false;
   private readonly log: Logger;
 
   constructor(
@@ -64,12 +65,14 @@ export class NamespaceLifecycle implements NamespaceLookup {
           this.running = false;
         }
       }
-      this.timer = setTimeout(tick, this.intervalMs);
+      // A pass that was running when stop() came must not schedule another.
+      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
     };
     this.timer = setTimeout(tick, 0);
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
   }
 

@@ -96,6 +96,7 @@ export class WatchCache {
     if (this.ready) return true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
       this.readyWaiters.push(() => {
         clearTimeout(timer);
         resolve(true);
