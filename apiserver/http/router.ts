@@ -77,7 +77,8 @@ export function createRouter(deps: RouterDeps) {
       deps.metrics.requests.inc({ ...labels, code });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ verb: labels.verb, group: labels.group, resource: labels.resource }, seconds);
-      deps.log.http('request', { method: request.method, url: request.url, code, user: user?.name, ms: Math.round(seconds * 1000) });
+      // Guarded: winston builds and pipes the entry even when the level filters it out.
+      if (deps.log.isLevelEnabled('http')) deps.log.http('request', { method: request.method, url: request.url, code, user: user?.name, ms: Math.round(seconds * 1000) });
     }
   };
 }

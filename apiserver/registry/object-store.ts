@@ -73,7 +73,8 @@ export class ObjectStore {
     if (metadata.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     const generated = !metadata.name && typeof metadata.generateName === 'string' && metadata.generateName !== '';
     for (let attempt = 0; ; attempt++) {
-      const candidate = clone(object);
+      // The body is ours alone; a copy is needed only to try another generated name.
+      const candidate = generated ? clone(object) : object;
       const meta = candidate.metadata;
       if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
       meta.uid = randomUUID();
@@ -89,7 +90,8 @@ export class ObjectStore {
       if (options.dryRun) return candidate;
       try {
         const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encodeObject(candidate));
-        return decodeKeyValue(kv, resource);
+        candidate.metadata.resourceVersion = String(kv.modRevision);
+        return candidate;
       } catch (error) {
         if (isStorageError(error, 'AlreadyExists')) {
           if (generated && attempt < 3) continue;
