@@ -16,7 +16,8 @@ import { createRouter, type VersionInfo } from './http/router.ts';
 import { ApiMetrics } from './metrics.ts';
 import { NamespaceLifecycle } from './namespaces/lifecycle.ts';
 import { defaultWriteOptions } from './registry/admit.ts';
-import { namespaceResource, SYSTEM_NAMESPACES } from './registry/builtin-namespaces.ts';
+import { SYSTEM_NAMESPACES } from './registry/builtins/namespaces.ts';
+import { builtinResources } from './registry/builtins/index.ts';
 import { installCrds, readCrdFiles } from './registry/crd-loader.ts';
 import { ObjectStore } from './registry/object-store.ts';
 import { ResourceRegistry } from './registry/registry.ts';
@@ -120,7 +121,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const rawStore = await openStore(options.storage, home);
   const store = metrics.instrument(rawStore);
   const registry = new ResourceRegistry();
-  registry.setSource('builtin', [namespaceResource()]);
+  registry.setSource('builtin', builtinResources());
   installCrds(registry, readCrdFiles(options.crdsDir ?? path.join(REPOSITORY_ROOT, 'crds')), log);
 
   const cache = new WatchCache(store, { capacity: options.watchCacheCapacity, logger: log.child({ component: 'watch-cache' }) });

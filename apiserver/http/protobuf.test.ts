@@ -93,7 +93,7 @@ describe('decodeProtobufObject', () => {
   });
 
   it('unknown kinds are 415 Unsupported Media Type', () => {
-    for (const kind of ['ConfigMap', 'Vpc', '', 'toString', 'constructor', '__proto__']) {
+    for (const kind of ['PersistentVolume', 'Vpc', '', 'toString', 'constructor', '__proto__']) {
       const error = decodeError(envelope('v1', kind, []));
       expect(error.code).toBe(415);
       expect(error.reason).toBe('UnsupportedMediaType');

@@ -7,7 +7,7 @@
 // whose raw bytes are the message itself (field numbers from k8s.io/api generated.proto).
 import { badRequest, unsupportedMediaType } from '../errors.ts';
 
-type Scalar = 'string' | 'bytes' | 'int64' | 'int32' | 'bool' | 'time';
+type Scalar = 'string' | 'bytes' | 'int64' | 'int32' | 'bool' | 'time' | 'microtime';
 interface FieldSpec {
   name: string;
   type: Scalar | MessageSpec | { map: Scalar };
@@ -57,11 +57,109 @@ const DELETE_OPTIONS: MessageSpec = {
   5: { name: 'dryRun', type: 'string', repeated: true },
 };
 
-/** Message descriptions by kind, for the kinds whose protobuf bodies are accepted. */
-const MESSAGES: Record<string, MessageSpec> = { Namespace: NAMESPACE, DeleteOptions: DELETE_OPTIONS };
+const OBJECT_REFERENCE: MessageSpec = {
+  1: { name: 'kind', type: 'string' },
+  2: { name: 'namespace', type: 'string' },
+  3: { name: 'name', type: 'string' },
+  4: { name: 'uid', type: 'string' },
+  5: { name: 'apiVersion', type: 'string' },
+  6: { name: 'resourceVersion', type: 'string' },
+  7: { name: 'fieldPath', type: 'string' },
+};
 
-export function registerProtobufMessage(kind: string, spec: MessageSpec): void {
-  MESSAGES[kind] = spec;
+const CONFIG_MAP: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'data', type: { map: 'string' } },
+  3: { name: 'binaryData', type: { map: 'bytes' } },
+  4: { name: 'immutable', type: 'bool' },
+};
+
+const SECRET: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'data', type: { map: 'bytes' } },
+  3: { name: 'type', type: 'string' },
+  4: { name: 'stringData', type: { map: 'string' } },
+  5: { name: 'immutable', type: 'bool' },
+};
+
+const SERVICE_ACCOUNT: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'secrets', type: OBJECT_REFERENCE, repeated: true },
+  3: { name: 'imagePullSecrets', type: { 1: { name: 'name', type: 'string' } }, repeated: true },
+  4: { name: 'automountServiceAccountToken', type: 'bool' },
+};
+
+const LEASE: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: {
+    name: 'spec',
+    type: {
+      1: { name: 'holderIdentity', type: 'string' },
+      2: { name: 'leaseDurationSeconds', type: 'int32' },
+      3: { name: 'acquireTime', type: 'microtime' },
+      4: { name: 'renewTime', type: 'microtime' },
+      5: { name: 'leaseTransitions', type: 'int32' },
+      6: { name: 'strategy', type: 'string' },
+      7: { name: 'preferredHolder', type: 'string' },
+    },
+  },
+};
+
+const EVENT_SOURCE: MessageSpec = { 1: { name: 'component', type: 'string' }, 2: { name: 'host', type: 'string' } };
+const EVENT_SERIES: MessageSpec = { 1: { name: 'count', type: 'int32' }, 2: { name: 'lastObservedTime', type: 'microtime' } };
+
+const CORE_EVENT: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'involvedObject', type: OBJECT_REFERENCE },
+  3: { name: 'reason', type: 'string' },
+  4: { name: 'message', type: 'string' },
+  5: { name: 'source', type: EVENT_SOURCE },
+  6: { name: 'firstTimestamp', type: 'time' },
+  7: { name: 'lastTimestamp', type: 'time' },
+  8: { name: 'count', type: 'int32' },
+  9: { name: 'type', type: 'string' },
+  10: { name: 'eventTime', type: 'microtime' },
+  11: { name: 'series', type: EVENT_SERIES },
+  12: { name: 'action', type: 'string' },
+  13: { name: 'related', type: OBJECT_REFERENCE },
+  14: { name: 'reportingComponent', type: 'string' },
+  15: { name: 'reportingInstance', type: 'string' },
+};
+
+const EVENTS_V1_EVENT: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'eventTime', type: 'microtime' },
+  3: { name: 'series', type: EVENT_SERIES },
+  4: { name: 'reportingController', type: 'string' },
+  5: { name: 'reportingInstance', type: 'string' },
+  6: { name: 'action', type: 'string' },
+  7: { name: 'reason', type: 'string' },
+  8: { name: 'regarding', type: OBJECT_REFERENCE },
+  9: { name: 'related', type: OBJECT_REFERENCE },
+  10: { name: 'note', type: 'string' },
+  11: { name: 'type', type: 'string' },
+  12: { name: 'deprecatedSource', type: EVENT_SOURCE },
+  13: { name: 'deprecatedFirstTimestamp', type: 'time' },
+  14: { name: 'deprecatedLastTimestamp', type: 'time' },
+  15: { name: 'deprecatedCount', type: 'int32' },
+};
+
+/** Message descriptions by `apiVersion kind`, for the kinds whose protobuf bodies are accepted. */
+const MESSAGES: Record<string, MessageSpec> = {
+  'v1 Namespace': NAMESPACE,
+  'v1 ConfigMap': CONFIG_MAP,
+  'v1 Secret': SECRET,
+  'v1 ServiceAccount': SERVICE_ACCOUNT,
+  'v1 Event': CORE_EVENT,
+  'events.k8s.io/v1 Event': EVENTS_V1_EVENT,
+  'coordination.k8s.io/v1 Lease': LEASE,
+  // DeleteOptions arrive with the apiVersion of the resource being deleted.
+  'v1 DeleteOptions': DELETE_OPTIONS,
+  'meta.k8s.io/v1 DeleteOptions': DELETE_OPTIONS,
+};
+
+export function registerProtobufMessage(apiVersion: string, kind: string, spec: MessageSpec): void {
+  MESSAGES[`${apiVersion} ${kind}`] = spec;
 }
 export type { MessageSpec };
 
@@ -113,9 +211,13 @@ function decodeScalar(type: Scalar, reader: Reader, wireType: number): unknown {
       return Number(BigInt.asIntN(64, reader.varint()));
     case 'bool':
       return reader.varint() !== 0n;
-    case 'time': {
-      const message = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } }) as { seconds?: number };
-      return new Date((message.seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    case 'time':
+    case 'microtime': {
+      const message = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } }) as { seconds?: number; nanos?: number };
+      const iso = new Date((message.seconds ?? 0) * 1000).toISOString();
+      if (type === 'time') return iso.replace(/\.\d{3}Z$/, 'Z');
+      // metav1.MicroTime: RFC 3339 with exactly six fractional digits.
+      return iso.replace(/\.\d{3}Z$/, `.${String(Math.floor((message.nanos ?? 0) / 1000)).padStart(6, '0')}Z`);
     }
   }
   void wireType;
@@ -144,7 +246,9 @@ function decodeMessage(bytes: Uint8Array, spec: MessageSpec): Record<string, unk
     } else value = decodeMessage(reader.take(Number(reader.varint())), field.type as MessageSpec);
     if (value instanceof Buffer && field.name !== 'raw') value = value.toString('base64');
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value);
-    else out[field.name] = value;
+    // Go writes every non-pointer scalar, zero values included, where its JSON would omit them (omitempty):
+    // keep the JSON meaning, so defaults apply (a Secret's type "" means "unset", defaulted to Opaque).
+    else if (value !== '' && value !== 0 && value !== false) out[field.name] = value;
   }
   return out;
 }
@@ -159,7 +263,9 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
     throw badRequest(`malformed protobuf body: ${(error as Error).message}`);
   }
   const typeMeta = (envelope.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
-  const spec = typeMeta.kind && Object.hasOwn(MESSAGES, typeMeta.kind) ? MESSAGES[typeMeta.kind] : undefined;
+  const id = `${typeMeta.apiVersion ?? ''} ${typeMeta.kind ?? ''}`;
+  const deleteOptions = typeMeta.kind === 'DeleteOptions' ? DELETE_OPTIONS : undefined;
+  const spec = Object.hasOwn(MESSAGES, id) ? MESSAGES[id] : deleteOptions;
   if (!spec) throw unsupportedMediaType('application/vnd.kubernetes.protobuf', ['application/json', 'application/yaml']);
   let object: Record<string, unknown>;
   try {

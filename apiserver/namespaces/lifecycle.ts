@@ -6,7 +6,7 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
 import { ApiError } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
-import { NAMESPACE_FINALIZER } from '../registry/builtin-namespaces.ts';
+import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';
 import { nowTimestamp, type NamespaceLookup, type NamespaceState, type ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { groupResource, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';

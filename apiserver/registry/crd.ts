@@ -67,6 +67,8 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
         strategy: {},
         storagePrefix: storagePrefixFor(spec.group, spec.names.plural),
         source: crd.metadata.name,
+        tracksGeneration: true,
+        storageApiVersion: `${spec.group}/${storageVersions[0].name}`,
       };
     });
   return { resources, warnings };

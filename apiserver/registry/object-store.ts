@@ -79,7 +79,8 @@ export class ObjectStore {
       if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
       meta.uid = randomUUID();
       meta.creationTimestamp = nowTimestamp();
-      meta.generation = 1;
+      if (resource.tracksGeneration) meta.generation = 1;
+      else delete meta.generation;
       delete meta.deletionTimestamp;
       delete meta.deletionGracePeriodSeconds;
       delete meta.managedFields;
@@ -89,7 +90,7 @@ export class ObjectStore {
       if (resource.namespaced) await this.requireWritableNamespace(namespace!);
       if (options.dryRun) return candidate;
       try {
-        const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encodeObject(candidate));
+        const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encodeObject(candidate, resource));
         candidate.metadata.resourceVersion = String(kv.modRevision);
         return candidate;
       } catch (error) {
@@ -146,7 +147,7 @@ export class ObjectStore {
           await this.store.delete(key, kv.modRevision);
           return next;
         }
-        const written = await this.store.update(key, encodeObject(next), kv.modRevision);
+        const written = await this.store.update(key, encodeObject(next, resource), kv.modRevision);
         return decodeKeyValue(written, resource);
       } catch (error) {
         if (isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) {
@@ -207,7 +208,7 @@ export class ObjectStore {
         ]);
       }
     }
-    if (subresource === undefined && !deepEqual(specOf(next, resource.hasStatus), specOf(current, resource.hasStatus))) {
+    if (resource.tracksGeneration && subresource === undefined && !deepEqual(specOf(next, resource.hasStatus), specOf(current, resource.hasStatus))) {
       next.metadata.generation = (current.metadata.generation ?? 0) + 1;
     }
     return next;
@@ -251,7 +252,7 @@ export class ObjectStore {
     next.metadata.deletionGracePeriodSeconds = 0;
     resource.strategy.prepareForDelete?.(next);
     if (options.dryRun) return next;
-    return decodeKeyValue(await this.store.update(key, encodeObject(next), kv.modRevision), resource);
+    return decodeKeyValue(await this.store.update(key, encodeObject(next, resource), kv.modRevision), resource);
   }
 
   private checkDeletePreconditions(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): void {

@@ -12,6 +12,8 @@ export interface PrinterColumn {
   description?: string;
   priority?: number;
   jsonPath: string;
+  /** Built-in kinds only: computes the cell instead of jsonPath (e.g. a ConfigMap's number of keys). */
+  value?: (object: KubeObject) => unknown;
 }
 
 /** Kind-specific behaviour the generic object store calls at fixed points (like Kubernetes' strategies). */
@@ -54,6 +56,30 @@ export interface ResourceInfo {
   storagePrefix: string;
   /** Where the definition came from: a CRD name, or 'builtin'. */
   source: string;
+  /** Whether metadata.generation is kept (custom resources: yes; most built-in kinds: no, as in Kubernetes). */
+  tracksGeneration: boolean;
+  /** The apiVersion objects are stored with (a CRD's storage version); reads convert to the served version. */
+  storageApiVersion: string;
+  /**
+   * Conversion between the stored form and this resource's form, when they differ by more than apiVersion
+   * (events.k8s.io/v1 Events are stored as core v1 Events). Both return new objects.
+   */
+  conversion?: { toStorage(object: KubeObject): KubeObject; fromStorage(object: KubeObject): KubeObject };
+  /** Built-in kinds whose table does not start with Name (Events: LAST SEEN, TYPE, …). */
+  tableColumns?: PrinterColumn[];
+}
+
+/** The object as this resource serves it, from its stored form. */
+export function fromStorage(resource: ResourceInfo, stored: KubeObject): KubeObject {
+  const converted = resource.conversion ? resource.conversion.fromStorage(stored) : stored;
+  const apiVersion = apiVersionOf(resource);
+  return converted.apiVersion === apiVersion ? converted : { ...converted, apiVersion };
+}
+
+/** The object in its stored form. */
+export function toStorage(resource: ResourceInfo, object: KubeObject): KubeObject {
+  const converted = resource.conversion ? resource.conversion.toStorage(object) : object;
+  return converted.apiVersion === resource.storageApiVersion ? converted : { ...converted, apiVersion: resource.storageApiVersion };
 }
 
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

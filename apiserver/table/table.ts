@@ -50,11 +50,12 @@ const compiledByResource = new WeakMap<ResourceInfo, CompiledColumn[]>();
 function columnsOf(resource: ResourceInfo): CompiledColumn[] {
   let compiled = compiledByResource.get(resource);
   if (!compiled) {
-    const columns = resource.printerColumns.length > 0 ? resource.printerColumns : DEFAULT_COLUMNS;
+    const columns = resource.tableColumns ?? (resource.printerColumns.length > 0 ? resource.printerColumns : DEFAULT_COLUMNS);
     compiled = columns.map((column) => {
       let evaluate: CompiledColumn['evaluate'];
       try {
-        evaluate = compileJsonPath(column.jsonPath);
+        const value = column.value;
+        evaluate = value ? (object) => [value(object as KubeObject)] : compileJsonPath(column.jsonPath);
       } catch {
         evaluate = () => [];
       }
@@ -116,7 +117,8 @@ function rowObject(object: KubeObject, include: IncludeObject, tableApiVersion: 
 }
 
 export function renderRow(resource: ResourceInfo, object: KubeObject, include: IncludeObject, tableApiVersion: string, now = Date.now()): TableRow {
-  const cells: unknown[] = [object.metadata.name ?? ''];
+  // Kinds with their own full column set (Events) do not lead with Name.
+  const cells: unknown[] = resource.tableColumns ? [] : [object.metadata.name ?? ''];
   for (const column of columnsOf(resource)) cells.push(cell(column.type, column.evaluate(object)[0], now));
   const row: TableRow = { cells };
   const embedded = rowObject(object, include, tableApiVersion);
@@ -136,7 +138,7 @@ export function renderTable(
     kind: 'Table',
     apiVersion: tableApiVersion,
     metadata: listMeta,
-    columnDefinitions: [NAME_COLUMN, ...columnsOf(resource).map((column) => column.definition)],
+    columnDefinitions: [...(resource.tableColumns ? [] : [NAME_COLUMN]), ...columnsOf(resource).map((column) => column.definition)],
     rows: objects.map((object) => renderRow(resource, object, include, tableApiVersion, now)),
   };
 }

@@ -8,7 +8,7 @@ import { badRequest, expired, serviceUnavailable } from '../errors.ts';
 import { negotiateRepresentation } from '../http/negotiate.ts';
 import { booleanParam, integerParam } from '../http/query.ts';
 import { parseResourceVersion } from '../registry/list.ts';
-import { apiVersionOf, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
+import { apiVersionOf, fromStorage, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
 import { parseFieldSelector } from '../selectors/field-selector.ts';
 import { parseLabelSelector } from '../selectors/label-selector.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
@@ -67,6 +67,8 @@ export class WatchHandler {
     const keyPrefix = fields.exactName && (effectiveNamespace || !resource.namespaced) ? objectKey(resource, effectiveNamespace, fields.exactName) : listPrefix(resource, effectiveNamespace);
     const matches = (object: KubeObject) => labels(object.metadata.labels) && fields.matches(object);
     const apiVersion = apiVersionOf(resource);
+    // The cache holds stored objects; watchers see (and select on) this resource's form of them.
+    const view = (object: KubeObject) => fromStorage(resource, object);
     // Initial state is sent when no revision is given ("" / "0"), or when explicitly asked for.
     const fromRevision = sendInitialEvents === true || requested === undefined || requested === 0 ? undefined : requested;
 
@@ -74,7 +76,7 @@ export class WatchHandler {
       const shape = `${representation.as}:${include}:${apiVersion}:${type}`;
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
-      const versioned = object.apiVersion === apiVersion ? object : { ...object, apiVersion };
+      const versioned = object;
       let wireObject: unknown = versioned;
       if (type !== 'BOOKMARK') {
         if (representation.as === 'Table') {
@@ -122,15 +124,16 @@ export class WatchHandler {
     this.options.onOpen?.(resource);
 
     const deliver = (event: CacheEvent) => {
-      const now = matches(event.object);
-      const before = event.prevObject !== undefined && event.type !== 'ADDED' ? matches(event.prevObject) : false;
+      const object = view(event.object);
+      const now = matches(object);
+      const before = event.prevObject !== undefined && event.type !== 'ADDED' ? matches(view(event.prevObject)) : false;
       if (event.type === 'DELETED') {
-        if (before || (event.prevObject === undefined && now)) write(encode('DELETED', event.object, event));
+        if (before || (event.prevObject === undefined && now)) write(encode('DELETED', object, event));
         return;
       }
-      if (now && before) write(encode('MODIFIED', event.object, event));
-      else if (now) write(encode('ADDED', event.object, event));
-      else if (before) write(encode('DELETED', event.object, event));
+      if (now && before) write(encode('MODIFIED', object, event));
+      else if (now) write(encode('ADDED', object, event));
+      else if (before) write(encode('DELETED', object, event));
     };
 
     try {
@@ -144,7 +147,10 @@ export class WatchHandler {
       );
       registration = watch.registration;
       if (fromRevision === undefined) {
-        for (const event of watch.initial) if (matches(event.object)) write(encode('ADDED', event.object));
+        for (const event of watch.initial) {
+          const object = view(event.object);
+          if (matches(object)) write(encode('ADDED', object));
+        }
       } else {
         for (const event of watch.initial) deliver(event);
       }
