@@ -1,5 +1,5 @@
-// Composition of the API server: storage → registry → watch cache → HTTP(S). `startApiServer` is what
-// `photon apiserver`, the all-in-one and the test environment call.
+// Composition of the API server: PHOTON_HOME → storage → registry → watch cache → control loops → HTTPS.
+// `startApiServer` is what `photon apiserver`, the all-in-one and the test environment call.
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -7,24 +7,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
-import { TokenAuthenticator } from './auth/authenticate.ts';
-import { writeKubeconfig } from './auth/kubeconfig.ts';
-import { ensureServerPki, type ServerPki } from './auth/pki.ts';
+import { prepareHome, servingHosts, writeAdminKubeconfig } from './bootstrap.ts';
+import { startControlLoops, type ControlLoops } from './control-loops.ts';
+import { customResourceDefinitionResource } from './crds/resource.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
+import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
 import { ResourceHandler } from './http/resource-handler.ts';
 import { createRouter, type VersionInfo } from './http/router.ts';
 import { ApiMetrics } from './metrics.ts';
-import { NamespaceLifecycle } from './namespaces/lifecycle.ts';
-import { defaultWriteOptions } from './registry/admit.ts';
-import { SYSTEM_NAMESPACES } from './registry/builtins/namespaces.ts';
 import { builtinResources } from './registry/builtins/index.ts';
-import { installCrds, readCrdFiles } from './registry/crd-loader.ts';
 import { ObjectStore } from './registry/object-store.ts';
 import { ResourceRegistry } from './registry/registry.ts';
 import { openEmbeddedStore } from './storage/embedded.ts';
 import { openEtcdStore } from './storage/etcd.ts';
 import type { Store } from './storage/types.ts';
-import { ApiError } from './errors.ts';
 import { WatchCache } from './watch/cache.ts';
 import { WatchHandler } from './watch/watch-handler.ts';
 
@@ -39,6 +35,7 @@ export interface ApiServerOptions {
   /** 0 picks a free port (tests). */
   port?: number;
   storage: StorageOptions;
+  /** CustomResourceDefinition manifests installed at start (default: the repository's crds/). */
   crdsDir?: string;
   /** Extra names/addresses for the serving certificate. */
   tlsSans?: string[];
@@ -49,6 +46,8 @@ export interface ApiServerOptions {
   minRequestTimeoutSeconds?: number;
   /** How often the server asks storage how far history has been compacted. */
   compactionPollMs?: number;
+  /** Events are deleted this long after they last happened (default one hour). */
+  eventTtlSeconds?: number;
   logger?: Logger;
 }
 
@@ -86,57 +85,60 @@ async function openStore(options: StorageOptions, home: string): Promise<Store> 
   return openEmbeddedStore({ path: file });
 }
 
-/** The admin token, reused from admin.kubeconfig when it still authenticates, otherwise issued anew. */
-function ensureAdminToken(home: string, tokens: TokenAuthenticator): string {
-  const kubeconfig = path.join(home, 'admin.kubeconfig');
-  if (fs.existsSync(kubeconfig)) {
-    const match = /token:\s*(\S+)/.exec(fs.readFileSync(kubeconfig, 'utf8'));
-    if (match && tokens.authenticate(match[1])) return match[1];
-  }
-  return tokens.issue('admin', ['system:masters'], 'bootstrap administrator (admin.kubeconfig)');
-}
-
-async function ensureSystemNamespaces(objects: ObjectStore, registry: ResourceRegistry): Promise<void> {
-  const resource = registry.get('', 'v1', 'namespaces')!;
-  for (const name of SYSTEM_NAMESPACES) {
-    try {
-      await objects.create(resource, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, defaultWriteOptions());
-    } catch (error) {
-      if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;
-    }
-  }
+function listen(server: https.Server, port: number, bindAddress: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bindAddress, () => resolve((server.address() as AddressInfo).port));
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') throw new Error(`cannot listen on ${bindAddress}:${port}: the address is already in use (another PhotonCloud or Kubernetes API server?)`);
+    throw error;
+  });
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServerHandle> {
   const log = options.logger ?? createLogger('apiserver');
-  const home = path.resolve(options.home);
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const bindAddress = options.bindAddress ?? '127.0.0.1';
-  const hosts = [...new Set(['localhost', '127.0.0.1', '::1', os.hostname(), ...(bindAddress !== '0.0.0.0' && bindAddress !== '::' ? [bindAddress] : []), ...(options.tlsSans ?? [])])];
-  const pki: ServerPki = await ensureServerPki(path.join(home, 'pki'), hosts);
-  const tokens = new TokenAuthenticator(path.join(home, 'tokens.json'));
-  const adminToken = ensureAdminToken(home, tokens);
+  const prepared = await prepareHome(options.home, servingHosts(bindAddress, options.tlsSans));
+  const { pki } = prepared;
 
   const metrics = new ApiMetrics();
-  const rawStore = await openStore(options.storage, home);
+  const rawStore = await openStore(options.storage, prepared.home);
   const store = metrics.instrument(rawStore);
   const registry = new ResourceRegistry();
-  registry.setSource('builtin', builtinResources());
-  installCrds(registry, readCrdFiles(options.crdsDir ?? path.join(REPOSITORY_ROOT, 'crds')), log);
+  registry.setSource('builtin', [...builtinResources(), customResourceDefinitionResource()]);
 
   const cache = new WatchCache(store, { capacity: options.watchCacheCapacity, logger: log.child({ component: 'watch-cache' }) });
   let lifecycle: NamespaceLifecycle | undefined;
   const objects = new ObjectStore(store, { state: (namespace) => lifecycle!.state(namespace) });
   lifecycle = new NamespaceLifecycle(registry, objects, store, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
+  let loops: ControlLoops | undefined;
+  const server = https.createServer({
+    cert: pki.serving.certificatePem,
+    key: pki.serving.keyPem,
+    ca: pki.ca.certificatePem,
+    // Client certificates are optional (tokens work too) but, when sent, must chain to our CA to count.
+    requestCert: true,
+    rejectUnauthorized: false,
+    keepAliveTimeout: 65_000,
+  });
+  let port: number;
   try {
     await cache.start();
-    await ensureSystemNamespaces(objects, registry);
+    loops = await startControlLoops(
+      { registry, objects, store, cache, lifecycle, log },
+      {
+        crdsDir: options.crdsDir ?? path.join(REPOSITORY_ROOT, 'crds'),
+        eventTtlMs: (options.eventTtlSeconds ?? 3600) * 1000,
+        compactionPollMs: options.compactionPollMs ?? 5000,
+      },
+    );
+    port = await listen(server, options.port ?? 6443, bindAddress);
   } catch (error) {
+    loops?.stop();
     cache.stop();
     await rawStore.close();
     throw error;
   }
-  lifecycle.start();
 
   const watches = new WatchHandler(cache, {
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 15_000,
@@ -147,41 +149,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     onClose: (resource) => metrics.openWatches.dec({ group: resource.group, resource: resource.plural }),
     onEventSent: (resource) => metrics.watchEventsSent.inc({ group: resource.group, resource: resource.plural }),
   });
-  const resources = new ResourceHandler({ registry, objects, store, watches });
-  const openapi = new OpenApiDocuments(registry, SERVER_VERSION.gitVersion);
-
-  const server = https.createServer({
-    cert: pki.serving.certificatePem,
-    key: pki.serving.keyPem,
-    ca: pki.ca.certificatePem,
-    // Client certificates are optional (tokens work too) but, when sent, must chain to our CA to count.
-    requestCert: true,
-    rejectUnauthorized: false,
-    keepAliveTimeout: 65_000,
-  });
-  // Compaction of storage history shows up as 410 Expired for watchers behind it.
-  const compactionPoll = setInterval(() => {
-    store.compactedRevision().then((revision) => cache.compactedTo(revision), () => undefined);
-  }, options.compactionPollMs ?? 5000);
-
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 6443, bindAddress, () => resolve((server.address() as AddressInfo).port));
-  }).catch(async (error: NodeJS.ErrnoException) => {
-    clearInterval(compactionPoll);
-    lifecycle!.stop();
-    cache.stop();
-    await rawStore.close();
-    if (error.code === 'EADDRINUSE') throw new Error(`cannot listen on ${bindAddress}:${options.port ?? 6443}: the address is already in use (another PhotonCloud or Kubernetes API server?)`);
-    throw error;
-  });
   const hostForUrl = bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
   const url = `https://${hostForUrl}:${port}`;
   const router = createRouter({
     registry,
-    resources,
-    openapi,
-    tokens,
+    resources: new ResourceHandler({ registry, objects, store, watches }),
+    openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
+    tokens: prepared.tokens,
     metrics,
     version: SERVER_VERSION,
     log,
@@ -195,22 +169,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
   server.on('request', (request, response) => void router(request, response));
-  server.on('clientError', (error, socket) => {
+  server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
 
-  const adminKubeconfig = path.join(home, 'admin.kubeconfig');
-  writeKubeconfig(adminKubeconfig, { server: url, caCertificatePem: pki.ca.certificatePem, user: 'admin', token: adminToken });
-  log.info(`PhotonCloud API server is serving; try: KUBECONFIG=${adminKubeconfig} kubectl get photon -A`, { url, storage: options.storage.backend });
+  writeAdminKubeconfig(prepared, url);
+  log.info(`PhotonCloud API server is serving; try: KUBECONFIG=${prepared.adminKubeconfig} kubectl get photon -A`, { url, storage: options.storage.backend });
 
   let stopped = false;
   return {
     url,
     port,
-    home,
-    adminKubeconfig,
+    home: prepared.home,
+    adminKubeconfig: prepared.adminKubeconfig,
     caCertificatePem: pki.ca.certificatePem,
-    adminToken,
+    adminToken: prepared.adminToken,
     store,
     registry,
     cache,
@@ -218,8 +191,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(compactionPoll);
-      lifecycle!.stop();
+      loops?.stop();
       watches.closeAll();
       cache.stop();
       await new Promise<void>((resolve) => {

@@ -3,7 +3,8 @@
 // finally removes the `kubernetes` finalizer so the namespace itself goes. Level-based: it scans all
 // terminating namespaces on every pass, so a restart in the middle resumes where it stopped.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, type Logger } from '../../apis/logging.ts';
+import { PeriodicTask } from './periodic.ts';
 import { ApiError } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';
@@ -19,9 +20,7 @@ interface Remaining {
 }
 
 export class NamespaceLifecycle implements NamespaceLookup {
-  private timer?: NodeJS.Timeout;
-  private running = false;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
   private readonly log: Logger;
 
   constructor(
@@ -33,6 +32,7 @@ export class NamespaceLifecycle implements NamespaceLookup {
     logger?: Logger,
   ) {
     this.log = logger ?? createLogger('namespace-lifecycle');
+    this.loop = new PeriodicTask('namespace lifecycle', intervalMs, () => this.pass(), this.log);
   }
 
   private namespaces(): ResourceInfo {
@@ -54,26 +54,11 @@ export class NamespaceLifecycle implements NamespaceLookup {
   }
 
   start(): void {
-    const tick = async () => {
-      if (!this.running) {
-        this.running = true;
-        try {
-          await this.pass();
-        } catch (error) {
-          this.log.warn('namespace lifecycle pass failed', { error: errorMessage(error) });
-        } finally {
-          this.running = false;
-        }
-      }
-      // A pass that was running when stop() came must not schedule another.
-      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
-    };
-    this.timer = setTimeout(tick, 0);
+    this.loop.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.loop.stop();
   }
 
   /** One level-based pass over every terminating namespace. */

@@ -1,0 +1,69 @@
+// The API server's own control loops, all driven by its watch cache: CustomResourceDefinitions, namespace
+// lifecycle, event expiry and following storage compaction. Start order matters: CRDs are registered
+// before anything else looks at the registry.
+import type { Logger } from '../apis/logging.ts';
+import { CrdController } from './crds/controller.ts';
+import { installCrds, readCrdFiles, waitForCrds } from './crds/install.ts';
+import { ApiError } from './errors.ts';
+import { EventExpiry } from './housekeeping/event-expiry.ts';
+import type { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
+import { defaultWriteOptions } from './registry/admit.ts';
+import { SYSTEM_NAMESPACES } from './registry/builtins/namespaces.ts';
+import type { ObjectStore } from './registry/object-store.ts';
+import type { ResourceRegistry } from './registry/registry.ts';
+import type { Store } from './storage/types.ts';
+import type { WatchCache } from './watch/cache.ts';
+
+export interface ControlLoopOptions {
+  crdsDir: string;
+  eventTtlMs: number;
+  compactionPollMs: number;
+}
+
+export interface ControlLoops {
+  stop(): void;
+}
+
+async function ensureSystemNamespaces(objects: ObjectStore, registry: ResourceRegistry): Promise<void> {
+  const resource = registry.get('', 'v1', 'namespaces')!;
+  for (const name of SYSTEM_NAMESPACES) {
+    try {
+      await objects.create(resource, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, defaultWriteOptions());
+    } catch (error) {
+      if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;
+    }
+  }
+}
+
+export async function startControlLoops(
+  deps: { registry: ResourceRegistry; objects: ObjectStore; store: Store; cache: WatchCache; lifecycle: NamespaceLifecycle; log: Logger },
+  options: ControlLoopOptions,
+): Promise<ControlLoops> {
+  const { registry, objects, store, cache, lifecycle, log } = deps;
+  const crdResource = registry.get('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  const crds = new CrdController(crdResource, registry, objects, cache, log.child({ component: 'crd-controller' }));
+  const eventExpiry = new EventExpiry(registry, objects, cache, options.eventTtlMs, Math.min(60_000, options.eventTtlMs), log.child({ component: 'event-expiry' }));
+  // Compaction of storage history shows up as 410 Expired for watchers behind it.
+  const compactionPoll = setInterval(() => {
+    store.compactedRevision().then((revision) => cache.compactedTo(revision), () => undefined);
+  }, options.compactionPollMs);
+  const stop = () => {
+    clearInterval(compactionPoll);
+    crds.stop();
+    lifecycle.stop();
+    eventExpiry.stop();
+  };
+  try {
+    crds.start();
+    await ensureSystemNamespaces(objects, registry);
+    const manifests = readCrdFiles(options.crdsDir);
+    await installCrds(manifests, crdResource, objects, log);
+    await waitForCrds(registry, manifests);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  lifecycle.start();
+  eventExpiry.start();
+  return { stop };
+}
