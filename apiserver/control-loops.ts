@@ -5,6 +5,7 @@ import type { Logger } from '../apis/logging.ts';
 import { CrdController } from './crds/controller.ts';
 import { installCrds, readCrdFiles, waitForCrds } from './crds/install.ts';
 import { ApiError } from './errors.ts';
+import { Compactor } from './housekeeping/compactor.ts';
 import { EventExpiry } from './housekeeping/event-expiry.ts';
 import type { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
 import { defaultWriteOptions } from './registry/admit.ts';
@@ -18,6 +19,8 @@ export interface ControlLoopOptions {
   crdsDir: string;
   eventTtlMs: number;
   compactionPollMs: number;
+  /** 0 disables compaction by this server (another server, or etcd itself, may do it). */
+  compactionIntervalMs: number;
 }
 
 export interface ControlLoops {
@@ -47,8 +50,10 @@ export async function startControlLoops(
   const compactionPoll = setInterval(() => {
     store.compactedRevision().then((revision) => cache.compactedTo(revision), () => undefined);
   }, options.compactionPollMs);
+  const compactor = options.compactionIntervalMs > 0 ? new Compactor(store, cache, options.compactionIntervalMs, log.child({ component: 'compactor' })) : undefined;
   const stop = () => {
     clearInterval(compactionPoll);
+    compactor?.stop();
     crds.stop();
     lifecycle.stop();
     eventExpiry.stop();
@@ -65,5 +70,6 @@ export async function startControlLoops(
   }
   lifecycle.start();
   eventExpiry.start();
+  compactor?.start();
   return { stop };
 }

@@ -16,6 +16,8 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --crds-dir DIR              CustomResourceDefinitions installed at start (default: the repository's crds/)
   --tls-san NAME              extra DNS name or IP for the serving certificate (repeatable)
   --min-request-timeout SECS  watches without timeoutSeconds end after SECS to 2×SECS (default: 1800)
+  --compaction-interval SECS  compact storage history older than one interval, every interval (default: 300; 0: off)
+  --event-ttl SECS            delete Events this long after they last happened (default: 3600)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -28,6 +30,8 @@ export interface ApiServerFlags {
   tlsSans: string[];
   logLevel?: string;
   minRequestTimeoutSeconds: number;
+  compactionIntervalSeconds: number;
+  eventTtlSeconds: number;
 }
 
 export class UsageError extends Error {}
@@ -49,6 +53,8 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
         'tls-san': { type: 'string', multiple: true, default: [] },
         'log-level': { type: 'string' },
         'min-request-timeout': { type: 'string', default: '1800' },
+        'compaction-interval': { type: 'string', default: '300' },
+        'event-ttl': { type: 'string', default: '3600' },
       },
     }));
   } catch (error) {
@@ -58,6 +64,10 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
   const minRequestTimeoutSeconds = Number(values['min-request-timeout']);
   if (!Number.isInteger(minRequestTimeoutSeconds) || minRequestTimeoutSeconds < 1) throw new UsageError('--min-request-timeout must be a whole number of seconds');
+  const compactionIntervalSeconds = Number(values['compaction-interval']);
+  if (!Number.isInteger(compactionIntervalSeconds) || compactionIntervalSeconds < 0) throw new UsageError('--compaction-interval must be a whole number of seconds (0 disables)');
+  const eventTtlSeconds = Number(values['event-ttl']);
+  if (!Number.isInteger(eventTtlSeconds) || eventTtlSeconds < 1) throw new UsageError('--event-ttl must be a whole number of seconds');
   let storage: StorageOptions;
   if (values.storage === 'embedded') {
     if (values['etcd-endpoints']) throw new UsageError('--etcd-endpoints needs --storage etcd');
@@ -81,6 +91,8 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
     tlsSans: values['tls-san'] as string[],
     logLevel: values['log-level'],
     minRequestTimeoutSeconds,
+    compactionIntervalSeconds,
+    eventTtlSeconds,
   };
 }
 

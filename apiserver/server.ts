@@ -17,6 +17,7 @@ import { createRouter, type VersionInfo } from './http/router.ts';
 import { ApiMetrics } from './metrics.ts';
 import { builtinResources } from './registry/builtins/index.ts';
 import { ObjectStore } from './registry/object-store.ts';
+import { Reader } from './registry/reads.ts';
 import { ResourceRegistry } from './registry/registry.ts';
 import { openEmbeddedStore } from './storage/embedded.ts';
 import { openEtcdStore } from './storage/etcd.ts';
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
   compactionPollMs?: number;
   /** Events are deleted this long after they last happened (default one hour). */
   eventTtlSeconds?: number;
+  /** Storage history is compacted to the revision of one interval ago (default 300 s; 0 disables). */
+  compactionIntervalSeconds?: number;
   logger?: Logger;
 }
 
@@ -130,6 +133,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         crdsDir: options.crdsDir ?? path.join(REPOSITORY_ROOT, 'crds'),
         eventTtlMs: (options.eventTtlSeconds ?? 3600) * 1000,
         compactionPollMs: options.compactionPollMs ?? 5000,
+        compactionIntervalMs: (options.compactionIntervalSeconds ?? 300) * 1000,
       },
     );
     port = await listen(server, options.port ?? 6443, bindAddress);
@@ -153,7 +157,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const url = `https://${hostForUrl}:${port}`;
   const router = createRouter({
     registry,
-    resources: new ResourceHandler({ registry, objects, store, watches }),
+    resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
     tokens: prepared.tokens,
     metrics,

@@ -6,11 +6,10 @@ import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '
 import { mergeApplied } from '../patch/apply.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
-import { listObjects } from '../registry/list.ts';
 import type { DeleteOptions, ObjectStore } from '../registry/object-store.ts';
+import type { Reader } from '../registry/reads.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
-import type { Store } from '../storage/types.ts';
 import { renderTable, type IncludeObject } from '../table/table.ts';
 import { decodeObjectBody, decodePatchBody, readBody } from './body.ts';
 import { negotiateRepresentation, type Representation } from './negotiate.ts';
@@ -22,7 +21,7 @@ import type { WatchHandler } from '../watch/watch-handler.ts';
 export interface ResourceHandlerDeps {
   registry: ResourceRegistry;
   objects: ObjectStore;
-  store: Store;
+  reader: Reader;
   watches: WatchHandler;
 }
 
@@ -76,11 +75,11 @@ export class ResourceHandler {
     const namespace = info.namespace;
     switch (info.verb) {
       case 'get': {
-        const object = await objects.get(resource, namespace, info.name!);
+        const object = await this.deps.reader.get(resource, namespace, info.name!, query.get('resourceVersion') ?? undefined);
         return sendJson(response, 200, represent(resource, object, negotiateRepresentation(accept), query, true), { accept });
       }
       case 'list': {
-        const list = await listObjects(this.deps.store, resource, namespace, {
+        const list = await this.deps.reader.list(resource, namespace, {
           labelSelector: query.get('labelSelector') ?? undefined,
           fieldSelector: query.get('fieldSelector') ?? undefined,
           limit: integerParam(query, 'limit'),
@@ -116,7 +115,7 @@ export class ResourceHandler {
         if (namespace === undefined && resource.namespaced) throw methodNotAllowed('DELETE');
         const options = writeOptions(query);
         const deleteOptions = await readDeleteOptions(request, query);
-        const list = await listObjects(this.deps.store, resource, namespace, {
+        const list = await this.deps.reader.list(resource, namespace, {
           labelSelector: query.get('labelSelector') ?? undefined,
           fieldSelector: query.get('fieldSelector') ?? undefined,
         });

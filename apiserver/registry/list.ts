@@ -43,11 +43,23 @@ function decodeContinue(value: string): ContinueToken {
 
 export function parseResourceVersion(value: string | undefined, what = 'resourceVersion'): number | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) throw badRequest(`invalid ${what}: ${JSON.stringify(value)} is not a valid resource version`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw badRequest(`invalid ${what}: ${JSON.stringify(value)} is not a valid resource version`);
   return Number(value);
 }
 
-export async function listObjects(store: Store, resource: ResourceInfo, namespace: string | undefined, query: ListQuery): Promise<KubeList> {
+/** Checks resourceVersion/resourceVersionMatch/continue combinations the way Kubernetes does (400 otherwise). */
+export function validateListQuery(query: ListQuery): void {
+  if (query.continue && query.resourceVersion && query.resourceVersion !== '0') throw badRequest('specifying resource version is not allowed when using continue');
+  const requested = parseResourceVersion(query.resourceVersion);
+  const match = query.resourceVersionMatch;
+  if (match !== undefined && match !== '' && !['Exact', 'NotOlderThan'].includes(match)) throw badRequest(`resourceVersionMatch: unsupported value ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
+  if (match && requested === undefined) throw badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided');
+  if (match === 'Exact' && !requested) throw badRequest('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
+}
+
+/** A list read from storage (at a revision when continuing or asked for an exact one). */
+export async function listFromStorage(store: Store, resource: ResourceInfo, namespace: string | undefined, query: ListQuery): Promise<KubeList> {
+  validateListQuery(query);
   const labels = parseLabelSelector(query.labelSelector);
   const fields = parseFieldSelector(query.fieldSelector, resource.selectableFields);
   const limit = query.limit && query.limit > 0 ? query.limit : 0;
@@ -57,19 +69,11 @@ export async function listObjects(store: Store, resource: ResourceInfo, namespac
   let revision: number | undefined;
   let startAfter: string | undefined;
   if (query.continue) {
-    if (query.resourceVersion && query.resourceVersion !== '0') throw badRequest('specifying resource version is not allowed when using continue');
     const token = decodeContinue(query.continue);
     revision = token.rv;
     startAfter = prefix + token.start;
-  } else {
-    const requested = parseResourceVersion(query.resourceVersion);
-    const match = query.resourceVersionMatch;
-    if (match !== undefined && match !== '' && !['Exact', 'NotOlderThan'].includes(match)) throw badRequest(`resourceVersionMatch: unsupported value ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
-    if (match && requested === undefined) throw badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided');
-    if (match === 'Exact') {
-      if (!requested) throw badRequest('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
-      revision = requested;
-    }
+  } else if (query.resourceVersionMatch === 'Exact') {
+    revision = parseResourceVersion(query.resourceVersion);
   }
 
   // metadata.name=x (kubectl wait, get <name> -w): read one key instead of scanning the kind. The revision is

@@ -9,7 +9,7 @@
 //    event up to `revision`, which is what makes bookmarks and replay-then-register gap-free.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
-import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle } from '../storage/types.ts';
+import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle, type WatchHandler } from '../storage/types.ts';
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -62,6 +62,7 @@ export class WatchCache {
   private readonly buffer: CacheEvent[] = [];
   private readonly watchers = new Map<string, Set<WatcherSink>>();
   private storageWatch?: WatchHandle;
+  private readonly revisionWaiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
   private readonly capacity: number;
   private readonly log: Logger;
   private readyWaiters: Array<() => void> = [];
@@ -129,13 +130,52 @@ export class WatchCache {
     // Watchers resuming from before this point get 410 Expired and relist, as with Kubernetes' watch cache
     // after an API server restart.
     this.oldestRevision = revision;
-    this.storageWatch = this.store.watch('/registry/', revision, {
+    const handler: WatchHandler & { onProgress?(revision: number): void } = {
       onEvents: (events) => {
         if (!this.stopped) this.apply(events);
+        this.releaseRevisionWaiters();
       },
       onError: (error) => this.onStorageWatchError(error),
-    });
+      // Progress: every change up to this revision has been delivered, even if none was under /registry/.
+      onProgress: (progress) => {
+        if (progress > this.revision) this.revision = progress;
+        this.releaseRevisionWaiters();
+      },
+    };
+    this.storageWatch = this.store.watch('/registry/', revision, handler);
     this.markReady();
+  }
+
+  /**
+   * Resolves true once the cache reflects every change up to `revision` (it asks the store for a progress
+   * report, so a quiet store does not leave it waiting), or false after timeoutMs.
+   */
+  waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.ready && this.revision >= revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: (ok: boolean) => resolve(ok) };
+      this.revisionWaiters.add(waiter);
+      const timer = setTimeout(() => {
+        this.revisionWaiters.delete(waiter);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      waiter.resolve = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      (this.storageWatch as (WatchHandle & { requestProgress?(): void }) | undefined)?.requestProgress?.();
+    });
+  }
+
+  private releaseRevisionWaiters(): void {
+    if (!this.ready) return;
+    for (const waiter of this.revisionWaiters) {
+      if (this.revision >= waiter.revision) {
+        this.revisionWaiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
   }
 
   private onStorageWatchError(error: StorageError): void {
@@ -158,6 +198,7 @@ export class WatchCache {
   private markReady(): void {
     if (this.ready) return;
     this.ready = true;
+    queueMicrotask(() => this.releaseRevisionWaiters());
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const waiter of waiters) waiter();
