@@ -3,10 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../admission/structural-schema.ts';
 import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
-import { mergeApplied } from '../patch/apply.ts';
+import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
-import type { DeleteOptions, ObjectStore } from '../registry/object-store.ts';
+import type { WriteOptions } from '../registry/admit.ts';
+import { fieldContext, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
 import type { Reader } from '../registry/reads.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
@@ -92,13 +93,13 @@ export class ResourceHandler {
       case 'watch':
         return this.deps.watches.serve(request, response, resource, namespace, query);
       case 'create': {
-        const options = writeOptions(query);
+        const options = writeOptions(query, request.headers['user-agent']);
         const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
         const created = await objects.create(resource, namespace, body, options);
         return sendJson(response, 201, created, { accept, warnings: options.warnings });
       }
       case 'update': {
-        const options = writeOptions(query);
+        const options = writeOptions(query, request.headers['user-agent']);
         const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
         const updated = await objects.update(resource, namespace, info.name!, body, options, info.subresource);
         return sendJson(response, 200, updated, { accept, warnings: options.warnings });
@@ -106,14 +107,14 @@ export class ResourceHandler {
       case 'patch':
         return this.patch(request, response, resource, info, query);
       case 'delete': {
-        const options = writeOptions(query);
+        const options = writeOptions(query, request.headers['user-agent']);
         const deleteOptions = await readDeleteOptions(request, query);
         const result = await objects.delete(resource, namespace, info.name!, deleteOptions, options);
         return sendJson(response, 200, result.deleted ? result.status : result.object, { accept, warnings: options.warnings });
       }
       case 'deletecollection': {
         if (namespace === undefined && resource.namespaced) throw methodNotAllowed('DELETE');
-        const options = writeOptions(query);
+        const options = writeOptions(query, request.headers['user-agent']);
         const deleteOptions = await readDeleteOptions(request, query);
         const list = await this.deps.reader.list(resource, namespace, {
           labelSelector: query.get('labelSelector') ?? undefined,
@@ -134,7 +135,7 @@ export class ResourceHandler {
   }
 
   private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams): Promise<void> {
-    const options = writeOptions(query);
+    const options = writeOptions(query, request.headers['user-agent']);
     const accept = request.headers.accept;
     const { patchType, patch } = decodePatchBody(request.headers['content-type'], await readBody(request));
     const force = booleanParam(query, 'force');
@@ -143,35 +144,8 @@ export class ResourceHandler {
     const { objects } = this.deps;
 
     if (patchType === 'application/apply-patch+yaml') {
-      if (!options.fieldManager) throw badRequest('PATCH requests with apply must set fieldManager (the name of the applier)');
-      if (!isPlainObject(patch)) throw badRequest('an apply configuration must be an object');
-      const applied = patch as KubeObject;
-      if (applied.apiVersion !== apiVersionOf(resource) || applied.kind !== resource.kind) {
-        throw badRequest(`the apply configuration must have apiVersion ${JSON.stringify(apiVersionOf(resource))} and kind ${JSON.stringify(resource.kind)}`);
-      }
-      if (!isPlainObject(applied.metadata) || applied.metadata.name !== name) {
-        throw badRequest(`metadata.name: the apply configuration's name must be ${JSON.stringify(name)}, the name on the URL`);
-      }
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => {
-            const merged = mergeApplied(current, applied, resource.openAPISchema) as KubeObject;
-            merged.metadata.resourceVersion = applied.metadata.resourceVersion ?? current.metadata.resourceVersion;
-            return merged;
-          }, { subresource: info.subresource });
-          return sendJson(response, 200, updated, { accept, warnings: options.warnings });
-        } catch (error) {
-          if (!(error instanceof ApiError && error.code === 404 && error.details?.kind === resource.plural && error.details?.name === name) || info.subresource) throw error;
-        }
-        try {
-          // Apply creates what does not exist yet.
-          const created = await objects.create(resource, info.namespace, structuredClone(applied), options);
-          return sendJson(response, 201, created, { accept, warnings: options.warnings });
-        } catch (error) {
-          if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;
-        }
-      }
-      throw new ApiError(409, 'Conflict', `apply of ${resource.plural} "${name}" kept racing with concurrent creates and deletes; try again`);
+      if (!query.get('fieldManager')) throw badRequest('PATCH requests with apply must set fieldManager (the name of the applier)');
+      return this.apply(response, resource, info, patch, { ...options, operation: 'Apply' }, force, accept);
     }
 
     if (patchType === 'application/merge-patch+json' && !isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
@@ -187,6 +161,42 @@ export class ResourceHandler {
       }
     }, { subresource: info.subresource });
     return sendJson(response, 200, updated, { accept, warnings: options.warnings });
+  }
+
+  /** Server-side apply: merge with field ownership; creates what does not exist; 409 on conflicts unless forced. */
+  private async apply(response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, patch: unknown, options: WriteOptions, force: boolean, accept: string | undefined): Promise<void> {
+    if (!isPlainObject(patch)) throw badRequest('an apply configuration must be an object');
+    const config = patch as KubeObject;
+    const name = info.name!;
+    if (config.apiVersion !== apiVersionOf(resource) || config.kind !== resource.kind) {
+      throw badRequest(`the apply configuration must have apiVersion ${JSON.stringify(apiVersionOf(resource))} and kind ${JSON.stringify(resource.kind)}`);
+    }
+    if (!isPlainObject(config.metadata) || config.metadata.name !== name) throw badRequest(`metadata.name: the apply configuration's name must be ${JSON.stringify(name)}, the name on the URL`);
+    if (config.metadata.managedFields !== undefined) throw badRequest('metadata.managedFields must be nil in an apply configuration');
+    const manager = options.fieldManager!;
+    const subresource = info.subresource === 'status' ? 'status' : undefined;
+    const { objects } = this.deps;
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => applyFields(current, config, manager, { force }, fieldContext(resource, subresource)), { subresource: info.subresource });
+          return sendJson(response, 200, updated, { accept, warnings: options.warnings });
+        } catch (error) {
+          if (!(error instanceof ApiError && error.code === 404 && error.details?.kind === resource.plural && error.details?.name === name) || info.subresource) throw error;
+        }
+        try {
+          // Apply creates what does not exist yet.
+          const created = await objects.create(resource, info.namespace, applyFields(undefined, structuredClone(config), manager, { force }, fieldContext(resource)), options);
+          return sendJson(response, 201, created, { accept, warnings: options.warnings });
+        } catch (error) {
+          if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;
+        }
+      }
+    } catch (error) {
+      if (error instanceof ApplyConflictError) throw new ApiError(409, 'Conflict', error.message, error.toStatus().details);
+      throw error;
+    }
+    throw new ApiError(409, 'Conflict', `apply of ${resource.plural} "${name}" kept racing with concurrent creates and deletes; try again`);
   }
 }
 

@@ -12,8 +12,15 @@ export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
   fieldManager?: string;
+  /** Server-side apply records its own ownership; every other write is an Update. */
+  operation?: 'Apply' | 'Update';
   /** Warnings for the response's `Warning` headers (unknown fields under Warn, …). */
   warnings: string[];
+}
+
+/** The manager an Update is recorded under: fieldManager, else the client's user agent (as Kubernetes does). */
+export function managerOf(options: WriteOptions): string {
+  return options.fieldManager ?? 'unknown';
 }
 
 export function defaultWriteOptions(): WriteOptions {

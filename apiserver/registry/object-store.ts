@@ -2,11 +2,12 @@
 // (uid, generation, timestamps), the status subresource split, finalizers and deletionTimestamp,
 // optimistic concurrency and dry runs. HTTP-free: handlers translate requests into these calls.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { KubeObject, Status } from '../../apis/meta/types.ts';
+import type { KubeObject, ManagedFieldsEntry, Status } from '../../apis/meta/types.ts';
+import { recordUpdate, type FieldManagerContext } from '../fieldmanager/index.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
-import { admitObject, checkTypeMeta, type WriteOptions } from './admit.ts';
+import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
 import { apiVersionOf, groupResource, objectKey, type ResourceInfo } from './resource.ts';
 
@@ -83,10 +84,11 @@ export class ObjectStore {
       else delete meta.generation;
       delete meta.deletionTimestamp;
       delete meta.deletionGracePeriodSeconds;
-      delete meta.managedFields;
+      if (options.operation !== 'Apply') delete meta.managedFields;
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
       admitObject(resource, candidate, undefined, options);
+      if (options.operation !== 'Apply') setManagedFields(candidate, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       if (resource.namespaced) await this.requireWritableNamespace(namespace!);
       if (options.dryRun) return candidate;
       try {
@@ -185,7 +187,7 @@ export class ObjectStore {
       next.apiVersion = current.apiVersion;
       next.kind = current.kind;
       const meta = next.metadata;
-      for (const field of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'namespace', 'name', 'managedFields'] as const) {
+      for (const field of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'namespace', 'name'] as const) {
         if (current.metadata[field] === undefined) delete meta[field];
         else (meta as Record<string, unknown>)[field] = current.metadata[field];
       }
@@ -199,6 +201,10 @@ export class ObjectStore {
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     admitObject(resource, next, current, options);
+    // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
+    if (options.operation !== 'Apply' && subresource !== 'finalize') {
+      setManagedFields(next, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
+    }
     if (current.metadata.deletionTimestamp) {
       const before = new Set(current.metadata.finalizers ?? []);
       const added = (next.metadata.finalizers ?? []).filter((finalizer) => !before.has(finalizer));
@@ -277,6 +283,23 @@ export class ObjectStore {
       });
     }
   }
+}
+
+/** How field ownership is computed for a write to this resource (and subresource). */
+export function fieldContext(resource: ResourceInfo, subresource?: 'status'): FieldManagerContext {
+  return {
+    schema: resource.openAPISchema,
+    apiVersion: apiVersionOf(resource),
+    now: nowTimestamp(),
+    subresource,
+    // Main-resource writes never own status when status is a subresource.
+    ignoreStatus: resource.hasStatus && subresource === undefined,
+  };
+}
+
+function setManagedFields(object: KubeObject, entries: ManagedFieldsEntry[]): void {
+  if (entries.length > 0) object.metadata.managedFields = entries;
+  else delete object.metadata.managedFields;
 }
 
 function deletedStatus(resource: ResourceInfo, object: KubeObject): Status {
