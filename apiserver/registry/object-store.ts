@@ -25,6 +25,10 @@ export interface DeleteOptions {
 
 export type DeleteResult = { deleted: true; object: KubeObject; status: Status } | { deleted: false; object: KubeObject };
 
+/** Finalizers the garbage collector acts on (Kubernetes' names): wait for dependents, or release them. */
+export const FOREGROUND_FINALIZER = 'foregroundDeletion';
+export const ORPHAN_FINALIZER = 'orphan';
+
 /** How many times an update without a resourceVersion precondition is retried after losing a CAS race. */
 const MAX_UPDATE_ATTEMPTS = 20;
 
@@ -238,7 +242,9 @@ export class ObjectStore {
       const refusal = resource.strategy.refuseDelete?.(current);
       if (refusal) throw forbidden(`${groupResource(resource)} "${name}" is forbidden: ${refusal}`, { plural: resource.plural, group: resource.group, name });
       try {
-        if (this.hasPendingFinalizers(resource, current)) return { deleted: false, object: await this.markDeleting(resource, key, kv, current, options) };
+        // Foreground and Orphan deletion are carried out by the garbage collector through these finalizers.
+        const gcFinalizer = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
+        if (gcFinalizer || this.hasPendingFinalizers(resource, current)) return { deleted: false, object: await this.markDeleting(resource, key, kv, current, options, gcFinalizer) };
         if (!options.dryRun) await this.store.delete(key, kv.modRevision);
         return { deleted: true, object: current, status: deletedStatus(resource, current) };
       } catch (error) {
@@ -251,9 +257,10 @@ export class ObjectStore {
   }
 
   /** First DELETE of an object with finalizers: stamp deletionTimestamp; finalizers' owners take it from here. */
-  private async markDeleting(resource: ResourceInfo, key: string, kv: KeyValue, current: KubeObject, options: WriteOptions): Promise<KubeObject> {
+  private async markDeleting(resource: ResourceInfo, key: string, kv: KeyValue, current: KubeObject, options: WriteOptions, gcFinalizer?: string): Promise<KubeObject> {
     if (current.metadata.deletionTimestamp) return current;
     const next = clone(current);
+    if (gcFinalizer && !(next.metadata.finalizers ?? []).includes(gcFinalizer)) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), gcFinalizer];
     next.metadata.deletionTimestamp = nowTimestamp();
     next.metadata.deletionGracePeriodSeconds = 0;
     resource.strategy.prepareForDelete?.(next);

@@ -1,8 +1,10 @@
 // `npm run bench`: API server throughput and latency, each against a baseline measured in the same run on
 // the same machine, so the ratios mean something anywhere:
 //   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency
-//   - list latency of 10,000 objects (JSON and Table)
+//   - list latency of 10,000 objects (JSON and Table), served from the watch cache ÷ read from storage
 //   - watch delivery latency p50/p99 to 100 concurrent watchers
+//   - memory per object in the watch cache
+//   - the store's size under a churn of 100,000 updates, before and after compaction (etcd and embedded)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -13,12 +15,15 @@ import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { startProcess, waitFor } from '../../test/env/process.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { benchCompaction } from './compaction.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
 const COUNTS = quick
-  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100 }
-  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500 };
+  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000 }
+  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000 };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 function vpcBody(name: string, namespace: string, extra: Record<string, string> = {}): string {
@@ -122,23 +127,30 @@ async function main(): Promise<void> {
 
     await runConcurrent(COUNTS.listObjects, 64, (index) => client.create('list', `vpc-${index}`));
     const listPath = '/apis/network.photoncloud.io/v1alpha1/namespaces/list/vpcs';
-    const timeList = async (headers: Record<string, string>) => {
+    const timeList = async (query: string, headers: Record<string, string>) => {
       const times: number[] = [];
       let items = 0;
       for (let run = 0; run < COUNTS.listRuns; run++) {
         const begin = performance.now();
-        const result = await client.request('GET', listPath, undefined, headers);
+        const result = await client.request('GET', listPath + query, undefined, headers);
         times.push(performance.now() - begin);
         const parsed = JSON.parse(result.text);
         items = (parsed.items ?? parsed.rows).length;
       }
       return { times, items };
     };
-    const listJson = await timeList({ Accept: 'application/json' });
-    const listTable = await timeList({ Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
-    console.log(`\n## List of ${listJson.items} objects (${COUNTS.listRuns} runs)`);
-    console.log(`JSON list:  p50 ${fmt(percentile(listJson.times, 50))} ms  min ${fmt(Math.min(...listJson.times))} ms  max ${fmt(Math.max(...listJson.times))} ms`);
-    console.log(`Table list: p50 ${fmt(percentile(listTable.times, 50))} ms  min ${fmt(Math.min(...listTable.times))} ms  max ${fmt(Math.max(...listTable.times))} ms (kubectl get)`);
+    const json = { Accept: 'application/json' };
+    const listJson = await timeList('', json);
+    const listTable = await timeList('', { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
+    // An exact-revision read is answered by storage: the same list without the watch cache.
+    const revisionNow = JSON.parse((await client.request('GET', `${listPath}?limit=1`)).text).metadata.resourceVersion;
+    const listStorage = await timeList(`?resourceVersion=${revisionNow}&resourceVersionMatch=Exact`, json);
+    const p50 = (times: number[]) => percentile(times, 50);
+    console.log(`\n## List of ${listJson.items} objects (${COUNTS.listRuns} runs each)`);
+    console.log(`from the watch cache, JSON:  p50 ${fmt(p50(listJson.times))} ms  min ${fmt(Math.min(...listJson.times))} ms`);
+    console.log(`from the watch cache, Table: p50 ${fmt(p50(listTable.times))} ms  min ${fmt(Math.min(...listTable.times))} ms (kubectl get)`);
+    console.log(`from storage (etcd), JSON:   p50 ${fmt(p50(listStorage.times))} ms  min ${fmt(Math.min(...listStorage.times))} ms`);
+    console.log(`ratio storage/cache latency: ${fmt(p50(listStorage.times) / p50(listJson.times), 2)}× (higher = the cache is faster)`);
 
     // Watch delivery: every watcher must see every event; latency = event received − create sent.
     const sentAt = new Map<string, number>();
@@ -169,6 +181,12 @@ async function main(): Promise<void> {
     console.log(`\n## Watch delivery (${COUNTS.watchers} watchers × ${COUNTS.watchEvents} creates at concurrency 4; create sent → event received)`);
     console.log(`events delivered: ${received}/${expected}   p50 ${fmt(percentile(latencies, 50), 2)} ms   p99 ${fmt(percentile(latencies, 99), 2)} ms   max ${fmt(Math.max(...latencies), 2)} ms`);
     client.close();
+
+    const memory = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'hack/bench/cache-memory.ts'), String(COUNTS.listObjects)], { cwd: ROOT });
+    const { objects, bytesPerObject, jsonBytesPerObject } = JSON.parse(memory.stdout.trim().split('\n').pop()!);
+    console.log(`\n## Watch cache memory: ${bytesPerObject} bytes per cached object (${objects} Vpcs of ${jsonBytesPerObject} bytes of JSON each)`);
+
+    await benchCompaction(COUNTS.churn);
   } finally {
     await apiserver?.stop();
     await etcd.stop();
