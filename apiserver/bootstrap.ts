@@ -15,14 +15,22 @@ export interface PreparedHome {
   adminKubeconfig: string;
 }
 
-/** The admin token, reused from admin.kubeconfig when it still authenticates, otherwise issued anew. */
-function ensureAdminToken(kubeconfig: string, tokens: TokenAuthenticator): string {
+/** A credential's token, reused from its kubeconfig when it still authenticates, otherwise issued anew. */
+function ensureToken(kubeconfig: string, tokens: TokenAuthenticator, user: string, groups: string[], description: string): string {
   if (fs.existsSync(kubeconfig)) {
     const match = /token:\s*(\S+)/.exec(fs.readFileSync(kubeconfig, 'utf8'));
-    if (match && tokens.authenticate(match[1])) return match[1];
+    if (match && tokens.authenticate(match[1])?.name === user) return match[1];
   }
-  return tokens.issue('admin', ['system:masters'], 'bootstrap administrator (admin.kubeconfig)');
+  return tokens.issue(user, groups, description);
 }
+
+/**
+ * Components that run as their own processes, each with its own credential and kubeconfig in PHOTON_HOME
+ * (`<component>.kubeconfig`), so their requests are attributable and revocable one by one.
+ */
+export const COMPONENT_IDENTITIES: Record<string, { user: string; groups: string[] }> = {
+  'controller-manager': { user: 'system:photon:controller-manager', groups: ['system:photon:controllers', 'system:masters'] },
+};
 
 /** Names the serving certificate must cover: loopback, this host, the bind address and extra SANs. */
 export function servingHosts(bindAddress: string, extra: string[] = []): string[] {
@@ -36,10 +44,18 @@ export async function prepareHome(homeDir: string, hosts: string[]): Promise<Pre
   const pki = await ensureServerPki(path.join(home, 'pki'), hosts);
   const tokens = new TokenAuthenticator(path.join(home, 'tokens.json'));
   const adminKubeconfig = path.join(home, 'admin.kubeconfig');
-  const adminToken = ensureAdminToken(adminKubeconfig, tokens);
+  const adminToken = ensureToken(adminKubeconfig, tokens, 'admin', ['system:masters'], 'bootstrap administrator (admin.kubeconfig)');
   return { home, pki, tokens, adminToken, adminKubeconfig };
 }
 
-export function writeAdminKubeconfig(prepared: PreparedHome, url: string): void {
-  writeKubeconfig(prepared.adminKubeconfig, { server: url, caCertificatePem: prepared.pki.ca.certificatePem, user: 'admin', token: prepared.adminToken });
+/** Writes admin.kubeconfig and one kubeconfig per component, all pointing at `url`. */
+export function writeKubeconfigs(prepared: PreparedHome, url: string): void {
+  const caCertificatePem = prepared.pki.ca.certificatePem;
+  for (const [component, identity] of Object.entries(COMPONENT_IDENTITIES)) {
+    const file = path.join(prepared.home, `${component}.kubeconfig`);
+    const token = ensureToken(file, prepared.tokens, identity.user, identity.groups, `${component} (${component}.kubeconfig)`);
+    writeKubeconfig(file, { server: url, caCertificatePem, user: identity.user, token });
+  }
+  // Written last: tools (and `npm start` users) wait for it as the sign that the server is up.
+  writeKubeconfig(prepared.adminKubeconfig, { server: url, caCertificatePem, user: 'admin', token: prepared.adminToken });
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
-import { prepareHome, servingHosts, writeAdminKubeconfig } from './bootstrap.ts';
+import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
@@ -177,7 +177,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
 
-  writeAdminKubeconfig(prepared, url);
+  writeKubeconfigs(prepared, url);
   log.info(`PhotonCloud API server is serving; try: KUBECONFIG=${prepared.adminKubeconfig} kubectl get photon -A`, { url, storage: options.storage.backend });
 
   let stopped = false;

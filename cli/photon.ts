@@ -3,8 +3,9 @@
 // runs in its own process; this launcher only picks one (or supervises all of them for the all-in-one), so
 // it imports none of their code.
 //
-//   photon apiserver [flags]        the API server (see `photon apiserver --help`)
-//   photon all-in-one [flags]       every component on this machine, on embedded defaults (`npm start`)
+//   photon apiserver [flags]            the API server (see `photon apiserver --help`)
+//   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
+//   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Component name → its main module. Later components (controller-manager, agent) join this table. */
 const COMPONENTS: Record<string, string> = {
   apiserver: 'apiserver/main.ts',
+  'controller-manager': 'controllers/main.ts',
 };
 
 const USAGE = `Usage: photon <command> [flags]
@@ -21,7 +23,8 @@ const USAGE = `Usage: photon <command> [flags]
 Commands:
   all-in-one     run every PhotonCloud component on this machine (embedded store, https://127.0.0.1:6443,
                  state in $PHOTON_HOME or ./.photon); flags are passed to the apiserver
-  apiserver      run the API server alone
+  apiserver            run the API server alone
+  controller-manager   run the controllers (garbage collector, …) against an API server
 
 Run 'photon <command> --help' for a command's flags.
 `;
@@ -30,10 +33,43 @@ function launch(component: string, args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, COMPONENTS[component]), ...args], { stdio: 'inherit', env: process.env });
 }
 
-function forwardSignals(children: ChildProcess[]): void {
+/** The value of --home in the API server's flags, which the other components must share. */
+function homeFlag(args: string[]): string | undefined {
+  for (const [index, arg] of args.entries()) {
+    if (arg === '--home') return args[index + 1];
+    if (arg.startsWith('--home=')) return arg.slice('--home='.length);
+  }
+  return undefined;
+}
+
+/** Forwards SIGINT/SIGTERM to the children; returns whether a shutdown was asked for. */
+function forwardSignals(children: ChildProcess[]): () => boolean {
+  let requested = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
+      requested = true;
       for (const child of children) if (child.exitCode === null) child.kill(signal);
+    });
+  }
+  return () => requested;
+}
+
+/**
+ * Supervises the all-in-one's components: on a requested shutdown, waits for every child and exits with the
+ * worst status; if a component dies on its own, stops the others and exits with its status.
+ */
+function supervise(children: ChildProcess[]): void {
+  const shutdownRequested = forwardSignals(children);
+  const statuses = new Map<ChildProcess, number>();
+  for (const child of children) {
+    child.on('exit', (code, signal) => {
+      const status = code ?? (signal ? 1 : 0);
+      statuses.set(child, status);
+      if (!shutdownRequested()) {
+        for (const other of children) if (other !== child && other.exitCode === null) other.kill('SIGTERM');
+        process.exitCode = status || 1;
+      }
+      if (statuses.size === children.length) process.exit(shutdownRequested() ? Math.max(...statuses.values()) : process.exitCode ?? 1);
     });
   }
 }
@@ -53,15 +89,10 @@ function main(argv: string[]): void {
     }
   }
   if (command === 'all-in-one') {
-    // Today the all-in-one is the API server; controller-manager and agents are added here as they land.
-    const children = [launch('apiserver', args)];
-    forwardSignals(children);
-    for (const child of children) {
-      child.on('exit', (code, signal) => {
-        for (const other of children) if (other !== child && other.exitCode === null) other.kill('SIGTERM');
-        process.exit(code ?? (signal ? 1 : 0));
-      });
-    }
+    // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
+    // the API server has written it. (Node agents join here as they land.)
+    const home = homeFlag(args);
+    supervise([launch('apiserver', args), launch('controller-manager', home ? ['--home', home] : [])]);
     return;
   }
   if (!COMPONENTS[command]) {

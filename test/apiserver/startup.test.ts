@@ -57,6 +57,15 @@ describe('photon command', () => {
       expect(photonKinds).toMatchObject({ code: 0 });
       expect(photonKinds.stderr).toContain('No resources found');
       expect((await runKubectl(kubeconfig(), ['create', 'namespace', 'survives'])).code).toBe(0);
+      // The all-in-one also runs the controller manager, with its own credential: its garbage collector
+      // removes a dependent whose owner is deleted.
+      await expect(fs.stat(path.join(home, 'controller-manager.kubeconfig'))).resolves.toBeDefined();
+      const owner = JSON.parse((await runKubectl(kubeconfig(), ['create', '-o', 'json', '-f', '-'], { stdin: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: 'survives' } }) })).stdout);
+      const dependent = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dependent', namespace: 'survives', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }] } };
+      expect((await runKubectl(kubeconfig(), ['create', '-f', '-'], { stdin: JSON.stringify(dependent) })).code).toBe(0);
+      expect((await runKubectl(kubeconfig(), ['delete', 'configmap', 'owner', '-n', 'survives'])).code).toBe(0);
+      await waitFor('the garbage collector to remove the dependent', async () => (await runKubectl(kubeconfig(), ['get', 'configmap', 'dependent', '-n', 'survives'])).code !== 0, { timeoutMs: 60_000, intervalMs: 500 });
+      expect(server.output()).toContain('controllers started');
     } finally {
       await server.stop();
     }

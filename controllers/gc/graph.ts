@@ -1,0 +1,70 @@
+// The ownership graph the garbage collector works from: every object it has seen, by UID, and for every
+// owner UID the objects that name it in their ownerReferences. Pure bookkeeping, fed by informers.
+import type { ResourceRef } from '../../apis/client/index.ts';
+import type { KubeObject, OwnerReference } from '../../apis/meta/types.ts';
+
+export interface GraphNode {
+  uid: string;
+  resource: ResourceRef;
+  namespace?: string;
+  name: string;
+  owners: OwnerReference[];
+  deleting: boolean;
+  finalizers: string[];
+}
+
+export class OwnershipGraph {
+  private readonly nodes = new Map<string, GraphNode>();
+  private readonly dependents = new Map<string, Set<string>>();
+
+  upsert(resource: ResourceRef, object: KubeObject): GraphNode | undefined {
+    const uid = object.metadata.uid;
+    if (!uid) return undefined;
+    const previous = this.nodes.get(uid);
+    if (previous) for (const owner of previous.owners) this.dependents.get(owner.uid)?.delete(uid);
+    const node: GraphNode = {
+      uid,
+      resource,
+      namespace: object.metadata.namespace,
+      name: object.metadata.name!,
+      owners: object.metadata.ownerReferences ?? [],
+      deleting: object.metadata.deletionTimestamp !== undefined,
+      finalizers: object.metadata.finalizers ?? [],
+    };
+    this.nodes.set(uid, node);
+    for (const owner of node.owners) {
+      if (!this.dependents.has(owner.uid)) this.dependents.set(owner.uid, new Set());
+      this.dependents.get(owner.uid)!.add(uid);
+    }
+    return node;
+  }
+
+  remove(uid: string): GraphNode | undefined {
+    const node = this.nodes.get(uid);
+    if (!node) return undefined;
+    this.nodes.delete(uid);
+    for (const owner of node.owners) {
+      const set = this.dependents.get(owner.uid);
+      set?.delete(uid);
+      if (set?.size === 0) this.dependents.delete(owner.uid);
+    }
+    return node;
+  }
+
+  get(uid: string): GraphNode | undefined {
+    return this.nodes.get(uid);
+  }
+
+  /** Objects that name `uid` as an owner. */
+  dependentsOf(uid: string): GraphNode[] {
+    return [...(this.dependents.get(uid) ?? [])].map((dependent) => this.nodes.get(dependent)).filter((node): node is GraphNode => node !== undefined);
+  }
+
+  uids(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+}

@@ -1,0 +1,88 @@
+// `photon controller-manager [flags]`: runs the controllers against an API server, with leader election.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
+import { CONTROLLERS, startControllerManager } from './manager.ts';
+
+export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags]
+
+  --kubeconfig FILE           credentials (default: $PHOTON_HOME/controller-manager.kubeconfig, written by the API server)
+  --controllers LIST          comma-separated controllers to run (default: all: ${Object.keys(CONTROLLERS).join(', ')})
+  --leader-elect BOOL         run only while holding the Lease photon-system/photon-controller-manager (default: true)
+  --log-level LEVEL           error|warn|info|http|debug (default: info)
+`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string' },
+        controllers: { type: 'string' },
+        'leader-elect': { type: 'string', default: 'true' },
+        'log-level': { type: 'string' },
+        home: { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+  if (!['true', 'false'].includes(values['leader-elect']!)) throw new UsageError('--leader-elect must be true or false');
+  const controllers = values.controllers?.split(',').map((name) => name.trim()).filter(Boolean);
+  for (const name of controllers ?? []) if (!CONTROLLERS[name]) throw new UsageError(`--controllers: unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
+  const home = path.resolve(values.home ?? process.env.PHOTON_HOME ?? '.photon');
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'] };
+}
+
+/** The API server writes our kubeconfig when it first serves: wait for it rather than fail at start-up. */
+async function waitForFile(file: string, log: ReturnType<typeof createLogger>): Promise<void> {
+  let announced = false;
+  while (!fs.existsSync(file)) {
+    if (!announced) log.info('waiting for the kubeconfig the API server writes', { kubeconfig: file });
+    announced = true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const flags = parse(argv);
+  if (flags.logLevel) setLogLevel(flags.logLevel);
+  const log = createLogger('controller-manager');
+  await waitForFile(flags.kubeconfig, log);
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, logger: log });
+  let shuttingDown = false;
+  const shutdown = (signal: string) => {
+    shuttingDown = true;
+    log.info('shutting down', { signal });
+    manager.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // Leadership lost: stop and exit non-zero so a supervisor restarts a clean candidate.
+  void manager.lostLeadership.then(() => {
+    if (shuttingDown) return; // releasing the Lease on the way out is not a loss
+    log.warn('leadership lost; exiting');
+    void manager.stop().finally(() => process.exit(1));
+  });
+}
+
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
+if (isMain) {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(CONTROLLER_MANAGER_USAGE);
+    process.exit(0);
+  }
+  main(process.argv.slice(2)).catch((error) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${CONTROLLER_MANAGER_USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`photon controller-manager: ${errorMessage(error)}\n`);
+    process.exit(1);
+  });
+}

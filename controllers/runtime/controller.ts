@@ -1,0 +1,243 @@
+// A Controller wires informers to a work queue and the queue's workers to a Reconciler (DESIGN.md, "The
+// reconcile shape"):
+//   primary informer add/update/delete ──► key `namespace/name` ──► WorkQueue (dedup, one worker per key,
+//   other kinds' informers ──► map(object) ──┘                       backoff, rate limit) ──► reconcile()
+// Secondary watches map an object to the requests of its owners: by default every ownerReference that
+// points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName).
+//
+// Per reconcile: a winston child logger {controller, namespace, name, reconcileID}, the event recorder and
+// an AbortSignal that fires when the controller stops. Outcomes (see reconciler.ts): success → forget;
+// requeueAfterMs → again later; error → rate-limited retry (409 conflicts logged at debug only);
+// TerminalError → no retry, Stalled=True/Ready=False (reason from the error, observedGeneration) through the
+// status helper plus a Warning event. A later successful reconcile removes a Stalled condition again.
+import { randomUUID } from 'node:crypto';
+import { groupResourceOf, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
+import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import type { Condition, KubeObject } from '../../apis/meta/types.ts';
+import { ApiEventRecorder, type EventRecorder } from './events.ts';
+import type { Informer, InformerCache } from './informer.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import { isStaleViewConflict, isTerminalError, type ReconcileRequest, type Reconciler, type TerminalError } from './reconciler.ts';
+import { findCondition, removeCondition, setCondition, writeStatusIfChanged } from './status.ts';
+import { objectKey, splitKey, WorkQueue, type ProcessResult, type WorkQueueOptions } from './workqueue.ts';
+
+export interface WatchSource {
+  resource: ResourceRef;
+  namespace?: string;
+  labelSelector?: string;
+  /** Requests to enqueue for a changed object of this kind. Default: its owners of the primary kind. */
+  map?: (object: KubeObject) => ReconcileRequest[];
+}
+
+export interface ControllerOptions {
+  /** `<kind>-controller`: logs, metrics, events' reportingComponent, field manager. */
+  name: string;
+  client: ApiClient;
+  /** The primary kind: its keys are what the reconciler gets. */
+  resource: ResourceRef;
+  reconciler: Reconciler;
+  /** Shared informers (one per resource across controllers). */
+  informers: InformerCache;
+  /** Restrict the primary informer to a namespace / label selector. */
+  namespace?: string;
+  labelSelector?: string;
+  /** Other kinds whose changes requeue primary objects. */
+  watches?: WatchSource[];
+  /** Default 2. */
+  workers?: number;
+  /** Default: an ApiEventRecorder with component = name. */
+  recorder?: EventRecorder;
+  logger?: Logger;
+  metrics?: RuntimeMetrics;
+  /** Work queue tuning (backoff, rate limit). */
+  queue?: Omit<WorkQueueOptions, 'name' | 'hooks'>;
+  /** On TerminalError set Stalled=True / Ready=False on the object (its kind needs /status). Default true. */
+  stalledConditions?: boolean;
+  /** Remove a Stalled condition after a successful reconcile. Default true (Stalled belongs to the runtime). */
+  clearStalledOnSuccess?: boolean;
+}
+
+/** Requests for the owners of `object` that are of kind `owner` (ownerReferences are namespace-local). */
+export function ownerRequests(owner: Pick<ResourceRef, 'group' | 'kind' | 'namespaced'>, options: { controllerOnly?: boolean } = {}): (object: KubeObject) => ReconcileRequest[] {
+  return (object) =>
+    (object.metadata.ownerReferences ?? [])
+      .filter((reference) => reference.kind === owner.kind && groupOf(reference.apiVersion) === owner.group && (!options.controllerOnly || reference.controller === true))
+      .map((reference) => (owner.namespaced ? { namespace: object.metadata.namespace, name: reference.name } : { name: reference.name }));
+}
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+export class Controller {
+  readonly name: string;
+  readonly informer: Informer<KubeObject>;
+  private readonly secondary: Array<{ informer: Informer<KubeObject>; map: (object: KubeObject) => ReconcileRequest[] }>;
+  private readonly log: Logger;
+  readonly recorder: EventRecorder;
+  private currentQueue?: WorkQueue;
+  private unsubscribe: Array<() => void> = [];
+  private abort = new AbortController();
+  private running = false;
+  private starting?: Promise<void>;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.name = options.name;
+    this.log = (options.logger ?? createLogger('controller-manager')).child({ controller: options.name });
+    this.informer = options.informers.informerFor(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector });
+    this.secondary = (options.watches ?? []).map((source) => ({
+      informer: options.informers.informerFor(source.resource, { namespace: source.namespace, labelSelector: source.labelSelector }),
+      map: source.map ?? ownerRequests(options.resource),
+    }));
+    this.recorder = options.recorder ?? new ApiEventRecorder(options.client, { component: options.name, logger: this.log });
+  }
+
+  /** The current work queue (a new one per start). */
+  get queue(): WorkQueue {
+    if (!this.currentQueue) throw new Error(`controller ${this.name} has not been started`);
+    return this.currentQueue;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Enqueues a request by hand (e.g. from a timer or another controller). */
+  enqueue(request: ReconcileRequest): void {
+    this.currentQueue?.add(objectKey(this.options.resource.namespaced ? request.namespace : undefined, request.name));
+  }
+
+  /**
+   * Starts the informers this controller uses (shared ones may already run), waits until they have synced,
+   * then starts the workers. Resolves once workers run; stop() while waiting resolves it too.
+   */
+  start(): Promise<void> {
+    if (this.running) return this.starting ?? Promise.resolve();
+    this.running = true;
+    this.abort = new AbortController();
+    const queue = new WorkQueue({ ...this.options.queue, name: this.name, hooks: this.options.metrics?.queueHooks(this.name) });
+    this.currentQueue = queue;
+    const enqueue = (object: KubeObject) => queue.add(this.keyOf(object.metadata.namespace, object.metadata.name ?? ''));
+    this.unsubscribe.push(this.informer.addEventHandler({ onAdd: enqueue, onUpdate: (_old, object) => enqueue(object), onDelete: enqueue }));
+    for (const { informer, map } of this.secondary) {
+      const mapped = (object: KubeObject) => {
+        try {
+          for (const request of map(object)) queue.add(this.keyOf(request.namespace, request.name));
+        } catch (error) {
+          this.log.error('watch mapping function threw', { resource: groupResourceOf(informer.resource), error: errorMessage(error) });
+        }
+      };
+      this.unsubscribe.push(
+        informer.addEventHandler({
+          onAdd: mapped,
+          onUpdate: (old, object) => {
+            mapped(old);
+            mapped(object);
+          },
+          onDelete: mapped,
+        }),
+      );
+    }
+    const informers = [this.informer, ...this.secondary.map((source) => source.informer)];
+    for (const informer of informers) informer.start();
+    const signal = this.abort.signal;
+    this.starting = (async () => {
+      const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([Promise.all(informers.map((informer) => informer.waitForSync())), aborted]);
+      if (signal.aborted) return;
+      this.log.info('caches synced; starting workers', { workers: this.options.workers ?? 2 });
+      queue.run(this.options.workers ?? 2, (key) => this.process(key, signal));
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Stops: no new keys, the reconcile signal aborts, in-flight reconciles finish (queued keys are dropped:
+   * whoever leads next relists and reconciles everything). Shared informers keep running (InformerCache.stop).
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    this.abort.abort(new Error(`controller ${this.name} is stopping`));
+    await this.starting;
+    await this.currentQueue?.shutDown({ drain: false });
+  }
+
+  private keyOf(namespace: string | undefined, name: string): string {
+    return objectKey(this.options.resource.namespaced ? namespace : undefined, name);
+  }
+
+  private async process(key: string, signal: AbortSignal): Promise<ProcessResult | void> {
+    const request = this.options.resource.namespaced ? splitKey(key) : { name: key };
+    const reconcileID = randomUUID();
+    const log = this.log.child({ namespace: request.namespace, name: request.name, reconcileID });
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const result = (await this.options.reconciler.reconcile(request, { log, recorder: this.recorder, signal })) ?? {};
+      if (this.options.stalledConditions !== false && this.options.clearStalledOnSuccess !== false) await this.clearStalled(request, signal, log);
+      const requeueAfterMs = result.requeueAfterMs;
+      this.options.metrics?.observeReconcile(this.name, requeueAfterMs !== undefined ? 'requeue_after' : 'success', seconds());
+      if (log.isLevelEnabled('debug')) log.debug('reconciled', { ms: Math.round(seconds() * 1000), requeueAfterMs });
+      return requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, requeueAfterMs) } : undefined;
+    } catch (error) {
+      if (signal.aborted) {
+        log.debug('reconcile interrupted by shutdown', { error: errorMessage(error) });
+        throw error;
+      }
+      if (isTerminalError(error)) {
+        this.options.metrics?.observeReconcile(this.name, 'terminal', seconds());
+        log.error('reconcile failed terminally; not retrying until the object changes', { reason: error.reason, error: error.message });
+        await this.markStalled(request, error, signal, log);
+        return undefined;
+      }
+      if (isStaleViewConflict(error)) {
+        this.options.metrics?.observeReconcile(this.name, 'conflict', seconds());
+        log.debug('stale view (409 Conflict); requeueing', { error: errorMessage(error) });
+        throw error;
+      }
+      this.options.metrics?.observeReconcile(this.name, 'error', seconds());
+      log.error('reconcile failed; retrying with backoff', { error: errorMessage(error), retries: this.currentQueue?.numRequeues(key) ?? 0 });
+      throw error;
+    }
+  }
+
+  private cached(request: ReconcileRequest): KubeObject | undefined {
+    return this.informer.get(request.name, request.namespace);
+  }
+
+  /** TerminalError → Stalled=True and Ready=False with the error's reason, observedGeneration, a Warning event. */
+  private async markStalled(request: ReconcileRequest, error: TerminalError, signal: AbortSignal, log: Logger): Promise<void> {
+    const object = this.cached(request);
+    if (!object) return;
+    void this.recorder.event(object, 'Warning', error.reason, error.message);
+    if (this.options.stalledConditions === false) return;
+    const generation = object.metadata.generation;
+    const status = { ...((object.status as Record<string, unknown> | undefined) ?? {}) };
+    let conditions = setCondition(status.conditions as Condition[] | undefined, { type: 'Stalled', status: 'True', reason: error.reason, message: error.message }, generation);
+    conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: error.reason, message: error.message }, generation);
+    const newStatus: Record<string, unknown> = { ...status, conditions };
+    if (generation !== undefined) newStatus.observedGeneration = generation;
+    // A 409 here rethrows: the key is retried (rate limited), reconciles again and stalls on fresh data.
+    const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, newStatus, { fieldManager: this.name, signal });
+    if (result.changed) log.debug('set Stalled=True', { reason: error.reason });
+  }
+
+  /** After a success: drop a Stalled condition left by an earlier TerminalError (fresh read, CAS write). */
+  private async clearStalled(request: ReconcileRequest, signal: AbortSignal, log: Logger): Promise<void> {
+    const cached = this.cached(request);
+    if (!cached || findCondition((cached.status as { conditions?: Condition[] } | undefined)?.conditions, 'Stalled') === undefined) return;
+    let fresh: KubeObject;
+    try {
+      fresh = await this.options.client.get(this.options.resource, request.name, { namespace: request.namespace, signal });
+    } catch {
+      return; // gone, or unreachable: the next reconcile tries again
+    }
+    const status = (fresh.status as Record<string, unknown> | undefined) ?? {};
+    if (!findCondition(status.conditions as Condition[] | undefined, 'Stalled')) return;
+    await writeStatusIfChanged(this.options.client, this.options.resource, fresh, { ...status, conditions: removeCondition(status.conditions as Condition[], 'Stalled') }, { fieldManager: this.name, signal });
+    log.debug('removed Stalled after a successful reconcile');
+  }
+}

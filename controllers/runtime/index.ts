@@ -1,0 +1,10 @@
+// The controller runtime every PhotonCloud controller and agent uses (DESIGN.md, "The reconcile shape").
+export * from './controller.ts';
+export * from './events.ts';
+export * from './finalizers.ts';
+export * from './informer.ts';
+export * from './leader-election.ts';
+export * from './metrics.ts';
+export * from './reconciler.ts';
+export * from './status.ts';
+export * from './workqueue.ts';

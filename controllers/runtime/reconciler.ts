@@ -1,0 +1,55 @@
+// The Reconciler contract (controller-runtime's pkg/reconcile, in TypeScript). A reconciler gets a key, not
+// an event: it reads the object from its informer's cache and makes the world match it, idempotently.
+//   resolve {}                    → done (the key's failure backoff is reset)
+//   resolve { requeueAfterMs }    → done, and again after that long (polling external state)
+//   throw anything               → retried with per-key exponential backoff (rate limited)
+//   throw a 409 (stale view)      → retried the same way, logged at debug only (not an error storm)
+//   throw TerminalError           → not retried; the controller sets Stalled=True (reason from the error)
+//                                   and Ready=False on the object and records a Warning event
+import { isConflict } from '../../apis/client/index.ts';
+import type { Logger } from '../../apis/logging.ts';
+import type { EventRecorder } from './events.ts';
+import { toReason } from './status.ts';
+
+export interface ReconcileRequest {
+  /** Absent for cluster-scoped kinds. */
+  namespace?: string;
+  name: string;
+}
+
+export interface ReconcileContext {
+  /** Child logger with {controller, namespace, name, reconcileID}. */
+  log: Logger;
+  recorder: EventRecorder;
+  /** Aborted when the controller stops (lost leadership, shutdown): pass it to API calls. */
+  signal: AbortSignal;
+}
+
+export interface Result {
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler {
+  reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result>;
+}
+
+/** An error retrying cannot fix (bad spec, missing reference the user must create): no retry, Stalled=True. */
+export class TerminalError extends Error {
+  /** CamelCase reason for the Stalled condition and the Warning event. */
+  readonly reason: string;
+
+  constructor(reason: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? reason, options);
+    this.name = 'TerminalError';
+    this.reason = toReason(reason, 'TerminalError');
+  }
+}
+
+export function isTerminalError(error: unknown): error is TerminalError {
+  return error instanceof TerminalError || (typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'TerminalError' && typeof (error as { reason?: unknown }).reason === 'string');
+}
+
+/** A 409 from a stale view (resourceVersion precondition, finalizer test op): requeue quietly. */
+export function isStaleViewConflict(error: unknown): boolean {
+  return isConflict(error);
+}
