@@ -87,6 +87,7 @@ export class ApiMetrics {
         };
         const watch = store.watch(prefix, after, {
           onEvents: (events) => handler.onEvents(events),
+          onProgress: (revision) => handler.onProgress?.(revision),
           onError: (error) => {
             closed();
             handler.onError(error);
@@ -97,6 +98,7 @@ export class ApiMetrics {
             closed();
             watch.close();
           },
+          requestProgress: () => watch.requestProgress?.(),
         };
       },
       currentRevision: () => timed('currentRevision', () => store.currentRevision()),

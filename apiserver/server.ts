@@ -11,6 +11,7 @@ import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
+import { encryptSecrets } from './encryption/rotation.ts';
 import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
 import { ResourceHandler } from './http/resource-handler.ts';
 import { createRouter, type VersionInfo } from './http/router.ts';
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
   eventTtlSeconds?: number;
   /** Storage history is compacted to the revision of one interval ago (default 300 s; 0 disables). */
   compactionIntervalSeconds?: number;
+  /** Keys that encrypt Secrets at rest (default $PHOTON_HOME/encryption.yaml, created on first start). */
+  encryptionKeyFile?: string;
   logger?: Logger;
 }
 
@@ -106,7 +109,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const metrics = new ApiMetrics();
   const rawStore = await openStore(options.storage, prepared.home);
-  const store = metrics.instrument(rawStore);
+  const encryption = encryptSecrets(rawStore, options.encryptionKeyFile ?? path.join(prepared.home, 'encryption.yaml'), log.child({ component: 'encryption' }));
+  const store = metrics.instrument(encryption.store);
   const registry = new ResourceRegistry();
   registry.setSource('builtin', [...builtinResources(), customResourceDefinitionResource()]);
 
@@ -140,6 +144,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   } catch (error) {
     loops?.stop();
     cache.stop();
+    encryption.stop();
     await rawStore.close();
     throw error;
   }
@@ -196,6 +201,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (stopped) return;
       stopped = true;
       loops?.stop();
+      encryption.stop();
       watches.closeAll();
       cache.stop();
       await new Promise<void>((resolve) => {

@@ -16,6 +16,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMPONENTS: Record<string, string> = {
   apiserver: 'apiserver/main.ts',
   'controller-manager': 'controllers/main.ts',
+  encryption: 'apiserver/encryption/main.ts',
 };
 
 const USAGE = `Usage: photon <command> [flags]
@@ -25,6 +26,7 @@ Commands:
                  state in $PHOTON_HOME or ./.photon); flags are passed to the apiserver
   apiserver            run the API server alone
   controller-manager   run the controllers (garbage collector, …) against an API server
+  encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
 
 Run 'photon <command> --help' for a command's flags.
 `;

@@ -341,6 +341,144 @@ export function describeStoreConformance(name: string, open: () => Promise<Confo
       });
     });
 
+    describe('watch progress', () => {
+      /** Progress reports never go down, and each one comes after every event at or below it. */
+      const expectProgressKeptItsPromise = (watch: Recorder, written: number[]) => {
+        const revisions = watch.progress.map((progress) => progress.revision);
+        expect(revisions).toEqual([...revisions].sort((x, y) => x - y));
+        for (const progress of watch.progress) {
+          const upTo = (revisions: number[]) => revisions.filter((revision) => revision <= progress.revision);
+          expect({ progress: progress.revision, delivered: upTo(progress.delivered) }).toEqual({
+            progress: progress.revision,
+            delivered: upTo(written),
+          });
+        }
+      };
+
+      it('answers requestProgress past writes outside the prefix, after every earlier event under it', async () => {
+        const dir = fresh('progress');
+        const watch = record(store, `${dir}/in`, await store.currentRevision());
+        try {
+          const inside: number[] = [];
+          for (let i = 0; i < 3; i++) inside.push((await store.create(`${dir}/in/k${i}`, bytes(`v${i}`))).modRevision);
+          for (let i = 0; i < 3; i++) await store.create(`${dir}/out/k${i}`, bytes('x'));
+          const current = await store.currentRevision();
+          const progress = await watch.progressTo(current);
+          expect(progress.delivered).toEqual(inside);
+          expect(watch.events.map((event) => event.key)).toEqual([0, 1, 2].map((i) => `${dir}/in/k${i}`));
+          expectProgressKeptItsPromise(watch, inside);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it('answers on a watch that never saw an event, again for later requests, and never goes down', async () => {
+        const dir = fresh('progress-quiet');
+        const watch = record(store, `${dir}/in`, await store.currentRevision());
+        try {
+          await store.create(`${dir}/out/a`, bytes('x'));
+          const first = await watch.progressTo(await store.currentRevision());
+          await store.create(`${dir}/out/b`, bytes('x'));
+          const current = await store.currentRevision();
+          expect(current).toBeGreaterThan(first.revision);
+          await watch.progressTo(current);
+          // Requests made while one is pending are answered too.
+          watch.requestProgress();
+          watch.requestProgress();
+          await watch.progressTo(current);
+          expect(watch.events).toEqual([]);
+          expectProgressKeptItsPromise(watch, []);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it('on a watch from a past revision, reports progress only after replaying the history', async () => {
+        const dir = fresh('progress-history');
+        const start = await store.currentRevision();
+        const inside: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          inside.push((await store.create(`${dir}/in/k${i}`, bytes(`v${i}`))).modRevision);
+          await store.create(`${dir}/out/k${i}`, bytes('x'));
+        }
+        const watch = record(store, `${dir}/in`, start);
+        try {
+          // Asked at once, while the history is still on its way.
+          const progress = await watch.progressTo(await store.currentRevision());
+          expect(progress.delivered).toEqual(inside);
+          expectProgressKeptItsPromise(watch, inside);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it('on a watch from a past revision with nothing to replay under its prefix, still answers', async () => {
+        const dir = fresh('progress-empty-history');
+        const start = await store.currentRevision();
+        for (let i = 0; i < 3; i++) await store.create(`${dir}/out/k${i}`, bytes('x'));
+        const watch = record(store, `${dir}/in`, start);
+        try {
+          const progress = await watch.progressTo(await store.currentRevision());
+          expect(progress.delivered).toEqual([]);
+          const late = await store.create(`${dir}/in/late`, bytes('x'));
+          expect((await watch.progressTo(late.modRevision)).delivered).toEqual([late.modRevision]);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it('keeps its promise while writes inside and outside the prefix race with requests', async () => {
+        const dir = fresh('progress-race');
+        const watch = record(store, `${dir}/in`, await store.currentRevision());
+        try {
+          const inside: number[] = [];
+          // Values big enough that events queue up in the backend's send path.
+          const value = Buffer.alloc(8 * 1024, 'v');
+          for (let round = 0; round < 8; round++) {
+            const writes = Array.from({ length: 100 }, (_, i) =>
+              store.create(`${dir}/${i % 2 === 0 ? 'in' : 'out'}/r${round}-${String(i).padStart(3, '0')}`, value).then((kv) => {
+                if (i % 2 === 0) inside.push(kv.modRevision);
+                // Requests land while writes are in flight.
+                if (i % 5 === 0) watch.requestProgress();
+                return kv;
+              }),
+            );
+            await Promise.all(writes);
+            await watch.progressTo(await store.currentRevision());
+          }
+          inside.sort((x, y) => x - y);
+          expect(watch.progress.length).toBeGreaterThanOrEqual(8);
+          expectProgressKeptItsPromise(watch, inside);
+          expect((await settle(store, watch, `${dir}/in`)).map((event) => event.modRevision)).toEqual(inside);
+        } finally {
+          watch.close();
+        }
+      });
+
+      it('reports nothing after close(), and a handler without onProgress is fine', async () => {
+        const dir = fresh('progress-close');
+        const closing = record(store, `${dir}/in`, await store.currentRevision());
+        const witness = record(store, `${dir}/in`, await store.currentRevision());
+        const silent = store.watch(`${dir}/in`, await store.currentRevision(), { onEvents: () => undefined, onError: () => undefined });
+        try {
+          await witness.progressTo(await store.currentRevision());
+          closing.requestProgress();
+          closing.close();
+          closing.close();
+          closing.handle!.requestProgress!();
+          silent.requestProgress!();
+          await store.create(`${dir}/out/a`, bytes('x'));
+          await witness.progressTo(await store.currentRevision());
+          await settle(store, witness, `${dir}/in`);
+          expect(closing.progress).toEqual([]);
+          expect(closing.errors).toEqual([]);
+        } finally {
+          witness.close();
+          silent.close();
+        }
+      });
+    });
+
     describe('concurrent compare-and-swap', () => {
       it('lets exactly one of 64 racing updates with the same expected revision win', async () => {
         const key = `${fresh('race')}/counter`;
@@ -509,6 +647,8 @@ async function expectStorageError(operation: Promise<unknown>, code: StorageErro
 export class Recorder implements WatchHandler {
   readonly events: WatchEvent[] = [];
   readonly errors: StorageError[] = [];
+  /** Every onProgress call, with the revisions of the events delivered before it. */
+  readonly progress: { revision: number; delivered: number[] }[] = [];
   handle: WatchHandle | undefined;
 
   onEvents(events: WatchEvent[]): void {
@@ -517,6 +657,28 @@ export class Recorder implements WatchHandler {
 
   onError(error: StorageError): void {
     this.errors.push(error);
+  }
+
+  onProgress(revision: number): void {
+    this.progress.push({ revision, delivered: this.events.map((event) => event.modRevision) });
+  }
+
+  requestProgress(): void {
+    this.handle!.requestProgress!();
+  }
+
+  /** Requests progress and waits for a report at or above revision. */
+  async progressTo(revision: number): Promise<{ revision: number; delivered: number[] }> {
+    const seen = this.progress.length;
+    this.requestProgress();
+    return waitFor(
+      `progress to revision ${revision}`,
+      () => {
+        if (this.errors.length > 0) throw this.errors[0];
+        return this.progress.slice(seen).find((progress) => progress.revision >= revision);
+      },
+      WAIT,
+    );
   }
 
   close(): void {

@@ -76,6 +76,25 @@ describe('embedded store', () => {
     await waitFor('the event', () => delivered === 1);
   });
 
+  it('answers requestProgress after the events queued for the watcher, never synchronously', async () => {
+    const store = open(await tempFile());
+    const calls: string[] = [];
+    const watch = store.watch('/w', 0, {
+      onEvents: (events) => calls.push(...events.map((event) => `event ${event.modRevision}`)),
+      onError: () => undefined,
+      onProgress: (revision) => calls.push(`progress ${revision}`),
+    });
+    const inside = store.create('/w/a', Buffer.from('1'));
+    const outside = store.create('/x/a', Buffer.from('1'));
+    watch.requestProgress!();
+    watch.requestProgress!();
+    expect(calls).toEqual([]);
+    const [a, x] = await Promise.all([inside, outside]);
+    await waitFor('the progress report', () => calls.length === 2);
+    expect(calls).toEqual([`event ${a.modRevision}`, `progress ${x.modRevision}`]);
+    watch.close();
+  });
+
   it('refuses a second open of the same file in this process until the first is closed', async () => {
     const file = await tempFile();
     const first = open(file);

@@ -130,7 +130,8 @@ class EmbeddedStore implements Store {
   private revision: number;
   private compacted: number;
   private closed = false;
-  private readonly hub = new WatchHub();
+  // The hub reads the revision only when it delivers, long after the constructor has set it.
+  private readonly hub = new WatchHub(() => this.revision);
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
@@ -392,11 +393,18 @@ function directoryOf(prefix: string): string {
 /**
  * Live watchers and their delivery. Events are queued during a write and delivered from a setImmediate, in
  * one onEvents batch per watcher, so a slow or throwing handler never runs inside a write transaction.
+ *
+ * Progress: requestProgress() marks the watcher pending like an event does; its delivery first hands over
+ * the queued events, then reports the store's revision as of that moment. Every write publishes its event
+ * synchronously right after committing, so by then every change at or below that revision is either
+ * delivered or in the queue just handed over.
  */
 class WatchHub {
   private readonly watchers = new Set<EmbeddedWatch>();
   private readonly pending = new Set<EmbeddedWatch>();
   private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(readonly revision: () => number) {}
 
   add(watcher: EmbeddedWatch, history: WatchEvent[]): void {
     this.watchers.add(watcher);
@@ -407,6 +415,13 @@ class WatchHub {
     for (const watcher of this.watchers) {
       if (watcher.wants(event)) this.enqueue(watcher, [event]);
     }
+  }
+
+  /** Schedules an onProgress for the watcher, after anything already queued for it. */
+  requestProgress(watcher: EmbeddedWatch): void {
+    if (!this.watchers.has(watcher)) return;
+    this.pending.add(watcher);
+    this.schedule();
   }
 
   /** Ends the watch with error (delivered asynchronously, after anything already queued). */
@@ -450,6 +465,8 @@ class EmbeddedWatch implements WatchHandle {
   queue: WatchEvent[] = [];
   error: StorageError | undefined;
   private closed = false;
+  private progressWanted = false;
+  private reportedProgress = 0;
   private readonly dir: string;
 
   constructor(
@@ -476,6 +493,19 @@ class EmbeddedWatch implements WatchHandle {
       this.close();
       callHandler(() => this.handler.onError(error));
     }
+    if (this.progressWanted && !this.closed) {
+      this.progressWanted = false;
+      // Changes at or below afterRevision are not this watch's business, so that much is always covered.
+      this.reportedProgress = Math.max(this.reportedProgress, this.hub.revision(), this.afterRevision);
+      const revision = this.reportedProgress;
+      callHandler(() => this.handler.onProgress?.(revision));
+    }
+  }
+
+  requestProgress(): void {
+    if (this.closed || this.error) return;
+    this.progressWanted = true;
+    this.hub.requestProgress(this);
   }
 
   close(): void {

@@ -54,10 +54,25 @@ export interface WatchHandler {
    * 'Unavailable' when the backend connection was lost for good. Never called after close().
    */
   onError(error: StorageError): void;
+  /**
+   * Progress: every change under the watched prefix at or below `revision` has been delivered (through
+   * onEvents, before this call), even when none of the store's recent writes were under the prefix. Called in
+   * answer to WatchHandle.requestProgress() and, on etcd, for its periodic progress notifications. Never
+   * decreases within one watch; never called after close() or onError. Optional: handlers without it get none.
+   */
+  onProgress?(revision: number): void;
 }
 
 export interface WatchHandle {
   close(): void;
+  /**
+   * Asks for an onProgress soon, at a revision at least the store's current revision as of this call (on a
+   * multi-member etcd: as of the member serving the watch, which may lag a linearizable read by a moment;
+   * ask again when the answer is short of what you need). Calls made while an answer is pending are answered
+   * too. No-op after close(). Both backends implement it; optional only so that existing hand-written
+   * WatchHandle objects (wrappers, test fakes) stay valid: call it as handle.requestProgress?.().
+   */
+  requestProgress?(): void;
 }
 
 export interface Store {

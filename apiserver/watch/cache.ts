@@ -130,7 +130,7 @@ export class WatchCache {
     // Watchers resuming from before this point get 410 Expired and relist, as with Kubernetes' watch cache
     // after an API server restart.
     this.oldestRevision = revision;
-    const handler: WatchHandler & { onProgress?(revision: number): void } = {
+    const handler: WatchHandler = {
       onEvents: (events) => {
         if (!this.stopped) this.apply(events);
         this.releaseRevisionWaiters();
@@ -164,7 +164,7 @@ export class WatchCache {
         clearTimeout(timer);
         resolve(ok);
       };
-      (this.storageWatch as (WatchHandle & { requestProgress?(): void }) | undefined)?.requestProgress?.();
+      this.storageWatch?.requestProgress?.();
     });
   }
 

@@ -1,12 +1,15 @@
 // The etcd backend against a real etcd 3.4 (one per file): the conformance suite, then what only a
 // networked backend has — namespaces, outages and reconnects.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { describeStoreConformance, record, settle, type Recorder } from '../../apiserver/storage/conformance.ts';
 import { openEtcdStore } from '../../apiserver/storage/etcd.ts';
 import { isStorageError, type KeyValue, type Store } from '../../apiserver/storage/types.ts';
-import { startEtcd, type EtcdInstance } from '../env/etcd.ts';
+import { ETCD_BINARY, startEtcd, type EtcdInstance } from '../env/etcd.ts';
 import { freePort } from '../env/ports.ts';
-import { waitFor } from '../env/process.ts';
+import { startProcess, waitFor } from '../env/process.ts';
 
 let etcd: EtcdInstance;
 beforeAll(async () => {
@@ -114,6 +117,136 @@ describe('etcd store', () => {
     expect((await store.get('/o/a'))?.value.toString()).toBe('1');
   });
 });
+
+describe('etcd store: watch progress', () => {
+  const stores: Store[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
+  it('answers progress requests across etcd restarts, including one made while etcd is down', async () => {
+    const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: '/progress-restarts' });
+    stores.push(store);
+    const watch = record(store, '/in', await store.currentRevision());
+    try {
+      const a = await store.create('/in/a', Buffer.from('1'));
+      await store.create('/out/a', Buffer.from('1'));
+      expect((await watch.progressTo(await store.currentRevision())).delivered).toEqual([a.modRevision]);
+
+      // Asked just before etcd dies (the answer may be lost with the stream) and again while it is down.
+      const before = await store.currentRevision();
+      const seen = watch.progress.length;
+      watch.requestProgress();
+      await etcd.restart({ crash: true });
+      await reachable(store);
+      await waitFor('an answer after the restart', () => watch.progress.slice(seen).some((progress) => progress.revision >= before), {
+        timeoutMs: 20_000,
+      });
+      await etcd.process.kill();
+      const seenDown = watch.progress.length;
+      watch.requestProgress();
+      await etcd.restart();
+      await reachable(store);
+      await waitFor('the answer to the request made while etcd was down', () => watch.progress.length > seenDown, { timeoutMs: 20_000 });
+
+      // After the reconnects: events written since come before the progress past them.
+      const b = await store.create('/in/b', Buffer.from('2'));
+      await store.create('/out/b', Buffer.from('2'));
+      const progress = await watch.progressTo(await store.currentRevision());
+      expect(progress.delivered).toEqual([a.modRevision, b.modRevision]);
+      const revisions = watch.progress.map((entry) => entry.revision);
+      expect(revisions).toEqual([...revisions].sort((x, y) => x - y));
+      expect(watch.errors).toEqual([]);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('reports progress only after a history replay that etcd sends in several batches', async () => {
+    // etcd replays at most 1000 revisions per batch, one batch per ~100 ms background pass; each batch's
+    // header carries the current revision, also when more batches follow.
+    const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: '/progress-batches' });
+    stores.push(store);
+    const start = await store.currentRevision();
+    const inside: number[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      const written = await Promise.all(
+        Array.from({ length: 250 }, (_, i) => store.create(`/in/k${String(batch * 250 + i).padStart(4, '0')}`, Buffer.from('v'))),
+      );
+      inside.push(...written.map((kv) => kv.modRevision));
+      await store.create(`/out/${batch}`, Buffer.from('x'));
+    }
+    const watch = record(store, '/in', start);
+    try {
+      const progress = await watch.progressTo(await store.currentRevision());
+      expect(progress.delivered).toEqual(inside.sort((x, y) => x - y));
+      expect(watch.progress.every((entry) => entry.delivered.length === inside.filter((revision) => revision <= entry.revision).length)).toBe(true);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it("reports etcd's periodic progress notifications without being asked", async () => {
+    // A second etcd that sends them every 200 ms (the default is every 10 minutes).
+    const own = await startEtcdWithFlags(['--experimental-watch-progress-notify-interval=200ms']);
+    try {
+      const store = await openEtcdStore({ endpoints: [own.endpoint] });
+      stores.push(store);
+      const watch = record(store, '/in', await store.currentRevision());
+      const inside = await store.create('/in/a', Buffer.from('1'));
+      for (let i = 0; i < 3; i++) await store.create(`/out/${i}`, Buffer.from('x'));
+      const current = await store.currentRevision();
+      await waitFor('a periodic progress notification', () => watch.progress.some((progress) => progress.revision >= current), {
+        timeoutMs: 20_000,
+      });
+      const progress = watch.progress.find((entry) => entry.revision >= current)!;
+      expect(progress.delivered).toEqual([inside.modRevision]);
+      watch.close();
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+/** A throw-away single-member etcd with extra flags (startEtcd takes none). */
+async function startEtcdWithFlags(flags: string[]): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-etcd-flags-'));
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const child = startProcess('etcd-flags', ETCD_BINARY, [
+    '--name=flags',
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=flags=${peer}`,
+    '--initial-cluster-state=new',
+    ...flags,
+  ]);
+  const stop = async () => {
+    await child.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      'the extra etcd to answer',
+      async () => {
+        if (child.child.exitCode !== null) throw new Error(`etcd exited:\n${child.output().slice(-4000)}`);
+        const probe = await openEtcdStore({ endpoints: [client], dialTimeoutMs: 500 }).catch(() => undefined);
+        await probe?.close();
+        return probe !== undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint: client, stop };
+}
 
 /**
  * Creates `${dir}/k000`… one after another, retrying through outages. A create whose outcome was unknown
