@@ -19,6 +19,11 @@ export interface ClientOptions {
   maxSockets?: number;
   /** Kubeconfig context to use instead of current-context (clientFromKubeconfig only). */
   context?: string;
+  /**
+   * fieldManager for writes that name none (e.g. `vpc-controller`). Without it the server records the
+   * User-Agent's product, `photon`, for every component alike.
+   */
+  fieldManager?: string;
 }
 
 /** What every call accepts. */
@@ -99,7 +104,7 @@ export interface WatchHandle {
   readonly done: Promise<void>;
 }
 
-interface RequestSpec extends CallOptions {
+export interface RequestSpec extends CallOptions {
   method: string;
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
@@ -165,6 +170,7 @@ export class ApiClient {
   readonly defaultNamespace?: string;
   readonly userAgent: string;
   readonly timeoutMs: number;
+  readonly fieldManager?: string;
   readonly #token?: string;
   readonly #agent: http.Agent;
   /** Watches hold their socket for minutes: a pool of their own keeps them from starving requests. */
@@ -177,6 +183,7 @@ export class ApiClient {
     this.defaultNamespace = connection.namespace;
     this.userAgent = `photon/${options.component ?? 'client'}`;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.fieldManager = options.fieldManager;
     this.#token = connection.token;
     const agentOptions: https.AgentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: options.maxSockets ?? 32 };
     if (url.protocol === 'https:') {
@@ -262,7 +269,7 @@ export class ApiClient {
       ...options,
       method: 'POST',
       path: resourcePath(resource, namespace),
-      query: writeQuery(options),
+      query: this.writeQuery(options),
       body: withTypeMeta(resource, object),
     });
   }
@@ -285,7 +292,7 @@ export class ApiClient {
       ...options,
       method: 'PUT',
       path: resourcePath(resource, namespace, name, subresource),
-      query: writeQuery(options),
+      query: this.writeQuery(options),
       body: withTypeMeta(resource, object),
     });
   }
@@ -296,7 +303,7 @@ export class ApiClient {
    */
   async patch<T extends KubeObject = KubeObject>(resource: ResourceRef, name: string, patch: unknown, options: PatchOptions = {}): Promise<T> {
     const type = options.type ?? 'merge';
-    if (type === 'apply' && !options.fieldManager) throw new Error('server-side apply needs a fieldManager');
+    if (type === 'apply' && !(options.fieldManager ?? this.fieldManager)) throw new Error('server-side apply needs a fieldManager');
     if (options.force && type !== 'apply') throw new Error('force applies to server-side apply only');
     let body = patch;
     if (type === 'apply' && body && typeof body === 'object' && !Array.isArray(body)) {
@@ -307,7 +314,7 @@ export class ApiClient {
       ...options,
       method: 'PATCH',
       path: resourcePath(resource, this.namespaceFor(resource, options.namespace), name, options.subresource),
-      query: { ...writeQuery(options), force: options.force ? true : undefined },
+      query: { ...this.writeQuery(options), force: options.force ? true : undefined },
       body,
       contentType: PATCH_CONTENT_TYPES[type],
     });
@@ -534,6 +541,10 @@ export class ApiClient {
     });
   }
 
+  private writeQuery(options: WriteOptions): Record<string, string | undefined> {
+    return { fieldManager: options.fieldManager ?? this.fieldManager, dryRun: options.dryRun ? 'All' : undefined, fieldValidation: options.fieldValidation };
+  }
+
   private namespaceFor(resource: ResourceRef, namespace: string | undefined): string | undefined {
     if (!resource.namespaced) return undefined;
     if (namespace) return namespace;
@@ -541,9 +552,6 @@ export class ApiClient {
   }
 }
 
-function writeQuery(options: WriteOptions): Record<string, string | undefined> {
-  return { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined, fieldValidation: options.fieldValidation };
-}
 
 function withTypeMeta<T extends KubeObject>(resource: ResourceRef, object: T): T {
   return { ...object, apiVersion: object.apiVersion ?? apiVersionOf(resource), kind: object.kind ?? resource.kind };

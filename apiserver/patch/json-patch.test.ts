@@ -206,4 +206,9 @@ describe('malformed patches', () => {
   it('a value of null is a value', () => {
     expect(patched({ a: 1 }, [{ op: 'add', path: '/a', value: null }])).toEqual({ a: null });
   });
+
+  it('test against null succeeds on a missing path (absent == null, as Kubernetes json-patch treats it)', () => {
+    expect(applyJsonPatch({ metadata: {} }, [{ op: 'test', path: '/metadata/finalizers', value: null }, { op: 'add', path: '/metadata/finalizers', value: ['a'] }])).toEqual({ metadata: { finalizers: ['a'] } });
+    expect(() => applyJsonPatch({ metadata: { finalizers: ['x'] } }, [{ op: 'test', path: '/metadata/finalizers', value: null }])).toThrow(/test operation failed/);
+  });
 });

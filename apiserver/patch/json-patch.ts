@@ -73,6 +73,15 @@ function getValue(root: unknown, pointer: string): unknown {
   return parent[last];
 }
 
+function pathExists(root: unknown, pointer: string): boolean {
+  try {
+    getValue(root, pointer);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function remove(root: unknown, pointer: string): unknown {
   const tokens = parsePointer(pointer, 'path');
   if (tokens.length === 0) throw new JsonPatchError('cannot remove the whole document', 'failed');
@@ -122,9 +131,13 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
       case 'copy':
         root = add(root, operation.path, structuredClone(getValue(root, operation.from!)), false);
         break;
-      case 'test':
-        if (!deepEqual(getValue(root, operation.path), operation.value)) throw new JsonPatchError(`test operation failed: ${operation.path} is not ${JSON.stringify(operation.value)}`, 'failed');
+      case 'test': {
+        // As Kubernetes' json-patch does: testing a missing path against null succeeds (absent == null), which
+        // is how clients assert that a field (e.g. metadata.finalizers) is not there yet.
+        const missingIsNull = operation.value === null && !pathExists(root, operation.path);
+        if (!missingIsNull && !deepEqual(getValue(root, operation.path), operation.value)) throw new JsonPatchError(`test operation failed: ${operation.path} is not ${JSON.stringify(operation.value)}`, 'failed');
         break;
+      }
     }
   }
   return root;

@@ -42,9 +42,8 @@ export interface EventRecorderOptions {
 interface SeenEvent {
   name: string;
   namespace: string;
+  /** Occurrences so far (ahead of the Event's count while writes are capped). */
   count: number;
-  /** Count the API server has (differs from count while writes are rate-limited). */
-  writtenCount: number;
   firstTimestamp: string;
   lastSeenMs: number;
 }
@@ -118,7 +117,6 @@ export class ApiEventRecorder implements EventRecorder {
     if (repeat) {
       try {
         await this.client.patch<CoreEvent>(EventResource, existing.name, { count: existing.count, lastTimestamp: nowText }, { namespace: existing.namespace });
-        existing.writtenCount = existing.count;
         return;
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -150,7 +148,7 @@ export class ApiEventRecorder implements EventRecorder {
       count: repeat ? existing.count : 1,
     };
     await this.client.create<CoreEvent>(EventResource, event, { namespace });
-    const entry: SeenEvent = { name, namespace, count: event.count!, writtenCount: event.count!, firstTimestamp: event.firstTimestamp!, lastSeenMs: now };
+    const entry: SeenEvent = { name, namespace, count: event.count!, firstTimestamp: event.firstTimestamp!, lastSeenMs: now };
     this.touch(key, entry);
   }
 

@@ -179,14 +179,21 @@ export class Informer<T extends KubeObject = KubeObject> {
   private async run(): Promise<void> {
     let needList = true;
     while (!this.stopRequested) {
+      let listing = false;
       try {
         if (needList) {
+          listing = true;
           await this.listAndReplace();
+          listing = false;
           needList = false;
         }
         const outcome = await this.watchOnce();
-        if (outcome === 'quick-end') await this.failed(new Error('the watch ended as soon as it started'));
-        else this.lastWasList = false;
+        if (outcome === 'quick-end') {
+          await this.failed(new Error('the watch ended as soon as it started'));
+        } else {
+          this.lastWasList = false;
+          this.recovered();
+        }
       } catch (error) {
         if (error instanceof Stopped || this.stopRequested) break;
         if (isGone(error)) {
@@ -194,7 +201,8 @@ export class Informer<T extends KubeObject = KubeObject> {
           // what it just listed; back off instead of spinning.
           needList = true;
           this.stats.relists++;
-          if (this.lastWasList) await this.failed(error);
+          // A paginated list whose continue token expired, or a 410 straight after a list: back off.
+          if (listing || this.lastWasList) await this.failed(error);
           else this.log.debug('watch expired (410); relisting', { resourceVersion: this.resourceVersion });
           continue;
         }
@@ -233,7 +241,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.resourceVersion = list.metadata.resourceVersion ?? '';
     this.lastWasList = true;
     this.markSynced();
-    this.recovered();
+    // The failure streak ends only once a watch works too: list-then-410 must keep backing off.
   }
 
   /** One watch stream; resolves 'ok' when the server ended it normally, 'quick-end' when it ended at once. */
@@ -269,7 +277,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.watch = undefined;
     }
     if (this.stopRequested) throw new Stopped();
-    if (delivered > 0) this.recovered();
     if (delivered === 0 && Date.now() - opened < (this.options.minWatchDurationMs ?? 1000)) return 'quick-end';
     return 'ok';
   }

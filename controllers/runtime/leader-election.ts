@@ -167,7 +167,12 @@ export class LeaderElector {
     this.leading = false;
     this.options.metrics?.setLeader(this.name, false);
     work.abort(new Error(`leadership lost: ${lostReason}`));
-    await workDone;
+    // Wait for the work to wind down (so two leaders never overlap), but not forever: after a lease
+    // duration another candidate may lead anyway.
+    let windDown: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([workDone.then(() => true), new Promise<boolean>((resolve) => (windDown = setTimeout(() => resolve(false), this.leaseDurationMs)))]);
+    clearTimeout(windDown);
+    if (!finished) this.log.warn('the leading work did not stop within a lease duration of its signal');
     this.log.info('stopped leading', { reason: lostReason });
     try {
       await this.options.onStoppedLeading?.();
@@ -252,22 +257,29 @@ export class LeaderElector {
     }
   }
 
-  /** Frees the Lease so the next candidate takes over at its next try (client-go's ReleaseOnCancel). */
+  /**
+   * Frees the Lease so the next candidate takes over at its next try (client-go's ReleaseOnCancel). It reads
+   * the Lease first: a renewal aborted by stop() may still have been applied, so the last written copy can
+   * be stale. Gives up when someone else holds it, or after a few conflicts (the Lease then just expires).
+   */
   private async releaseLease(): Promise<void> {
-    const lease = this.lease;
-    if (!lease) return;
-    const now = microTimestamp(new Date());
-    try {
-      await this.options.client.update<Lease>(
-        LeaseResource,
-        { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
-        { timeoutMs: Math.max(1000, this.retryPeriodMs) },
-      );
-      this.observedHolder = '';
-      this.log.info('released the lease');
-    } catch (error) {
-      // Someone already took it (409), or the server is away: the lease then simply expires.
-      this.log.warn('could not release the lease', { error: errorMessage(error) });
+    if (!this.lease) return;
+    const timeoutMs = Math.max(1000, this.retryPeriodMs);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        const current = await this.options.client.get<Lease>(LeaseResource, this.name, { namespace: this.namespace, timeoutMs });
+        if (current.spec?.holderIdentity !== this.identity) return;
+        const now = microTimestamp(new Date());
+        await this.options.client.update<Lease>(LeaseResource, { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } }, { timeoutMs });
+        this.observedHolder = '';
+        this.lease = undefined;
+        this.log.info('released the lease');
+        return;
+      } catch (error) {
+        if (isConflict(error) && attempt < 3) continue;
+        this.log.warn('could not release the lease; it will expire', { error: errorMessage(error) });
+        return;
+      }
     }
   }
 }

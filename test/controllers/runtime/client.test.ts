@@ -173,6 +173,18 @@ describe('apis/client', () => {
     await expect(client.get(VpcResource, 'dup', { namespace: NS, timeoutMs: 1 })).rejects.toThrow(/no answer within 1 ms/);
   });
 
+  it('names writes with the default fieldManager, or the User-Agent product when there is none', async () => {
+    const named = clientFromKubeconfig(env.kubeconfig, { component: 'vpc-controller', fieldManager: 'vpc-controller' });
+    try {
+      const created = await named.create(VpcResource, vpc('managed'));
+      expect(created.metadata.managedFields?.map((entry) => entry.manager)).toEqual(['vpc-controller']);
+      const patched = await client.patch<Vpc>(VpcResource, 'managed', { metadata: { labels: { a: 'b' } } }, { namespace: NS });
+      expect(patched.metadata.managedFields?.map((entry) => entry.manager).sort()).toEqual(['photon', 'vpc-controller']);
+    } finally {
+      named.close();
+    }
+  });
+
   it('lists with selectors and follows continue', async () => {
     const ns = 'client-list';
     await client.create<Namespace>(NamespaceResource, { metadata: { name: ns } });

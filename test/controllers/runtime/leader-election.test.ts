@@ -23,7 +23,7 @@ interface Candidate {
 describe('LeaderElector', () => {
   let env: TestApiServer;
   let client: ApiClient;
-  const { logger } = captureLogger();
+  const { logger, entries } = captureLogger();
   const registry = new Registry();
   const metrics = new RuntimeMetrics(registry);
   const candidates: Candidate[] = [];
@@ -96,6 +96,7 @@ describe('LeaderElector', () => {
     await first.elector.stop();
     expect(first.working).toBe(false);
     expect(first.stopped).toBe(1);
+    expect(entries.some((entry) => entry.message === 'released the lease' && entry.identity === first.elector.identity)).toBe(true);
     await waitFor('the other leads', () => second.elector.isLeader, { timeoutMs: 2000, intervalMs: 20 });
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
     const after = await lease('graceful');
