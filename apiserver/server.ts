@@ -10,6 +10,8 @@ import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
+import { CrossObjectAdmission, type AdmissionLookup } from './admission/cross-object.ts';
+import { registerNetworkAdmission } from './admission/network.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
 import { encryptSecrets } from './encryption/rotation.ts';
 import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
@@ -20,6 +22,7 @@ import { builtinResources } from './registry/builtins/index.ts';
 import { ObjectStore } from './registry/object-store.ts';
 import { Reader } from './registry/reads.ts';
 import { ResourceRegistry } from './registry/registry.ts';
+import { listPrefix, objectKey } from './registry/resource.ts';
 import { openEmbeddedStore } from './storage/embedded.ts';
 import { openEtcdStore } from './storage/etcd.ts';
 import type { Store } from './storage/types.ts';
@@ -91,6 +94,21 @@ async function openStore(options: StorageOptions, home: string): Promise<Store> 
   return openEmbeddedStore({ path: file });
 }
 
+/** Cross-object admission reads the watch cache (stored form; the checked kinds have no conversion). */
+function cacheLookup(registry: ResourceRegistry, cache: WatchCache): AdmissionLookup {
+  const resourceOf = (group: string, plural: string) => registry.all().find((resource) => resource.group === group && resource.plural === plural);
+  return {
+    list(group, plural, namespace) {
+      const resource = resourceOf(group, plural);
+      return resource ? cache.list(listPrefix(resource, namespace)).map((entry) => entry.object) : [];
+    },
+    get(group, plural, namespace, name) {
+      const resource = resourceOf(group, plural);
+      return resource ? cache.get(objectKey(resource, namespace, name))?.object : undefined;
+    },
+  };
+}
+
 function listen(server: https.Server, port: number, bindAddress: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
@@ -116,7 +134,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const cache = new WatchCache(store, { capacity: options.watchCacheCapacity, logger: log.child({ component: 'watch-cache' }) });
   let lifecycle: NamespaceLifecycle | undefined;
-  const objects = new ObjectStore(store, { state: (namespace) => lifecycle!.state(namespace) });
+  const crossObject = new CrossObjectAdmission(cacheLookup(registry, cache));
+  registerNetworkAdmission(crossObject);
+  const objects = new ObjectStore(store, { state: (namespace) => lifecycle!.state(namespace) }, crossObject);
   lifecycle = new NamespaceLifecycle(registry, objects, store, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
   const server = https.createServer({

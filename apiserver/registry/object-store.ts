@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubeObject, ManagedFieldsEntry, Status } from '../../apis/meta/types.ts';
 import { recordUpdate, type FieldManagerContext } from '../fieldmanager/index.ts';
+import type { CrossObjectAdmission } from '../admission/cross-object.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound } from '../errors.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
@@ -56,7 +57,14 @@ export class ObjectStore {
   constructor(
     private readonly store: Store,
     private readonly namespaces: NamespaceLookup,
+    private readonly crossObject?: CrossObjectAdmission,
   ) {}
+
+  /** Checks against other objects (after the object's own validation passed). */
+  private checkCrossObject(resource: ResourceInfo, object: KubeObject, old: KubeObject | undefined): void {
+    const errors = this.crossObject?.check(resource, object, old) ?? [];
+    if (errors.length > 0) throw invalid(resource.kind, resource.group, object.metadata.name ?? '', errors);
+  }
 
   async get(resource: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
     const kv = await this.store.get(objectKey(resource, namespace, name));
@@ -92,6 +100,7 @@ export class ObjectStore {
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
       admitObject(resource, candidate, undefined, options);
+      this.checkCrossObject(resource, candidate, undefined);
       if (options.operation !== 'Apply') setManagedFields(candidate, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       if (resource.namespaced) await this.requireWritableNamespace(namespace!);
       if (options.dryRun) return candidate;
@@ -205,6 +214,7 @@ export class ObjectStore {
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     admitObject(resource, next, current, options);
+    if (subresource === undefined) this.checkCrossObject(resource, next, current);
     // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
     if (options.operation !== 'Apply' && subresource !== 'finalize') {
       setManagedFields(next, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
