@@ -21,6 +21,7 @@ describe('garbage collector', () => {
   let env: TestApiServer;
   let client: ApiClient;
   let gc: GarbageCollector | undefined;
+  let nextSubnet = 1;
   const kubectl = (args: string[]) => env.kubectl(args);
 
   const startGc = async () => {
@@ -38,7 +39,8 @@ describe('garbage collector', () => {
         finalizers: options.finalizers,
         ownerReferences: owners.map((owner) => ({ apiVersion: owner.apiVersion!, kind: owner.kind!, name: owner.metadata.name!, uid: options.uid ?? owner.metadata.uid!, blockOwnerDeletion: options.block ?? true, controller: owners.length === 1 })),
       },
-      spec: { vpcRef: owners[0]?.metadata.name ?? 'none', cidr: '10.0.1.0/24' },
+      // Distinct CIDRs: sibling subnets of one VPC may not overlap.
+      spec: { vpcRef: owners[0]?.metadata.name ?? 'none', cidr: `10.0.${nextSubnet++}.0/24` },
     } as KubeObject);
   const exists = async (resource: typeof VpcResource | typeof SubnetResource, name: string) => {
     try {
