@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
-import { CONTROLLERS, startControllerManager } from './manager.ts';
+import { CONTROLLERS, defaultNorthbound, startControllerManager } from './manager.ts';
 
 export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags]
 
   --kubeconfig FILE           credentials (default: $PHOTON_HOME/controller-manager.kubeconfig, written by the API server)
   --controllers LIST          comma-separated controllers to run (default: all: ${Object.keys(CONTROLLERS).join(', ')})
   --leader-elect BOOL         run only while holding the Lease photon-system/photon-controller-manager (default: true)
+  --ovn-nb ENDPOINT           OVN Northbound database: unix:/path or tcp:host:port (default: unix:$PHOTON_HOME/ovn/nb.sock)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -27,6 +28,7 @@ function parse(argv: string[]) {
         'leader-elect': { type: 'string', default: 'true' },
         'log-level': { type: 'string' },
         home: { type: 'string' },
+        'ovn-nb': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -36,7 +38,9 @@ function parse(argv: string[]) {
   const controllers = values.controllers?.split(',').map((name) => name.trim()).filter(Boolean);
   for (const name of controllers ?? []) if (!CONTROLLERS[name]) throw new UsageError(`--controllers: unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
   const home = path.resolve(values.home ?? process.env.PHOTON_HOME ?? '.photon');
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'] };
+  const ovnNorthbound = values['ovn-nb'] ?? defaultNorthbound(home);
+  if (!/^(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+)(,(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+))*$/.test(ovnNorthbound)) throw new UsageError(`--ovn-nb must be unix:/path or tcp:host:port, got ${JSON.stringify(ovnNorthbound)}`);
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound };
 }
 
 /** The API server writes our kubeconfig when it first serves: wait for it rather than fail at start-up. */
@@ -54,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, logger: log });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     shuttingDown = true;

@@ -3,6 +3,8 @@
 import { clientFromKubeconfig, type ApiClient } from '../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
+import { NetworkShared, NorthboundConnection, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
+import { InformerCache } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 
 export interface ManagedController {
@@ -10,13 +12,56 @@ export interface ManagedController {
   stop(): Promise<void>;
 }
 
+/** What controllers of one manager share: the client, one informer per resource, the OVN connection. */
+export class ManagerContext {
+  readonly informers: InformerCache;
+  private networkShared?: NetworkShared;
+  private northbound?: NorthboundConnection;
+
+  constructor(
+    readonly client: ApiClient,
+    readonly log: Logger,
+    private readonly ovnNorthbound: string,
+  ) {
+    this.informers = new InformerCache(client, { defaults: { logger: log } });
+  }
+
+  /** The network controllers' shared state, created (and the OVN connection started) on first use. */
+  network(): NetworkShared {
+    if (!this.networkShared) {
+      this.northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }));
+      this.northbound.start();
+      this.networkShared = new NetworkShared({ client: this.client, informers: this.informers, northbound: this.northbound }, this.log.child({ component: 'network' }));
+      this.networkShared.startOrphanCleanup();
+    }
+    return this.networkShared;
+  }
+
+  async stop(): Promise<void> {
+    this.networkShared?.stop();
+    await this.northbound?.stop();
+    await this.informers.stop();
+  }
+}
+
 /** Every controller the manager knows, by the name used in --controllers. */
-export const CONTROLLERS: Record<string, (client: ApiClient, log: Logger) => ManagedController> = {
-  'garbage-collector': (client, log) => new GarbageCollector(client, { logger: log }),
+export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) => ManagedController> = {
+  'garbage-collector': (context, log) => new GarbageCollector(context.client, { logger: log }),
+  vpc: (context, log) => vpcController(context.network(), log),
+  subnet: (context, log) => subnetController(context.network(), log),
+  port: (context, log) => portController(context.network(), log),
+  'security-group': (context, log) => securityGroupController(context.network(), log),
 };
+
+/** Where the OVN Northbound database is when nothing says otherwise: the local one hack/ovn/up.ts runs. */
+export function defaultNorthbound(home: string): string {
+  return `unix:${home}/ovn/nb.sock`;
+}
 
 export interface ControllerManagerOptions {
   kubeconfig: string;
+  /** OVN Northbound endpoint (unix:/path or tcp:host:port). */
+  ovnNorthbound: string;
   /** Names from CONTROLLERS; default all. */
   controllers?: string[];
   leaderElect?: boolean;
@@ -40,13 +85,15 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   const log = options.logger ?? createLogger('controller-manager');
   const names = options.controllers ?? Object.keys(CONTROLLERS);
   for (const name of names) if (!CONTROLLERS[name]) throw new Error(`unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
-  const client = clientFromKubeconfig(options.kubeconfig, { component: 'controller-manager' });
+  const client = clientFromKubeconfig(options.kubeconfig, { component: 'controller-manager', fieldManager: 'controller-manager' });
   let running: ManagedController[] = [];
+  let context: ManagerContext | undefined;
   let markLost: () => void = () => undefined;
   const lostLeadership = new Promise<void>((resolve) => (markLost = resolve));
 
   const runControllers = async (signal?: AbortSignal) => {
-    running = names.map((name) => CONTROLLERS[name](client, log.child({ controller: name })));
+    context = new ManagerContext(client, log, options.ovnNorthbound);
+    running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));
     }
@@ -57,6 +104,8 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
     const stopping = running;
     running = [];
     await Promise.all(stopping.map((controller) => controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }))));
+    await context?.stop();
+    context = undefined;
   };
 
   let elector: LeaderElector | undefined;

@@ -1,0 +1,127 @@
+// The network controllers (Vpc, Subnet, Port, SecurityGroup) over one shared OVN Northbound connection and
+// shared informers. Each is a separate controller (switchable by --controllers); what they share is created
+// once per manager.
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
+import type { Logger } from '../../apis/logging.ts';
+import { errorMessage } from '../../apis/logging.ts';
+import { Controller } from '../runtime/controller.ts';
+import type { ReconcileRequest } from '../runtime/reconciler.ts';
+import { networkInformers, type NetworkDeps, type NetworkInformers } from './deps.ts';
+import { removeOrphans } from './orphans.ts';
+import { Allocators, PortReconciler } from './port.ts';
+import { SecurityGroupReconciler } from './securitygroup.ts';
+import { SubnetReconciler } from './subnet.ts';
+import { VpcReconciler } from './vpc.ts';
+
+export { NorthboundConnection } from './northbound.ts';
+
+type Mapper = (object: KubeObject) => ReconcileRequest[];
+const at = (object: KubeObject, name: string | undefined): ReconcileRequest[] => (name ? [{ namespace: object.metadata.namespace, name }] : []);
+
+/** Per-manager state the network controllers share. */
+export class NetworkShared {
+  readonly informers: NetworkInformers;
+  readonly allocators: Allocators;
+  private orphanTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly deps: NetworkDeps,
+    private readonly log: Logger,
+  ) {
+    this.informers = networkInformers(deps.informers);
+    this.allocators = new Allocators(this.informers);
+    // A Port gone without its finalizer running here (e.g. force-removed) still frees its address.
+    this.informers.ports.addEventHandler({ onDelete: (port) => this.allocators.release(port.metadata.uid!) });
+  }
+
+  /** Removes orphaned OVN rows once everything is listed, then every few minutes. */
+  startOrphanCleanup(intervalMs = 5 * 60_000): void {
+    if (this.orphanTimer) return;
+    const run = async () => {
+      const nb = await this.deps.northbound.waitConnected(60_000);
+      const informers = Object.values(this.informers);
+      if (nb && informers.every((informer) => informer.hasSynced())) {
+        await removeOrphans(nb, this.informers, this.log).catch((error) => this.log.warn('orphan cleanup failed', { error: errorMessage(error) }));
+      }
+      this.orphanTimer = setTimeout(() => void run(), informers.every((informer) => informer.hasSynced()) ? intervalMs : 1000);
+    };
+    this.orphanTimer = setTimeout(() => void run(), 0);
+  }
+
+  stop(): void {
+    clearTimeout(this.orphanTimer);
+  }
+}
+
+export function vpcController(shared: NetworkShared, log: Logger): Controller {
+  const { informers } = shared;
+  return new Controller({
+    name: 'vpc-controller',
+    client: shared.deps.client,
+    resource: VpcResource,
+    reconciler: new VpcReconciler(shared.deps, informers),
+    informers: shared.deps.informers,
+    watches: [{ resource: SubnetResource, map: (subnet) => at(subnet, (subnet.spec as { vpcRef?: string }).vpcRef) }],
+    logger: log,
+  });
+}
+
+export function subnetController(shared: NetworkShared, log: Logger): Controller {
+  const { informers } = shared;
+  const subnetsOfVpc: Mapper = (vpc) => informers.subnets.list(vpc.metadata.namespace).filter((subnet) => subnet.spec.vpcRef === vpc.metadata.name).map((subnet) => ({ namespace: subnet.metadata.namespace, name: subnet.metadata.name! }));
+  return new Controller({
+    name: 'subnet-controller',
+    client: shared.deps.client,
+    resource: SubnetResource,
+    reconciler: new SubnetReconciler(shared.deps, informers),
+    informers: shared.deps.informers,
+    watches: [
+      { resource: VpcResource, map: subnetsOfVpc },
+      { resource: PortResource, map: (port) => at(port, (port.spec as { subnetRef?: string }).subnetRef) },
+    ],
+    logger: log,
+  });
+}
+
+export function portController(shared: NetworkShared, log: Logger): Controller {
+  const { informers } = shared;
+  const ports = (namespace: string | undefined, predicate: (port: Port & KubeObject) => boolean) => informers.ports.list(namespace).filter(predicate).map((port) => ({ namespace: port.metadata.namespace, name: port.metadata.name! }));
+  const waitingForAddress = (port: Port & KubeObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
+  return new Controller({
+    name: 'port-controller',
+    client: shared.deps.client,
+    resource: PortResource,
+    reconciler: new PortReconciler(shared.deps, informers, shared.allocators),
+    informers: shared.deps.informers,
+    workers: 4,
+    watches: [
+      { resource: SubnetResource, map: (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) },
+      { resource: SecurityGroupResource, map: (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!)) },
+      // A Port leaving frees an address: the ones waiting for one in that subnet try again.
+      { resource: PortResource, map: (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === (changed.spec as { subnetRef?: string }).subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port)) },
+    ],
+    logger: log,
+  });
+}
+
+export function securityGroupController(shared: NetworkShared, log: Logger): Controller {
+  const { informers } = shared;
+  const peersOf: Mapper = (group) =>
+    informers.securityGroups
+      .list(group.metadata.namespace)
+      .filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name))
+      .map((other) => ({ namespace: other.metadata.namespace, name: other.metadata.name! }));
+  return new Controller({
+    name: 'securitygroup-controller',
+    client: shared.deps.client,
+    resource: SecurityGroupResource,
+    reconciler: new SecurityGroupReconciler(shared.deps, informers),
+    informers: shared.deps.informers,
+    watches: [
+      { resource: PortResource, map: (port) => ((port.spec as { securityGroupRefs?: string[] }).securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name })) },
+      { resource: SecurityGroupResource, map: peersOf },
+    ],
+    logger: log,
+  });
+}
