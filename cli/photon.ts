@@ -6,7 +6,7 @@
 //   photon apiserver [flags]            the API server (see `photon apiserver --help`)
 //   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,30 @@ Run 'photon <command> --help' for a command's flags.
 
 function launch(component: string, args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, COMPONENTS[component]), ...args], { stdio: 'inherit', env: process.env });
+}
+
+/** Whether a program is installed (on PATH). */
+function installed(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v "$0"', program], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The all-in-one's OVN: when OVN is installed, a local central (NB/SB databases and ovn-northd, under
+ * $PHOTON_HOME/ovn, unix:$PHOTON_HOME/ovn/nb.sock) that the network controllers program. Without OVN the
+ * controllers still run and report Ready=False reason OVNUnavailable on network objects.
+ */
+function localOvn(action: 'up' | 'down', home: string): void {
+  if (!installed('ovn-northd') || !installed('ovsdb-server')) {
+    if (action === 'up') process.stderr.write('photon: OVN is not installed (apt-get install ovn-central ovn-host openvswitch-switch); network objects will report OVNUnavailable\n');
+    return;
+  }
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'hack', 'ovn', `${action}.ts`)], { stdio: 'inherit', env: { ...process.env, PHOTON_HOME: home } });
+  if (result.status !== 0) process.stderr.write(`photon: starting the local OVN failed (hack/ovn/${action}.ts); network objects will report OVNUnavailable\n`);
 }
 
 /** The value of --home in the API server's flags, which the other components must share. */
@@ -93,8 +117,10 @@ function main(argv: string[]): void {
   if (command === 'all-in-one') {
     // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
     // the API server has written it. (Node agents join here as they land.)
-    const home = homeFlag(args);
-    supervise([launch('apiserver', args), launch('controller-manager', home ? ['--home', home] : [])]);
+    const home = path.resolve(homeFlag(args) ?? process.env.PHOTON_HOME ?? '.photon');
+    localOvn('up', home);
+    process.on('exit', () => localOvn('down', home));
+    supervise([launch('apiserver', args), launch('controller-manager', ['--home', home])]);
     return;
   }
   if (!COMPONENTS[command]) {

@@ -11,6 +11,7 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --controllers LIST          comma-separated controllers to run (default: all: ${Object.keys(CONTROLLERS).join(', ')})
   --leader-elect BOOL         run only while holding the Lease photon-system/photon-controller-manager (default: true)
   --ovn-nb ENDPOINT           OVN Northbound database: unix:/path or tcp:host:port (default: unix:$PHOTON_HOME/ovn/nb.sock)
+  --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -29,6 +30,7 @@ function parse(argv: string[]) {
         'log-level': { type: 'string' },
         home: { type: 'string' },
         'ovn-nb': { type: 'string' },
+        'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
       },
     }));
   } catch (error) {
@@ -40,7 +42,9 @@ function parse(argv: string[]) {
   const home = path.resolve(values.home ?? process.env.PHOTON_HOME ?? '.photon');
   const ovnNorthbound = values['ovn-nb'] ?? defaultNorthbound(home);
   if (!/^(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+)(,(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+))*$/.test(ovnNorthbound)) throw new UsageError(`--ovn-nb must be unix:/path or tcp:host:port, got ${JSON.stringify(ovnNorthbound)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound };
+  const metricsAddress = values['metrics-address'] || undefined;
+  if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, metricsAddress };
 }
 
 /** The API server writes our kubeconfig when it first serves: wait for it rather than fail at start-up. */
@@ -58,7 +62,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, metricsAddress: flags.metricsAddress, logger: log });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     shuttingDown = true;

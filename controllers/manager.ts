@@ -4,8 +4,11 @@ import { clientFromKubeconfig, type ApiClient } from '../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
 import { NetworkShared, NorthboundConnection, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import { RuntimeMetrics } from './runtime/metrics.ts';
+import { serveMetrics, type MetricsServer } from './metrics-server.ts';
 
 export interface ManagedController {
   start(): Promise<void>;
@@ -22,6 +25,8 @@ export class ManagerContext {
     readonly client: ApiClient,
     readonly log: Logger,
     private readonly ovnNorthbound: string,
+    readonly metrics: RuntimeMetrics,
+    private readonly registry: Registry,
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -29,8 +34,30 @@ export class ManagerContext {
   /** The network controllers' shared state, created (and the OVN connection started) on first use. */
   network(): NetworkShared {
     if (!this.networkShared) {
-      this.northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }));
-      this.northbound.start();
+      const northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }));
+      this.northbound = northbound;
+      northbound.start();
+      // A new leadership term builds a new context: replace the previous term's gauges.
+      for (const name of ['photon_ovn_nb_transactions', 'photon_ovn_nb_connected']) this.registry.removeSingleMetric(name);
+      new Gauge({
+        name: 'photon_ovn_nb_transactions',
+        help: 'OVN Northbound transactions sent by this manager since it connected, by result.',
+        labelNames: ['result'] as const,
+        registers: [this.registry],
+        collect() {
+          const stats = northbound.current?.stats ?? { transactions: 0, failedTransactions: 0 };
+          this.set({ result: 'committed' }, stats.transactions - stats.failedTransactions);
+          this.set({ result: 'failed' }, stats.failedTransactions);
+        },
+      });
+      new Gauge({
+        name: 'photon_ovn_nb_connected',
+        help: '1 while connected to the OVN Northbound database.',
+        registers: [this.registry],
+        collect() {
+          this.set(northbound.current?.connected ? 1 : 0);
+        },
+      });
       this.networkShared = new NetworkShared({ client: this.client, informers: this.informers, northbound: this.northbound }, this.log.child({ component: 'network' }));
       this.networkShared.startOrphanCleanup();
     }
@@ -47,10 +74,10 @@ export class ManagerContext {
 /** Every controller the manager knows, by the name used in --controllers. */
 export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) => ManagedController> = {
   'garbage-collector': (context, log) => new GarbageCollector(context.client, { logger: log }),
-  vpc: (context, log) => vpcController(context.network(), log),
-  subnet: (context, log) => subnetController(context.network(), log),
-  port: (context, log) => portController(context.network(), log),
-  'security-group': (context, log) => securityGroupController(context.network(), log),
+  vpc: (context, log) => vpcController(context.network(), log, context.metrics),
+  subnet: (context, log) => subnetController(context.network(), log, context.metrics),
+  port: (context, log) => portController(context.network(), log, context.metrics),
+  'security-group': (context, log) => securityGroupController(context.network(), log, context.metrics),
 };
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one hack/ovn/up.ts runs. */
@@ -71,11 +98,16 @@ export interface ControllerManagerOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Serve /metrics on this loopback-or-given address (`host:port`; port 0 picks one); undefined: don't. */
+  metricsAddress?: string;
   logger?: Logger;
 }
 
 export interface ControllerManager {
   readonly client: ApiClient;
+  readonly registry: Registry;
+  /** The metrics server's port, once serving. */
+  metricsPort(): Promise<number | undefined>;
   stop(): Promise<void>;
   /** Resolves when leadership is lost (the process should exit and be restarted). */
   readonly lostLeadership: Promise<void>;
@@ -88,11 +120,20 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   const client = clientFromKubeconfig(options.kubeconfig, { component: 'controller-manager', fieldManager: 'controller-manager' });
   let running: ManagedController[] = [];
   let context: ManagerContext | undefined;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = new RuntimeMetrics(registry);
+  const metricsServer: Promise<MetricsServer | undefined> = options.metricsAddress
+    ? serveMetrics(registry, options.metricsAddress.slice(0, options.metricsAddress.lastIndexOf(':')), Number(options.metricsAddress.slice(options.metricsAddress.lastIndexOf(':') + 1))).catch((error) => {
+        log.error('cannot serve metrics', { address: options.metricsAddress, error: errorMessage(error) });
+        return undefined;
+      })
+    : Promise.resolve(undefined);
   let markLost: () => void = () => undefined;
   const lostLeadership = new Promise<void>((resolve) => (markLost = resolve));
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));
@@ -119,6 +160,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
       renewDeadlineMs: options.renewDeadlineMs,
       retryPeriodMs: options.retryPeriodMs,
       logger: log,
+      metrics,
       onStartedLeading: (signal) => runControllers(signal),
       onStoppedLeading: async () => {
         await stopControllers();
@@ -133,12 +175,15 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let stopped = false;
   return {
     client,
+    registry,
+    metricsPort: async () => (await metricsServer)?.port,
     lostLeadership,
     async stop() {
       if (stopped) return;
       stopped = true;
       if (elector) await elector.stop();
       await stopControllers();
+      await (await metricsServer)?.close();
       client.close();
     },
   };

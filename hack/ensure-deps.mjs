@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs before `npm start` and `npm test` (prestart/pretest) so each is one command on a fresh machine:
 //   - npm packages: `npm ci` when node_modules is missing or older than package-lock.json;
-//   - with --system (tests): the Debian packages of hack/install-deps.sh when etcd is missing.
+//   - with --system (tests): the Debian packages of hack/install-deps.sh when etcd or OVN is missing.
 // Plain JavaScript on purpose: it must run before TypeScript tooling is installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +31,7 @@ if (process.argv.includes('--system')) {
       return false;
     }
   };
-  if (!has('etcd') || !has('etcdctl')) {
+  if (!['etcd', 'etcdctl', 'ovn-northd', 'ovn-controller', 'ovs-vswitchd', 'ovsdb-server', 'ip', 'ping'].every(has)) {
     console.error('photon: installing system packages for the tests (hack/install-deps.sh)…');
     run('bash', [path.join(root, 'hack', 'install-deps.sh')]);
   }

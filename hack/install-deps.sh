@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # System packages PhotonCloud's tests and local clusters use (Debian 12). Safe to re-run.
-#   etcd-server etcd-client   the production store (tests start their own etcd on loopback)
-#   kubectl                   must already be on the machine (not packaged by Debian); the tests drive it
+#   etcd-server etcd-client                     the production store (tests start their own etcd on loopback)
+#   ovn-central ovn-host openvswitch-switch     OVN (NB/SB databases, northd, ovn-controller, ovs-vswitchd):
+#                                               the network controllers program it; tests start their own
+#   iproute2 iputils-ping                       network namespaces and ping for the real-packet tests
+#   kubectl                                     must already be on the machine (not packaged by Debian); the tests drive it
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ca-certificates openssl
+$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ovn-central ovn-host openvswitch-switch iproute2 iputils-ping ca-certificates openssl
 # Debian starts etcd as a service on :2379 when systemd runs; the tests use their own ports and data.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-  $SUDO systemctl disable --now etcd || true
+# (The same for the packaged OVN/OVS services: tests run their own instances on private sockets.)
+if command -v systemctl >/dev/null 2>&1; then
+  for service in etcd ovn-central ovn-host openvswitch-switch; do
+    if systemctl is-active --quiet "$service" 2>/dev/null; then $SUDO systemctl disable --now "$service" || true; fi
+  done
 fi
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "kubectl is not installed: the e2e tests drive the real kubectl (1.29-1.33)." >&2

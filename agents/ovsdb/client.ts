@@ -209,15 +209,20 @@ export class OvsdbClient<T extends TableRows = TableRows> {
    * shows it); rejects with OvsdbTransactionError when any operation or the commit failed (nothing written),
    * OvsdbConnectionError when not connected or the connection dropped before the reply (outcome unknown).
    */
+  /** Transactions sent, and how many of them the server refused (for metrics and benchmarks). */
+  readonly stats = { transactions: 0, failedTransactions: 0 };
+
   async transact(operations: readonly Operation[]): Promise<OperationResult[]> {
     const session = this.readySession();
     const encoded = encodeOperations(this.currentSchema, operations);
+    this.stats.transactions++;
     const reply = await this.request(session, 'transact', [this.database, ...encoded]);
     if (!Array.isArray(reply)) throw new OvsdbError(`malformed transact reply: ${JSON.stringify(reply)}`);
     const results = decodeResults(this.currentSchema, operations, reply);
     const failed = results.findIndex((result) => result.error !== undefined);
     if (failed >= 0) {
       const result = results[failed]!;
+      this.stats.failedTransactions++;
       throw new OvsdbTransactionError(failed, operations[failed], result.error!, result.details, results);
     }
     if (results.length < operations.length) {

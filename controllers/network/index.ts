@@ -6,6 +6,7 @@ import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type 
 import type { Logger } from '../../apis/logging.ts';
 import { errorMessage } from '../../apis/logging.ts';
 import { Controller } from '../runtime/controller.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers } from './deps.ts';
 import { removeOrphans } from './orphans.ts';
@@ -54,7 +55,7 @@ export class NetworkShared {
   }
 }
 
-export function vpcController(shared: NetworkShared, log: Logger): Controller {
+export function vpcController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   return new Controller({
     name: 'vpc-controller',
@@ -64,10 +65,11 @@ export function vpcController(shared: NetworkShared, log: Logger): Controller {
     informers: shared.deps.informers,
     watches: [{ resource: SubnetResource, map: (subnet) => at(subnet, (subnet.spec as { vpcRef?: string }).vpcRef) }],
     logger: log,
+    metrics,
   });
 }
 
-export function subnetController(shared: NetworkShared, log: Logger): Controller {
+export function subnetController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const subnetsOfVpc: Mapper = (vpc) => informers.subnets.list(vpc.metadata.namespace).filter((subnet) => subnet.spec.vpcRef === vpc.metadata.name).map((subnet) => ({ namespace: subnet.metadata.namespace, name: subnet.metadata.name! }));
   return new Controller({
@@ -81,10 +83,11 @@ export function subnetController(shared: NetworkShared, log: Logger): Controller
       { resource: PortResource, map: (port) => at(port, (port.spec as { subnetRef?: string }).subnetRef) },
     ],
     logger: log,
+    metrics,
   });
 }
 
-export function portController(shared: NetworkShared, log: Logger): Controller {
+export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: Port & KubeObject) => boolean) => informers.ports.list(namespace).filter(predicate).map((port) => ({ namespace: port.metadata.namespace, name: port.metadata.name! }));
   const waitingForAddress = (port: Port & KubeObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
@@ -102,10 +105,11 @@ export function portController(shared: NetworkShared, log: Logger): Controller {
       { resource: PortResource, map: (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === (changed.spec as { subnetRef?: string }).subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port)) },
     ],
     logger: log,
+    metrics,
   });
 }
 
-export function securityGroupController(shared: NetworkShared, log: Logger): Controller {
+export function securityGroupController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const peersOf: Mapper = (group) =>
     informers.securityGroups
@@ -123,5 +127,6 @@ export function securityGroupController(shared: NetworkShared, log: Logger): Con
       { resource: SecurityGroupResource, map: peersOf },
     ],
     logger: log,
+    metrics,
   });
 }

@@ -53,6 +53,8 @@ export function runningPid(pidfile: string, command: string): number | undefined
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    // A zombie (exited, not yet reaped by whoever adopted the detached daemon) is not running.
+    if (/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) return undefined;
     // comm is truncated to 15 characters.
     return command.startsWith(comm) ? pid : undefined;
   } catch {

@@ -66,6 +66,12 @@ describe('photon command', () => {
       expect((await runKubectl(kubeconfig(), ['delete', 'configmap', 'owner', '-n', 'survives'])).code).toBe(0);
       await waitFor('the garbage collector to remove the dependent', async () => (await runKubectl(kubeconfig(), ['get', 'configmap', 'dependent', '-n', 'survives'])).code !== 0, { timeoutMs: 60_000, intervalMs: 500 });
       expect(server.output()).toContain('controllers started');
+      // With OVN installed, the all-in-one runs a local OVN central and the network controllers program it.
+      const vpc = { apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name: 'main', namespace: 'survives' }, spec: { cidrBlocks: ['10.0.0.0/16'] } };
+      expect((await runKubectl(kubeconfig(), ['apply', '-f', '-'], { stdin: JSON.stringify(vpc) })).code).toBe(0);
+      const waited = await runKubectl(kubeconfig(), ['wait', 'vpc/main', '-n', 'survives', '--for=condition=Ready', '--timeout=60s']);
+      expect(waited).toMatchObject({ code: 0 });
+      await expect(fs.stat(path.join(home, 'ovn', 'nb.sock'))).resolves.toBeDefined();
     } finally {
       await server.stop();
     }

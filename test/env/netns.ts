@@ -23,10 +23,11 @@ process.on('exit', () => {
   }
 });
 
-/** A name unique on this machine for this run: <prefix><pid36><n36><rand>. Short enough for an interface name. */
+/** A name unique on this machine for this run: <prefix><pid36><n36><rand>, at most 15 characters (an interface name's limit; the prefix is shortened). */
 export function uniqueName(prefix = 'pc'): string {
   counter++;
-  return `${prefix}${process.pid.toString(36)}${counter.toString(36)}${randomBytes(2).toString('hex')}`.slice(0, 15);
+  const suffix = `${process.pid.toString(36)}${counter.toString(36)}${randomBytes(2).toString('hex')}`;
+  return `${prefix.slice(0, Math.max(0, 15 - suffix.length))}${suffix}`;
 }
 
 export interface Netns {

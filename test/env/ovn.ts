@@ -303,10 +303,19 @@ let portCounter = 0;
  */
 export async function attachPort(
   chassis: OvnChassis,
-  options: { ifaceId: string; mac: string; ip: string; gateway?: string; mtu?: number },
+  options: {
+    ifaceId: string;
+    mac: string;
+    /** ADDRESS/PREFIX, e.g. 10.0.0.2/24. */
+    ip: string;
+    gateway?: string;
+    mtu?: number;
+    /** Prefix of the namespace's name (made unique per run: several test files may run at once). Default "pcvm". */
+    netns?: string;
+  },
 ): Promise<AttachedPort> {
   if (!/\/\d+$/.test(options.ip)) throw new Error(`attachPort: ip must be ADDRESS/PREFIX, got ${options.ip}`);
-  const netns = await createNetns('pcvm');
+  const netns = await createNetns(options.netns ?? 'pcvm');
   const ovsPort = `vp${(++portCounter).toString(36)}${uniqueName('').slice(-4)}`;
   const inChassis = (...args: string[]) => chassis.netns.exec('ip', args);
   const inHost = (...args: string[]) => netns.exec('ip', args);

@@ -17,7 +17,7 @@ describe('controller manager crash in the middle of work', () => {
   const startManager = () =>
     startProcess('controller-manager', process.execPath, [
       '--import', 'tsx', path.join(REPOSITORY_ROOT, 'controllers/main.ts'),
-      '--kubeconfig', env.api.kubeconfig, '--ovn-nb', env.ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', 'vpc,subnet,port,security-group',
+      '--kubeconfig', env.api.kubeconfig, '--ovn-nb', env.ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', 'vpc,subnet,port,security-group', '--metrics-address', '127.0.0.1:0',
     ], { cwd: REPOSITORY_ROOT });
 
   beforeAll(async () => {

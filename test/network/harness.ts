@@ -32,7 +32,7 @@ export async function startNetworkEnv(options: { chassis?: boolean } = {}): Prom
     chassis,
     client,
     startControllers() {
-      env.manager = startControllerManager({ kubeconfig: api.kubeconfig, ovnNorthbound: ovn.nbEndpoint, leaderElect: false, controllers: NETWORK_CONTROLLERS });
+      env.manager = startControllerManager({ kubeconfig: api.kubeconfig, ovnNorthbound: ovn.nbEndpoint, leaderElect: false, controllers: NETWORK_CONTROLLERS, metricsAddress: '127.0.0.1:0' });
     },
     async stopControllers() {
       await env.manager?.stop();

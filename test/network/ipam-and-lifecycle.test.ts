@@ -57,6 +57,13 @@ describe('IPAM and network object lifecycles', () => {
       return (object.status as { usedIPs?: number }).usedIPs === 500 ? object : undefined;
     });
     expect((subnet.status as { availableIPs?: number }).availableIPs).toBe(510 - 1 - 8 - 500);
+    // The controller manager's metrics saw the work.
+    const port = await env.manager!.metricsPort();
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const reconciles = metrics.split('\n').filter((line) => line.startsWith('photon_controller_reconcile_total{controller="port-controller",result="success"}'));
+    expect(Number(reconciles[0]?.split(' ').pop())).toBeGreaterThanOrEqual(500);
+    expect(metrics).toContain('photon_workqueue_depth{name="port-controller"}');
+    expect(metrics).toContain('photon_controller_reconcile_duration_seconds_bucket');
   }, 240_000);
 
   it('reports SubnetExhausted on the extra Port, which becomes Ready as soon as an address is freed', async () => {

@@ -22,8 +22,9 @@ describe('packets through PhotonCloud networks', () => {
     await create(env, 'Subnet', ns, 'a', { vpcRef: 'main', cidr: '10.0.1.0/24' });
     await create(env, 'Subnet', ns, 'b', { vpcRef: 'main', cidr: '10.0.2.0/24' });
     await create(env, 'SecurityGroup', ns, 'ssh-only', { ingress: [{ protocol: 'TCP', ports: '22', from: { cidr: '10.0.0.0/16' } }, { protocol: 'ICMP', from: { cidr: '10.0.0.0/16' } }] });
-    const ports: Array<[string, string, string[]]> = [['a1', 'a', []], ['b1', 'b', []], ['b2', 'b', ['ssh-only']]];
-    for (const [name, subnet, groups] of ports) await create(env, 'Port', ns, name, { subnetRef: subnet, securityGroupRefs: groups });
+    // Static addresses: both tenants' hosts get exactly the same ones.
+    const ports: Array<[string, string, string[], string]> = [['a1', 'a', [], '10.0.1.10'], ['b1', 'b', [], '10.0.2.10'], ['b2', 'b', ['ssh-only'], '10.0.2.11']];
+    for (const [name, subnet, groups, ipAddress] of ports) await create(env, 'Port', ns, name, { subnetRef: subnet, securityGroupRefs: groups, ipAddress });
     for (const [name, subnet] of ports) {
       const port: KubeObject = await waitReady(env, 'Port', ns, name);
       const { ip, mac, uid } = portAddress(port);
