@@ -97,7 +97,7 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
     resource: PortResource,
     reconciler: new PortReconciler(shared.deps, informers, shared.allocators),
     informers: shared.deps.informers,
-    workers: 4,
+    workers: 16,
     watches: [
       { resource: SubnetResource, map: (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) },
       { resource: SecurityGroupResource, map: (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!)) },

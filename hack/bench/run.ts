@@ -5,6 +5,7 @@
 //   - watch delivery latency p50/p99 to 100 concurrent watchers
 //   - memory per object in the watch cache
 //   - the store's size under a churn of 100,000 updates, before and after compaction (etcd and embedded)
+//   - Ports per second from creation to Ready in a real OVN, and OVN NB transactions per Port
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -18,12 +19,13 @@ import { startProcess, waitFor } from '../../test/env/process.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchCompaction } from './compaction.ts';
+import { benchNetwork } from './network.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
 const COUNTS = quick
-  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000 }
-  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000 };
+  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000, ports: 200 }
+  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000, ports: 1000 };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 function vpcBody(name: string, namespace: string, extra: Record<string, string> = {}): string {
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
     console.log(`\n## Watch cache memory: ${bytesPerObject} bytes per cached object (${objects} Vpcs of ${jsonBytesPerObject} bytes of JSON each)`);
 
     await benchCompaction(COUNTS.churn);
+    await benchNetwork(COUNTS.ports);
   } finally {
     await apiserver?.stop();
     await etcd.stop();

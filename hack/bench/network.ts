@@ -1,0 +1,74 @@
+// Network benchmark: Ports reconciled per second from creation to Ready in OVN, and OVN Northbound
+// transactions per Port — with the API server and the controller manager as their own processes, on etcd and
+// a real OVN central, as in production. Baseline in the same run: the same Ports created with the
+// controllers stopped (API creates alone), so the ratio shows what programming OVN costs.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { PortResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
+import { startEtcd } from '../../test/env/etcd.ts';
+import { startOvnCentral } from '../../test/env/ovn.ts';
+import { freePort } from '../../test/env/ports.ts';
+import { startProcess, waitFor } from '../../test/env/process.ts';
+import { fmt, runConcurrent } from './load.ts';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+async function metric(port: number, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}${labels} `));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+const ready = (object: KubeObject) => ((object.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+
+async function createPorts(client: ApiClient, namespace: string, count: number): Promise<number> {
+  const run = await runConcurrent(count, 32, (index) => client.create(PortResource, { apiVersion: PortResource.apiVersion, kind: 'Port', metadata: { name: `p${index}`, namespace }, spec: { subnetRef: 'big' } } as KubeObject));
+  return run.seconds;
+}
+
+export async function benchNetwork(ports: number): Promise<void> {
+  console.log(`\n## Ports to Ready in OVN (${ports} Ports in one /20, created at concurrency 32)`);
+  const [etcd, ovn] = await Promise.all([startEtcd(), startOvnCentral()]);
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-net-'));
+  const apiPort = await freePort();
+  const metricsPort = await freePort();
+  const apiserver = startProcess('apiserver', process.execPath, ['--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--secure-port', String(apiPort), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
+  let manager: ReturnType<typeof startProcess> | undefined;
+  try {
+    await waitFor('API server', async () => (await fs.stat(path.join(home, 'admin.kubeconfig')).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
+    const client = clientFromKubeconfig(path.join(home, 'admin.kubeconfig'), { component: 'bench' });
+    const startManager = () =>
+      startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', 'vpc,subnet,port,security-group', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+    for (const namespace of ['baseline', 'bench']) {
+      await client.create({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+      await client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'main', namespace }, spec: { cidrBlocks: ['10.0.0.0/16'] } } as KubeObject);
+      await client.create(SubnetResource, { apiVersion: SubnetResource.apiVersion, kind: 'Subnet', metadata: { name: 'big', namespace }, spec: { vpcRef: 'main', cidr: '10.0.0.0/20' } } as KubeObject);
+    }
+    // Baseline: the API alone (no controllers running).
+    const baselineSeconds = await createPorts(client, 'baseline', ports);
+
+    manager = startManager();
+    await waitFor('controller manager metrics', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).catch(() => undefined))?.ok === true, { timeoutMs: 60_000 });
+    await waitFor('subnet ready', async () => ready(await client.get(SubnetResource, 'big', { namespace: 'bench' })), { timeoutMs: 60_000 });
+    // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
+    await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
+    const before = await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}');
+    const started = performance.now();
+    const createSeconds = await createPorts(client, 'bench', ports);
+    await waitFor('all Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'bench' })).items.filter(ready).length === ports, { timeoutMs: 600_000, intervalMs: 250 });
+    const seconds = (performance.now() - started) / 1000;
+    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}')) - before;
+    console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
+    console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);
+    console.log(`OVN NB transactions per Port: ${fmt(transactions / ports, 2)} (${transactions} transactions)`);
+    client.close();
+  } finally {
+    await manager?.stop();
+    await apiserver.stop();
+    await Promise.all([etcd.stop(), ovn.stop()]);
+    await fs.rm(home, { recursive: true, force: true });
+  }
+}
