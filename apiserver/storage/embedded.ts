@@ -27,6 +27,7 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './types.ts';
+import { callHandler } from './handlers.ts';
 
 export interface EmbeddedStoreOptions {
   /** Database file (created when missing), or ':memory:' for a throw-away store. */
@@ -515,13 +516,3 @@ class EmbeddedWatch implements WatchHandle {
   }
 }
 
-/** A throwing handler is the caller's bug: surface it as an uncaught exception without breaking delivery to others. */
-function callHandler(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
-}

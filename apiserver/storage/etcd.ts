@@ -47,6 +47,7 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './types.ts';
+import { callHandler } from './handlers.ts';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. ['http://127.0.0.1:2379']; https:// URLs use TLS. */
@@ -674,16 +675,6 @@ class EtcdWatch implements WatchHandle {
   }
 }
 
-/** A throwing handler is the caller's bug; keep it out of the gRPC stream's event handling. */
-function callHandler(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
-}
 
 /**
  * Ends a watch stream. end() first: the connection pool counts an error on a still-writable stream as a
