@@ -1,0 +1,333 @@
+// Watches on the etcd backend: one raw gRPC Watch stream per watch, with its own resume point and confirmed
+// progress (see EtcdWatch, and etcd.ts's header for why etcd3's own Watcher is not used).
+import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+import { StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
+import { callHandler } from './handlers.ts';
+
+/** What a watch needs from the store that owns it. */
+export interface EtcdWatchOwner {
+  readonly client: Etcd3;
+  /** How long a watch keeps reconnecting before it reports Unavailable. */
+  readonly watchRetryTimeoutMs: number;
+  learnCompacted(revision: number): void;
+  forget(watch: EtcdWatch): void;
+  event(event: IEvent): WatchEvent;
+}
+
+/** An etcd key range: [key, end). */
+export interface KeyRange {
+  key: Buffer;
+  end: Buffer;
+}
+
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
+type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+
+/** The watch_id etcd puts on its answer to a progress_request (not tied to any one watcher of the stream). */
+const PROGRESS_RESPONSE_WATCH_ID = '-1';
+/**
+ * etcd's watchBatchMaxRevs (3.4 and 3.5): a catch-up batch holding events of this many distinct revisions may
+ * have been cut short; one with fewer is complete up to its header revision.
+ */
+const WATCH_BATCH_MAX_REVISIONS = 1000;
+/**
+ * How long a watcher that has history to replay (or whose last catch-up batch was at the limit) may stay
+ * silent before it is taken to have caught up. etcd replays history in a background pass that runs every
+ * 100 ms and says nothing when there is nothing to send; this is the only guess in this module (EtcdWatch).
+ */
+const SILENT_CATCH_UP_MS = 1000;
+
+/**
+ * One watch on its own gRPC Watch stream (etcd multiplexes streams over the one HTTP/2 connection).
+ *
+ * Exactly-once across reconnects: lastRevision is the revision up to which everything has been delivered.
+ * A (re)connect asks etcd for events after lastRevision, and events at or below it are dropped. It advances
+ * only on delivered events (etcd never splits one revision's events across responses) and on periodic
+ * progress notifications (sent only to a watcher that has caught up, through the same channel as its
+ * events); never on the header of a created response or of a catch-up batch, which carry the current
+ * revision while older events may still be on the way, nor on answers to progress requests (below).
+ *
+ * Starting the watcher: first optimistically at lastRevision + 1. When that is above the revision etcd
+ * reports in the created response, there was nothing to replay and etcd registered the watcher as caught up
+ * ("synced") at once. Otherwise the watcher is replaced by one starting at lastRevision itself: that makes
+ * etcd's own check ("start < compacted revision" → canceled with compact_revision) mean exactly "events after
+ * lastRevision may be gone" (a watcher from lastRevision + 1 with the compaction at exactly that revision
+ * would silently miss a delete there).
+ *
+ * Progress requests (requestProgress). etcd 3.4 answers WatchRequest.progress_request with a header-only
+ * response (watch_id -1) whose revision is the store's current revision — but before 3.4.31 / 3.5.13 it is
+ * sent on the stream's control channel, which overtakes events: (1) a watcher still replaying history gets
+ * its events from a background pass up to 100 ms later, so the answer arrives before them (observed here on
+ * every try with etcd 3.4.23: watch from the current revision, write under it, request progress); (2) even a
+ * caught-up watcher's events queued in the stream's send buffer can be passed (observed under write bursts;
+ * etcd-io/etcd#15220). So an answer is only a candidate:
+ *   - progress is requested only once the watcher is known to have caught up: created with nothing to
+ *     replay, or after a response that says so (any event batch from fewer than WATCH_BATCH_MAX_REVISIONS
+ *     revisions, or a periodic progress notification), or — the one guess — after SILENT_CATCH_UP_MS without
+ *     a word from a watcher that had history to replay;
+ *   - a candidate R is confirmed by an event above R (etcd delivers a watcher's events in revision order,
+ *     so everything up to R came first), or by a second request's answer arriving with no event at or below
+ *     R in between (whatever was queued at R's time has drained). Otherwise the newer answer is the candidate.
+ * onProgress then reports max(R, lastRevision). Confirmed progress is reported but is not a resume point:
+ * should the guess ever be wrong, an event arrives late instead of being skipped on a reconnect.
+ * etcd ≥ 3.4.31 / 3.5.13 orders these answers itself; the confirmation then merely costs one round trip.
+ * Not covered: a caught-up watcher falling behind again without the client seeing it (etcd's "victim" path
+ * after 1024 unsent responses, or a follower restoring a snapshot) — both come with a backlog that the
+ * confirming round trip normally sees.
+ */
+export class EtcdWatch implements WatchHandle {
+  private lastRevision: number;
+  private stream: WatchStream | undefined;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private disconnectedSince: number | undefined;
+  // Per stream (reset by dropStream):
+  /** start_revision of the watcher being created on the stream. */
+  private createStart = 0;
+  /** The stream's current watcher, once created; responses for any other watcher are ignored. */
+  private watchId: string | undefined;
+  /** Known to have caught up (see the class comment). */
+  private synced = false;
+  private catchUpTimer: NodeJS.Timeout | undefined;
+  private progressInFlight = false;
+  /** The progress answer awaiting confirmation, and whether an event at or below it arrived since. */
+  private candidate: number | undefined;
+  private candidateDisturbed = false;
+  // Across streams:
+  /** requestProgress() called and not yet being answered. */
+  private progressWanted = false;
+  /** A confirmation round is running (on the current stream). */
+  private progressRound = false;
+  private reportedProgress = 0;
+
+  constructor(
+    private readonly store: EtcdWatchOwner,
+    private readonly range: KeyRange,
+    afterRevision: number,
+    private readonly handler: WatchHandler,
+  ) {
+    this.lastRevision = afterRevision;
+    this.reportedProgress = afterRevision;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.dropStream();
+    this.store.forget(this);
+  }
+
+  requestProgress(): void {
+    if (this.closed) return;
+    this.progressWanted = true;
+    this.pumpProgress();
+  }
+
+  private async connect(): Promise<void> {
+    let stream: WatchStream;
+    try {
+      stream = await this.store.client.watchClient.watch();
+    } catch (error) {
+      return this.disconnected(error);
+    }
+    if (this.closed) return endStream(stream);
+    this.stream = stream;
+    stream.on('data', (response) => this.stream === stream && this.receive(stream, response));
+    stream.on('error', (error) => this.stream === stream && this.lost(error));
+    stream.on('end', () => this.stream === stream && this.lost(new Error('watch stream ended')));
+    this.create(stream, this.lastRevision + 1);
+  }
+
+  private create(stream: WatchStream, start: number): void {
+    this.createStart = start;
+    stream.write({
+      create_request: {
+        key: this.range.key,
+        range_end: this.range.end,
+        start_revision: start,
+        prev_kv: true,
+        progress_notify: true,
+      },
+    });
+  }
+
+  private receive(stream: WatchStream, response: IWatchResponse): void {
+    const id = String(response.watch_id);
+    if (response.created && !response.canceled) return this.created(stream, id, Number(response.header.revision));
+    if (id === PROGRESS_RESPONSE_WATCH_ID && !response.created) return this.progressAnswer(Number(response.header.revision));
+    // Responses of a watcher this stream replaced (its events, its cancellation) are not ours.
+    if (!response.created && id !== this.watchId) return;
+    if (response.canceled) {
+      const compacted = Number(response.compact_revision);
+      if (compacted > 0) {
+        this.store.learnCompacted(compacted);
+        return this.fail(
+          new StorageError('Compacted', `watch from revision ${this.lastRevision}: compacted at ${compacted}`, compacted),
+        );
+      }
+      // Cancelled for another reason (e.g. a member losing its leader): try again from where we are.
+      return this.lost(new Error(`watch canceled by etcd: ${response.cancel_reason || 'no reason given'}`));
+    }
+    if (response.events.length === 0) {
+      // A periodic progress notification: sent only to a caught-up watcher, behind all of its events.
+      this.lastRevision = Math.max(this.lastRevision, Number(response.header.revision));
+      this.markSynced();
+      if (this.candidate !== undefined && this.lastRevision >= this.candidate) return this.answerProgress();
+      return this.report(false);
+    }
+    const revisions = new Set(response.events.map((event) => String(event.kv.mod_revision))).size;
+    const events = response.events
+      .filter((event) => Number(event.kv.mod_revision) > this.lastRevision)
+      .map((event) => this.store.event(event));
+    if (events.length > 0) {
+      this.lastRevision = events[events.length - 1].modRevision;
+      callHandler(() => this.handler.onEvents(events));
+    }
+    if (this.closed) return;
+    if (this.candidate !== undefined) {
+      if (this.lastRevision > this.candidate) return this.answerProgress();
+      this.candidateDisturbed = true;
+    }
+    if (this.synced) return;
+    // A batch etcd did not cut short holds everything up to its header revision: the watcher has caught up.
+    // One at the limit may continue in etcd's next background pass, which comes within ~100 ms.
+    if (revisions < WATCH_BATCH_MAX_REVISIONS) this.markSynced();
+    else this.guessCatchUp(stream);
+  }
+
+  private created(stream: WatchStream, id: string, revision: number): void {
+    this.failures = 0;
+    this.disconnectedSince = undefined;
+    if (this.createStart > revision) {
+      // Nothing to replay: etcd registered the watcher as caught up.
+      this.watchId = id;
+      return this.markSynced();
+    }
+    const inclusive = Math.max(this.lastRevision, 1);
+    if (this.createStart !== inclusive) {
+      // History to replay: start from lastRevision itself (see the class comment) with a new watcher.
+      stream.write({ cancel_request: { watch_id: id } });
+      return this.create(stream, inclusive);
+    }
+    this.watchId = id;
+    // Caught up once its replay arrives, or (nothing to replay after all) after etcd's silent background pass.
+    this.guessCatchUp(stream);
+  }
+
+  /** Takes the watcher as caught up unless it delivers something within SILENT_CATCH_UP_MS. */
+  private guessCatchUp(stream: WatchStream): void {
+    clearTimeout(this.catchUpTimer);
+    this.catchUpTimer = setTimeout(() => this.stream === stream && this.markSynced(), SILENT_CATCH_UP_MS);
+    this.catchUpTimer.unref();
+  }
+
+  private markSynced(): void {
+    clearTimeout(this.catchUpTimer);
+    if (this.synced) return;
+    this.synced = true;
+    this.pumpProgress();
+  }
+
+  /** Sends a progress request when one is wanted and the stream is ready for it. */
+  private pumpProgress(): void {
+    if (this.closed || !this.stream || !this.synced || this.progressInFlight) return;
+    if (!this.progressRound) {
+      if (!this.progressWanted) return;
+      // Requests made from now on need an answer computed after them: a later round.
+      this.progressWanted = false;
+      this.progressRound = true;
+    }
+    this.progressInFlight = true;
+    this.stream.write({ progress_request: {} });
+  }
+
+  private progressAnswer(revision: number): void {
+    this.progressInFlight = false;
+    if (!this.progressRound) return this.pumpProgress();
+    if (this.candidate === undefined || this.candidateDisturbed) {
+      this.candidate = revision;
+      this.candidateDisturbed = false;
+      return this.pumpProgress();
+    }
+    // A whole round trip after the candidate without an event at or below it: confirmed.
+    this.answerProgress();
+  }
+
+  /** Ends the confirmation round: everything up to the candidate (and lastRevision) has been delivered. */
+  private answerProgress(): void {
+    const candidate = this.candidate ?? 0;
+    this.candidate = undefined;
+    this.candidateDisturbed = false;
+    this.progressRound = false;
+    this.reportedProgress = Math.max(this.reportedProgress, candidate);
+    this.report(true);
+    this.pumpProgress();
+  }
+
+  /** onProgress(max of what is known), if it moved or a request is being answered. */
+  private report(answering: boolean): void {
+    const revision = Math.max(this.reportedProgress, this.lastRevision);
+    if (this.closed || (!answering && revision <= this.reportedProgress)) return;
+    this.reportedProgress = revision;
+    callHandler(() => this.handler.onProgress?.(revision));
+  }
+
+  private lost(error: unknown): void {
+    this.dropStream();
+    this.disconnected(error);
+  }
+
+  /** Forgets the stream first, so that whatever it emits while being ended is ignored. */
+  private dropStream(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    this.watchId = undefined;
+    this.synced = false;
+    clearTimeout(this.catchUpTimer);
+    this.progressInFlight = false;
+    this.candidate = undefined;
+    this.candidateDisturbed = false;
+    // An unfinished round is asked again on the next stream.
+    if (this.progressRound) this.progressWanted = true;
+    this.progressRound = false;
+    if (stream) endStream(stream);
+  }
+
+  /** Schedules a reconnect with capped exponential backoff, or gives up after watchRetryTimeoutMs. */
+  private disconnected(error: unknown): void {
+    if (this.closed) return;
+    this.disconnectedSince ??= Date.now();
+    if (Date.now() - this.disconnectedSince > this.store.watchRetryTimeoutMs) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return this.fail(new StorageError('Unavailable', `watch lost its etcd connection: ${reason}`));
+    }
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures++);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), delay * (0.5 + Math.random() / 2));
+  }
+
+  private fail(error: StorageError): void {
+    if (this.closed) return;
+    this.close();
+    this.handler.onError(error);
+  }
+}
+
+
+/**
+ * Ends a watch stream. end() first: the connection pool counts an error on a still-writable stream as a
+ * failure of the endpoint (resetting its connections), and cancel() makes the stream emit CANCELLED.
+ */
+function endStream(stream: WatchStream): void {
+  stream.on('error', () => undefined);
+  stream.end();
+  stream.cancel();
+}
