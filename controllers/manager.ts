@@ -45,7 +45,7 @@ export class ManagerContext {
         labelNames: ['result'] as const,
         registers: [this.registry],
         collect() {
-          const stats = northbound.current?.stats ?? { transactions: 0, failedTransactions: 0 };
+          const stats = northbound.stats;
           this.set({ result: 'committed' }, stats.transactions - stats.failedTransactions);
           this.set({ result: 'failed' }, stats.failedTransactions);
         },
@@ -55,7 +55,7 @@ export class ManagerContext {
         help: '1 while connected to the OVN Northbound database.',
         registers: [this.registry],
         collect() {
-          this.set(northbound.current?.connected ? 1 : 0);
+          this.set(northbound.current ? 1 : 0);
         },
       });
       this.networkShared = new NetworkShared({ client: this.client, informers: this.informers, northbound: this.northbound }, this.log.child({ component: 'network' }));

@@ -3,9 +3,11 @@
 // once per manager.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
+import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../apis/logging.ts';
 import { errorMessage } from '../../apis/logging.ts';
 import { Controller } from '../runtime/controller.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers } from './deps.ts';
@@ -20,11 +22,15 @@ export { NorthboundConnection } from './northbound.ts';
 type Mapper = (object: KubeObject) => ReconcileRequest[];
 const at = (object: KubeObject, name: string | undefined): ReconcileRequest[] => (name ? [{ namespace: object.metadata.namespace, name }] : []);
 
+type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup';
+
 /** Per-manager state the network controllers share. */
 export class NetworkShared {
   readonly informers: NetworkInformers;
   readonly allocators: Allocators;
   private orphanTimer?: NodeJS.Timeout;
+  private readonly controllers = new Map<string, Controller>();
+  private readonly stopRowWatch: () => void;
 
   constructor(
     readonly deps: NetworkDeps,
@@ -34,6 +40,25 @@ export class NetworkShared {
     this.allocators = new Allocators(this.informers);
     // A Port gone without its finalizer running here (e.g. force-removed) still frees its address.
     this.informers.ports.addEventHandler({ onDelete: (port) => this.allocators.release(port.metadata.uid!) });
+    this.stopRowWatch = deps.northbound.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
+  }
+
+  /** The controller that reconciles kind (for OVN drift repair); returns it. */
+  register(kind: NetworkKind, controller: Controller): Controller {
+    this.controllers.set(kind, controller);
+    return controller;
+  }
+
+  /**
+   * An owned row left OVN while its object still wants it (not being deleted, same UID): someone removed it
+   * by hand, or the database came back without it. The object is reconciled again, which recreates it.
+   */
+  private repair(owner: Owner, table: string): void {
+    const informer = ({ Vpc: this.informers.vpcs, Subnet: this.informers.subnets, Port: this.informers.ports, SecurityGroup: this.informers.securityGroups } as Record<string, Informer<KubeObject> | undefined>)[owner.kind];
+    const object = informer?.get(owner.name, owner.namespace);
+    if (!object || object.metadata.uid !== owner.uid || object.metadata.deletionTimestamp) return;
+    this.log.info('an OVN row of a live object disappeared; reconciling it again', { kind: owner.kind, namespace: owner.namespace, name: owner.name, table });
+    this.controllers.get(owner.kind)?.enqueue({ namespace: owner.namespace, name: owner.name });
   }
 
   /** Removes orphaned OVN rows once everything is listed, then every few minutes. */
@@ -52,12 +77,13 @@ export class NetworkShared {
 
   stop(): void {
     clearTimeout(this.orphanTimer);
+    this.stopRowWatch();
   }
 }
 
 export function vpcController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  return new Controller({
+  return shared.register('Vpc', new Controller({
     name: 'vpc-controller',
     client: shared.deps.client,
     resource: VpcResource,
@@ -66,13 +92,13 @@ export function vpcController(shared: NetworkShared, log: Logger, metrics?: Runt
     watches: [{ resource: SubnetResource, map: (subnet) => at(subnet, (subnet.spec as { vpcRef?: string }).vpcRef) }],
     logger: log,
     metrics,
-  });
+  }));
 }
 
 export function subnetController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const subnetsOfVpc: Mapper = (vpc) => informers.subnets.list(vpc.metadata.namespace).filter((subnet) => subnet.spec.vpcRef === vpc.metadata.name).map((subnet) => ({ namespace: subnet.metadata.namespace, name: subnet.metadata.name! }));
-  return new Controller({
+  return shared.register('Subnet', new Controller({
     name: 'subnet-controller',
     client: shared.deps.client,
     resource: SubnetResource,
@@ -84,14 +110,14 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
     ],
     logger: log,
     metrics,
-  });
+  }));
 }
 
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: Port & KubeObject) => boolean) => informers.ports.list(namespace).filter(predicate).map((port) => ({ namespace: port.metadata.namespace, name: port.metadata.name! }));
   const waitingForAddress = (port: Port & KubeObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
-  return new Controller({
+  return shared.register('Port', new Controller({
     name: 'port-controller',
     client: shared.deps.client,
     resource: PortResource,
@@ -106,7 +132,7 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
     ],
     logger: log,
     metrics,
-  });
+  }));
 }
 
 export function securityGroupController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
@@ -116,7 +142,7 @@ export function securityGroupController(shared: NetworkShared, log: Logger, metr
       .list(group.metadata.namespace)
       .filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name))
       .map((other) => ({ namespace: other.metadata.namespace, name: other.metadata.name! }));
-  return new Controller({
+  return shared.register('SecurityGroup', new Controller({
     name: 'securitygroup-controller',
     client: shared.deps.client,
     resource: SecurityGroupResource,
@@ -128,5 +154,5 @@ export function securityGroupController(shared: NetworkShared, log: Logger, metr
     ],
     logger: log,
     metrics,
-  });
+  }));
 }

@@ -1,12 +1,18 @@
 // The network controllers' connection to the OVN Northbound database. Connecting happens in the background
 // and keeps retrying, so the controllers run (and say why nothing is programmed) even when OVN is not
-// installed or not running: reconciles then report Ready=False reason OVNUnavailable.
-import { connectNorthbound, type NorthboundClient } from '../../agents/ovn-nb/index.ts';
+// installed or not running, or while the connection is down: reconciles then report Ready=False reason
+// OVNUnavailable (and retry).
+//
+// It also reports owned rows that disappear from OVN (deleted by hand, or a database restored from an
+// older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
+// owning object is reconciled again and its rows come back.
+import { connectNorthbound, ownerOf, type NorthboundClient, type Owner } from '../../agents/ovn-nb/index.ts';
 import { errorMessage, type Logger } from '../../apis/logging.ts';
 
 export class NorthboundConnection {
   private client?: NorthboundClient;
   private lastError = 'not connected yet';
+  private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private connecting?: Promise<void>;
@@ -26,6 +32,13 @@ export class NorthboundConnection {
       try {
         const client = await connectNorthbound({ endpoint: this.endpoint, logger: this.log, connectTimeoutMs: 5000 });
         if (this.stopped) return void (await client.close());
+        client.onStateChange((state) => {
+          if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
+        });
+        client.onUpdate((table, _uuid, oldRow, newRow) => {
+          const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
+          if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
+        });
         this.client = client;
         this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
       } catch (error) {
@@ -42,7 +55,18 @@ export class NorthboundConnection {
 
   /** The client, or undefined while not connected (the OvsdbClient itself reconnects after drops). */
   get current(): NorthboundClient | undefined {
-    return this.client;
+    return this.client?.connected ? this.client : undefined;
+  }
+
+  /** Transactions sent on this connection (kept across reconnects; zero before the first connect). */
+  get stats(): { transactions: number; failedTransactions: number } {
+    return this.client?.stats ?? { transactions: 0, failedTransactions: 0 };
+  }
+
+  /** Calls listener for every row with a PhotonCloud owner that leaves the database; returns an unsubscribe. */
+  onOwnedRowRemoved(listener: (owner: Owner, table: string) => void): () => void {
+    this.rowRemovedListeners.add(listener);
+    return () => this.rowRemovedListeners.delete(listener);
   }
 
   /** Why there is no client: for Ready=False messages. */

@@ -4,7 +4,7 @@
 // VPC, overlap with an older sibling) and reports it as Ready=False. A Subnet being deleted waits for its
 // Ports, then removes its rows. Status: gateway, usedIPs, availableIPs.
 import { byUuid, op } from '../../agents/ovsdb/index.ts';
-import { addRouterPorts, addSwitchPorts, ownerIds, removeRouterPorts } from '../../agents/ovn-nb/index.ts';
+import { addRouterPorts, addSwitchPorts, ownerIds, removeRouterPorts, type NorthboundClient } from '../../agents/ovn-nb/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { cidrWithin, formatIPv4, overlaps, parseCidr, type Cidr } from '../../apis/net/ipv4.ts';
 import { SubnetResource, type Subnet } from '../../apis/network/v1alpha1/index.ts';
@@ -42,7 +42,7 @@ export class SubnetReconciler implements Reconciler {
         return {};
       }
       if (!nb) return this.unavailable(subnet);
-      await this.removeRows(subnet);
+      await this.removeRows(nb, subnet);
       await removeFinalizer(this.deps.client, SubnetResource, subnet, OVN_FINALIZER, { fieldManager: FIELD_MANAGER });
       return {};
     }
@@ -63,7 +63,7 @@ export class SubnetReconciler implements Reconciler {
       await this.report(subnet, notReady('VpcNotReady', `Vpc ${vpc.metadata.name}'s router is not programmed yet`), fields, context);
       return { requeueAfterMs: RETRY_MS };
     }
-    await this.program(subnet, cidr, allocator.gatewayAddress, router._uuid);
+    await this.program(nb, subnet, cidr, allocator.gatewayAddress, router._uuid);
     await this.report(subnet, ready('Programmed', `logical switch ${switchName(subnet.metadata.uid!)} is attached to ${routerName(vpc.metadata.uid!)}`), fields, context);
     return {};
   }
@@ -91,8 +91,7 @@ export class SubnetReconciler implements Reconciler {
     return { usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
   }
 
-  private async program(subnet: SubnetObject, cidr: Cidr, gateway: string, router: string): Promise<void> {
-    const nb = this.deps.northbound.current!;
+  private async program(nb: NorthboundClient, subnet: SubnetObject, cidr: Cidr, gateway: string, router: string): Promise<void> {
     const uid = subnet.metadata.uid!;
     const owner = ownerIds(ownerOfObject(subnet));
     const routerMac = macFor(`${uid}/router-port`);
@@ -121,8 +120,7 @@ export class SubnetReconciler implements Reconciler {
     await upsertOwnedRow(nb, 'DHCP_Options', uid, { cidr: `${formatIPv4(cidr.network)}/${cidr.prefix}`, options, external_ids: labels(owner) });
   }
 
-  private async removeRows(subnet: SubnetObject): Promise<void> {
-    const nb = this.deps.northbound.current!;
+  private async removeRows(nb: NorthboundClient, subnet: SubnetObject): Promise<void> {
     const uid = subnet.metadata.uid!;
     const ops = [];
     const routerPort = ownedRow(nb, 'Logical_Router_Port', uid);
