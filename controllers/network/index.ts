@@ -7,7 +7,6 @@ import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../apis/logging.ts';
 import { errorMessage } from '../../apis/logging.ts';
 import { Controller } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers } from './deps.ts';
@@ -54,11 +53,11 @@ export class NetworkShared {
    * by hand, or the database came back without it. The object is reconciled again, which recreates it.
    */
   private repair(owner: Owner, table: string): void {
-    const informer = ({ Vpc: this.informers.vpcs, Subnet: this.informers.subnets, Port: this.informers.ports, SecurityGroup: this.informers.securityGroups } as Record<string, Informer<KubeObject> | undefined>)[owner.kind];
-    const object = informer?.get(owner.name, owner.namespace);
-    if (!object || object.metadata.uid !== owner.uid || object.metadata.deletionTimestamp) return;
+    const controller = this.controllers.get(owner.kind);
+    const object = controller?.informer.get(owner.name, owner.namespace);
+    if (!controller || !object || object.metadata.uid !== owner.uid || object.metadata.deletionTimestamp) return;
     this.log.info('an OVN row of a live object disappeared; reconciling it again', { kind: owner.kind, namespace: owner.namespace, name: owner.name, table });
-    this.controllers.get(owner.kind)?.enqueue({ namespace: owner.namespace, name: owner.name });
+    controller.enqueue({ namespace: owner.namespace, name: owner.name });
   }
 
   /** Removes orphaned OVN rows once everything is listed, then every few minutes. */

@@ -77,8 +77,8 @@ export class NorthboundConnection {
   /** Resolves with the client once connected (or undefined after timeoutMs). */
   async waitConnected(timeoutMs: number): Promise<NorthboundClient | undefined> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.client && Date.now() < deadline && !this.stopped) await new Promise((resolve) => setTimeout(resolve, 100));
-    return this.client;
+    while (!this.current && Date.now() < deadline && !this.stopped) await new Promise((resolve) => setTimeout(resolve, 100));
+    return this.current;
   }
 
   async stop(): Promise<void> {
