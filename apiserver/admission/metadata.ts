@@ -36,7 +36,8 @@ export function isPathSegmentName(name: string): boolean {
   return name !== '.' && name !== '..' && !name.includes('/') && !name.includes('%');
 }
 
-function validateQualifiedName(key: string): string[] {
+/** Problems with a label or annotation key (a qualified name); empty when it is valid. */
+export function validateQualifiedName(key: string): string[] {
   const problems: string[] = [];
   const parts = key.split('/');
   let name = key;
@@ -52,6 +53,11 @@ function validateQualifiedName(key: string): string[] {
   if (!QUALIFIED_NAME_PART.test(name))
     problems.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
   return problems;
+}
+
+/** A label value: empty, or at most 63 alphanumerics, '-', '_' and '.', starting and ending alphanumeric. */
+export function isLabelValue(value: string): boolean {
+  return value.length <= 63 && LABEL_VALUE.test(value);
 }
 
 function invalid(field: string, value: unknown, detail: string): FieldError {

@@ -1,5 +1,6 @@
 // Kubernetes label selector syntax: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`,
 // `a>5`, `a<5`, joined by commas (all must hold).
+import { isLabelValue, validateQualifiedName } from '../admission/metadata.ts';
 import { badRequest } from '../errors.ts';
 
 type Requirement =
@@ -9,19 +10,13 @@ type Requirement =
 
 export type LabelSelector = (labels: Record<string, string> | undefined) => boolean;
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
 function checkKey(key: string, selector: string): string {
-  // A qualified name: optional DNS-subdomain prefix (≤253) and '/', then a name part of at most 63 characters.
-  const slash = key.indexOf('/');
-  const tooLong = slash >= 0 ? slash > 253 || key.length - slash - 1 > 63 : key.length > 63;
-  if (!KEY.test(key) || tooLong) throw badRequest(`unable to parse requirement: invalid label key "${key}" in selector "${selector}"`);
+  if (validateQualifiedName(key).length > 0) throw badRequest(`unable to parse requirement: invalid label key "${key}" in selector "${selector}"`);
   return key;
 }
 
 function checkValue(value: string, selector: string): string {
-  if (value.length > 63 || !VALUE.test(value)) throw badRequest(`unable to parse requirement: invalid label value "${value}" in selector "${selector}"`);
+  if (!isLabelValue(value)) throw badRequest(`unable to parse requirement: invalid label value "${value}" in selector "${selector}"`);
   return value;
 }
 
