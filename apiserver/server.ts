@@ -96,14 +96,13 @@ async function openStore(options: StorageOptions, home: string): Promise<Store> 
 
 /** Cross-object admission reads the watch cache (stored form; the checked kinds have no conversion). */
 function cacheLookup(registry: ResourceRegistry, cache: WatchCache): AdmissionLookup {
-  const resourceOf = (group: string, plural: string) => registry.all().find((resource) => resource.group === group && resource.plural === plural);
   return {
     list(group, plural, namespace) {
-      const resource = resourceOf(group, plural);
+      const resource = registry.byGroupResource(group, plural);
       return resource ? cache.list(listPrefix(resource, namespace)).map((entry) => entry.object) : [];
     },
     get(group, plural, namespace, name) {
-      const resource = resourceOf(group, plural);
+      const resource = registry.byGroupResource(group, plural);
       return resource ? cache.get(objectKey(resource, namespace, name))?.object : undefined;
     },
   };

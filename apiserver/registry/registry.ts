@@ -49,6 +49,12 @@ export class ResourceRegistry {
     return undefined;
   }
 
+  /** Any served version of group/plural (every version of a resource shares its storage), without sorting. */
+  byGroupResource(group: string, plural: string): ResourceInfo | undefined {
+    for (const resource of this.resources.values()) if (resource.group === group && resource.plural === plural) return resource;
+    return undefined;
+  }
+
   all(): ResourceInfo[] {
     return [...this.resources.values()].sort((a, b) => (a.group + a.version + a.plural).localeCompare(b.group + b.version + b.plural));
   }
