@@ -140,8 +140,10 @@ export function recordUpdate(live: KubeObject | undefined, next: KubeObject, man
     entries = [];
   } else {
     const fromRequest = decodeManagedFields(provided);
-    entries = fromRequest && fromRequest.length > 0 ? fromRequest : decodeLive(live);
-    for (const entry of entries) entry.set = stripSet(entry.set);
+    if (fromRequest && fromRequest.length > 0) {
+      entries = fromRequest;
+      for (const entry of entries) entry.set = stripSet(entry.set);
+    } else entries = decodeLive(live);
   }
   if (entries.length === 0 && !creating) return [];
 
