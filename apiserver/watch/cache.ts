@@ -217,8 +217,9 @@ export class WatchCache {
   }
 
   private convert(event: StoreEvent, cached?: KubeObject): CacheEvent | undefined {
-    // The store may omit the previous value (compacted history): the cache's own copy stands in for it.
-    const prevObject = event.prevValue ? this.decode(event.key, event.prevValue, event.prevModRevision ?? 0) : cached;
+    // The cache's own copy is authoritative for the previous state; the store's previous value (absent after
+    // compaction) is only decoded when the cache has none.
+    const prevObject = cached ?? (event.prevValue ? this.decode(event.key, event.prevValue, event.prevModRevision ?? 0) : undefined);
     if (event.type === 'delete') {
       if (!prevObject) return undefined;
       const object = { ...prevObject, metadata: { ...prevObject.metadata, resourceVersion: String(event.modRevision) } };
@@ -240,15 +241,8 @@ export class WatchCache {
       const previous = entries.get(storeEvent.key);
       const event = this.convert(storeEvent, previous?.object);
       if (!event) continue;
-      // The cache's own copy is authoritative for the previous state (prevKV may be absent after compaction).
-      if (previous) event.prevObject = previous.object;
-      if (event.type === 'DELETED') {
-        if (!event.prevObject) continue;
-        entries.delete(event.key);
-      } else {
-        if (event.type === 'ADDED' && previous) event.type = 'MODIFIED';
-        entries.set(event.key, { object: event.object, revision: event.revision });
-      }
+      if (event.type === 'DELETED') entries.delete(event.key);
+      else entries.set(event.key, { object: event.object, revision: event.revision });
       this.buffer.push(event);
       this.dispatch(prefix, event);
     }
