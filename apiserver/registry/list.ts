@@ -17,6 +17,30 @@ export interface ListQuery {
   resourceVersionMatch?: string;
 }
 
+/**
+ * What a list or watch covers: the key prefix of the request's namespace (or of the one a
+ * `metadata.namespace=` field selector pins), and `exactKey` when a `metadata.name=` selector names a single
+ * object there (kubectl wait, get <name> -w), so one key is read instead of scanning the kind.
+ */
+export interface ListScope {
+  prefix: string;
+  exactKey?: string;
+  matches(object: KubeObject): boolean;
+}
+
+/** Parses the selectors (400 on bad ones) and works out the namespace, key prefix and single key they cover. */
+export function listScope(resource: ResourceInfo, namespace: string | undefined, labelSelector: string | undefined, fieldSelector: string | undefined): ListScope {
+  const labels = parseLabelSelector(labelSelector);
+  const fields = parseFieldSelector(fieldSelector, resource.selectableFields);
+  const effectiveNamespace = namespace ?? (resource.namespaced ? fields.exactNamespace : undefined);
+  const single = fields.exactName && (effectiveNamespace || !resource.namespaced);
+  return {
+    prefix: listPrefix(resource, effectiveNamespace),
+    ...(single ? { exactKey: objectKey(resource, effectiveNamespace, fields.exactName!) } : {}),
+    matches: (object) => labels(object.metadata.labels) && fields.matches(object),
+  };
+}
+
 interface ContinueToken {
   v: 'meta.k8s.io/v1';
   rv: number;
@@ -59,12 +83,8 @@ export function validateListQuery(query: ListQuery): void {
 
 /** A list read from storage (at a revision when continuing or asked for an exact one). */
 export async function listFromStorage(store: Store, resource: ResourceInfo, namespace: string | undefined, query: ListQuery): Promise<KubeList> {
-  validateListQuery(query);
-  const labels = parseLabelSelector(query.labelSelector);
-  const fields = parseFieldSelector(query.fieldSelector, resource.selectableFields);
+  const { prefix, exactKey, matches } = listScope(resource, namespace, query.labelSelector, query.fieldSelector);
   const limit = query.limit && query.limit > 0 ? query.limit : 0;
-  const effectiveNamespace = namespace ?? (resource.namespaced ? fields.exactNamespace : undefined);
-  const prefix = listPrefix(resource, effectiveNamespace);
 
   let revision: number | undefined;
   let startAfter: string | undefined;
@@ -76,13 +96,13 @@ export async function listFromStorage(store: Store, resource: ResourceInfo, name
     revision = parseResourceVersion(query.resourceVersion);
   }
 
-  // metadata.name=x (kubectl wait, get <name> -w): read one key instead of scanning the kind. The revision is
-  // taken before the read, so a watch from it can only repeat a change, never miss one.
-  if (fields.exactName && (effectiveNamespace || !resource.namespaced) && revision === undefined) {
+  // One named object: the revision is taken before the read, so a watch from it can only repeat a change,
+  // never miss one.
+  if (exactKey && revision === undefined) {
     const listRevision = await store.currentRevision();
-    const kv = await store.get(objectKey(resource, effectiveNamespace, fields.exactName));
+    const kv = await store.get(exactKey);
     const object = kv ? decodeKeyValue(kv, resource) : undefined;
-    const items = object && labels(object.metadata.labels) && fields.matches(object) ? [object] : [];
+    const items = object && matches(object) ? [object] : [];
     return { apiVersion: apiVersionOf(resource), kind: resource.listKind, metadata: { resourceVersion: String(listRevision) }, items };
   }
   const items: KubeObject[] = [];
@@ -94,7 +114,7 @@ export async function listFromStorage(store: Store, resource: ResourceInfo, name
       for (let index = 0; index < page.items.length; index++) {
         const kv = page.items[index];
         const object = decodeKeyValue(kv, resource);
-        if (!labels(object.metadata.labels) || !fields.matches(object)) continue;
+        if (!matches(object)) continue;
         items.push(object);
         if (limit && items.length === limit) {
           const moreHere = index < page.items.length - 1 || page.more;

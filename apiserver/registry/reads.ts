@@ -5,13 +5,11 @@
 // (the cache's state at revision R is exactly the store's state at R, so the pages agree).
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { parseFieldSelector } from '../selectors/field-selector.ts';
-import { parseLabelSelector } from '../selectors/label-selector.ts';
 import type { Store } from '../storage/types.ts';
 import type { WatchCache } from '../watch/cache.ts';
 import { decodeKeyValue } from './codec.ts';
-import { encodeContinue, listFromStorage, parseResourceVersion, validateListQuery, type ListQuery } from './list.ts';
-import { apiVersionOf, fromStorage, listPrefix, objectKey, type ResourceInfo } from './resource.ts';
+import { encodeContinue, listFromStorage, listScope, parseResourceVersion, validateListQuery, type ListQuery } from './list.ts';
+import { apiVersionOf, fromStorage, objectKey, type ResourceInfo } from './resource.ts';
 
 /** How long a read waits for the cache to reach a revision before giving up (Kubernetes: 3 s). */
 const FRESHNESS_WAIT_MS = 3000;
@@ -44,20 +42,15 @@ export class Reader {
 
   /** Synchronous from here on: the snapshot and its revision belong together. */
   private listFromCache(resource: ResourceInfo, namespace: string | undefined, query: ListQuery): KubeList {
-    const labels = parseLabelSelector(query.labelSelector);
-    const fields = parseFieldSelector(query.fieldSelector, resource.selectableFields);
+    const { prefix, exactKey, matches } = listScope(resource, namespace, query.labelSelector, query.fieldSelector);
     const limit = query.limit && query.limit > 0 ? query.limit : 0;
-    const effectiveNamespace = namespace ?? (resource.namespaced ? fields.exactNamespace : undefined);
-    const prefix = listPrefix(resource, effectiveNamespace);
     const revision = this.cache.revision;
-    const entries = fields.exactName && (effectiveNamespace || !resource.namespaced)
-      ? [this.cache.get(objectKey(resource, effectiveNamespace, fields.exactName))].filter((entry) => entry !== undefined)
-      : this.cache.list(prefix);
+    const entries = exactKey ? [this.cache.get(exactKey)].filter((entry) => entry !== undefined) : this.cache.list(prefix);
     const items: KubeObject[] = [];
     let continueToken: string | undefined;
     for (let index = 0; index < entries.length; index++) {
       const object = fromStorage(resource, entries[index].object);
-      if (!labels(object.metadata.labels) || !fields.matches(object)) continue;
+      if (!matches(object)) continue;
       if (limit && items.length === limit) {
         const last = items[items.length - 1];
         continueToken = encodeContinue(revision, objectKey(resource, last.metadata.namespace, last.metadata.name!).slice(prefix.length));

@@ -7,10 +7,8 @@ import { createLogger, type Logger } from '../../apis/logging.ts';
 import { badRequest, expired, serviceUnavailable } from '../errors.ts';
 import { negotiateRepresentation } from '../http/negotiate.ts';
 import { booleanParam, integerParam } from '../http/query.ts';
-import { parseResourceVersion } from '../registry/list.ts';
-import { apiVersionOf, fromStorage, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
-import { parseFieldSelector } from '../selectors/field-selector.ts';
-import { parseLabelSelector } from '../selectors/label-selector.ts';
+import { listScope, parseResourceVersion } from '../registry/list.ts';
+import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resource.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
 import { ExpiredError, type CacheEvent, type WatchCache } from './cache.ts';
 
@@ -46,8 +44,7 @@ export class WatchHandler {
   }
 
   async serve(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, namespace: string | undefined, query: URLSearchParams): Promise<void> {
-    const labels = parseLabelSelector(query.get('labelSelector') ?? undefined);
-    const fields = parseFieldSelector(query.get('fieldSelector') ?? undefined, resource.selectableFields);
+    const scope = listScope(resource, namespace, query.get('labelSelector') ?? undefined, query.get('fieldSelector') ?? undefined);
     const rvParam = query.get('resourceVersion') ?? '';
     const requested = parseResourceVersion(rvParam);
     const bookmarks = booleanParam(query, 'allowWatchBookmarks');
@@ -63,9 +60,8 @@ export class WatchHandler {
 
     if (!this.cache.ready && !(await this.cache.waitUntilReady(10_000))) throw serviceUnavailable('the watch cache is not ready yet; retry shortly');
 
-    const effectiveNamespace = namespace ?? (resource.namespaced ? fields.exactNamespace : undefined);
-    const keyPrefix = fields.exactName && (effectiveNamespace || !resource.namespaced) ? objectKey(resource, effectiveNamespace, fields.exactName) : listPrefix(resource, effectiveNamespace);
-    const matches = (object: KubeObject) => labels(object.metadata.labels) && fields.matches(object);
+    const keyPrefix = scope.exactKey ?? scope.prefix;
+    const matches = scope.matches;
     const apiVersion = apiVersionOf(resource);
     // The cache holds stored objects; watchers see (and select on) this resource's form of them.
     const view = (object: KubeObject) => fromStorage(resource, object);
@@ -76,12 +72,11 @@ export class WatchHandler {
       const shape = `${representation.as}:${include}:${apiVersion}:${type}`;
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
-      const versioned = object;
-      let wireObject: unknown = versioned;
+      let wireObject: unknown = object;
       if (type !== 'BOOKMARK') {
         if (representation.as === 'Table') {
           const table = renderTable(resource, [], { resourceVersion: object.metadata.resourceVersion }, include, representation.apiVersion);
-          table.rows = [renderRow(resource, versioned, include, representation.apiVersion)];
+          table.rows = [renderRow(resource, object, include, representation.apiVersion)];
           wireObject = table;
         } else if (representation.as === 'PartialObjectMetadata') {
           wireObject = { kind: 'PartialObjectMetadata', apiVersion: representation.apiVersion, metadata: object.metadata };
