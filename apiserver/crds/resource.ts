@@ -1,12 +1,13 @@
 // apiextensions.k8s.io/v1 CustomResourceDefinition, served like any other kind. Its admission checks what
 // Kubernetes checks before a CRD is accepted: names, scope, one storage version, compilable structural
 // schemas, no conversion webhooks; group, plural and scope never change.
+import { errorMessage } from '../../apis/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { validateName } from '../admission/metadata.ts';
 import type { JSONSchemaProps } from '../admission/structural-schema.ts';
 import type { FieldError } from '../errors.ts';
 import { bool, builtinResource, str } from '../registry/builtins/define.ts';
-import { CrdError, resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';
+import { resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 
 /** Keeps a deleted CRD until its custom objects are gone (apiserver/crds/controller.ts removes it). */
@@ -131,7 +132,7 @@ function specErrors(crd: CustomResourceDefinition, old?: CustomResourceDefinitio
     try {
       resourcesFromCrd(crd);
     } catch (error) {
-      invalid('spec.versions', 'schema', error instanceof CrdError || error instanceof Error ? error.message : String(error));
+      invalid('spec.versions', 'schema', errorMessage(error));
     }
   }
   return errors;

@@ -2,6 +2,7 @@
 // into the store and decrypted on their way out (get, list, delete's returned value, watch events' value and
 // prevValue). Revisions, keys, compare-and-swap and everything else pass through untouched, so the decorated
 // store keeps the Store contract (and the underlying store sees only ciphertext for those keys).
+import { errorMessage } from '../../apis/logging.ts';
 import {
   isStorageError,
   StorageError,
@@ -88,8 +89,7 @@ class EncryptingStore implements Store {
         if (opened.length > 0) handler.onEvents(opened);
         if (failure === undefined || ended) return;
         end();
-        const message = failure instanceof Error ? failure.message : String(failure);
-        handler.onError(new StorageError('Unavailable', `watch ${prefix}: ${message}`));
+        handler.onError(new StorageError('Unavailable', `watch ${prefix}: ${errorMessage(failure)}`));
       },
       onError: (error) => {
         if (ended) return;

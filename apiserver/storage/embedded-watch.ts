@@ -1,12 +1,7 @@
 // Watches on the embedded backend, served in-process: the store publishes each committed write to the hub,
 // which queues it for every watcher whose prefix covers it and delivers outside the write (see WatchHub).
-import { type StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
+import { directoryOf, type StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
 import { callHandler } from './handlers.ts';
-
-/** The directory a prefix stands for: '/a/b' and '/a/b/' both mean '/a/b/'; '' means every key. */
-export function directoryOf(prefix: string): string {
-  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
 
 /**
  * Live watchers and their delivery. Events are queued during a write and delivered from a setImmediate, in

@@ -18,6 +18,7 @@
 // as long as the store is open (see openEmbeddedStore).
 import Database from 'better-sqlite3';
 import {
+  directoryOf,
   StorageError,
   type KeyValue,
   type ListOptions,
@@ -27,7 +28,7 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './types.ts';
-import { directoryOf, EmbeddedWatch, WatchHub } from './embedded-watch.ts';
+import { EmbeddedWatch, WatchHub } from './embedded-watch.ts';
 
 export interface EmbeddedStoreOptions {
   /** Database file (created when missing), or ':memory:' for a throw-away store. */

@@ -1,6 +1,7 @@
 // Watches on the etcd backend: one raw gRPC Watch stream per watch, with its own resume point and confirmed
 // progress (see EtcdWatch, and etcd.ts's header for why etcd3's own Watcher is not used).
 import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+import { errorMessage } from '../../apis/logging.ts';
 import { StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
 import { callHandler } from './handlers.ts';
 
@@ -306,8 +307,7 @@ export class EtcdWatch implements WatchHandle {
     if (this.closed) return;
     this.disconnectedSince ??= Date.now();
     if (Date.now() - this.disconnectedSince > this.store.watchRetryTimeoutMs) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return this.fail(new StorageError('Unavailable', `watch lost its etcd connection: ${reason}`));
+      return this.fail(new StorageError('Unavailable', `watch lost its etcd connection: ${errorMessage(error)}`));
     }
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures++);
     clearTimeout(this.retryTimer);
@@ -317,10 +317,9 @@ export class EtcdWatch implements WatchHandle {
   private fail(error: StorageError): void {
     if (this.closed) return;
     this.close();
-    this.handler.onError(error);
+    callHandler(() => this.handler.onError(error));
   }
 }
-
 
 /**
  * Ends a watch stream. end() first: the connection pool counts an error on a still-writable stream as a

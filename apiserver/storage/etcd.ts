@@ -34,7 +34,10 @@ import {
   type IKeyValue,
   type IOptions,
 } from 'etcd3';
+import { errorMessage } from '../../apis/logging.ts';
 import {
+  directoryOf,
+  isStorageError,
   StorageError,
   type KeyValue,
   type ListOptions,
@@ -214,7 +217,7 @@ class EtcdStore implements Store {
       this.learnCompacted(revision);
     } catch (error) {
       // Compacting at or below an earlier compaction is a no-op, as in the embedded store.
-      if (!(error instanceof StorageError && error.code === 'Compacted')) throw error;
+      if (!isStorageError(error, 'Compacted')) throw error;
     }
   }
 
@@ -272,7 +275,7 @@ class EtcdStore implements Store {
       await this.call('compaction probe', () => this.client.kv.range({ key: Buffer.from([0]), revision, count_only: true }), false);
       return true;
     } catch (error) {
-      if (error instanceof StorageError && error.code === 'Compacted') return false;
+      if (isStorageError(error, 'Compacted')) return false;
       throw error;
     }
   }
@@ -283,7 +286,7 @@ class EtcdStore implements Store {
     try {
       return await request();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       if (message.includes('required revision has been compacted')) {
         const compacted = withCompactedRevision ? await this.compactedRevision().catch(() => this.knownCompacted) : undefined;
         throw new StorageError('Compacted', `${what}: ${message}`, compacted);
@@ -316,7 +319,7 @@ class EtcdStore implements Store {
    * nor '/a/b' itself (a trailing '/' is implied); '' covers every key in the namespace.
    */
   private range(prefix: string): KeyRange {
-    const start = this.key(prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`);
+    const start = this.key(directoryOf(prefix));
     return { key: start.length > 0 ? start : Buffer.from([0]), end: prefixEnd(start) };
   }
 }

@@ -123,3 +123,11 @@ export class StorageError extends Error {
 export function isStorageError(error: unknown, code?: StorageErrorCode): error is StorageError {
   return error instanceof StorageError && (code === undefined || error.code === code);
 }
+
+/**
+ * The directory a prefix stands for, in both backends: '/a/b' and '/a/b/' both mean '/a/b/' (covering
+ * '/a/b/x' but neither '/a/bc' nor '/a/b' itself); '' means every key.
+ */
+export function directoryOf(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
