@@ -88,7 +88,7 @@ class FakeServer {
     socket.write(JSON.stringify({ id, result, error }));
   }
 
-  update(socket: net.Socket, table: string, updates: Record<string, unknown>): string {
+  update(table: string, updates: Record<string, unknown>): string {
     return JSON.stringify({ id: null, method: 'update', params: [this.monitorId, { [table]: updates }] });
   }
 
@@ -140,7 +140,7 @@ describe('OvsdbClient protocol handling', () => {
     client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' } });
     fake.onTransact = (socket, message) => {
       const text =
-        fake!.update(socket, 'Thing', { [U2]: { new: { name: 'two', tags: ['set', []], peer: 'one' } }, [U1]: { old: { tags: ['set', ['a']] }, new: { name: 'one', tags: ['set', ['a', 'b']], peer: ['set', []] } } }) +
+        fake!.update('Thing', { [U2]: { new: { name: 'two', tags: ['set', []], peer: 'one' } }, [U1]: { old: { tags: ['set', ['a']] }, new: { name: 'one', tags: ['set', ['a', 'b']], peer: ['set', []] } } }) +
         JSON.stringify({ id: message.id, result: [{ uuid: ['uuid', U2] }], error: null });
       // Deliver in three odd pieces.
       socket.write(text.slice(0, 17));
@@ -164,7 +164,7 @@ describe('OvsdbClient protocol handling', () => {
     fake.onTransact = (socket, message) => {
       fake!.reply(socket, message.id, [{ uuid: ['uuid', U2] }]);
       // The update follows later; the echo reply (sent by the fake after it) must not overtake it.
-      setTimeout(() => socket.write(fake!.update(socket, 'Thing', { [U2]: { new: { name: 'late', tags: ['set', []], peer: ['set', []] } } })), 30);
+      setTimeout(() => socket.write(fake!.update('Thing', { [U2]: { new: { name: 'late', tags: ['set', []], peer: ['set', []] } } })), 30);
     };
     const originalEcho = fake.reply.bind(fake);
     fake.reply = (socket, id, result, error) => {
@@ -209,7 +209,7 @@ describe('OvsdbClient protocol handling', () => {
     fake = await FakeServer.start();
     client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' }, maxBackoffMs: 50 });
     const events: string[] = [];
-    client.onUpdate((_table, id, oldRow, newRow) => events.push(`${(newRow ?? oldRow)!.name}:${oldRow ? 'old' : '-'}:${newRow ? 'new' : '-'}`));
+    client.onUpdate((_table, _id, oldRow, newRow) => events.push(`${(newRow ?? oldRow)!.name}:${oldRow ? 'old' : '-'}:${newRow ? 'new' : '-'}`));
     const snapshot = client.rows('Thing');
     fake.rows = { [U2]: { name: 'two', tags: ['set', []], peer: ['set', []] } };
     for (const socket of fake.connections) socket.destroy();

@@ -96,7 +96,8 @@ export class CrdController {
     let retry = false;
     try {
       const current = this.cache.get(`${this.crds.storagePrefix}${name}`)?.object;
-      if (current) retry = current.metadata.deletionTimestamp ? await this.cleanUp(current) : await this.writeStatus(current);
+      if (current?.metadata.deletionTimestamp) retry = await this.cleanUp(current);
+      else if (current) await this.writeStatus(current);
     } catch (error) {
       if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) this.log.warn('CustomResourceDefinition pass failed', { crd: name, error: errorMessage(error) });
       retry = true;
@@ -122,8 +123,8 @@ export class CrdController {
     });
   }
 
-  /** Writes NamesAccepted/Established (only when they change). Returns whether to retry. */
-  private async writeStatus(crd: KubeObject): Promise<boolean> {
+  /** Writes NamesAccepted/Established (only when they change). */
+  private async writeStatus(crd: KubeObject): Promise<void> {
     const spec = (crd as unknown as CustomResourceDefinition).spec;
     const problem = this.problems.get(crd.metadata.name!);
     await this.objects.guaranteedUpdate(this.crds, undefined, crd.metadata.name!, defaultWriteOptions(), (current) => {
@@ -135,7 +136,6 @@ export class CrdController {
         status: { conditions: this.conditions(current, problem, false), acceptedNames: problem ? (current.status as { acceptedNames?: unknown } | undefined)?.acceptedNames ?? {} : spec.names, storedVersions },
       };
     }, { subresource: 'status' });
-    return false;
   }
 
   /** Deletes the CRD's objects; once none is left, releases the CRD. Returns whether to come back. */

@@ -3,7 +3,7 @@
 // schemas, no conversion webhooks; group, plural and scope never change.
 import { errorMessage } from '../../apis/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { validateName } from '../admission/metadata.ts';
+import { DNS1123_LABEL, validateName } from '../admission/metadata.ts';
 import type { JSONSchemaProps } from '../admission/structural-schema.ts';
 import type { FieldError } from '../errors.ts';
 import { bool, builtinResource, str } from '../registry/builtins/define.ts';
@@ -29,6 +29,8 @@ const namesSchema: JSONSchemaProps = {
     categories: stringList('Grouped resources this custom resource belongs to (e.g. "photon"), used by kubectl get <category>.'),
   },
 };
+/** The same names, none required (status.acceptedNames). */
+const { required: _required, ...optionalNamesSchema } = namesSchema;
 
 const crdSchemaProperties: Record<string, JSONSchemaProps> = {
   spec: {
@@ -87,12 +89,11 @@ const crdSchemaProperties: Record<string, JSONSchemaProps> = {
           },
         },
       },
-      acceptedNames: { ...namesSchema, required: undefined, description: 'The names actually being used to serve discovery.' },
+      acceptedNames: { ...optionalNamesSchema, description: 'The names actually being used to serve discovery.' },
       storedVersions: stringList('Versions objects have ever been stored with.'),
     },
   },
 };
-delete (crdSchemaProperties.status.properties!.acceptedNames as { required?: string[] }).required;
 
 const LOWER_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
@@ -110,7 +111,7 @@ function specErrors(crd: CustomResourceDefinition, old?: CustomResourceDefinitio
   if (crd.metadata.name !== `${spec.names.plural}.${spec.group}`) invalid('metadata.name', crd.metadata.name, 'must be spec.names.plural+"."+spec.group');
   const names = new Set<string>();
   spec.versions.forEach((version, index) => {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(version.name)) invalid(`spec.versions[${index}].name`, version.name, 'must be a lowercase RFC 1123 label (e.g. v1, v2beta1)');
+    if (!DNS1123_LABEL.test(version.name)) invalid(`spec.versions[${index}].name`, version.name, 'must be a lowercase RFC 1123 label (e.g. v1, v2beta1)');
     if (names.has(version.name)) errors.push({ field: `spec.versions[${index}].name`, reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(version.name)}` });
     names.add(version.name);
   });

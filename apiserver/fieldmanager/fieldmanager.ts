@@ -243,11 +243,9 @@ function listConflicts(conflicting: Array<{ entry: ManagerFields; set: FieldSet 
     }
   }
   // Grouped by manager in the order the message lists them; paths in structured-merge-diff's order.
+  // Array.prototype.sort is stable: within a manager, paths keep their order.
   const order = (conflict: FieldConflict) => managerIdentifier(conflict, apiVersion);
-  return conflicts
-    .map((conflict, index) => ({ conflict, index }))
-    .sort((a, b) => compareCodePoints(order(a.conflict), order(b.conflict)) || a.index - b.index)
-    .map(({ conflict }) => conflict);
+  return conflicts.sort((a, b) => compareCodePoints(order(a), order(b)));
 }
 
 /** The whole object again: the merged view plus what the view left out (type meta, server metadata, status). */
@@ -287,7 +285,8 @@ function assemble(live: KubeObject | undefined, config: KubeObject, result: Reco
   return object as KubeObject;
 }
 
-function withManagedFields(metadata: ObjectMeta, managedFields: ManagedFieldsEntry[]): ObjectMeta {
+/** metadata with these managedFields (none: the field is removed). */
+export function withManagedFields(metadata: ObjectMeta, managedFields: ManagedFieldsEntry[]): ObjectMeta {
   const out = { ...metadata };
   if (managedFields.length > 0) out.managedFields = managedFields;
   else delete out.managedFields;

@@ -70,11 +70,7 @@ export function isResetManagedFields(entries: unknown): boolean {
  */
 export function encodeManagedFields(entries: readonly ManagerFields[]): ManagedFieldsEntry[] {
   const kept = entries.filter((entry) => !entry.set.isEmpty());
-  const sorted = kept
-    .map((entry, index) => ({ entry, index }))
-    .sort((a, b) => compareEntries(a.entry, b.entry) || a.index - b.index)
-    .map(({ entry }) => entry);
-  return sorted.map((entry) => {
+  return kept.sort(compareEntries).map((entry) => {
     const encoded: ManagedFieldsEntry = { manager: entry.manager, operation: entry.operation, apiVersion: entry.apiVersion };
     if (entry.time !== undefined) encoded.time = entry.time;
     encoded.fieldsType = 'FieldsV1';

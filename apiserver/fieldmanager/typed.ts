@@ -296,7 +296,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((item, index) => deepEqual(item, b[index]));
   if (isPlainObject(a)) {
-    if (!isPlainObject(b) || Array.isArray(b)) return false;
+    if (!isPlainObject(b)) return false;
     const keys = Object.keys(a);
     return keys.length === Object.keys(b).length && keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && deepEqual(a[key], b[key]));
   }

@@ -28,7 +28,7 @@ export class NamespaceLifecycle implements NamespaceLookup {
     private readonly objects: ObjectStore,
     private readonly store: Store,
     private readonly cache: WatchCache,
-    private readonly intervalMs = 1000,
+    intervalMs = 1000,
     logger?: Logger,
   ) {
     this.log = logger ?? createLogger('namespace-lifecycle');

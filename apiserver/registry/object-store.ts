@@ -2,8 +2,8 @@
 // (uid, generation, timestamps), the status subresource split, finalizers and deletionTimestamp,
 // optimistic concurrency and dry runs. HTTP-free: handlers translate requests into these calls.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { KubeObject, ManagedFieldsEntry, Status } from '../../apis/meta/types.ts';
-import { recordUpdate, type FieldManagerContext } from '../fieldmanager/index.ts';
+import type { KubeObject, Status } from '../../apis/meta/types.ts';
+import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fieldmanager/index.ts';
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound } from '../errors.ts';
@@ -101,7 +101,7 @@ export class ObjectStore {
       resource.strategy.prepareForCreate?.(candidate);
       admitObject(resource, candidate, undefined, options);
       this.checkCrossObject(resource, candidate, undefined);
-      if (options.operation !== 'Apply') setManagedFields(candidate, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
+      if (options.operation !== 'Apply') candidate.metadata = withManagedFields(candidate.metadata, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       if (resource.namespaced) await this.requireWritableNamespace(namespace!);
       if (options.dryRun) return candidate;
       try {
@@ -217,7 +217,7 @@ export class ObjectStore {
     if (subresource === undefined) this.checkCrossObject(resource, next, current);
     // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
     if (options.operation !== 'Apply' && subresource !== 'finalize') {
-      setManagedFields(next, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
+      next.metadata = withManagedFields(next.metadata, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
     }
     if (current.metadata.deletionTimestamp) {
       const before = new Set(current.metadata.finalizers ?? []);
@@ -312,11 +312,6 @@ export function fieldContext(resource: ResourceInfo, subresource?: 'status'): Fi
     // Main-resource writes never own status when status is a subresource.
     ignoreStatus: resource.hasStatus && subresource === undefined,
   };
-}
-
-function setManagedFields(object: KubeObject, entries: ManagedFieldsEntry[]): void {
-  if (entries.length > 0) object.metadata.managedFields = entries;
-  else delete object.metadata.managedFields;
 }
 
 function deletedStatus(resource: ResourceInfo, object: KubeObject): Status {

@@ -37,6 +37,8 @@ export const str = (description: string, extra: Partial<JSONSchemaProps> = {}): 
 export const int = (description: string, extra: Partial<JSONSchemaProps> = {}): JSONSchemaProps => ({ type: 'integer', format: 'int32', description, ...extra });
 export const bool = (description: string): JSONSchemaProps => ({ type: 'boolean', description });
 export const time = (description: string): JSONSchemaProps => ({ type: 'string', format: 'date-time', description });
+/** metav1.MicroTime: a date-time string (RFC 3339 with microseconds). */
+export const microTime = (description: string): JSONSchemaProps => str(description, { format: 'date-time' });
 export const stringMap = (description: string, values: Partial<JSONSchemaProps> = {}): JSONSchemaProps => ({ type: 'object', description, additionalProperties: { type: 'string', ...values } });
 
 export const objectReference: JSONSchemaProps = {

@@ -3,9 +3,8 @@
 // as core v1, and converted field by field, as Kubernetes does. Events expire (apiserver/housekeeping).
 import type { KubeObject } from '../../../apis/meta/types.ts';
 import type { PrinterColumn, ResourceInfo } from '../resource.ts';
-import { builtinResource, int, objectReference, str, time } from './define.ts';
+import { builtinResource, int, microTime, objectReference, str, time } from './define.ts';
 
-const microTime = (description: string) => str(description, { format: 'date-time' });
 const source = { type: 'object' as const, description: 'The component reporting this event.', properties: { component: str('Component from which the event is generated.'), host: str('Node name on which the event is generated.') } };
 const series = { type: 'object' as const, description: 'Data about the event series this event represents.', properties: { count: int('Number of occurrences in this series up to the last heartbeat time.'), lastObservedTime: microTime('Time of the last occurrence observed.') } };
 

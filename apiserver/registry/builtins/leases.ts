@@ -1,8 +1,6 @@
 // coordination.k8s.io/v1 Lease: leader election for controller managers and node heartbeats.
 import type { ResourceInfo } from '../resource.ts';
-import { AGE_COLUMN, builtinResource, int, str } from './define.ts';
-
-const microTime = (description: string) => str(description, { format: 'date-time' });
+import { AGE_COLUMN, builtinResource, int, microTime, str } from './define.ts';
 
 export function leaseResource(): ResourceInfo {
   return builtinResource({
