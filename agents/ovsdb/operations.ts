@@ -162,20 +162,16 @@ function tableOf(schema: DatabaseSchema | undefined, table: string): TableSchema
   return found;
 }
 
-function encodeWithColumn(table: TableSchema | undefined, tableName: string, column: string, value: unknown, type?: ColumnType): unknown {
+function encodeWithColumn(table: TableSchema | undefined, tableName: string, column: string, value: unknown): unknown {
   if (!table) return encodeValue(value);
   const schema = columnSchema(table, column);
   if (!schema) throw new Error(`table ${tableName} has no column ${column}`);
-  return encodeDatum(value, type ?? schema.type);
+  return encodeDatum(value, schema.type);
 }
 
 function encodeConditions(table: TableSchema | undefined, tableName: string, where: readonly Condition[]): unknown[] {
-  return where.map(([column, fn, value]) => {
-    const schema = table ? columnSchema(table, column) : undefined;
-    if (table && !schema) throw new Error(`table ${tableName} has no column ${column}`);
-    // includes/excludes compare against a (sub)set or (sub)map; ==/!= on an optional or set column likewise.
-    return [column, fn, encodeWithColumn(table, tableName, column, value)];
-  });
+  // includes/excludes compare against a (sub)set or (sub)map; ==/!= on an optional or set column likewise.
+  return where.map(([column, fn, value]) => [column, fn, encodeWithColumn(table, tableName, column, value)]);
 }
 
 function encodeMutations(table: TableSchema | undefined, tableName: string, mutations: readonly Mutation[]): unknown[] {

@@ -4,7 +4,7 @@
 import type { Logger } from '../../apis/logging.ts';
 import type { Store } from '../storage/types.ts';
 import type { WatchCache } from '../watch/cache.ts';
-import { PeriodicTask } from './periodic.ts';
+import { PeriodicTask } from '../../apis/periodic.ts';
 
 export class Compactor {
   private readonly loop: PeriodicTask;

@@ -8,7 +8,7 @@ import { lastSeen } from '../registry/builtins/events.ts';
 import type { ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import type { WatchCache } from '../watch/cache.ts';
-import { PeriodicTask } from './periodic.ts';
+import { PeriodicTask } from '../../apis/periodic.ts';
 
 export class EventExpiry {
   private readonly loop: PeriodicTask;

@@ -4,7 +4,7 @@
 // terminating namespaces on every pass, so a restart in the middle resumes where it stopped.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, type Logger } from '../../apis/logging.ts';
-import { PeriodicTask } from './periodic.ts';
+import { PeriodicTask } from '../../apis/periodic.ts';
 import { ApiError } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';

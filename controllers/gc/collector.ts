@@ -8,7 +8,7 @@
 //     references are removed. A dependent of an owner in foreground deletion is deleted.
 // Level-based: after a restart it rebuilds the graph from lists and processes everything, so dependents
 // orphaned while it was down are collected.
-import { isConflict, isNotFound, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
+import { groupResourceOf, isConflict, isNotFound, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
 import type { KubeObject, OwnerReference } from '../../apis/meta/types.ts';
 import { removeFinalizer } from '../runtime/finalizers.ts';
@@ -77,7 +77,7 @@ export class GarbageCollector {
   private async refreshDiscovery(): Promise<void> {
     this.discovery = await discover(this.client);
     for (const resource of this.discovery.resources) {
-      const id = resource.group ? `${resource.plural}.${resource.group}` : resource.plural;
+      const id = groupResourceOf(resource);
       if (IGNORED.has(id) || this.watched.has(id)) continue;
       const informer = this.informers.informerFor(resource);
       informer.addEventHandler({
@@ -111,8 +111,7 @@ export class GarbageCollector {
   }
 
   private current(node: GraphNode): KubeObject | undefined {
-    const id = node.resource.group ? `${node.resource.plural}.${node.resource.group}` : node.resource.plural;
-    return this.watched.get(id)?.get(node.name, node.namespace);
+    return this.watched.get(groupResourceOf(node.resource))?.get(node.name, node.namespace);
   }
 
   private async process(uid: string): Promise<{ requeueAfterMs?: number } | void> {

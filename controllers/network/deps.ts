@@ -4,7 +4,7 @@ import type { ApiClient } from '../../apis/client/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port, type SecurityGroup, type Subnet, type Vpc } from '../../apis/network/v1alpha1/index.ts';
 import type { Owner } from '../../agents/ovn-nb/index.ts';
-import type { Informer, InformerCache } from '../runtime/informer.ts';
+import type { InformerCache } from '../runtime/informer.ts';
 import type { NorthboundConnection } from './northbound.ts';
 
 export const OVN_FINALIZER = 'network.photoncloud.io/ovn';
@@ -28,8 +28,4 @@ export type NetworkInformers = ReturnType<typeof networkInformers>;
 
 export function ownerOfObject(object: KubeObject): Owner {
   return { kind: object.kind!, namespace: object.metadata.namespace, name: object.metadata.name!, uid: object.metadata.uid! };
-}
-
-export function inNamespace<T extends KubeObject>(informer: Informer<T>, namespace: string | undefined, predicate: (object: T) => boolean): T[] {
-  return informer.list(namespace).filter(predicate);
 }

@@ -5,7 +5,7 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../apis/logging.ts';
-import { errorMessage } from '../../apis/logging.ts';
+import { PeriodicTask } from '../../apis/periodic.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
@@ -27,7 +27,7 @@ type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup';
 export class NetworkShared {
   readonly informers: NetworkInformers;
   readonly allocators: Allocators;
-  private orphanTimer?: NodeJS.Timeout;
+  private orphanCleanup?: PeriodicTask;
   private readonly controllers = new Map<string, Controller>();
   private readonly stopRowWatch: () => void;
 
@@ -60,22 +60,22 @@ export class NetworkShared {
     controller.enqueue({ namespace: owner.namespace, name: owner.name });
   }
 
-  /** Removes orphaned OVN rows once everything is listed, then every few minutes. */
+  /**
+   * Removes orphaned OVN rows once everything is listed, then every few minutes. Never before every network
+   * informer has synced: rows of objects not yet listed would look orphaned.
+   */
   startOrphanCleanup(intervalMs = 5 * 60_000): void {
-    if (this.orphanTimer) return;
-    const run = async () => {
+    if (this.orphanCleanup) return;
+    this.orphanCleanup = new PeriodicTask('orphan cleanup', intervalMs, async () => {
       const nb = await this.deps.northbound.waitConnected(60_000);
-      const informers = Object.values(this.informers);
-      if (nb && informers.every((informer) => informer.hasSynced())) {
-        await removeOrphans(nb, this.informers, this.log).catch((error) => this.log.warn('orphan cleanup failed', { error: errorMessage(error) }));
-      }
-      this.orphanTimer = setTimeout(() => void run(), informers.every((informer) => informer.hasSynced()) ? intervalMs : 1000);
-    };
-    this.orphanTimer = setTimeout(() => void run(), 0);
+      await Promise.all(Object.values(this.informers).map((informer) => informer.waitForSync()));
+      if (nb) await removeOrphans(nb, this.informers, this.log);
+    }, this.log);
+    this.orphanCleanup.start();
   }
 
   stop(): void {
-    clearTimeout(this.orphanTimer);
+    this.orphanCleanup?.stop();
     this.stopRowWatch();
   }
 }

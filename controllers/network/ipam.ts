@@ -102,9 +102,4 @@ export class SubnetAllocator {
       if (address < this.cursor) this.cursor = address;
     }
   }
-
-  /** Addresses held, by holder (for status and tests). */
-  holdings(): Map<string, string> {
-    return new Map([...this.taken].map(([address, owner]) => [owner, formatIPv4(address)]));
-  }
 }

@@ -15,7 +15,6 @@ export class NorthboundConnection {
   private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
-  private connecting?: Promise<void>;
 
   constructor(
     readonly endpoint: string,
@@ -27,30 +26,26 @@ export class NorthboundConnection {
     void this.attempt();
   }
 
-  private attempt(): Promise<void> {
-    this.connecting ??= (async () => {
-      try {
-        const client = await connectNorthbound({ endpoint: this.endpoint, logger: this.log, connectTimeoutMs: 5000 });
-        if (this.stopped) return void (await client.close());
-        client.onStateChange((state) => {
-          if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
-        });
-        client.onUpdate((table, _uuid, oldRow, newRow) => {
-          const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
-          if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
-        });
-        this.client = client;
-        this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
-      } catch (error) {
-        const message = errorMessage(error);
-        if (message !== this.lastError) this.log.warn('cannot reach the OVN northbound database; retrying', { endpoint: this.endpoint, error: message });
-        this.lastError = message;
-        if (!this.stopped) this.timer = setTimeout(() => void this.attempt(), this.retryMs);
-      } finally {
-        this.connecting = undefined;
-      }
-    })();
-    return this.connecting;
+  /** One connection attempt; a failed one schedules the next (so only one is ever in flight). */
+  private async attempt(): Promise<void> {
+    try {
+      const client = await connectNorthbound({ endpoint: this.endpoint, logger: this.log, connectTimeoutMs: 5000 });
+      if (this.stopped) return void (await client.close());
+      client.onStateChange((state) => {
+        if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
+      });
+      client.onUpdate((table, _uuid, oldRow, newRow) => {
+        const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
+        if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
+      });
+      this.client = client;
+      this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message !== this.lastError) this.log.warn('cannot reach the OVN northbound database; retrying', { endpoint: this.endpoint, error: message });
+      this.lastError = message;
+      if (!this.stopped) this.timer = setTimeout(() => void this.attempt(), this.retryMs);
+    }
   }
 
   /** The client, or undefined while not connected (the OvsdbClient itself reconnects after drops). */

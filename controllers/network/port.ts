@@ -14,7 +14,7 @@ import { OVN_FINALIZER, ownerOfObject, type NetworkDeps, type NetworkInformers }
 import { SubnetAllocator } from './ipam.ts';
 import { logicalSwitchPortName, macFor, portGroupName } from './names.ts';
 import { labels, ownedRow, upsertOwnedRow } from './rows.ts';
-import { notReady, ready, reportStatus, type Readiness } from './status.ts';
+import { notReady, ready, reportStatus, StatusReporter, type Readiness } from './status.ts';
 
 const FIELD_MANAGER = 'port-controller';
 const RETRY_MS = 2000;
@@ -24,25 +24,16 @@ type SubnetObject = Subnet & KubeObject;
 
 /**
  * One allocator per subnet (by UID), built from every Port's recorded address the first time the subnet is
- * used, then kept by this process alone. Allocation for one subnet is serialised (a promise chain per
- * subnet), so concurrent reconciles of different Ports never hand out one address twice.
+ * used, then kept by this process alone. Allocation is synchronous (no await between finding a free
+ * address and taking it), so concurrent reconciles of different Ports never hand out one address twice.
  */
 export class Allocators {
   private readonly bySubnet = new Map<string, { allocator: SubnetAllocator; spec: string }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly informers: NetworkInformers) {}
 
-  /** Runs `work` with the subnet's allocator, one caller at a time per subnet. */
-  async with<T>(subnet: SubnetObject, work: (allocator: SubnetAllocator) => Promise<T>): Promise<T> {
-    const uid = subnet.metadata.uid!;
-    const previous = this.locks.get(uid) ?? Promise.resolve();
-    const run = previous.then(() => work(this.allocatorFor(subnet)), () => work(this.allocatorFor(subnet)));
-    this.locks.set(uid, run.catch(() => undefined));
-    return run;
-  }
-
-  private allocatorFor(subnet: SubnetObject): SubnetAllocator {
+  /** The subnet's allocator (rebuilt when the subnet's addressing changed). */
+  allocatorFor(subnet: SubnetObject): SubnetAllocator {
     const uid = subnet.metadata.uid!;
     const spec = JSON.stringify([subnet.spec.cidr, subnet.spec.gateway, subnet.spec.excludeIPs]);
     const existing = this.bySubnet.get(uid);
@@ -65,11 +56,15 @@ export class Allocators {
 }
 
 export class PortReconciler implements Reconciler {
+  private readonly status: StatusReporter;
+
   constructor(
     private readonly deps: NetworkDeps,
     private readonly informers: NetworkInformers,
     private readonly allocators: Allocators,
-  ) {}
+  ) {
+    this.status = new StatusReporter(deps, PortResource, FIELD_MANAGER);
+  }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.informers.ports.get(request.name, request.namespace);
@@ -78,7 +73,7 @@ export class PortReconciler implements Reconciler {
     const nb = this.deps.northbound.current;
 
     if (port.metadata.deletionTimestamp) {
-      if (!nb) return this.unavailable(port);
+      if (!nb) return this.status.unavailable(port);
       await this.removeRows(nb, port);
       this.allocators.release(port.metadata.uid!);
       await removeFinalizer(this.deps.client, PortResource, port, OVN_FINALIZER, { fieldManager: FIELD_MANAGER });
@@ -92,7 +87,7 @@ export class PortReconciler implements Reconciler {
     if (missingGroups.length > 0) return this.wait(port, notReady('SecurityGroupNotFound', `SecurityGroups not found: ${missingGroups.join(', ')}`), context);
 
     // 1. Address: committed in status before anything is programmed.
-    const addressing = await this.allocators.with(subnet, async (allocator) => this.assignAddress(port, allocator));
+    const addressing = this.assignAddress(port, this.allocators.allocatorFor(subnet));
     if ('problem' in addressing) return this.wait(port, addressing.problem, context, addressing.retry);
     const { ip, mac } = addressing;
     let current = port;
@@ -101,7 +96,7 @@ export class PortReconciler implements Reconciler {
     }
 
     // 2. OVN.
-    if (!nb) return this.unavailable(current);
+    if (!nb) return this.status.unavailable(current);
     const logicalSwitch = ownedRow(nb, 'Logical_Switch', subnet.metadata.uid!);
     if (!logicalSwitch) return this.wait(current, notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), context, RETRY_MS);
     const dhcp = ownedRow(nb, 'DHCP_Options', subnet.metadata.uid!);
@@ -117,7 +112,7 @@ export class PortReconciler implements Reconciler {
     }, { attach: (ref) => [addSwitchPorts(logicalSwitch._uuid, ref)] });
     await this.syncGroups(nb, port, lsp.uuid);
 
-    await this.report(current, ready('Programmed', `logical switch port ${logicalSwitchPortName(uid)} has ${ip}`), { ipAddress: ip, macAddress: mac }, context);
+    await this.status.report(current, ready('Programmed', `logical switch port ${logicalSwitchPortName(uid)} has ${ip}`), { ipAddress: ip, macAddress: mac }, context);
     return {};
   }
 
@@ -164,18 +159,7 @@ export class PortReconciler implements Reconciler {
   }
 
   private async wait(port: PortObject, readiness: Readiness, context: ReconcileContext, retryMs?: number): Promise<Result> {
-    await this.report(port, readiness, {}, context);
+    await this.status.report(port, readiness, {}, context);
     return retryMs ? { requeueAfterMs: retryMs } : {};
-  }
-
-  private async unavailable(port: PortObject): Promise<Result> {
-    await reportStatus(this.deps.client, PortResource, port, notReady('OVNUnavailable', this.deps.northbound.unavailableReason), {}, FIELD_MANAGER);
-    return { requeueAfterMs: 5000 };
-  }
-
-  private async report(port: PortObject, readiness: Readiness, fields: Record<string, unknown>, context: ReconcileContext): Promise<void> {
-    const before = (port.status?.conditions ?? []).find((condition) => condition.type === 'Ready');
-    await reportStatus(this.deps.client, PortResource, port, readiness, fields, FIELD_MANAGER);
-    if (before?.reason !== readiness.reason && readiness.reason !== 'Programming') void context.recorder.event(port, readiness.ready ? 'Normal' : 'Warning', readiness.reason, readiness.message);
   }
 }

@@ -4,7 +4,7 @@
 // exists yet, so a retry after a lost reply (or a second writer) can never create a duplicate: the
 // transaction fails instead, and the next reconcile finds the row.
 import { deepEqual, namedUuid, op, byUuid, type Operation, type Row } from '../../agents/ovsdb/index.ts';
-import { LABEL_UID, ownedByCondition, rowsOwnedBy, type NorthboundClient, type NorthboundTables, type RowRef } from '../../agents/ovn-nb/index.ts';
+import { ownedByCondition, rowsOwnedBy, type NorthboundClient, type NorthboundTables, type RowRef } from '../../agents/ovn-nb/index.ts';
 
 type Table = keyof NorthboundTables & string;
 
@@ -56,4 +56,3 @@ export function labels(owner: Record<string, string>, role?: string, extra: Reco
   return { ...owner, ...(role ? { 'photoncloud.io/role': role } : {}), ...extra };
 }
 
-export { LABEL_UID };

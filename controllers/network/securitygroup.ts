@@ -12,7 +12,7 @@ import { securityGroupAcls, sharedGroupAcls, type AclSpec } from './acls.ts';
 import { OVN_FINALIZER, ownerOfObject, type NetworkDeps, type NetworkInformers } from './deps.ts';
 import { addressSetName, portGroupName } from './names.ts';
 import { labels, ownedRow, upsertOwnedRow } from './rows.ts';
-import { notReady, ready, reportStatus, type Readiness } from './status.ts';
+import { notReady, ready, StatusReporter } from './status.ts';
 
 const FIELD_MANAGER = 'securitygroup-controller';
 
@@ -55,10 +55,14 @@ export async function ensureSharedGroups(nb: NorthboundClient): Promise<void> {
 }
 
 export class SecurityGroupReconciler implements Reconciler {
+  private readonly status: StatusReporter;
+
   constructor(
     private readonly deps: NetworkDeps,
     private readonly informers: NetworkInformers,
-  ) {}
+  ) {
+    this.status = new StatusReporter(deps, SecurityGroupResource, FIELD_MANAGER);
+  }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.informers.securityGroups.get(request.name, request.namespace);
@@ -70,10 +74,10 @@ export class SecurityGroupReconciler implements Reconciler {
 
     if (group.metadata.deletionTimestamp) {
       if (members.length > 0) {
-        await this.report(group, notReady('InUse', `referenced by Ports: ${members.map((port) => port.metadata.name).sort().join(', ')}`), members.length, context);
+        await this.status.report(group, notReady('InUse', `referenced by Ports: ${members.map((port) => port.metadata.name).sort().join(', ')}`), { portCount: members.length }, context);
         return {};
       }
-      if (!nb) return this.unavailable(group);
+      if (!nb) return this.status.unavailable(group);
       const uid = group.metadata.uid!;
       const ops: Operation[] = [];
       const portGroup = ownedRow(nb, 'Port_Group', uid);
@@ -85,7 +89,7 @@ export class SecurityGroupReconciler implements Reconciler {
       return {};
     }
     if (await ensureFinalizer(this.deps.client, SecurityGroupResource, group, OVN_FINALIZER, { fieldManager: FIELD_MANAGER })) return {};
-    if (!nb) return this.unavailable(group);
+    if (!nb) return this.status.unavailable(group);
 
     await ensureSharedGroups(nb);
     const uid = group.metadata.uid!;
@@ -99,18 +103,7 @@ export class SecurityGroupReconciler implements Reconciler {
     const readiness = missingPeers.length > 0
       ? notReady('PeerNotFound', `rules naming these SecurityGroups are not in effect until they exist: ${missingPeers.join(', ')}`)
       : ready('Programmed', `port group ${portGroupName(uid)} has ${acls.length} rule ACLs`);
-    await this.report(group, readiness, members.length, context);
+    await this.status.report(group, readiness, { portCount: members.length }, context);
     return {};
-  }
-
-  private async unavailable(group: GroupObject): Promise<Result> {
-    await reportStatus(this.deps.client, SecurityGroupResource, group, notReady('OVNUnavailable', this.deps.northbound.unavailableReason), {}, FIELD_MANAGER);
-    return { requeueAfterMs: 5000 };
-  }
-
-  private async report(group: GroupObject, readiness: Readiness, portCount: number, context: ReconcileContext): Promise<void> {
-    const before = (group.status?.conditions ?? []).find((condition) => condition.type === 'Ready');
-    await reportStatus(this.deps.client, SecurityGroupResource, group, readiness, { portCount }, FIELD_MANAGER);
-    if (before?.reason !== readiness.reason) void context.recorder.event(group, readiness.ready ? 'Normal' : 'Warning', readiness.reason, readiness.message);
   }
 }

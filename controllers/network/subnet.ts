@@ -6,15 +6,15 @@
 import { byUuid, op } from '../../agents/ovsdb/index.ts';
 import { addRouterPorts, addSwitchPorts, ownerIds, removeRouterPorts, type NorthboundClient } from '../../agents/ovn-nb/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { cidrWithin, formatIPv4, overlaps, parseCidr, type Cidr } from '../../apis/net/ipv4.ts';
-import { SubnetResource, type Subnet } from '../../apis/network/v1alpha1/index.ts';
+import { cidrWithin, formatCidr, overlaps, parseCidr, type Cidr } from '../../apis/net/ipv4.ts';
+import { SubnetResource, type Subnet, type Vpc } from '../../apis/network/v1alpha1/index.ts';
 import { ensureFinalizer, removeFinalizer } from '../runtime/finalizers.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, type NetworkDeps, type NetworkInformers } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
 import { macFor, routerName, routerPortName, switchName, switchRouterPortName } from './names.ts';
 import { labels, ownedRow, upsertOwnedRow } from './rows.ts';
-import { notReady, ready, reportStatus, type Readiness } from './status.ts';
+import { notReady, ready, StatusReporter, type Readiness } from './status.ts';
 
 const FIELD_MANAGER = 'subnet-controller';
 const RETRY_MS = 2000;
@@ -24,10 +24,14 @@ export const OVERLAY_MTU = 1442;
 type SubnetObject = Subnet & KubeObject;
 
 export class SubnetReconciler implements Reconciler {
+  private readonly status: StatusReporter;
+
   constructor(
     private readonly deps: NetworkDeps,
     private readonly informers: NetworkInformers,
-  ) {}
+  ) {
+    this.status = new StatusReporter(deps, SubnetResource, FIELD_MANAGER);
+  }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.informers.subnets.get(request.name, request.namespace);
@@ -38,42 +42,43 @@ export class SubnetReconciler implements Reconciler {
 
     if (subnet.metadata.deletionTimestamp) {
       if (ports.length > 0) {
-        await this.report(subnet, notReady('PortsRemaining', `waiting for Ports to be deleted: ${ports.map((port) => port.metadata.name).sort().join(', ')}`), {}, context);
+        await this.status.report(subnet, notReady('PortsRemaining', `waiting for Ports to be deleted: ${ports.map((port) => port.metadata.name).sort().join(', ')}`), {}, context);
         return {};
       }
-      if (!nb) return this.unavailable(subnet);
+      if (!nb) return this.status.unavailable(subnet);
       await this.removeRows(nb, subnet);
       await removeFinalizer(this.deps.client, SubnetResource, subnet, OVN_FINALIZER, { fieldManager: FIELD_MANAGER });
       return {};
     }
     if (await ensureFinalizer(this.deps.client, SubnetResource, subnet, OVN_FINALIZER, { fieldManager: FIELD_MANAGER })) return {};
 
-    const cidr = parseCidr(subnet.spec.cidr)!;
     const allocator = new SubnetAllocator(subnet.spec);
+    const { cidr } = allocator;
     const fields = { gateway: allocator.gatewayAddress, ...this.usage(allocator, ports) };
-    const problem = this.validate(subnet, cidr);
-    if (problem) {
-      await this.report(subnet, problem, fields, context);
+    const checked = this.validate(subnet, cidr);
+    if ('problem' in checked) {
+      await this.status.report(subnet, checked.problem, fields, context);
       return { requeueAfterMs: RETRY_MS };
     }
-    if (!nb) return this.unavailable(subnet);
-    const vpc = this.informers.vpcs.get(subnet.spec.vpcRef, subnet.metadata.namespace)!;
+    if (!nb) return this.status.unavailable(subnet);
+    const { vpc } = checked;
     const router = ownedRow(nb, 'Logical_Router', vpc.metadata.uid!);
     if (!router) {
-      await this.report(subnet, notReady('VpcNotReady', `Vpc ${vpc.metadata.name}'s router is not programmed yet`), fields, context);
+      await this.status.report(subnet, notReady('VpcNotReady', `Vpc ${vpc.metadata.name}'s router is not programmed yet`), fields, context);
       return { requeueAfterMs: RETRY_MS };
     }
     await this.program(nb, subnet, cidr, allocator.gatewayAddress, router._uuid);
-    await this.report(subnet, ready('Programmed', `logical switch ${switchName(subnet.metadata.uid!)} is attached to ${routerName(vpc.metadata.uid!)}`), fields, context);
+    await this.status.report(subnet, ready('Programmed', `logical switch ${switchName(subnet.metadata.uid!)} is attached to ${routerName(vpc.metadata.uid!)}`), fields, context);
     return {};
   }
 
-  /** Problems only visible now (admission checked what it could when the Subnet arrived). */
-  private validate(subnet: SubnetObject, cidr: Cidr): Readiness | undefined {
+  /** Problems only visible now (admission checked what it could when the Subnet arrived); else its Vpc. */
+  private validate(subnet: SubnetObject, cidr: Cidr): { problem: Readiness } | { vpc: Vpc & KubeObject } {
+    const problem = (readiness: Readiness) => ({ problem: readiness });
     const vpc = this.informers.vpcs.get(subnet.spec.vpcRef, subnet.metadata.namespace);
-    if (!vpc || vpc.metadata.deletionTimestamp) return notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} does not exist`);
+    if (!vpc || vpc.metadata.deletionTimestamp) return problem(notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} does not exist`));
     const blocks = vpc.spec.cidrBlocks.map((block) => parseCidr(block)!).filter(Boolean);
-    if (!blocks.some((block) => cidrWithin(cidr, block))) return notReady('CidrOutsideVpc', `${subnet.spec.cidr} is not inside Vpc ${vpc.metadata.name}'s cidrBlocks ${vpc.spec.cidrBlocks.join(', ')}`);
+    if (!blocks.some((block) => cidrWithin(cidr, block))) return problem(notReady('CidrOutsideVpc', `${subnet.spec.cidr} is not inside Vpc ${vpc.metadata.name}'s cidrBlocks ${vpc.spec.cidrBlocks.join(', ')}`));
     // Of two overlapping siblings the older keeps working; ties go to the name.
     const older = this.informers.subnets.list(subnet.metadata.namespace).find((sibling) => {
       if (sibling.metadata.uid === subnet.metadata.uid || sibling.spec.vpcRef !== subnet.spec.vpcRef || sibling.metadata.deletionTimestamp) return false;
@@ -82,8 +87,8 @@ export class SubnetReconciler implements Reconciler {
       const mine = `${subnet.metadata.creationTimestamp}/${subnet.metadata.name}`;
       return `${sibling.metadata.creationTimestamp}/${sibling.metadata.name}` < mine;
     });
-    if (older) return notReady('CidrOverlap', `${subnet.spec.cidr} overlaps Subnet ${older.metadata.name} (${older.spec.cidr}) in Vpc ${vpc.metadata.name}`);
-    return undefined;
+    if (older) return problem(notReady('CidrOverlap', `${subnet.spec.cidr} overlaps Subnet ${older.metadata.name} (${older.spec.cidr}) in Vpc ${vpc.metadata.name}`));
+    return { vpc };
   }
 
   private usage(allocator: SubnetAllocator, ports: Array<{ status?: { ipAddress?: string } }>) {
@@ -117,7 +122,7 @@ export class SubnetReconciler implements Reconciler {
       mtu: String(OVERLAY_MTU),
     };
     if (dhcp.dnsServers?.length) options.dns_server = `{${dhcp.dnsServers.join(', ')}}`;
-    await upsertOwnedRow(nb, 'DHCP_Options', uid, { cidr: `${formatIPv4(cidr.network)}/${cidr.prefix}`, options, external_ids: labels(owner) });
+    await upsertOwnedRow(nb, 'DHCP_Options', uid, { cidr: formatCidr(cidr), options, external_ids: labels(owner) });
   }
 
   private async removeRows(nb: NorthboundClient, subnet: SubnetObject): Promise<void> {
@@ -133,16 +138,5 @@ export class SubnetReconciler implements Reconciler {
     const dhcp = ownedRow(nb, 'DHCP_Options', uid);
     if (dhcp) ops.push(op.delete('DHCP_Options', byUuid(dhcp._uuid)));
     if (ops.length > 0) await nb.transact(ops);
-  }
-
-  private async unavailable(subnet: SubnetObject): Promise<Result> {
-    await reportStatus(this.deps.client, SubnetResource, subnet, notReady('OVNUnavailable', this.deps.northbound.unavailableReason), {}, FIELD_MANAGER);
-    return { requeueAfterMs: 5000 };
-  }
-
-  private async report(subnet: SubnetObject, readiness: Readiness, fields: Record<string, unknown>, context: ReconcileContext): Promise<void> {
-    const before = (subnet.status?.conditions ?? []).find((condition) => condition.type === 'Ready');
-    await reportStatus(this.deps.client, SubnetResource, subnet, readiness, fields, FIELD_MANAGER);
-    if (before?.reason !== readiness.reason) void context.recorder.event(subnet, readiness.ready ? 'Normal' : 'Warning', readiness.reason, readiness.message);
   }
 }

@@ -9,16 +9,19 @@ import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../
 import { OVN_FINALIZER, ownerOfObject, type NetworkDeps, type NetworkInformers } from './deps.ts';
 import { routerName } from './names.ts';
 import { labels, ownedRow, upsertOwnedRow } from './rows.ts';
-import { notReady, ready, reportStatus } from './status.ts';
+import { notReady, ready, StatusReporter } from './status.ts';
 
 const FIELD_MANAGER = 'vpc-controller';
-const OVN_RETRY_MS = 5000;
 
 export class VpcReconciler implements Reconciler {
+  private readonly status: StatusReporter;
+
   constructor(
     private readonly deps: NetworkDeps,
     private readonly informers: NetworkInformers,
-  ) {}
+  ) {
+    this.status = new StatusReporter(deps, VpcResource, FIELD_MANAGER);
+  }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.informers.vpcs.get(request.name, request.namespace);
@@ -30,10 +33,10 @@ export class VpcReconciler implements Reconciler {
     if (vpc.metadata.deletionTimestamp) {
       if (subnets.length > 0) {
         const message = `waiting for Subnets to be deleted: ${subnets.join(', ')}`;
-        await this.report(vpc, notReady('SubnetsRemaining', message), subnets, context, 'Deleting');
+        await this.status.report(vpc, notReady('SubnetsRemaining', message), { subnets }, context, 'Deleting');
         return {};
       }
-      if (!nb) return this.unavailable(vpc, subnets);
+      if (!nb) return this.status.unavailable(vpc, { subnets });
       const router = ownedRow(nb, 'Logical_Router', vpc.metadata.uid!);
       // Its ports and static routes are not root rows: OVSDB removes them with the router.
       if (router) await nb.transact([op.delete('Logical_Router', byUuid(router._uuid))]);
@@ -41,13 +44,13 @@ export class VpcReconciler implements Reconciler {
       return {};
     }
     if (await ensureFinalizer(this.deps.client, VpcResource, vpc, OVN_FINALIZER, { fieldManager: FIELD_MANAGER })) return {};
-    if (!nb) return this.unavailable(vpc, subnets);
+    if (!nb) return this.status.unavailable(vpc, { subnets });
 
     const uid = vpc.metadata.uid!;
     const owner = ownerIds(ownerOfObject(vpc));
     const { uuid } = await upsertOwnedRow(nb, 'Logical_Router', uid, { name: routerName(uid), external_ids: labels(owner) });
     await this.syncStaticRoutes(nb, uuid, uid, owner, vpc.spec.staticRoutes ?? []);
-    await this.report(vpc, ready('Programmed', `logical router ${routerName(uid)} is programmed in OVN`), subnets, context);
+    await this.status.report(vpc, ready('Programmed', `logical router ${routerName(uid)} is programmed in OVN`), { subnets }, context);
     return {};
   }
 
@@ -66,18 +69,5 @@ export class VpcReconciler implements Reconciler {
       ops.push(addRouterStaticRoutes(router, namedUuid(name)));
     });
     if (ops.length > 0) await nb.transact(ops);
-  }
-
-  private async unavailable(vpc: Vpc & KubeObject, subnets: string[]): Promise<Result> {
-    await reportStatus(this.deps.client, VpcResource, vpc, notReady('OVNUnavailable', this.deps.northbound.unavailableReason), { subnets }, FIELD_MANAGER);
-    return { requeueAfterMs: OVN_RETRY_MS };
-  }
-
-  private async report(vpc: Vpc & KubeObject, readiness: ReturnType<typeof ready>, subnets: string[], context: ReconcileContext, eventReason?: string): Promise<void> {
-    const before = (vpc.status?.conditions ?? []).find((condition) => condition.type === 'Ready');
-    await reportStatus(this.deps.client, VpcResource, vpc, readiness, { subnets }, FIELD_MANAGER);
-    if (before?.reason !== readiness.reason) {
-      void context.recorder.event(vpc, readiness.ready ? 'Normal' : 'Warning', eventReason ?? readiness.reason, readiness.message);
-    }
   }
 }

@@ -1,6 +1,6 @@
 // A loop that runs one pass at a time on an interval and never reschedules after stop(): the shape every
-// housekeeping task of the API server shares.
-import { errorMessage, type Logger } from '../../apis/logging.ts';
+// housekeeping task shares (the API server's, the network controllers' orphan cleanup).
+import { errorMessage, type Logger } from './logging.ts';
 
 export class PeriodicTask {
   private timer?: NodeJS.Timeout;
