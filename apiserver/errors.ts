@@ -28,6 +28,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * 404 or 409 from the server's own loops (namespace and CRD cleanup, event expiry): the object went away or
+ * changed under the pass, which the next pass sees; not a failure.
+ */
+export function isGoneOrChanged(error: unknown): boolean {
+  return error instanceof ApiError && (error.code === 404 || error.code === 409);
+}
+
 /** `vpcs.network.photoncloud.io` or `namespaces` for the core group. */
 export function qualifiedResource(plural: string, group: string): string {
   return group ? `${plural}.${group}` : plural;

@@ -7,10 +7,10 @@
 // Level-based: every pass looks at the CRD as it is now, so a restart anywhere resumes the work.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { errorMessage, type Logger } from '../../apis/logging.ts';
-import { ApiError } from '../errors.ts';
+import { isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';
-import { nowTimestamp, type ObjectStore } from '../registry/object-store.ts';
+import { deleteUnlessDeleting, withTransitionTimes, type ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 import type { WatchCache } from '../watch/cache.ts';
@@ -99,7 +99,7 @@ export class CrdController {
       if (current?.metadata.deletionTimestamp) retry = await this.cleanUp(current);
       else if (current) await this.writeStatus(current);
     } catch (error) {
-      if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) this.log.warn('CustomResourceDefinition pass failed', { crd: name, error: errorMessage(error) });
+      if (!isGoneOrChanged(error)) this.log.warn('CustomResourceDefinition pass failed', { crd: name, error: errorMessage(error) });
       retry = true;
     } finally {
       this.running.delete(name);
@@ -116,11 +116,7 @@ export class CrdController {
       : { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' };
     const list = [accepted, established];
     if (terminating) list.push({ type: 'Terminating', status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' });
-    const previous = new Map(((crd.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).map((condition) => [condition.type, condition]));
-    return list.map((condition) => {
-      const before = previous.get(condition.type);
-      return { ...condition, lastTransitionTime: before && before.status === condition.status ? before.lastTransitionTime : nowTimestamp() };
-    });
+    return withTransitionTimes((crd.status as { conditions?: Condition[] } | undefined)?.conditions, list);
   }
 
   /** Writes NamesAccepted/Established (only when they change). */
@@ -144,14 +140,7 @@ export class CrdController {
     if (!(crd.metadata.finalizers ?? []).includes(CRD_CLEANUP_FINALIZER)) return false;
     const resource = this.registry.all().find((candidate) => candidate.source === name);
     const remaining = resource ? this.cache.list(resource.storagePrefix) : [];
-    for (const { object } of remaining) {
-      if (object.metadata.deletionTimestamp) continue;
-      try {
-        await this.objects.delete(resource!, object.metadata.namespace, object.metadata.name!, { propagationPolicy: 'Background' }, defaultWriteOptions());
-      } catch (error) {
-        if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
-      }
-    }
+    for (const { object } of remaining) await deleteUnlessDeleting(this.objects, resource!, object, defaultWriteOptions());
     if (remaining.length > 0) {
       await this.objects.guaranteedUpdate(this.crds, undefined, name, defaultWriteOptions(), (current) => ({
         ...current,

@@ -2,7 +2,7 @@
 // history only. Works on both backends (etcd leases would not help the embedded store). Deletes are
 // conditional on the resourceVersion seen, so an event updated meanwhile (count++) is kept.
 import type { Logger } from '../../apis/logging.ts';
-import { ApiError } from '../errors.ts';
+import { isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { lastSeen } from '../registry/builtins/events.ts';
 import type { ObjectStore } from '../registry/object-store.ts';
@@ -43,7 +43,7 @@ export class EventExpiry {
         await this.objects.delete(events, object.metadata.namespace, object.metadata.name!, { preconditions: { resourceVersion: object.metadata.resourceVersion } }, defaultWriteOptions());
         expired++;
       } catch (error) {
-        if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
+        if (!isGoneOrChanged(error)) throw error;
       }
     }
     if (expired > 0) this.log.debug('expired events', { count: expired });

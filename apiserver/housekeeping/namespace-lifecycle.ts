@@ -5,10 +5,10 @@
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, type Logger } from '../../apis/logging.ts';
 import { PeriodicTask } from '../../apis/periodic.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';
-import { nowTimestamp, type NamespaceLookup, type NamespaceState, type ObjectStore } from '../registry/object-store.ts';
+import { deleteUnlessDeleting, withTransitionTimes, type NamespaceLookup, type NamespaceState, type ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { groupResource, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
 import type { Store } from '../storage/types.ts';
@@ -79,12 +79,7 @@ export class NamespaceLifecycle implements NamespaceLookup {
         const object = entry.object;
         remaining.resources.set(groupResource(resource), (remaining.resources.get(groupResource(resource)) ?? 0) + 1);
         for (const finalizer of object.metadata.finalizers ?? []) remaining.finalizers.set(finalizer, (remaining.finalizers.get(finalizer) ?? 0) + 1);
-        if (object.metadata.deletionTimestamp) continue;
-        try {
-          await this.objects.delete(resource, name, object.metadata.name!, { propagationPolicy: 'Background' }, defaultWriteOptions());
-        } catch (error) {
-          if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
-        }
+        await deleteUnlessDeleting(this.objects, resource, object, defaultWriteOptions());
       }
     }
     if (remaining.resources.size > 0) {
@@ -118,17 +113,11 @@ export class NamespaceLifecycle implements NamespaceLookup {
     ];
     try {
       await this.objects.guaranteedUpdate(this.namespaces(), undefined, namespace.metadata.name!, defaultWriteOptions(), (current) => {
-        const status = (current.status ?? {}) as { conditions?: Array<{ type: string; status: string; message: string; lastTransitionTime?: string }> };
-        const previous = new Map((status.conditions ?? []).map((condition) => [condition.type, condition]));
-        const merged = conditions.map((condition) => {
-          const before = previous.get(condition.type);
-          const lastTransitionTime = before && before.status === condition.status ? before.lastTransitionTime : nowTimestamp();
-          return { ...condition, lastTransitionTime };
-        });
-        return { ...current, status: { ...status, conditions: merged } };
+        const status = (current.status ?? {}) as { conditions?: Array<{ type: string; status: string; lastTransitionTime?: string }> };
+        return { ...current, status: { ...status, conditions: withTransitionTimes(status.conditions, conditions) } };
       }, { subresource: 'status' });
     } catch (error) {
-      if (!(error instanceof ApiError && (error.code === 404 || error.code === 409))) throw error;
+      if (!isGoneOrChanged(error)) throw error;
     }
   }
 }

@@ -6,7 +6,7 @@ import type { KubeObject, Status } from '../../apis/meta/types.ts';
 import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fieldmanager/index.ts';
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
-import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound } from '../errors.ts';
+import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
@@ -36,6 +36,28 @@ const MAX_UPDATE_ATTEMPTS = 20;
 /** RFC 3339 with second precision, as Kubernetes writes timestamps. */
 export function nowTimestamp(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** next's conditions with lastTransitionTime kept from previous where the status did not change, else now. */
+export function withTransitionTimes<C extends { type: string; status: string }>(previous: ReadonlyArray<{ type: string; status: string; lastTransitionTime?: string }> | undefined, next: C[]): Array<C & { lastTransitionTime?: string }> {
+  const before = new Map((previous ?? []).map((condition) => [condition.type, condition]));
+  return next.map((condition) => {
+    const old = before.get(condition.type);
+    return { ...condition, lastTransitionTime: old && old.status === condition.status ? old.lastTransitionTime : nowTimestamp() };
+  });
+}
+
+/**
+ * Deletes an object with Background propagation unless it is already being deleted (the server's own cleanup
+ * loops); one that went away or changed meanwhile is left to the next pass.
+ */
+export async function deleteUnlessDeleting(objects: ObjectStore, resource: ResourceInfo, object: KubeObject, options: WriteOptions): Promise<void> {
+  if (object.metadata.deletionTimestamp) return;
+  try {
+    await objects.delete(resource, object.metadata.namespace, object.metadata.name!, { propagationPolicy: 'Background' }, options);
+  } catch (error) {
+    if (!isGoneOrChanged(error)) throw error;
+  }
 }
 
 function clone<T>(value: T): T {
