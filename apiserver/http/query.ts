@@ -16,12 +16,6 @@ export function integerParam(query: URLSearchParams, name: string, { min = 0, ma
   return Number(value);
 }
 
-/** `kubectl/v1.32.0 (linux/amd64) kubernetes/abc` → `kubectl`: Kubernetes' default field manager for updates. */
-export function managerFromUserAgent(userAgent: string | undefined): string | undefined {
-  const name = (userAgent ?? '').split('/')[0].trim();
-  return name && name.length <= 128 && /^[\x20-\x7e]+$/.test(name) ? name : undefined;
-}
-
 export function writeOptions(query: URLSearchParams, userAgent?: string): WriteOptions {
   const dryRun = query.getAll('dryRun');
   for (const value of dryRun) if (value !== 'All') throw badRequest(`Invalid dry run value: ${JSON.stringify(value)}: supported values: "All"`);
@@ -34,5 +28,5 @@ export function writeOptions(query: URLSearchParams, userAgent?: string): WriteO
   if (fieldManager !== undefined && (fieldManager.length > 128 || /[^\x20-\x7e]/.test(fieldManager))) {
     throw badRequest('fieldManager: Invalid value: must be at most 128 printable ASCII characters');
   }
-  return { dryRun: dryRun.length > 0, fieldValidation: normalised as FieldValidation, fieldManager: fieldManager ?? managerFromUserAgent(userAgent), warnings: [] };
+  return { dryRun: dryRun.length > 0, fieldValidation: normalised as FieldValidation, fieldManager, userAgent, warnings: [] };
 }

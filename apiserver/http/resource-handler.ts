@@ -144,7 +144,7 @@ export class ResourceHandler {
     const { objects } = this.deps;
 
     if (patchType === 'application/apply-patch+yaml') {
-      if (!query.get('fieldManager')) throw badRequest('PATCH requests with apply must set fieldManager (the name of the applier)');
+      if (!options.fieldManager) throw badRequest('PATCH requests with apply must set fieldManager (the name of the applier)');
       return this.apply(response, resource, info, patch, { ...options, operation: 'Apply' }, force, accept);
     }
 

@@ -11,7 +11,10 @@ export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 export interface WriteOptions {
   dryRun: boolean;
   fieldValidation: FieldValidation;
+  /** The fieldManager query parameter, exactly as given. */
   fieldManager?: string;
+  /** The client's User-Agent (the manager of an Update without fieldManager). */
+  userAgent?: string;
   /** Server-side apply records its own ownership; every other write is an Update. */
   operation?: 'Apply' | 'Update';
   /** Warnings for the response's `Warning` headers (unknown fields under Warn, …). */
@@ -20,7 +23,13 @@ export interface WriteOptions {
 
 /** The manager an Update is recorded under: fieldManager, else the client's user agent (as Kubernetes does). */
 export function managerOf(options: WriteOptions): string {
-  return options.fieldManager ?? 'unknown';
+  return options.fieldManager ?? managerFromUserAgent(options.userAgent) ?? 'unknown';
+}
+
+/** `kubectl/v1.32.0 (linux/amd64) kubernetes/abc` → `kubectl`: Kubernetes' default field manager for updates. */
+function managerFromUserAgent(userAgent: string | undefined): string | undefined {
+  const name = (userAgent ?? '').split('/')[0].trim();
+  return name && name.length <= 128 && /^[\x20-\x7e]+$/.test(name) ? name : undefined;
 }
 
 export function defaultWriteOptions(): WriteOptions {
