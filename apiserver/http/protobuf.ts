@@ -16,6 +16,8 @@ interface FieldSpec {
 type MessageSpec = { [fieldNumber: number]: FieldSpec };
 
 const TYPE_META: MessageSpec = { 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'kind', type: 'string' } };
+/** google.protobuf.Timestamp, the wire form of metav1.Time and metav1.MicroTime. */
+const TIMESTAMP: MessageSpec = { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } };
 const UNKNOWN: MessageSpec = { 1: { name: 'typeMeta', type: TYPE_META }, 2: { name: 'raw', type: 'bytes' }, 3: { name: 'contentEncoding', type: 'string' }, 4: { name: 'contentType', type: 'string' } };
 
 const OWNER_REFERENCE: MessageSpec = {
@@ -27,7 +29,7 @@ const OWNER_REFERENCE: MessageSpec = {
   7: { name: 'blockOwnerDeletion', type: 'bool' },
 };
 
-export const OBJECT_META: MessageSpec = {
+const OBJECT_META: MessageSpec = {
   1: { name: 'name', type: 'string' },
   2: { name: 'generateName', type: 'string' },
   3: { name: 'namespace', type: 'string' },
@@ -153,15 +155,7 @@ const MESSAGES: Record<string, MessageSpec> = {
   'v1 Event': CORE_EVENT,
   'events.k8s.io/v1 Event': EVENTS_V1_EVENT,
   'coordination.k8s.io/v1 Lease': LEASE,
-  // DeleteOptions arrive with the apiVersion of the resource being deleted.
-  'v1 DeleteOptions': DELETE_OPTIONS,
-  'meta.k8s.io/v1 DeleteOptions': DELETE_OPTIONS,
 };
-
-export function registerProtobufMessage(apiVersion: string, kind: string, spec: MessageSpec): void {
-  MESSAGES[`${apiVersion} ${kind}`] = spec;
-}
-export type { MessageSpec };
 
 class Reader {
   position = 0;
@@ -184,6 +178,11 @@ class Reader {
     }
   }
 
+  /** A length-delimited field's bytes (wire type 2). */
+  delimited(): Uint8Array {
+    return this.take(Number(this.varint()));
+  }
+
   take(length: number): Uint8Array {
     if (length < 0 || this.position + length > this.bytes.length) throw new Error('truncated field');
     const slice = this.bytes.subarray(this.position, this.position + length);
@@ -194,18 +193,18 @@ class Reader {
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
     else if (wireType === 1) this.take(8);
-    else if (wireType === 2) this.take(Number(this.varint()));
+    else if (wireType === 2) this.delimited();
     else if (wireType === 5) this.take(4);
     else throw new Error(`unsupported wire type ${wireType}`);
   }
 }
 
-function decodeScalar(type: Scalar, reader: Reader, wireType: number): unknown {
+function decodeScalar(type: Scalar, reader: Reader): unknown {
   switch (type) {
     case 'string':
-      return Buffer.from(reader.take(Number(reader.varint()))).toString('utf8');
+      return Buffer.from(reader.delimited()).toString('utf8');
     case 'bytes':
-      return Buffer.from(reader.take(Number(reader.varint())));
+      return Buffer.from(reader.delimited());
     case 'int64':
     case 'int32':
       return Number(BigInt.asIntN(64, reader.varint()));
@@ -213,14 +212,13 @@ function decodeScalar(type: Scalar, reader: Reader, wireType: number): unknown {
       return reader.varint() !== 0n;
     case 'time':
     case 'microtime': {
-      const message = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'seconds', type: 'int64' }, 2: { name: 'nanos', type: 'int32' } }) as { seconds?: number; nanos?: number };
+      const message = decodeMessage(reader.delimited(), TIMESTAMP) as { seconds?: number; nanos?: number };
       const iso = new Date((message.seconds ?? 0) * 1000).toISOString();
       if (type === 'time') return iso.replace(/\.\d{3}Z$/, 'Z');
       // metav1.MicroTime: RFC 3339 with exactly six fractional digits.
       return iso.replace(/\.\d{3}Z$/, `.${String(Math.floor((message.nanos ?? 0) / 1000)).padStart(6, '0')}Z`);
     }
   }
-  void wireType;
 }
 
 function decodeMessage(bytes: Uint8Array, spec: MessageSpec): Record<string, unknown> {
@@ -236,14 +234,14 @@ function decodeMessage(bytes: Uint8Array, spec: MessageSpec): Record<string, unk
       continue;
     }
     let value: unknown;
-    if (typeof field.type === 'string') value = decodeScalar(field.type, reader, wireType);
+    if (typeof field.type === 'string') value = decodeScalar(field.type, reader);
     else if ('map' in field.type) {
-      const entry = decodeMessage(reader.take(Number(reader.varint())), { 1: { name: 'key', type: 'string' }, 2: { name: 'value', type: field.type.map as Scalar } });
+      const entry = decodeMessage(reader.delimited(), { 1: { name: 'key', type: 'string' }, 2: { name: 'value', type: field.type.map as Scalar } });
       const map = (out[field.name] ??= {}) as Record<string, unknown>;
       const mapValue = entry.value instanceof Buffer ? entry.value.toString('base64') : entry.value ?? '';
       Object.defineProperty(map, String(entry.key ?? ''), { value: mapValue, enumerable: true, writable: true, configurable: true });
       continue;
-    } else value = decodeMessage(reader.take(Number(reader.varint())), field.type as MessageSpec);
+    } else value = decodeMessage(reader.delimited(), field.type as MessageSpec);
     if (value instanceof Buffer && field.name !== 'raw') value = value.toString('base64');
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value);
     // Go writes every non-pointer scalar, zero values included, where its JSON would omit them (omitempty):
@@ -264,6 +262,7 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   }
   const typeMeta = (envelope.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
   const id = `${typeMeta.apiVersion ?? ''} ${typeMeta.kind ?? ''}`;
+  // DeleteOptions arrive with the apiVersion of the resource being deleted (v1, meta.k8s.io/v1, a group's).
   const deleteOptions = typeMeta.kind === 'DeleteOptions' ? DELETE_OPTIONS : undefined;
   const spec = Object.hasOwn(MESSAGES, id) ? MESSAGES[id] : deleteOptions;
   if (!spec) throw unsupportedMediaType('application/vnd.kubernetes.protobuf', ['application/json', 'application/yaml']);
