@@ -72,3 +72,17 @@ export function parseRange(text: string): { first: number; last: number } | unde
   if (first === undefined || last === undefined || last < first) return undefined;
   return { first, last };
 }
+
+/** The well-formed entries of a list of ranges (a subnet's excludeIPs); admission reports the others. */
+export function parseRanges(entries: readonly string[] | undefined): Array<{ first: number; last: number }> {
+  return (entries ?? []).map(parseRange).filter((range) => range !== undefined);
+}
+
+export function inRanges(address: number, ranges: ReadonlyArray<{ first: number; last: number }>): boolean {
+  return ranges.some((range) => address >= range.first && address <= range.last);
+}
+
+/** The gateway a subnet uses: its spec's (when well-formed), else the first usable address. */
+export function subnetGateway(cidr: Cidr, gateway: string | undefined): number {
+  return (gateway ? parseIPv4(gateway) : undefined) ?? usableRange(cidr).first;
+}

@@ -2,7 +2,7 @@
 //   Subnet: gateway and excludeIPs inside its CIDR; CIDR inside its VPC's blocks; no overlap with a sibling.
 //   Port:   a static address inside its Subnet, usable, not reserved, not taken; security groups exist.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { cidrWithin, contains, formatCidr, overlaps, parseCidr, parseIPv4, parseRange, usableRange, type Cidr } from '../../apis/net/ipv4.ts';
+import { cidrWithin, contains, formatCidr, inRanges, overlaps, parseCidr, parseIPv4, parseRange, parseRanges, subnetGateway, usableRange, type Cidr } from '../../apis/net/ipv4.ts';
 import type { FieldError } from '../errors.ts';
 import type { AdmissionLookup, CrossObjectAdmission } from './cross-object.ts';
 
@@ -19,11 +19,6 @@ const invalid = (field: string, value: unknown, detail: string): FieldError => (
 
 function live(objects: KubeObject[], except: KubeObject): KubeObject[] {
   return objects.filter((object) => object.metadata.name !== except.metadata.name && !object.metadata.deletionTimestamp);
-}
-
-/** The gateway a subnet uses: its spec's, or the first usable address. */
-export function subnetGateway(cidr: Cidr, spec: { gateway?: string }): number {
-  return spec.gateway ? parseIPv4(spec.gateway)! : usableRange(cidr).first;
 }
 
 function checkSubnet(object: KubeObject, old: KubeObject | undefined, lookup: AdmissionLookup): FieldError[] {
@@ -83,11 +78,8 @@ function checkPort(object: KubeObject, old: KubeObject | undefined, lookup: Admi
   const usable = usableRange(cidr);
   if (!contains(cidr, address)) errors.push(invalid('spec.ipAddress', spec.ipAddress, `must be inside Subnet ${spec.subnetRef}'s cidr ${formatCidr(cidr)}`));
   else if (address < usable.first || address > usable.last) errors.push(invalid('spec.ipAddress', spec.ipAddress, 'is the network or broadcast address'));
-  else if (address === subnetGateway(cidr, subnetSpec)) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is Subnet ${spec.subnetRef}'s gateway`));
-  else if ((subnetSpec.excludeIPs ?? []).some((entry) => {
-    const range = parseRange(entry);
-    return range !== undefined && address >= range.first && address <= range.last;
-  })) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is excluded from allocation by Subnet ${spec.subnetRef} (excludeIPs)`));
+  else if (address === subnetGateway(cidr, subnetSpec.gateway)) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is Subnet ${spec.subnetRef}'s gateway`));
+  else if (inRanges(address, parseRanges(subnetSpec.excludeIPs))) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is excluded from allocation by Subnet ${spec.subnetRef} (excludeIPs)`));
   else {
     const taken = live(lookup.list(GROUP, 'ports', namespace), object).find((port) => {
       const other = port.spec as PortSpec | undefined;

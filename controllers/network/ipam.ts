@@ -3,7 +3,7 @@
 // only writer (it runs in the leader-elected controller manager), so allocation is serialised in memory and
 // committed by writing the Port's status; after a restart the allocators are rebuilt from the Ports
 // themselves — an address exists only in a Port's status, so a crash can neither leak nor duplicate one.
-import { contains, formatIPv4, parseCidr, parseIPv4, parseRange, usableRange, type Cidr } from '../../apis/net/ipv4.ts';
+import { contains, formatIPv4, inRanges, parseCidr, parseIPv4, parseRanges, subnetGateway, usableRange, type Cidr } from '../../apis/net/ipv4.ts';
 
 export interface SubnetAddressing {
   cidr: string;
@@ -31,8 +31,8 @@ export class SubnetAllocator {
     const usable = usableRange(cidr);
     this.first = usable.first;
     this.last = usable.last;
-    this.gateway = addressing.gateway ? parseIPv4(addressing.gateway) ?? usable.first : usable.first;
-    this.excluded = (addressing.excludeIPs ?? []).map(parseRange).filter((range): range is { first: number; last: number } => range !== undefined);
+    this.gateway = subnetGateway(cidr, addressing.gateway);
+    this.excluded = parseRanges(addressing.excludeIPs);
     this.cursor = this.first;
   }
 
@@ -62,7 +62,7 @@ export class SubnetAllocator {
   }
 
   private isReserved(address: number): boolean {
-    return address === this.gateway || this.excluded.some((range) => address >= range.first && address <= range.last);
+    return address === this.gateway || inRanges(address, this.excluded);
   }
 
   /** The holder of an address, if any. */
