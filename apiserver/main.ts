@@ -1,7 +1,6 @@
 // `photon apiserver [flags]`: runs the API server alone (multi-node deployments run one per control-plane
 // machine against a shared etcd). Flags mirror kube-apiserver's names where one exists.
-import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../apis/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
 import { startApiServer, type ApiServerHandle, type StorageOptions } from './server.ts';
 
@@ -29,45 +28,29 @@ export interface ApiServerFlags {
   crdsDir?: string;
   tlsSans: string[];
   logLevel?: string;
-  minRequestTimeoutSeconds: number;
-  compactionIntervalSeconds: number;
-  eventTtlSeconds: number;
+  /** Absent flags stay undefined: startApiServer owns the defaults the usage text states. */
+  minRequestTimeoutSeconds?: number;
+  compactionIntervalSeconds?: number;
+  eventTtlSeconds?: number;
 }
 
-export class UsageError extends Error {}
-
-export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): ApiServerFlags {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        storage: { type: 'string', default: 'embedded' },
-        'etcd-endpoints': { type: 'string' },
-        'etcd-prefix': { type: 'string' },
-        'bind-address': { type: 'string', default: '127.0.0.1' },
-        'secure-port': { type: 'string', default: '6443' },
-        home: { type: 'string' },
-        'crds-dir': { type: 'string' },
-        'tls-san': { type: 'string', multiple: true, default: [] },
-        'log-level': { type: 'string' },
-        'min-request-timeout': { type: 'string', default: '1800' },
-        'compaction-interval': { type: 'string', default: '300' },
-        'event-ttl': { type: 'string', default: '3600' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+function parseApiServerFlags(argv: string[]): ApiServerFlags {
+  const values = parseFlags(argv, {
+    storage: { type: 'string', default: 'embedded' },
+    'etcd-endpoints': { type: 'string' },
+    'etcd-prefix': { type: 'string' },
+    'bind-address': { type: 'string', default: '127.0.0.1' },
+    'secure-port': { type: 'string', default: '6443' },
+    home: { type: 'string' },
+    'crds-dir': { type: 'string' },
+    'tls-san': { type: 'string', multiple: true, default: [] },
+    'log-level': { type: 'string' },
+    'min-request-timeout': { type: 'string' },
+    'compaction-interval': { type: 'string' },
+    'event-ttl': { type: 'string' },
+  });
   const port = Number(values['secure-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
-  const minRequestTimeoutSeconds = Number(values['min-request-timeout']);
-  if (!Number.isInteger(minRequestTimeoutSeconds) || minRequestTimeoutSeconds < 1) throw new UsageError('--min-request-timeout must be a whole number of seconds');
-  const compactionIntervalSeconds = Number(values['compaction-interval']);
-  if (!Number.isInteger(compactionIntervalSeconds) || compactionIntervalSeconds < 0) throw new UsageError('--compaction-interval must be a whole number of seconds (0 disables)');
-  const eventTtlSeconds = Number(values['event-ttl']);
-  if (!Number.isInteger(eventTtlSeconds) || eventTtlSeconds < 1) throw new UsageError('--event-ttl must be a whole number of seconds');
   let storage: StorageOptions;
   if (values.storage === 'embedded') {
     if (values['etcd-endpoints']) throw new UsageError('--etcd-endpoints needs --storage etcd');
@@ -86,18 +69,18 @@ export function parseApiServerFlags(argv: string[], env: NodeJS.ProcessEnv = pro
     storage,
     bindAddress: values['bind-address']!,
     port,
-    home: path.resolve(values.home ?? env.PHOTON_HOME ?? '.photon'),
+    home: photonHome(values.home),
     crdsDir: values['crds-dir'],
     tlsSans: values['tls-san'] as string[],
     logLevel: values['log-level'],
-    minRequestTimeoutSeconds,
-    compactionIntervalSeconds,
-    eventTtlSeconds,
+    minRequestTimeoutSeconds: wholeNumberFlag(values['min-request-timeout'], 1, '--min-request-timeout must be a whole number of seconds'),
+    compactionIntervalSeconds: wholeNumberFlag(values['compaction-interval'], 0, '--compaction-interval must be a whole number of seconds (0 disables)'),
+    eventTtlSeconds: wholeNumberFlag(values['event-ttl'], 1, '--event-ttl must be a whole number of seconds'),
   };
 }
 
 /** Starts the server and stops it cleanly on SIGINT/SIGTERM. */
-export async function runApiServer(argv: string[]): Promise<ApiServerHandle> {
+async function runApiServer(argv: string[]): Promise<ApiServerHandle> {
   const flags = parseApiServerFlags(argv);
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('apiserver');
@@ -117,17 +100,4 @@ export async function runApiServer(argv: string[]): Promise<ApiServerHandle> {
   return server;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
-if (isMain && (process.argv.includes('--help') || process.argv.includes('-h'))) {
-  process.stdout.write(APISERVER_USAGE);
-  process.exit(0);
-} else if (isMain) {
-  runApiServer(process.argv.slice(2)).catch((error) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`error: ${error.message}\n\n${APISERVER_USAGE}`);
-      process.exit(2);
-    }
-    process.stderr.write(`photon apiserver: ${errorMessage(error)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, 'photon apiserver', APISERVER_USAGE, runApiServer);

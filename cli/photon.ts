@@ -9,6 +9,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { photonHome } from '../apis/cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -117,7 +118,7 @@ function main(argv: string[]): void {
   if (command === 'all-in-one') {
     // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
     // the API server has written it. (Node agents join here as they land.)
-    const home = path.resolve(homeFlag(args) ?? process.env.PHOTON_HOME ?? '.photon');
+    const home = photonHome(homeFlag(args));
     localOvn('up', home);
     process.on('exit', () => localOvn('down', home));
     supervise([launch('apiserver', args), launch('controller-manager', ['--home', home])]);

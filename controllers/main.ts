@@ -1,8 +1,9 @@
 // `photon controller-manager [flags]`: runs the controllers against an API server, with leader election.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
+import { parseEndpoint } from '../agents/ovsdb/index.ts';
+import { parseFlags, photonHome, runIfMain, UsageError } from '../apis/cli.ts';
+import { createLogger, setLogLevel } from '../apis/logging.ts';
 import { CONTROLLERS, defaultNorthbound, startControllerManager } from './manager.ts';
 
 export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags]
@@ -15,33 +16,27 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
-class UsageError extends Error {}
-
 function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        kubeconfig: { type: 'string' },
-        controllers: { type: 'string' },
-        'leader-elect': { type: 'string', default: 'true' },
-        'log-level': { type: 'string' },
-        home: { type: 'string' },
-        'ovn-nb': { type: 'string' },
-        'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const values = parseFlags(argv, {
+    kubeconfig: { type: 'string' },
+    controllers: { type: 'string' },
+    'leader-elect': { type: 'string', default: 'true' },
+    'log-level': { type: 'string' },
+    home: { type: 'string' },
+    'ovn-nb': { type: 'string' },
+    'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
+  });
   if (!['true', 'false'].includes(values['leader-elect']!)) throw new UsageError('--leader-elect must be true or false');
   const controllers = values.controllers?.split(',').map((name) => name.trim()).filter(Boolean);
   for (const name of controllers ?? []) if (!CONTROLLERS[name]) throw new UsageError(`--controllers: unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
-  const home = path.resolve(values.home ?? process.env.PHOTON_HOME ?? '.photon');
+  const home = photonHome(values.home);
   const ovnNorthbound = values['ovn-nb'] ?? defaultNorthbound(home);
-  if (!/^(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+)(,(unix:.+|tcp:[^:]+:\d+|ssl:[^:]+:\d+))*$/.test(ovnNorthbound)) throw new UsageError(`--ovn-nb must be unix:/path or tcp:host:port, got ${JSON.stringify(ovnNorthbound)}`);
+  // What the OVSDB client accepts, so a bad endpoint fails here rather than as an endless retry.
+  try {
+    for (const endpoint of ovnNorthbound.split(',')) parseEndpoint(endpoint.trim());
+  } catch {
+    throw new UsageError(`--ovn-nb must be unix:/path or tcp:host:port (comma-separated for several), got ${JSON.stringify(ovnNorthbound)}`);
+  }
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
   return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, metricsAddress };
@@ -79,18 +74,4 @@ async function main(argv: string[]): Promise<void> {
   });
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
-if (isMain) {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(CONTROLLER_MANAGER_USAGE);
-    process.exit(0);
-  }
-  main(process.argv.slice(2)).catch((error) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`error: ${error.message}\n\n${CONTROLLER_MANAGER_USAGE}`);
-      process.exit(2);
-    }
-    process.stderr.write(`photon controller-manager: ${errorMessage(error)}\n`);
-    process.exit(1);
-  });
-}
+runIfMain(import.meta.url, 'photon controller-manager', CONTROLLER_MANAGER_USAGE, main);

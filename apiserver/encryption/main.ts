@@ -3,6 +3,7 @@
 // once that has finished (the server logs "re-encrypted Secrets with the current key").
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { photonHome } from '../../apis/cli.ts';
 import { errorMessage } from '../../apis/logging.ts';
 import { addKey, loadEncryptionKeys, removeKey } from './keys.ts';
 
@@ -22,8 +23,7 @@ function main(argv: string[]): number {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
   }
-  const home = path.resolve(values.home ?? process.env.PHOTON_HOME ?? '.photon');
-  const file = path.resolve(values['key-file'] ?? path.join(home, 'encryption.yaml'));
+  const file = path.resolve(values['key-file'] ?? path.join(photonHome(values.home), 'encryption.yaml'));
   const [command, name] = positionals;
   switch (command) {
     case 'list': {

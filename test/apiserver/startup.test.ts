@@ -103,6 +103,16 @@ describe('photon command', () => {
     const unknown = photon(['frobnicate'], home);
     expect(await unknown.exited).toBe(2);
     expect(unknown.output()).toContain('unknown command "frobnicate"');
+    const negativeTtl = photon(['apiserver', '--event-ttl=-5'], home);
+    expect(await negativeTtl.exited).toBe(2);
+    expect(negativeTtl.output()).toContain('--event-ttl must be a whole number of seconds');
+    // The controller manager refuses what its OVSDB client could never connect to, instead of retrying forever.
+    const tlsNorthbound = photon(['controller-manager', '--ovn-nb', 'ssl:10.0.0.1:6641'], home);
+    expect(await tlsNorthbound.exited).toBe(2);
+    expect(tlsNorthbound.output()).toContain('--ovn-nb must be unix:/path or tcp:host:port');
+    const unknownController = photon(['controller-manager', '--controllers', 'vpc,frobnicator'], home);
+    expect(await unknownController.exited).toBe(2);
+    expect(unknownController.output()).toContain('--controllers: unknown controller "frobnicator"');
     const blocker = net.createServer().listen(port, '127.0.0.1');
     await new Promise((resolve) => blocker.once('listening', resolve));
     try {

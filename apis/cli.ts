@@ -1,0 +1,51 @@
+// What every `photon <component>` entry point shares: flag parsing that turns mistakes into a usage error
+// (exit 2 with the usage text), the state directory, and the main-module boilerplate.
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { errorMessage } from './logging.ts';
+
+/** A mistake on the command line: reported with the usage text, exit status 2. */
+export class UsageError extends Error {}
+
+/** parseArgs in strict mode; an unknown flag or a missing value is a UsageError. */
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, strict: true, options }).values;
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+}
+
+/** The state directory: --home, else $PHOTON_HOME, else ./.photon (absolute). */
+export function photonHome(homeFlag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(homeFlag ?? env.PHOTON_HOME ?? '.photon');
+}
+
+/** A flag that must be a whole number of at least min, or absent (undefined). */
+export function wholeNumberFlag(value: string | undefined, min: number, message: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min) throw new UsageError(message);
+  return number;
+}
+
+/**
+ * Runs main when moduleUrl is the process's entry module: --help/-h prints usage, a UsageError exits 2 with
+ * the usage, any other failure exits 1 with `<name>: <message>`.
+ */
+export function runIfMain(moduleUrl: string, name: string, usage: string, main: (argv: string[]) => Promise<unknown>): void {
+  const entry = process.argv[1];
+  if (!entry || path.resolve(entry) !== path.resolve(new URL(moduleUrl).pathname)) return;
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  main(process.argv.slice(2)).catch((error) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n\n${usage}`);
+      process.exit(2);
+    }
+    process.stderr.write(`${name}: ${errorMessage(error)}\n`);
+    process.exit(1);
+  });
+}
