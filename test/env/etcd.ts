@@ -5,9 +5,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
-import { startProcess, waitFor, type ManagedProcess } from './process.ts';
+import { startProcess, WaitAborted, waitFor, type ManagedProcess } from './process.ts';
 
-export const ETCD_BINARY = '/usr/bin/etcd';
+const ETCD_BINARY = '/usr/bin/etcd';
 
 export interface EtcdInstance {
   /** http://127.0.0.1:<clientPort> */
@@ -30,7 +30,8 @@ const STARTUP_TIMEOUT_MS = 20_000;
 // pair of ports is tried a few times before giving up.
 const PORT_ATTEMPTS = 3;
 
-export async function startEtcd(options: { dataDir?: string } = {}): Promise<EtcdInstance> {
+/** extraArgs: more etcd flags (e.g. a shorter progress-notify interval). */
+export async function startEtcd(options: { dataDir?: string; extraArgs?: string[] } = {}): Promise<EtcdInstance> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'photon-etcd-')));
   let lastError: unknown;
@@ -38,7 +39,7 @@ export async function startEtcd(options: { dataDir?: string } = {}): Promise<Etc
     const clientPort = await freePort();
     const peerPort = await freePort();
     if (clientPort === peerPort) continue;
-    const args = etcdArgs(dataDir, clientPort, peerPort);
+    const args = [...etcdArgs(dataDir, clientPort, peerPort), ...(options.extraArgs ?? [])];
     try {
       let current = await launch(args, clientPort);
       const instance: EtcdInstance = {
@@ -110,7 +111,7 @@ async function launch(args: string[], clientPort: number): Promise<ManagedProces
   return etcd;
 }
 
-class ExitedError extends Error {
+class ExitedError extends WaitAborted {
   constructor(code: number | null) {
     super(`etcd exited with code ${code}`);
   }

@@ -39,7 +39,7 @@ import {
 } from '../../hack/ovn/commands.ts';
 import { createNetns, uniqueName, type Netns } from './netns.ts';
 import { freePort } from './ports.ts';
-import { startProcess, waitFor, type ManagedProcess } from './process.ts';
+import { startProcess, WaitAborted, waitFor, type ManagedProcess } from './process.ts';
 
 export interface OvnCentral {
   /** unix:<dir>/nb.sock */
@@ -164,25 +164,17 @@ const centrals = new WeakMap<OvnCentral, Set<OvnChassis>>();
 
 function assertRunning(managed: ManagedProcess): void {
   if (managed.child.exitCode !== null || managed.child.signalCode !== null) {
-    throw new Error(`${managed.name} exited (${managed.child.exitCode ?? managed.child.signalCode}): ${managed.output().slice(-2000)}`);
+    throw new WaitAborted(`${managed.name} exited (${managed.child.exitCode ?? managed.child.signalCode}): ${managed.output().slice(-2000)}`);
   }
 }
 
 /** Waits until an ovsdb-server answers on `remote` with `database`; fails fast when the process exits. */
 async function waitListening(managed: ManagedProcess, remote: string, database: string, env: NodeJS.ProcessEnv): Promise<void> {
   await waitFor(`${managed.name} to serve ${database} on ${remote}`, async () => {
-    if (managed.child.exitCode !== null || managed.child.signalCode !== null) {
-      // Not retryable: surface the output (e.g. "Address already in use") at once.
-      throw Object.assign(new Error(`${managed.name} exited: ${managed.output().slice(-2000)}`), { fatal: true });
-    }
+    assertRunning(managed); // its output (e.g. "Address already in use") at once, not after the timeout
     const result = await run('ovsdb-client', ['--timeout=2', 'list-dbs', remote], { env, timeoutMs: 4000 });
     return result.code === 0 && result.stdout.split('\n').includes(database);
-  }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 20 }).catch((error: unknown) => {
-    if (managed.child.exitCode !== null || managed.child.signalCode !== null) {
-      throw new Error(`${managed.name} exited (${managed.child.exitCode ?? managed.child.signalCode}): ${managed.output().slice(-2000)}`);
-    }
-    throw error;
-  });
+  }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 20 });
 }
 
 // ---- chassis --------------------------------------------------------------------------------------------

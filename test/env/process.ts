@@ -71,7 +71,13 @@ export function startProcess(
   return managed;
 }
 
-/** Polls check until it returns a truthy value or the deadline passes (then throws with the last error). */
+/** Thrown by a waitFor check when waiting longer cannot help (the process being waited on has exited). */
+export class WaitAborted extends Error {}
+
+/**
+ * Polls check until it returns a truthy value or the deadline passes (then throws with the last error).
+ * A check that throws is retried, except with WaitAborted, which ends the wait at once.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
@@ -84,6 +90,7 @@ export async function waitFor<T>(
       const result = await check();
       if (result) return result as T;
     } catch (error) {
+      if (error instanceof WaitAborted) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) {

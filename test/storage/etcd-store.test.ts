@@ -1,15 +1,12 @@
 // The etcd backend against a real etcd 3.4 (one per file): the conformance suite, then what only a
 // networked backend has — namespaces, outages and reconnects.
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { describeStoreConformance, record, settle, type Recorder } from '../../apiserver/storage/conformance.ts';
 import { openEtcdStore } from '../../apiserver/storage/etcd.ts';
 import { isStorageError, type KeyValue, type Store } from '../../apiserver/storage/types.ts';
-import { ETCD_BINARY, startEtcd, type EtcdInstance } from '../env/etcd.ts';
+import { startEtcd, type EtcdInstance } from '../env/etcd.ts';
 import { freePort } from '../env/ports.ts';
-import { startProcess, waitFor } from '../env/process.ts';
+import { waitFor } from '../env/process.ts';
 
 let etcd: EtcdInstance;
 beforeAll(async () => {
@@ -188,7 +185,7 @@ describe('etcd store: watch progress', () => {
 
   it("reports etcd's periodic progress notifications without being asked", async () => {
     // A second etcd that sends them every 200 ms (the default is every 10 minutes).
-    const own = await startEtcdWithFlags(['--experimental-watch-progress-notify-interval=200ms']);
+    const own = await startEtcd({ extraArgs: ['--experimental-watch-progress-notify-interval=200ms'] });
     try {
       const store = await openEtcdStore({ endpoints: [own.endpoint] });
       stores.push(store);
@@ -207,46 +204,6 @@ describe('etcd store: watch progress', () => {
     }
   });
 });
-
-/** A throw-away single-member etcd with extra flags (startEtcd takes none). */
-async function startEtcdWithFlags(flags: string[]): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-etcd-flags-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child = startProcess('etcd-flags', ETCD_BINARY, [
-    '--name=flags',
-    `--data-dir=${dataDir}`,
-    `--listen-client-urls=${client}`,
-    `--advertise-client-urls=${client}`,
-    `--listen-peer-urls=${peer}`,
-    `--initial-advertise-peer-urls=${peer}`,
-    `--initial-cluster=flags=${peer}`,
-    '--initial-cluster-state=new',
-    ...flags,
-  ]);
-  const stop = async () => {
-    await child.stop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(
-      'the extra etcd to answer',
-      async () => {
-        if (child.child.exitCode !== null) throw new Error(`etcd exited:\n${child.output().slice(-4000)}`);
-        const probe = await openEtcdStore({ endpoints: [client], dialTimeoutMs: 500 }).catch(() => undefined);
-        await probe?.close();
-        return probe !== undefined;
-      },
-      { timeoutMs: 20_000, intervalMs: 100 },
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { endpoint: client, stop };
-}
 
 /**
  * Creates `${dir}/k000`… one after another, retrying through outages. A create whose outcome was unknown
