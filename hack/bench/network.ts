@@ -5,9 +5,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
+import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
+import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
+import { isConditionTrue } from '../../controllers/runtime/status.ts';
+import { NETWORK_CONTROLLERS } from '../../test/network/harness.ts';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { startOvnCentral } from '../../test/env/ovn.ts';
 import { freePort } from '../../test/env/ports.ts';
@@ -22,7 +24,7 @@ async function metric(port: number, name: string, labels = ''): Promise<number> 
   return Number(line?.split(' ').pop() ?? 0);
 }
 
-const ready = (object: KubeObject) => ((object.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+const ready = (object: KubeObject) => isConditionTrue((object.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
 
 async function createPorts(client: ApiClient, namespace: string, count: number): Promise<number> {
   const run = await runConcurrent(count, 32, (index) => client.create(PortResource, { apiVersion: PortResource.apiVersion, kind: 'Port', metadata: { name: `p${index}`, namespace }, spec: { subnetRef: 'big' } } as KubeObject));
@@ -41,9 +43,9 @@ export async function benchNetwork(ports: number): Promise<void> {
     await waitFor('API server', async () => (await fs.stat(path.join(home, 'admin.kubeconfig')).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
     const client = clientFromKubeconfig(path.join(home, 'admin.kubeconfig'), { component: 'bench' });
     const startManager = () =>
-      startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', 'vpc,subnet,port,security-group', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+      startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', NETWORK_CONTROLLERS.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
     for (const namespace of ['baseline', 'bench']) {
-      await client.create({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+      await client.create(NamespaceResource, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
       await client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'main', namespace }, spec: { cidrBlocks: ['10.0.0.0/16'] } } as KubeObject);
       await client.create(SubnetResource, { apiVersion: SubnetResource.apiVersion, kind: 'Subnet', metadata: { name: 'big', namespace }, spec: { vpcRef: 'main', cidr: '10.0.0.0/20' } } as KubeObject);
     }

@@ -23,13 +23,13 @@ export interface ExecResult {
 export function run(
   command: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; maxBuffer?: number } = {},
 ): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = execFile(
       command,
       [...args],
-      { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024, killSignal: 'SIGKILL' },
+      { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
         const spawnError = error && typeof (error as { code?: unknown }).code === 'string' ? `${error.message}\n` : '';

@@ -7,15 +7,10 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import { GarbageCollector } from '../../controllers/gc/collector.ts';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
 const NS = 'gc';
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 describe('garbage collector', () => {
   let env: TestApiServer;

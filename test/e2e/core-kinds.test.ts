@@ -3,15 +3,10 @@
 // them; they expire), and Leases.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import YAML from 'yaml';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
 const NS = 'core-kinds';
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 describe('core kinds', () => {
   let env: TestApiServer;

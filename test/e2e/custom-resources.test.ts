@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import YAML from 'yaml';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
 function widgetCrd(extra: { served?: boolean } = {}) {
@@ -52,11 +52,6 @@ function widgetCrd(extra: { served?: boolean } = {}) {
 
 const widget = (name: string, spec: Record<string, unknown>, apiVersion = 'example.com/v1', metadata: Record<string, unknown> = {}) =>
   YAML.stringify({ apiVersion, kind: 'Widget', metadata: { name, namespace: 'gadgets', ...metadata }, spec });
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 describe('user CustomResourceDefinitions', () => {
   let env: TestApiServer;

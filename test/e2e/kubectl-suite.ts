@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { waitFor } from '../env/process.ts';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as expectOk, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 
 const NETWORK = 'network.photoncloud.io/v1alpha1';
 
@@ -18,11 +18,6 @@ export function subnet(name: string, namespace: string, vpcRef: string, cidr: st
 }
 
 const manifest = (...objects: object[]) => objects.map((object) => YAML.stringify(object)).join('---\n');
-
-function expectOk(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 export function describeKubectlE2E(storage: 'etcd' | 'embedded'): void {
   describe(`kubectl against PhotonCloud (${storage} storage)`, () => {

@@ -7,16 +7,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
 const NS = 'vault';
 const KEY = `/registry/core/secrets/${NS}/db`;
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 describe('Secret encryption at rest', () => {
   let env: TestApiServer;

@@ -3,14 +3,9 @@
 // applier stops sending them. Also how Update writers (kubectl edit/patch, controllers) own what they set.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import YAML from 'yaml';
-import { startTestApiServer, type KubectlResult, type TestApiServer } from '../env/apiserver.ts';
+import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 
 const NS = 'ssa';
-
-function ok(result: KubectlResult): string {
-  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 const subnet = (spec: Record<string, unknown>, labels?: Record<string, string>) =>
   YAML.stringify({ apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Subnet', metadata: { name: 'shared', namespace: NS, ...(labels ? { labels } : {}) }, spec: { vpcRef: 'main', cidr: '10.0.1.0/24', ...spec } });

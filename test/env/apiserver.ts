@@ -1,19 +1,15 @@
 // An API server for tests, in this process, on a free loopback port with its own PHOTON_HOME, on a real
 // etcd (started here unless one is given) or the embedded store. `kubectl()` runs the real kubectl against
 // it exactly as a user would, through the admin kubeconfig the server wrote.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startApiServer, type ApiServerHandle, type ApiServerOptions, type StorageOptions } from '../../apiserver/server.ts';
 import { createLogger } from '../../apis/logging.ts';
+import { run, type ExecResult } from '../../hack/ovn/commands.ts';
 import { startEtcd, type EtcdInstance } from './etcd.ts';
 
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = ExecResult;
 
 export interface TestApiServer {
   server: ApiServerHandle;
@@ -38,18 +34,19 @@ export interface TestApiServerOptions {
   overrides?: Partial<ApiServerOptions>;
 }
 
+/** The stdout of a kubectl run that must succeed; otherwise throws with its exit code and output. */
+export function kubectlOk(result: KubectlResult): string {
+  if (result.code !== 0) throw new Error(`kubectl failed (${result.code}): ${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+/** Runs the real kubectl as a user would, against kubeconfig (its cache under the kubeconfig's directory). */
 export function runKubectl(kubeconfig: string, args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'kubectl',
-      args,
-      { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: path.dirname(kubeconfig) }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
-        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
-      },
-    );
-    if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  return run('kubectl', args, {
+    env: { ...process.env, KUBECONFIG: kubeconfig, HOME: path.dirname(kubeconfig) },
+    timeoutMs: options.timeoutMs ?? 60_000,
+    input: options.stdin,
+    maxBuffer: 64 * 1024 * 1024,
   });
 }
 

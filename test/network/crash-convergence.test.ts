@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PortResource, SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
 import { startProcess, waitFor, type ManagedProcess } from '../env/process.ts';
-import { create, namespace, portAddress, readyCondition, startNetworkEnv, waitReady, type NetworkEnv } from './harness.ts';
+import { create, namespace, NETWORK_CONTROLLERS, portAddress, readyCondition, startNetworkEnv, waitReady, type NetworkEnv } from './harness.ts';
 
 const NS = 'crash';
 
@@ -17,7 +17,7 @@ describe('controller manager crash in the middle of work', () => {
   const startManager = () =>
     startProcess('controller-manager', process.execPath, [
       '--import', 'tsx', path.join(REPOSITORY_ROOT, 'controllers/main.ts'),
-      '--kubeconfig', env.api.kubeconfig, '--ovn-nb', env.ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', 'vpc,subnet,port,security-group', '--metrics-address', '127.0.0.1:0',
+      '--kubeconfig', env.api.kubeconfig, '--ovn-nb', env.ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', NETWORK_CONTROLLERS.join(','), '--metrics-address', '127.0.0.1:0',
     ], { cwd: REPOSITORY_ROOT });
 
   beforeAll(async () => {

@@ -1,9 +1,10 @@
 // An API server on etcd, a real OVN central, and the network controllers (in this process, as the
 // controller manager runs them), plus helpers to create network objects and wait for them to be Ready.
-import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
+import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
+import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import { startControllerManager, type ControllerManager } from '../../controllers/manager.ts';
+import { findCondition } from '../../controllers/runtime/status.ts';
 import { startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { startOvnCentral, startOvnChassis, type OvnCentral, type OvnChassis } from '../env/ovn.ts';
 import { waitFor } from '../env/process.ts';
@@ -57,11 +58,11 @@ export async function create(env: NetworkEnv, kind: Kind, namespace: string, nam
 }
 
 export async function namespace(env: NetworkEnv, name: string): Promise<void> {
-  await env.client.create({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  await env.client.create(NamespaceResource, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 }
 
 export function readyCondition(object: KubeObject | undefined) {
-  return ((object?.status as { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } | undefined)?.conditions ?? []).find((condition) => condition.type === 'Ready');
+  return findCondition((object?.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
 }
 
 /** Waits until the object's Ready condition is True for its current generation; returns it. */

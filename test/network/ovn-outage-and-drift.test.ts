@@ -74,7 +74,7 @@ describe('OVN outages and drift', () => {
   });
 
   it('reports OVNUnavailable while the NB server is down and programs the Port once it is back', async () => {
-    let waiting: Record<string, unknown> | undefined;
+    let waiting: ReturnType<typeof readyCondition>;
     await env.ovn.restartNorthbound({
       crash: true,
       whileDown: async () => {
