@@ -50,6 +50,21 @@ export async function runChecked(command: string, args: readonly string[], optio
   return result.stdout;
 }
 
+/** Whether ovn-northd has answered an NB change in the SB (nb_cfg → sb_cfg): the central is up. */
+export async function northdSynced(nbEndpoint: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const synced = await run('ovn-nbctl', [`--db=${nbEndpoint}`, '--timeout=2', '--wait=sb', 'sync'], { env, timeoutMs: 5000 });
+  return synced.code === 0;
+}
+
+/** Whether a chassis has registered in the SB and its ovsdb has br-int (ovn-controller created it). */
+export async function chassisRegistered(options: { name: string; sbEndpoint: string; ovsdbEndpoint: string; env: NodeJS.ProcessEnv }): Promise<boolean> {
+  const [inSb, bridge] = await Promise.all([
+    run('ovn-sbctl', [`--db=${options.sbEndpoint}`, '--timeout=2', '--bare', '--columns=name', 'find', 'Chassis', `name=${options.name}`], { env: options.env }),
+    run('ovs-vsctl', [`--db=${options.ovsdbEndpoint}`, '--timeout=2', 'br-exists', 'br-int'], { env: options.env }),
+  ]);
+  return inSb.code === 0 && inSb.stdout.trim() === options.name && bridge.code === 0;
+}
+
 /** Environment that keeps an OVS/OVN tool's default paths inside `dir`. */
 export function ovsEnv(dir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return {

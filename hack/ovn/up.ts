@@ -10,9 +10,11 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
+  chassisRegistered,
   chassisSettings,
   createDatabase,
   northdArgs,
+  northdSynced,
   OVN_NB_SCHEMA,
   OVN_SB_SCHEMA,
   ovnControllerArgs,
@@ -23,7 +25,8 @@ import {
   VSWITCH_SCHEMA,
   vswitchdArgs,
 } from './commands.ts';
-import { CHASSIS_NAME, CHASSIS_NETNS, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, poll, runningPid } from './dev.ts';
+import { waitFor } from '../../test/env/process.ts';
+import { CHASSIS_NAME, CHASSIS_NETNS, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid } from './dev.ts';
 
 const { values } = parseArgs({
   options: {
@@ -67,10 +70,7 @@ async function central(): Promise<void> {
   await ensureDaemon(dir, 'nb', 'ovsdb-server', ovsdbServerArgs({ dir, name: 'nb', db: layout.nbDb, socket: layout.nbSock, tcpPort: nbPort, detach: true }));
   await ensureDaemon(dir, 'sb', 'ovsdb-server', ovsdbServerArgs({ dir, name: 'sb', db: layout.sbDb, socket: layout.sbSock, tcpPort: sbPort, detach: true }));
   await ensureDaemon(dir, 'northd', 'ovn-northd', northdArgs({ dir, name: 'northd', nb: `unix:${layout.nbSock}`, sb: `unix:${layout.sbSock}`, detach: true }));
-  await poll('ovn-northd to sync NB to SB', async () => {
-    const synced = await run('ovn-nbctl', [`--db=unix:${layout.nbSock}`, '--timeout=2', '--wait=sb', 'sync'], { env: ovsEnv(dir), timeoutMs: 5000 });
-    return synced.code === 0;
-  });
+  await waitFor('ovn-northd to sync NB to SB', () => northdSynced(`unix:${layout.nbSock}`, ovsEnv(dir)));
 }
 
 async function chassis(): Promise<void> {
@@ -89,11 +89,7 @@ async function chassis(): Promise<void> {
   }
   await ensureDaemon(dir, 'vswitchd', 'ovs-vswitchd', vswitchdArgs({ dir, name: 'vswitchd', db, detach: true }), ['ip', 'netns', 'exec', CHASSIS_NETNS]);
   await ensureDaemon(dir, 'ovn-controller', 'ovn-controller', ovnControllerArgs({ dir, name: 'ovn-controller', db, detach: true }));
-  await poll(`chassis ${CHASSIS_NAME} in the southbound database`, async () => {
-    const found = await run('ovn-sbctl', [`--db=unix:${layout.sbSock}`, '--timeout=2', '--bare', '--columns=name', 'find', 'Chassis', `name=${CHASSIS_NAME}`]);
-    const bridge = await run('ovs-vsctl', [`--db=${db}`, '--timeout=2', 'br-exists', 'br-int'], { env });
-    return found.stdout.trim() === CHASSIS_NAME && bridge.code === 0;
-  });
+  await waitFor(`chassis ${CHASSIS_NAME} in the southbound database`, () => chassisRegistered({ name: CHASSIS_NAME, sbEndpoint: `unix:${layout.sbSock}`, ovsdbEndpoint: db, env }));
 }
 
 await central();

@@ -1,7 +1,7 @@
 // Network namespaces for tests (the "hosts" of a test network). Names are unique per process and call
 // (pid + counter + random), so test files running in parallel on one machine never collide. Every namespace
-// created here is tracked: remove() deletes it, removeAllNetns() deletes what is left, and as a last resort
-// the process's exit handler deletes leftovers synchronously. Deleting a namespace also destroys the veth
+// created here is tracked: remove() deletes it, and as a last resort the process's exit handler deletes
+// leftovers synchronously. Deleting a namespace also destroys the veth
 // ends inside it. Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and iproute2.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -75,12 +75,4 @@ export async function createNetns(prefix = 'pcns'): Promise<Netns> {
 /** Namespaces this process created and has not removed yet. */
 export function liveNetns(): string[] {
   return [...live];
-}
-
-/** Deletes every namespace this process created (for afterAll safety nets). */
-export async function removeAllNetns(): Promise<void> {
-  for (const name of [...live]) {
-    await run('ip', ['netns', 'delete', name]);
-    live.delete(name);
-  }
 }

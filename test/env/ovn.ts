@@ -23,9 +23,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  chassisRegistered,
   chassisSettings,
   createDatabase,
   northdArgs,
+  northdSynced,
   OVN_NB_SCHEMA,
   OVN_SB_SCHEMA,
   ovnControllerArgs,
@@ -63,8 +65,6 @@ export interface OvnCentral {
    * after downMs and after whileDown() (e.g. an offline `ovsdb-tool transact` on nbDatabase) have completed.
    */
   restartNorthbound(options?: { crash?: boolean; downMs?: number; whileDown?: () => Promise<void> }): Promise<void>;
-  /** The current processes (a new nb after restartNorthbound). */
-  readonly processes: { nb: ManagedProcess; sb: ManagedProcess; northd: ManagedProcess };
   /** Stops every chassis started on this central, every process, and removes dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -115,8 +115,7 @@ export async function startOvnCentral(options: { dir?: string } = {}): Promise<O
       // northd is up once it has answered an NB change in the SB (nb_cfg → sb_cfg).
       await waitFor('ovn-northd to process the northbound database', async () => {
         assertRunning(northd);
-        const synced = await run('ovn-nbctl', [`--db=${nbEndpoint}`, '--timeout=2', '--wait=sb', 'sync'], { env, timeoutMs: 5000 });
-        return synced.code === 0;
+        return northdSynced(nbEndpoint, env);
       }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 20 });
       let stopped = false;
       const central: OvnCentral = {
@@ -129,9 +128,6 @@ export async function startOvnCentral(options: { dir?: string } = {}): Promise<O
         nbctl,
         sbctl,
         trace: (...args: string[]) => runChecked('ovn-trace', [`--db=${sbEndpoint}`, ...args], { env }),
-        get processes() {
-          return { nb, sb, northd };
-        },
         nbDatabase: nbDb,
         async restartNorthbound({ crash = false, downMs = 0, whileDown } = {}) {
           await (crash ? nb.kill() : nb.stop());
@@ -185,15 +181,9 @@ export interface OvnChassis {
   readonly dir: string;
   /** The namespace ovs-vswitchd (and so br-int and its taps) lives in. */
   readonly netns: Netns;
-  /** unix:<dir>/db.sock (the local Open_vSwitch database). */
-  readonly ovsdbEndpoint: string;
-  readonly env: NodeJS.ProcessEnv;
   /** ovs-vsctl against this chassis's database (`--db` added). */
   vsctl(...args: string[]): Promise<string>;
-  /** ovs-ofctl/ovs-appctl style access to ovs-vswitchd: ovs-appctl -t <ctl> …. */
-  appctl(...args: string[]): Promise<string>;
   readonly ports: ReadonlySet<AttachedPort>;
-  readonly processes: { ovsdb: ManagedProcess; vswitchd: ManagedProcess; controller: ManagedProcess };
   /** Removes every port, stops ovn-controller, ovs-vswitchd, ovsdb-server, deletes the namespace and dir. */
   stop(): Promise<void>;
 }
@@ -221,11 +211,7 @@ export async function startOvnChassis(central: OvnCentral, options: { name: stri
     await waitFor(`chassis ${options.name} in the southbound database and br-int`, async () => {
       assertRunning(vswitchd);
       assertRunning(controller);
-      const [inSb, bridge] = await Promise.all([
-        run('ovn-sbctl', [`--db=${central.sbEndpoint}`, '--timeout=2', '--bare', '--columns=name', 'find', 'Chassis', `name=${options.name}`], { env }),
-        run('ovs-vsctl', [`--db=${ovsdbEndpoint}`, '--timeout=2', 'br-exists', 'br-int'], { env }),
-      ]);
-      if (inSb.code !== 0 || inSb.stdout.trim() !== options.name || bridge.code !== 0) return false;
+      if (!(await chassisRegistered({ name: options.name, sbEndpoint: central.sbEndpoint, ovsdbEndpoint, env }))) return false;
       // br-int exists in the database; wait until vswitchd has created it in the datapath too.
       const shown = await netns!.exec('ip', ['link', 'show', 'br-int']);
       return shown.code === 0;
@@ -237,12 +223,8 @@ export async function startOvnChassis(central: OvnCentral, options: { name: stri
       name: options.name,
       dir,
       netns: chassisNetns,
-      ovsdbEndpoint,
-      env,
       vsctl,
-      appctl: (...args: string[]) => runChecked('ovs-appctl', [`--target=${dir}/vswitchd.ctl`, ...args], { env }),
       ports,
-      processes: { ovsdb, vswitchd, controller },
       async stop() {
         if (stopped) return;
         stopped = true;
