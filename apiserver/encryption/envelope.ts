@@ -50,6 +50,9 @@ const encryptedPrefix = Buffer.from(ENCRYPTED_PREFIX);
 const aesgcmPrefix = Buffer.from(AESGCM_PREFIX);
 const COLON = 0x3a;
 
+/** What a store needs to encrypt and re-encrypt values (SecretEnvelope, or one whose keys can be swapped). */
+export type ValueCipher = Pick<SecretEnvelope, 'encrypt' | 'decrypt' | 'needsRewrite'>;
+
 export class SecretEnvelope {
   private readonly keys = new Map<string, KeyObject>();
   /** The key new values are encrypted with: the first one given. */
@@ -101,8 +104,7 @@ export class SecretEnvelope {
         context,
       );
     }
-    const end = stored.indexOf(COLON, aesgcmPrefix.length);
-    const name = end > aesgcmPrefix.length ? stored.subarray(aesgcmPrefix.length, end).toString('latin1') : '';
+    const { name = '', end = -1 } = aesgcmKeyName(stored) ?? {};
     if (!KEY_NAME_PATTERN.test(name)) throw new DecryptionError(`cannot decrypt ${context}: malformed encrypted value (no key name)`, context);
     const key = this.keys.get(name);
     if (!key) {
@@ -143,9 +145,14 @@ export function isEncryptedValue(stored: Buffer): boolean {
 
 /** The key name an aesgcm value was encrypted with (undefined for plaintext or other providers). */
 export function encryptionKeyNameOf(stored: Buffer): string | undefined {
+  return aesgcmKeyName(stored)?.name;
+}
+
+/** The key name of an aesgcm value and the offset of the ':' after it; undefined when there is none. */
+function aesgcmKeyName(stored: Buffer): { name: string; end: number } | undefined {
   if (!startsWith(stored, aesgcmPrefix)) return undefined;
   const end = stored.indexOf(COLON, aesgcmPrefix.length);
-  return end > aesgcmPrefix.length ? stored.subarray(aesgcmPrefix.length, end).toString('latin1') : undefined;
+  return end > aesgcmPrefix.length ? { name: stored.subarray(aesgcmPrefix.length, end).toString('latin1'), end } : undefined;
 }
 
 function startsWith(value: Buffer, prefix: Buffer): boolean {

@@ -44,14 +44,14 @@ export interface SecretEncryption {
 
 export function encryptSecrets(inner: Store, keyFile: string, log: Logger, pollMs = 2000): SecretEncryption {
   const envelope = new SwappableEnvelope(new SecretEnvelope(loadOrCreateEncryptionKeys(keyFile)));
-  const store = encryptingStore(inner, envelope as unknown as SecretEnvelope, (key) => key.startsWith(SECRETS_PREFIX));
+  const store = encryptingStore(inner, envelope, (key) => key.startsWith(SECRETS_PREFIX));
   let pass: Promise<void> = Promise.resolve();
   let stopped = false;
   const rewrite = () => {
     pass = pass.then(async () => {
       if (stopped) return;
       try {
-        const { rewritten } = await rewriteWithCurrentKey(store, SECRETS_PREFIX, envelope as unknown as SecretEnvelope);
+        const { rewritten } = await rewriteWithCurrentKey(store, SECRETS_PREFIX, envelope);
         if (rewritten > 0) log.info('re-encrypted Secrets with the current key', { key: envelope.writeKeyName, rewritten });
       } catch (error) {
         log.warn('re-encrypting Secrets failed; will retry on the next key change or restart', { error: errorMessage(error) });
@@ -61,7 +61,7 @@ export function encryptSecrets(inner: Store, keyFile: string, log: Logger, pollM
   const reload = () => {
     try {
       const next = new SecretEnvelope(loadEncryptionKeys(keyFile));
-      if (next.writeKeyName === envelope.writeKeyName && next.keyNames.join() === envelope.keyNames.join()) return;
+      if (next.keyNames.join() === envelope.keyNames.join()) return; // same keys, same write key (the first)
       envelope.current = next;
       log.info('encryption keys reloaded', { writeKey: next.writeKeyName, keys: next.keyNames });
       rewrite();

@@ -14,7 +14,7 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from '../storage/types.ts';
-import { type SecretEnvelope } from './envelope.ts';
+import { type ValueCipher } from './envelope.ts';
 
 /**
  * Wraps store so that values under keys where isEncrypted(key) are stored encrypted with envelope (the API
@@ -22,14 +22,14 @@ import { type SecretEnvelope } from './envelope.ts';
  * reject with the envelope's DecryptionError; a watch that meets one delivers the events before it and then
  * ends with onError(StorageError('Unavailable')) carrying that message (a re-list then reports it again).
  */
-export function encryptingStore(store: Store, envelope: SecretEnvelope, isEncrypted: (key: string) => boolean): Store {
+export function encryptingStore(store: Store, envelope: ValueCipher, isEncrypted: (key: string) => boolean): Store {
   return new EncryptingStore(store, envelope, isEncrypted);
 }
 
 class EncryptingStore implements Store {
   constructor(
     readonly inner: Store,
-    readonly envelope: SecretEnvelope,
+    readonly envelope: ValueCipher,
     private readonly isEncrypted: (key: string) => boolean,
   ) {}
 
@@ -157,7 +157,7 @@ const REWRITE_PAGE = 500;
  * them can read the new key before anything is written with it → rewriteWithCurrentKey → removeKey the old
  * one. Fails with the envelope's DecryptionError on a value no configured key can read.
  */
-export async function rewriteWithCurrentKey(store: Store, prefix: string, envelope: SecretEnvelope): Promise<{ rewritten: number }> {
+export async function rewriteWithCurrentKey(store: Store, prefix: string, envelope: ValueCipher): Promise<{ rewritten: number }> {
   const raw = store instanceof EncryptingStore ? store.inner : store;
   let rewritten = 0;
   let startAfter: string | undefined;
@@ -172,7 +172,7 @@ export async function rewriteWithCurrentKey(store: Store, prefix: string, envelo
   return { rewritten };
 }
 
-async function rewriteOne(store: Store, found: KeyValue, envelope: SecretEnvelope): Promise<boolean> {
+async function rewriteOne(store: Store, found: KeyValue, envelope: ValueCipher): Promise<boolean> {
   let kv: KeyValue | null = found;
   while (kv && envelope.needsRewrite(kv.value)) {
     const value = envelope.encrypt(envelope.decrypt(kv.value, kv.key), kv.key);
