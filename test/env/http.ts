@@ -1,6 +1,5 @@
 // A small HTTPS client for tests that need exact control over requests (raw bodies, headers, streams).
 import https from 'node:https';
-import type { TestApiServer } from './apiserver.ts';
 
 export interface HttpResult {
   status: number;
@@ -21,7 +20,7 @@ export interface RequestOptions {
 export class ApiClient {
   readonly agent: https.Agent;
 
-  constructor(private readonly env: Pick<TestApiServer, 'url' | 'server'>) {
+  constructor(private readonly env: { url: string; server: { adminToken: string; caCertificatePem: string } }) {
     this.agent = new https.Agent({ ca: env.server.caCertificatePem, keepAlive: true, maxSockets: 64 });
   }
 

@@ -1,0 +1,148 @@
+// `photon apiserver` in its own process, for tests that attack it: a crash is a process exit, memory is the
+// server's own RSS (not the test runner's), and a stalled event loop is seen from outside as a slow /readyz.
+// Started on the embedded store (or a given etcd) on a free loopback port with its own PHOTON_HOME.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
+import { ApiClient } from './http.ts';
+import { freePort } from './ports.ts';
+import { startProcess, waitFor, WaitAborted, type ManagedProcess } from './process.ts';
+
+const PHOTON = path.join(REPOSITORY_ROOT, 'cli', 'photon.ts');
+
+export interface ApiServerProcess {
+  url: string;
+  port: number;
+  home: string;
+  adminToken: string;
+  caCertificatePem: string;
+  kubeconfig: string;
+  process: ManagedProcess;
+  /** A client with the admin token (close() it, or stop() closes it). */
+  client: ApiClient;
+  /** Whether the process is still running. */
+  alive(): boolean;
+  /** The server process's resident set size in bytes (from /proc). */
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+export interface ApiServerProcessOptions {
+  /** Extra `photon apiserver` flags. */
+  args?: string[];
+  /** etcd endpoint; default the embedded store. */
+  etcdEndpoint?: string;
+  /** Node's heap limit for the server (MiB), so a runaway allocation fails fast instead of swapping. */
+  maxOldSpaceMb?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The resident set size of a process, in bytes. */
+export function rssOf(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+export async function startApiServerProcess(options: ApiServerProcessOptions = {}): Promise<ApiServerProcess> {
+  const home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-attack-'));
+  const port = await freePort();
+  const storage = options.etcdEndpoint ? ['--storage', 'etcd', '--etcd-endpoints', options.etcdEndpoint] : [];
+  const nodeArgs = ['--import', 'tsx', ...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [])];
+  const child = startProcess('photon-apiserver', process.execPath, [...nodeArgs, PHOTON, 'apiserver', '--home', home, '--secure-port', String(port), ...storage, ...(options.args ?? [])], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...process.env, PHOTON_LOG_FORMAT: 'json', PHOTON_LOG_LEVEL: process.env.PHOTON_TEST_LOG_LEVEL ?? 'warn', ...options.env },
+  });
+  const kubeconfig = path.join(home, 'admin.kubeconfig');
+  try {
+    await waitFor('photon apiserver to serve', () => {
+      if (child.child.exitCode !== null) throw new WaitAborted(`photon apiserver exited early:\n${child.output()}`);
+      return fs.existsSync(kubeconfig) && /token:\s*(\S+)/.test(fs.readFileSync(kubeconfig, 'utf8'));
+    }, { timeoutMs: 60_000 });
+  } catch (error) {
+    await child.stop();
+    await fsp.rm(home, { recursive: true, force: true });
+    throw error;
+  }
+  const adminToken = /token:\s*(\S+)/.exec(fs.readFileSync(kubeconfig, 'utf8'))![1];
+  const caCertificatePem = fs.readFileSync(path.join(home, 'pki', 'ca.crt'), 'utf8');
+  const url = `https://127.0.0.1:${port}`;
+  const client = new ApiClient({ url, server: { adminToken, caCertificatePem } });
+  return {
+    url,
+    port,
+    home,
+    adminToken,
+    caCertificatePem,
+    kubeconfig,
+    process: child,
+    client,
+    alive: () => child.child.exitCode === null && child.child.signalCode === null,
+    rssBytes: () => rssOf(child.child.pid!),
+    async stop() {
+      client.close();
+      await child.stop();
+      await fsp.rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ReadyzReport {
+  /** Probes sent while the probe ran. */
+  probes: number;
+  /** Probes that did not answer 200 (or failed). */
+  failures: number;
+  /** The slowest probe's latency in ms (a probe still outstanding at stop counts with its age). */
+  maxMs: number;
+}
+
+/**
+ * Polls /readyz on its own connection every intervalMs while an attack runs, measuring each answer's
+ * latency: the server is "responsive" when every probe answered 200 within the bound.
+ */
+export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificatePem'>, intervalMs = 100): { stop(): Promise<ReadyzReport> } {
+  const agent = new https.Agent({ ca: server.caCertificatePem, keepAlive: true, maxSockets: 1 });
+  const report: ReadyzReport = { probes: 0, failures: 0, maxMs: 0 };
+  let running = true;
+  let outstandingSince: number | undefined;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const started = performance.now();
+      outstandingSince = started;
+      const request = https.get(new URL('/readyz', server.url), { agent, timeout: 10_000 }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          report.maxMs = Math.max(report.maxMs, performance.now() - started);
+          if (response.statusCode !== 200) report.failures++;
+          outstandingSince = undefined;
+          resolve();
+        });
+      });
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', () => {
+        report.maxMs = Math.max(report.maxMs, performance.now() - started);
+        report.failures++;
+        outstandingSince = undefined;
+        resolve();
+      });
+      report.probes++;
+    });
+  const loop = (async () => {
+    while (running) {
+      await one();
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      if (outstandingSince !== undefined) report.maxMs = Math.max(report.maxMs, performance.now() - outstandingSince);
+      await loop;
+      agent.destroy();
+      return report;
+    },
+  };
+}
