@@ -10,15 +10,47 @@ export interface ErrorTarget {
   name?: string;
 }
 
+/** Longest Status message returned; longer ones (which echo client input) are cut. */
+export const MAX_STATUS_MESSAGE = 4096;
+/** Longest cause message or field path, and most causes, returned in a Status. */
+const MAX_CAUSE_TEXT = 1024;
+const MAX_CAUSES = 100;
+
+/** `text`, cut to `max` characters with a note of how much was left out (errors may echo huge client values). */
+export function truncateEcho(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}... (${text.length - max} more characters)`;
+}
+
+type ErrorDetails = { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number; uid?: string };
+
+function boundedDetails(details: ErrorDetails | undefined): ErrorDetails | undefined {
+  if (!details) return details;
+  const bounded: ErrorDetails = { ...details };
+  if (bounded.name !== undefined) bounded.name = truncateEcho(bounded.name, MAX_CAUSE_TEXT);
+  if (bounded.causes) {
+    bounded.causes = bounded.causes.slice(0, MAX_CAUSES).map((cause) => ({
+      ...cause,
+      ...(cause.message !== undefined ? { message: truncateEcho(cause.message, MAX_CAUSE_TEXT) } : {}),
+      ...(cause.field !== undefined ? { field: truncateEcho(cause.field, MAX_CAUSE_TEXT) } : {}),
+    }));
+  }
+  return bounded;
+}
+
 export class ApiError extends Error {
+  readonly details?: ErrorDetails;
+
   constructor(
     readonly code: number,
     readonly reason: string,
     message: string,
-    readonly details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number; uid?: string },
+    details?: ErrorDetails,
   ) {
-    super(message);
+    // Messages and causes often quote what the client sent: bounded, so a 2 MB value is not echoed back.
+    super(truncateEcho(message, MAX_STATUS_MESSAGE));
     this.name = 'ApiError';
+    this.details = boundedDetails(details);
   }
 
   toStatus(): Status {
@@ -42,7 +74,7 @@ export function qualifiedResource(plural: string, group: string): string {
 }
 
 export function notFound(plural: string, group: string, name: string): ApiError {
-  return new ApiError(404, 'NotFound', `${qualifiedResource(plural, group)} "${name}" not found`, { name, group: group || undefined, kind: plural });
+  return new ApiError(404, 'NotFound', `${qualifiedResource(plural, group)} "${truncateEcho(name, 256)}" not found`, { name, group: group || undefined, kind: plural });
 }
 
 export function alreadyExists(plural: string, group: string, name: string): ApiError {
@@ -63,10 +95,10 @@ export interface FieldError {
 
 /** 422 Invalid: `Vpc.network.photoncloud.io "x" is invalid: spec.cidr: Invalid value: …`. */
 export function invalid(kind: string, group: string, name: string, errors: FieldError[]): ApiError {
-  const summary = errors.map((error) => `${error.field}: ${error.message}`);
+  const summary = errors.slice(0, MAX_CAUSES).map((error) => `${truncateEcho(error.field, MAX_CAUSE_TEXT)}: ${truncateEcho(error.message, MAX_CAUSE_TEXT)}`);
   const list = summary.length === 1 ? summary[0] : `[${summary.join(', ')}]`;
   const qualifiedKind = group ? `${kind}.${group}` : kind;
-  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${list}`, {
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${truncateEcho(name, 256)}" is invalid: ${list}`, {
     name,
     group: group || undefined,
     kind,
@@ -84,8 +116,9 @@ export function unsupportedMediaType(contentType: string, supported: string[]): 
   });
 }
 
-export function requestEntityTooLarge(limit: number): ApiError {
-  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+/** 413: Kubernetes' text for a body over the limit; `what` names something else that is too large. */
+export function requestEntityTooLarge(limit: number, what?: string): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', what ? `Request entity too large: ${what} is larger than the limit of ${limit} bytes` : `Request entity too large: limit is ${limit}`);
 }
 
 export function methodNotAllowed(method: string): ApiError {
@@ -107,6 +140,14 @@ export function routeNotFound(): ApiError {
 /** 410 Gone with reason Expired: clients (informers) relist when they see it. */
 export function expired(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
+}
+
+/**
+ * 429 TooManyRequests, as Kubernetes' max-in-flight and priority-and-fairness filters answer; the caller also
+ * sends a `Retry-After` header with the same number of seconds (client-go waits that long and retries).
+ */
+export function tooManyRequests(retryAfterSeconds: number): ApiError {
+  return new ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds });
 }
 
 export function serviceUnavailable(message: string): ApiError {

@@ -5,6 +5,12 @@ import { FieldSet, compareCodePoints } from './fieldpath.ts';
 
 export type Operation = 'Apply' | 'Update';
 
+/** Update entries kept per object; older ones are merged into one (Kubernetes' limit and name). */
+export const MAX_UPDATE_MANAGERS = 10;
+export const ANCIENT_CHANGES_MANAGER = 'ancient-changes';
+/** A request's managedFields longer than this are not read (the stored ones stay), like unreadable ones. */
+export const MAX_MANAGED_FIELDS_ENTRIES = 256;
+
 /** One manager's ownership: an entry is identified by (manager, operation, subresource). */
 export interface ManagerFields {
   manager: string;
@@ -25,8 +31,9 @@ export function sameIdentity(a: Pick<ManagerFields, 'manager' | 'operation' | 's
  */
 export function decodeManagedFields(entries: unknown): ManagerFields[] | undefined {
   if (entries === undefined || entries === null) return [];
-  if (!Array.isArray(entries)) return undefined;
+  if (!Array.isArray(entries) || entries.length > MAX_MANAGED_FIELDS_ENTRIES) return undefined;
   const out: ManagerFields[] = [];
+  const byIdentity = new Map<string, ManagerFields>();
   try {
     for (const raw of entries as ManagedFieldsEntry[]) {
       if (typeof raw !== 'object' || raw === null) return undefined;
@@ -40,8 +47,10 @@ export function decodeManagedFields(entries: unknown): ManagerFields[] | undefin
       };
       if (typeof raw.time === 'string') decoded.time = raw.time;
       if (typeof raw.subresource === 'string' && raw.subresource !== '') decoded.subresource = raw.subresource;
-      const existing = out.find((entry) => sameIdentity(entry, decoded));
+      const identity = JSON.stringify([decoded.manager, decoded.operation, decoded.subresource ?? '']);
+      const existing = byIdentity.get(identity);
       if (!existing) {
+        byIdentity.set(identity, decoded);
         out.push(decoded);
         continue;
       }
@@ -69,7 +78,7 @@ export function isResetManagedFields(entries: unknown): boolean {
  * time in seconds, manager, apiVersion, subresource). The sort is stable, so ties keep their order.
  */
 export function encodeManagedFields(entries: readonly ManagerFields[]): ManagedFieldsEntry[] {
-  const kept = entries.filter((entry) => !entry.set.isEmpty());
+  const kept = capUpdateManagers(entries.filter((entry) => !entry.set.isEmpty()));
   return kept.sort(compareEntries).map((entry) => {
     const encoded: ManagedFieldsEntry = { manager: entry.manager, operation: entry.operation, apiVersion: entry.apiVersion };
     if (entry.time !== undefined) encoded.time = entry.time;
@@ -78,6 +87,29 @@ export function encodeManagedFields(entries: readonly ManagerFields[]): ManagedF
     if (entry.subresource) encoded.subresource = entry.subresource;
     return encoded;
   });
+}
+
+/**
+ * At most MAX_UPDATE_MANAGERS Update entries: when there are more (every distinct user agent or
+ * fieldManager that writes adds one), the oldest are merged into one `ancient-changes` entry, as
+ * Kubernetes does, so the list cannot grow with the number of writers.
+ */
+function capUpdateManagers(entries: ManagerFields[]): ManagerFields[] {
+  const updates = entries.filter((entry) => entry.operation === 'Update');
+  if (updates.length <= MAX_UPDATE_MANAGERS) return entries;
+  const newestFirst = [...updates].sort((p, q) => seconds(q.time) - seconds(p.time));
+  const merged = new Set(newestFirst.slice(MAX_UPDATE_MANAGERS - 1));
+  const ancient = newestFirst.find((entry) => entry.manager === ANCIENT_CHANGES_MANAGER && !entry.subresource);
+  if (ancient) merged.add(ancient);
+  let set = new FieldSet();
+  let newest: ManagerFields | undefined;
+  for (const entry of merged) {
+    set = set.union(entry.set);
+    if (!newest || seconds(entry.time) > seconds(newest.time)) newest = entry;
+  }
+  const combined: ManagerFields = { manager: ANCIENT_CHANGES_MANAGER, operation: 'Update', apiVersion: newest!.apiVersion, set };
+  if (newest!.time !== undefined) combined.time = newest!.time;
+  return [...entries.filter((entry) => !merged.has(entry)), combined];
 }
 
 function compareEntries(p: ManagerFields, q: ManagerFields): number {

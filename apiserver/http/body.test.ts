@@ -1,12 +1,22 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { ApiError } from '../errors.ts';
-import { decodeObjectBody, decodePatchBody, mediaType, parseJson, parseYaml, readBody } from './body.ts';
+import { closeBodyDecoders, decodeObjectBody, decodePatchBody, INLINE_YAML_BYTES, mediaType, parseJson, parseYaml, readBody } from './body.ts';
 
 function apiError(action: () => unknown): ApiError {
   try {
     action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    return error as ApiError;
+  }
+  throw new Error('no error');
+}
+
+async function apiErrorOf(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
   } catch (error) {
     expect(error).toBeInstanceOf(ApiError);
     return error as ApiError;
@@ -87,42 +97,42 @@ describe('parseYaml', () => {
 });
 
 describe('decodeObjectBody', () => {
-  it('decodes JSON (also without a content type) and YAML', () => {
-    expect(decodeObjectBody(undefined, Buffer.from('{"a":1}'))).toEqual({ a: 1 });
-    expect(decodeObjectBody('application/json; charset=utf-8', Buffer.from('{"a":1}'))).toEqual({ a: 1 });
-    expect(decodeObjectBody('application/yaml', Buffer.from('a: 1'))).toEqual({ a: 1 });
+  it('decodes JSON (also without a content type) and YAML', async () => {
+    expect(await decodeObjectBody(undefined, Buffer.from('{"a":1}'))).toEqual({ a: 1 });
+    expect(await decodeObjectBody('application/json; charset=utf-8', Buffer.from('{"a":1}'))).toEqual({ a: 1 });
+    expect(await decodeObjectBody('application/yaml', Buffer.from('a: 1'))).toEqual({ a: 1 });
   });
 
-  it('refuses empty bodies (400) and other media types (415)', () => {
-    expect(apiError(() => decodeObjectBody('application/json', Buffer.alloc(0))).message).toBe('the request body is empty');
-    const error = apiError(() => decodeObjectBody('text/plain', Buffer.from('a')));
+  it('refuses empty bodies (400) and other media types (415)', async () => {
+    expect((await apiErrorOf(decodeObjectBody('application/json', Buffer.alloc(0)))).message).toBe('the request body is empty');
+    const error = await apiErrorOf(decodeObjectBody('text/plain', Buffer.from('a')));
     expect(error.code).toBe(415);
     expect(error.message).toBe('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
   });
 });
 
 describe('decodePatchBody', () => {
-  it('accepts the three patch types kubectl and client-node send', () => {
-    expect(decodePatchBody('application/merge-patch+json', Buffer.from('{"spec":{"a":null}}'))).toEqual({ patchType: 'application/merge-patch+json', patch: { spec: { a: null } } });
-    expect(decodePatchBody('application/json-patch+json', Buffer.from('[{"op":"remove","path":"/a"}]'))).toEqual({ patchType: 'application/json-patch+json', patch: [{ op: 'remove', path: '/a' }] });
-    expect(decodePatchBody('application/apply-patch+yaml', Buffer.from('kind: Vpc\nspec:\n  a: 1\n'))).toEqual({ patchType: 'application/apply-patch+yaml', patch: { kind: 'Vpc', spec: { a: 1 } } });
-    expect(decodePatchBody('application/apply-patch+yaml; charset=utf-8', Buffer.from('{"kind":"Vpc"}')).patch).toEqual({ kind: 'Vpc' });
+  it('accepts the three patch types kubectl and client-node send', async () => {
+    expect(await decodePatchBody('application/merge-patch+json', Buffer.from('{"spec":{"a":null}}'))).toEqual({ patchType: 'application/merge-patch+json', patch: { spec: { a: null } } });
+    expect(await decodePatchBody('application/json-patch+json', Buffer.from('[{"op":"remove","path":"/a"}]'))).toEqual({ patchType: 'application/json-patch+json', patch: [{ op: 'remove', path: '/a' }] });
+    expect(await decodePatchBody('application/apply-patch+yaml', Buffer.from('kind: Vpc\nspec:\n  a: 1\n'))).toEqual({ patchType: 'application/apply-patch+yaml', patch: { kind: 'Vpc', spec: { a: 1 } } });
+    expect((await decodePatchBody('application/apply-patch+yaml; charset=utf-8', Buffer.from('{"kind":"Vpc"}'))).patch).toEqual({ kind: 'Vpc' });
   });
 
-  it('refuses strategic merge patch with 415, listing the supported types', () => {
-    const error = apiError(() => decodePatchBody('application/strategic-merge-patch+json', Buffer.from('{}')));
+  it('refuses strategic merge patch with 415, listing the supported types', async () => {
+    const error = await apiErrorOf(decodePatchBody('application/strategic-merge-patch+json', Buffer.from('{}')));
     expect(error.code).toBe(415);
     expect(error.reason).toBe('UnsupportedMediaType');
     expect(error.message).toBe('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
     expect(error.details?.causes).toEqual([{ reason: 'UnsupportedMediaType', message: 'unsupported Content-Type "application/strategic-merge-patch+json"' }]);
-    expect(apiError(() => decodePatchBody(undefined, Buffer.from('{}'))).code).toBe(415);
-    expect(apiError(() => decodePatchBody('application/json', Buffer.from('{}'))).code).toBe(415);
+    expect((await apiErrorOf(decodePatchBody(undefined, Buffer.from('{}')))).code).toBe(415);
+    expect((await apiErrorOf(decodePatchBody('application/json', Buffer.from('{}')))).code).toBe(415);
   });
 
-  it('refuses empty and undecodable patches with 400', () => {
-    expect(apiError(() => decodePatchBody('application/merge-patch+json', Buffer.alloc(0))).message).toBe('the patch body is empty');
-    expect(apiError(() => decodePatchBody('application/merge-patch+json', Buffer.from('spec: 1'))).code).toBe(400);
-    expect(apiError(() => decodePatchBody('application/apply-patch+yaml', Buffer.from('a: 1\na: 2'))).code).toBe(400);
+  it('refuses empty and undecodable patches with 400', async () => {
+    expect((await apiErrorOf(decodePatchBody('application/merge-patch+json', Buffer.alloc(0)))).message).toBe('the patch body is empty');
+    expect((await apiErrorOf(decodePatchBody('application/merge-patch+json', Buffer.from('spec: 1')))).code).toBe(400);
+    expect((await apiErrorOf(decodePatchBody('application/apply-patch+yaml', Buffer.from('a: 1\na: 2')))).code).toBe(400);
   });
 });
 
@@ -136,5 +146,84 @@ describe('readBody', () => {
   it('refuses bodies over the limit with 413, whether declared or streamed', async () => {
     await expect(readBody(request([Buffer.from('abc')], { 'content-length': '3' }), 2)).rejects.toMatchObject({ code: 413, message: 'Request entity too large: limit is 2' });
     await expect(readBody(request([Buffer.from('ab'), Buffer.from('c')]), 2)).rejects.toMatchObject({ code: 413, reason: 'RequestEntityTooLarge' });
+  });
+});
+
+describe('bounded decoding', () => {
+  afterAll(() => closeBodyDecoders());
+
+  /** Runs work while a timer measures the longest stall of the event loop. */
+  async function longestStall(work: () => Promise<unknown>): Promise<number> {
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
+    }
+    return longest;
+  }
+
+  it('refuses deep JSON from its text, before JSON.parse builds it', () => {
+    const text = '['.repeat(1_500_000) + ']'.repeat(1_500_000);
+    const started = performance.now();
+    expect(apiError(() => parseJson(text)).message).toBe('the request body is nested more than 100 levels deep');
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(parseJson('["[[[[[[", {"a": "]]]]"}]')).toEqual(['[[[[[[', { a: ']]]]' }]);
+  });
+
+  it('refuses deep YAML of every shape without recursing (no stack overflow, no crash), small or large', async () => {
+    for (const text of ['['.repeat(1500) + ']'.repeat(1500), '{a: '.repeat(800) + '}'.repeat(800), '- '.repeat(1500) + 'x', '['.repeat(5000) + ']'.repeat(5000), '- '.repeat(5000) + 'x', Array.from({ length: 3000 }, (_, depth) => `${' '.repeat(depth)}a:`).join('\n')]) {
+      expect((await apiErrorOf(decodeObjectBody('application/yaml', Buffer.from(text)))).message).toBe('the request body is nested more than 100 levels deep');
+    }
+  });
+
+  it('finds duplicate keys among many in linear time', () => {
+    const keys = Array.from({ length: 20_000 }, (_, index) => `k${index}: v`).join('\n');
+    const started = performance.now();
+    expect(apiError(() => parseYaml(`${keys}\nk7: again\n`)).message).toBe('the request body is not valid YAML: duplicate key "k7"');
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(apiError(() => parseYaml('? [a, b]\n: 1\n')).message).toBe('the request body is not valid YAML: mapping keys must be scalars');
+  });
+
+  it('decodes large YAML bodies on a worker thread, never stalling the event loop', async () => {
+    const items = Array.from({ length: 60_000 }, (_, index) => `  - name: item-${index}\n    value: [1, 2, "three"]`).join('\n');
+    const text = `kind: ConfigMap\nitems:\n${items}\n`;
+    expect(text.length).toBeGreaterThan(INLINE_YAML_BYTES);
+    let decoded: any;
+    const stall = await longestStall(async () => {
+      decoded = await decodeObjectBody('application/yaml', Buffer.from(text));
+    });
+    expect(decoded.items).toHaveLength(60_000);
+    expect(decoded.items[59_999]).toEqual({ name: 'item-59999', value: [1, 2, 'three'] });
+    // The worker does the parsing; the event loop only receives the result.
+    expect(stall).toBeLessThan(250);
+    const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
+    const deepStall = await longestStall(async () => {
+      expect((await apiErrorOf(decodeObjectBody('application/yaml', Buffer.from(deep)))).code).toBe(400);
+    });
+    expect(deepStall).toBeLessThan(250);
+  }, 60_000);
+
+  it('measures what aliases expand to', async () => {
+    const anchor = `a: &a [${Array.from({ length: 1000 }, () => '"' + 'x'.repeat(1000) + '"').join(', ')}]`;
+    const text = `${anchor}\nb: [${Array.from({ length: 90 }, () => '*a').join(', ')}]\n`;
+    const error = await apiErrorOf(decodeObjectBody('application/yaml', Buffer.from(text)));
+    expect(error.code).toBe(413);
+  });
+
+  it('refuses "__proto__" keys in protobuf bodies too', async () => {
+    // A ConfigMap whose data map has the key __proto__ (k8s\0 envelope, typeMeta, raw).
+    const entry = Buffer.concat([Buffer.from([0x0a, 9]), Buffer.from('__proto__'), Buffer.from([0x12, 1]), Buffer.from('x')]);
+    const raw = Buffer.concat([Buffer.from([0x12, entry.length]), entry]);
+    const typeMeta = Buffer.concat([Buffer.from([0x0a, 2]), Buffer.from('v1'), Buffer.from([0x12, 9]), Buffer.from('ConfigMap')]);
+    const envelope = Buffer.concat([Buffer.from('k8s\0'), Buffer.from([0x0a, typeMeta.length]), typeMeta, Buffer.from([0x12, raw.length]), raw]);
+    const error = await apiErrorOf(decodeObjectBody('application/vnd.kubernetes.protobuf', envelope));
+    expect(error.message).toBe('field name "__proto__" is not allowed');
   });
 });

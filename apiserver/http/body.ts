@@ -1,13 +1,16 @@
-// Request bodies: size limit (413), media type (415), JSON or YAML decoding (400 naming the problem).
+// Request bodies: size limit (413), media type (415), JSON, YAML or protobuf decoding (400 naming the
+// problem), each bounded in depth and expanded size (structure-limits.ts) before anything walks the value.
 import type { IncomingMessage } from 'node:http';
-import YAML from 'yaml';
 import { ApiError, badRequest, requestEntityTooLarge, unsupportedMediaType } from '../errors.ts';
 import { decodeProtobufObject } from './protobuf.ts';
+import { checkDecodedValue, checkJsonTextDepth } from './structure-limits.ts';
+import { decodeYamlText } from './yaml-decode.ts';
+import { YamlWorkerPool } from './yaml-worker-pool.ts';
 
 /** Kubernetes' limit for a request body. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
-/** Deeper documents are refused before any recursive code walks them. */
-const MAX_DEPTH = 100;
+/** YAML bodies up to this size are decoded on the event loop (the parser takes up to ~12 µs a byte on hostile shapes: ≤ 50 ms); larger ones on a worker. */
+export const INLINE_YAML_BYTES = 4 * 1024;
 
 export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'] as const;
 export type PatchType = (typeof PATCH_TYPES)[number];
@@ -37,69 +40,80 @@ export async function readBody(request: IncomingMessage, limit = MAX_BODY_BYTES)
   return Buffer.concat(chunks);
 }
 
-function checkDepthAndKeys(value: unknown): void {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth > MAX_DEPTH) throw badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
-    if (Array.isArray(node)) for (const item of node) stack.push([item, depth + 1]);
-    else
-      for (const [key, item] of Object.entries(node)) {
-        if (key === '__proto__') throw badRequest('field name "__proto__" is not allowed');
-        stack.push([item, depth + 1]);
-      }
-  }
-}
-
+/** Parses JSON after checking its nesting in one pass over the text, then checks the value. */
 export function parseJson(text: string): unknown {
+  checkJsonTextDepth(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
   }
-  checkDepthAndKeys(value);
+  checkDecodedValue(value);
   return value;
 }
 
+/** One YAML document, decoded on the event loop (small bodies only: see INLINE_YAML_BYTES). */
 export function parseYaml(text: string): unknown {
-  let documents: YAML.Document.Parsed[];
-  try {
-    documents = YAML.parseAllDocuments(text, { uniqueKeys: true }) as YAML.Document.Parsed[];
-  } catch (error) {
-    throw badRequest(`the request body is not valid YAML: ${(error as Error).message}`);
+  return decodeYamlText(text);
+}
+
+let yamlWorkers: YamlWorkerPool | undefined;
+
+/** Stops the worker that decodes large YAML bodies (server shutdown). */
+export function closeBodyDecoders(): void {
+  yamlWorkers?.close();
+  yamlWorkers = undefined;
+}
+
+/**
+ * A YAML body. JSON is YAML, and clients (kubectl's server-side apply) mostly send JSON under YAML media
+ * types, so text that parses as JSON takes that fast path; other small documents are decoded here, large
+ * ones on the worker thread.
+ */
+export async function decodeYaml(text: string): Promise<unknown> {
+  const first = text.trimStart()[0];
+  if (first === '{' || first === '[') {
+    checkJsonTextDepth(text);
+    let value: unknown;
+    let isJson = true;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      isJson = false; // flow-style YAML such as {a: b}
+    }
+    if (isJson) {
+      checkDecodedValue(value);
+      return value;
+    }
   }
-  if (!Array.isArray(documents) || documents.length !== 1) throw badRequest('the request body must hold exactly one YAML document');
-  const [document] = documents;
-  if (document.errors.length > 0) throw badRequest(`the request body is not valid YAML: ${document.errors[0].message}`);
-  let value: unknown;
-  try {
-    value = document.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    throw badRequest(`the request body is not valid YAML: ${(error as Error).message}`);
-  }
-  checkDepthAndKeys(value);
+  if (text.length <= INLINE_YAML_BYTES) return decodeYamlText(text);
+  yamlWorkers ??= new YamlWorkerPool();
+  return yamlWorkers.decode(text);
+}
+
+function checkDecodedProtobuf(value: Record<string, unknown>): Record<string, unknown> {
+  checkDecodedValue(value);
   return value;
 }
 
 /** Decodes a create/update body: JSON (also when no type is given), YAML, or protobuf for built-in kinds. */
-export function decodeObjectBody(contentType: string | undefined, body: Buffer): unknown {
+export async function decodeObjectBody(contentType: string | undefined, body: Buffer): Promise<unknown> {
   const type = mediaType(contentType);
   if (body.length === 0) throw badRequest('the request body is empty');
   if (type === '' || type === 'application/json') return parseJson(body.toString('utf8'));
-  if (type === 'application/yaml') return parseYaml(body.toString('utf8'));
-  if (type === 'application/vnd.kubernetes.protobuf') return decodeProtobufObject(body);
+  if (type === 'application/yaml') return decodeYaml(body.toString('utf8'));
+  if (type === 'application/vnd.kubernetes.protobuf') return checkDecodedProtobuf(decodeProtobufObject(body));
   throw unsupportedMediaType(type, BODY_TYPES);
 }
 
 /** Decodes a PATCH body according to its patch type; strategic merge patch is refused (custom kinds have none). */
-export function decodePatchBody(contentType: string | undefined, body: Buffer): { patchType: PatchType; patch: unknown } {
+export async function decodePatchBody(contentType: string | undefined, body: Buffer): Promise<{ patchType: PatchType; patch: unknown }> {
   const type = mediaType(contentType);
   if (!(PATCH_TYPES as readonly string[]).includes(type)) throw unsupportedMediaType(type, [...PATCH_TYPES]);
   if (body.length === 0) throw badRequest('the patch body is empty');
   const text = body.toString('utf8');
-  const patch = type === 'application/apply-patch+yaml' ? parseYaml(text) : parseJson(text);
+  const patch = type === 'application/apply-patch+yaml' ? await decodeYaml(text) : parseJson(text);
   return { patchType: type as PatchType, patch };
 }
 

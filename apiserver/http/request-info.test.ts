@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { parsePath } from './request-info.ts';
+import { ApiError } from '../errors.ts';
+import { MAX_REQUEST_TARGET, parsePath, parseRequestTarget } from './request-info.ts';
 
 const resource = (path: string, method = 'GET', watch = false) => {
   const parsed = parsePath(path, method, watch);
@@ -62,17 +63,41 @@ describe('parsePath', () => {
 
   it('percent-decodes each segment after splitting', () => {
     expect(resource('/apis/g.io/v1/namespaces/my%2Dns/things/a%20b')).toMatchObject({ namespace: 'my-ns', name: 'a b' });
-    expect(resource('/apis/g.io/v1/namespaces/ns/things/a%2Fb')).toMatchObject({ name: 'a/b', subresource: undefined });
   });
 
-  it('undecodable segments and extra segments are other', () => {
-    expect(parsePath('/apis/g.io/v1/things/%E0%A4%A', 'GET', false)).toEqual({ type: 'other', path: '/apis/g.io/v1/things/%E0%A4%A' });
+  it('refuses segments that decode to dot-segments, a slash or a percent sign, and undecodable ones (400)', () => {
+    for (const segment of ['.', '..', '%2e', '%2E%2e', '%2e.', 'a%2Fb', '%2F', '%252e%252e', 'a%25b', '%E0%A4%A', '%']) {
+      for (const path of [`/apis/g.io/v1/namespaces/ns/things/${segment}`, `/apis/g.io/v1/namespaces/${segment}/things/a`, `/api/v1/namespaces/a/secrets/${segment}/${segment}/b/secrets/db`, `/apis/${segment}/v1/things`]) {
+        const error = (() => {
+          try {
+            parsePath(path, 'GET', false);
+          } catch (caught) {
+            return caught as ApiError;
+          }
+          throw new Error(`${path} was accepted`);
+        })();
+        expect(error).toBeInstanceOf(ApiError);
+        expect(error.code).toBe(400);
+      }
+    }
+  });
+
+  it('splits the query off the raw target without resolving anything in the path', () => {
+    const target = parseRequestTarget('/api/v1/namespaces/a/configmaps/x?labelSelector=a%3Db&watch=1');
+    expect(target.segments).toEqual(['api', 'v1', 'namespaces', 'a', 'configmaps', 'x']);
+    expect(target.query.get('labelSelector')).toBe('a=b');
+    expect(() => parseRequestTarget('https://evil/api/v1')).toThrow(ApiError);
+    expect(() => parseRequestTarget('/' + 'a'.repeat(MAX_REQUEST_TARGET))).toThrow(ApiError);
+  });
+
+  it('extra segments are other', () => {
     expect(parsePath('/apis/g.io/v1/namespaces/ns/things/a/status/extra', 'GET', false)).toEqual({ type: 'other', path: '/apis/g.io/v1/namespaces/ns/things/a/status/extra' });
     // As in Kubernetes, namespaces/{name}/status is the namespace's subresource, so nothing may follow it.
     expect(parsePath('/api/v1/namespaces/prod/status/extra', 'GET', false).type).toBe('other');
   });
 
-  it('ignores empty segments from doubled or trailing slashes', () => {
-    expect(resource('/apis//g.io/v1//namespaces/ns/things/')).toMatchObject({ group: 'g.io', namespace: 'ns', resource: 'things', name: undefined });
+  it('ignores a trailing slash; an empty inner segment addresses nothing (404)', () => {
+    expect(resource('/apis/g.io/v1/namespaces/ns/things/')).toMatchObject({ group: 'g.io', namespace: 'ns', resource: 'things', name: undefined });
+    expect(() => parsePath('/apis//g.io/v1//namespaces/ns/things/', 'GET', false)).toThrow(expect.objectContaining({ code: 404 }));
   });
 });

@@ -2,6 +2,13 @@
 //   /api/v1/namespaces/{ns}/{resource}/{name}/{subresource}
 //   /apis/{group}/{version}/namespaces/{ns}/{resource}/{name}/{subresource}
 //   /apis/{group}/{version}/{resource}/{name}/{subresource}   (cluster-scoped, or all namespaces)
+//
+// The raw request target is split here, never by `new URL()`: WHATWG URL parsing resolves dot-segments,
+// including percent-encoded ones, so `/namespaces/a/secrets/%2e%2e/%2e%2e/b/secrets/db` would address
+// namespace b. Every segment is decoded once and refused when it decodes to `.`/`..` or to something holding
+// `/` or `%` (Kubernetes' path segment name rules), before anything is looked up.
+import { ApiError, badRequest, routeNotFound } from '../errors.ts';
+
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 export interface ResourceRequest {
@@ -25,14 +32,61 @@ export type ParsedPath =
 /** Subresources of a namespace that are addressed as /namespaces/{name}/{sub} rather than a resource. */
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
-export function parsePath(pathname: string, method: string, watchParam: boolean): ParsedPath {
-  const parts = pathname.split('/').filter((part) => part !== '');
-  let decoded: string[];
-  try {
-    decoded = parts.map((part) => decodeURIComponent(part));
-  } catch {
-    return { type: 'other', path: pathname };
+/** The longest request target (path and query) accepted; Node's header limit bounds it too. */
+export const MAX_REQUEST_TARGET = 8192;
+
+export interface RequestTarget {
+  /** Decoded path segments (no empty ones: a trailing slash is ignored). */
+  segments: string[];
+  /** `/`-joined decoded segments, for the non-resource endpoints and logs. */
+  pathname: string;
+  query: URLSearchParams;
+}
+
+/** Why a decoded path segment cannot name anything, or undefined (Kubernetes' IsValidPathSegmentName). */
+export function pathSegmentProblem(segment: string): string | undefined {
+  if (segment === '.' || segment === '..') return `may not be '${segment}'`;
+  if (segment.includes('/')) return "may not contain '/'";
+  if (segment.includes('%')) return "may not contain '%'";
+  return undefined;
+}
+
+/**
+ * Splits a raw request target (`request.url`) into decoded path segments and the query. Only origin-form
+ * targets are served; malformed escapes and unusable segments are 400s, empty inner segments (`a//b`) 404s.
+ */
+export function parseRequestTarget(rawUrl: string): RequestTarget {
+  if (rawUrl.length > MAX_REQUEST_TARGET) throw new ApiError(414, 'RequestURITooLong', `the request URI is longer than ${MAX_REQUEST_TARGET} characters`);
+  if (!rawUrl.startsWith('/')) throw badRequest('the request target must be an absolute path');
+  const queryStart = rawUrl.indexOf('?');
+  const rawPath = queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1));
+  const raw = rawPath.split('/').slice(1);
+  if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
+  const segments: string[] = [];
+  for (const part of raw) {
+    if (part === '') throw routeNotFound();
+    let segment: string;
+    try {
+      segment = decodeURIComponent(part);
+    } catch {
+      throw badRequest(`invalid path segment ${JSON.stringify(part.slice(0, 64))}: malformed percent-encoding`);
+    }
+    const problem = pathSegmentProblem(segment);
+    if (problem) throw badRequest(`invalid path segment ${JSON.stringify(segment.slice(0, 64))}: ${problem}`);
+    segments.push(segment);
   }
+  return { segments, pathname: '/' + segments.join('/'), query };
+}
+
+/** What a raw request path (no query) addresses; throws the 400/404 of parseRequestTarget. */
+export function parsePath(rawPath: string, method: string, watchParam: boolean): ParsedPath {
+  return parseSegments(parseRequestTarget(rawPath).segments, method, watchParam);
+}
+
+/** What already-decoded path segments address. */
+export function parseSegments(decoded: string[], method: string, watchParam: boolean): ParsedPath {
+  const pathname = '/' + decoded.join('/');
   let group: string;
   let version: string;
   let rest: string[];

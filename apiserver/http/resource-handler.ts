@@ -68,9 +68,8 @@ function represent(resource: ResourceInfo, body: KubeObject | KubeList, represen
 export class ResourceHandler {
   constructor(private readonly deps: ResourceHandlerDeps) {}
 
-  async handle(request: IncomingMessage, response: ServerResponse, url: URL, info: ResourceRequest): Promise<void> {
-    const resource = resolveResource(this.deps.registry, info);
-    const query = url.searchParams;
+  /** Serves a request for `resource`, which the router resolved from `info` with resolveResource. */
+  async handle(request: IncomingMessage, response: ServerResponse, query: URLSearchParams, info: ResourceRequest, resource: ResourceInfo): Promise<void> {
     const accept = request.headers.accept;
     const { objects } = this.deps;
     const namespace = info.namespace;
@@ -94,13 +93,13 @@ export class ResourceHandler {
         return this.deps.watches.serve(request, response, resource, namespace, query);
       case 'create': {
         const options = writeOptions(query, request.headers['user-agent']);
-        const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
+        const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         const created = await objects.create(resource, namespace, body, options);
         return sendJson(response, 201, created, { accept, warnings: options.warnings });
       }
       case 'update': {
         const options = writeOptions(query, request.headers['user-agent']);
-        const body = decodeObjectBody(request.headers['content-type'], await readBody(request));
+        const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         const updated = await objects.update(resource, namespace, info.name!, body, options, info.subresource);
         return sendJson(response, 200, updated, { accept, warnings: options.warnings });
       }
@@ -137,7 +136,7 @@ export class ResourceHandler {
   private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams): Promise<void> {
     const options = writeOptions(query, request.headers['user-agent']);
     const accept = request.headers.accept;
-    const { patchType, patch } = decodePatchBody(request.headers['content-type'], await readBody(request));
+    const { patchType, patch } = await decodePatchBody(request.headers['content-type'], await readBody(request));
     const force = booleanParam(query, 'force');
     if (force && patchType !== 'application/apply-patch+yaml') throw badRequest('force: Invalid value: force may only be specified for apply patches');
     const name = info.name!;
@@ -155,6 +154,7 @@ export class ResourceHandler {
       } catch (error) {
         if (error instanceof JsonPatchError) {
           if (error.kind === 'malformed') throw badRequest(`invalid JSON patch: ${error.message}`);
+          if (error.kind === 'too-large') throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${error.message}`);
           throw invalid(resource.kind, resource.group, name, [{ field: '<patch>', reason: 'FieldValueInvalid', message: `Invalid value: the patch could not be applied: ${error.message}` }]);
         }
         throw error;
@@ -204,7 +204,7 @@ async function readDeleteOptions(request: IncomingMessage, query: URLSearchParam
   const body = await readBody(request);
   let options: DeleteOptions = {};
   if (body.length > 0) {
-    const parsed = decodeObjectBody(request.headers['content-type'], body);
+    const parsed = await decodeObjectBody(request.headers['content-type'], body);
     if (!isPlainObject(parsed)) throw badRequest('DeleteOptions must be a JSON object');
     options = parsed as DeleteOptions;
     if (parsed.preconditions !== undefined && !isPlainObject(parsed.preconditions)) throw badRequest('preconditions must be an object');

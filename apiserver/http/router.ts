@@ -1,5 +1,6 @@
 // The request pipeline: authenticate → route → handle, and the one place where errors become Status
 // responses. Every request is counted and timed by verb/resource/code.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../../apis/logging.ts';
 import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
@@ -10,8 +11,8 @@ import type { ApiMetrics } from '../metrics.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { isStorageError } from '../storage/types.ts';
 import { acceptsJson } from './negotiate.ts';
-import { parsePath, type ResourceRequest } from './request-info.ts';
-import type { ResourceHandler } from './resource-handler.ts';
+import { parseRequestTarget, parseSegments, type ParsedPath } from './request-info.ts';
+import { resolveResource, type ResourceHandler } from './resource-handler.ts';
 import { sendError, sendJson } from './respond.ts';
 
 export interface VersionInfo {
@@ -40,35 +41,54 @@ export interface RouterDeps {
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
+/** Methods counted under their own name in metrics; anything else is OTHER (labels must stay a small set). */
+const METRIC_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+interface RequestLabels {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+}
+
+/**
+ * Metric labels before the request is resolved: the method only. Group, resource and subresource are
+ * filled in once the registry has resolved them, so a client's made-up paths never become label values.
+ */
+function unresolvedLabels(method: string | undefined): RequestLabels {
+  const verb = method && METRIC_METHODS.has(method) ? method : 'OTHER';
+  return { verb, group: '', resource: '', subresource: '' };
+}
 
 export function createRouter(deps: RouterDeps) {
   return async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
-    let labels = { verb: request.method ?? 'UNKNOWN', group: '', resource: '', subresource: '' };
+    let labels = unresolvedLabels(request.method);
     let user: UserInfo | undefined;
     try {
-      const url = new URL(request.url ?? '/', 'https://apiserver');
-      const pathname = url.pathname.replace(/\/+$/, '') || '/';
+      const target = parseRequestTarget(request.url ?? '/');
+      const { pathname, query } = target;
       if (!PUBLIC_PATHS.has(pathname)) {
         const result = authenticate(request, deps.tokens);
         if ('error' in result) throw unauthorized();
         user = result.user;
       }
-      const parsed = parsePath(pathname, request.method ?? 'GET', ['true', '1'].includes(url.searchParams.get('watch') ?? ''));
+      const parsed = parseSegments(target.segments, request.method ?? 'GET', ['true', '1'].includes(query.get('watch') ?? ''));
       if (parsed.type === 'resource') {
         if (!acceptsJson(request.headers.accept)) {
           throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');
         }
-        const info: ResourceRequest = parsed.request;
-        labels = { verb: info.verb.toUpperCase(), group: info.group, resource: info.resource, subresource: info.subresource ?? '' };
-        await deps.resources.handle(request, response, url, info);
+        const info = parsed.request;
+        const resource = resolveResource(deps.registry, info);
+        labels = { verb: info.verb.toUpperCase(), group: resource.group, resource: resource.plural, subresource: info.subresource ?? '' };
+        await deps.resources.handle(request, response, query, info, resource);
       } else {
         if (!READ_METHODS.has(request.method ?? 'GET')) throw methodNotAllowed(request.method ?? '');
         labels.verb = 'GET';
-        await serveNonResource(deps, request, response, url, pathname, parsed);
+        await serveNonResource(deps, request, response, query, pathname, parsed);
       }
     } catch (error) {
-      const apiError = toApiError(error, deps.log, { user: user?.name, url: request.url, method: request.method });
+      const apiError = toApiError(error, deps.log, { user: user?.name, url: request.url?.slice(0, 2048), method: request.method });
       if (!response.headersSent) sendError(response, apiError, request.headers.accept);
       else response.end();
       response.statusCode = apiError.code;
@@ -78,26 +98,34 @@ export function createRouter(deps: RouterDeps) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ verb: labels.verb, group: labels.group, resource: labels.resource }, seconds);
       // Guarded: winston builds and pipes the entry even when the level filters it out.
-      if (deps.log.isLevelEnabled('http')) deps.log.http('request', { method: request.method, url: request.url, code, user: user?.name, ms: Math.round(seconds * 1000) });
+      if (deps.log.isLevelEnabled('http')) deps.log.http('request', { method: request.method, url: request.url?.slice(0, 2048), code, user: user?.name, ms: Math.round(seconds * 1000) });
     }
   };
 }
 
-function toApiError(error: unknown, log: Logger, context: Record<string, unknown>): ApiError {
+/**
+ * The one place a failure becomes a response. Only errors the server raised on purpose (ApiError) say
+ * what went wrong; anything else is a bug or an outage, answered with a generic 500 (or 503) whose id
+ * leads to the full error in the log, so internal messages and stack details never reach clients.
+ */
+export function toApiError(error: unknown, log: Logger, context: Record<string, unknown>): ApiError {
   if (error instanceof ApiError) return error;
-  if (isStorageError(error, 'Unavailable')) return serviceUnavailable(`storage is unavailable: ${error.message}`);
-  if (error instanceof RangeError) return new ApiError(400, 'BadRequest', `the request could not be processed: ${error.message}`);
-  log.error('internal error', { ...context, error: errorMessage(error), stack: (error as Error)?.stack });
-  return internalError(errorMessage(error));
+  const id = randomBytes(6).toString('hex');
+  if (isStorageError(error, 'Unavailable')) {
+    log.warn('storage unavailable', { ...context, errorId: id, error: errorMessage(error) });
+    return serviceUnavailable(`storage is unavailable; retry later (error id ${id})`);
+  }
+  log.error('internal error', { ...context, errorId: id, error: errorMessage(error), stack: (error as Error)?.stack });
+  return internalError(`an internal error occurred; the server log has the details under error id ${id}`);
 }
 
 async function serveNonResource(
   deps: RouterDeps,
   request: IncomingMessage,
   response: ServerResponse,
-  url: URL,
+  query: URLSearchParams,
   pathname: string,
-  parsed: ReturnType<typeof parsePath>,
+  parsed: ParsedPath,
 ): Promise<void> {
   const accept = request.headers.accept;
   switch (parsed.type) {
@@ -126,8 +154,8 @@ async function serveNonResource(
       break;
   }
   if (pathname === '/version') return sendJson(response, 200, deps.version);
-  if (pathname === '/livez' || pathname === '/healthz') return sendHealth(response, url, { ping: () => true });
-  if (pathname === '/readyz') return sendHealth(response, url, deps.readiness);
+  if (pathname === '/livez' || pathname === '/healthz') return sendHealth(response, query, { ping: () => true });
+  if (pathname === '/readyz') return sendHealth(response, query, deps.readiness);
   if (pathname === '/metrics') {
     const body = await deps.metrics.registry.metrics();
     response.writeHead(200, { 'Content-Type': deps.metrics.registry.contentType });
@@ -139,7 +167,7 @@ async function serveNonResource(
     const document = deps.openapi.document(pathname.slice('/openapi/v3/'.length));
     if (!document) throw routeNotFound();
     const etag = `"${document.hash}"`;
-    const hashed = url.searchParams.get('hash') === document.hash;
+    const hashed = query.get('hash') === document.hash;
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       ETag: etag,
@@ -158,7 +186,7 @@ async function serveNonResource(
   throw routeNotFound();
 }
 
-async function sendHealth(response: ServerResponse, url: URL, checks: Record<string, () => Promise<boolean> | boolean>): Promise<void> {
+async function sendHealth(response: ServerResponse, query: URLSearchParams, checks: Record<string, () => Promise<boolean> | boolean>): Promise<void> {
   const results: Array<[string, boolean]> = [];
   for (const [name, check] of Object.entries(checks)) {
     let ok = false;
@@ -170,7 +198,7 @@ async function sendHealth(response: ServerResponse, url: URL, checks: Record<str
     results.push([name, ok]);
   }
   const healthy = results.every(([, ok]) => ok);
-  const verbose = url.searchParams.has('verbose');
+  const verbose = query.has('verbose');
   let body = healthy ? 'ok' : 'unhealthy';
   if (verbose || !healthy) {
     body = results.map(([name, ok]) => `[${ok ? '+' : '-'}]${name} ${ok ? 'ok' : 'failed'}`).join('\n') + `\n${healthy ? 'healthz check passed' : 'healthz check failed'}\n`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { applyJsonPatch, JsonPatchError, parseJsonPatch } from './json-patch.ts';
+import { MAX_JSON_PATCH_OPERATIONS } from '../limits.ts';
 
 function failure(document: unknown, patch: unknown): JsonPatchError {
   const before = structuredClone(document);
@@ -210,5 +211,22 @@ describe('malformed patches', () => {
   it('test against null succeeds on a missing path (absent == null, as Kubernetes json-patch treats it)', () => {
     expect(applyJsonPatch({ metadata: {} }, [{ op: 'test', path: '/metadata/finalizers', value: null }, { op: 'add', path: '/metadata/finalizers', value: ['a'] }])).toEqual({ metadata: { finalizers: ['a'] } });
     expect(() => applyJsonPatch({ metadata: { finalizers: ['x'] } }, [{ op: 'test', path: '/metadata/finalizers', value: null }])).toThrow(/test operation failed/);
+  });
+});
+
+describe('bounds', () => {
+  it(`refuses more than ${MAX_JSON_PATCH_OPERATIONS} operations as too large`, () => {
+    const ops = Array.from({ length: MAX_JSON_PATCH_OPERATIONS + 1 }, () => ({ op: 'test', path: '/a', value: 1 }));
+    expect(() => applyJsonPatch({ a: 1 }, ops)).toThrow(expect.objectContaining({ kind: 'too-large' }));
+    expect(applyJsonPatch({ a: 1 }, ops.slice(1))).toEqual({ a: 1 });
+  });
+
+  it('stops copy operations that double a field before they exhaust memory', () => {
+    const doubling = Array.from({ length: 30 }, (_, index) => ({ op: 'copy', from: '/spec', path: `/spec/c${index}` }));
+    const started = performance.now();
+    expect(() => applyJsonPatch({ spec: { seed: 'x'.repeat(1000) } }, doubling)).toThrow(expect.objectContaining({ kind: 'too-large' }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    // Copies that stay small are fine.
+    expect(applyJsonPatch({ spec: { seed: 'x' } }, doubling.slice(0, 3))).toMatchObject({ spec: { c0: { seed: 'x' } } });
   });
 });

@@ -2,13 +2,14 @@
 // operations that do not fit the object (missing path, failed test) are reported per operation.
 import { isPlainObject } from '../admission/structural-schema.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
+import { jsonBytesUpTo, MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS } from '../limits.ts';
 import { setOwn } from './merge-patch.ts';
 
 export class JsonPatchError extends Error {
   constructor(
     message: string,
-    /** 'malformed' → 400; 'failed' → the patch cannot be applied to this object (422). */
-    readonly kind: 'malformed' | 'failed',
+    /** 'malformed' → 400; 'failed' → the patch cannot be applied to this object (422); 'too-large' → 413. */
+    readonly kind: 'malformed' | 'failed' | 'too-large',
   ) {
     super(message);
   }
@@ -32,6 +33,9 @@ function parsePointer(pointer: string, what: string): string[] {
 
 export function parseJsonPatch(document: unknown): Operation[] {
   if (!Array.isArray(document)) throw new JsonPatchError('a JSON patch must be a list of operations', 'malformed');
+  if (document.length > MAX_JSON_PATCH_OPERATIONS) {
+    throw new JsonPatchError(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${document.length}`, 'too-large');
+  }
   return document.map((entry, index) => {
     if (!isPlainObject(entry)) throw new JsonPatchError(`operation ${index} must be an object`, 'malformed');
     const { op, path } = entry;
@@ -108,9 +112,15 @@ function add(root: unknown, pointer: string, value: unknown, replaceOnly: boolea
   return root;
 }
 
-/** Applies the operations to a copy of the document and returns it. */
+/**
+ * Applies the operations to a copy of the document and returns it. `copy` is the one operation that can
+ * grow a document beyond what the patch itself carries (30 copies of a field doubling it exhaust any
+ * heap), so the bytes it duplicates are counted before each copy is made, as Kubernetes' json-patch
+ * AccumulatedCopySizeLimit does.
+ */
 export function applyJsonPatch(document: unknown, patch: unknown): unknown {
   let root = structuredClone(document);
+  let copiedBytes = 0;
   for (const operation of parseJsonPatch(patch)) {
     switch (operation.op) {
       case 'add':
@@ -128,9 +138,13 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
         root = add(root, operation.path, value, false);
         break;
       }
-      case 'copy':
-        root = add(root, operation.path, structuredClone(getValue(root, operation.from!)), false);
+      case 'copy': {
+        const value = getValue(root, operation.from!);
+        copiedBytes += jsonBytesUpTo(value, MAX_JSON_PATCH_COPY_BYTES - copiedBytes);
+        if (copiedBytes > MAX_JSON_PATCH_COPY_BYTES) throw new JsonPatchError(`the patch's copy operations would copy more than ${MAX_JSON_PATCH_COPY_BYTES} bytes`, 'too-large');
+        root = add(root, operation.path, structuredClone(value), false);
         break;
+      }
       case 'test': {
         // As Kubernetes' json-patch does: testing a missing path against null succeeds (absent == null), which
         // is how clients assert that a field (e.g. metadata.finalizers) is not there yet.

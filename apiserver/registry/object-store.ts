@@ -7,6 +7,7 @@ import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fi
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
+import { MAX_OBJECT_BYTES } from '../limits.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
@@ -58,6 +59,22 @@ export async function deleteUnlessDeleting(objects: ObjectStore, resource: Resou
   } catch (error) {
     if (!isGoneOrChanged(error)) throw error;
   }
+}
+
+/**
+ * The stored form of an object about to be written, refused (413) when it is larger than storage takes:
+ * checked before every write, dry runs included, whatever built the object (create, PUT, any patch).
+ */
+export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
+  const encoded = encodeObject(object, resource);
+  if (encoded.length > MAX_OBJECT_BYTES) {
+    throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" would be ${encoded.length} bytes; the limit for a stored object is ${MAX_OBJECT_BYTES}`, {
+      name: object.metadata.name,
+      group: resource.group || undefined,
+      kind: resource.plural,
+    });
+  }
+  return encoded;
 }
 
 function clone<T>(value: T): T {
@@ -125,9 +142,10 @@ export class ObjectStore {
       this.checkCrossObject(resource, candidate, undefined);
       if (options.operation !== 'Apply') candidate.metadata = withManagedFields(candidate.metadata, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       if (resource.namespaced) await this.requireWritableNamespace(namespace!);
+      const encoded = encodeForWrite(candidate, resource);
       if (options.dryRun) return candidate;
       try {
-        const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encodeObject(candidate, resource));
+        const kv = await this.store.create(objectKey(resource, namespace, meta.name!), encoded);
         candidate.metadata.resourceVersion = String(kv.modRevision);
         return candidate;
       } catch (error) {
@@ -178,13 +196,16 @@ export class ObjectStore {
       }
       const next = this.prepareUpdate(resource, desired, current, options, subresource);
       if (deepEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
+      // The last finalizer gone: the object is deleted, not written (so not size-checked either).
+      const deleting = next.metadata.deletionTimestamp !== undefined && !this.hasPendingFinalizers(resource, next);
+      const encoded = deleting ? undefined : encodeForWrite(next, resource);
       if (options.dryRun) return next;
       try {
-        if (next.metadata.deletionTimestamp && !this.hasPendingFinalizers(resource, next)) {
+        if (!encoded) {
           await this.store.delete(key, kv.modRevision);
           return next;
         }
-        const written = await this.store.update(key, encodeObject(next, resource), kv.modRevision);
+        const written = await this.store.update(key, encoded, kv.modRevision);
         return decodeKeyValue(written, resource);
       } catch (error) {
         if (isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) {
@@ -296,8 +317,9 @@ export class ObjectStore {
     next.metadata.deletionTimestamp = nowTimestamp();
     next.metadata.deletionGracePeriodSeconds = 0;
     resource.strategy.prepareForDelete?.(next);
+    const encoded = encodeForWrite(next, resource);
     if (options.dryRun) return next;
-    return decodeKeyValue(await this.store.update(key, encodeObject(next, resource), kv.modRevision), resource);
+    return decodeKeyValue(await this.store.update(key, encoded, kv.modRevision), resource);
   }
 
   private checkDeletePreconditions(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): void {
