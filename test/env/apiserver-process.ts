@@ -146,3 +146,32 @@ export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificat
     },
   };
 }
+
+/**
+ * Runs an attack while /readyz is probed, and returns both. The caller asserts on the report (every probe
+ * answered 200 within the bound) and that the server is still alive.
+ */
+export async function duringAttack<T>(server: ApiServerProcess, attack: () => Promise<T>): Promise<{ result: T; readyz: ReadyzReport }> {
+  const probe = probeReadyz(server);
+  try {
+    const result = await attack();
+    return { result, readyz: await probe.stop() };
+  } catch (error) {
+    await probe.stop();
+    throw error;
+  }
+}
+
+/** Runs `task` over `items` with at most `concurrency` at a time; results in input order. */
+export async function mapConcurrently<I, O>(items: readonly I[], concurrency: number, task: (item: I, index: number) => Promise<O>): Promise<O[]> {
+  const results = new Array<O>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}

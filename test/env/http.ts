@@ -24,15 +24,23 @@ export class ApiClient {
     this.agent = new https.Agent({ ca: env.server.caCertificatePem, keepAlive: true, maxSockets: 64 });
   }
 
+  /**
+   * Where a request goes: the path is sent exactly as given (never through `new URL()`, which would resolve
+   * `..` and `%2e%2e` segments on the client before the server could be tested with them).
+   */
+  private target(path: string): https.RequestOptions {
+    const base = new URL(this.env.url);
+    return { protocol: base.protocol, hostname: base.hostname, port: base.port, path };
+  }
+
   request(path: string, options: RequestOptions = {}): Promise<HttpResult> {
-    const url = new URL(path, this.env.url);
     const headers: Record<string, string> = { ...options.headers };
     if (!options.anonymous) headers.Authorization = `Bearer ${options.token ?? this.env.server.adminToken}`;
     if (options.body !== undefined && !Object.keys(headers).some((key) => key.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
     // Node frames DELETE bodies only when told their length.
     if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
     return new Promise((resolve, reject) => {
-      const request = https.request(url, { method: options.method ?? 'GET', headers, agent: this.agent }, (response) => {
+      const request = https.request({ ...this.target(path), method: options.method ?? 'GET', headers, agent: this.agent }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk) => chunks.push(chunk));
         response.on('end', () => {
@@ -49,10 +57,9 @@ export class ApiClient {
 
   /** Opens a watch stream; events arrive parsed in `events`. */
   watch(path: string, options: RequestOptions = {}): WatchStream {
-    const url = new URL(path, this.env.url);
     const stream = new WatchStream();
     const headers: Record<string, string> = { ...options.headers, Authorization: `Bearer ${this.env.server.adminToken}` };
-    const request = https.request(url, { method: 'GET', headers, agent: new https.Agent({ ca: this.env.server.caCertificatePem }) }, (response) => {
+    const request = https.request({ ...this.target(path), method: 'GET', headers, agent: new https.Agent({ ca: this.env.server.caCertificatePem }) }, (response) => {
       stream.status = response.statusCode ?? 0;
       let buffer = '';
       response.on('data', (chunk: Buffer) => {

@@ -1,0 +1,66 @@
+// Limits on connections, before any request exists: how long a client may take to finish the TLS handshake
+// and to send its request headers and body, how many connections one client address may hold, and how
+// many the server holds in all. Without them a client can open raw TCP connections that never start TLS
+// (or never finish a request) until the server runs out of sockets or memory.
+import type https from 'node:https';
+import type { Socket } from 'node:net';
+
+export interface ConnectionLimits {
+  /** A TLS handshake not finished in this time is dropped. */
+  handshakeTimeoutMs: number;
+  /** Request headers not received in this time: 408 and the connection closes. */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) not received in this time: 408. Responses (watches) are not limited. */
+  requestTimeoutMs: number;
+  /** How often those two timeouts are checked. */
+  checkIntervalMs: number;
+  /** Connections one client address may hold at once; more are closed at once. */
+  maxConnectionsPerClient: number;
+  /** Connections the server holds at once. */
+  maxConnections: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 60_000,
+  checkIntervalMs: 2_000,
+  maxConnectionsPerClient: 2048,
+  maxConnections: 16_384,
+};
+
+/** The https.createServer options that carry the timeouts. */
+export function connectionServerOptions(limits: ConnectionLimits): Pick<https.ServerOptions, 'handshakeTimeout' | 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
+  return {
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+  };
+}
+
+/**
+ * Counts connections per client address and closes those over the limit as they arrive; `onRefused` is
+ * told each time (for metrics). Returns the current count for an address (tests, metrics).
+ */
+export function limitConnections(server: https.Server, limits: ConnectionLimits, onRefused: (reason: 'per-client' | 'total') => void): (address: string) => number {
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', () => onRefused('total'));
+  const perClient = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = perClient.get(address) ?? 0;
+    if (count >= limits.maxConnectionsPerClient) {
+      onRefused('per-client');
+      socket.destroy();
+      return;
+    }
+    perClient.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (perClient.get(address) ?? 1) - 1;
+      if (left <= 0) perClient.delete(address);
+      else perClient.set(address, left);
+    });
+  });
+  return (address) => perClient.get(address) ?? 0;
+}
