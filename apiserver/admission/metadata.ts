@@ -1,5 +1,6 @@
 // Validation of metadata: names, labels, annotations, finalizers and owner references, with the same rules
 // and messages as Kubernetes' apimachinery validation.
+import { pushAll } from '../collections.ts';
 import type { FieldError } from '../errors.ts';
 import { isPlainObject } from './structural-schema.ts';
 
@@ -78,10 +79,10 @@ export function validateObjectMeta(metadata: Record<string, unknown>, nameFormat
   } else if (metadata.namespace) {
     errors.push({ field: 'metadata.namespace', reason: 'FieldValueForbidden', message: 'Forbidden: not allowed on this type' });
   }
-  errors.push(...validateStringMap(metadata.labels, 'metadata.labels', true));
-  errors.push(...validateStringMap(metadata.annotations, 'metadata.annotations', false));
-  errors.push(...validateFinalizers(metadata.finalizers));
-  errors.push(...validateOwnerReferences(metadata.ownerReferences));
+  pushAll(errors, validateStringMap(metadata.labels, 'metadata.labels', true));
+  pushAll(errors, validateStringMap(metadata.annotations, 'metadata.annotations', false));
+  pushAll(errors, validateFinalizers(metadata.finalizers));
+  pushAll(errors, validateOwnerReferences(metadata.ownerReferences));
   if (metadata.generateName !== undefined && typeof metadata.generateName !== 'string') errors.push(invalid('metadata.generateName', metadata.generateName, 'must be a string'));
   return errors;
 }

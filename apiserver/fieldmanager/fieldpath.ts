@@ -9,6 +9,7 @@
 //   i:<n>             the n-th item of a list (read for compatibility; CRD lists never produce it)
 // A FieldSet is a trie of path elements. Each level holds its members (paths that are in the set) and its
 // children (subtrees); a path can be both, which FieldsV1 writes as a `".": {}` key inside the child.
+import { pushAll } from '../collections.ts';
 
 export type PathElement = string;
 export type FieldPath = readonly PathElement[];
@@ -286,7 +287,7 @@ export class FieldSet {
     const out: PathElement[][] = [];
     for (const member of [...this.members].sort(compareElements)) out.push([...prefix, member]);
     for (const element of [...this.children.keys()].sort(compareElements)) {
-      out.push(...this.children.get(element)!.paths([...prefix, element]));
+      pushAll(out, this.children.get(element)!.paths([...prefix, element]));
     }
     return out;
   }

@@ -15,7 +15,12 @@ export function wantsYaml(accept: string | undefined): boolean {
  */
 export function warningHeaders(warnings: string[]): string[] {
   const asciiOnly = (text: string) => text.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return [...new Set(warnings)].slice(0, 50).map((warning) => `299 - ${asciiOnly(JSON.stringify(warning.slice(0, 1000)))}`);
+  const unique = new Set<string>();
+  for (const warning of warnings) {
+    if (unique.size === 50) break;
+    unique.add(warning);
+  }
+  return [...unique].map((warning) => `299 - ${asciiOnly(JSON.stringify(warning.slice(0, 1000)))}`);
 }
 
 export function sendJson(response: ServerResponse, code: number, body: unknown, options: { accept?: string; warnings?: string[]; contentType?: string } = {}): void {

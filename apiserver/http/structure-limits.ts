@@ -1,7 +1,8 @@
 // Bounds on the shape of a decoded request body, checked without recursion so no input can overflow the
 // stack: nesting depth (before JSON is parsed, and again on the decoded value), `__proto__` keys, and the
 // size the value would have once written out (YAML aliases can make a small body expand enormously).
-import { badRequest, requestEntityTooLarge } from '../errors.ts';
+import { ApiError, badRequest, requestEntityTooLarge } from '../errors.ts';
+import { MAX_OBJECT_FIELDS } from '../limits.ts';
 
 /** Deeper documents are refused before any recursive code walks them. */
 export const MAX_DEPTH = 100;
@@ -15,17 +16,24 @@ const CLOSE_BRACE = 0x7d; // }
 const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c; // \
 
+const COMMA = 0x2c; // ,
+
 function tooDeep(): Error {
   return badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
 }
 
+function tooManyFields(): Error {
+  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: the request body has more than ${MAX_OBJECT_FIELDS} fields`);
+}
+
 /**
- * Refuses JSON text nested deeper than MAX_DEPTH in one linear pass over it, so JSON.parse never builds
- * (and nothing ever walks) a pathologically deep value. Strings are skipped; malformed text is left for
- * JSON.parse to report.
+ * Refuses JSON text nested deeper than MAX_DEPTH, or with more than MAX_OBJECT_FIELDS fields, in one linear
+ * pass over it, so JSON.parse never builds (and nothing ever walks) such a value. Strings are skipped;
+ * malformed text is left for JSON.parse to report.
  */
 export function checkJsonTextDepth(text: string): void {
   let depth = 0;
+  let fields = 0;
   let inString = false;
   for (let index = 0; index < text.length; index++) {
     const char = text.charCodeAt(index);
@@ -35,7 +43,9 @@ export function checkJsonTextDepth(text: string): void {
     } else if (char === QUOTE) inString = true;
     else if (char === OPEN_BRACKET || char === OPEN_BRACE) {
       if (++depth > MAX_DEPTH + 1) throw tooDeep();
+      if (++fields > MAX_OBJECT_FIELDS) throw tooManyFields();
     } else if (char === CLOSE_BRACKET || char === CLOSE_BRACE) depth--;
+    else if (char === COMMA && ++fields > MAX_OBJECT_FIELDS) throw tooManyFields();
   }
 }
 
@@ -45,22 +55,34 @@ export function checkJsonTextDepth(text: string): void {
  * subtrees (YAML aliases) are counted every time they appear, as they would be when stored.
  */
 export function checkDecodedValue(value: unknown): void {
-  const stack: Array<[unknown, number]> = [[value, 0]];
+  // Two parallel stacks instead of [node, depth] pairs: this runs over every node of every body.
+  const nodes: unknown[] = [value];
+  const depths: number[] = [0];
   let bytes = 0;
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  let fields = 0;
+  while (nodes.length > 0) {
+    if (++fields > MAX_OBJECT_FIELDS + 1) throw tooManyFields();
+    const node = nodes.pop();
+    const depth = depths.pop()!;
     if (typeof node === 'string') bytes += node.length + 2;
     else if (typeof node !== 'object' || node === null) bytes += 8;
     else {
       if (depth > MAX_DEPTH) throw tooDeep();
       bytes += 2;
-      if (Array.isArray(node)) for (const item of node) stack.push([item, depth + 1]);
-      else
-        for (const [key, item] of Object.entries(node)) {
+      if (Array.isArray(node)) {
+        for (let index = 0; index < node.length; index++) {
+          nodes.push(node[index]);
+          depths.push(depth + 1);
+        }
+      } else {
+        const record = node as Record<string, unknown>;
+        for (const key of Object.keys(record)) {
           if (key === '__proto__') throw badRequest('field name "__proto__" is not allowed');
           bytes += key.length + 4;
-          stack.push([item, depth + 1]);
+          nodes.push(record[key]);
+          depths.push(depth + 1);
         }
+      }
     }
     if (bytes > MAX_DECODED_BYTES) throw requestEntityTooLarge(MAX_DECODED_BYTES, 'the decoded request body');
   }

@@ -4,7 +4,9 @@ import { isPlainObject } from '../admission/structural-schema.ts';
 
 /** Sets a property without ever touching a prototype, whatever the key is called. */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Plain assignment is several times faster; only `__proto__` would reach the prototype through it.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 export function applyMergePatch(target: unknown, patch: unknown): unknown {

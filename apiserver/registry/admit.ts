@@ -4,9 +4,13 @@
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { validateObjectMeta } from '../admission/metadata.ts';
 import { ApiError, badRequest, invalid, type FieldError } from '../errors.ts';
+import { pushAll } from '../collections.ts';
 import type { ResourceInfo } from './resource.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+/** Unknown-field warnings listed one by one; the rest are counted. */
+const MAX_FIELD_WARNINGS = 20;
 
 export interface WriteOptions {
   dryRun: boolean;
@@ -41,20 +45,24 @@ export function admitObject(resource: ResourceInfo, object: KubeObject, old: Kub
   const { unknownFields } = resource.schema.prune(object as Record<string, unknown>);
   if (unknownFields.length > 0) {
     if (options.fieldValidation === 'Strict') {
-      const fields = unknownFields.map((field) => `unknown field "${field}"`).join(', ');
+      const fields = unknownFields.slice(0, MAX_FIELD_WARNINGS).map((field) => `unknown field "${field}"`).join(', ') + (unknownFields.length > MAX_FIELD_WARNINGS ? `, and ${unknownFields.length - MAX_FIELD_WARNINGS} more` : '');
       throw new ApiError(400, 'BadRequest', `${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: strict decoding error: ${fields}`, {
-        causes: unknownFields.map((field) => ({ reason: 'FieldValueInvalid', message: `unknown field "${field}"`, field })),
+        causes: unknownFields.slice(0, 100).map((field) => ({ reason: 'FieldValueInvalid', message: `unknown field "${field}"`, field })),
       });
     }
-    if (options.fieldValidation === 'Warn') options.warnings.push(...unknownFields.map((field) => `unknown field "${field}"`));
+    if (options.fieldValidation === 'Warn') {
+      // Clients show at most a screenful; the count says how many more there were.
+      pushAll(options.warnings, unknownFields.slice(0, MAX_FIELD_WARNINGS).map((field) => `unknown field "${field}"`));
+      if (unknownFields.length > MAX_FIELD_WARNINGS) options.warnings.push(`${unknownFields.length - MAX_FIELD_WARNINGS} more unknown fields were dropped`);
+    }
   }
   resource.schema.applyDefaults(object as Record<string, unknown>);
 
   const errors: FieldError[] = [];
-  errors.push(...validateObjectMeta(object.metadata as Record<string, unknown>, resource.nameFormat, resource.namespaced));
-  errors.push(...resource.schema.validate(object as Record<string, unknown>));
-  if (old) errors.push(...resource.schema.checkImmutable(object as Record<string, unknown>, old as Record<string, unknown>));
-  if (resource.strategy.validate) errors.push(...resource.strategy.validate(object, old));
+  pushAll(errors, validateObjectMeta(object.metadata as Record<string, unknown>, resource.nameFormat, resource.namespaced));
+  pushAll(errors, resource.schema.validate(object as Record<string, unknown>));
+  if (old) pushAll(errors, resource.schema.checkImmutable(object as Record<string, unknown>, old as Record<string, unknown>));
+  if (resource.strategy.validate) pushAll(errors, resource.strategy.validate(object, old));
   if (errors.length > 0) throw invalid(resource.kind, resource.group, name, errors);
 }
 

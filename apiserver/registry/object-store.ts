@@ -7,7 +7,7 @@ import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fi
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
 import { deepEqual } from '../admission/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
-import { MAX_OBJECT_BYTES } from '../limits.ts';
+import { fieldCountUpTo, MAX_OBJECT_BYTES, MAX_OBJECT_FIELDS } from '../limits.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
@@ -66,6 +66,13 @@ export async function deleteUnlessDeleting(objects: ObjectStore, resource: Resou
  * checked before every write, dry runs included, whatever built the object (create, PUT, any patch).
  */
 export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
+  if (fieldCountUpTo(object, MAX_OBJECT_FIELDS) > MAX_OBJECT_FIELDS) {
+    throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" would have more than ${MAX_OBJECT_FIELDS} fields`, {
+      name: object.metadata.name,
+      group: resource.group || undefined,
+      kind: resource.plural,
+    });
+  }
   const encoded = encodeObject(object, resource);
   if (encoded.length > MAX_OBJECT_BYTES) {
     throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" would be ${encoded.length} bytes; the limit for a stored object is ${MAX_OBJECT_BYTES}`, {

@@ -1,5 +1,6 @@
 // The JSONPath subset printer columns use: `.a.b`, `.a[0]`, `.a[*]`, and `.a[?(@.k=="v")].b` filters.
 // Compiled once per column; evaluation returns every match in document order.
+import { pushAll } from '../collections.ts';
 
 type Step = { kind: 'field'; name: string } | { kind: 'index'; index: number } | { kind: 'all' } | { kind: 'filter'; path: string[]; op: '==' | '!='; value: string | number | boolean };
 
@@ -73,7 +74,7 @@ function evaluate(steps: Step[], current: unknown[]): unknown[] {
           if (Array.isArray(node) && step.index < node.length) next.push(node[step.index]);
           break;
         case 'all':
-          next.push(...(Array.isArray(node) ? node : Object.values(node)));
+          pushAll(next, Array.isArray(node) ? node : Object.values(node));
           break;
         case 'filter':
           for (const item of Array.isArray(node) ? node : Object.values(node)) {
