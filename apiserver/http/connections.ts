@@ -3,6 +3,7 @@
 // many the server holds in all. Without them a client can open raw TCP connections that never start TLS
 // (or never finish a request) until the server runs out of sockets or memory.
 import type https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
 export interface ConnectionLimits {
@@ -39,6 +40,26 @@ export function connectionServerOptions(limits: ConnectionLimits): Pick<https.Se
   };
 }
 
+/** Status lines for the HTTP-level failures a client can cause before a request exists. */
+const CLIENT_ERROR_RESPONSES: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+};
+
+/**
+ * The server's 'clientError' handler. HTTP parse errors and request timeouts get a short status line; every
+ * other failure (TLS handshake timeouts and errors) has no HTTP to speak. Either way the connection is
+ * destroyed, not ended: ending waits for a client that may never read or close.
+ */
+export function answerClientError(error: Error, socket: Duplex): void {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const status = CLIENT_ERROR_RESPONSES[code] ?? (code.startsWith('HPE_') ? '400 Bad Request' : undefined);
+  if (status && socket.writable) socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  else socket.destroy();
+  // A client that never reads keeps the write pending: it is destroyed all the same.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 /**
  * Counts connections per client address and closes those over the limit as they arrive; `onRefused` is
  * told each time (for metrics). Returns the current count for an address (tests, metrics).
@@ -61,6 +82,14 @@ export function limitConnections(server: https.Server, limits: ConnectionLimits,
       if (left <= 0) perClient.delete(address);
       else perClient.set(address, left);
     });
+  });
+  // Node's header timeout starts with a request's first byte; a connection that finishes TLS and then says
+  // nothing would be held forever (idle timeouts would also cut quiet watches), so it gets the same budget.
+  server.on('secureConnection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    timer.unref();
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
   });
   return (address) => perClient.get(address) ?? 0;
 }
