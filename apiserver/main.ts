@@ -2,6 +2,8 @@
 // machine against a shared etcd). Flags mirror kube-apiserver's names where one exists.
 import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../apis/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
+import type { FlowControlLimits } from './http/flow-control.ts';
+import type { ConnectionLimits } from './http/connections.ts';
 import { startApiServer, type ApiServerHandle, type StorageOptions } from './server.ts';
 
 export const APISERVER_USAGE = `Usage: photon apiserver [flags]
@@ -17,6 +19,22 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --min-request-timeout SECS  watches without timeoutSeconds end after SECS to 2×SECS (default: 1800)
   --compaction-interval SECS  compact storage history older than one interval, every interval (default: 300; 0: off)
   --event-ttl SECS            delete Events this long after they last happened (default: 3600)
+  --max-requests-inflight N   read-only requests in flight, all users (default: 400; 0: no limit)
+  --max-mutating-requests-inflight N
+                              mutating requests in flight, all users (default: 200; 0: no limit)
+  --max-requests-inflight-per-user N
+                              non-watch requests in flight per user (default: 100; 0: no limit)
+  --max-watches N             open watches, all users (default: 5000; 0: no limit)
+  --max-watches-per-user N    open watches per user (default: 100; 0: no limit); over any of these limits
+                              the answer is 429 with Retry-After; system:masters is exempt
+  --max-connections N         connections held at once (default: 16384)
+  --max-connections-per-client N
+                              connections one client address may hold (default: 2048); more are closed at once
+  --tls-handshake-timeout SECS
+                              drop connections that have not finished TLS in SECS (default: 10)
+  --request-headers-timeout SECS
+                              408 and close when a request's headers take longer (default: 20); a whole
+                              request (headers and body) may take 3×SECS; responses (watches) are not limited
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -32,6 +50,8 @@ export interface ApiServerFlags {
   minRequestTimeoutSeconds?: number;
   compactionIntervalSeconds?: number;
   eventTtlSeconds?: number;
+  connections: Partial<ConnectionLimits>;
+  flowControl: Partial<FlowControlLimits>;
 }
 
 function parseApiServerFlags(argv: string[]): ApiServerFlags {
@@ -48,6 +68,15 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     'min-request-timeout': { type: 'string' },
     'compaction-interval': { type: 'string' },
     'event-ttl': { type: 'string' },
+    'max-connections': { type: 'string' },
+    'max-connections-per-client': { type: 'string' },
+    'tls-handshake-timeout': { type: 'string' },
+    'request-headers-timeout': { type: 'string' },
+    'max-requests-inflight': { type: 'string' },
+    'max-mutating-requests-inflight': { type: 'string' },
+    'max-requests-inflight-per-user': { type: 'string' },
+    'max-watches': { type: 'string' },
+    'max-watches-per-user': { type: 'string' },
   });
   const port = Number(values['secure-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
@@ -76,7 +105,36 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     minRequestTimeoutSeconds: wholeNumberFlag(values['min-request-timeout'], 1, '--min-request-timeout must be a whole number of seconds'),
     compactionIntervalSeconds: wholeNumberFlag(values['compaction-interval'], 0, '--compaction-interval must be a whole number of seconds (0 disables)'),
     eventTtlSeconds: wholeNumberFlag(values['event-ttl'], 1, '--event-ttl must be a whole number of seconds'),
+    connections: connectionFlags(values),
+    flowControl: {
+      maxRequestsInflight: limitFlag(values, 'max-requests-inflight'),
+      maxMutatingRequestsInflight: limitFlag(values, 'max-mutating-requests-inflight'),
+      maxRequestsInflightPerUser: limitFlag(values, 'max-requests-inflight-per-user'),
+      maxWatches: limitFlag(values, 'max-watches'),
+      maxWatchesPerUser: limitFlag(values, 'max-watches-per-user'),
+    },
   };
+}
+
+/** A flow-control limit: a whole number, 0 meaning no limit (absent: the server's default). */
+function limitFlag(values: Record<string, unknown>, name: string): number | undefined {
+  return wholeNumberFlag(values[name] as string | undefined, 0, `--${name} must be a whole number (0: no limit)`);
+}
+
+/** Connection caps and timeouts; absent flags keep the server's defaults. */
+function connectionFlags(values: Record<string, unknown>): Partial<ConnectionLimits> {
+  const flag = (name: string, min: number) => wholeNumberFlag(values[name] as string | undefined, min, `--${name} must be a whole number of at least ${min}`);
+  const headersSeconds = flag('request-headers-timeout', 1);
+  const handshakeSeconds = flag('tls-handshake-timeout', 1);
+  const limits: Partial<ConnectionLimits> = { maxConnections: flag('max-connections', 1), maxConnectionsPerClient: flag('max-connections-per-client', 1) };
+  if (handshakeSeconds !== undefined) limits.handshakeTimeoutMs = handshakeSeconds * 1000;
+  if (headersSeconds !== undefined) {
+    limits.headersTimeoutMs = headersSeconds * 1000;
+    limits.requestTimeoutMs = 3 * headersSeconds * 1000;
+    limits.checkIntervalMs = Math.min(2000, headersSeconds * 500);
+  }
+  for (const key of Object.keys(limits) as Array<keyof ConnectionLimits>) if (limits[key] === undefined) delete limits[key];
+  return limits;
 }
 
 /** Starts the server and stops it cleanly on SIGINT/SIGTERM. */

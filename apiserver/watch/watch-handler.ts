@@ -1,34 +1,60 @@
 // `?watch=true`: a chunked stream of `{"type","object"}` lines served from the watch cache. Selector
-// transitions become ADDED/DELETED as in Kubernetes; bookmarks, timeouts, 410 Expired, and slow readers are
-// handled here.
+// transitions become ADDED/DELETED as in Kubernetes; bookmarks, timeouts and 410 Expired are handled here,
+// and output goes through a WatchWriter, which paces it to the client and cuts off slow readers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { createLogger, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
 import { badRequest, expired, serviceUnavailable } from '../errors.ts';
 import { negotiateRepresentation } from '../http/negotiate.ts';
-import { booleanParam, integerParam } from '../http/query.ts';
+import { booleanParam } from '../http/query.ts';
 import { listScope, parseResourceVersion } from '../registry/list.ts';
 import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resource.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
 import { ExpiredError, type CacheEvent, type WatchCache } from './cache.ts';
+import { WatchWriter } from './writer.ts';
 
 export interface WatchHandlerOptions {
   bookmarkIntervalMs: number;
   /** Upper bound for a watch without timeoutSeconds (Kubernetes: 30–60 minutes, randomised). */
   maxTimeoutSeconds: number;
-  /** A watcher whose unsent output exceeds this is cut off; its client re-watches. */
+  /** A watcher whose unread output (queued plus in the socket buffer) would exceed this is cut off; its client re-watches. */
   maxBufferedBytes: number;
   logger?: Logger;
+  /**
+   * Admission of the watch (per-user limits): throws the 429 to answer, and frees the slot itself when the
+   * response closes (see apiserver/http/flow-control.ts admitRequest).
+   */
+  admit?(request: IncomingMessage, response: ServerResponse): void;
   onOpen?(resource: ResourceInfo): void;
   onClose?(resource: ResourceInfo): void;
   onEventSent?(resource: ResourceInfo): void;
+  onSlowReaderTerminated?(resource: ResourceInfo): void;
+}
+
+/** A stream still flushing after it ended is destroyed after this long (its client does not read). */
+const END_GRACE_MS = 10_000;
+
+/**
+ * timeoutSeconds: a whole number of seconds, at most the server's maximum (larger values are clamped, as
+ * setTimeout cannot wait longer than ~24.8 days and would end the watch at once); absent or 0 means the
+ * server's default, randomised so that watches opened together do not all end together.
+ */
+export function watchTimeoutSeconds(query: URLSearchParams, maxTimeoutSeconds: number, random = Math.random): number {
+  const value = query.get('timeoutSeconds');
+  if (value !== null && value !== '' && !/^\d+$/.test(value)) {
+    throw badRequest(`invalid value for timeoutSeconds: ${JSON.stringify(value.slice(0, 64))} (expected a whole number of seconds)`);
+  }
+  const requested = value ? Number(value) : 0;
+  if (requested === 0) return Math.max(1, Math.round(maxTimeoutSeconds * (0.5 + random() / 2)));
+  return Math.min(requested, maxTimeoutSeconds);
 }
 
 type WireType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export class WatchHandler {
   private readonly log: Logger;
-  private readonly open = new Set<ServerResponse>();
+  /** Open watches and how each ends. */
+  private readonly open = new Map<ServerResponse, () => void>();
 
   constructor(
     private readonly cache: WatchCache,
@@ -39,7 +65,7 @@ export class WatchHandler {
 
   /** Ends every open watch (server shutdown). */
   closeAll(): void {
-    for (const response of this.open) response.end();
+    for (const finish of [...this.open.values()]) finish();
     this.open.clear();
   }
 
@@ -53,10 +79,11 @@ export class WatchHandler {
       throw badRequest('sendInitialEvents requires resourceVersionMatch=NotOlderThan');
     }
     if (sendInitialEvents && !bookmarks) throw badRequest('sendInitialEvents requires allowWatchBookmarks=true');
-    const timeoutSeconds = integerParam(query, 'timeoutSeconds') ?? Math.round(this.options.maxTimeoutSeconds * (0.5 + Math.random() / 2));
+    const timeoutSeconds = watchTimeoutSeconds(query, this.options.maxTimeoutSeconds);
     const representation = negotiateRepresentation(request.headers.accept);
     const include: IncludeObject = (query.get('includeObject') as IncludeObject | null) ?? 'Metadata';
     if (!['None', 'Metadata', 'Object'].includes(include)) throw badRequest(`includeObject: unsupported value ${JSON.stringify(include)}`);
+    this.options.admit?.(request, response);
 
     if (!this.cache.ready && !(await this.cache.waitUntilReady(10_000))) throw serviceUnavailable('the watch cache is not ready yet; retry shortly');
 
@@ -93,69 +120,77 @@ export class WatchHandler {
     let finished = false;
     let registration: { cancel(): void } | undefined;
     let bookmarkTimer: NodeJS.Timeout | undefined;
+    const writer = new WatchWriter(response, {
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      onLineSent: () => this.options.onEventSent?.(resource),
+      onSlowReader: (buffered) => {
+        this.log.warn('cut off a watch whose client does not keep up', { resource: resource.plural, buffered });
+        this.options.onSlowReaderTerminated?.(resource);
+      },
+      onError: (error) => this.log.error('watch stream failed', { resource: resource.plural, error: errorMessage(error) }),
+    });
     const finish = () => {
       if (finished) return;
       finished = true;
       registration?.cancel();
       clearTimeout(timeoutTimer);
       clearInterval(bookmarkTimer);
+      writer.close();
       this.open.delete(response);
       this.options.onClose?.(resource);
-      if (!response.writableEnded) response.end();
-    };
-    const write = (line: string) => {
-      if (finished) return;
-      response.write(line);
-      this.options.onEventSent?.(resource);
-      if (response.writableLength > this.options.maxBufferedBytes) {
-        this.log.warn('closing a watch whose client does not keep up', { resource: resource.plural, buffered: response.writableLength });
-        finish();
-      }
+      endGracefully(response);
     };
     const timeoutTimer = setTimeout(finish, timeoutSeconds * 1000);
     request.on('close', finish);
     response.on('close', finish);
-    this.open.add(response);
+    this.open.set(response, finish);
     this.options.onOpen?.(resource);
 
-    const deliver = (event: CacheEvent) => {
+    /** The line an event becomes for this watcher (selector transitions included), or none. */
+    const lineFor = (event: CacheEvent): string | undefined => {
       const object = view(event.object);
       const now = matches(object);
       const before = event.prevObject !== undefined && event.type !== 'ADDED' ? matches(view(event.prevObject)) : false;
-      if (event.type === 'DELETED') {
-        if (before || (event.prevObject === undefined && now)) write(encode('DELETED', object, event));
-        return;
-      }
-      if (now && before) write(encode('MODIFIED', object, event));
-      else if (now) write(encode('ADDED', object, event));
-      else if (before) write(encode('DELETED', object, event));
+      if (event.type === 'DELETED') return before || (event.prevObject === undefined && now) ? encode('DELETED', object, event) : undefined;
+      if (now && before) return encode('MODIFIED', object, event);
+      if (now) return encode('ADDED', object, event);
+      if (before) return encode('DELETED', object, event);
+      return undefined;
     };
+    const bookmarkLine = (revision: number, annotations?: Record<string, string>) =>
+      JSON.stringify({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(revision), ...(annotations ? { annotations } : {}) } } }) + '\n';
+    // Encoded one at a time as the client reads: a large initial list is never held encoded in full.
+    function* initialLines(initial: CacheEvent[], revision: number): Generator<string> {
+      for (const event of initial) {
+        if (fromRevision !== undefined) {
+          const line = lineFor(event);
+          if (line) yield line;
+          continue;
+        }
+        const object = view(event.object);
+        if (matches(object)) yield encode('ADDED', object);
+      }
+      if (sendInitialEvents) yield bookmarkLine(revision, { 'k8s.io/initial-events-end': 'true' });
+    }
 
     try {
       const watch = this.cache.watch(
         {
           keyPrefix,
-          onEvent: deliver,
+          onEvent: (event) => {
+            const line = lineFor(event);
+            if (line) writer.send(line);
+          },
           onTerminate: finish,
         },
         fromRevision,
       );
       registration = watch.registration;
-      if (fromRevision === undefined) {
-        for (const event of watch.initial) {
-          const object = view(event.object);
-          if (matches(object)) write(encode('ADDED', object));
-        }
-      } else {
-        for (const event of watch.initial) deliver(event);
-      }
-      if (sendInitialEvents) {
-        write(JSON.stringify({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(watch.revision), annotations: { 'k8s.io/initial-events-end': 'true' } } } }) + '\n');
-      }
+      // Queued before any live event can arrive (dispatch is synchronous), so live events follow the initial ones.
+      writer.sendLazily(initialLines(watch.initial, watch.revision));
     } catch (error) {
       if (error instanceof ExpiredError) {
-        const status = expired(error.message).toStatus();
-        write(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
+        writer.send(JSON.stringify({ type: 'ERROR', object: expired(error.message).toStatus() }) + '\n');
         finish();
         return;
       }
@@ -165,8 +200,18 @@ export class WatchHandler {
 
     if (bookmarks) {
       bookmarkTimer = setInterval(() => {
-        write(JSON.stringify({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(this.cache.revision) } } }) + '\n');
+        // A bookmark says "everything up to here was sent"; a client that is behind gets it once it caught up.
+        if (!writer.backlogged) writer.send(bookmarkLine(this.cache.revision));
       }, this.options.bookmarkIntervalMs);
     }
   }
+}
+
+/** Ends a stream; one whose client does not take the rest is destroyed after a grace period. */
+function endGracefully(response: ServerResponse): void {
+  if (response.destroyed || response.writableEnded) return;
+  response.end();
+  const timer = setTimeout(() => response.destroy(), END_GRACE_MS);
+  timer.unref();
+  response.once('close', () => clearTimeout(timer));
 }

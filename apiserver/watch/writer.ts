@@ -1,0 +1,157 @@
+// One watch stream's output, written with backpressure. A client that does not read must not make the
+// server hold its output: lines are handed to the socket only while it takes them (`write()` returning false
+// waits for 'drain'), the initial list is encoded one object at a time as the socket drains (not all at
+// once), and a reader that falls further behind than maxBufferedBytes is cut off by destroying the
+// connection (`end()` would keep the buffer until it is flushed, which for a client that never reads is
+// never). Its client re-watches from the last resourceVersion it saw, as after any watch that ends.
+// A socket that takes a lot at once (a fast client's kernel buffers hold megabytes) is fed at most
+// maxBytesPerTurn before the writer yields to the event loop, so one watch's initial list cannot hold up
+// every other request while it is encoded.
+
+/** The part of a ServerResponse the writer uses (a fake in unit tests). */
+export interface WatchOutput {
+  write(chunk: string): boolean;
+  /** Bytes accepted by write() but not yet taken by the client's socket. */
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  removeListener(event: 'drain', listener: () => void): unknown;
+  destroy(): void;
+}
+
+export interface WatchWriterOptions {
+  /** What a reader may leave unread (queued here plus Node's socket buffer) before it is cut off. */
+  maxBufferedBytes: number;
+  /** The reader was cut off (after the connection was destroyed). */
+  onSlowReader?(bufferedBytes: number): void;
+  /** What one turn of the event loop writes before yielding (default 1 MiB). */
+  maxBytesPerTurn?: number;
+  /** A line was handed to the socket. */
+  onLineSent?(): void;
+  /** Producing a line failed (a bug): the connection was destroyed; the client re-watches. */
+  onError?(error: unknown): void;
+}
+
+/** Queued output: a line, or lines produced on demand (the initial list) that are encoded as they are sent. */
+type Pending = string | Iterator<string>;
+
+export class WatchWriter {
+  private readonly pending: Pending[] = [];
+  /** Characters in queued lines (the measure Node's writableLength uses for strings). */
+  private queuedBytes = 0;
+  private waitingForDrain = false;
+  /** A pump is scheduled for the next turn (this turn's budget was spent). */
+  private yielded?: NodeJS.Immediate;
+  private closed = false;
+  private readonly onDrain = () => {
+    this.waitingForDrain = false;
+    this.pump();
+  };
+
+  constructor(
+    private readonly output: WatchOutput,
+    private readonly options: WatchWriterOptions,
+  ) {}
+
+  /**
+   * Lines sent after everything already queued, pulled one at a time only while the socket takes them, so a
+   * large initial list costs its size only once the client has read it.
+   */
+  sendLazily(lines: Iterable<string>): void {
+    if (this.closed) return;
+    this.pending.push(lines[Symbol.iterator]());
+    this.pump();
+  }
+
+  /**
+   * Sends one line after everything queued before it. A reader whose unread output would grow beyond the cap
+   * is cut off; a single line into an empty buffer is always accepted, however large.
+   */
+  send(line: string): void {
+    if (this.closed) return;
+    const unread = this.bufferedBytes();
+    if (unread > 0 && unread + line.length > this.options.maxBufferedBytes) {
+      this.cutOff(unread + line.length);
+      return;
+    }
+    this.pending.push(line);
+    this.queuedBytes += line.length;
+    this.pump();
+  }
+
+  /** Whether output is waiting for the client (bookmarks are skipped then: they would only add to it). */
+  get backlogged(): boolean {
+    return this.waitingForDrain || this.yielded !== undefined || this.pending.length > 0;
+  }
+
+  /** Unread output: queued here plus held in Node's buffers for the socket. */
+  bufferedBytes(): number {
+    return this.queuedBytes + this.output.writableLength;
+  }
+
+  /** Stops writing and drops what is queued (the stream is ending). */
+  close(): void {
+    this.closed = true;
+    this.pending.length = 0;
+    this.queuedBytes = 0;
+    this.output.removeListener('drain', this.onDrain);
+    if (this.yielded) clearImmediate(this.yielded);
+    this.yielded = undefined;
+  }
+
+  private cutOff(bufferedBytes: number): void {
+    this.close();
+    this.output.destroy();
+    this.options.onSlowReader?.(bufferedBytes);
+  }
+
+  /**
+   * Writes queued lines in order until the socket asks to wait (or nothing is left). Also runs from 'drain',
+   * where nobody would catch an error: a line that cannot be produced ends the stream instead.
+   */
+  private pump(): void {
+    if (this.yielded) return; // the scheduled pump continues in order
+    let budget = this.options.maxBytesPerTurn ?? 1024 * 1024;
+    while (!this.waitingForDrain && !this.closed && !this.output.destroyed && !this.output.writableEnded) {
+      if (budget <= 0 && this.pending.length > 0) {
+        this.yielded = setImmediate(() => {
+          this.yielded = undefined;
+          this.pump();
+        });
+        return;
+      }
+      let line: string | undefined;
+      try {
+        line = this.next();
+      } catch (error) {
+        this.close();
+        this.output.destroy();
+        this.options.onError?.(error);
+        return;
+      }
+      if (line === undefined) return;
+      budget -= line.length;
+      this.options.onLineSent?.();
+      if (!this.output.write(line)) {
+        this.waitingForDrain = true;
+        this.output.once('drain', this.onDrain);
+      }
+    }
+  }
+
+  private next(): string | undefined {
+    while (this.pending.length > 0) {
+      const head = this.pending[0];
+      if (typeof head === 'string') {
+        this.pending.shift();
+        this.queuedBytes -= head.length;
+        return head;
+      }
+      const produced = head.next();
+      if (!produced.done) return produced.value;
+      this.pending.shift();
+    }
+    return undefined;
+  }
+}
