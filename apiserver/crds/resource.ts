@@ -4,10 +4,12 @@
 import { errorMessage } from '../../apis/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { DNS1123_LABEL, validateName } from '../admission/metadata.ts';
+import { deepEqual } from '../admission/schema-validator.ts';
 import type { JSONSchemaProps } from '../admission/structural-schema.ts';
 import type { FieldError } from '../errors.ts';
 import { bool, builtinResource, str } from '../registry/builtins/define.ts';
-import { resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';
+import { builtinResources } from '../registry/builtins/index.ts';
+import { isProtectedGroup, resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 
 /** Keeps a deleted CRD until its custom objects are gone (apiserver/crds/controller.ts removes it). */
@@ -97,16 +99,71 @@ const crdSchemaProperties: Record<string, JSONSchemaProps> = {
 
 const LOWER_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
+const CRD_GROUP = 'apiextensions.k8s.io';
 
+let builtinGroupSet: Set<string> | undefined;
+
+/** Groups of the kinds the server implements itself ("" included); CRDs may not add to them. */
+function builtinGroups(): Set<string> {
+  builtinGroupSet ??= new Set([...builtinResources().map((resource) => resource.group), CRD_GROUP]);
+  return builtinGroupSet;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isStringList = (value: unknown) => value === undefined || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
+
+/**
+ * Whether the fields the rules below read have the types they need. The schema reports wrong types itself
+ * (admission runs it next to these rules); this keeps the rules from throwing on them, which was a 500 on
+ * create and a crash of the CRD controller for a malformed stored CRD.
+ */
+export function hasCrdShape(crd: unknown): crd is CustomResourceDefinition {
+  if (!isObject(crd) || !isObject(crd.metadata) || !isObject(crd.spec)) return false;
+  const { group, names, versions, scope } = crd.spec;
+  if (typeof group !== 'string' || typeof scope !== 'string' || !isObject(names) || !Array.isArray(versions)) return false;
+  if (typeof names.plural !== 'string' || typeof names.kind !== 'string') return false;
+  if (names.singular !== undefined && typeof names.singular !== 'string') return false;
+  if (names.listKind !== undefined && typeof names.listKind !== 'string') return false;
+  if (!isStringList(names.shortNames) || !isStringList(names.categories)) return false;
+  return versions.every((version) => isObject(version) && typeof version.name === 'string');
+}
+
+/** The group may not be Kubernetes' nor one the server serves built-in kinds in. */
+function groupErrors(group: string): FieldError[] {
+  if (isProtectedGroup(group)) {
+    // Kubernetes asks for an api-approved.kubernetes.io annotation here; PhotonCloud refuses outright: its own
+    // built-in kinds live in these groups, and no approval process exists for tenants' kinds.
+    return [{ field: 'spec.group', reason: 'FieldValueForbidden', message: `Forbidden: ${JSON.stringify(group)} is a protected group: k8s.io, kubernetes.io and their subdomains are reserved for the API server's own kinds (the "api-approved.kubernetes.io" annotation is not honoured)` }];
+  }
+  if (builtinGroups().has(group)) {
+    return [{ field: 'spec.group', reason: 'FieldValueForbidden', message: `Forbidden: the group ${JSON.stringify(group)} is served by the API server itself` }];
+  }
+  return [];
+}
+
+/** Whether an update leaves everything the rules read as it was (see specErrors). */
+function unchangedSpec(crd: CustomResourceDefinition, old: CustomResourceDefinition | undefined): boolean {
+  return old !== undefined && deepEqual(crd.spec, old.spec) && deepEqual(crd.metadata.annotations ?? {}, old.metadata?.annotations ?? {});
+}
+
+/**
+ * What Kubernetes checks before a CRD is accepted, plus PhotonCloud's reserved groups. An update that leaves
+ * the spec as it was is not checked again (Kubernetes' ratcheting): a CRD stored before a rule existed can
+ * still get labels or lose finalizers. The CRD controller checks every stored CRD afresh before serving it.
+ */
 function specErrors(crd: CustomResourceDefinition, old?: CustomResourceDefinition): FieldError[] {
+  if (!hasCrdShape(crd)) return []; // the schema's errors say what is wrong
+  if (unchangedSpec(crd, old)) return [];
   const errors: FieldError[] = [];
   const { spec } = crd;
   const invalid = (field: string, value: unknown, detail: string) => errors.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
   if (!spec.group.includes('.')) invalid('spec.group', spec.group, 'should be a domain with at least one dot');
   for (const problem of validateName(spec.group, 'dns1123-subdomain')) invalid('spec.group', spec.group, problem);
+  errors.push(...groupErrors(spec.group));
   if (!LOWER_LABEL.test(spec.names.plural)) invalid('spec.names.plural', spec.names.plural, 'a lowercase RFC 1123 label is required');
   if (spec.names.singular !== undefined && !LOWER_LABEL.test(spec.names.singular)) invalid('spec.names.singular', spec.names.singular, 'a lowercase RFC 1123 label is required');
   if (!KIND.test(spec.names.kind)) invalid('spec.names.kind', spec.names.kind, 'must be CamelCase, starting with an upper-case letter');
+  if (spec.names.listKind !== undefined && !KIND.test(spec.names.listKind)) invalid('spec.names.listKind', spec.names.listKind, 'must be CamelCase, starting with an upper-case letter');
   for (const [index, shortName] of (spec.names.shortNames ?? []).entries()) if (!LOWER_LABEL.test(shortName)) invalid(`spec.names.shortNames[${index}]`, shortName, 'a lowercase RFC 1123 label is required');
   if (crd.metadata.name !== `${spec.names.plural}.${spec.group}`) invalid('metadata.name', crd.metadata.name, 'must be spec.names.plural+"."+spec.group');
   const names = new Set<string>();
@@ -123,7 +180,7 @@ function specErrors(crd: CustomResourceDefinition, old?: CustomResourceDefinitio
     errors.push({ field: 'spec.conversion.strategy', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(strategy)}: supported values: "None"` });
   }
   if ((spec as { preserveUnknownFields?: boolean }).preserveUnknownFields === true) invalid('spec.preserveUnknownFields', true, 'must be false in v1');
-  if (old) {
+  if (old && hasCrdShape(old)) {
     if (old.spec.group !== spec.group) invalid('spec.group', spec.group, 'field is immutable');
     if (old.spec.names.plural !== spec.names.plural) invalid('spec.names.plural', spec.names.plural, 'field is immutable');
     if (old.spec.scope !== spec.scope) invalid('spec.scope', spec.scope, 'field is immutable');
@@ -141,7 +198,7 @@ function specErrors(crd: CustomResourceDefinition, old?: CustomResourceDefinitio
 
 export function customResourceDefinitionResource(): ResourceInfo {
   return builtinResource({
-    group: 'apiextensions.k8s.io',
+    group: CRD_GROUP,
     version: 'v1',
     kind: 'CustomResourceDefinition',
     plural: 'customresourcedefinitions',

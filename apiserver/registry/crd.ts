@@ -1,4 +1,5 @@
 // CustomResourceDefinition (apiextensions.k8s.io/v1) → the ResourceInfo of each served version.
+import { schemaPatternProblems } from '../admission/schema-patterns.ts';
 import { ObjectSchema } from '../admission/schema-validator.ts';
 import type { JSONSchemaProps } from '../admission/structural-schema.ts';
 import type { NameFormat } from '../admission/metadata.ts';
@@ -31,6 +32,20 @@ export const NAME_FORMAT_ANNOTATION = 'photoncloud.io/name-format';
 
 export class CrdError extends Error {}
 
+/** Domains Kubernetes keeps for its own APIs. */
+const PROTECTED_DOMAINS = ['k8s.io', 'kubernetes.io'];
+
+/**
+ * Whether a group is k8s.io, kubernetes.io or a subdomain of one (apps.k8s.io, x.kubernetes.io; not
+ * x-k8s.io). Kubernetes accepts CRDs there only with an `api-approved.kubernetes.io` annotation; PhotonCloud
+ * serves its own built-in kinds in such groups and refuses CRDs in them whatever the annotation says.
+ * Case and trailing dots are ignored here (such groups are invalid anyway), so no spelling slips past.
+ */
+export function isProtectedGroup(group: string): boolean {
+  const normalized = group.toLowerCase().replace(/\.+$/, '');
+  return PROTECTED_DOMAINS.some((domain) => normalized === domain || normalized.endsWith(`.${domain}`));
+}
+
 export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: ResourceInfo[]; warnings: string[] } {
   const { spec } = crd;
   if (crd.metadata.name !== `${spec.names.plural}.${spec.group}`) {
@@ -40,6 +55,7 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
   if (storageVersions.length !== 1) throw new CrdError(`CustomResourceDefinition ${crd.metadata.name}: exactly one version must be the storage version`);
   const nameFormat = (crd.metadata.annotations?.[NAME_FORMAT_ANNOTATION] as NameFormat | undefined) ?? 'dns1123-subdomain';
   if (nameFormat !== 'dns1123-label' && nameFormat !== 'dns1123-subdomain') throw new CrdError(`annotation ${NAME_FORMAT_ANNOTATION} must be dns1123-label or dns1123-subdomain`);
+  refuseUnsafePatterns(spec.versions);
   const warnings: string[] = [];
   const resources = spec.versions
     .filter((version) => version.served)
@@ -72,4 +88,20 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
       };
     });
   return { resources, warnings };
+}
+
+/**
+ * Every version's schema, served or not, may only have patterns RE2 runs cheaply (see
+ * admission/schema-patterns.ts); the error names each refused pattern by its full field path.
+ */
+function refuseUnsafePatterns(versions: CustomResourceDefinitionVersion[]): void {
+  const problems = versions.flatMap((version, index) =>
+    schemaPatternProblems(version.schema?.openAPIV3Schema).map(({ path, message }) => {
+      const field = `spec.versions[${index}].schema.openAPIV3Schema${path ? `.${path}` : ''}`;
+      return `${field}: ${message}`;
+    }),
+  );
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 10).join('; ');
+  throw new CrdError(problems.length > 10 ? `${shown}; and ${problems.length - 10} more` : shown);
 }

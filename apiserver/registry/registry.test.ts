@@ -1,9 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
-import { compareKubeVersions, ResourceRegistry } from './registry.ts';
-import type { ResourceInfo } from './resource.ts';
+import { compareKubeVersions, ResourceConflict, ResourceRegistry } from './registry.ts';
+import { storagePrefixFor, type ResourceInfo } from './resource.ts';
 
-function info(group: string, version: string, plural: string, source: string, kind = plural.replace(/s$/, '')): ResourceInfo {
-  return { group, version, plural, kind, source } as unknown as ResourceInfo;
+function info(group: string, version: string, plural: string, source: string, kind = plural.replace(/s$/, ''), extra: Partial<ResourceInfo> = {}): ResourceInfo {
+  const singular = plural.replace(/s$/, '');
+  return { group, version, plural, singular, kind, listKind: `${kind}List`, shortNames: [], source, storagePrefix: storagePrefixFor(group, plural), ...extra } as unknown as ResourceInfo;
+}
+
+/** The ResourceConflict setSource throws, or undefined when it accepts the resources. */
+function conflictOf(registry: ResourceRegistry, source: string, resources: ResourceInfo[]): ResourceConflict | undefined {
+  try {
+    registry.setSource(source, resources);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ResourceConflict) return error;
+    throw error;
+  }
 }
 
 describe('compareKubeVersions', () => {
@@ -65,7 +77,7 @@ describe('ResourceRegistry', () => {
     registry.setSource('vpcs.net.io', [info('net.io', 'v1', 'vpcs', 'vpcs.net.io')]);
     registry.setSource('other', [info('net.io', 'v1alpha1', 'subnets', 'other')]);
     const generation = registry.generation;
-    expect(() => registry.setSource('other', [info('net.io', 'v1', 'subnets', 'other'), info('net.io', 'v1', 'vpcs', 'other')])).toThrow('vpcs.net.io/v1 is already served by vpcs.net.io');
+    expect(() => registry.setSource('other', [info('net.io', 'v1', 'subnets', 'other'), info('net.io', 'v1', 'vpcs', 'other')])).toThrow('vpcs.net.io is already served by vpcs.net.io');
     expect(registry.get('net.io', 'v1', 'vpcs')?.source).toBe('vpcs.net.io');
     // The failed update leaves the source as it was: still serving what it served before, and nothing new.
     expect(registry.get('net.io', 'v1alpha1', 'subnets')?.source).toBe('other');
@@ -94,5 +106,47 @@ describe('ResourceRegistry', () => {
     registry.removeSource('b');
     expect(calls).toBe(3);
     expect(registry.generation).toBe(4);
+  });
+
+  it('refuses any version of a group/resource another source serves, whatever the version', () => {
+    const registry = new ResourceRegistry();
+    registry.setSource('builtin', [info('coordination.k8s.io', 'v1', 'leases', 'builtin', 'Lease')]);
+    registry.setSource('vpcs.net.io', [info('net.io', 'v1', 'vpcs', 'vpcs.net.io', 'Vpc')]);
+    const generation = registry.generation;
+    expect(conflictOf(registry, 'leases.coordination.k8s.io', [info('coordination.k8s.io', 'v2', 'leases', 'leases.coordination.k8s.io', 'Lease')])).toMatchObject({ reason: 'PluralConflict' });
+    expect(conflictOf(registry, 'other', [info('net.io', 'v1beta1', 'vpcs', 'other', 'Other')])).toMatchObject({ reason: 'PluralConflict', message: 'vpcs.net.io is already served by vpcs.net.io' });
+    expect(registry.generation).toBe(generation);
+    expect(registry.resourcesOf('leases.coordination.k8s.io')).toEqual([]);
+    expect(registry.get('coordination.k8s.io', 'v1', 'leases')?.source).toBe('builtin');
+  });
+
+  it('refuses a new resource in a group the server serves built-in kinds in', () => {
+    const registry = new ResourceRegistry();
+    registry.setSource('builtin', [info('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'builtin', 'CustomResourceDefinition')]);
+    expect(conflictOf(registry, 'widgets.apiextensions.k8s.io', [info('apiextensions.k8s.io', 'v1', 'widgets', 'widgets.apiextensions.k8s.io', 'Widget')])?.message).toBe(
+      'widgets.apiextensions.k8s.io: the group "apiextensions.k8s.io" is served by the API server itself',
+    );
+  });
+
+  it('refuses storage another source uses, even under other names (events.k8s.io Events are stored as core Events)', () => {
+    const registry = new ResourceRegistry();
+    registry.setSource('builtin', [info('events.k8s.io', 'v1', 'events', 'builtin', 'Event', { storagePrefix: '/registry/core/events/' })]);
+    const alias = info('alias.io', 'v1', 'things', 'things.alias.io', 'Thing', { storagePrefix: '/registry/core/events/' });
+    expect(conflictOf(registry, 'things.alias.io', [alias])?.message).toBe('things.alias.io would be stored under /registry/core/events/, which events.events.k8s.io (builtin) uses');
+  });
+
+  it('within a group, refuses a kind, list kind, singular or short name another source uses; other groups may reuse a kind', () => {
+    const registry = new ResourceRegistry();
+    registry.setSource('vpcs.net.io', [info('net.io', 'v1', 'vpcs', 'vpcs.net.io', 'Vpc', { shortNames: ['vp'] })]);
+    registry.setSource('builtin', [info('', 'v1', 'namespaces', 'builtin', 'Namespace', { shortNames: ['ns'] })]);
+    expect(conflictOf(registry, 'fakes.net.io', [info('net.io', 'v1', 'fakes', 'fakes.net.io', 'Vpc')])).toMatchObject({ reason: 'KindConflict', message: 'kind "Vpc" is already in use by vpcs.net.io' });
+    expect(conflictOf(registry, 'fakes.net.io', [info('net.io', 'v1', 'fakes', 'fakes.net.io', 'Fake', { listKind: 'VpcList' })])).toMatchObject({ reason: 'ListKindConflict' });
+    expect(conflictOf(registry, 'fakes.net.io', [info('net.io', 'v1', 'fakes', 'fakes.net.io', 'Fake', { singular: 'vpc' })])).toMatchObject({ reason: 'SingularConflict' });
+    expect(conflictOf(registry, 'fakes.net.io', [info('net.io', 'v1', 'fakes', 'fakes.net.io', 'Fake', { shortNames: ['vp'] })])).toMatchObject({ reason: 'ShortNamesConflict' });
+    expect(registry.resourcesOf('fakes.net.io')).toEqual([]);
+    // The same kind (and short name) in another group is fine, as in Kubernetes.
+    expect(conflictOf(registry, 'namespaces.example.com', [info('example.com', 'v1', 'namespaces', 'namespaces.example.com', 'Namespace', { shortNames: ['ns'] })])).toBeUndefined();
+    expect(conflictOf(registry, 'vpcs.other.io', [info('other.io', 'v1', 'vpcs', 'vpcs.other.io', 'Vpc')])).toBeUndefined();
+    expect(registry.resourcesOf('vpcs.other.io').map((resource) => resource.group)).toEqual(['other.io']);
   });
 });
