@@ -30,6 +30,18 @@ export class ApiMetrics {
     labelNames: ['group', 'resource'] as const,
     registers: [this.registry],
   });
+  readonly watchSlowReadersTerminated = new Counter({
+    name: 'apiserver_watch_slow_readers_terminated_total',
+    help: 'Watches cut off because their client fell too far behind reading them, by group and resource.',
+    labelNames: ['group', 'resource'] as const,
+    registers: [this.registry],
+  });
+  readonly flowControlRejected = new Counter({
+    name: 'apiserver_flowcontrol_rejected_requests_total',
+    help: 'Requests answered 429 by per-user flow control, by kind (watch, mutating, readonly) and reason.',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly storageDuration = new Histogram({
     name: 'apiserver_storage_request_duration_seconds',
     help: 'Storage backend latency by operation.',
@@ -41,6 +53,13 @@ export class ApiMetrics {
     name: 'apiserver_storage_errors_total',
     help: 'Storage operations that failed with an unavailable backend, by operation.',
     labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connectionsRefused = new Counter({
+    name: 'apiserver_connections_refused_total',
+    help: 'Connections closed on arrival because a client address (per-client) or the server (total) held too many.',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 

@@ -15,6 +15,9 @@ import { registerNetworkAdmission } from './admission/network.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
 import { encryptSecrets } from './encryption/rotation.ts';
 import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
+import { closeBodyDecoders } from './http/body.ts';
+import { answerClientError, connectionServerOptions, DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionLimits } from './http/connections.ts';
+import { FlowControl, type FlowControlLimits } from './http/flow-control.ts';
 import { ResourceHandler } from './http/resource-handler.ts';
 import { createRouter, type VersionInfo } from './http/router.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -57,6 +60,12 @@ export interface ApiServerOptions {
   compactionIntervalSeconds?: number;
   /** Keys that encrypt Secrets at rest (default $PHOTON_HOME/encryption.yaml, created on first start). */
   encryptionKeyFile?: string;
+  /** Per-user and global limits on watches and requests in flight (defaults: DEFAULT_FLOW_CONTROL_LIMITS). */
+  flowControl?: Partial<FlowControlLimits>;
+  /** A watch whose client leaves more than this unread is cut off (default 4 MiB). */
+  watchMaxBufferedBytes?: number;
+  /** Timeouts and connection caps (defaults: DEFAULT_CONNECTION_LIMITS). */
+  connections?: Partial<ConnectionLimits>;
   logger?: Logger;
 }
 
@@ -71,6 +80,7 @@ export interface ApiServerHandle {
   registry: ResourceRegistry;
   cache: WatchCache;
   metrics: ApiMetrics;
+  flowControl: FlowControl;
   stop(): Promise<void>;
 }
 
@@ -138,6 +148,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const objects = new ObjectStore(store, { state: (namespace) => lifecycle!.state(namespace) }, crossObject);
   lifecycle = new NamespaceLifecycle(registry, objects, store, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
+  const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = https.createServer({
     cert: pki.serving.certificatePem,
     key: pki.serving.keyPem,
@@ -146,7 +157,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     requestCert: true,
     rejectUnauthorized: false,
     keepAliveTimeout: 65_000,
+    ...connectionServerOptions(connectionLimits),
   });
+  limitConnections(server, connectionLimits, (reason) => metrics.connectionsRefused.inc({ reason }));
   let port: number;
   try {
     await cache.start();
@@ -168,11 +181,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     throw error;
   }
 
+  const flowControl = new FlowControl(options.flowControl, (kind, reason) => metrics.flowControlRejected.inc({ kind, reason }));
   const watches = new WatchHandler(cache, {
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 15_000,
     maxTimeoutSeconds: 2 * (options.minRequestTimeoutSeconds ?? 1800),
-    maxBufferedBytes: 64 * 1024 * 1024,
+    maxBufferedBytes: options.watchMaxBufferedBytes ?? 4 * 1024 * 1024,
     logger: log.child({ component: 'watch' }),
+    onSlowReaderTerminated: (resource) => metrics.watchSlowReadersTerminated.inc({ group: resource.group, resource: resource.plural }),
     onOpen: (resource) => metrics.openWatches.inc({ group: resource.group, resource: resource.plural }),
     onClose: (resource) => metrics.openWatches.dec({ group: resource.group, resource: resource.plural }),
     onEventSent: (resource) => metrics.watchEventsSent.inc({ group: resource.group, resource: resource.plural }),
@@ -184,6 +199,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
     tokens: prepared.tokens,
+    flowControl,
     metrics,
     version: SERVER_VERSION,
     log,
@@ -197,9 +213,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
   server.on('request', (request, response) => void router(request, response));
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-  });
+  server.on('clientError', answerClientError);
 
   writeKubeconfigs(prepared, url);
   log.info(`PhotonCloud API server is serving; try: KUBECONFIG=${prepared.adminKubeconfig} kubectl get photon -A`, { url, storage: options.storage.backend });
@@ -216,12 +230,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     registry,
     cache,
     metrics,
+    flowControl,
     async stop() {
       if (stopped) return;
       stopped = true;
       loops?.stop();
       encryption.stop();
       watches.closeAll();
+      closeBodyDecoders();
       cache.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -10,6 +10,7 @@ import { ApiError, internalError, methodNotAllowed, routeNotFound, serviceUnavai
 import type { ApiMetrics } from '../metrics.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { isStorageError } from '../storage/types.ts';
+import { admitRequest, requestKind, type FlowControl } from './flow-control.ts';
 import { acceptsJson } from './negotiate.ts';
 import { parseRequestTarget, parseSegments, type ParsedPath } from './request-info.ts';
 import { resolveResource, type ResourceHandler } from './resource-handler.ts';
@@ -32,6 +33,8 @@ export interface RouterDeps {
   resources: ResourceHandler;
   openapi: OpenApiDocuments;
   tokens: TokenAuthenticator;
+  /** Per-user and global budgets for requests in flight and open watches (429 beyond them). */
+  flowControl: FlowControl;
   metrics: ApiMetrics;
   version: VersionInfo;
   log: Logger;
@@ -74,6 +77,8 @@ export function createRouter(deps: RouterDeps) {
         user = result.user;
       }
       const parsed = parseSegments(target.segments, request.method ?? 'GET', ['true', '1'].includes(query.get('watch') ?? ''));
+      // Every authenticated request holds a slot until its response closes (a watch: until it ends).
+      if (user) admitRequest(deps.flowControl, user, requestKind(request.method, parsed.type === 'resource' && parsed.request.verb === 'watch'), response);
       if (parsed.type === 'resource') {
         if (!acceptsJson(request.headers.accept)) {
           throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');

@@ -20,11 +20,6 @@ export interface WatchHandlerOptions {
   /** A watcher whose unread output (queued plus in the socket buffer) would exceed this is cut off; its client re-watches. */
   maxBufferedBytes: number;
   logger?: Logger;
-  /**
-   * Admission of the watch (per-user limits): throws the 429 to answer, and frees the slot itself when the
-   * response closes (see apiserver/http/flow-control.ts admitRequest).
-   */
-  admit?(request: IncomingMessage, response: ServerResponse): void;
   onOpen?(resource: ResourceInfo): void;
   onClose?(resource: ResourceInfo): void;
   onEventSent?(resource: ResourceInfo): void;
@@ -83,7 +78,6 @@ export class WatchHandler {
     const representation = negotiateRepresentation(request.headers.accept);
     const include: IncludeObject = (query.get('includeObject') as IncludeObject | null) ?? 'Metadata';
     if (!['None', 'Metadata', 'Object'].includes(include)) throw badRequest(`includeObject: unsupported value ${JSON.stringify(include)}`);
-    this.options.admit?.(request, response);
 
     if (!this.cache.ready && !(await this.cache.waitUntilReady(10_000))) throw serviceUnavailable('the watch cache is not ready yet; retry shortly');
 

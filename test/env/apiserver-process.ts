@@ -11,7 +11,9 @@ import { ApiClient } from './http.ts';
 import { freePort } from './ports.ts';
 import { startProcess, waitFor, WaitAborted, type ManagedProcess } from './process.ts';
 
-const PHOTON = path.join(REPOSITORY_ROOT, 'cli', 'photon.ts');
+// The API server's own main module, not the `photon` launcher: the launcher runs it as a child process, and
+// the pid (for RSS and liveness) must be the server's.
+const APISERVER_MAIN = path.join(REPOSITORY_ROOT, 'apiserver', 'main.ts');
 
 export interface ApiServerProcess {
   url: string;
@@ -52,7 +54,7 @@ export async function startApiServerProcess(options: ApiServerProcessOptions = {
   const port = await freePort();
   const storage = options.etcdEndpoint ? ['--storage', 'etcd', '--etcd-endpoints', options.etcdEndpoint] : [];
   const nodeArgs = ['--import', 'tsx', ...(options.maxOldSpaceMb ? [`--max-old-space-size=${options.maxOldSpaceMb}`] : [])];
-  const child = startProcess('photon-apiserver', process.execPath, [...nodeArgs, PHOTON, 'apiserver', '--home', home, '--secure-port', String(port), ...storage, ...(options.args ?? [])], {
+  const child = startProcess('photon-apiserver', process.execPath, [...nodeArgs, APISERVER_MAIN, '--home', home, '--secure-port', String(port), ...storage, ...(options.args ?? [])], {
     cwd: REPOSITORY_ROOT,
     env: { ...process.env, PHOTON_LOG_FORMAT: 'json', PHOTON_LOG_LEVEL: process.env.PHOTON_TEST_LOG_LEVEL ?? 'warn', ...options.env },
   });
