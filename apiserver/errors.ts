@@ -15,6 +15,8 @@ export const MAX_STATUS_MESSAGE = 4096;
 /** Longest cause message or field path, and most causes, returned in a Status. */
 const MAX_CAUSE_TEXT = 1024;
 const MAX_CAUSES = 100;
+/** Text all causes together may carry. */
+const MAX_CAUSES_TEXT = 8192;
 
 /** `text`, cut to `max` characters with a note of how much was left out (errors may echo huge client values). */
 export function truncateEcho(text: string, max: number): string {
@@ -29,11 +31,20 @@ function boundedDetails(details: ErrorDetails | undefined): ErrorDetails | undef
   const bounded: ErrorDetails = { ...details };
   if (bounded.name !== undefined) bounded.name = truncateEcho(bounded.name, MAX_CAUSE_TEXT);
   if (bounded.causes) {
-    bounded.causes = bounded.causes.slice(0, MAX_CAUSES).map((cause) => ({
-      ...cause,
-      ...(cause.message !== undefined ? { message: truncateEcho(cause.message, MAX_CAUSE_TEXT) } : {}),
-      ...(cause.field !== undefined ? { field: truncateEcho(cause.field, MAX_CAUSE_TEXT) } : {}),
-    }));
+    // Each cause bounded, and the list cut once it has used its share of the response.
+    const causes: StatusCause[] = [];
+    let budget = MAX_CAUSES_TEXT;
+    for (const cause of bounded.causes.slice(0, MAX_CAUSES)) {
+      const kept = {
+        ...cause,
+        ...(cause.message !== undefined ? { message: truncateEcho(cause.message, MAX_CAUSE_TEXT) } : {}),
+        ...(cause.field !== undefined ? { field: truncateEcho(cause.field, MAX_CAUSE_TEXT) } : {}),
+      };
+      budget -= (kept.message?.length ?? 0) + (kept.field?.length ?? 0) + (kept.reason?.length ?? 0);
+      if (budget < 0 && causes.length > 0) break;
+      causes.push(kept);
+    }
+    bounded.causes = causes;
   }
   return bounded;
 }
@@ -96,6 +107,7 @@ export interface FieldError {
 /** 422 Invalid: `Vpc.network.photoncloud.io "x" is invalid: spec.cidr: Invalid value: …`. */
 export function invalid(kind: string, group: string, name: string, errors: FieldError[]): ApiError {
   const summary = errors.slice(0, MAX_CAUSES).map((error) => `${truncateEcho(error.field, MAX_CAUSE_TEXT)}: ${truncateEcho(error.message, MAX_CAUSE_TEXT)}`);
+  if (errors.length > MAX_CAUSES) summary.push(`and ${errors.length - MAX_CAUSES} more errors`);
   const list = summary.length === 1 ? summary[0] : `[${summary.join(', ')}]`;
   const qualifiedKind = group ? `${kind}.${group}` : kind;
   return new ApiError(422, 'Invalid', `${qualifiedKind} "${truncateEcho(name, 256)}" is invalid: ${list}`, {
