@@ -40,6 +40,9 @@ export function resolveResource(registry: ResourceRegistry, request: ResourceReq
     if (request.name === undefined) throw methodNotAllowed(request.verb);
     throw routeNotFound();
   }
+  // Collections are created in and listed; single objects are replaced and patched (405 otherwise).
+  if ((request.verb === 'update' || request.verb === 'patch') && request.name === undefined) throw methodNotAllowed(request.verb.toUpperCase());
+  if (request.verb === 'create' && request.name !== undefined) throw methodNotAllowed('POST');
   if (request.subresource !== undefined) {
     const allowed = SUBRESOURCE_VERBS[request.subresource];
     const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' && resource.plural === 'namespaces' && !resource.group;
