@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { alreadyExists, ApiError, badRequest, conflict, expired, forbidden, internalError, invalid, methodNotAllowed, notFound, qualifiedResource, requestEntityTooLarge, routeNotFound, unauthorized, unsupportedMediaType } from './errors.ts';
+import { alreadyExists, ApiError, badRequest, conflict, expired, forbidden, internalError, invalid, methodNotAllowed, notFound, qualifiedResource, requestEntityTooLarge, routeNotFound, unauthorized, truncateEcho, unsupportedMediaType } from './errors.ts';
 
 describe('Status shapes', () => {
   it('404 NotFound: kubectl prints `vpcs.<group> "x" not found`; details.kind is the plural', () => {
@@ -82,5 +82,15 @@ describe('Status shapes', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('ApiError');
     expect(error.message).toBe('short and stout');
+  });
+});
+
+describe('echo bounds', () => {
+  it('truncates long echoes and survives non-string values a client sent where a string belongs', () => {
+    expect(truncateEcho('x'.repeat(10), 4)).toBe('xxxx... (6 more characters)');
+    expect(truncateEcho(9007199254740992 as unknown as string, 100)).toBe('9007199254740992');
+    const error = invalid('Namespace', '', 5 as unknown as string, [{ field: 'metadata.name', reason: 'FieldValueInvalid', message: 'Invalid value: 5' }]);
+    expect(error.code).toBe(422);
+    expect(error.message).toBe('Namespace "5" is invalid: metadata.name: Invalid value: 5');
   });
 });

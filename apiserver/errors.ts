@@ -19,7 +19,9 @@ const MAX_CAUSES = 100;
 const MAX_CAUSES_TEXT = 8192;
 
 /** `text`, cut to `max` characters with a note of how much was left out (errors may echo huge client values). */
-export function truncateEcho(text: string, max: number): string {
+export function truncateEcho(value: string, max: number): string {
+  // Callers pass what a client sent, which is not always the string its type says (a numeric name).
+  const text = String(value);
   if (text.length <= max) return text;
   return `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
