@@ -69,36 +69,96 @@ function homeFlag(args: string[]): string | undefined {
   return undefined;
 }
 
-/** Forwards SIGINT/SIGTERM to the children; returns whether a shutdown was asked for. */
-function forwardSignals(children: ChildProcess[]): () => boolean {
-  let requested = false;
+/** Forwards SIGINT/SIGTERM to a single component's process. */
+function forwardSignals(child: ChildProcess): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      requested = true;
-      for (const child of children) if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null) child.kill(signal);
     });
   }
-  return () => requested;
+}
+
+/** How the all-in-one restarts a component that exits on its own (systemd's Restart=on-failure, k3s). */
+const RESTART_POLICY = {
+  /** Delay before the first restart; it doubles on each further one, up to maxDelayMs. */
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+  /** A run at least this long counts as stable: the next restart waits initialDelayMs again. */
+  stableRunMs: 60_000,
+};
+
+/** The exit status of a usage error (bad flags): restarting cannot help, so the all-in-one stops. */
+const USAGE_EXIT_STATUS = 2;
+
+interface Component {
+  name: string;
+  args: string[];
+  child?: ChildProcess;
+  /** The delay before its next restart. */
+  delayMs: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
+/** Why a child ended, for the log. */
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
 /**
- * Supervises the all-in-one's components: on a requested shutdown, waits for every child and exits with the
- * worst status; if a component dies on its own, stops the others and exits with its status.
+ * Supervises the all-in-one's components. A component that exits on its own (crashed, killed, or gave up)
+ * is restarted after a backoff (RESTART_POLICY) while the others keep running, so one component's failure
+ * (say the controller manager losing its Lease while the API server stalled) never takes the rest down.
+ * Only SIGINT/SIGTERM stop everything: the signal goes to every running child, restarts are cancelled,
+ * and once all have exited the supervisor exits with the worst status. A usage error (exit 2) is not
+ * retried: it stops everything the same way.
  */
-function supervise(children: ChildProcess[]): void {
-  const shutdownRequested = forwardSignals(children);
-  const statuses = new Map<ChildProcess, number>();
-  for (const child of children) {
+function supervise(specs: Array<{ name: string; args: string[] }>): void {
+  const components: Component[] = specs.map((spec) => ({ ...spec, delayMs: RESTART_POLICY.initialDelayMs }));
+  let stopping = false;
+  const statuses: number[] = [];
+
+  const exitWhenAllStopped = () => {
+    if (components.every((component) => !component.child)) process.exit(Math.max(0, ...statuses));
+  };
+  const stopAll = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const component of components) {
+      clearTimeout(component.restartTimer);
+      component.child?.kill(signal);
+    }
+    exitWhenAllStopped();
+  };
+  const scheduleRestart = (component: Component, ranForMs: number, how: string) => {
+    if (ranForMs >= RESTART_POLICY.stableRunMs) component.delayMs = RESTART_POLICY.initialDelayMs;
+    process.stderr.write(`photon: ${component.name} ${how}; restarting it in ${component.delayMs / 1000} s\n`);
+    component.restartTimer = setTimeout(() => {
+      component.restartTimer = undefined;
+      if (!stopping) start(component);
+    }, component.delayMs);
+    component.delayMs = Math.min(component.delayMs * 2, RESTART_POLICY.maxDelayMs);
+  };
+  const start = (component: Component) => {
+    const startedAt = Date.now();
+    const child = launch(component.name, component.args);
+    component.child = child;
     child.on('exit', (code, signal) => {
+      component.child = undefined;
       const status = code ?? (signal ? 1 : 0);
-      statuses.set(child, status);
-      if (!shutdownRequested()) {
-        for (const other of children) if (other !== child && other.exitCode === null) other.kill('SIGTERM');
-        process.exitCode = status || 1;
+      if (stopping) {
+        statuses.push(status);
+        return exitWhenAllStopped();
       }
-      if (statuses.size === children.length) process.exit(shutdownRequested() ? Math.max(...statuses.values()) : process.exitCode ?? 1);
+      if (code === USAGE_EXIT_STATUS) {
+        process.stderr.write(`photon: ${component.name} ${describeExit(code, signal)} (a usage error; not restarting it); stopping\n`);
+        statuses.push(status);
+        return stopAll('SIGTERM');
+      }
+      scheduleRestart(component, Date.now() - startedAt, describeExit(code, signal));
     });
-  }
+  };
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal));
+  for (const component of components) start(component);
 }
 
 function main(argv: string[]): void {
@@ -121,7 +181,10 @@ function main(argv: string[]): void {
     const home = photonHome(homeFlag(args));
     localOvn('up', home);
     process.on('exit', () => localOvn('down', home));
-    supervise([launch('apiserver', args), launch('controller-manager', ['--home', home])]);
+    supervise([
+      { name: 'apiserver', args },
+      { name: 'controller-manager', args: ['--home', home] },
+    ]);
     return;
   }
   if (!COMPONENTS[command]) {
@@ -129,7 +192,7 @@ function main(argv: string[]): void {
     process.exit(2);
   }
   const child = launch(command, args);
-  forwardSignals([child]);
+  forwardSignals(child);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 

@@ -58,20 +58,13 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
   const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, metricsAddress: flags.metricsAddress, logger: log });
-  let shuttingDown = false;
+  // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
-    shuttingDown = true;
     log.info('shutting down', { signal });
     manager.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  // Leadership lost: stop and exit non-zero so a supervisor restarts a clean candidate.
-  void manager.lostLeadership.then(() => {
-    if (shuttingDown) return; // releasing the Lease on the way out is not a loss
-    log.warn('leadership lost; exiting');
-    void manager.stop().finally(() => process.exit(1));
-  });
 }
 
 runIfMain(import.meta.url, 'photon controller-manager', CONTROLLER_MANAGER_USAGE, main);

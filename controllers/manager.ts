@@ -109,8 +109,8 @@ export interface ControllerManager {
   /** The metrics server's port, once serving. */
   metricsPort(): Promise<number | undefined>;
   stop(): Promise<void>;
-  /** Resolves when leadership is lost (the process should exit and be restarted). */
-  readonly lostLeadership: Promise<void>;
+  /** Leadership terms that have ended since start (each one's controllers stopped before the next began). */
+  readonly termsEnded: number;
 }
 
 export function startControllerManager(options: ControllerManagerOptions): ControllerManager {
@@ -129,8 +129,8 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
         return undefined;
       })
     : Promise.resolve(undefined);
-  let markLost: () => void = () => undefined;
-  const lostLeadership = new Promise<void>((resolve) => (markLost = resolve));
+  let stopped = false;
+  let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
     context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry);
@@ -162,9 +162,13 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
       logger: log,
       metrics,
       onStartedLeading: (signal) => runControllers(signal),
+      // Losing the Lease (say the API server stalled past the renew deadline) ends this term only: every
+      // controller, informer and the OVN connection stop here, before the elector campaigns again, and the
+      // next term builds them anew, so nothing leaks and nothing runs twice.
       onStoppedLeading: async () => {
         await stopControllers();
-        markLost();
+        termsEnded++;
+        if (!stopped) log.warn('leadership lost; controllers stopped, campaigning again');
       },
     });
     elector.start();
@@ -172,12 +176,13 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
     void runControllers();
   }
 
-  let stopped = false;
   return {
     client,
     registry,
     metricsPort: async () => (await metricsServer)?.port,
-    lostLeadership,
+    get termsEnded() {
+      return termsEnded;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -52,10 +52,16 @@ export class GarbageCollector {
     this.informers = new InformerCache(client, { defaults: { logger: this.log } });
   }
 
+  /**
+   * Discovers, syncs, then runs workers and timers. A stop() during any of the awaits wins: nothing is
+   * started after it (a leadership term can end while the caches are still syncing).
+   */
   async start(): Promise<void> {
     await this.refreshDiscovery();
+    if (this.stopped) return;
     this.informers.start();
     await this.informers.waitForSync(60_000);
+    if (this.stopped) return;
     this.queue.run(this.options.workers ?? 4, (uid) => this.process(uid));
     this.enqueueAll();
     this.timers.push(setInterval(() => void this.refreshDiscovery().catch((error) => this.log.warn('discovery failed', { error: errorMessage(error) })), this.options.discoveryIntervalMs ?? 30_000));
@@ -64,7 +70,7 @@ export class GarbageCollector {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers) clearInterval(timer);
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     await this.queue.shutDown({ drain: false });
     await this.informers.stop();
   }
@@ -76,6 +82,7 @@ export class GarbageCollector {
 
   private async refreshDiscovery(): Promise<void> {
     this.discovery = await discover(this.client);
+    if (this.stopped) return; // no informer is created (and started) after stop()
     for (const resource of this.discovery.resources) {
       const id = groupResourceOf(resource);
       if (IGNORED.has(id) || this.watched.has(id)) continue;
