@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TokenAuthenticator } from './auth/authenticate.ts';
+import { assertPrivateCredentials } from './auth/credentials.ts';
 import { writeKubeconfig } from './auth/kubeconfig.ts';
 import { ensureServerPki, type ServerPki } from './auth/pki.ts';
 
@@ -41,6 +42,9 @@ export function servingHosts(bindAddress: string, extra: string[] = []): string[
 export async function prepareHome(homeDir: string, hosts: string[]): Promise<PreparedHome> {
   const home = path.resolve(homeDir);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  // Before anything is read or rewritten: a credential file others can read is refused, not silently fixed
+  // (its secrets may already have leaked; the operator decides whether to chmod or to replace them).
+  assertPrivateCredentials(home);
   const pki = await ensureServerPki(path.join(home, 'pki'), hosts);
   const tokens = new TokenAuthenticator(path.join(home, 'tokens.json'));
   const adminKubeconfig = path.join(home, 'admin.kubeconfig');

@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { assertPrivateFile, writePrivateFileAtomic } from './credentials.ts';
 
 export interface UserInfo {
   name: string;
@@ -37,17 +38,22 @@ export class TokenAuthenticator {
     this.reload();
   }
 
+  /** Rereads the file; refuses one that other users can read or write (a hash would let them guess offline). */
   reload(): void {
-    const parsed: TokenFile = fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { tokens: [] };
-    this.byHash = new Map(parsed.tokens.map((token) => [token.sha256, token]));
+    this.byHash = new Map(this.read().tokens.map((token) => [token.sha256, token]));
+  }
+
+  private read(): TokenFile {
+    assertPrivateFile(this.file);
+    return fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { tokens: [] };
   }
 
   /** Issues a new random token for a user and stores only its hash. Returns the token (shown once). */
   issue(user: string, groups: string[], description?: string): string {
     const token = randomBytes(32).toString('base64url');
-    const existing: TokenFile = fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { tokens: [] };
+    const existing = this.read();
     existing.tokens.push({ sha256: hashToken(token), user, uid: randomUUID(), groups, description });
-    fs.writeFileSync(this.file, JSON.stringify(existing, null, 2) + '\n', { mode: 0o600 });
+    writePrivateFileAtomic(this.file, JSON.stringify(existing, null, 2) + '\n');
     this.reload();
     return token;
   }

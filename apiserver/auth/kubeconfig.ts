@@ -1,6 +1,6 @@
 // Writes kubeconfig files (the format kubectl and client-node read) for users of this cluster.
-import fs from 'node:fs';
 import YAML from 'yaml';
+import { writePrivateFileAtomic } from './credentials.ts';
 
 export interface KubeconfigOptions {
   server: string;
@@ -31,6 +31,7 @@ export function renderKubeconfig(options: KubeconfigOptions): string {
   });
 }
 
+/** Writes a kubeconfig (it holds a credential) atomically with mode 0600. */
 export function writeKubeconfig(file: string, options: KubeconfigOptions): void {
-  fs.writeFileSync(file, renderKubeconfig(options), { mode: 0o600 });
+  writePrivateFileAtomic(file, renderKubeconfig(options));
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 // @peculiar/x509 resolves its ASN.1 classes through tsyringe, which needs the Reflect metadata polyfill first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { assertPrivateFile, writePrivateFileAtomic } from './credentials.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -117,8 +118,10 @@ export async function issueCertificate(ca: CertificateAuthority, options: IssueO
   return { certificatePem: certificate.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey!) };
 }
 
-function writePrivate(file: string, content: string): void {
-  fs.writeFileSync(file, content, { mode: 0o600 });
+/** Reads a private key, refusing one other users can read (see credentials.ts). */
+function readPrivate(file: string): string {
+  assertPrivateFile(file);
+  return fs.readFileSync(file, 'utf8');
 }
 
 /** True when a PEM certificate is valid for another `days` and covers every host. */
@@ -146,20 +149,20 @@ export async function ensureServerPki(directory: string, hosts: string[]): Promi
   const caKey = path.join(directory, 'ca.key');
   let ca: CertificateAuthority;
   if (fs.existsSync(caCert) && fs.existsSync(caKey)) {
-    ca = { certificatePem: fs.readFileSync(caCert, 'utf8'), keyPem: fs.readFileSync(caKey, 'utf8') };
+    ca = { certificatePem: fs.readFileSync(caCert, 'utf8'), keyPem: readPrivate(caKey) };
   } else {
     ca = await createCertificateAuthority();
-    writePrivate(caKey, ca.keyPem);
+    writePrivateFileAtomic(caKey, ca.keyPem);
     fs.writeFileSync(caCert, ca.certificatePem);
   }
   const servingCert = path.join(directory, 'apiserver.crt');
   const servingKey = path.join(directory, 'apiserver.key');
   let serving: KeyPairPem;
   if (fs.existsSync(servingCert) && fs.existsSync(servingKey) && stillGood(fs.readFileSync(servingCert, 'utf8'), hosts, 30)) {
-    serving = { certificatePem: fs.readFileSync(servingCert, 'utf8'), keyPem: fs.readFileSync(servingKey, 'utf8') };
+    serving = { certificatePem: fs.readFileSync(servingCert, 'utf8'), keyPem: readPrivate(servingKey) };
   } else {
     serving = await issueCertificate(ca, { commonName: 'photon-apiserver', hosts, usage: 'server' });
-    writePrivate(servingKey, serving.keyPem);
+    writePrivateFileAtomic(servingKey, serving.keyPem);
     fs.writeFileSync(servingCert, serving.certificatePem);
   }
   return { ca, serving, directory };

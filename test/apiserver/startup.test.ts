@@ -93,6 +93,21 @@ describe('photon command', () => {
     }
   });
 
+  it('refuses to start (exit 1, naming the file and its mode) when a key or token file is readable by others', async () => {
+    for (const file of ['pki/ca.key', 'pki/apiserver.key', 'tokens.json', 'admin.kubeconfig']) {
+      const full = path.join(home, file);
+      await fs.chmod(full, 0o644);
+      try {
+        const refused = photon(['apiserver', '--secure-port', String(port)], home);
+        expect(await refused.exited).toBe(1);
+        expect(refused.output()).toContain(`credential file ${full} has mode 0644`);
+        expect(refused.output()).not.toContain('is serving');
+      } finally {
+        await fs.chmod(full, 0o600);
+      }
+    }
+  });
+
   it('refuses bad flags with usage (exit 2) and a busy port with a clear message (exit 1)', async () => {
     const bogus = photon(['apiserver', '--storage', 'bogus'], home);
     expect(await bogus.exited).toBe(2);
