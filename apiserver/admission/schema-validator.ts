@@ -1,9 +1,10 @@
 // Validation of objects against a CRD's structural schema, in the order Kubernetes applies it:
 //   prune (unknown fields and non-nullable nulls; reported so fieldValidation=Strict|Warn can act),
 //   default, validate (ajv, compiled once per schema), then cross-version checks (immutable fields).
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import type { FieldError } from '../errors.ts';
 import { KNOWN_FORMATS, registerFormats } from './formats.ts';
+import { PATTERN_BUDGET_KEYWORD, re2RegExp, withPatternBudget, type BudgetedValidator } from './schema-patterns.ts';
 import { childSchema, fieldPath, isPlainObject, renderValue, type JSONSchemaProps } from './structural-schema.ts';
 import { OBJECT_META_FIELDS } from './metadata.ts';
 
@@ -16,7 +17,8 @@ const ANNOTATION_KEYWORDS = [
 function createAjv(): Ajv {
   // strictRequired is off because structural schemas legitimately put `required` alone in anyOf/oneOf
   // branches; everything else strict mode checks (unknown keywords, types, tuples) stays on.
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true });
+  // Patterns run on RE2 (linear time, bounded per validation), never on V8's backtracking RegExp: see schema-patterns.ts.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true, allowUnionTypes: true, code: { regExp: re2RegExp } });
   for (const keyword of ANNOTATION_KEYWORDS) ajv.addKeyword({ keyword });
   registerFormats(ajv);
   return ajv;
@@ -97,7 +99,7 @@ export interface PruneResult {
 }
 
 export class ObjectSchema {
-  private readonly validateFn: ValidateFunction;
+  private readonly validateFn: BudgetedValidator;
   readonly warnings: string[] = [];
   /** Paths (schema segments, '*' for list items / map values) of fields declared immutable. */
   private readonly immutable: ImmutableField[] = [];
@@ -105,7 +107,7 @@ export class ObjectSchema {
   constructor(readonly schema: JSONSchemaProps) {
     sharedAjv ??= createAjv();
     const root = toAjvSchema({ ...schema, properties: { ...schema.properties, metadata: { type: 'object' } } }, this.warnings);
-    this.validateFn = sharedAjv.compile(root);
+    this.validateFn = withPatternBudget(sharedAjv.compile(root));
     collectImmutable(schema, [], this.immutable, this.warnings);
   }
 
@@ -335,6 +337,8 @@ export function ajvErrorsToFieldErrors(ajvErrors: ErrorObject[]): FieldError[] {
         return { field: path, reason: 'FieldValueInvalid', message: `Invalid value: ${renderValue(value)}: ${path} in body must be of type ${params.format}: ${renderValue(value)}` };
       case 'pattern':
         return { field: path, reason: 'FieldValueInvalid', message: `Invalid value: ${renderValue(value)}: ${path} in body should match '${params.pattern}'` };
+      case PATTERN_BUDGET_KEYWORD:
+        return { field: path || '<root>', reason: 'FieldValueForbidden', message: `Forbidden: ${error.message}` };
       case 'maxLength':
         return { field: path, reason: 'FieldValueTooLong', message: `Too long: may not be more than ${params.limit} bytes` };
       case 'minLength':

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiError } from '../errors.ts';
 import { parseLabelSelector } from './label-selector.ts';
+import { MAX_SELECTOR_LENGTH, MAX_SELECTOR_TERMS } from './limits.ts';
 
 function rejects(selector: string): ApiError {
   try {
@@ -132,5 +133,43 @@ describe('parseLabelSelector', () => {
     expect(rejects('app>x').code).toBe(400);
     expect(rejects('app>1.5').code).toBe(400);
     expect(rejects('app web').code).toBe(400);
+  });
+});
+
+describe('parseLabelSelector on hostile input', () => {
+  const timedParse = (selector: string) => {
+    const started = performance.now();
+    try {
+      parseLabelSelector(selector)({ a: 'b' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).code).toBe(400);
+    }
+    return performance.now() - started;
+  };
+
+  it('parses 8 KB selectors of every shape in linear time', () => {
+    const fill = (unit: string, prefix = '', suffix = '') => prefix + unit.repeat(Math.floor((MAX_SELECTOR_LENGTH - prefix.length - suffix.length) / unit.length)) + suffix;
+    const selectors = [
+      fill(' ', 'a=x', ')'), fill(' ', 'a in (', '\n)'), fill('a,', 'a in (', 'a)'), fill('(', 'a in '), fill(')'), fill('a-', '', '!/b'),
+      fill('a.', '', 'a/b'), fill('a=,'), fill('!'), fill('a'), fill(' ', 'a', 'b'), fill('a ', '', 'in (x)'), fill('é', 'a='), fill('-1', 'a>'),
+    ];
+    for (const selector of selectors) expect(timedParse(selector)).toBeLessThan(50);
+  });
+
+  it('matches large value sets by lookup', () => {
+    const values = Array.from({ length: 1500 }, (_, index) => `v${index}`);
+    const matches = parseLabelSelector(`app in (${values.join(',')})`);
+    expect(matches({ app: 'v1499' })).toBe(true);
+    expect(matches({ app: 'v1500' })).toBe(false);
+  });
+
+  it(`refuses selectors over ${MAX_SELECTOR_LENGTH} characters or ${MAX_SELECTOR_TERMS} requirements with a 400`, () => {
+    expect(rejects(`app in (${'a,'.repeat(MAX_SELECTOR_LENGTH / 2)}a)`).message).toMatch(/^invalid labelSelector: the selector is \d+ characters long, more than the 8192 allowed$/);
+    const requirements = (count: number) => Array.from({ length: count }, (_, index) => `k${index}`).join(',');
+    expect(parseLabelSelector(requirements(MAX_SELECTOR_TERMS))(Object.fromEntries(Array.from({ length: MAX_SELECTOR_TERMS }, (_, index) => [`k${index}`, 'v'])))).toBe(true);
+    expect(rejects(requirements(MAX_SELECTOR_TERMS + 1)).message).toBe(`invalid labelSelector: the selector has ${MAX_SELECTOR_TERMS + 1} terms, more than the ${MAX_SELECTOR_TERMS} allowed`);
+    // Commas inside a set do not count as terms.
+    expect(parseLabelSelector(`app in (${'a,'.repeat(500)}b)`)({ app: 'b' })).toBe(true);
   });
 });

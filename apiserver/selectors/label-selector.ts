@@ -1,11 +1,14 @@
 // Kubernetes label selector syntax: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`,
 // `a>5`, `a<5`, joined by commas (all must hold).
+// Parsing is linear in the selector's length: requirements are split by one scan, and each pattern below
+// is anchored with no nested or adjacent overlapping quantifiers. Size limits: ./limits.ts.
 import { isLabelValue, validateQualifiedName } from '../admission/metadata.ts';
 import { badRequest } from '../errors.ts';
+import { checkSelectorLength, checkSelectorTerms } from './limits.ts';
 
 type Requirement =
   | { key: string; op: 'exists' | 'notexists' }
-  | { key: string; op: 'in' | 'notin'; values: string[] }
+  | { key: string; op: 'in' | 'notin'; values: Set<string> }
   | { key: string; op: 'gt' | 'lt'; value: number };
 
 export type LabelSelector = (labels: Record<string, string> | undefined) => boolean;
@@ -24,22 +27,26 @@ function checkValue(value: string, selector: string): string {
 function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
-  let current = '';
-  for (const char of text) {
+  let start = 0;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
     if (char === '(') depth++;
-    if (char === ')') depth--;
-    if (char === ',' && depth === 0) {
-      parts.push(current);
-      current = '';
-    } else current += char;
+    else if (char === ')') depth--;
+    else if (char === ',' && depth === 0) {
+      parts.push(text.slice(start, index));
+      start = index + 1;
+    }
   }
-  parts.push(current);
+  parts.push(text.slice(start));
   return parts;
 }
 
 export function parseLabelSelector(selector: string | undefined): LabelSelector {
   if (!selector || !selector.trim()) return () => true;
-  const requirements: Requirement[] = splitTopLevel(selector).map((raw) => parseRequirement(raw.trim(), selector));
+  checkSelectorLength('labelSelector', selector);
+  const parts = splitTopLevel(selector);
+  checkSelectorTerms('labelSelector', parts.length);
+  const requirements: Requirement[] = parts.map((raw) => parseRequirement(raw.trim(), selector));
   return (labels) => requirements.every((requirement) => matches(requirement, labels ?? {}));
 }
 
@@ -47,14 +54,14 @@ function parseRequirement(text: string, selector: string): Requirement {
   if (!text) throw badRequest(`unable to parse requirement: found '', expected: identifier in selector "${selector}"`);
   let match = /^(\S+?)\s+(in|notin)\s*\((.*)\)$/.exec(text);
   if (match) {
-    const values = match[3].split(',').map((value) => checkValue(value.trim(), selector));
+    const values = new Set(match[3].split(',').map((value) => checkValue(value.trim(), selector)));
     return { key: checkKey(match[1], selector), op: match[2] as 'in' | 'notin', values };
   }
   match = /^([^=!<>\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(text);
   if (match) {
     const key = checkKey(match[1], selector);
     const value = checkValue(match[3], selector);
-    return { key, op: match[2] === '!=' ? 'notin' : 'in', values: [value] };
+    return { key, op: match[2] === '!=' ? 'notin' : 'in', values: new Set([value]) };
   }
   match = /^([^=!<>\s]+)\s*([<>])\s*(-?\d+)$/.exec(text);
   if (match) return { key: checkKey(match[1], selector), op: match[2] === '>' ? 'gt' : 'lt', value: Number(match[3]) };
@@ -73,9 +80,9 @@ function matches(requirement: Requirement, labels: Record<string, string>): bool
     case 'notexists':
       return !has;
     case 'in':
-      return has && requirement.values.includes(value);
+      return has && requirement.values.has(value);
     case 'notin':
-      return !has || !requirement.values.includes(value);
+      return !has || !requirement.values.has(value);
     case 'gt':
       return has && /^-?\d+$/.test(value) && Number(value) > requirement.value;
     case 'lt':
