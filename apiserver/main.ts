@@ -4,6 +4,7 @@ import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '
 import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
 import type { FlowControlLimits } from './http/flow-control.ts';
 import type { ConnectionLimits } from './http/connections.ts';
+import type { EtcdTlsFiles } from './storage/etcd.ts';
 import { startApiServer, type ApiServerHandle, type StorageOptions } from './server.ts';
 
 export const APISERVER_USAGE = `Usage: photon apiserver [flags]
@@ -11,6 +12,10 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --storage embedded|etcd     where desired state lives (default: embedded, one SQLite file in $PHOTON_HOME/data)
   --etcd-endpoints URLS       comma-separated etcd client URLs (with --storage etcd), e.g. http://10.0.0.1:2379
   --etcd-prefix PREFIX        key prefix inside etcd (default: none; keys are /registry/...)
+  --etcd-cafile FILE          CA (PEM) that verifies etcd's certificate, for https:// endpoints
+                              (default: the system's root CAs)
+  --etcd-certfile FILE        client certificate (PEM) presented to etcd; needs --etcd-keyfile
+  --etcd-keyfile FILE         the client certificate's private key (PEM)
   --bind-address ADDRESS      address to listen on (default: 127.0.0.1)
   --secure-port PORT          HTTPS port (default: 6443)
   --home DIR                  state directory (default: $PHOTON_HOME or ./.photon)
@@ -59,6 +64,9 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     storage: { type: 'string', default: 'embedded' },
     'etcd-endpoints': { type: 'string' },
     'etcd-prefix': { type: 'string' },
+    'etcd-cafile': { type: 'string' },
+    'etcd-certfile': { type: 'string' },
+    'etcd-keyfile': { type: 'string' },
     'bind-address': { type: 'string', default: '127.0.0.1' },
     'secure-port': { type: 'string', default: '6443' },
     home: { type: 'string' },
@@ -82,7 +90,9 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
   let storage: StorageOptions;
   if (values.storage === 'embedded') {
-    if (values['etcd-endpoints']) throw new UsageError('--etcd-endpoints needs --storage etcd');
+    for (const flag of ['etcd-endpoints', 'etcd-cafile', 'etcd-certfile', 'etcd-keyfile'] as const) {
+      if (values[flag]) throw new UsageError(`--${flag} needs --storage etcd`);
+    }
     storage = { backend: 'embedded' };
   } else if (values.storage === 'etcd') {
     const endpoints = (values['etcd-endpoints'] ?? '').split(',').map((endpoint) => endpoint.trim()).filter(Boolean);
@@ -90,7 +100,7 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     for (const endpoint of endpoints) {
       if (!/^https?:\/\/[^/\s]+$/.test(endpoint)) throw new UsageError(`--etcd-endpoints: ${JSON.stringify(endpoint)} is not an http(s)://host:port URL`);
     }
-    storage = { backend: 'etcd', endpoints, prefix: values['etcd-prefix'] };
+    storage = { backend: 'etcd', endpoints, prefix: values['etcd-prefix'], tls: etcdTlsFlags(values, endpoints) };
   } else {
     throw new UsageError(`--storage must be embedded or etcd, got ${JSON.stringify(values.storage)}`);
   }
@@ -114,6 +124,22 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
       maxWatchesPerUser: limitFlag(values, 'max-watches-per-user'),
     },
   };
+}
+
+/**
+ * --etcd-cafile/--etcd-certfile/--etcd-keyfile, checked against the endpoints: TLS files need https://
+ * endpoints (they would otherwise be ignored, or silently turn an http:// endpoint into TLS), the endpoints
+ * must agree on the scheme, and a client certificate comes with its key. https:// without files trusts the
+ * system's root CAs.
+ */
+function etcdTlsFlags(values: Record<string, unknown>, endpoints: string[]): EtcdTlsFiles | undefined {
+  const files: EtcdTlsFiles = { caFile: values['etcd-cafile'] as string | undefined, certFile: values['etcd-certfile'] as string | undefined, keyFile: values['etcd-keyfile'] as string | undefined };
+  const secure = endpoints.filter((endpoint) => endpoint.startsWith('https://')).length;
+  if (secure > 0 && secure < endpoints.length) throw new UsageError('--etcd-endpoints must be all https:// or all http://');
+  const anyFile = Boolean(files.caFile || files.certFile || files.keyFile);
+  if (anyFile && secure === 0) throw new UsageError('--etcd-cafile, --etcd-certfile and --etcd-keyfile need https:// --etcd-endpoints');
+  if (Boolean(files.certFile) !== Boolean(files.keyFile)) throw new UsageError('--etcd-certfile and --etcd-keyfile go together');
+  return anyFile ? files : undefined;
 }
 
 /** A flow-control limit: a whole number, 0 meaning no limit (absent: the server's default). */

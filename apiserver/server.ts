@@ -27,14 +27,14 @@ import { Reader } from './registry/reads.ts';
 import { ResourceRegistry } from './registry/registry.ts';
 import { listPrefix, objectKey } from './registry/resource.ts';
 import { openEmbeddedStore } from './storage/embedded.ts';
-import { openEtcdStore } from './storage/etcd.ts';
+import { openEtcdStore, readEtcdTlsFiles, type EtcdTlsFiles } from './storage/etcd.ts';
 import type { Store } from './storage/types.ts';
 import { WatchCache } from './watch/cache.ts';
 import { WatchHandler } from './watch/watch-handler.ts';
 
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type StorageOptions = { backend: 'embedded'; path?: string } | { backend: 'etcd'; endpoints: string[]; prefix?: string };
+export type StorageOptions = { backend: 'embedded'; path?: string } | { backend: 'etcd'; endpoints: string[]; prefix?: string; tls?: EtcdTlsFiles };
 
 export interface ApiServerOptions {
   /** PHOTON_HOME: PKI, tokens, kubeconfigs and (embedded) data live here. */
@@ -98,7 +98,7 @@ export const SERVER_VERSION: VersionInfo = {
 };
 
 async function openStore(options: StorageOptions, home: string): Promise<Store> {
-  if (options.backend === 'etcd') return openEtcdStore({ endpoints: options.endpoints, prefix: options.prefix });
+  if (options.backend === 'etcd') return openEtcdStore({ endpoints: options.endpoints, prefix: options.prefix, tls: options.tls && readEtcdTlsFiles(options.tls) });
   const file = options.path ?? path.join(home, 'data', 'photon.db');
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   return openEmbeddedStore({ path: file });

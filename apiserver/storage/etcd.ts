@@ -22,6 +22,7 @@
 //     to fail over to.
 // And one about etcd itself: before 3.4.31 / 3.5.13 its answer to a watch progress request can overtake the
 // watcher's events, so the answer is confirmed before it is reported (see etcd-watch.ts).
+import fs from 'node:fs';
 import tls from 'node:tls';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop, type IPolicy } from 'cockatiel';
 import {
@@ -68,6 +69,28 @@ export interface EtcdStoreOptions {
   watchRetryTimeoutMs?: number;
 }
 
+/** PEM files for TLS to etcd (kube-apiserver's --etcd-cafile, --etcd-certfile, --etcd-keyfile). */
+export interface EtcdTlsFiles {
+  /** Verifies etcd's serving certificate (default: the system's root CAs). */
+  caFile?: string;
+  /** Client certificate and key, for an etcd that requires them (--client-cert-auth). */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Reads the files into EtcdStoreOptions.tls; one that cannot be read is an error naming it. */
+export function readEtcdTlsFiles(files: EtcdTlsFiles): NonNullable<EtcdStoreOptions['tls']> {
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw new Error(`cannot read the etcd ${what} ${file}: ${errorMessage(error)}`);
+    }
+  };
+  return { ca: read(files.caFile, 'CA file'), cert: read(files.certFile, 'client certificate'), key: read(files.keyFile, 'client key') };
+}
+
 /** Connects and checks that etcd answers; rejects with StorageError('Unavailable') when it does not. */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<Store> {
   if (options.endpoints.length === 0) throw new Error('openEtcdStore: no endpoints');
@@ -76,9 +99,29 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<Store> {
     await store.currentRevision();
   } catch (error) {
     await store.close();
-    throw error;
+    throw withTlsHint(error);
   }
   return store;
+}
+
+/** Node's (OpenSSL's) words for "the server's certificate did not verify", and for "etcd refused ours". */
+const SERVER_NOT_VERIFIED = /unable to verify|self[- ]signed certificate|unable to get (local )?issuer|certificate has expired|certificate is not yet valid|does not match certificate's altnames/i;
+const CLIENT_REFUSED = /alert (bad certificate|certificate required|unknown ca|certificate unknown|certificate expired)/i;
+
+/**
+ * A failed first connection explained: gRPC reports TLS failures as a bare UNAVAILABLE with OpenSSL's words
+ * in it; say which side's certificate was the problem and which flag provides it.
+ */
+function withTlsHint(error: unknown): unknown {
+  if (!isStorageError(error)) return error;
+  const message = error.message;
+  if (SERVER_NOT_VERIFIED.test(message)) {
+    return new StorageError(error.code, `${message} — etcd's serving certificate could not be verified: give the CA that signed it (photon apiserver --etcd-cafile), and an endpoint name the certificate covers`);
+  }
+  if (CLIENT_REFUSED.test(message)) {
+    return new StorageError(error.code, `${message} — etcd refused this client's certificate (or its absence): give one signed by a CA etcd trusts (photon apiserver --etcd-certfile and --etcd-keyfile)`);
+  }
+  return error;
 }
 
 class EtcdStore implements Store {

@@ -2,6 +2,7 @@
 // restart that keeps ports and data (for reconnect tests). Everything is torn down by stop().
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.ts';
@@ -9,8 +10,20 @@ import { startProcess, WaitAborted, waitFor, type ManagedProcess } from './proce
 
 const ETCD_BINARY = '/usr/bin/etcd';
 
+/**
+ * Serve clients over TLS only (https:// URLs, --client-cert-auth): etcd's certificate and key, the CA it
+ * trusts for client certificates, and a client certificate the health check presents. PEM files.
+ */
+export interface EtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
 export interface EtcdInstance {
-  /** http://127.0.0.1:<clientPort> */
+  /** http://127.0.0.1:<clientPort> (https:// with tls) */
   readonly endpoint: string;
   readonly clientPort: number;
   readonly dataDir: string;
@@ -30,8 +43,8 @@ const STARTUP_TIMEOUT_MS = 20_000;
 // pair of ports is tried a few times before giving up.
 const PORT_ATTEMPTS = 3;
 
-/** extraArgs: more etcd flags (e.g. a shorter progress-notify interval). */
-export async function startEtcd(options: { dataDir?: string; extraArgs?: string[] } = {}): Promise<EtcdInstance> {
+/** extraArgs: more etcd flags (e.g. a shorter progress-notify interval); tls: serve clients over TLS only. */
+export async function startEtcd(options: { dataDir?: string; extraArgs?: string[]; tls?: EtcdTls } = {}): Promise<EtcdInstance> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'photon-etcd-')));
   let lastError: unknown;
@@ -39,11 +52,12 @@ export async function startEtcd(options: { dataDir?: string; extraArgs?: string[
     const clientPort = await freePort();
     const peerPort = await freePort();
     if (clientPort === peerPort) continue;
-    const args = [...etcdArgs(dataDir, clientPort, peerPort), ...(options.extraArgs ?? [])];
+    const args = [...etcdArgs(dataDir, clientPort, peerPort, options.tls), ...(options.extraArgs ?? [])];
     try {
-      let current = await launch(args, clientPort);
+      const check = await healthCheck(clientPort, options.tls);
+      let current = await launch(args, clientPort, check);
       const instance: EtcdInstance = {
-        endpoint: `http://127.0.0.1:${clientPort}`,
+        endpoint: `${options.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`,
         clientPort,
         dataDir,
         get process() {
@@ -55,7 +69,7 @@ export async function startEtcd(options: { dataDir?: string; extraArgs?: string[
         },
         async restart({ crash = false } = {}) {
           await (crash ? current.kill() : current.stop());
-          current = await launch(args, clientPort);
+          current = await launch(args, clientPort, check);
         },
       };
       return instance;
@@ -71,8 +85,9 @@ export async function startEtcd(options: { dataDir?: string; extraArgs?: string[
   throw lastError;
 }
 
-function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string[] {
-  const client = `http://127.0.0.1:${clientPort}`;
+function etcdArgs(dataDir: string, clientPort: number, peerPort: number, tls?: EtcdTls): string[] {
+  const client = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+  const tlsArgs = tls ? [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`, `--trusted-ca-file=${tls.caFile}`, '--client-cert-auth'] : [];
   const peer = `http://127.0.0.1:${peerPort}`;
   // etcd 3.4 has no --unsafe-no-fsync (added in 3.5), so writes are fsynced; on tmpfs/SSD that is fast enough.
   return [
@@ -87,10 +102,11 @@ function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string
     '--initial-cluster-token=photon-test',
     // Tests compact explicitly; etcd must not do it behind their back.
     '--auto-compaction-retention=0',
+    ...tlsArgs,
   ];
 }
 
-async function launch(args: string[], clientPort: number): Promise<ManagedProcess> {
+async function launch(args: string[], clientPort: number, healthy: () => Promise<boolean>): Promise<ManagedProcess> {
   const etcd = startProcess('etcd', ETCD_BINARY, args);
   let exitCode: number | null | undefined;
   void etcd.exited.then((code) => (exitCode = code));
@@ -99,7 +115,7 @@ async function launch(args: string[], clientPort: number): Promise<ManagedProces
       `etcd on 127.0.0.1:${clientPort} to become healthy`,
       async () => {
         if (exitCode !== undefined) throw new ExitedError(exitCode);
-        return healthy(clientPort);
+        return healthy();
       },
       { timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: 100 },
     );
@@ -117,11 +133,18 @@ class ExitedError extends WaitAborted {
   }
 }
 
+/** The health check for an etcd on clientPort: over TLS with the client certificate when it serves TLS. */
+async function healthCheck(clientPort: number, tls?: EtcdTls): Promise<() => Promise<boolean>> {
+  if (!tls) return () => healthy(http, { host: '127.0.0.1', port: clientPort });
+  const [ca, cert, key] = await Promise.all([tls.caFile, tls.clientCertFile, tls.clientKeyFile].map((file) => fs.readFile(file)));
+  return () => healthy(https, { host: '127.0.0.1', port: clientPort, ca, cert, key });
+}
+
 /** GET /health without keep-alive (a pooled socket would keep the test process alive). */
-function healthy(clientPort: number): Promise<boolean> {
+function healthy(transport: typeof http | typeof https, target: https.RequestOptions): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const request = http.get(
-      { host: '127.0.0.1', port: clientPort, path: '/health', agent: false, timeout: 2000 },
+    const request = transport.get(
+      { ...target, path: '/health', agent: false, timeout: 2000 },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
