@@ -1,7 +1,7 @@
 // `photon controller-manager [flags]`: runs the controllers against an API server, with leader election.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseEndpoint } from '../agents/ovsdb/index.ts';
+import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../apis/cli.ts';
 import { createLogger, setLogLevel } from '../apis/logging.ts';
 import { CONTROLLERS, defaultNorthbound, startControllerManager } from './manager.ts';
@@ -11,7 +11,12 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --kubeconfig FILE           credentials (default: $PHOTON_HOME/controller-manager.kubeconfig, written by the API server)
   --controllers LIST          comma-separated controllers to run (default: all: ${Object.keys(CONTROLLERS).join(', ')})
   --leader-elect BOOL         run only while holding the Lease photon-system/photon-controller-manager (default: true)
-  --ovn-nb ENDPOINT           OVN Northbound database: unix:/path or tcp:host:port (default: unix:$PHOTON_HOME/ovn/nb.sock)
+  --ovn-nb ENDPOINT           OVN Northbound database: unix:/path, tcp:host:port or ssl:host:port, comma-separated
+                              for a cluster (default: unix:$PHOTON_HOME/ovn/nb.sock)
+  --ovn-nb-cacert FILE        with ssl: endpoints: CA certificate (PEM) the database's certificate must chain to
+                              (ovn-nbctl --ca-cert); host names are not checked, as with OVS's own tools
+  --ovn-nb-cert FILE          with ssl: endpoints: this client's certificate (PEM; ovn-nbctl --certificate)
+  --ovn-nb-key FILE           with ssl: endpoints: its private key (PEM; ovn-nbctl --private-key)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -24,6 +29,9 @@ function parse(argv: string[]) {
     'log-level': { type: 'string' },
     home: { type: 'string' },
     'ovn-nb': { type: 'string' },
+    'ovn-nb-cacert': { type: 'string' },
+    'ovn-nb-cert': { type: 'string' },
+    'ovn-nb-key': { type: 'string' },
     'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
   });
   if (!['true', 'false'].includes(values['leader-elect']!)) throw new UsageError('--leader-elect must be true or false');
@@ -31,15 +39,31 @@ function parse(argv: string[]) {
   for (const name of controllers ?? []) if (!CONTROLLERS[name]) throw new UsageError(`--controllers: unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
   const home = photonHome(values.home);
   const ovnNorthbound = values['ovn-nb'] ?? defaultNorthbound(home);
-  // What the OVSDB client accepts, so a bad endpoint fails here rather than as an endless retry.
-  try {
-    for (const endpoint of ovnNorthbound.split(',')) parseEndpoint(endpoint.trim());
-  } catch {
-    throw new UsageError(`--ovn-nb must be unix:/path or tcp:host:port (comma-separated for several), got ${JSON.stringify(ovnNorthbound)}`);
-  }
+  const ovnNorthboundTls = northboundTls(values, ovnNorthbound);
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, metricsAddress };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress };
+}
+
+/**
+ * Checks --ovn-nb against what the OVSDB client accepts (so a bad endpoint fails here rather than as an
+ * endless retry) and returns the TLS files: ssl: endpoints need all three (ovsdb-server requires a client
+ * certificate), and the files mean nothing without an ssl: endpoint.
+ */
+function northboundTls(values: Record<string, unknown>, ovnNorthbound: string): OvsdbTlsFiles | undefined {
+  let transports: string[];
+  try {
+    transports = ovnNorthbound.split(',').map((endpoint) => parseEndpoint(endpoint.trim()).transport);
+  } catch {
+    throw new UsageError(`--ovn-nb must be unix:/path, tcp:host:port or ssl:host:port (comma-separated for several), got ${JSON.stringify(ovnNorthbound)}`);
+  }
+  const [caCertFile, certFile, keyFile] = (['ovn-nb-cacert', 'ovn-nb-cert', 'ovn-nb-key'] as const).map((flag) => values[flag] as string | undefined);
+  if (!transports.includes('ssl')) {
+    if (caCertFile || certFile || keyFile) throw new UsageError('--ovn-nb-cacert, --ovn-nb-cert and --ovn-nb-key need an ssl: --ovn-nb endpoint');
+    return undefined;
+  }
+  if (!caCertFile || !certFile || !keyFile) throw new UsageError('an ssl: --ovn-nb endpoint needs --ovn-nb-cacert, --ovn-nb-cert and --ovn-nb-key');
+  return { caCertFile: path.resolve(caCertFile), certFile: path.resolve(certFile), keyFile: path.resolve(keyFile) };
 }
 
 /** The API server writes our kubeconfig when it first serves: wait for it rather than fail at start-up. */
@@ -57,7 +81,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, metricsAddress: flags.metricsAddress, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, logger: log });
   // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });

@@ -1,5 +1,6 @@
 // The controller manager: every controller in one process, each switchable by flag, running only while
 // this process holds the leader Lease (so two managers can run for availability and only one acts).
+import type { OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { clientFromKubeconfig, type ApiClient } from '../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
@@ -27,6 +28,7 @@ export class ManagerContext {
     private readonly ovnNorthbound: string,
     readonly metrics: RuntimeMetrics,
     private readonly registry: Registry,
+    private readonly ovnNorthboundTls?: OvsdbTlsFiles,
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -34,7 +36,7 @@ export class ManagerContext {
   /** The network controllers' shared state, created (and the OVN connection started) on first use. */
   network(): NetworkShared {
     if (!this.networkShared) {
-      const northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }));
+      const northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }), undefined, this.ovnNorthboundTls);
       this.northbound = northbound;
       northbound.start();
       // A new leadership term builds a new context: replace the previous term's gauges.
@@ -87,8 +89,10 @@ export function defaultNorthbound(home: string): string {
 
 export interface ControllerManagerOptions {
   kubeconfig: string;
-  /** OVN Northbound endpoint (unix:/path or tcp:host:port). */
+  /** OVN Northbound endpoint (unix:/path, tcp:host:port or ssl:host:port). */
   ovnNorthbound: string;
+  /** Credentials for an ssl: Northbound endpoint. */
+  ovnNorthboundTls?: OvsdbTlsFiles;
   /** Names from CONTROLLERS; default all. */
   controllers?: string[];
   leaderElect?: boolean;
@@ -133,7 +137,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));

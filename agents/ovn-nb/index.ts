@@ -4,7 +4,7 @@
 //   const nb = await connectNorthbound({ endpoint: 'unix:/run/ovn/ovnnb_db.sock', logger });
 //   await nb.transact([op.insert('Logical_Switch', { name: switchName(uid), external_ids: ownerIds(owner) })]);
 //   rowsOwnedBy(nb, 'Logical_Switch', uid);
-import { OvsdbClient, type OvsdbLogger, type MonitorSpec } from '../ovsdb/index.ts';
+import { OvsdbClient, type OvsdbLogger, type MonitorSpec, type OvsdbTlsFiles } from '../ovsdb/index.ts';
 import { NORTHBOUND_DATABASE, NORTHBOUND_TABLES, type NorthboundTables } from './schema.ts';
 
 export * from './schema.ts';
@@ -14,8 +14,10 @@ export * from './mutations.ts';
 export type NorthboundClient = OvsdbClient<NorthboundTables>;
 
 export interface NorthboundOptions {
-  /** 'unix:/path/ovnnb_db.sock' or 'tcp:127.0.0.1:6641' (several comma-separated for a clustered NB). */
+  /** 'unix:/path/ovnnb_db.sock', 'tcp:127.0.0.1:6641' or 'ssl:…' (several comma-separated for a clustered NB). */
   endpoint: string;
+  /** Credentials for ssl: endpoints. */
+  tls?: OvsdbTlsFiles;
   logger?: OvsdbLogger;
   connectTimeoutMs?: number;
   maxBackoffMs?: number;
@@ -27,6 +29,7 @@ export function connectNorthbound(options: NorthboundOptions): Promise<Northboun
   for (const table of NORTHBOUND_TABLES) monitor[table] = 'all';
   return OvsdbClient.connect<NorthboundTables>({
     endpoint: options.endpoint,
+    ...(options.tls ? { tls: options.tls } : {}),
     database: NORTHBOUND_DATABASE,
     monitor,
     ...(options.logger ? { logger: options.logger } : {}),

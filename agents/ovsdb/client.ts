@@ -1,5 +1,5 @@
-// An OVSDB client (RFC 7047 JSON-RPC over unix or TCP sockets) with an in-memory replica kept current by a
-// monitor: one long-lived connection, no process spawned per operation.
+// An OVSDB client (RFC 7047 JSON-RPC over unix, TCP or SSL/TLS sockets) with an in-memory replica kept
+// current by a monitor: one long-lived connection, no process spawned per operation.
 //
 // Guarantees and behaviour:
 // - connect() resolves once connected and the monitor's initial snapshot is in the replica; until then it
@@ -18,7 +18,13 @@
 //   through the endpoints when several are given, comma-separated). After reconnecting it monitors again and
 //   replaces the replica atomically with the new snapshot, emitting updates for the rows that differ.
 // - close() rejects what is in flight, and leaves no timers or sockets behind.
+// - ssl:HOST:PORT endpoints authenticate as OVS's own tools do (ovn-nbctl -p/-c/-C): the client presents its
+//   certificate (ovsdb-server requires one) and the server's certificate must chain to the given CA; its
+//   names are not compared with HOST, since OVN's PKI (ovs-pki) issues certificates without host names. The
+//   files are read at every connection attempt, so renewed certificates are picked up on reconnect.
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { OvsdbConnectionError, OvsdbError, OvsdbRpcError, OvsdbTransactionError } from './errors.ts';
 import { JsonStreamParser } from './framing.ts';
 import { decodeDatum, decodeRow, decodeValue, parseSchema, type DatabaseSchema, type Row, type TableSchema } from './codec.ts';
@@ -39,9 +45,23 @@ export type TableRows = Record<string, Row>;
 
 export type MonitorSpec<T extends TableRows> = Partial<Record<keyof T & string, readonly string[] | 'all'>>;
 
+/** PEM files for ssl: endpoints (ovn-nbctl's --ca-cert, --certificate, --private-key). */
+export interface OvsdbTlsFiles {
+  /** The CA the server's certificate must chain to. */
+  caCertFile: string;
+  /** This client's certificate and its private key. */
+  certFile: string;
+  keyFile: string;
+}
+
 export interface OvsdbClientOptions<T extends TableRows = TableRows> {
-  /** 'unix:/path/to.sock' or 'tcp:127.0.0.1:6641' ('tcp:[::1]:6641' for IPv6); several comma-separated. */
+  /**
+   * 'unix:/path/to.sock', 'tcp:127.0.0.1:6641' or 'ssl:127.0.0.1:6641' ('tcp:[::1]:6641' for IPv6); several
+   * comma-separated.
+   */
   endpoint: string;
+  /** Credentials for ssl: endpoints (required when there is one). */
+  tls?: OvsdbTlsFiles;
   /** e.g. 'OVN_Northbound'. */
   database: string;
   /** Tables to keep in the replica, with the columns to monitor ('all': every column of the schema). */
@@ -90,16 +110,48 @@ interface Session {
 
 type Replica = Map<string, Map<string, Row>>;
 
-export function parseEndpoint(endpoint: string): net.NetConnectOpts {
-  if (endpoint.startsWith('unix:')) return { path: endpoint.slice('unix:'.length) };
-  const tcp = /^tcp:(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
-  if (tcp) return { host: tcp[1] ?? tcp[2], port: Number(tcp[3]) };
-  throw new OvsdbError(`unsupported OVSDB endpoint ${JSON.stringify(endpoint)} (use unix:PATH or tcp:HOST:PORT)`);
+export type OvsdbEndpoint = { transport: 'unix'; path: string } | { transport: 'tcp' | 'ssl'; host: string; port: number };
+
+export function parseEndpoint(endpoint: string): OvsdbEndpoint {
+  if (endpoint.startsWith('unix:')) return { transport: 'unix', path: endpoint.slice('unix:'.length) };
+  const network = /^(tcp|ssl):(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(endpoint);
+  if (network) return { transport: network[1] as 'tcp' | 'ssl', host: network[2] ?? network[3], port: Number(network[4]) };
+  throw new OvsdbError(`unsupported OVSDB endpoint ${JSON.stringify(endpoint)} (use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT)`);
+}
+
+/** Reads one of the TLS files; a missing or unreadable one is an OvsdbError naming it (retrying cannot help). */
+function readTlsFile(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new OvsdbError(`cannot read the OVSDB ${what} ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** Starts a connection to endpoint; the socket emits `ready` once it can carry JSON-RPC. */
+function dial(endpoint: string, tlsFiles: OvsdbTlsFiles | undefined): { socket: net.Socket; ready: 'connect' | 'secureConnect' } {
+  const target = parseEndpoint(endpoint);
+  if (target.transport === 'unix') return { socket: net.connect({ path: target.path }), ready: 'connect' };
+  if (target.transport === 'tcp') return { socket: net.connect({ host: target.host, port: target.port }), ready: 'connect' };
+  if (!tlsFiles) throw new OvsdbError(`${endpoint}: ssl: endpoints need a CA certificate, a certificate and a private key`);
+  const socket = tls.connect({
+    host: target.host,
+    port: target.port,
+    ca: readTlsFile(tlsFiles.caCertFile, 'CA certificate'),
+    cert: readTlsFile(tlsFiles.certFile, 'certificate'),
+    key: readTlsFile(tlsFiles.keyFile, 'private key'),
+    // SNI only for names (an IP address there is not allowed by RFC 6066).
+    servername: net.isIP(target.host) ? undefined : target.host,
+    // The chain is verified against the CA (rejectUnauthorized stays true); names are not (see the header).
+    checkServerIdentity: () => undefined,
+  });
+  return { socket, ready: 'secureConnect' };
 }
 
 export class OvsdbClient<T extends TableRows = TableRows> {
   readonly database: string;
   private readonly endpoints: string[];
+  private readonly tlsFiles: OvsdbTlsFiles | undefined;
   private readonly monitorSpec: MonitorSpec<T>;
   private readonly log: OvsdbLogger;
   private readonly connectTimeoutMs: number;
@@ -125,7 +177,10 @@ export class OvsdbClient<T extends TableRows = TableRows> {
     this.database = options.database;
     this.endpoints = options.endpoint.split(',').map((endpoint) => endpoint.trim()).filter(Boolean);
     if (this.endpoints.length === 0) throw new OvsdbError('no OVSDB endpoint given');
-    for (const endpoint of this.endpoints) parseEndpoint(endpoint);
+    for (const endpoint of this.endpoints) {
+      if (parseEndpoint(endpoint).transport === 'ssl' && !options.tls) throw new OvsdbError(`${endpoint}: ssl: endpoints need a CA certificate, a certificate and a private key (options.tls)`);
+    }
+    this.tlsFiles = options.tls;
     this.monitorSpec = options.monitor ?? {};
     this.log = options.logger ?? silentLogger;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
@@ -318,7 +373,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
   private open(endpoint: string, timeoutMs: number): Promise<Session> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new OvsdbConnectionError('client closed'));
-      const socket = net.connect(parseEndpoint(endpoint));
+      const { socket, ready } = dial(endpoint, this.tlsFiles);
       this.connecting = socket;
       socket.setNoDelay?.(true);
       let closedResolve!: () => void;
@@ -339,7 +394,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
         socket.destroy();
         reject(new OvsdbConnectionError(`connecting to ${endpoint} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);

@@ -4,6 +4,8 @@ export {
   OvsdbClient,
   parseEndpoint,
   deepEqual,
+  type OvsdbEndpoint,
+  type OvsdbTlsFiles,
   type OvsdbClientOptions,
   type OvsdbLogger,
   type TableRows,

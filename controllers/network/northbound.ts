@@ -7,6 +7,7 @@
 // older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
 // owning object is reconciled again and its rows come back.
 import { connectNorthbound, ownerOf, type NorthboundClient, type Owner } from '../../agents/ovn-nb/index.ts';
+import type { OvsdbTlsFiles } from '../../agents/ovsdb/index.ts';
 import { errorMessage, type Logger } from '../../apis/logging.ts';
 
 export class NorthboundConnection {
@@ -20,6 +21,8 @@ export class NorthboundConnection {
     readonly endpoint: string,
     private readonly log: Logger,
     private readonly retryMs = 2000,
+    /** Credentials for ssl: endpoints. */
+    private readonly tls?: OvsdbTlsFiles,
   ) {}
 
   start(): void {
@@ -29,7 +32,7 @@ export class NorthboundConnection {
   /** One connection attempt; a failed one schedules the next (so only one is ever in flight). */
   private async attempt(): Promise<void> {
     try {
-      const client = await connectNorthbound({ endpoint: this.endpoint, logger: this.log, connectTimeoutMs: 5000 });
+      const client = await connectNorthbound({ endpoint: this.endpoint, tls: this.tls, logger: this.log, connectTimeoutMs: 5000 });
       if (this.stopped) return void (await client.close());
       client.onStateChange((state) => {
         if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';

@@ -122,9 +122,12 @@ describe('photon command', () => {
     expect(await negativeTtl.exited).toBe(2);
     expect(negativeTtl.output()).toContain('--event-ttl must be a whole number of seconds');
     // The controller manager refuses what its OVSDB client could never connect to, instead of retrying forever.
+    const badNorthbound = photon(['controller-manager', '--ovn-nb', 'udp:10.0.0.1:6641'], home);
+    expect(await badNorthbound.exited).toBe(2);
+    expect(badNorthbound.output()).toContain('--ovn-nb must be unix:/path, tcp:host:port or ssl:host:port');
     const tlsNorthbound = photon(['controller-manager', '--ovn-nb', 'ssl:10.0.0.1:6641'], home);
     expect(await tlsNorthbound.exited).toBe(2);
-    expect(tlsNorthbound.output()).toContain('--ovn-nb must be unix:/path or tcp:host:port');
+    expect(tlsNorthbound.output()).toContain('an ssl: --ovn-nb endpoint needs --ovn-nb-cacert, --ovn-nb-cert and --ovn-nb-key');
     const unknownController = photon(['controller-manager', '--controllers', 'vpc,frobnicator'], home);
     expect(await unknownController.exited).toBe(2);
     expect(unknownController.output()).toContain('--controllers: unknown controller "frobnicator"');

@@ -335,3 +335,84 @@ export async function attachPort(
   ports.add(port);
   return port;
 }
+
+// ---- a northbound database over SSL ------------------------------------------------------------------
+
+/** PEM files for an ovsdb-server's SSL remote (its --private-key, --certificate and --ca-cert). */
+export interface OvsdbServerTls {
+  keyFile: string;
+  certFile: string;
+  /** The CA that client certificates must chain to (ovsdb-server always requires one). */
+  caCertFile: string;
+}
+
+export interface TlsNorthbound {
+  /** ssl:127.0.0.1:<port> */
+  readonly sslEndpoint: string;
+  /** unix:<dir>/nb.sock, for inspecting the database without TLS. */
+  readonly nbEndpoint: string;
+  readonly dir: string;
+  /** ovn-nbctl over the unix socket. */
+  nbctl(...args: string[]): Promise<string>;
+  /** Stops the server and removes dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A lone OVN_Northbound ovsdb-server (no SB, no ovn-northd) listening on pssl:<free port>:127.0.0.1 with the
+ * given certificates, and on a unix socket. Ready once `ovsdb-client` lists the database over SSL with
+ * clientTls (a certificate the server's CA signed), which also shows OVS's own tools accept the certificates.
+ */
+export async function startTlsNorthbound(serverTls: OvsdbServerTls, clientTls: OvsdbServerTls): Promise<TlsNorthbound> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-ovn-ssl-'));
+  const env = ovsEnv(dir);
+  const db = path.join(dir, 'nb.db');
+  const socket = path.join(dir, 'nb.sock');
+  let lastError: unknown;
+  try {
+    await createDatabase(db, OVN_NB_SCHEMA);
+    for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
+      const port = await freePort();
+      const args = [
+        `--remote=pssl:${port}:127.0.0.1`,
+        `--private-key=${serverTls.keyFile}`,
+        `--certificate=${serverTls.certFile}`,
+        `--ca-cert=${serverTls.caCertFile}`,
+        ...ovsdbServerArgs({ dir, name: 'nb', db, socket }),
+      ];
+      const server = startProcess('ovsdb-server(nb, ssl)', 'ovsdb-server', args, { env });
+      const sslEndpoint = `ssl:127.0.0.1:${port}`;
+      try {
+        await waitFor(`ovsdb-server to serve OVN_Northbound on ${sslEndpoint}`, async () => {
+          assertRunning(server);
+          const tlsArgs = [`--private-key=${clientTls.keyFile}`, `--certificate=${clientTls.certFile}`, `--ca-cert=${clientTls.caCertFile}`];
+          const result = await run('ovsdb-client', [...tlsArgs, '--timeout=2', 'list-dbs', sslEndpoint], { env, timeoutMs: 4000 });
+          return result.code === 0 && result.stdout.split('\n').includes('OVN_Northbound');
+        }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50 });
+      } catch (error) {
+        lastError = error;
+        await server.kill();
+        if (/Address already in use/i.test(server.output())) continue;
+        throw error;
+      }
+      const nbEndpoint = `unix:${socket}`;
+      let stopped = false;
+      return {
+        sslEndpoint,
+        nbEndpoint,
+        dir,
+        nbctl: (...nbctlArgs: string[]) => runChecked('ovn-nbctl', [`--db=${nbEndpoint}`, '--timeout=20', ...nbctlArgs], { env }),
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          await server.stop(3000);
+          await fs.rm(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    throw lastError;
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
