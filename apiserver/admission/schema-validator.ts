@@ -2,6 +2,7 @@
 //   prune (unknown fields and non-nullable nulls; reported so fieldValidation=Strict|Warn can act),
 //   default, validate (ajv, compiled once per schema), then cross-version checks (immutable fields).
 import { Ajv, type ErrorObject } from 'ajv';
+import { pushAll } from '../collections.ts';
 import type { FieldError } from '../errors.ts';
 import { KNOWN_FORMATS, registerFormats } from './formats.ts';
 import { PATTERN_BUDGET_KEYWORD, re2RegExp, withPatternBudget, type BudgetedValidator } from './schema-patterns.ts';
@@ -138,7 +139,7 @@ export class ObjectSchema {
 
   validate(object: Record<string, unknown>): FieldError[] {
     const errors: FieldError[] = [];
-    if (!this.validateFn(object)) errors.push(...ajvErrorsToFieldErrors(this.validateFn.errors ?? []));
+    if (!this.validateFn(object)) pushAll(errors, ajvErrorsToFieldErrors(this.validateFn.errors ?? []));
     checkLists(object, this.schema, [], errors);
     return dedupe(errors);
   }
