@@ -82,7 +82,8 @@ export function writePrivateFileAtomic(file: string, content: string | Buffer): 
   syncDirectory(directory);
 }
 
-function syncDirectory(directory: string): void {
+/** fsyncs a directory, so a rename into it survives a crash (where the filesystem allows it). */
+export function syncDirectory(directory: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(directory, 'r');

@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { syncDirectory } from '../auth/credentials.ts';
 import { KEY_BYTES, KEY_NAME_PATTERN, type EncryptionKey } from './envelope.ts';
 
 interface KeyEntry {
@@ -177,14 +178,3 @@ function writeKeyFile(file: string, entries: KeyEntry[], { replace }: { replace:
   syncDirectory(directory);
 }
 
-function syncDirectory(directory: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(directory, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Not every platform/filesystem allows fsync on a directory; the rename itself is still atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
