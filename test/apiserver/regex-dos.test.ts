@@ -70,7 +70,7 @@ afterAll(async () => {
 
 describe('schema patterns', () => {
   it('answers objects with adversarial values for catastrophic patterns with 201 or 422 at once, /readyz staying fast', async () => {
-    const properties = Object.fromEntries(CATASTROPHIC.map((pattern, index) => [`p${index}`, { type: 'string', pattern }]));
+    const properties: Record<string, Record<string, unknown>> = Object.fromEntries(CATASTROPHIC.map((pattern, index) => [`p${index}`, { type: 'string', pattern }]));
     // The same patterns as list items, map values and int-or-string values.
     properties.list = { type: 'array', items: { type: 'string', pattern: CATASTROPHIC[0] } };
     properties.map = { type: 'object', additionalProperties: { type: 'string', pattern: CATASTROPHIC[1] } };
