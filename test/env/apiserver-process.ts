@@ -3,9 +3,9 @@
 // Started on the embedded store (or a given etcd) on a free loopback port with its own PHOTON_HOME.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
 import { ApiClient } from './http.ts';
 import { freePort } from './ports.ts';
@@ -103,48 +103,32 @@ export interface ReadyzReport {
 
 /**
  * Polls /readyz on its own connection every intervalMs while an attack runs, measuring each answer's
- * latency: the server is "responsive" when every probe answered 200 within the bound.
+ * latency: the server is "responsive" when every probe answered 200 within the bound. The probe runs on a
+ * worker thread (readyz-probe-worker.mjs), so the test's own work cannot delay it; `started` resolves once
+ * its connection is established (the handshake is not measured).
  */
-export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificatePem'>, intervalMs = 100): { stop(): Promise<ReadyzReport> } {
-  const agent = new https.Agent({ ca: server.caCertificatePem, keepAlive: true, maxSockets: 1 });
-  const report: ReadyzReport = { probes: 0, failures: 0, maxMs: 0 };
-  let running = true;
-  let outstandingSince: number | undefined;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const started = performance.now();
-      outstandingSince = started;
-      const request = https.get(new URL('/readyz', server.url), { agent, timeout: 10_000 }, (response) => {
-        response.resume();
-        response.on('end', () => {
-          report.maxMs = Math.max(report.maxMs, performance.now() - started);
-          if (response.statusCode !== 200) report.failures++;
-          outstandingSince = undefined;
-          resolve();
-        });
-      });
-      request.on('timeout', () => request.destroy(new Error('timeout')));
-      request.on('error', () => {
-        report.maxMs = Math.max(report.maxMs, performance.now() - started);
-        report.failures++;
-        outstandingSince = undefined;
-        resolve();
-      });
-      report.probes++;
-    });
-  const loop = (async () => {
-    while (running) {
-      await one();
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  })();
+export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificatePem'>, intervalMs = 100): { started: Promise<void>; stop(): Promise<ReadyzReport> } {
+  const worker = new Worker(new URL('./readyz-probe-worker.mjs', import.meta.url), { workerData: { url: server.url, ca: server.caCertificatePem, intervalMs } });
+  let reported: (report: ReadyzReport) => void;
+  const report = new Promise<ReadyzReport>((resolve) => (reported = resolve));
+  let ready: () => void;
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  worker.on('message', (message: { type: 'ready' } | { type: 'report'; report: ReadyzReport }) => {
+    if (message.type === 'ready') ready();
+    else reported(message.report);
+  });
+  worker.on('error', (error) => {
+    ready();
+    reported({ probes: 0, failures: 1, maxMs: Number.POSITIVE_INFINITY });
+    console.error('readyz probe failed', error);
+  });
   return {
+    started,
     async stop() {
-      running = false;
-      if (outstandingSince !== undefined) report.maxMs = Math.max(report.maxMs, performance.now() - outstandingSince);
-      await loop;
-      agent.destroy();
-      return report;
+      worker.postMessage('stop');
+      const result = await report;
+      await worker.terminate();
+      return result;
     },
   };
 }
@@ -155,6 +139,7 @@ export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificat
  */
 export async function duringAttack<T>(server: ApiServerProcess, attack: () => Promise<T>): Promise<{ result: T; readyz: ReadyzReport }> {
   const probe = probeReadyz(server);
+  await probe.started;
   try {
     const result = await attack();
     return { result, readyz: await probe.stop() };
