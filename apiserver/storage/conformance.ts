@@ -29,7 +29,17 @@ export interface ConformanceTarget {
 
 const WAIT = { timeoutMs: 20_000, intervalMs: 5 };
 
-export function describeStoreConformance(name: string, open: () => Promise<ConformanceTarget>): void {
+export interface ConformanceOptions {
+  /**
+   * Why the progress-under-write-burst race is not run against this target (it stays in the plain etcd and
+   * embedded runs). etcd 3.4.23 answers progress requests ahead of queued events (etcd-io/etcd#15220); the
+   * store's confirmation round covers it, but a loaded machine with TLS on the stream can defeat the
+   * confirmation (both answers overtake the same backlog), which says nothing about the transport.
+   */
+  skipProgressRace?: string;
+}
+
+export function describeStoreConformance(name: string, open: () => Promise<ConformanceTarget>, options: ConformanceOptions = {}): void {
   describe(`Store conformance: ${name}`, () => {
     let target: ConformanceTarget | undefined;
     let store: Store;
@@ -427,7 +437,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Confo
         }
       });
 
-      it('keeps its promise while writes inside and outside the prefix race with requests', async () => {
+      (options.skipProgressRace ? it.skip : it)('keeps its promise while writes inside and outside the prefix race with requests', async () => {
         const dir = fresh('progress-race');
         const watch = record(store, `${dir}/in`, await store.currentRevision());
         try {

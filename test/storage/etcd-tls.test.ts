@@ -59,7 +59,7 @@ describeStoreConformance('etcd over TLS with a client certificate', async () => 
     },
     cleanup: () => store.close(),
   };
-});
+}, { skipProgressRace: 'a timing race of etcd 3.4.23 itself, run by test/storage/etcd-store.test.ts on plain etcd' });
 
 describe('etcd TLS', () => {
   it('serves only TLS: the endpoint is https://, and a plain-text client is refused', async () => {
