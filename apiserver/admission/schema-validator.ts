@@ -9,6 +9,9 @@ import { PATTERN_BUDGET_KEYWORD, re2RegExp, withPatternBudget, type BudgetedVali
 import { childSchema, fieldPath, isPlainObject, renderValue, type JSONSchemaProps } from './structural-schema.ts';
 import { OBJECT_META_FIELDS } from './metadata.ts';
 
+/** Schema errors reported per object (see validate). */
+const MAX_SCHEMA_ERRORS = 256;
+
 const ANNOTATION_KEYWORDS = [
   'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-embedded-resource',
   'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-validations', 'example', 'externalDocs',
@@ -139,7 +142,9 @@ export class ObjectSchema {
 
   validate(object: Record<string, unknown>): FieldError[] {
     const errors: FieldError[] = [];
-    if (!this.validateFn(object)) pushAll(errors, ajvErrorsToFieldErrors(this.validateFn.errors ?? []));
+    // A client can cause any number of errors (20,000 bad list items); a Status shows at most 100 causes and
+    // collapsing unions compares errors pairwise, so only the first MAX_SCHEMA_ERRORS are turned into causes.
+    if (!this.validateFn(object)) pushAll(errors, ajvErrorsToFieldErrors((this.validateFn.errors ?? []).slice(0, MAX_SCHEMA_ERRORS)));
     checkLists(object, this.schema, [], errors);
     return dedupe(errors);
   }

@@ -63,7 +63,7 @@ describe('error mapping', () => {
 
   it('answers every echoing request with a 4xx Status of a few kilobytes at most, quoting no internals', async () => {
     const { result, readyz } = await duringAttack(server, () =>
-      mapConcurrently(echoingRequests(), 4, async (request) => {
+      mapConcurrently(echoingRequests(), 2, async (request) => {
         const response = await server.client.request(request.path, { method: request.method, body: request.body, headers: request.type ? { 'Content-Type': request.type } : {} });
         return { what: request.what, status: response.status, bytes: response.text.length, text: response.text };
       }),
