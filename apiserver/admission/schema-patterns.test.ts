@@ -126,7 +126,7 @@ describe('schema patterns on RE2', () => {
       const schema = new ObjectSchema(stringSchema({ type: 'string', pattern }));
       for (const value of ADVERSARIAL) {
         const { result, ms } = timed(() => schema.validate(objectWith(value)));
-        expect({ pattern, value: value.slice(0, 10), ms: ms < 250 }).toEqual({ pattern, value: value.slice(0, 10), ms: true });
+        expect({ pattern, value: value.slice(0, 10), ms: ms < 1000 }).toEqual({ pattern, value: value.slice(0, 10), ms: true }); // tens of ms; V8 took seconds to forever
         for (const error of result) expect(['FieldValueInvalid', 'FieldValueForbidden']).toContain(error.reason);
       }
     }
@@ -152,7 +152,7 @@ describe('the matching budget', () => {
     expect(result[0]).toMatchObject({ field: 'spec.x', reason: 'FieldValueForbidden' });
     expect(result[0].message).toContain(`more than ${PATTERN_MATCH_BUDGET}`);
     expect(result[0].message).not.toContain('a a a');
-    expect(ms).toBeLessThan(250);
+    expect(ms).toBeLessThan(1000);
   });
 
   it('is shared by all the values of one object and starts afresh for the next one', () => {
