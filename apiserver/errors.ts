@@ -157,11 +157,11 @@ export function expired(message: string): ApiError {
 }
 
 /**
- * 429 TooManyRequests, as Kubernetes' max-in-flight and priority-and-fairness filters answer; the caller also
+ * 429 TooManyRequests, as Kubernetes' max-in-flight and priority-and-fairness filters answer; sendError also
  * sends a `Retry-After` header with the same number of seconds (client-go waits that long and retries).
  */
-export function tooManyRequests(retryAfterSeconds: number): ApiError {
-  return new ApiError(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds });
+export function tooManyRequests(retryAfterSeconds: number, message = 'Too many requests, please try again later.'): ApiError {
+  return new ApiError(429, 'TooManyRequests', message, { retryAfterSeconds });
 }
 
 export function serviceUnavailable(message: string): ApiError {

@@ -4,6 +4,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import type { UserInfo } from '../auth/authenticate.ts';
 import { ApiError } from '../errors.ts';
 import { admitRequest, DEFAULT_FLOW_CONTROL_LIMITS, FlowControl, requestKind, type RequestKind, type Ticket } from './flow-control.ts';
+import { sendError } from './respond.ts';
 
 const user = (name: string, groups: string[] = []): UserInfo => ({ name, uid: '', groups: [...groups, 'system:authenticated'] });
 const alice = user('alice');
@@ -132,7 +133,7 @@ describe('flow control', () => {
 });
 
 describe('admitRequest', () => {
-  const fakeResponse = () => Object.assign(new EventEmitter(), { headersSent: false, destroyed: false, headers: {} as Record<string, string>, setHeader(name: string, value: string) { this.headers[name] = value; } });
+  const fakeResponse = () => Object.assign(new EventEmitter(), { headersSent: false, destroyed: false });
 
   it('frees the slot when the response closes', () => {
     const flow = new FlowControl({ maxWatchesPerUser: 1 });
@@ -143,12 +144,20 @@ describe('admitRequest', () => {
     expect(flow.inUse('watch', 'alice')).toBe(0);
   });
 
-  it('sets Retry-After on refusal and rethrows the 429', () => {
+  it('throws the 429 carrying its Retry-After seconds, and sendError sends them as the Retry-After header', () => {
     const flow = new FlowControl({ maxWatchesPerUser: 1, retryAfterSeconds: 3 });
     admitRequest(flow, alice, 'watch', fakeResponse() as unknown as ServerResponse);
-    const refused = fakeResponse();
-    expect(() => admitRequest(flow, alice, 'watch', refused as unknown as ServerResponse)).toThrow('Too many requests');
-    expect(refused.headers['Retry-After']).toBe('3');
+    let refusal: unknown;
+    try {
+      admitRequest(flow, alice, 'watch', fakeResponse() as unknown as ServerResponse);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toMatchObject({ code: 429, message: 'Too many requests, please try again later.', details: { retryAfterSeconds: 3 } });
+    const written: { headers?: Record<string, unknown> } = {};
+    const response = { headersSent: false, writeHead: (_code: number, headers: Record<string, unknown>) => (written.headers = headers), end: () => undefined };
+    sendError(response as unknown as ServerResponse, refusal as ApiError);
+    expect(written.headers?.['Retry-After']).toBe('3');
   });
 
   it('does not keep a slot for a client that is already gone', () => {

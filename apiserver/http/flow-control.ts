@@ -10,9 +10,9 @@
 //    from everyone else, however early they came.
 // Users in an exempt group (system:masters: the admin and the controller manager, Kubernetes' `exempt`
 // priority level) are neither limited nor counted.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticate, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
-import { ApiError, tooManyRequests } from '../errors.ts';
+import type { ServerResponse } from 'node:http';
+import type { UserInfo } from '../auth/authenticate.ts';
+import { tooManyRequests } from '../errors.ts';
 
 export type RequestKind = 'watch' | 'mutating' | 'readonly';
 export type RejectReason = 'per-user-limit' | 'fair-share' | 'global-limit';
@@ -169,25 +169,12 @@ export function requestKind(method: string | undefined, watch: boolean): Request
 
 /**
  * Admits one request and frees its slot when the response closes (finished or destroyed, so a watch holds
- * its slot exactly as long as it is open). On refusal sets the Retry-After header and rethrows the 429 for
- * the caller's error handling to answer.
+ * its slot exactly as long as it is open). A refusal is thrown as the 429, whose Status and Retry-After
+ * header the router's error handling writes.
  */
 export function admitRequest(flow: FlowControl, user: UserInfo, kind: RequestKind, response: ServerResponse): void {
-  let ticket: Ticket;
-  try {
-    ticket = flow.admit(user, kind);
-  } catch (error) {
-    const retryAfter = error instanceof ApiError ? error.details?.retryAfterSeconds : undefined;
-    if (retryAfter !== undefined && !response.headersSent) response.setHeader('Retry-After', String(retryAfter));
-    throw error;
-  }
+  const ticket = flow.admit(user, kind);
   // A client that already went away gets no 'close' event any more.
   if (response.destroyed) ticket.release();
   else response.once('close', () => ticket.release());
-}
-
-/** The user a request authenticated as (the router has already refused requests without credentials). */
-export function requestUser(request: IncomingMessage, tokens: TokenAuthenticator): UserInfo | undefined {
-  const result = authenticate(request, tokens);
-  return 'user' in result ? result.user : undefined;
 }

@@ -23,7 +23,7 @@ export function warningHeaders(warnings: string[]): string[] {
   return [...unique].map((warning) => `299 - ${asciiOnly(JSON.stringify(warning.slice(0, 1000)))}`);
 }
 
-export function sendJson(response: ServerResponse, code: number, body: unknown, options: { accept?: string; warnings?: string[]; contentType?: string } = {}): void {
+export function sendJson(response: ServerResponse, code: number, body: unknown, options: { accept?: string; warnings?: string[]; contentType?: string; retryAfterSeconds?: number } = {}): void {
   if (response.headersSent) {
     response.end();
     return;
@@ -38,10 +38,12 @@ export function sendJson(response: ServerResponse, code: number, body: unknown, 
   }
   const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
   if (options.warnings?.length) headers.Warning = warningHeaders(options.warnings);
+  if (options.retryAfterSeconds !== undefined) headers['Retry-After'] = String(options.retryAfterSeconds);
   response.writeHead(code, headers);
   response.end(payload);
 }
 
+/** A Status for the error; one that says when to retry (429, 504) also says so in `Retry-After`, as Kubernetes does. */
 export function sendError(response: ServerResponse, error: ApiError, accept?: string): void {
-  sendJson(response, error.code, error.toStatus(), { accept });
+  sendJson(response, error.code, error.toStatus(), { accept, retryAfterSeconds: error.details?.retryAfterSeconds });
 }

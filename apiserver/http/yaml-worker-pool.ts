@@ -4,7 +4,7 @@
 // refused and the worker replaced (bodies queued behind it are handed to the new one). The queue is
 // bounded, so a flood of YAML bodies gets 429s instead of an ever-growing backlog.
 import { Worker } from 'node:worker_threads';
-import { ApiError, badRequest } from '../errors.ts';
+import { ApiError, badRequest, tooManyRequests } from '../errors.ts';
 import type { YamlResult } from './yaml-worker.ts';
 
 export interface YamlWorkerPoolOptions {
@@ -40,7 +40,7 @@ export class YamlWorkerPool {
 
   decode(text: string): Promise<unknown> {
     if (this.pending.size >= this.options.maxPending) {
-      return Promise.reject(new ApiError(429, 'TooManyRequests', 'Too many large YAML bodies are being decoded; please try again later, or send JSON.', { retryAfterSeconds: 1 }));
+      return Promise.reject(tooManyRequests(1, 'Too many large YAML bodies are being decoded; please try again later, or send JSON.'));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
