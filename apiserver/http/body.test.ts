@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ApiError } from '../errors.ts';
-import { closeBodyDecoders, decodeObjectBody, decodePatchBody, INLINE_YAML_BYTES, mediaType, parseJson, parseYaml, readBody } from './body.ts';
+import { closeBodyDecoders, decodeObjectBody, decodePatchBody, INLINE_YAML_BYTES, mediaType, parseJson, readBody } from './body.ts';
+import { decodeYamlText as parseYaml } from './yaml-decode.ts';
 
 function apiError(action: () => unknown): ApiError {
   try {

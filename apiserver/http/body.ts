@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError, badRequest, requestEntityTooLarge, unsupportedMediaType } from '../errors.ts';
 import { decodeProtobufObject } from './protobuf.ts';
-import { checkDecodedValue, checkJsonTextDepth } from './structure-limits.ts';
+import { checkDecodedValue, checkJsonText } from './structure-limits.ts';
 import { decodeYamlText } from './yaml-decode.ts';
 import { YamlWorkerPool } from './yaml-worker-pool.ts';
 
@@ -40,22 +40,26 @@ export async function readBody(request: IncomingMessage, limit = MAX_BODY_BYTES)
   return Buffer.concat(chunks);
 }
 
-/** Parses JSON after checking its nesting in one pass over the text, then checks the value. */
-export function parseJson(text: string): unknown {
-  checkJsonTextDepth(text);
+/**
+ * JSON text, checked in one pass before JSON.parse builds it and again once decoded; a syntax error is
+ * returned, not thrown, because what it means depends on the media type.
+ */
+function checkedJson(text: string): { value: unknown } | { syntaxError: Error } {
+  checkJsonText(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
+    return { syntaxError: error as Error };
   }
   checkDecodedValue(value);
-  return value;
+  return { value };
 }
 
-/** One YAML document, decoded on the event loop (small bodies only: see INLINE_YAML_BYTES). */
-export function parseYaml(text: string): unknown {
-  return decodeYamlText(text);
+export function parseJson(text: string): unknown {
+  const parsed = checkedJson(text);
+  if ('syntaxError' in parsed) throw badRequest(`the request body is not valid JSON: ${parsed.syntaxError.message}`);
+  return parsed.value;
 }
 
 let yamlWorkers: YamlWorkerPool | undefined;
@@ -74,18 +78,9 @@ export function closeBodyDecoders(): void {
 export async function decodeYaml(text: string): Promise<unknown> {
   const first = text.trimStart()[0];
   if (first === '{' || first === '[') {
-    checkJsonTextDepth(text);
-    let value: unknown;
-    let isJson = true;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      isJson = false; // flow-style YAML such as {a: b}
-    }
-    if (isJson) {
-      checkDecodedValue(value);
-      return value;
-    }
+    const parsed = checkedJson(text);
+    if ('value' in parsed) return parsed.value;
+    // Not JSON after all: flow-style YAML such as {a: b}.
   }
   if (text.length <= INLINE_YAML_BYTES) return decodeYamlText(text);
   yamlWorkers ??= new YamlWorkerPool();

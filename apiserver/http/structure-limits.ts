@@ -31,7 +31,7 @@ function tooManyFields(): Error {
  * pass over it, so JSON.parse never builds (and nothing ever walks) such a value. Strings are skipped;
  * malformed text is left for JSON.parse to report.
  */
-export function checkJsonTextDepth(text: string): void {
+export function checkJsonText(text: string): void {
   let depth = 0;
   let fields = 0;
   let inString = false;
