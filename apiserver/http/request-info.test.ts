@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiError } from '../errors.ts';
-import { MAX_REQUEST_TARGET, parsePath, parseRequestTarget } from './request-info.ts';
+import { MAX_REQUEST_TARGET, parseRequestTarget, parseSegments } from './request-info.ts';
+
+/** What a raw path addresses, as the router derives it. */
+const parsePath = (path: string, method: string, watch: boolean) => parseSegments(parseRequestTarget(path).segments, method, watch);
 
 const resource = (path: string, method = 'GET', watch = false) => {
   const parsed = parsePath(path, method, watch);

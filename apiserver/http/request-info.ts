@@ -79,11 +79,6 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   return { segments, pathname: '/' + segments.join('/'), query };
 }
 
-/** What a raw request path (no query) addresses; throws the 400/404 of parseRequestTarget. */
-export function parsePath(rawPath: string, method: string, watchParam: boolean): ParsedPath {
-  return parseSegments(parseRequestTarget(rawPath).segments, method, watchParam);
-}
-
 /** What already-decoded path segments address. */
 export function parseSegments(decoded: string[], method: string, watchParam: boolean): ParsedPath {
   const pathname = '/' + decoded.join('/');
