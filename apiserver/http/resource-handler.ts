@@ -2,15 +2,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../admission/structural-schema.ts';
-import { ApiError, badRequest, forbidden, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
+import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
 import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
 import type { WriteOptions } from '../registry/admit.ts';
-import { fieldContext, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
+import { deleteRefusal, fieldContext, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
 import type { Reader } from '../registry/reads.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
-import { apiVersionOf, groupResource, type ResourceInfo } from '../registry/resource.ts';
+import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
 import { renderTable, type IncludeObject } from '../table/table.ts';
 import { decodeObjectBody, decodePatchBody, readBody } from './body.ts';
 import { negotiateRepresentation, type Representation } from './negotiate.ts';
@@ -124,8 +124,8 @@ export class ResourceHandler {
         });
         // All or nothing for what is refused outright (system namespaces): check every item before deleting any.
         for (const item of list.items) {
-          const refusal = resource.strategy.refuseDelete?.(item);
-          if (refusal) throw forbidden(`${groupResource(resource)} "${item.metadata.name}" is forbidden: ${refusal}; nothing was deleted`, { plural: resource.plural, group: resource.group, name: item.metadata.name });
+          const refused = deleteRefusal(resource, item, '; nothing was deleted');
+          if (refused) throw refused;
         }
         const deleted: KubeObject[] = [];
         for (const item of list.items) {

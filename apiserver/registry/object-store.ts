@@ -66,22 +66,27 @@ export async function deleteUnlessDeleting(objects: ObjectStore, resource: Resou
  * checked before every write, dry runs included, whatever built the object (create, PUT, any patch).
  */
 export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
-  if (fieldCountUpTo(object, MAX_OBJECT_FIELDS) > MAX_OBJECT_FIELDS) {
-    throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" would have more than ${MAX_OBJECT_FIELDS} fields`, {
+  const tooLarge = (why: string) =>
+    new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" ${why}`, {
       name: object.metadata.name,
       group: resource.group || undefined,
       kind: resource.plural,
     });
-  }
+  if (fieldCountUpTo(object, MAX_OBJECT_FIELDS) > MAX_OBJECT_FIELDS) throw tooLarge(`would have more than ${MAX_OBJECT_FIELDS} fields`);
   const encoded = encodeObject(object, resource);
-  if (encoded.length > MAX_OBJECT_BYTES) {
-    throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" would be ${encoded.length} bytes; the limit for a stored object is ${MAX_OBJECT_BYTES}`, {
-      name: object.metadata.name,
-      group: resource.group || undefined,
-      kind: resource.plural,
-    });
-  }
+  if (encoded.length > MAX_OBJECT_BYTES) throw tooLarge(`would be ${encoded.length} bytes; the limit for a stored object is ${MAX_OBJECT_BYTES}`);
   return encoded;
+}
+
+/**
+ * The 403 for an object its kind never lets be deleted (a system namespace), or undefined; `consequence`
+ * is added to the message (a collection delete says that nothing was deleted).
+ */
+export function deleteRefusal(resource: ResourceInfo, object: KubeObject, consequence = ''): ApiError | undefined {
+  const refusal = resource.strategy.refuseDelete?.(object);
+  if (!refusal) return undefined;
+  const name = object.metadata.name!;
+  return forbidden(`${groupResource(resource)} "${name}" is forbidden: ${refusal}${consequence}`, { plural: resource.plural, group: resource.group, name });
 }
 
 function clone<T>(value: T): T {
@@ -299,8 +304,8 @@ export class ObjectStore {
       if (!kv) throw notFound(resource.plural, resource.group, name);
       const current = decodeKeyValue(kv, resource);
       this.checkDeletePreconditions(resource, current, deleteOptions);
-      const refusal = resource.strategy.refuseDelete?.(current);
-      if (refusal) throw forbidden(`${groupResource(resource)} "${name}" is forbidden: ${refusal}`, { plural: resource.plural, group: resource.group, name });
+      const refused = deleteRefusal(resource, current);
+      if (refused) throw refused;
       try {
         // Foreground and Orphan deletion are carried out by the garbage collector through these finalizers.
         const gcFinalizer = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
