@@ -1,7 +1,7 @@
 // The API server's own control loops, all driven by its watch cache: CustomResourceDefinitions, namespace
 // lifecycle, event expiry and following storage compaction. Start order matters: CRDs are registered
 // before anything else looks at the registry.
-import type { Logger } from '../apis/logging.ts';
+import type { Logger } from '../lib/logging.ts';
 import { CrdController } from './crds/controller.ts';
 import { installCrds, readCrdFiles, waitForCrds } from './crds/install.ts';
 import { ApiError } from './errors.ts';

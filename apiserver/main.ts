@@ -1,7 +1,7 @@
 // `photon apiserver [flags]`: runs the API server alone (multi-node deployments run one per control-plane
 // machine against a shared etcd). Flags mirror kube-apiserver's names where one exists.
-import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../apis/cli.ts';
-import { createLogger, errorMessage, setLogLevel } from '../apis/logging.ts';
+import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../lib/cli.ts';
+import { createLogger, errorMessage, setLogLevel } from '../lib/logging.ts';
 import type { FlowControlLimits } from './http/flow-control.ts';
 import type { ConnectionLimits } from './http/connections.ts';
 import type { EtcdTlsFiles } from './storage/etcd.ts';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
@@ -30,7 +30,7 @@ import { openEmbeddedStore } from './storage/embedded.ts';
 import { openEtcdStore, readEtcdTlsFiles, type EtcdTlsFiles } from './storage/etcd.ts';
 import type { Store } from './storage/types.ts';
 import { WatchCache } from './watch/cache.ts';
-import { WatchHandler } from './watch/watch-handler.ts';
+import { WatchHandler } from './http/watch-handler.ts';
 
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
-import { parseFlags, photonHome, runIfMain, UsageError } from '../apis/cli.ts';
-import { createLogger, setLogLevel } from '../apis/logging.ts';
+import { parseFlags, photonHome, runIfMain, UsageError } from '../lib/cli.ts';
+import { createLogger, setLogLevel } from '../lib/logging.ts';
 import { CONTROLLERS, defaultNorthbound, startControllerManager } from './manager.ts';
 
 export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags]

@@ -2,7 +2,7 @@
 // this process holds the leader Lease (so two managers can run for availability and only one acts).
 import type { OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { clientFromKubeconfig, type ApiClient } from '../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
 import { NetworkShared, NorthboundConnection, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';

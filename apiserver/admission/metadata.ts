@@ -2,7 +2,7 @@
 // and messages as Kubernetes' apimachinery validation.
 import { pushAll } from '../collections.ts';
 import type { FieldError } from '../errors.ts';
-import { isPlainObject } from './structural-schema.ts';
+import { isPlainObject } from '../schema/structural-schema.ts';
 
 export const OBJECT_META_FIELDS = new Set([
   'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',

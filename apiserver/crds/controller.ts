@@ -10,9 +10,9 @@
 // Level-based: every pass looks at the CRD as it is now, so a restart anywhere resumes the work. A problem
 // only a change of the CRD can fix is not retried: the change itself brings the CRD back.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { errorMessage, type Logger } from '../../apis/logging.ts';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
-import { ObjectSchema } from '../admission/schema-validator.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
+import { ObjectSchema } from '../schema/schema-validator.ts';
 import { ApiError, invalid, isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { resourcesFromCrd, type CustomResourceDefinition } from '../registry/crd.ts';

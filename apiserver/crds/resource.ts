@@ -1,11 +1,11 @@
 // apiextensions.k8s.io/v1 CustomResourceDefinition, served like any other kind. Its admission checks what
 // Kubernetes checks before a CRD is accepted: names, scope, one storage version, compilable structural
 // schemas, no conversion webhooks; group, plural and scope never change.
-import { errorMessage } from '../../apis/logging.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { DNS1123_LABEL, validateName } from '../admission/metadata.ts';
-import { deepEqual } from '../admission/schema-validator.ts';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import { deepEqual } from '../schema/schema-validator.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { FieldError } from '../errors.ts';
 import { bool, builtinResource, str } from '../registry/builtins/define.ts';
 import { builtinResources } from '../registry/builtins/index.ts';

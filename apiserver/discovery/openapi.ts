@@ -3,10 +3,10 @@
 // fieldValidation parameter on PATCH to use server-side field validation. The index links each group
 // version by a content hash, because kubectl caches those URLs forever.
 import { createHash } from 'node:crypto';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
-import { META, metaSchemas } from './object-meta-schema.ts';
+import { META, metaSchemas } from '../schema/object-meta-schema.ts';
 
 interface GroupVersionDocument {
   json: string;

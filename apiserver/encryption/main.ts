@@ -3,8 +3,8 @@
 // once that has finished (the server logs "re-encrypted Secrets with the current key").
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { photonHome } from '../../apis/cli.ts';
-import { errorMessage } from '../../apis/logging.ts';
+import { photonHome } from '../../lib/cli.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import { addKey, loadEncryptionKeys, removeKey } from './keys.ts';
 
 const USAGE = `Usage: photon encryption <command> [--home DIR | --key-file FILE]

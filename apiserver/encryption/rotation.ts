@@ -4,8 +4,8 @@
 // re-encrypted in the background (compare-and-swap, so concurrent writes are never lost). The same pass runs
 // at start-up, which also encrypts Secrets written before encryption existed.
 import fs from 'node:fs';
-import type { Logger } from '../../apis/logging.ts';
-import { errorMessage } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import type { Store } from '../storage/types.ts';
 import { SecretEnvelope } from './envelope.ts';
 import { loadEncryptionKeys, loadOrCreateEncryptionKeys } from './keys.ts';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../../test/env/process.ts';
-import { describeStoreConformance, record, settle } from '../storage/conformance.ts';
+import { describeStoreConformance, record, settle } from '../../test/storage/conformance.ts';
 import { openEmbeddedStore } from '../storage/embedded.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { AESGCM_PREFIX, DecryptionError, encryptionKeyNameOf, SecretEnvelope } from './envelope.ts';

@@ -2,7 +2,7 @@
 // into the store and decrypted on their way out (get, list, delete's returned value, watch events' value and
 // prevValue). Revisions, keys, compare-and-swap and everything else pass through untouched, so the decorated
 // store keeps the Store contract (and the underlying store sees only ciphertext for those keys).
-import { errorMessage } from '../../apis/logging.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import {
   isStorageError,
   StorageError,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject, ManagedFieldsEntry } from '../../apis/meta/types.ts';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import { ApplyConflictError, apply, applyConflictStatus, conflictStatusMessage, recordUpdate, type FieldManagerContext } from './index.ts';
 
 const API_VERSION = 'network.photoncloud.io/v1alpha1';

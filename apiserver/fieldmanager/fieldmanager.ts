@@ -10,7 +10,7 @@
 //   owned by nobody else are removed; then every field the result adds or changes that another manager owns is
 //   a conflict (unless forced, which moves it). The applier's set is exactly what its configuration holds.
 import type { KubeObject, ManagedFieldsEntry, ObjectMeta } from '../../apis/meta/types.ts';
-import { isPlainObject, type JSONSchemaProps } from '../admission/structural-schema.ts';
+import { isPlainObject, type JSONSchemaProps } from '../schema/structural-schema.ts';
 import { setOwn } from '../patch/merge-patch.ts';
 import { ApplyConflictError, managerIdentifier, type FieldConflict } from './conflicts.ts';
 import { FieldSet, compareCodePoints, fieldElement, renderPath } from './fieldpath.ts';

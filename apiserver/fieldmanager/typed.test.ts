@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import { FieldSet, fieldElement as f } from './fieldpath.ts';
 import { compare, dropNonNullableNulls, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet } from './typed.ts';
 

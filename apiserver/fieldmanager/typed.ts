@@ -9,7 +9,7 @@
 // - arrays are atomic unless `x-kubernetes-list-type` is `set` (items are `v:` values) or `map` (items are
 //   `k:` keyed by `x-kubernetes-list-map-keys`), as for CustomResourceDefinitions;
 // - everything else, null, and any value whose shape does not match its schema, is a leaf.
-import { childSchema, isPlainObject, type JSONSchemaProps } from '../admission/structural-schema.ts';
+import { childSchema, isPlainObject, type JSONSchemaProps } from '../schema/structural-schema.ts';
 import { setOwn } from '../patch/merge-patch.ts';
 import { FieldSet, fieldElement, indexElement, keyElement, valueElement, type PathElement } from './fieldpath.ts';
 

@@ -1,10 +1,10 @@
 // Compacts storage history on an interval (kube-apiserver's --etcd-compaction-interval), for both backends,
 // so the store does not grow without bound. Each pass compacts to the revision seen one interval earlier:
 // watchers up to one interval behind can still resume; older ones get 410 Expired and relist.
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import type { Store } from '../storage/types.ts';
 import type { WatchCache } from '../watch/cache.ts';
-import { PeriodicTask } from '../../apis/periodic.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
 
 export class Compactor {
   private readonly loop: PeriodicTask;

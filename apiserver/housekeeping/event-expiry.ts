@@ -1,14 +1,14 @@
 // Events expire an hour after they last happened (Kubernetes' --event-ttl), so the store keeps recent
 // history only. Works on both backends (etcd leases would not help the embedded store). Deletes are
 // conditional on the resourceVersion seen, so an event updated meanwhile (count++) is kept.
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import { isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { lastSeen } from '../registry/builtins/events.ts';
 import type { ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import type { WatchCache } from '../watch/cache.ts';
-import { PeriodicTask } from '../../apis/periodic.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
 
 export class EventExpiry {
   private readonly loop: PeriodicTask;

@@ -3,8 +3,8 @@
 // finally removes the `kubernetes` finalizer so the namespace itself goes. Level-based: it scans all
 // terminating namespaces on every pass, so a restart in the middle resumes where it stopped.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { createLogger, type Logger } from '../../apis/logging.ts';
-import { PeriodicTask } from '../../apis/periodic.ts';
+import { createLogger, type Logger } from '../../lib/logging.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
 import { ApiError, isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';

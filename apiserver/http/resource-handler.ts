@@ -1,7 +1,7 @@
 // Resource requests (CRUD, list, watch) → ObjectStore calls, with the representation the client asked for.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
-import { isPlainObject } from '../admission/structural-schema.ts';
+import { isPlainObject } from '../schema/structural-schema.ts';
 import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
 import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
@@ -17,7 +17,7 @@ import { negotiateRepresentation, type Representation } from './negotiate.ts';
 import { booleanParam, integerParam, writeOptions } from './query.ts';
 import type { ResourceRequest } from './request-info.ts';
 import { sendJson } from './respond.ts';
-import type { WatchHandler } from '../watch/watch-handler.ts';
+import type { WatchHandler } from './watch-handler.ts';
 
 export interface ResourceHandlerDeps {
   registry: ResourceRegistry;

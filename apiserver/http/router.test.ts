@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import { ApiError, badRequest } from '../errors.ts';
 import { StorageError } from '../storage/types.ts';
 import { toApiError } from './router.ts';

@@ -2,7 +2,7 @@
 // responses. Every request is counted and timed by verb/resource/code.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorMessage, type Logger } from '../../apis/logging.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
 import type { OpenApiDocuments } from '../discovery/openapi.ts';

@@ -1,7 +1,7 @@
 // RFC 6902 JSON patch (application/json-patch+json). Malformed documents are the client's fault (400);
 // operations that do not fit the object (missing path, failed test) are reported per operation.
-import { isPlainObject } from '../admission/structural-schema.ts';
-import { deepEqual } from '../admission/schema-validator.ts';
+import { isPlainObject } from '../schema/structural-schema.ts';
+import { deepEqual } from '../schema/schema-validator.ts';
 import { jsonBytesUpTo, MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS } from '../limits.ts';
 import { setOwn } from './merge-patch.ts';
 

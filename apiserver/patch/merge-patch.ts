@@ -1,6 +1,6 @@
 // RFC 7386 JSON merge patch (application/merge-patch+json): objects merge recursively, null deletes,
 // everything else (lists included) replaces.
-import { isPlainObject } from '../admission/structural-schema.ts';
+import { isPlainObject } from '../schema/structural-schema.ts';
 
 /** Sets a property without ever touching a prototype, whatever the key is called. */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {

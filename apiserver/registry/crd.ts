@@ -1,7 +1,7 @@
 // CustomResourceDefinition (apiextensions.k8s.io/v1) → the ResourceInfo of each served version.
-import { schemaPatternProblems } from '../admission/schema-patterns.ts';
-import { ObjectSchema } from '../admission/schema-validator.ts';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import { schemaPatternProblems } from '../schema/schema-patterns.ts';
+import { ObjectSchema } from '../schema/schema-validator.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { NameFormat } from '../admission/metadata.ts';
 import { ALL_VERBS, storagePrefixFor, type PrinterColumn, type ResourceInfo } from './resource.ts';
 

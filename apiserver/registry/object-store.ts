@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubeObject, Status } from '../../apis/meta/types.ts';
 import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fieldmanager/index.ts';
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
-import { deepEqual } from '../admission/schema-validator.ts';
+import { deepEqual } from '../schema/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
 import { fieldCountUpTo, MAX_OBJECT_BYTES, MAX_OBJECT_FIELDS } from '../limits.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';

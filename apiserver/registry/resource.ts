@@ -1,7 +1,7 @@
 // What the server knows about one served resource (a CRD version or a built-in kind): names for discovery,
 // scope, schema and printer columns. Everything else (handlers, discovery, OpenAPI, tables) reads this.
-import type { ObjectSchema } from '../admission/schema-validator.ts';
-import type { JSONSchemaProps } from '../admission/structural-schema.ts';
+import type { ObjectSchema } from '../schema/schema-validator.ts';
+import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { NameFormat } from '../admission/metadata.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startProcess, waitFor } from '../../test/env/process.ts';
-import { describeStoreConformance, record, settle } from './conformance.ts';
+import { describeStoreConformance, record, settle } from '../../test/storage/conformance.ts';
 import { openEmbeddedStore } from './embedded.ts';
 import { isStorageError, type Store } from './types.ts';
 

@@ -1,7 +1,7 @@
 // Watches on the etcd backend: one raw gRPC Watch stream per watch, with its own resume point and confirmed
 // progress (see EtcdWatch, and etcd.ts's header for why etcd3's own Watcher is not used).
 import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
-import { errorMessage } from '../../apis/logging.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import { StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
 import { callHandler } from './handlers.ts';
 

@@ -35,7 +35,7 @@ import {
   type IKeyValue,
   type IOptions,
 } from 'etcd3';
-import { errorMessage } from '../../apis/logging.ts';
+import { errorMessage } from '../../lib/logging.ts';
 import {
   directoryOf,
   isStorageError,

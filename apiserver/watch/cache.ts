@@ -8,7 +8,7 @@
 //  - Dispatch is synchronous: between two storage batches every registered watcher has been handed every
 //    event up to `revision`, which is what makes bookmarks and replay-then-register gap-free.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle, type WatchHandler } from '../storage/types.ts';
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

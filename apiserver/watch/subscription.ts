@@ -1,7 +1,7 @@
 // An in-process subscription to the watch cache for the server's own controllers (CRDs, namespaces): the
 // handler first sees every current object as ADDED, then each change; after a cache re-initialisation it is
 // re-subscribed and sees the whole state again, so handlers must be level-based.
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import type { CacheEvent, WatchCache } from './cache.ts';
 
 export class CacheSubscription {

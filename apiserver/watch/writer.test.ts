@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, jest } from '@jest/globals';
 import { ApiError } from '../errors.ts';
-import { watchTimeoutSeconds } from './watch-handler.ts';
+import { watchTimeoutSeconds } from '../http/watch-handler.ts';
 import { WatchWriter, type WatchOutput } from './writer.ts';
 
 /**

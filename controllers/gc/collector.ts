@@ -9,7 +9,7 @@
 // Level-based: after a restart it rebuilds the graph from lists and processes everything, so dependents
 // orphaned while it was down are collected.
 import { groupResourceOf, isConflict, isNotFound, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { KubeObject, OwnerReference } from '../../apis/meta/types.ts';
 import { removeFinalizer } from '../runtime/finalizers.ts';
 import { InformerCache, type Informer } from '../runtime/informer.ts';

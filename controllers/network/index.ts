@@ -4,8 +4,8 @@
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import type { Owner } from '../../agents/ovn-nb/index.ts';
-import type { Logger } from '../../apis/logging.ts';
-import { PeriodicTask } from '../../apis/periodic.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';

@@ -8,7 +8,7 @@
 // owning object is reconciled again and its rows come back.
 import { connectNorthbound, ownerOf, type NorthboundClient, type Owner } from '../../agents/ovn-nb/index.ts';
 import type { OvsdbTlsFiles } from '../../agents/ovsdb/index.ts';
-import { errorMessage, type Logger } from '../../apis/logging.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
 
 export class NorthboundConnection {
   private client?: NorthboundClient;

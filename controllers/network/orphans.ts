@@ -3,7 +3,7 @@
 // objects not yet listed would look orphaned — and then periodically.
 import { byUuid, op, type Operation } from '../../agents/ovsdb/index.ts';
 import { orphanedRows, removeRouterPorts, removeSwitchPorts, type NorthboundClient } from '../../agents/ovn-nb/index.ts';
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import type { NetworkInformers } from './deps.ts';
 
 const uids = (objects: Array<{ metadata: { uid?: string } }>) => new Set(objects.map((object) => object.metadata.uid!).filter(Boolean));

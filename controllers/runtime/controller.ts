@@ -12,7 +12,7 @@
 // status helper plus a Warning event. A later successful reconcile removes a Stalled condition again.
 import { randomUUID } from 'node:crypto';
 import { groupResourceOf, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { ApiEventRecorder, type EventRecorder } from './events.ts';
 import type { Informer, InformerCache } from './informer.ts';

@@ -10,7 +10,7 @@
 //    dedup key are serialised, so concurrent repeats count correctly.
 import os from 'node:os';
 import { EventResource, isNotFound, type ApiClient, type CoreEvent } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { timestamp } from './status.ts';
 

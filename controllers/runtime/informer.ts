@@ -16,7 +16,7 @@
 import { randomInt } from 'node:crypto';
 import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import { groupResourceOf, isGone, type ApiClient, type ResourceRef, type WatchHandle } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { KubeObject, WatchEvent } from '../../apis/meta/types.ts';
 import { objectKey } from './workqueue.ts';
 

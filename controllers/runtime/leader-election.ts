@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isAlreadyExists, isConflict, isNotFound, LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { microTimestamp } from './status.ts';
 

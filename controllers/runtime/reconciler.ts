@@ -7,7 +7,7 @@
 //   throw TerminalError           → not retried; the controller sets Stalled=True (reason from the error)
 //                                   and Ready=False on the object and records a Warning event
 import { isConflict } from '../../apis/client/index.ts';
-import type { Logger } from '../../apis/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
 import type { EventRecorder } from './events.ts';
 import { toReason } from './status.ts';
 

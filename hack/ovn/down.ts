@@ -5,8 +5,8 @@
 //   node --import tsx hack/ovn/down.ts [--purge]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { run } from './commands.ts';
-import { CHASSIS_NETNS, devLayout, runningPid, terminate } from './dev.ts';
+import { run } from '../../agents/ovn-local/commands.ts';
+import { CHASSIS_NETNS, devLayout, runningPid, terminate } from '../../agents/ovn-local/dev.ts';
 
 const { values } = parseArgs({ options: { purge: { type: 'boolean', default: false } } });
 const layout = devLayout();

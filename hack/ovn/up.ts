@@ -1,4 +1,4 @@
-// Starts OVN for development, detached, under $PHOTON_HOME/ovn (layout in hack/ovn/dev.ts):
+// Starts OVN for development, detached, under $PHOTON_HOME/ovn (layout in agents/ovn-local/dev.ts):
 //
 //   node --import tsx hack/ovn/up.ts [--chassis] [--nb-port 6641] [--sb-port 6642]
 //
@@ -24,9 +24,9 @@ import {
   runChecked,
   VSWITCH_SCHEMA,
   vswitchdArgs,
-} from './commands.ts';
+} from '../../agents/ovn-local/commands.ts';
 import { waitFor } from '../../test/env/process.ts';
-import { CHASSIS_NAME, CHASSIS_NETNS, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid } from './dev.ts';
+import { CHASSIS_NAME, CHASSIS_NETNS, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid } from '../../agents/ovn-local/dev.ts';
 
 const { values } = parseArgs({
   options: {

@@ -5,8 +5,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startApiServer, type ApiServerHandle, type ApiServerOptions, type StorageOptions } from '../../apiserver/server.ts';
-import { createLogger } from '../../apis/logging.ts';
-import { run, type ExecResult } from '../../hack/ovn/commands.ts';
+import { createLogger } from '../../lib/logging.ts';
+import { run, type ExecResult } from '../../agents/ovn-local/commands.ts';
 import { startEtcd, type EtcdInstance } from './etcd.ts';
 
 export type KubectlResult = ExecResult;

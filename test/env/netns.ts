@@ -5,7 +5,7 @@
 // ends inside it. Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and iproute2.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { run, type ExecResult } from '../../hack/ovn/commands.ts';
+import { run, type ExecResult } from '../../agents/ovn-local/commands.ts';
 import { startProcess, type ManagedProcess } from './process.ts';
 
 export type { ExecResult };

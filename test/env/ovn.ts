@@ -38,7 +38,7 @@ import {
   VSWITCH_SCHEMA,
   vswitchdArgs,
   type ExecResult,
-} from '../../hack/ovn/commands.ts';
+} from '../../agents/ovn-local/commands.ts';
 import { createNetns, uniqueName, type Netns } from './netns.ts';
 import { freePort } from './ports.ts';
 import { startProcess, WaitAborted, waitFor, type ManagedProcess } from './process.ts';

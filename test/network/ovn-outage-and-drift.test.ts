@@ -6,7 +6,7 @@
 //     everything is programmed again after the reconnect.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
-import { createDatabase, OVN_NB_SCHEMA } from '../../hack/ovn/commands.ts';
+import { createDatabase, OVN_NB_SCHEMA } from '../../agents/ovn-local/commands.ts';
 import { waitFor } from '../env/process.ts';
 import { create, namespace, portAddress, readyCondition, startNetworkEnv, waitReady, waitReason, type NetworkEnv } from './harness.ts';
 

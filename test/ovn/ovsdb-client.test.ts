@@ -1,6 +1,6 @@
 // The OVSDB client and the NB driver against a real OVN 23.03 northbound ovsdb-server (test/env/ovn.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runChecked } from '../../hack/ovn/commands.ts';
+import { runChecked } from '../../agents/ovn-local/commands.ts';
 import {
   addPortGroupPorts,
   addRouterPorts,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Etcd3 } from 'etcd3';
 import { SecretEnvelope } from '../../apiserver/encryption/envelope.ts';
 import { encryptingStore, rewriteWithCurrentKey } from '../../apiserver/encryption/store.ts';
-import { record, settle } from '../../apiserver/storage/conformance.ts';
+import { record, settle } from './conformance.ts';
 import { openEtcdStore } from '../../apiserver/storage/etcd.ts';
 import type { Store } from '../../apiserver/storage/types.ts';
 import { startEtcd, type EtcdInstance } from '../env/etcd.ts';

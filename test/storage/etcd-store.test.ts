@@ -1,7 +1,7 @@
 // The etcd backend against a real etcd 3.4 (one per file): the conformance suite, then what only a
 // networked backend has — namespaces, outages and reconnects.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { describeStoreConformance, record, settle, type Recorder } from '../../apiserver/storage/conformance.ts';
+import { describeStoreConformance, record, settle, type Recorder } from './conformance.ts';
 import { openEtcdStore } from '../../apiserver/storage/etcd.ts';
 import { isStorageError, type KeyValue, type Store } from '../../apiserver/storage/types.ts';
 import { startEtcd, type EtcdInstance } from '../env/etcd.ts';

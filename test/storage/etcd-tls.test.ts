@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueCertificate } from '../../apiserver/auth/pki.ts';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
-import { describeStoreConformance } from '../../apiserver/storage/conformance.ts';
+import { describeStoreConformance } from './conformance.ts';
 import { openEtcdStore, readEtcdTlsFiles, type EtcdTlsFiles } from '../../apiserver/storage/etcd.ts';
 import type { Store } from '../../apiserver/storage/types.ts';
 import { startApiServerProcess } from '../env/apiserver-process.ts';

@@ -1,7 +1,7 @@
 // Shared pieces for the built-in kinds (core v1, coordination.k8s.io, events.k8s.io): their hand-written
 // structural schemas go through the same validation, pruning, OpenAPI and tables as CRDs.
-import { ObjectSchema } from '../../admission/schema-validator.ts';
-import type { JSONSchemaProps } from '../../admission/structural-schema.ts';
+import { ObjectSchema } from '../../schema/schema-validator.ts';
+import type { JSONSchemaProps } from '../../schema/structural-schema.ts';
 import type { NameFormat } from '../../admission/metadata.ts';
 import { ALL_VERBS, storagePrefixFor, type PrinterColumn, type ResourceInfo, type ResourceStrategy } from '../resource.ts';
 

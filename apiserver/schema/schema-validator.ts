@@ -7,7 +7,7 @@ import type { FieldError } from '../errors.ts';
 import { KNOWN_FORMATS, registerFormats } from './formats.ts';
 import { PATTERN_BUDGET_KEYWORD, re2RegExp, withPatternBudget, type BudgetedValidator } from './schema-patterns.ts';
 import { childSchema, fieldPath, isPlainObject, renderValue, type JSONSchemaProps } from './structural-schema.ts';
-import { OBJECT_META_FIELDS } from './metadata.ts';
+import { OBJECT_META_FIELDS } from '../admission/metadata.ts';
 
 /** Schema errors reported per object (see validate). */
 const MAX_SCHEMA_ERRORS = 256;

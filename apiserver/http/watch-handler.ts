@@ -3,15 +3,15 @@
 // and output goes through a WatchWriter, which paces it to the client and cuts off slow readers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { createLogger, errorMessage, type Logger } from '../../apis/logging.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { badRequest, expired, serviceUnavailable } from '../errors.ts';
-import { negotiateRepresentation } from '../http/negotiate.ts';
-import { booleanParam } from '../http/query.ts';
+import { negotiateRepresentation } from './negotiate.ts';
+import { booleanParam } from './query.ts';
 import { listScope, parseResourceVersion } from '../registry/list.ts';
 import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resource.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
-import { ExpiredError, type CacheEvent, type WatchCache } from './cache.ts';
-import { WatchWriter } from './writer.ts';
+import { ExpiredError, type CacheEvent, type WatchCache } from '../watch/cache.ts';
+import { WatchWriter } from '../watch/writer.ts';
 
 export interface WatchHandlerOptions {
   bookmarkIntervalMs: number;

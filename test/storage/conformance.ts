@@ -4,7 +4,7 @@
 // passes", never a fixed sleep; "nothing else arrives" is shown by writing a sentinel key and waiting for its
 // event, which a watch delivers after everything written before it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { waitFor } from '../../test/env/process.ts';
+import { waitFor } from '../env/process.ts';
 import {
   isStorageError,
   StorageError,
@@ -14,7 +14,7 @@ import {
   type WatchEvent,
   type WatchHandle,
   type WatchHandler,
-} from './types.ts';
+} from '../../apiserver/storage/types.ts';
 
 export interface ConformanceTarget {
   store: Store;
