@@ -22,6 +22,7 @@
 //   certificate (ovsdb-server requires one) and the server's certificate must chain to the given CA; its
 //   names are not compared with HOST, since OVN's PKI (ovs-pki) issues certificates without host names. The
 //   files are read at every connection attempt, so renewed certificates are picked up on reconnect.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -586,7 +587,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
       const before = previous.get(table) ?? new Map<string, Row>();
       for (const [id, row] of rows) {
         const old = before.get(id);
-        if (!old || !deepEqual(old, row)) events.push([table, id, old, row]);
+        if (!old || !jsonEqual(old, row)) events.push([table, id, old, row]);
       }
       for (const [id, old] of before) if (!rows.has(id)) events.push([table, id, old, undefined]);
     }
@@ -669,19 +670,6 @@ function mergeRow(table: TableSchema | undefined, old: Row, json: Record<string,
   return row as Row;
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((value, index) => deepEqual(value, b[index]));
-  }
-  if (Array.isArray(b)) return false;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.length !== keysB.length) return false;
-  return keysA.every((key) => Object.prototype.hasOwnProperty.call(b, key) && deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
-}
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -3,7 +3,6 @@
 export {
   OvsdbClient,
   parseEndpoint,
-  deepEqual,
   type OvsdbEndpoint,
   type OvsdbTlsFiles,
   type OvsdbClientOptions,

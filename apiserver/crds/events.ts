@@ -5,7 +5,8 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import { validateName } from '../admission/metadata.ts';
 import { truncateEcho } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
-import { nowTimestamp, type ObjectStore } from '../registry/object-store.ts';
+import { timestamp } from '../../apis/meta/time.ts';
+import type { ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 
 const EVENT_NAMESPACE = 'default';
@@ -20,7 +21,7 @@ export async function recordCrdWarning(objects: ObjectStore, registry: ResourceR
   const events = registry.get('', 'v1', 'events');
   if (!events) return;
   const prefix = crd.name.length <= 200 && validateName(crd.name, 'dns1123-subdomain').length === 0 ? crd.name : 'customresourcedefinition';
-  const now = nowTimestamp();
+  const now = timestamp();
   const event: KubeObject = {
     apiVersion: 'v1',
     kind: 'Event',

@@ -1,12 +1,12 @@
 // At start-up PhotonCloud's own kinds (crds/*.yaml) are installed as CustomResourceDefinition objects:
 // created when missing, their spec replaced when the manifest changed. The files are the source of truth
 // for these CRDs; anything else in the object (status, finalizers) is left alone.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import type { Logger } from '../../lib/logging.ts';
-import { deepEqual } from '../schema/schema-validator.ts';
 import { ApiError } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import type { CustomResourceDefinition } from '../registry/crd.ts';
@@ -39,7 +39,7 @@ export async function installCrds(crds: CustomResourceDefinition[], resource: Re
     }
     await objects.guaranteedUpdate(resource, undefined, name, defaultWriteOptions(), (current) => {
       const annotations = { ...current.metadata.annotations, ...crd.metadata.annotations };
-      if (deepEqual(current.spec, crd.spec) && deepEqual(current.metadata.annotations ?? {}, annotations)) return current;
+      if (jsonEqual(current.spec, crd.spec) && jsonEqual(current.metadata.annotations ?? {}, annotations)) return current;
       log.info('updating CustomResourceDefinition from its manifest', { crd: name });
       return { ...current, metadata: { ...current.metadata, annotations }, spec: structuredClone(crd.spec) } as KubeObject;
     });

@@ -1,10 +1,10 @@
 // apiextensions.k8s.io/v1 CustomResourceDefinition, served like any other kind. Its admission checks what
 // Kubernetes checks before a CRD is accepted: names, scope, one storage version, compilable structural
 // schemas, no conversion webhooks; group, plural and scope never change.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import { errorMessage } from '../../lib/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { DNS1123_LABEL, validateName } from '../admission/metadata.ts';
-import { deepEqual } from '../schema/schema-validator.ts';
 import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { FieldError } from '../errors.ts';
 import { bool, builtinResource, str } from '../registry/builtins/define.ts';
@@ -143,7 +143,7 @@ function groupErrors(group: string): FieldError[] {
 
 /** Whether an update leaves everything the rules read as it was (see specErrors). */
 function unchangedSpec(crd: CustomResourceDefinition, old: CustomResourceDefinition | undefined): boolean {
-  return old !== undefined && deepEqual(crd.spec, old.spec) && deepEqual(crd.metadata.annotations ?? {}, old.metadata?.annotations ?? {});
+  return old !== undefined && jsonEqual(crd.spec, old.spec) && jsonEqual(crd.metadata.annotations ?? {}, old.metadata?.annotations ?? {});
 }
 
 /**

@@ -9,13 +9,14 @@
 // - Apply: merge the configuration into the live object; fields the applier owned last time, left out now and
 //   owned by nobody else are removed; then every field the result adds or changes that another manager owns is
 //   a conflict (unless forced, which moves it). The applier's set is exactly what its configuration holds.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import type { KubeObject, ManagedFieldsEntry, ObjectMeta } from '../../apis/meta/types.ts';
 import { isPlainObject, type JSONSchemaProps } from '../schema/structural-schema.ts';
 import { setOwn } from '../patch/merge-patch.ts';
 import { ApplyConflictError, managerIdentifier, type FieldConflict } from './conflicts.ts';
 import { FieldSet, compareCodePoints, fieldElement, renderPath } from './fieldpath.ts';
 import { decodeManagedFields, encodeManagedFields, isResetManagedFields, sameIdentity, type ManagerFields } from './managed-fields.ts';
-import { compare, deepClone, deepEqual, dropNonNullableNulls, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet } from './typed.ts';
+import { compare, deepClone, dropNonNullableNulls, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet } from './typed.ts';
 
 export interface FieldManagerContext {
   /** The kind's structural schema (root = whole object). metadata is always typed as ObjectMeta. */
@@ -220,7 +221,7 @@ export function apply(live: KubeObject | undefined, config: KubeObject, manager:
 
   const result = dropNonNullableNulls(merged, schema) as Record<string, unknown>;
   const ownSet = applied.difference(comparison.removed);
-  const objectChanged = live === undefined || !deepEqual(liveView, result);
+  const objectChanged = live === undefined || !jsonEqual(liveView, result);
   if (!previous) {
     const own: ManagerFields = { manager, operation: 'Apply', apiVersion: ctx.apiVersion, time: ctx.now, set: ownSet };
     if (ctx.subresource) own.subresource = ctx.subresource;

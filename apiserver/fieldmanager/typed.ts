@@ -9,6 +9,7 @@
 // - arrays are atomic unless `x-kubernetes-list-type` is `set` (items are `v:` values) or `map` (items are
 //   `k:` keyed by `x-kubernetes-list-map-keys`), as for CustomResourceDefinitions;
 // - everything else, null, and any value whose shape does not match its schema, is a leaf.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import { childSchema, isPlainObject, type JSONSchemaProps } from '../schema/structural-schema.ts';
 import { setOwn } from '../patch/merge-patch.ts';
 import { FieldSet, fieldElement, indexElement, keyElement, valueElement, type PathElement } from './fieldpath.ts';
@@ -158,7 +159,7 @@ function compareNode(lhs: unknown, rhs: unknown, schema: Schema, path: PathEleme
   if (!shape || shape.kind === 'leaf' || (isEmptyContainer(lhs) && isEmptyContainer(rhs))) {
     if (lhs === undefined) out.added.insert(path);
     else if (rhs === undefined) out.removed.insert(path);
-    else if (!deepEqual(lhs, rhs)) {
+    else if (!jsonEqual(lhs, rhs)) {
       out.modified.insert(path);
       // A container replaced by a value of another shape: what was below it is gone, what is below the new one is new.
       if (left && left.kind !== 'leaf') compareChildren(left, lhs, undefined, schema, path, out);
@@ -292,16 +293,6 @@ export function dropNonNullableNulls(value: unknown, schema: Schema): unknown {
 // ---------------------------------------------------------------------------------------------------------
 // JSON helpers
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((item, index) => deepEqual(item, b[index]));
-  if (isPlainObject(a)) {
-    if (!isPlainObject(b)) return false;
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((key) => Object.prototype.hasOwnProperty.call(b, key) && deepEqual(a[key], b[key]));
-  }
-  return false;
-}
 
 /** A deep copy of a JSON value; every key stays an own property, `__proto__` included. */
 export function deepClone<T>(value: T): T {

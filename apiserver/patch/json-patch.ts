@@ -1,7 +1,7 @@
 // RFC 6902 JSON patch (application/json-patch+json). Malformed documents are the client's fault (400);
 // operations that do not fit the object (missing path, failed test) are reported per operation.
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
-import { deepEqual } from '../schema/schema-validator.ts';
 import { jsonBytesUpTo, MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS } from '../limits.ts';
 import { setOwn } from './merge-patch.ts';
 
@@ -149,7 +149,7 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
         // As Kubernetes' json-patch does: testing a missing path against null succeeds (absent == null), which
         // is how clients assert that a field (e.g. metadata.finalizers) is not there yet.
         const missingIsNull = operation.value === null && !pathExists(root, operation.path);
-        if (!missingIsNull && !deepEqual(getValue(root, operation.path), operation.value)) throw new JsonPatchError(`test operation failed: ${operation.path} is not ${JSON.stringify(operation.value)}`, 'failed');
+        if (!missingIsNull && !jsonEqual(getValue(root, operation.path), operation.value)) throw new JsonPatchError(`test operation failed: ${operation.path} is not ${JSON.stringify(operation.value)}`, 'failed');
         break;
       }
     }

@@ -1,11 +1,13 @@
 // Generic create/read/update/delete of API objects on top of the storage interface: metadata bookkeeping
 // (uid, generation, timestamps), the status subresource split, finalizers and deletionTimestamp,
 // optimistic concurrency and dry runs. HTTP-free: handlers translate requests into these calls.
+import { timestamp } from '../../apis/meta/time.ts';
+import { jsonEqual } from '../../apis/meta/equality.ts';
+import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from '../../apis/meta/finalizers.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubeObject, Status } from '../../apis/meta/types.ts';
 import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fieldmanager/index.ts';
 import type { CrossObjectAdmission } from '../admission/cross-object.ts';
-import { deepEqual } from '../schema/schema-validator.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
 import { fieldCountUpTo, MAX_OBJECT_BYTES, MAX_OBJECT_FIELDS } from '../limits.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
@@ -28,25 +30,9 @@ export interface DeleteOptions {
 export type DeleteResult = { deleted: true; object: KubeObject; status: Status } | { deleted: false; object: KubeObject };
 
 /** Finalizers the garbage collector acts on (Kubernetes' names): wait for dependents, or release them. */
-export const FOREGROUND_FINALIZER = 'foregroundDeletion';
-export const ORPHAN_FINALIZER = 'orphan';
 
 /** How many times an update without a resourceVersion precondition is retried after losing a CAS race. */
 const MAX_UPDATE_ATTEMPTS = 20;
-
-/** RFC 3339 with second precision, as Kubernetes writes timestamps. */
-export function nowTimestamp(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** next's conditions with lastTransitionTime kept from previous where the status did not change, else now. */
-export function withTransitionTimes<C extends { type: string; status: string }>(previous: ReadonlyArray<{ type: string; status: string; lastTransitionTime?: string }> | undefined, next: C[]): Array<C & { lastTransitionTime?: string }> {
-  const before = new Map((previous ?? []).map((condition) => [condition.type, condition]));
-  return next.map((condition) => {
-    const old = before.get(condition.type);
-    return { ...condition, lastTransitionTime: old && old.status === condition.status ? old.lastTransitionTime : nowTimestamp() };
-  });
-}
 
 /**
  * Deletes an object with Background propagation unless it is already being deleted (the server's own cleanup
@@ -142,7 +128,7 @@ export class ObjectStore {
       const meta = candidate.metadata;
       if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
       meta.uid = randomUUID();
-      meta.creationTimestamp = nowTimestamp();
+      meta.creationTimestamp = timestamp();
       if (resource.tracksGeneration) meta.generation = 1;
       else delete meta.generation;
       delete meta.deletionTimestamp;
@@ -207,7 +193,7 @@ export class ObjectStore {
         throw conflict(resource.plural, resource.group, name);
       }
       const next = this.prepareUpdate(resource, desired, current, options, subresource);
-      if (deepEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
+      if (jsonEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
       // The last finalizer gone: the object is deleted, not written (so not size-checked either).
       const deleting = next.metadata.deletionTimestamp !== undefined && !this.hasPendingFinalizers(resource, next);
       const encoded = deleting ? undefined : encodeForWrite(next, resource);
@@ -283,7 +269,7 @@ export class ObjectStore {
         ]);
       }
     }
-    if (resource.tracksGeneration && subresource === undefined && !deepEqual(specOf(next, resource.hasStatus), specOf(current, resource.hasStatus))) {
+    if (resource.tracksGeneration && subresource === undefined && !jsonEqual(specOf(next, resource.hasStatus), specOf(current, resource.hasStatus))) {
       next.metadata.generation = (current.metadata.generation ?? 0) + 1;
     }
     return next;
@@ -326,7 +312,7 @@ export class ObjectStore {
     if (current.metadata.deletionTimestamp) return current;
     const next = clone(current);
     if (gcFinalizer && !(next.metadata.finalizers ?? []).includes(gcFinalizer)) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), gcFinalizer];
-    next.metadata.deletionTimestamp = nowTimestamp();
+    next.metadata.deletionTimestamp = timestamp();
     next.metadata.deletionGracePeriodSeconds = 0;
     resource.strategy.prepareForDelete?.(next);
     const encoded = encodeForWrite(next, resource);
@@ -363,7 +349,7 @@ export function fieldContext(resource: ResourceInfo, subresource?: 'status'): Fi
   return {
     schema: resource.openAPISchema,
     apiVersion: apiVersionOf(resource),
-    now: nowTimestamp(),
+    now: timestamp(),
     subresource,
     // Main-resource writes never own status when status is a subresource.
     ignoreStatus: resource.hasStatus && subresource === undefined,

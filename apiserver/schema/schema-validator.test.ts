@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { deepEqual, ObjectSchema, toAjvSchema } from './schema-validator.ts';
+import { jsonEqual } from '../../apis/meta/equality.ts';
+import { ObjectSchema, toAjvSchema } from './schema-validator.ts';
 import type { JSONSchemaProps } from './structural-schema.ts';
 
 const subnetSchema: JSONSchemaProps = {
@@ -349,12 +350,12 @@ describe('toAjvSchema', () => {
 
 describe('deepEqual', () => {
   it('compares JSON values structurally, ignoring key order and undefined members', () => {
-    expect(deepEqual({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 })).toBe(true);
-    expect(deepEqual({ a: 1, u: undefined }, { a: 1 })).toBe(true);
-    expect(deepEqual([1, 2], [2, 1])).toBe(false);
-    expect(deepEqual({ a: 1 }, { b: 1 })).toBe(false);
-    expect(deepEqual([], {})).toBe(false);
-    expect(deepEqual(null, {})).toBe(false);
-    expect(deepEqual('1', 1)).toBe(false);
+    expect(jsonEqual({ a: 1, b: [1, { c: 'x' }] }, { b: [1, { c: 'x' }], a: 1 })).toBe(true);
+    expect(jsonEqual({ a: 1, u: undefined }, { a: 1 })).toBe(true);
+    expect(jsonEqual([1, 2], [2, 1])).toBe(false);
+    expect(jsonEqual({ a: 1 }, { b: 1 })).toBe(false);
+    expect(jsonEqual([], {})).toBe(false);
+    expect(jsonEqual(null, {})).toBe(false);
+    expect(jsonEqual('1', 1)).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // Validation of objects against a CRD's structural schema, in the order Kubernetes applies it:
 //   prune (unknown fields and non-nullable nulls; reported so fieldValidation=Strict|Warn can act),
 //   default, validate (ajv, compiled once per schema), then cross-version checks (immutable fields).
+import { jsonEqual } from '../../apis/meta/equality.ts';
 import { Ajv, type ErrorObject } from 'ajv';
 import { pushAll } from '../collections.ts';
 import type { FieldError } from '../errors.ts';
@@ -199,7 +200,7 @@ function compareImmutable(
   errors: FieldError[],
 ): void {
   if (index === field.segments.length) {
-    if (oldValue !== undefined && !deepEqual(newValue, oldValue)) {
+    if (oldValue !== undefined && !jsonEqual(newValue, oldValue)) {
       errors.push({ field: fieldPath(path), reason: 'FieldValueInvalid', message: `Invalid value: ${renderValue(newValue)}: ${field.message}` });
     }
     return;
@@ -407,17 +408,3 @@ function dedupe(errors: FieldError[]): FieldError[] {
   });
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const other = b as unknown[];
-    return a.length === other.length && a.every((item, index) => deepEqual(item, other[index]));
-  }
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
-  const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
-  return leftKeys.length === rightKeys.length && leftKeys.every((key) => deepEqual(left[key], right[key]));
-}

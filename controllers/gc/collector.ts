@@ -8,6 +8,7 @@
 //     references are removed. A dependent of an owner in foreground deletion is deleted.
 // Level-based: after a restart it rebuilds the graph from lists and processes everything, so dependents
 // orphaned while it was down are collected.
+import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from '../../apis/meta/finalizers.ts';
 import { groupResourceOf, isConflict, isNotFound, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { KubeObject, OwnerReference } from '../../apis/meta/types.ts';
@@ -17,8 +18,6 @@ import { WorkQueue } from '../runtime/workqueue.ts';
 import { discover, resourceForKind, type Discovery } from './discovery.ts';
 import { OwnershipGraph, type GraphNode } from './graph.ts';
 
-export const FOREGROUND_FINALIZER = 'foregroundDeletion';
-export const ORPHAN_FINALIZER = 'orphan';
 const FIELD_MANAGER = 'garbage-collector';
 /** Events are never owners worth tracking, and are the busiest kind (Kubernetes' GC ignores them too). */
 const IGNORED = new Set(['events', 'events.events.k8s.io']);

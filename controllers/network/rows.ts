@@ -3,7 +3,8 @@
 // DHCP_Options), found by its UID in external_ids. Creation is guarded by an OVSDB `wait` that no such row
 // exists yet, so a retry after a lost reply (or a second writer) can never create a duplicate: the
 // transaction fails instead, and the next reconcile finds the row.
-import { deepEqual, namedUuid, op, byUuid, type Operation, type Row } from '../../agents/ovsdb/index.ts';
+import { jsonEqual } from '../../apis/meta/equality.ts';
+import { namedUuid, op, byUuid, type Operation, type Row } from '../../agents/ovsdb/index.ts';
 import { ownedByCondition, rowsOwnedBy, type NorthboundClient, type NorthboundTables, type RowRef } from '../../agents/ovn-nb/index.ts';
 
 type Table = keyof NorthboundTables & string;
@@ -27,7 +28,7 @@ export async function upsertOwnedRow<K extends Table>(
 ): Promise<{ uuid: string; transactions: number }> {
   const existing = ownedRow(nb, table, uid, options.role);
   if (existing) {
-    const changed = Object.fromEntries(Object.entries(desired).filter(([column, value]) => !deepEqual((existing as Row)[column] ?? emptyLike(value), value)));
+    const changed = Object.fromEntries(Object.entries(desired).filter(([column, value]) => !jsonEqual((existing as Row)[column] ?? emptyLike(value), value)));
     if (Object.keys(changed).length === 0) return { uuid: existing._uuid, transactions: 0 };
     await nb.transact([op.update(table, byUuid(existing._uuid), changed)]);
     return { uuid: existing._uuid, transactions: 1 };

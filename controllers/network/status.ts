@@ -3,7 +3,8 @@
 import type { ApiClient, ResourceRef } from '../../apis/client/index.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import type { ReconcileContext, Result } from '../runtime/reconciler.ts';
-import { findCondition, setCondition, writeStatusIfChanged } from '../runtime/status.ts';
+import { writeStatusIfChanged } from '../runtime/status.ts';
+import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
 import type { NetworkDeps } from './deps.ts';
 
 /** How soon a reconcile that found OVN unreachable tries again. */

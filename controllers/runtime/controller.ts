@@ -18,7 +18,8 @@ import { ApiEventRecorder, type EventRecorder } from './events.ts';
 import type { Informer, InformerCache } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { isStaleViewConflict, isTerminalError, type ReconcileRequest, type Reconciler, type TerminalError } from './reconciler.ts';
-import { findCondition, removeCondition, setCondition, writeStatusIfChanged } from './status.ts';
+import { writeStatusIfChanged } from './status.ts';
+import { findCondition, removeCondition, setCondition } from '../../apis/meta/conditions.ts';
 import { objectKey, splitKey, WorkQueue, type ProcessResult, type WorkQueueOptions } from './workqueue.ts';
 
 export interface WatchSource {

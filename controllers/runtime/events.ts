@@ -12,7 +12,7 @@ import os from 'node:os';
 import { EventResource, isNotFound, type ApiClient, type CoreEvent } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { timestamp } from './status.ts';
+import { timestamp } from '../../apis/meta/time.ts';
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { isAlreadyExists, isConflict, isNotFound, LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { RuntimeMetrics } from './metrics.ts';
-import { microTimestamp } from './status.ts';
+import { microTimestamp } from '../../apis/meta/time.ts';
 
 export interface LeaderElectionOptions {
   client: ApiClient;

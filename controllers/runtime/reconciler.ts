@@ -9,7 +9,7 @@
 import { isConflict } from '../../apis/client/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { EventRecorder } from './events.ts';
-import { toReason } from './status.ts';
+import { toReason } from '../../apis/meta/conditions.ts';
 
 export interface ReconcileRequest {
   /** Absent for cluster-scoped kinds. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Condition } from '../../apis/meta/types.ts';
-import { findCondition, isConditionTrue, isStatusCurrent, jsonEqual, mergePatchBetween, microTimestamp, removeCondition, setCondition, timestamp, toReason } from './status.ts';
+import { mergePatchBetween } from './status.ts';
+import { findCondition, isConditionTrue, isStatusCurrent, removeCondition, setCondition, toReason } from '../../apis/meta/conditions.ts';
+import { jsonEqual } from '../../apis/meta/equality.ts';
+import { microTimestamp, timestamp } from '../../apis/meta/time.ts';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const T1 = new Date('2026-01-01T00:05:00.000Z');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
-import { isConditionTrue } from '../../controllers/runtime/status.ts';
+import { isConditionTrue } from '../../apis/meta/conditions.ts';
 import { NETWORK_CONTROLLERS } from '../../test/network/harness.ts';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { startOvnCentral } from '../../test/env/ovn.ts';

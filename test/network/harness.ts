@@ -4,7 +4,7 @@ import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../a
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import { startControllerManager, type ControllerManager } from '../../controllers/manager.ts';
-import { findCondition } from '../../controllers/runtime/status.ts';
+import { findCondition } from '../../apis/meta/conditions.ts';
 import { startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { startOvnCentral, startOvnChassis, type OvnCentral, type OvnChassis } from '../env/ovn.ts';
 import { waitFor } from '../env/process.ts';

@@ -4,7 +4,8 @@ import type { KubeObject } from '../../../apis/meta/types.ts';
 import type { ResourceInfo } from '../resource.ts';
 import { AGE_COLUMN, builtinResource, str, time } from './define.ts';
 
-export const NAMESPACE_FINALIZER = 'kubernetes';
+import { NAMESPACE_FINALIZER } from '../../../apis/meta/finalizers.ts';
+export { NAMESPACE_FINALIZER };
 /** Namespaces the server creates at start and refuses to delete. */
 export const SYSTEM_NAMESPACES = ['default', 'photon-system'];
 

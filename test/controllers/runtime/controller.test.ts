@@ -7,22 +7,8 @@ import { Registry } from 'prom-client';
 import { clientFromKubeconfig, ConfigMapResource, isNotFound, NamespaceResource, type ApiClient, type ConfigMap } from '../../../apis/client/index.ts';
 import type { Condition } from '../../../apis/meta/types.ts';
 import { VpcResource, type Vpc } from '../../../apis/network/v1alpha1/index.ts';
-import {
-  Controller,
-  ensureFinalizer,
-  findCondition,
-  InformerCache,
-  removeFinalizer,
-  RuntimeMetrics,
-  setCondition,
-  TerminalError,
-  writeStatusIfChanged,
-  type Informer,
-  type ReconcileContext,
-  type ReconcileRequest,
-  type Reconciler,
-  type Result,
-} from '../../../controllers/runtime/index.ts';
+import { Controller, ensureFinalizer, InformerCache, removeFinalizer, RuntimeMetrics, TerminalError, writeStatusIfChanged, type Informer, type ReconcileContext, type ReconcileRequest, type Reconciler, type Result } from '../../../controllers/runtime/index.ts';
+import { findCondition, setCondition } from '../../../apis/meta/conditions.ts';
 import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
 import { captureLogger, sleep } from './helpers.ts';

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../../apis/client/index.ts';
 import { VpcResource, type Vpc } from '../../../apis/network/v1alpha1/index.ts';
-import { ensureFinalizer, removeFinalizer, setCondition, writeStatusIfChanged } from '../../../controllers/runtime/index.ts';
+import { ensureFinalizer, removeFinalizer, writeStatusIfChanged } from '../../../controllers/runtime/index.ts';
+import { setCondition } from '../../../apis/meta/conditions.ts';
 import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
 
 const NS = 'helpers-test';
