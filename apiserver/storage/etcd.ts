@@ -24,7 +24,7 @@
 // watcher's events, so the answer is confirmed before it is reported (see etcd-watch.ts).
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop, type IPolicy } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
 import {
   ClientClosedError,
   CompareResult,
@@ -150,11 +150,10 @@ class EtcdStore implements Store {
       // Notice a dead peer on an idle watch stream (no RST, e.g. a network partition).
       grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 },
       faultHandling: {
+        // etcd3 resolves the project's cockatiel (3.2.1, one copy), so these policies are its own type.
         host: () =>
-          etcdPolicy(
-            several ? circuitBreaker(handleWhen(isTransportError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) : noop,
-          ),
-        global: etcdPolicy(noop),
+          several ? circuitBreaker(handleWhen(isTransportError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) : noop,
+        global: noop,
       },
     };
     this.client = new Etcd3(clientOptions);
@@ -365,16 +364,6 @@ class EtcdStore implements Store {
     const start = this.key(directoryOf(prefix));
     return { key: start.length > 0 ? start : Buffer.from([0]), end: prefixEnd(start) };
   }
-}
-
-type EtcdPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
-
-/**
- * etcd3 bundles cockatiel 3; the project's cockatiel 4 policies work with it (etcd3 only calls execute()), but
- * the typings differ in the failure-event payload (Error vs unknown), hence the cast.
- */
-function etcdPolicy(policy: IPolicy): EtcdPolicy {
-  return policy as unknown as EtcdPolicy;
 }
 
 /** The first key after every key that starts with prefix ('\0' alone means "to the end of the keyspace"). */
