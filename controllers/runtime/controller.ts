@@ -22,12 +22,23 @@ import { writeStatusIfChanged } from './status.ts';
 import { findCondition, removeCondition, setCondition } from '../../apis/meta/conditions.ts';
 import { objectKey, splitKey, WorkQueue, type ProcessResult, type WorkQueueOptions } from './workqueue.ts';
 
-export interface WatchSource {
-  resource: ResourceRef;
+export interface WatchSource<T extends KubeObject = KubeObject> {
+  /** The kind to watch, through the shared informer for it; or give `informer` (see watchOf). */
+  resource?: ResourceRef;
+  /** A typed shared informer: the mapper then gets that type, no casts. */
+  informer?: Informer<T>;
   namespace?: string;
   labelSelector?: string;
-  /** Requests to enqueue for a changed object of this kind. Default: its owners of the primary kind. */
-  map?: (object: KubeObject) => ReconcileRequest[];
+  /**
+   * Requests to enqueue for a changed object of this kind. Default: its owners of the primary kind.
+   * (A method signature on purpose: a WatchSource<Subnet> is then usable where a WatchSource is expected.)
+   */
+  map?(object: T): ReconcileRequest[];
+}
+
+/** A watch on a typed informer: `watchOf(informers.subnets, (subnet) => [...])`, the mapper typed by it. */
+export function watchOf<T extends KubeObject>(informer: Informer<T>, map: (object: T) => ReconcileRequest[]): WatchSource<T> {
+  return { informer, map };
 }
 
 export interface ControllerOptions {
@@ -66,6 +77,11 @@ export function ownerRequests(owner: Pick<ResourceRef, 'group' | 'kind' | 'names
       .map((reference) => (owner.namespaced ? { namespace: object.metadata.namespace, name: reference.name } : { name: reference.name }));
 }
 
+function requiredResource(source: WatchSource): ResourceRef {
+  if (!source.resource) throw new Error('a watch source needs a resource or an informer');
+  return source.resource;
+}
+
 function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
@@ -88,8 +104,8 @@ export class Controller {
     this.log = (options.logger ?? createLogger('controller-manager')).child({ controller: options.name });
     this.informer = options.informers.informerFor(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector });
     this.secondary = (options.watches ?? []).map((source) => ({
-      informer: options.informers.informerFor(source.resource, { namespace: source.namespace, labelSelector: source.labelSelector }),
-      map: source.map ?? ownerRequests(options.resource),
+      informer: source.informer ?? options.informers.informerFor(requiredResource(source), { namespace: source.namespace, labelSelector: source.labelSelector }),
+      map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(options.resource),
     }));
     this.recorder = options.recorder ?? new ApiEventRecorder(options.client, { component: options.name, logger: this.log });
   }
