@@ -1,13 +1,19 @@
 // A Controller wires informers to a work queue and the queue's workers to a Reconciler (DESIGN.md, "The
 // reconcile shape"):
-//   primary informer add/update/delete ──► key `namespace/name` ──► WorkQueue (dedup, one worker per key,
-//   other kinds' informers ──► map(object) ──┘                       backoff, rate limit) ──► reconcile()
+//   primary informers add/update/delete ──► key `<gr>/namespace/name` ──► WorkQueue (dedup, one worker
+//   other kinds' informers ──► map(object) ──┘               per key, backoff, rate limit) ──► reconcile()
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that
 // points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName).
 //
-// Per reconcile: a winston child logger {controller, namespace, name, reconcileID}, the event recorder and
-// an AbortSignal that fires when the controller stops. Outcomes (see reconciler.ts): success → forget;
-// requeueAfterMs → again later; error → rate-limited retry (409 conflicts logged at debug only);
+// A controller may have several primary kinds (the garbage collector's are every kind discovery finds):
+// built without `resource`, it gets them from addPrimary(), also while running (a CRD that appears later),
+// and requests given to it must name their resource. Keys carry the group/resource (`<gr>` is
+// `<resource>.<group>`) and every request handed to a reconciler names its resource, in both shapes, so one
+// worker loop and one outcome path (process) serve them all.
+//
+// Per reconcile: a winston child logger {controller, resource, namespace, name, reconcileID}, the event
+// recorder and an AbortSignal that fires when the controller stops. Outcomes (see reconciler.ts): success →
+// forget; requeueAfterMs → again later; error → rate-limited retry (409 conflicts logged at debug only);
 // TerminalError → no retry, Stalled=True/Ready=False (reason from the error, observedGeneration) through the
 // status helper plus a Warning event. A later successful reconcile removes a Stalled condition again.
 import { randomUUID } from 'node:crypto';
@@ -45,8 +51,11 @@ export interface ControllerOptions {
   /** `<kind>-controller`: logs, metrics, events' reportingComponent, field manager. */
   name: string;
   client: ApiClient;
-  /** The primary kind: its keys are what the reconciler gets. */
-  resource: ResourceRef;
+  /**
+   * The primary kind: requests for its objects are what the reconciler gets. Omit it for a controller of
+   * several kinds: primaries come from addPrimary() and every request carries its `resource`.
+   */
+  resource?: ResourceRef;
   reconciler: Reconciler;
   /** Shared informers (one per resource across controllers). */
   informers: InformerCache;
@@ -67,6 +76,16 @@ export interface ControllerOptions {
   stalledConditions?: boolean;
   /** Remove a Stalled condition after a successful reconcile. Default true (Stalled belongs to the runtime). */
   clearStalledOnSuccess?: boolean;
+  /** Start the workers after this long even if an informer has not synced yet (logged). Default: wait. */
+  syncTimeoutMs?: number;
+}
+
+/** A request as the controller hands it to the reconciler: it always names its primary resource. */
+type PrimaryRequest = ReconcileRequest & { resource: ResourceRef };
+
+interface Primary {
+  resource: ResourceRef;
+  informer: Informer<KubeObject>;
 }
 
 /** Requests for the owners of `object` that are of kind `owner` (ownerReferences are namespace-local). */
@@ -89,7 +108,8 @@ function groupOf(apiVersion: string): string {
 
 export class Controller {
   readonly name: string;
-  readonly informer: Informer<KubeObject>;
+  /** Primary resources by `<resource>.<group>`; they are only ever added. */
+  private readonly primaries = new Map<string, Primary>();
   private readonly secondary: Array<{ informer: Informer<KubeObject>; map: (object: KubeObject) => ReconcileRequest[] }>;
   private readonly log: Logger;
   readonly recorder: EventRecorder;
@@ -102,12 +122,32 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     this.name = options.name;
     this.log = (options.logger ?? createLogger('controller-manager')).child({ controller: options.name });
-    this.informer = options.informers.informerFor(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector });
+    if (options.resource) this.addPrimary(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector });
     this.secondary = (options.watches ?? []).map((source) => ({
       informer: source.informer ?? options.informers.informerFor(requiredResource(source), { namespace: source.namespace, labelSelector: source.labelSelector }),
-      map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(options.resource),
+      map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(this.soleResource()),
     }));
     this.recorder = options.recorder ?? new ApiEventRecorder(options.client, { component: options.name, logger: this.log });
+  }
+
+  /** The informer of the primary kind (of a controller built with `resource`). */
+  get informer(): Informer<KubeObject> {
+    return this.primaries.get(groupResourceOf(this.soleResource()))!.informer;
+  }
+
+  /**
+   * Makes `resource` a primary kind: changes of its objects enqueue requests for them. While running, its
+   * informer starts at once (its objects are queued as it lists them). A resource already primary: no-op.
+   */
+  addPrimary(resource: ResourceRef, selectors: { namespace?: string; labelSelector?: string } = {}): void {
+    const id = groupResourceOf(resource);
+    if (this.primaries.has(id)) return;
+    const primary: Primary = { resource, informer: this.options.informers.informerFor(resource, selectors) };
+    this.primaries.set(id, primary);
+    if (this.running && this.currentQueue) {
+      this.subscribePrimary(primary, this.currentQueue);
+      primary.informer.start();
+    }
   }
 
   /** The current work queue (a new one per start). */
@@ -120,9 +160,12 @@ export class Controller {
     return this.running;
   }
 
-  /** Enqueues a request by hand (e.g. from a timer or another controller). */
+  /**
+   * Enqueues a request by hand (e.g. from a timer or another controller). Its resource defaults to the
+   * controller's only primary kind; naming one that is not primary throws.
+   */
   enqueue(request: ReconcileRequest): void {
-    this.currentQueue?.add(objectKey(this.options.resource.namespaced ? request.namespace : undefined, request.name));
+    this.currentQueue?.add(this.keyOf(request));
   }
 
   /**
@@ -135,12 +178,11 @@ export class Controller {
     this.abort = new AbortController();
     const queue = new WorkQueue({ ...this.options.queue, name: this.name, hooks: this.options.metrics?.queueHooks(this.name) });
     this.currentQueue = queue;
-    const enqueue = (object: KubeObject) => queue.add(this.keyOf(object.metadata.namespace, object.metadata.name ?? ''));
-    this.unsubscribe.push(this.informer.addEventHandler({ onAdd: enqueue, onUpdate: (_old, object) => enqueue(object), onDelete: enqueue }));
+    for (const primary of this.primaries.values()) this.subscribePrimary(primary, queue);
     for (const { informer, map } of this.secondary) {
       const mapped = (object: KubeObject) => {
         try {
-          for (const request of map(object)) queue.add(this.keyOf(request.namespace, request.name));
+          for (const request of map(object)) queue.add(this.keyOf(request));
         } catch (error) {
           this.log.error('watch mapping function threw', { resource: groupResourceOf(informer.resource), error: errorMessage(error) });
         }
@@ -156,13 +198,15 @@ export class Controller {
         }),
       );
     }
-    const informers = [this.informer, ...this.secondary.map((source) => source.informer)];
+    const informers = [...[...this.primaries.values()].map((primary) => primary.informer), ...this.secondary.map((source) => source.informer)];
     for (const informer of informers) informer.start();
     const signal = this.abort.signal;
     this.starting = (async () => {
       const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      await Promise.race([Promise.all(informers.map((informer) => informer.waitForSync())), aborted]);
+      await Promise.race([Promise.all(informers.map((informer) => informer.waitForSync(this.options.syncTimeoutMs))), aborted]);
       if (signal.aborted) return;
+      const unsynced = informers.filter((informer) => !informer.hasSynced()).map((informer) => groupResourceOf(informer.resource));
+      if (unsynced.length > 0) this.log.warn('starting workers before every informer synced', { unsynced, syncTimeoutMs: this.options.syncTimeoutMs });
       this.log.info('caches synced; starting workers', { workers: this.options.workers ?? 2 });
       queue.run(this.options.workers ?? 2, (key) => this.process(key, signal));
     })();
@@ -182,14 +226,38 @@ export class Controller {
     await this.currentQueue?.shutDown({ drain: false });
   }
 
-  private keyOf(namespace: string | undefined, name: string): string {
-    return objectKey(this.options.resource.namespaced ? namespace : undefined, name);
+  private subscribePrimary(primary: Primary, queue: WorkQueue): void {
+    const enqueue = (object: KubeObject) => queue.add(this.keyOf({ resource: primary.resource, namespace: object.metadata.namespace, name: object.metadata.name ?? '' }));
+    this.unsubscribe.push(primary.informer.addEventHandler({ onAdd: enqueue, onUpdate: (_old, object) => enqueue(object), onDelete: enqueue }));
+  }
+
+  /** The resource of a controller built with one; requests of a several-kind controller must name theirs. */
+  private soleResource(): ResourceRef {
+    if (!this.options.resource) throw new Error(`controller ${this.name} has several primary kinds: a request (or a watch's default owner mapping) must name its resource`);
+    return this.options.resource;
+  }
+
+  /** `<resource>.<group>/<namespace>/<name>` (no namespace for cluster-scoped kinds). */
+  private keyOf(request: ReconcileRequest): string {
+    const id = groupResourceOf(request.resource ?? this.soleResource());
+    const primary = this.primaries.get(id);
+    if (!primary) throw new Error(`controller ${this.name}: ${id} is not one of its primary resources`);
+    return `${id}/${objectKey(primary.resource.namespaced ? request.namespace : undefined, request.name)}`;
+  }
+
+  private requestOf(key: string): PrimaryRequest | undefined {
+    const slash = key.indexOf('/');
+    const primary = this.primaries.get(key.slice(0, slash));
+    if (!primary) return undefined; // cannot happen: keys are built from primaries, which are never removed
+    const rest = key.slice(slash + 1);
+    return { resource: primary.resource, ...(primary.resource.namespaced ? splitKey(rest) : { name: rest }) };
   }
 
   private async process(key: string, signal: AbortSignal): Promise<ProcessResult | void> {
-    const request = this.options.resource.namespaced ? splitKey(key) : { name: key };
+    const request = this.requestOf(key);
+    if (!request) return;
     const reconcileID = randomUUID();
-    const log = this.log.child({ namespace: request.namespace, name: request.name, reconcileID });
+    const log = this.log.child({ resource: groupResourceOf(request.resource), namespace: request.namespace, name: request.name, reconcileID });
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
@@ -221,12 +289,12 @@ export class Controller {
     }
   }
 
-  private cached(request: ReconcileRequest): KubeObject | undefined {
-    return this.informer.get(request.name, request.namespace);
+  private cached(request: PrimaryRequest): KubeObject | undefined {
+    return this.primaries.get(groupResourceOf(request.resource))?.informer.get(request.name, request.namespace);
   }
 
   /** TerminalError → Stalled=True and Ready=False with the error's reason, observedGeneration, a Warning event. */
-  private async markStalled(request: ReconcileRequest, error: TerminalError, signal: AbortSignal, log: Logger): Promise<void> {
+  private async markStalled(request: PrimaryRequest, error: TerminalError, signal: AbortSignal, log: Logger): Promise<void> {
     const object = this.cached(request);
     if (!object) return;
     void this.recorder.event(object, 'Warning', error.reason, error.message);
@@ -238,23 +306,23 @@ export class Controller {
     const newStatus: Record<string, unknown> = { ...status, conditions };
     if (generation !== undefined) newStatus.observedGeneration = generation;
     // A 409 here rethrows: the key is retried (rate limited), reconciles again and stalls on fresh data.
-    const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, newStatus, { fieldManager: this.name, signal });
+    const result = await writeStatusIfChanged(this.options.client, request.resource, object, newStatus, { fieldManager: this.name, signal });
     if (result.changed) log.debug('set Stalled=True', { reason: error.reason });
   }
 
   /** After a success: drop a Stalled condition left by an earlier TerminalError (fresh read, CAS write). */
-  private async clearStalled(request: ReconcileRequest, signal: AbortSignal, log: Logger): Promise<void> {
+  private async clearStalled(request: PrimaryRequest, signal: AbortSignal, log: Logger): Promise<void> {
     const cached = this.cached(request);
     if (!cached || findCondition((cached.status as { conditions?: Condition[] } | undefined)?.conditions, 'Stalled') === undefined) return;
     let fresh: KubeObject;
     try {
-      fresh = await this.options.client.get(this.options.resource, request.name, { namespace: request.namespace, signal });
+      fresh = await this.options.client.get(request.resource, request.name, { namespace: request.namespace, signal });
     } catch {
       return; // gone, or unreachable: the next reconcile tries again
     }
     const status = (fresh.status as Record<string, unknown> | undefined) ?? {};
     if (!findCondition(status.conditions as Condition[] | undefined, 'Stalled')) return;
-    await writeStatusIfChanged(this.options.client, this.options.resource, fresh, { ...status, conditions: removeCondition(status.conditions as Condition[], 'Stalled') }, { fieldManager: this.name, signal });
+    await writeStatusIfChanged(this.options.client, request.resource, fresh, { ...status, conditions: removeCondition(status.conditions as Condition[], 'Stalled') }, { fieldManager: this.name, signal });
     log.debug('removed Stalled after a successful reconcile');
   }
 }

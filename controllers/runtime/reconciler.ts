@@ -6,7 +6,7 @@
 //   throw a 409 (stale view)      → retried the same way, logged at debug only (not an error storm)
 //   throw TerminalError           → not retried; the controller sets Stalled=True (reason from the error)
 //                                   and Ready=False on the object and records a Warning event
-import { isConflict } from '../../apis/client/index.ts';
+import { isConflict, type ResourceRef } from '../../apis/client/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { EventRecorder } from './events.ts';
 import { toReason } from '../../apis/meta/conditions.ts';
@@ -15,6 +15,11 @@ export interface ReconcileRequest {
   /** Absent for cluster-scoped kinds. */
   namespace?: string;
   name: string;
+  /**
+   * The primary kind the request is for. The controller sets it on every request it hands a reconciler;
+   * requests given to a controller may leave it out when the controller has only one primary kind.
+   */
+  resource?: ResourceRef;
 }
 
 export interface ReconcileContext {
