@@ -4,7 +4,8 @@ import type { OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { clientFromKubeconfig, type ApiClient } from '../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
-import { NetworkShared, NorthboundConnection, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
+import { OvnNorthboundDriver } from '../agents/ovn-nb/index.ts';
+import { NetworkShared, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
@@ -20,7 +21,7 @@ export interface ManagedController {
 export class ManagerContext {
   readonly informers: InformerCache;
   private networkShared?: NetworkShared;
-  private northbound?: NorthboundConnection;
+  private northbound?: OvnNorthboundDriver;
 
   constructor(
     readonly client: ApiClient,
@@ -36,7 +37,7 @@ export class ManagerContext {
   /** The network controllers' shared state, created (and the OVN connection started) on first use. */
   network(): NetworkShared {
     if (!this.networkShared) {
-      const northbound = new NorthboundConnection(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }), undefined, this.ovnNorthboundTls);
+      const northbound = new OvnNorthboundDriver(this.ovnNorthbound, this.log.child({ component: 'ovn-nb' }), undefined, this.ovnNorthboundTls);
       this.northbound = northbound;
       northbound.start();
       // A new leadership term builds a new context: replace the previous term's gauges.
@@ -60,7 +61,7 @@ export class ManagerContext {
           this.set(northbound.current ? 1 : 0);
         },
       });
-      this.networkShared = new NetworkShared({ client: this.client, informers: this.informers, northbound: this.northbound }, this.log.child({ component: 'network' }));
+      this.networkShared = new NetworkShared({ client: this.client, informers: this.informers, ovn: northbound }, this.log.child({ component: 'network' }));
       this.networkShared.startOrphanCleanup();
     }
     return this.networkShared;

@@ -1,40 +1,11 @@
-// The OVN Northbound driver: an OvsdbClient on OVN_Northbound replicating the tables PhotonCloud manages,
-// typed rows, ownership labels (external_ids) and concurrency-safe mutation builders.
-//
-//   const nb = await connectNorthbound({ endpoint: 'unix:/run/ovn/ovnnb_db.sock', logger });
-//   await nb.transact([op.insert('Logical_Switch', { name: switchName(uid), external_ids: ownerIds(owner) })]);
-//   rowsOwnedBy(nb, 'Logical_Switch', uid);
-import { OvsdbClient, type OvsdbLogger, type MonitorSpec, type OvsdbTlsFiles } from '../ovsdb/index.ts';
-import { NORTHBOUND_DATABASE, NORTHBOUND_TABLES, type NorthboundTables } from './schema.ts';
-
+// The OVN Northbound driver: controllers describe the rows each object should own (desired-state.ts) and
+// the driver (driver.ts) diffs them against its replica and applies them in one transaction. Below it: an
+// OvsdbClient on OVN_Northbound (connect.ts), typed rows (schema.ts), ownership labels (ownership.ts) and
+// concurrency-safe mutation builders (mutations.ts).
+export * from './connect.ts';
+export * from './desired-state.ts';
+export * from './diff.ts';
+export * from './driver.ts';
 export * from './schema.ts';
 export * from './ownership.ts';
 export * from './mutations.ts';
-
-export type NorthboundClient = OvsdbClient<NorthboundTables>;
-
-export interface NorthboundOptions {
-  /** 'unix:/path/ovnnb_db.sock', 'tcp:127.0.0.1:6641' or 'ssl:…' (several comma-separated for a clustered NB). */
-  endpoint: string;
-  /** Credentials for ssl: endpoints. */
-  tls?: OvsdbTlsFiles;
-  logger?: OvsdbLogger;
-  connectTimeoutMs?: number;
-  maxBackoffMs?: number;
-  probeIntervalMs?: number;
-}
-
-export function connectNorthbound(options: NorthboundOptions): Promise<NorthboundClient> {
-  const monitor: MonitorSpec<NorthboundTables> = {};
-  for (const table of NORTHBOUND_TABLES) monitor[table] = 'all';
-  return OvsdbClient.connect<NorthboundTables>({
-    endpoint: options.endpoint,
-    ...(options.tls ? { tls: options.tls } : {}),
-    database: NORTHBOUND_DATABASE,
-    monitor,
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
-    ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
-  });
-}

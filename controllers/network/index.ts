@@ -1,25 +1,22 @@
-// The network controllers (Vpc, Subnet, Port, SecurityGroup) over one shared OVN Northbound connection and
+// The network controllers (Vpc, Subnet, Port, SecurityGroup) over one shared OVN Northbound driver and
 // shared informers. Each is a separate controller (switchable by --controllers); what they share is created
-// once per manager.
+// once per manager. Every reference between the kinds is a typed watch, so an object waiting for another
+// (…NotFound, …NotReady) is reconciled again when that one changes — nothing polls.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port } from '../../apis/network/v1alpha1/index.ts';
+import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
-import { Controller } from '../runtime/controller.ts';
+import { Controller, watchOf } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
-import { networkInformers, type NetworkDeps, type NetworkInformers } from './deps.ts';
-import { removeOrphans } from './orphans.ts';
-import { Allocators, PortReconciler } from './port.ts';
-import { SecurityGroupReconciler } from './securitygroup.ts';
-import { SubnetReconciler } from './subnet.ts';
-import { VpcReconciler } from './vpc.ts';
+import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
+import { Allocators, portReconciler } from './port.ts';
+import { securityGroupReconciler } from './securitygroup.ts';
+import { subnetReconciler } from './subnet.ts';
+import { vpcReconciler } from './vpc.ts';
 
-export { NorthboundConnection } from './northbound.ts';
-
-type Mapper = (object: KubeObject) => ReconcileRequest[];
-const at = (object: KubeObject, name: string | undefined): ReconcileRequest[] => (name ? [{ namespace: object.metadata.namespace, name }] : []);
+const requestsFor = (objects: KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
 type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup';
 
@@ -39,7 +36,7 @@ export class NetworkShared {
     this.allocators = new Allocators(this.informers);
     // A Port gone without its finalizer running here (e.g. force-removed) still frees its address.
     this.informers.ports.addEventHandler({ onDelete: (port) => this.allocators.release(port.metadata.uid!) });
-    this.stopRowWatch = deps.northbound.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
+    this.stopRowWatch = deps.ovn.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
   }
 
   /** The controller that reconciles kind (for OVN drift repair); returns it. */
@@ -67,9 +64,11 @@ export class NetworkShared {
   startOrphanCleanup(intervalMs = 5 * 60_000): void {
     if (this.orphanCleanup) return;
     this.orphanCleanup = new PeriodicTask('orphan cleanup', intervalMs, async () => {
-      const nb = await this.deps.northbound.waitConnected(60_000);
       await Promise.all(Object.values(this.informers).map((informer) => informer.waitForSync()));
-      if (nb) await removeOrphans(nb, this.informers, this.log);
+      if (this.deps.ovn.unavailableReason) return; // the next pass tries again
+      const uids = (objects: KubeObject[]) => new Set(objects.map((object) => object.metadata.uid!));
+      const { vpcs, subnets, ports, securityGroups } = this.informers;
+      await this.deps.ovn.removeOrphans(new Map([['Vpc', uids(vpcs.list())], ['Subnet', uids(subnets.list())], ['Port', uids(ports.list())], ['SecurityGroup', uids(securityGroups.list())]]));
     }, this.log);
     this.orphanCleanup.start();
   }
@@ -86,9 +85,9 @@ export function vpcController(shared: NetworkShared, log: Logger, metrics?: Runt
     name: 'vpc-controller',
     client: shared.deps.client,
     resource: VpcResource,
-    reconciler: new VpcReconciler(shared.deps, informers),
+    reconciler: vpcReconciler(shared.deps, informers),
     informers: shared.deps.informers,
-    watches: [{ resource: SubnetResource, map: (subnet) => at(subnet, (subnet.spec as { vpcRef?: string }).vpcRef) }],
+    watches: [watchOf(informers.subnets, (subnet) => [{ namespace: subnet.metadata.namespace, name: subnet.spec.vpcRef }])],
     logger: log,
     metrics,
   }));
@@ -96,16 +95,18 @@ export function vpcController(shared: NetworkShared, log: Logger, metrics?: Runt
 
 export function subnetController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  const subnetsOfVpc: Mapper = (vpc) => informers.subnets.list(vpc.metadata.namespace).filter((subnet) => subnet.spec.vpcRef === vpc.metadata.name).map((subnet) => ({ namespace: subnet.metadata.namespace, name: subnet.metadata.name! }));
+  const subnetsIn = (namespace: string | undefined, vpc: string) => requestsFor(informers.subnets.list(namespace).filter((subnet) => subnet.spec.vpcRef === vpc));
   return shared.register('Subnet', new Controller({
     name: 'subnet-controller',
     client: shared.deps.client,
     resource: SubnetResource,
-    reconciler: new SubnetReconciler(shared.deps, informers),
+    reconciler: subnetReconciler(shared.deps, informers),
     informers: shared.deps.informers,
     watches: [
-      { resource: VpcResource, map: subnetsOfVpc },
-      { resource: PortResource, map: (port) => at(port, (port.spec as { subnetRef?: string }).subnetRef) },
+      watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!)),
+      watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }]),
+      // A sibling leaving (or changing) may end an overlap: the others in its Vpc look again.
+      watchOf(informers.subnets, (changed) => subnetsIn(changed.metadata.namespace, changed.spec.vpcRef).filter((request) => request.name !== changed.metadata.name)),
     ],
     logger: log,
     metrics,
@@ -114,20 +115,20 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
 
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  const ports = (namespace: string | undefined, predicate: (port: Port & KubeObject) => boolean) => informers.ports.list(namespace).filter(predicate).map((port) => ({ namespace: port.metadata.namespace, name: port.metadata.name! }));
-  const waitingForAddress = (port: Port & KubeObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
+  const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
+  const waitingForAddress = (port: PortObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
   return shared.register('Port', new Controller({
     name: 'port-controller',
     client: shared.deps.client,
     resource: PortResource,
-    reconciler: new PortReconciler(shared.deps, informers, shared.allocators),
+    reconciler: portReconciler(shared.deps, informers, shared.allocators),
     informers: shared.deps.informers,
     workers: 16,
     watches: [
-      { resource: SubnetResource, map: (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) },
-      { resource: SecurityGroupResource, map: (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!)) },
+      watchOf(informers.subnets, (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name)),
+      watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
-      { resource: PortResource, map: (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === (changed.spec as { subnetRef?: string }).subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port)) },
+      watchOf(informers.ports, (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === changed.spec.subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port))),
     ],
     logger: log,
     metrics,
@@ -136,20 +137,17 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
 
 export function securityGroupController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  const peersOf: Mapper = (group) =>
-    informers.securityGroups
-      .list(group.metadata.namespace)
-      .filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name))
-      .map((other) => ({ namespace: other.metadata.namespace, name: other.metadata.name! }));
   return shared.register('SecurityGroup', new Controller({
     name: 'securitygroup-controller',
     client: shared.deps.client,
     resource: SecurityGroupResource,
-    reconciler: new SecurityGroupReconciler(shared.deps, informers),
+    reconciler: securityGroupReconciler(shared.deps, informers),
     informers: shared.deps.informers,
     watches: [
-      { resource: PortResource, map: (port) => ((port.spec as { securityGroupRefs?: string[] }).securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name })) },
-      { resource: SecurityGroupResource, map: peersOf },
+      watchOf(informers.ports, (port) => (port.spec.securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name }))),
+      // Rules naming a peer group follow that group (its address set, its existence).
+      watchOf(informers.securityGroups, (group) =>
+        requestsFor(informers.securityGroups.list(group.metadata.namespace).filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name)))),
     ],
     logger: log,
     metrics,

@@ -2,25 +2,17 @@
 // "MAC IP" addresses and port security, OVN DHCP, and membership of its SecurityGroups' port groups.
 // Addresses: a requested static one, or the lowest free one of the subnet (see ipam.ts); the allocation is
 // committed by writing status.ipAddress before anything is programmed, so a crash at any line leaves either
-// no address (retried) or a recorded one (reused) — never a leaked or duplicated one.
-import { byUuid, op, type Operation } from '../../agents/ovsdb/index.ts';
-import { addPortGroupPorts, addSwitchPorts, LABEL_KIND, ownerIds, removePortGroupPorts, removeSwitchPorts, type NorthboundClient } from '../../agents/ovn-nb/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
-import { PortResource, type Port, type Subnet } from '../../apis/network/v1alpha1/index.ts';
-import { ensureFinalizer, removeFinalizer } from '../runtime/finalizers.ts';
-import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
+// no address (retried) or a recorded one (reused) — never a leaked or duplicated one. A Subnet or
+// SecurityGroup that does not exist yet (or is not programmed yet) is reported; its watch brings the Port
+// back when it changes.
+import { link, type DesiredRow, type RowLink } from '../../agents/ovn-nb/index.ts';
+import { PortResource } from '../../apis/network/v1alpha1/index.ts';
+import { LifecycleReconciler, notReady, ready, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
+import { TerminalError } from '../runtime/reconciler.ts';
 import { sharedGroupsFor } from './acls.ts';
-import { OVN_FINALIZER, ownerOfObject, type NetworkDeps, type NetworkInformers } from './deps.ts';
+import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type PortObject, type SecurityGroupObject, type SubnetObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
-import { logicalSwitchPortName, macFor, portGroupName } from './names.ts';
-import { labels, ownedRow, upsertOwnedRow } from './rows.ts';
-import { notReady, ready, reportStatus, StatusReporter, type Readiness } from './status.ts';
-
-const FIELD_MANAGER = 'port-controller';
-const RETRY_MS = 2000;
-
-type PortObject = Port & KubeObject;
-type SubnetObject = Subnet & KubeObject;
+import { logicalSwitchPortName, macFor } from './names.ts';
 
 /**
  * One allocator per subnet (by UID), built from every Port's recorded address the first time the subnet is
@@ -55,68 +47,33 @@ export class Allocators {
   }
 }
 
-export class PortReconciler implements Reconciler {
-  private readonly status: StatusReporter;
+/** The row a Port owns: its logical switch port, in its subnet's switch and its groups' port groups. */
+export function portRows(port: PortObject, subnet: SubnetObject, groups: SecurityGroupObject[], address: { ip: string; mac: string }, withDhcp: boolean): DesiredRow[] {
+  const uid = port.metadata.uid!;
+  const macIp = `${address.mac} ${address.ip}`;
+  const egressLimited = groups.some((group) => (group.spec?.egress?.length ?? 0) > 0);
+  const portGroups: RowLink[] = [
+    ...groups.map((group): RowLink => ({ table: 'Port_Group', owner: group.metadata.uid! })),
+    ...sharedGroupsFor(groups.length > 0, egressLimited).map((name): RowLink => ({ table: 'Port_Group', name })),
+  ];
+  return [
+    {
+      table: 'Logical_Switch_Port',
+      columns: {
+        name: logicalSwitchPortName(uid),
+        addresses: [macIp],
+        port_security: [macIp],
+        ...(withDhcp ? { dhcpv4_options: link({ table: 'DHCP_Options', owner: subnet.metadata.uid! }) } : {}),
+        external_ids: { 'photoncloud.io/subnet-uid': subnet.metadata.uid! },
+      },
+      memberOf: [{ parent: { table: 'Logical_Switch', owner: subnet.metadata.uid! }, column: 'ports' }, ...portGroups.map((parent) => ({ parent, column: 'ports' }))],
+    },
+  ];
+}
 
-  constructor(
-    private readonly deps: NetworkDeps,
-    private readonly informers: NetworkInformers,
-    private readonly allocators: Allocators,
-  ) {
-    this.status = new StatusReporter(deps, PortResource, FIELD_MANAGER);
-  }
-
-  async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
-    const cached = this.informers.ports.get(request.name, request.namespace);
-    if (!cached) return {};
-    const port = structuredClone(cached) as PortObject;
-    const nb = this.deps.northbound.current;
-
-    if (port.metadata.deletionTimestamp) {
-      if (!nb) return this.status.unavailable(port);
-      await this.removeRows(nb, port);
-      this.allocators.release(port.metadata.uid!);
-      await removeFinalizer(this.deps.client, PortResource, port, OVN_FINALIZER, { fieldManager: FIELD_MANAGER });
-      return {};
-    }
-    if (await ensureFinalizer(this.deps.client, PortResource, port, OVN_FINALIZER, { fieldManager: FIELD_MANAGER })) return {};
-
-    const subnet = this.informers.subnets.get(port.spec.subnetRef, port.metadata.namespace) as SubnetObject | undefined;
-    if (!subnet || subnet.metadata.deletionTimestamp) return this.wait(port, notReady('SubnetNotFound', `Subnet ${port.spec.subnetRef} does not exist`), context);
-    const missingGroups = (port.spec.securityGroupRefs ?? []).filter((name) => !this.informers.securityGroups.get(name, port.metadata.namespace));
-    if (missingGroups.length > 0) return this.wait(port, notReady('SecurityGroupNotFound', `SecurityGroups not found: ${missingGroups.join(', ')}`), context);
-
-    // 1. Address: committed in status before anything is programmed.
-    const addressing = this.assignAddress(port, this.allocators.allocatorFor(subnet));
-    if ('problem' in addressing) return this.wait(port, addressing.problem, context, addressing.retry);
-    const { ip, mac } = addressing;
-    let current = port;
-    if (port.status?.ipAddress !== ip || port.status?.macAddress !== mac) {
-      current = await reportStatus(this.deps.client, PortResource, port, notReady('Programming', `address ${ip} assigned; programming OVN`), { ipAddress: ip, macAddress: mac }, FIELD_MANAGER);
-    }
-
-    // 2. OVN.
-    if (!nb) return this.status.unavailable(current);
-    const logicalSwitch = ownedRow(nb, 'Logical_Switch', subnet.metadata.uid!);
-    if (!logicalSwitch) return this.wait(current, notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), context, RETRY_MS);
-    const dhcp = ownedRow(nb, 'DHCP_Options', subnet.metadata.uid!);
-    const uid = port.metadata.uid!;
-    const owner = ownerIds(ownerOfObject(port));
-    const address = `${mac} ${ip}`;
-    const lsp = await upsertOwnedRow(nb, 'Logical_Switch_Port', uid, {
-      name: logicalSwitchPortName(uid),
-      addresses: [address],
-      port_security: [address],
-      ...(dhcp ? { dhcpv4_options: dhcp._uuid } : {}),
-      external_ids: labels(owner, undefined, { 'photoncloud.io/subnet-uid': subnet.metadata.uid! }),
-    }, { attach: (ref) => [addSwitchPorts(logicalSwitch._uuid, ref)] });
-    await this.syncGroups(nb, port, lsp.uuid);
-
-    await this.status.report(current, ready('Programmed', `logical switch port ${logicalSwitchPortName(uid)} has ${ip}`), { ipAddress: ip, macAddress: mac }, context);
-    return {};
-  }
-
-  private assignAddress(port: PortObject, allocator: SubnetAllocator): { ip: string; mac: string } | { problem: Readiness; retry?: number } {
+export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, allocators: Allocators): LifecycleReconciler<PortObject> {
+  /** The Port's address: its static or recorded one, else a free one; or why it has none. */
+  const assignAddress = (port: PortObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
     const uid = port.metadata.uid!;
     const mac = port.spec.macAddress ?? port.status?.macAddress ?? macFor(uid);
     const wanted = port.spec.ipAddress ?? port.status?.ipAddress;
@@ -124,42 +81,57 @@ export class PortReconciler implements Reconciler {
       const result = allocator.reserve(wanted, uid);
       if (result.ok) return { ip: wanted, mac };
       if (result.reason === 'InUse') {
-        const holder = this.informers.ports.list(port.metadata.namespace).find((other) => other.metadata.uid === result.holder);
-        return { problem: notReady('IPAddressConflict', `${wanted} is already used by Port ${holder?.metadata.name ?? result.holder}`), retry: RETRY_MS };
+        // Settles when the holder goes (the Port watch requeues Ports waiting for an address).
+        const holder = informers.ports.list(port.metadata.namespace).find((other) => other.metadata.uid === result.holder);
+        return notReady('IPAddressConflict', `${wanted} is already used by Port ${holder?.metadata.name ?? result.holder}`);
       }
-      if (port.spec.ipAddress) return { problem: notReady('InvalidIPAddress', `${wanted} cannot be used in Subnet ${port.spec.subnetRef} (${result.reason === 'Reserved' ? 'gateway or excluded' : 'outside the subnet'})`) };
+      if (port.spec.ipAddress) throw new TerminalError('InvalidIPAddress', `${wanted} cannot be used in Subnet ${port.spec.subnetRef} (${result.reason === 'Reserved' ? 'gateway or excluded' : 'outside the subnet'})`);
       // A recorded address that no longer fits (the subnet changed): take a new one.
     }
     const ip = allocator.allocate(uid);
-    if (!ip) return { problem: notReady('SubnetExhausted', `Subnet ${port.spec.subnetRef} has no free address left`), retry: RETRY_MS };
-    return { ip, mac };
-  }
+    return ip ? { ip, mac } : notReady('SubnetExhausted', `Subnet ${port.spec.subnetRef} has no free address left`);
+  };
 
-  /** Membership: the port groups of its SecurityGroups and the shared default groups, exactly. */
-  private async syncGroups(nb: NorthboundClient, port: PortObject, lsp: string): Promise<void> {
-    const groups = (port.spec.securityGroupRefs ?? []).map((name) => this.informers.securityGroups.get(name, port.metadata.namespace)!).filter(Boolean);
-    const egressLimited = groups.some((group) => (group.spec?.egress?.length ?? 0) > 0);
-    const wanted = new Set([...groups.map((group) => portGroupName(group.metadata.uid!)), ...sharedGroupsFor(groups.length > 0, egressLimited)]);
-    const ops: Operation[] = [];
-    for (const group of nb.find('Port_Group', (row) => row.ports.includes(lsp) || wanted.has(row.name))) {
-      const member = group.ports.includes(lsp);
-      const ours = group.external_ids[LABEL_KIND] === 'SecurityGroup' || group.name.startsWith('photon_');
-      if (wanted.has(group.name) && !member) ops.push(addPortGroupPorts(group._uuid, lsp));
-      if (!wanted.has(group.name) && member && ours) ops.push(removePortGroupPorts(group._uuid, lsp));
-    }
-    if (ops.length > 0) await nb.transact(ops);
-  }
+  return new LifecycleReconciler<PortObject>({
+    client: deps.client,
+    resource: PortResource,
+    informer: informers.ports,
+    finalizer: OVN_FINALIZER,
+    fieldManager: 'port-controller',
+    apply: async (port, context) => {
+      const namespace = port.metadata.namespace;
+      const subnet = informers.subnets.get(port.spec.subnetRef, namespace);
+      if (!subnet) return { readiness: notReady('SubnetNotFound', `Subnet ${port.spec.subnetRef} does not exist yet`) };
+      if (subnet.metadata.deletionTimestamp) return { readiness: notReady('SubnetDeleting', `Subnet ${subnet.metadata.name} is being deleted`) };
+      const refs = port.spec.securityGroupRefs ?? [];
+      const groups = refs.map((name) => informers.securityGroups.get(name, namespace)).filter((group): group is SecurityGroupObject => group !== undefined);
+      const missing = refs.filter((name) => !informers.securityGroups.get(name, namespace));
+      if (missing.length > 0) return { readiness: notReady('SecurityGroupNotFound', `SecurityGroups not found yet: ${missing.join(', ')}`) };
 
-  private async removeRows(nb: NorthboundClient, port: PortObject): Promise<void> {
-    const lsp = ownedRow(nb, 'Logical_Switch_Port', port.metadata.uid!);
-    if (!lsp) return;
-    const parent = nb.find('Logical_Switch', (row) => row.ports.includes(lsp._uuid))[0];
-    // Port groups hold weak references: they forget the port with it.
-    await nb.transact(parent ? [removeSwitchPorts(parent._uuid, lsp._uuid)] : [op.delete('Logical_Switch_Port', byUuid(lsp._uuid))]);
-  }
+      // 1. Address: committed in status before anything is programmed.
+      const address = assignAddress(port, allocators.allocatorFor(subnet));
+      if (!('ip' in address)) return { readiness: address };
+      const status = { ipAddress: address.ip, macAddress: address.mac };
+      if (port.status?.ipAddress !== address.ip || port.status?.macAddress !== address.mac) {
+        port = await context.progress({ readiness: notReady('Programming', `address ${address.ip} assigned; programming OVN`), status });
+      }
 
-  private async wait(port: PortObject, readiness: Readiness, context: ReconcileContext, retryMs?: number): Promise<Result> {
-    await this.status.report(port, readiness, {}, context);
-    return retryMs ? { requeueAfterMs: retryMs } : {};
-  }
+      // 2. OVN, once what the port plugs into is there.
+      return withOvn(deps.ovn, async (): Promise<Outcome> => {
+        if (!deps.ovn.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! })) return { readiness: notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), status };
+        const unprogrammed = groups.filter((group) => !deps.ovn.has({ table: 'Port_Group', owner: group.metadata.uid! })).map((group) => group.metadata.name!);
+        if (unprogrammed.length > 0) return { readiness: notReady('SecurityGroupNotReady', `SecurityGroups not programmed yet: ${unprogrammed.join(', ')}`), status };
+        const withDhcp = deps.ovn.has({ table: 'DHCP_Options', owner: subnet.metadata.uid! });
+        await deps.ovn.apply(ownerOfObject(port), portRows(port, subnet, groups, address, withDhcp));
+        return { readiness: ready('Programmed', `logical switch port ${logicalSwitchPortName(port.metadata.uid!)} has ${address.ip}`), status };
+      }, status);
+    },
+    cleanup: (port) =>
+      // Port groups hold weak references: they forget the port with it.
+      withOvn(deps.ovn, async () => {
+        await deps.ovn.apply(ownerOfObject(port), []);
+        allocators.release(port.metadata.uid!);
+        return 'done' as const;
+      }),
+  });
 }

@@ -8,3 +8,4 @@ export * from './metrics.ts';
 export * from './reconciler.ts';
 export * from './status.ts';
 export * from './workqueue.ts';
+export * from './lifecycle.ts';

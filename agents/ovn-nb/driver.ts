@@ -1,0 +1,159 @@
+// The OVN Northbound driver the network controllers program OVN through. A controller computes the rows an
+// object should own as plain data (desired-state.ts) and calls apply(owner, rows): the driver diffs them
+// against its replica (diff.ts) and sends the difference as one transaction, or nothing when OVN already
+// matches. remove(owner) is apply(owner, []); removeOrphans() does the same for owners that no longer exist.
+//
+// Connecting happens in the background and keeps retrying, so the controllers run (and say why nothing is
+// programmed) even when OVN is not installed or not running, or while the connection is down: reconciles
+// then report Ready=False reason OVNUnavailable (and retry).
+//
+// It also reports owned rows that disappear from OVN (deleted by hand, or a database restored from an
+// older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
+// owning object is reconciled again and its rows come back.
+import type { OvsdbTlsFiles } from '../ovsdb/index.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
+import type { DesiredRow, RowLink } from './desired-state.ts';
+import { findLinked, MANAGED_TABLES, planOwnerTransaction, type ReplicaView } from './diff.ts';
+import { connectNorthbound, type NorthboundClient } from './connect.ts';
+import { ownerOf, type Owner } from './ownership.ts';
+
+/** What controllers need from OVN: the shape every driver of the coming kinds (QEMU, DNS, LB, storage) follows. */
+export interface NorthboundDriver {
+  /** Why OVN cannot be programmed right now, or undefined while connected. */
+  readonly unavailableReason: string | undefined;
+  /** Whether the row a link names exists (e.g. a Subnet waits for its Vpc's router). */
+  has(target: RowLink): boolean;
+  /** Makes the owner's rows exactly `desired` in one transaction; resolves with the transactions sent (0 or 1). */
+  apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number>;
+  /** Removes every row of owners of these kinds whose UID is not live; resolves with the owners cleaned. */
+  removeOrphans(live: ReadonlyMap<string, ReadonlySet<string>>): Promise<number>;
+  /** Calls listener for every owned row that leaves the database; returns an unsubscribe. */
+  onOwnedRowRemoved(listener: (owner: Owner, table: string) => void): () => void;
+}
+
+/** OVN is not reachable: the reconcile reports OVNUnavailable and retries shortly. */
+export class OvnUnavailableError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'OvnUnavailableError';
+  }
+}
+
+export class OvnNorthboundDriver implements NorthboundDriver {
+  private client?: NorthboundClient;
+  private lastError = 'not connected yet';
+  private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly log: Logger,
+    private readonly retryMs = 2000,
+    /** Credentials for ssl: endpoints. */
+    private readonly tls?: OvsdbTlsFiles,
+  ) {}
+
+  start(): void {
+    void this.attempt();
+  }
+
+  /** One connection attempt; a failed one schedules the next (so only one is ever in flight). */
+  private async attempt(): Promise<void> {
+    try {
+      const client = await connectNorthbound({ endpoint: this.endpoint, tls: this.tls, logger: this.log, connectTimeoutMs: 5000 });
+      if (this.stopped) return void (await client.close());
+      client.onStateChange((state) => {
+        if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
+      });
+      client.onUpdate((table, _uuid, oldRow, newRow) => {
+        const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
+        if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
+      });
+      this.client = client;
+      this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message !== this.lastError) this.log.warn('cannot reach the OVN northbound database; retrying', { endpoint: this.endpoint, error: message });
+      this.lastError = message;
+      if (!this.stopped) this.timer = setTimeout(() => void this.attempt(), this.retryMs);
+    }
+  }
+
+  /** The client, or undefined while not connected (the OvsdbClient itself reconnects after drops). */
+  get current(): NorthboundClient | undefined {
+    return this.client?.connected ? this.client : undefined;
+  }
+
+  has(target: RowLink): boolean {
+    const nb = this.current;
+    return nb !== undefined && findLinked(replicaOf(nb), target) !== undefined;
+  }
+
+  async apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number> {
+    const nb = this.connected();
+    const ops = planOwnerTransaction(replicaOf(nb), owner, desired);
+    if (ops.length === 0) return 0;
+    await nb.transact(ops);
+    return 1;
+  }
+
+  async removeOrphans(live: ReadonlyMap<string, ReadonlySet<string>>): Promise<number> {
+    const nb = this.connected();
+    const orphans = new Map<string, Owner>();
+    for (const table of MANAGED_TABLES) {
+      for (const row of nb.rows(table).values()) {
+        const owner = ownerOf(row);
+        // Rows of kinds not listed (other controllers', other tools') are never garbage here.
+        if (owner && live.has(owner.kind) && !live.get(owner.kind)!.has(owner.uid)) orphans.set(owner.uid, owner);
+      }
+    }
+    const ops = [...orphans.values()].flatMap((owner) => planOwnerTransaction(replicaOf(nb), owner, []));
+    if (ops.length > 0) {
+      await nb.transact(ops);
+      this.log.info('removed OVN rows whose objects no longer exist', { owners: orphans.size, operations: ops.length });
+    }
+    return orphans.size;
+  }
+
+  private connected(): NorthboundClient {
+    const nb = this.current;
+    if (!nb) throw new OvnUnavailableError(this.describeUnavailable());
+    return nb;
+  }
+
+  /** Transactions sent on this connection (kept across reconnects; zero before the first connect). */
+  get stats(): { transactions: number; failedTransactions: number } {
+    return this.client?.stats ?? { transactions: 0, failedTransactions: 0 };
+  }
+
+  /** Calls listener for every row with a PhotonCloud owner that leaves the database; returns an unsubscribe. */
+  onOwnedRowRemoved(listener: (owner: Owner, table: string) => void): () => void {
+    this.rowRemovedListeners.add(listener);
+    return () => this.rowRemovedListeners.delete(listener);
+  }
+
+  get unavailableReason(): string | undefined {
+    return this.current ? undefined : this.describeUnavailable();
+  }
+
+  private describeUnavailable(): string {
+    return `cannot reach the OVN northbound database at ${this.endpoint}: ${this.lastError}`;
+  }
+
+  /** Resolves with the client once connected (or undefined after timeoutMs). */
+  async waitConnected(timeoutMs: number): Promise<NorthboundClient | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.current && Date.now() < deadline && !this.stopped) await new Promise((resolve) => setTimeout(resolve, 100));
+    return this.current;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.client?.close();
+    this.client = undefined;
+  }
+}
+
+const replicaOf = (nb: NorthboundClient): ReplicaView => ({ rows: (table) => nb.rows(table) });

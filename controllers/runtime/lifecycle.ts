@@ -1,0 +1,111 @@
+// The one reconcile shape for kinds that own something outside the API (OVN rows, QEMU processes, disks,
+// DNS records, buckets), in the spirit of kube-rs's `finalizer()`. A reconciler supplies two functions:
+//   apply(object)   make the world match the object; say how ready it is
+//   cleanup(object) remove what the object owns; 'done' once nothing is left (or how far it still is)
+// and the helper does the rest, the same way for every kind:
+//   read from the informer's cache (a copy) → gone: nothing to do
+//   being deleted → cleanup; 'done' removes the finalizer (a JSON patch with a `test`), else report why not
+//   not deleted → add the finalizer first (the update event brings the object back), then apply
+//   report: Ready with a stable reason, the kind's status fields and observedGeneration, written only when
+//   they changed; a Normal/Warning event when the Ready reason changes
+// Faults follow the Reconciler contract (reconciler.ts): throw TerminalError for what only a spec change
+// can fix (the Controller sets Stalled and does not retry), anything else is retried with backoff. A
+// reference that is not there yet is neither: report it (…NotFound) and let the watch on that kind bring the
+// object back when it appears — no polling.
+import type { ApiClient, ResourceRef } from '../../apis/client/index.ts';
+import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
+import type { Condition, KubeObject } from '../../apis/meta/types.ts';
+import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
+import type { Informer } from './informer.ts';
+import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from './reconciler.ts';
+import { writeStatusIfChanged } from './status.ts';
+
+export interface Readiness {
+  ready: boolean;
+  /** CamelCase and stable: users and tools match on it. */
+  reason: string;
+  message: string;
+}
+
+export const ready = (reason: string, message: string): Readiness => ({ ready: true, reason, message });
+export const notReady = (reason: string, message: string): Readiness => ({ ready: false, reason, message });
+
+/** What one apply or cleanup pass found. */
+export interface Outcome {
+  readiness: Readiness;
+  /** Kind-specific status fields written beside the conditions (e.g. ipAddress, usedIPs). */
+  status?: Record<string, unknown>;
+  /** Look again after this long: only for external state no watch reports (e.g. an unreachable OVN). */
+  requeueAfterMs?: number;
+  /** The event's reason when the Ready reason changes (default: the Ready reason). */
+  eventReason?: string;
+}
+
+export interface LifecycleContext<T extends KubeObject> extends ReconcileContext {
+  /**
+   * Writes an intermediate status now and continues from the stored object (e.g. a Port commits its address
+   * before anything is programmed, so a crash never loses or duplicates it). Resolves with that object.
+   */
+  progress(outcome: Outcome): Promise<T>;
+}
+
+export interface LifecycleOptions<T extends KubeObject> {
+  client: ApiClient;
+  resource: ResourceRef;
+  /** The primary kind's shared informer: objects are read from its cache. */
+  informer: Informer<T>;
+  /** `<group>/<purpose>`, e.g. network.photoncloud.io/ovn. */
+  finalizer: string;
+  /** `<kind>-controller`. */
+  fieldManager: string;
+  apply(object: T, context: LifecycleContext<T>): Promise<Outcome>;
+  cleanup(object: T, context: LifecycleContext<T>): Promise<Outcome | 'done'>;
+}
+
+/** A Reconciler built from apply/cleanup (see the top of this file). */
+export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
+  constructor(private readonly options: LifecycleOptions<T>) {}
+
+  async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
+    const cached = this.options.informer.get(request.name, request.namespace);
+    if (!cached) return {};
+    let object = structuredClone(cached);
+    const { client, resource, finalizer, fieldManager } = this.options;
+    const lifecycle: LifecycleContext<T> = {
+      ...context,
+      progress: async (outcome) => (object = await this.report(object, outcome, context, false)),
+    };
+
+    if (object.metadata.deletionTimestamp) {
+      if (!hasFinalizer(object, finalizer)) return {};
+      const outcome = await this.options.cleanup(object, lifecycle);
+      if (outcome === 'done') {
+        await removeFinalizer(client, resource, object, finalizer, { fieldManager, signal: context.signal });
+        return {};
+      }
+      await this.report(object, outcome, context, true);
+      return requeueOf(outcome);
+    }
+    if (await ensureFinalizer(client, resource, object, finalizer, { fieldManager, signal: context.signal })) return {};
+    const outcome = await this.options.apply(object, lifecycle);
+    await this.report(object, outcome, context, true);
+    return requeueOf(outcome);
+  }
+
+  /** Writes Ready (with observedGeneration) and the status fields if they changed; an event when the reason did. */
+  private async report(object: T, outcome: Outcome, context: ReconcileContext, announce: boolean): Promise<T> {
+    const current = (object.status ?? {}) as { conditions?: Condition[] };
+    const generation = object.metadata.generation;
+    const { readiness } = outcome;
+    const conditions = setCondition(current.conditions, { type: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, message: readiness.message }, generation);
+    const status = { ...current, ...outcome.status, observedGeneration: generation, conditions };
+    const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
+    const before = findCondition(current.conditions, 'Ready');
+    if (announce && before?.reason !== readiness.reason) void context.recorder.event(object, readiness.ready ? 'Normal' : 'Warning', outcome.eventReason ?? readiness.reason, readiness.message);
+    return result.object;
+  }
+}
+
+function requeueOf(outcome: Outcome): Result {
+  return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : {};
+}
