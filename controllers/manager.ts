@@ -76,7 +76,7 @@ export class ManagerContext {
 
 /** Every controller the manager knows, by the name used in --controllers. */
 export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) => ManagedController> = {
-  'garbage-collector': (context, log) => new GarbageCollector(context.client, { logger: log }),
+  'garbage-collector': (context, log) => new GarbageCollector({ client: context.client, informers: context.informers, metrics: context.metrics, logger: log }),
   vpc: (context, log) => vpcController(context.network(), log, context.metrics),
   subnet: (context, log) => subnetController(context.network(), log, context.metrics),
   port: (context, log) => portController(context.network(), log, context.metrics),

@@ -1,77 +1,95 @@
-// The garbage collector: ownerReferences made real. It watches every resource (discovery, refreshed so new
-// CRDs are covered), keeps an ownership graph, and for each object decides from the graph as it is now:
-//   - an owner being deleted with `orphan`: drop it from every dependent's ownerReferences, then release it;
-//   - an owner being deleted with `foregroundDeletion`: delete its dependents, and release it once no
-//     dependent with blockOwnerDeletion is left;
-//   - a dependent all of whose owners are gone (not found, or a different UID — checked live before acting,
-//     never from a possibly stale cache alone) is deleted; with some owners left, only the dangling
-//     references are removed. A dependent of an owner in foreground deletion is deleted.
-// Level-based: after a restart it rebuilds the graph from lists and processes everything, so dependents
-// orphaned while it was down are collected.
-import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from '../../apis/meta/finalizers.ts';
-import { groupResourceOf, isConflict, isNotFound, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
-import type { KubeObject, OwnerReference } from '../../apis/meta/types.ts';
-import { removeFinalizer } from '../runtime/finalizers.ts';
-import { InformerCache, type Informer } from '../runtime/informer.ts';
-import { WorkQueue } from '../runtime/workqueue.ts';
-import { discover, resourceForKind, type Discovery } from './discovery.ts';
+// The garbage collector: ownerReferences made real, on the controller runtime. Its primaries are every
+// resource discovery finds (refreshed, so new CRDs are covered; Events excepted), watched through the
+// manager's shared informers — one watch per resource per process, the same ones the other controllers use.
+// A runtime Controller named `garbage-collector` queues and reconciles each object (its queue and reconcile
+// metrics, per-reconcile logger and outcomes are the runtime's); GarbageCollectorReconciler (reconciler.ts)
+// decides. Next to it the collector keeps the ownership graph (graph.ts) from the same informers and, when
+// an object changes or goes, also queues the owners and dependents whose decision that may change.
+// Level-based: after a restart it rebuilds the graph from the informers and processes everything, so
+// dependents orphaned while it was down are collected; every object is re-examined now and then anyway.
+import { groupResourceOf, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
+import { createLogger, type Logger } from '../../lib/logging.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { Controller } from '../runtime/controller.ts';
+import type { InformerCache } from '../runtime/informer.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import { discover, type Discovery } from './discovery.ts';
 import { OwnershipGraph, type GraphNode } from './graph.ts';
+import { GarbageCollectorReconciler } from './reconciler.ts';
 
-const FIELD_MANAGER = 'garbage-collector';
+export const GC_CONTROLLER_NAME = 'garbage-collector';
 /** Events are never owners worth tracking, and are the busiest kind (Kubernetes' GC ignores them too). */
 const IGNORED = new Set(['events', 'events.events.k8s.io']);
 
 export interface GarbageCollectorOptions {
+  client: ApiClient;
+  /** The manager's shared informers (ManagerContext.informers); the collector never stops them. */
+  informers: InformerCache;
+  metrics?: RuntimeMetrics;
+  /** Default 4. */
   workers?: number;
-  /** How often discovery is refreshed to pick up new kinds. */
+  /** How often discovery is refreshed to pick up new kinds. Default 30 s. */
   discoveryIntervalMs?: number;
-  /** Every object is re-examined this often, whatever happened (level-based safety net). */
+  /** Every object is re-examined this often, whatever happened (level-based safety net). Default 10 min. */
   resyncIntervalMs?: number;
+  /** Workers start after this long even if some kind has not listed yet. Default 60 s. */
+  syncTimeoutMs?: number;
   logger?: Logger;
 }
 
-type OwnerState = 'present' | 'absent' | 'deleting-foreground' | 'unknown';
-
 export class GarbageCollector {
   private readonly graph = new OwnershipGraph();
-  private readonly informers: InformerCache;
-  private readonly watched = new Map<string, Informer>();
-  private readonly queue = new WorkQueue({ name: 'garbage-collector' });
+  private readonly controller: Controller;
   private readonly log: Logger;
   private discovery: Discovery = { resources: [], byKind: new Map() };
-  private timers: NodeJS.Timeout[] = [];
+  /** Kinds made primary, by `<resource>.<group>`. */
+  private readonly watched = new Set<string>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly tasks: PeriodicTask[] = [];
   private stopped = false;
 
-  constructor(
-    private readonly client: ApiClient,
-    private readonly options: GarbageCollectorOptions = {},
-  ) {
-    this.log = options.logger ?? createLogger('garbage-collector');
-    this.informers = new InformerCache(client, { defaults: { logger: this.log } });
+  constructor(private readonly options: GarbageCollectorOptions) {
+    this.log = options.logger ?? createLogger(GC_CONTROLLER_NAME);
+    this.controller = new Controller({
+      name: GC_CONTROLLER_NAME,
+      client: options.client,
+      informers: options.informers,
+      reconciler: new GarbageCollectorReconciler({ client: options.client, informers: options.informers, graph: this.graph, discovery: () => this.discovery }),
+      workers: options.workers ?? 4,
+      metrics: options.metrics,
+      logger: this.log,
+      syncTimeoutMs: options.syncTimeoutMs ?? 60_000,
+      // It acts on other controllers' objects: never write conditions on them.
+      stalledConditions: false,
+    });
   }
 
   /**
-   * Discovers, syncs, then runs workers and timers. A stop() during any of the awaits wins: nothing is
-   * started after it (a leadership term can end while the caches are still syncing).
+   * Discovers, adds every kind as a primary, waits for their informers to list (so owners are in the graph
+   * before dependents are judged), then runs the workers and the refresh timers. A stop() during any of the
+   * awaits wins: nothing is started after it (a leadership term can end while the caches are still syncing).
    */
   async start(): Promise<void> {
     await this.refreshDiscovery();
     if (this.stopped) return;
-    this.informers.start();
-    await this.informers.waitForSync(60_000);
+    await this.controller.start();
     if (this.stopped) return;
-    this.queue.run(this.options.workers ?? 4, (uid) => this.process(uid));
-    this.enqueueAll();
-    this.timers.push(setInterval(() => void this.refreshDiscovery().catch((error) => this.log.warn('discovery failed', { error: errorMessage(error) })), this.options.discoveryIntervalMs ?? 30_000));
-    this.timers.push(setInterval(() => this.enqueueAll(), this.options.resyncIntervalMs ?? 10 * 60_000));
+    this.every('discovery refresh', this.options.discoveryIntervalMs ?? 30_000, () => this.refreshDiscovery());
+    this.every('resync', this.options.resyncIntervalMs ?? 10 * 60_000, async () => this.enqueueAll());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
-    await this.queue.shutDown({ drain: false });
-    await this.informers.stop();
+    for (const task of this.tasks.splice(0)) task.stop();
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    await this.controller.stop();
+  }
+
+  private every(name: string, intervalMs: number, pass: () => Promise<void>): void {
+    const task = new PeriodicTask(name, intervalMs, pass, this.log);
+    this.tasks.push(task);
+    task.start(intervalMs);
   }
 
   /** Objects in the graph (for metrics and tests). */
@@ -80,134 +98,51 @@ export class GarbageCollector {
   }
 
   private async refreshDiscovery(): Promise<void> {
-    this.discovery = await discover(this.client);
-    if (this.stopped) return; // no informer is created (and started) after stop()
-    for (const resource of this.discovery.resources) {
-      const id = groupResourceOf(resource);
-      if (IGNORED.has(id) || this.watched.has(id)) continue;
-      const informer = this.informers.informerFor(resource);
-      informer.addEventHandler({
+    const discovery = await discover(this.options.client);
+    if (this.stopped) return; // no informer is added (and started) after stop()
+    this.discovery = discovery;
+    for (const resource of discovery.resources) if (!IGNORED.has(groupResourceOf(resource))) this.watch(resource);
+  }
+
+  /** Makes a kind primary (a no-op when it already is) and keeps the graph from its informer. */
+  private watch(resource: ResourceRef): void {
+    const id = groupResourceOf(resource);
+    if (this.watched.has(id)) return;
+    this.watched.add(id);
+    // Primary first, so the graph handler may queue nodes of this kind. Handlers of an informer that has
+    // listed already get its objects at once; the queued ones are reconciled after both handlers ran.
+    this.controller.addPrimary(resource);
+    this.unsubscribe.push(
+      this.options.informers.informerFor(resource).addEventHandler({
         onAdd: (object) => this.observe(resource, object),
         onUpdate: (_old, object) => this.observe(resource, object),
         onDelete: (object) => this.forget(object),
-      });
-      this.watched.set(id, informer);
-    }
+      }),
+    );
   }
 
+  /** An object appeared or changed: the controller queues it; an owner in foreground deletion waits for it. */
   private observe(resource: ResourceRef, object: KubeObject): void {
     const node = this.graph.upsert(resource, object);
-    if (!node) return;
-    this.queue.add(node.uid);
-    // An owner in foreground deletion waits for this dependent.
-    for (const owner of node.owners) this.queue.add(owner.uid);
+    for (const owner of node?.owners ?? []) this.enqueueNode(this.graph.get(owner.uid));
   }
 
+  /** An object went: its dependents may be orphans now, and its owners may be waiting for it. */
   private forget(object: KubeObject): void {
     const uid = object.metadata.uid;
     if (!uid) return;
     const node = this.graph.remove(uid);
-    for (const dependent of this.graph.dependentsOf(uid)) this.queue.add(dependent.uid);
-    for (const owner of node?.owners ?? []) this.queue.add(owner.uid);
+    for (const dependent of this.graph.dependentsOf(uid)) this.enqueueNode(dependent);
+    for (const owner of node?.owners ?? []) this.enqueueNode(this.graph.get(owner.uid));
   }
 
   private enqueueAll(): void {
     if (this.stopped) return;
-    for (const uid of this.graph.uids()) this.queue.add(uid);
+    for (const uid of this.graph.uids()) this.enqueueNode(this.graph.get(uid));
   }
 
-  private current(node: GraphNode): KubeObject | undefined {
-    return this.watched.get(groupResourceOf(node.resource))?.get(node.name, node.namespace);
-  }
-
-  private async process(uid: string): Promise<{ requeueAfterMs?: number } | void> {
-    const node = this.graph.get(uid);
-    if (!node) return;
-    const object = this.current(node);
-    if (!object || object.metadata.uid !== uid) return;
-    try {
-      if (object.metadata.deletionTimestamp) {
-        if (node.finalizers.includes(ORPHAN_FINALIZER)) await this.orphanDependents(node, object);
-        if (node.finalizers.includes(FOREGROUND_FINALIZER)) return await this.deleteDependents(node, object);
-        return;
-      }
-      if (node.owners.length > 0) return await this.checkOwners(node, object);
-    } catch (error) {
-      if (isConflict(error) || isNotFound(error)) return { requeueAfterMs: 100 };
-      this.log.warn('garbage collection failed; retrying', { kind: object.kind, namespace: node.namespace, name: node.name, error: errorMessage(error) });
-      throw error;
-    }
-  }
-
-  /** `orphan`: every dependent forgets this owner, then the owner may go. */
-  private async orphanDependents(node: GraphNode, owner: KubeObject): Promise<void> {
-    for (const dependent of this.graph.dependentsOf(node.uid)) {
-      const object = this.current(dependent);
-      if (object) await this.removeOwnerReferences(dependent, object, new Set([node.uid]));
-    }
-    await removeFinalizer(this.client, node.resource, owner, ORPHAN_FINALIZER, { fieldManager: FIELD_MANAGER });
-    this.log.info('orphaned dependents', { kind: owner.kind, namespace: node.namespace, name: node.name });
-  }
-
-  /** `foregroundDeletion`: dependents go first; the owner is released when no blocking one is left. */
-  private async deleteDependents(node: GraphNode, owner: KubeObject): Promise<{ requeueAfterMs?: number } | void> {
-    const dependents = this.graph.dependentsOf(node.uid);
-    for (const dependent of dependents) if (!dependent.deleting) await this.deleteObject(dependent, 'Foreground');
-    const blocking = dependents.filter((dependent) => dependent.owners.some((reference) => reference.uid === node.uid && reference.blockOwnerDeletion === true));
-    if (blocking.length > 0) return { requeueAfterMs: 2000 }; // their deletion events requeue us sooner
-    await removeFinalizer(this.client, node.resource, owner, FOREGROUND_FINALIZER, { fieldManager: FIELD_MANAGER });
-    this.log.info('dependents deleted; releasing owner', { kind: owner.kind, namespace: node.namespace, name: node.name });
-  }
-
-  private async checkOwners(node: GraphNode, object: KubeObject): Promise<{ requeueAfterMs?: number } | void> {
-    const states = await Promise.all(node.owners.map(async (reference) => [reference, await this.ownerState(reference, node)] as const));
-    if (states.some(([, state]) => state === 'unknown')) return { requeueAfterMs: 30_000 };
-    const alive = states.filter(([, state]) => state === 'present');
-    const dangling = states.filter(([, state]) => state === 'absent').map(([reference]) => reference.uid);
-    if (alive.length === 0) {
-      // Every owner is gone, or going in the foreground (which waits for exactly this).
-      const foreground = states.some(([, state]) => state === 'deleting-foreground');
-      await this.deleteObject(node, foreground ? 'Foreground' : 'Background');
-      return;
-    }
-    if (dangling.length > 0) await this.removeOwnerReferences(node, object, new Set(dangling));
-  }
-
-  private async ownerState(reference: OwnerReference, dependent: GraphNode): Promise<OwnerState> {
-    const resource = resourceForKind(this.discovery, reference.apiVersion, reference.kind);
-    if (!resource) return 'unknown'; // a kind we cannot resolve (yet): never delete on that basis
-    if (resource.namespaced && !dependent.namespace) return 'unknown'; // invalid reference: leave it alone
-    const known = this.graph.get(reference.uid);
-    if (known) return known.deleting && known.finalizers.includes(FOREGROUND_FINALIZER) ? 'deleting-foreground' : 'present';
-    // Not in the graph: confirm with the server before acting on it (the graph may simply lag).
-    try {
-      const live = await this.client.get(resource, reference.name, { namespace: resource.namespaced ? dependent.namespace : undefined });
-      if (live.metadata.uid !== reference.uid) return 'absent';
-      return live.metadata.deletionTimestamp && live.metadata.finalizers?.includes(FOREGROUND_FINALIZER) ? 'deleting-foreground' : 'present';
-    } catch (error) {
-      if (isNotFound(error)) return 'absent';
-      throw error;
-    }
-  }
-
-  private async deleteObject(node: GraphNode, propagationPolicy: 'Background' | 'Foreground'): Promise<void> {
-    try {
-      await this.client.delete(node.resource, node.name, { namespace: node.namespace, propagationPolicy, preconditions: { uid: node.uid } });
-      this.log.info('deleted dependent', { resource: node.resource.plural, namespace: node.namespace, name: node.name, propagationPolicy });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-
-  /** Removes references by UID with a JSON patch that first tests the list, so a concurrent change wins. */
-  private async removeOwnerReferences(node: GraphNode, object: KubeObject, uids: Set<string>): Promise<void> {
-    const references = object.metadata.ownerReferences ?? [];
-    const kept = references.filter((reference) => !uids.has(reference.uid));
-    if (kept.length === references.length) return;
-    const patch = [
-      { op: 'test', path: '/metadata/ownerReferences', value: references },
-      kept.length > 0 ? { op: 'replace', path: '/metadata/ownerReferences', value: kept } : { op: 'remove', path: '/metadata/ownerReferences' },
-    ];
-    await this.client.patch(node.resource, node.name, patch, { namespace: node.namespace, type: 'json', fieldManager: FIELD_MANAGER });
+  /** Graph nodes are of watched kinds only, so always of a primary resource. */
+  private enqueueNode(node: GraphNode | undefined): void {
+    if (node) this.controller.enqueue({ resource: node.resource, namespace: node.namespace, name: node.name });
   }
 }

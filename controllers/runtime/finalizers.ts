@@ -51,7 +51,11 @@ export interface FinalizerOptions {
   signal?: AbortSignal;
 }
 
-async function applyPatch<T extends KubeObject>(client: ApiClient, resource: ResourceRef, object: T, patch: JsonPatchOperation[], options: FinalizerOptions): Promise<T> {
+/**
+ * Applies a JSON patch whose `test` ops are preconditions on the object as this view saw it. A failed test
+ * (the server's 422) becomes a 409 Conflict saying `what` changed, so callers treat it as any stale view.
+ */
+export async function patchWithPreconditions<T extends KubeObject>(client: ApiClient, resource: ResourceRef, object: T, patch: JsonPatchOperation[], options: FinalizerOptions, what = 'finalizers'): Promise<T> {
   try {
     return await client.patch<T>(resource, object.metadata.name!, patch, { namespace: object.metadata.namespace, type: 'json', fieldManager: options.fieldManager, signal: options.signal });
   } catch (error) {
@@ -64,7 +68,7 @@ async function applyPatch<T extends KubeObject>(client: ApiClient, resource: Res
           status: 'Failure',
           code: 409,
           reason: 'Conflict',
-          message: `the finalizers of ${resource.plural} "${object.metadata.name}" changed since it was read; requeue and retry`,
+          message: `the ${what} of ${resource.plural} "${object.metadata.name}" changed since it was read; requeue and retry`,
           details: { name: object.metadata.name, group: resource.group || undefined, kind: resource.plural },
         },
         { method: 'PATCH', path: (error as ApiStatusError).request?.split(' ')[1] ?? '' },
@@ -82,7 +86,7 @@ async function applyPatch<T extends KubeObject>(client: ApiClient, resource: Res
 export async function ensureFinalizer<T extends KubeObject>(client: ApiClient, resource: ResourceRef, object: T, finalizer: string, options: FinalizerOptions = {}): Promise<T | undefined> {
   const patch = addFinalizerPatch(object, finalizer);
   if (!patch) return undefined;
-  return applyPatch(client, resource, object, patch, options);
+  return patchWithPreconditions(client, resource, object, patch, options);
 }
 
 /**
@@ -94,7 +98,7 @@ export async function removeFinalizer<T extends KubeObject>(client: ApiClient, r
   const patch = removeFinalizerPatch(object, finalizer);
   if (!patch) return undefined;
   try {
-    return await applyPatch(client, resource, object, patch, options);
+    return await patchWithPreconditions(client, resource, object, patch, options);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;

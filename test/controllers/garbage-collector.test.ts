@@ -1,12 +1,15 @@
 // The garbage collector against a real API server, with deletions made by the real kubectl: cascading
 // delete in background, foreground and orphan modes, blockOwnerDeletion, UID-mismatched owners, several
-// owners, and dependents orphaned while the collector was down (collected when it comes back).
+// owners, dependents of a kind defined after the collector started (found by discovery refresh), and
+// dependents orphaned while the collector was down (collected when it comes back).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import YAML from 'yaml';
 import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import { GarbageCollector } from '../../controllers/gc/collector.ts';
+import { InformerCache } from '../../controllers/runtime/informer.ts';
 import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
@@ -16,12 +19,21 @@ describe('garbage collector', () => {
   let env: TestApiServer;
   let client: ApiClient;
   let gc: GarbageCollector | undefined;
+  let informers: InformerCache | undefined;
   let nextSubnet = 1;
-  const kubectl = (args: string[]) => env.kubectl(args);
+  const kubectl = (args: string[], stdin?: string) => env.kubectl(args, { stdin });
 
+  // As the controller manager runs it: on the informers its term shares, stopped with them.
   const startGc = async () => {
-    gc = new GarbageCollector(client, { discoveryIntervalMs: 1000 });
+    informers = new InformerCache(client);
+    gc = new GarbageCollector({ client, informers, discoveryIntervalMs: 1000 });
     await gc.start();
+  };
+  const stopGc = async () => {
+    await gc?.stop();
+    await informers?.stop();
+    gc = undefined;
+    informers = undefined;
   };
   const vpc = (name: string) => client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name, namespace: NS }, spec: { cidrBlocks: ['10.0.0.0/16'] } } as KubeObject);
   const subnet = (name: string, owners: KubeObject[], options: { block?: boolean; finalizers?: string[]; uid?: string } = {}) =>
@@ -52,7 +64,7 @@ describe('garbage collector', () => {
     await startGc();
   });
   afterAll(async () => {
-    await gc?.stop();
+    await stopGc();
     client?.close();
     await env?.stop();
   });
@@ -100,9 +112,34 @@ describe('garbage collector', () => {
     expect((await exists(SubnetResource, 'two-owners'))!.metadata.ownerReferences![0].name).toBe('second-owner');
   });
 
+  it('collects dependents of a kind defined after it started (discovery refresh adds it as a primary)', async () => {
+    const gadget = { group: 'example.com', version: 'v1', plural: 'gadgets', kind: 'Gadget', namespaced: true };
+    ok(await kubectl(['apply', '-f', '-'], YAML.stringify({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'gadgets.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Namespaced',
+        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+      },
+    })));
+    ok(await kubectl(['wait', '--for=condition=Established', 'crd/gadgets.example.com', '--timeout=10s']));
+    const owner = await vpc('crd-owner');
+    const reference = { apiVersion: owner.apiVersion!, kind: 'Vpc', name: 'crd-owner', uid: owner.metadata.uid! };
+    const gadgetOwnedBy = (name: string, owner: typeof reference) => client.create(gadget, { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name, namespace: NS, ownerReferences: [owner] }, spec: {} } as KubeObject);
+    const gadgets = async () => (await kubectl(['get', 'gadgets', '-n', NS, '-o', 'name'])).stdout.trim();
+    await waitFor('the new kind served', () => gadgetOwnedBy('owned', reference));
+    // Its own add event is all that can queue this one (no owner in the graph points at it).
+    await gadgetOwnedBy('stray', { ...reference, uid: '00000000-0000-0000-0000-000000000001' });
+    await waitFor('the stray Gadget collected', async () => (await gadgets()) === 'gadget.example.com/owned');
+    ok(await kubectl(['delete', 'vpc', 'crd-owner', '-n', NS]));
+    await waitFor('the owned Gadget collected', async () => (await gadgets()) === '');
+  });
+
   it('collects dependents orphaned while it was down, when it comes back', async () => {
-    await gc!.stop();
-    gc = undefined;
+    await stopGc();
     const owner = await vpc('while-down');
     await subnet('left-behind', [owner]);
     ok(await kubectl(['delete', 'vpc', 'while-down', '-n', NS]));
