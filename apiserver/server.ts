@@ -10,8 +10,9 @@ import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
-import { CrossObjectAdmission, type AdmissionLookup } from './admission/cross-object.ts';
-import { registerNetworkAdmission } from './admission/network.ts';
+import { AdmissionChain } from './admission/chain.ts';
+import { watchCacheLookup } from './admission/lookup.ts';
+import { standardAdmissionPlugins } from './admission/plugins.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
 import { encryptSecrets } from './encryption/rotation.ts';
 import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
@@ -25,7 +26,6 @@ import { builtinResources } from './registry/builtins/index.ts';
 import { ObjectStore } from './registry/object-store.ts';
 import { Reader } from './registry/reads.ts';
 import { ResourceRegistry } from './registry/registry.ts';
-import { listPrefix, objectKey } from './registry/resource.ts';
 import { openEmbeddedStore } from './storage/embedded.ts';
 import { openEtcdStore, readEtcdTlsFiles, type EtcdTlsFiles } from './storage/etcd.ts';
 import type { Store } from './storage/types.ts';
@@ -104,20 +104,6 @@ async function openStore(options: StorageOptions, home: string): Promise<Store> 
   return openEmbeddedStore({ path: file });
 }
 
-/** Cross-object admission reads the watch cache (stored form; the checked kinds have no conversion). */
-function cacheLookup(registry: ResourceRegistry, cache: WatchCache): AdmissionLookup {
-  return {
-    list(group, plural, namespace) {
-      const resource = registry.byGroupResource(group, plural);
-      return resource ? cache.list(listPrefix(resource, namespace)).map((entry) => entry.object) : [];
-    },
-    get(group, plural, namespace, name) {
-      const resource = registry.byGroupResource(group, plural);
-      return resource ? cache.get(objectKey(resource, namespace, name))?.object : undefined;
-    },
-  };
-}
-
 function listen(server: https.Server, port: number, bindAddress: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
@@ -142,11 +128,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   registry.setSource('builtin', [...builtinResources(), customResourceDefinitionResource()]);
 
   const cache = new WatchCache(store, { capacity: options.watchCacheCapacity, logger: log.child({ component: 'watch-cache' }) });
-  let lifecycle: NamespaceLifecycle | undefined;
-  const crossObject = new CrossObjectAdmission(cacheLookup(registry, cache));
-  registerNetworkAdmission(crossObject);
-  const objects = new ObjectStore(store, { state: (namespace) => lifecycle!.state(namespace) }, crossObject);
-  lifecycle = new NamespaceLifecycle(registry, objects, store, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
+  const objects = new ObjectStore(store, new AdmissionChain(standardAdmissionPlugins(), watchCacheLookup(registry, cache, store)));
+  const lifecycle = new NamespaceLifecycle(registry, objects, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
   const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = https.createServer({

@@ -1,95 +1,100 @@
-// Cross-object admission for the network kinds: what can be known wrong when the object arrives.
-//   Subnet: gateway and excludeIPs inside its CIDR; CIDR inside its VPC's blocks; no overlap with a sibling.
-//   Port:   a static address inside its Subnet, usable, not reserved, not taken; security groups exist.
+// Admission plugins 3 (chain.ts) for the network kinds: what is knowably wrong when the object arrives and can
+// never become right by waiting — the rules themselves live once in apis/network/v1alpha1/validation.ts,
+// shared with the controllers.
+//   Vpc, SecurityGroup: CIDRs are networks (no host bits).
+//   Subnet: its CIDR is a network; gateway and excludeIPs inside it; inside its Vpc's blocks (when the Vpc
+//           exists); no overlap with a sibling already admitted.
+//   Port:   a static address inside its Subnet (when the Subnet exists), usable, not reserved, not taken.
+// Never refused: references to objects that do not exist yet (a Port's security groups, a Subnet's Vpc, a
+// Port's Subnet): order must not matter, the controllers report them until they appear. On updates a problem
+// the stored object already had (same rule, same value) is not refused again: what was admitted stays
+// admissible, even when a rule was added later.
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { cidrWithin, contains, formatCidr, inRanges, overlaps, parseCidr, parseIPv4, parseRange, parseRanges, subnetGateway, usableRange, type Cidr } from '../../apis/net/ipv4.ts';
+import type { PortSpec } from '../../apis/network/v1alpha1/port.ts';
+import type { SecurityGroupSpec } from '../../apis/network/v1alpha1/securitygroup.ts';
+import type { SubnetSpec } from '../../apis/network/v1alpha1/subnet.ts';
+import {
+  securityGroupSpecProblems,
+  staticAddressProblems,
+  subnetPlacementProblems,
+  subnetSpecProblems,
+  vpcSpecProblems,
+  type NetworkProblem,
+  type PortAddressing,
+  type Spec,
+} from '../../apis/network/v1alpha1/validation.ts';
+import type { VpcSpec } from '../../apis/network/v1alpha1/vpc.ts';
 import type { FieldError } from '../errors.ts';
-import type { AdmissionLookup, CrossObjectAdmission } from './cross-object.ts';
+import type { AdmissionAttributes, AdmissionLookup, AdmissionPlugin } from './chain.ts';
+import type { ParentReference } from './parent-lifecycle.ts';
 
 const GROUP = 'network.photoncloud.io';
+const VPCS = { group: GROUP, plural: 'vpcs' };
+const SUBNETS = { group: GROUP, plural: 'subnets' };
+const PORTS = { group: GROUP, plural: 'ports' };
 
-interface SubnetSpec {
-  vpcRef?: string;
-  cidr?: string;
-  gateway?: string;
-  excludeIPs?: string[];
+/** Children refused while their parent is being deleted (parent-lifecycle.ts). */
+export const NETWORK_PARENTS: ParentReference[] = [
+  { child: { group: GROUP, kind: 'Subnet' }, field: 'spec.vpcRef', parent: { ...VPCS, kind: 'Vpc' } },
+  { child: { group: GROUP, kind: 'Port' }, field: 'spec.subnetRef', parent: { ...SUBNETS, kind: 'Subnet' } },
+];
+
+export function toFieldError(problem: NetworkProblem): FieldError {
+  const value = JSON.stringify(problem.value);
+  if (problem.reason === 'AddressInUse') return { field: problem.field, reason: 'FieldValueDuplicate', message: `Duplicate value: ${value}: ${problem.message}` };
+  return { field: problem.field, reason: 'FieldValueInvalid', message: `Invalid value: ${value}: ${problem.message}` };
 }
 
-const invalid = (field: string, value: unknown, detail: string): FieldError => ({ field, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
-
-function live(objects: KubeObject[], except: KubeObject): KubeObject[] {
-  return objects.filter((object) => object.metadata.name !== except.metadata.name && !object.metadata.deletionTimestamp);
+/** The problems of `object` under `rule`, less those the stored object already had. */
+function newProblems<T>(rule: (object: T) => NetworkProblem[], object: T, old: T | undefined): NetworkProblem[] {
+  const problems = rule(object);
+  if (!old || problems.length === 0) return problems;
+  const before = new Set(rule(old).map((problem) => `${problem.reason} ${problem.value}`));
+  return problems.filter((problem) => !before.has(`${problem.reason} ${problem.value}`));
 }
 
-function checkSubnet(object: KubeObject, old: KubeObject | undefined, lookup: AdmissionLookup): FieldError[] {
-  const spec = (object.spec ?? {}) as SubnetSpec;
-  const cidr = spec.cidr ? parseCidr(spec.cidr) : undefined;
-  if (!cidr) return []; // the schema reports malformed CIDRs
-  const errors: FieldError[] = [];
-  if (spec.gateway !== undefined) {
-    const gateway = parseIPv4(spec.gateway);
-    const usable = usableRange(cidr);
-    if (gateway !== undefined && (gateway < usable.first || gateway > usable.last)) errors.push(invalid('spec.gateway', spec.gateway, `must be a usable address inside spec.cidr ${formatCidr(cidr)}`));
-  }
-  (spec.excludeIPs ?? []).forEach((entry, index) => {
-    const range = parseRange(entry);
-    if (!range) errors.push(invalid(`spec.excludeIPs[${index}]`, entry, 'must be an IPv4 address or a range "a..b" with a <= b'));
-    else if (!contains(cidr, range.first) || !contains(cidr, range.last)) errors.push(invalid(`spec.excludeIPs[${index}]`, entry, `must be inside spec.cidr ${formatCidr(cidr)}`));
-  });
-  // Immutable CIDR and VPC: on updates, what was admitted stays admitted.
-  if (old && (old.spec as SubnetSpec | undefined)?.cidr === spec.cidr && (old.spec as SubnetSpec | undefined)?.vpcRef === spec.vpcRef) return errors;
+const specOf = <S>(object: KubeObject | undefined) => object && (object as unknown as Spec<S>);
+
+function plugin(kind: string, check: (attributes: AdmissionAttributes, lookup: AdmissionLookup) => Promise<NetworkProblem[]>): AdmissionPlugin {
+  return {
+    name: `${kind}Validation`,
+    operations: ['CREATE', 'UPDATE'],
+    kinds: [{ group: GROUP, kind }],
+    async admit(attributes, lookup) {
+      return (await check(attributes, lookup)).map(toFieldError);
+    },
+  };
+}
+
+const vpcValidation = plugin('Vpc', async ({ object, old }) => newProblems((vpc) => vpcSpecProblems(vpc?.spec), specOf<VpcSpec>(object), specOf<VpcSpec>(old)));
+
+const securityGroupValidation = plugin('SecurityGroup', async ({ object, old }) =>
+  newProblems((group) => securityGroupSpecProblems(group?.spec), specOf<SecurityGroupSpec>(object), specOf<SecurityGroupSpec>(old)),
+);
+
+const subnetValidation = plugin('Subnet', async ({ object, old }, lookup) => {
+  const subnet = specOf<SubnetSpec>(object)!;
+  const previous = specOf<SubnetSpec>(old);
+  const problems = newProblems((candidate) => subnetSpecProblems(candidate?.spec), subnet, previous);
+  // CIDR and Vpc are immutable: once placed, a Subnet stays placed.
+  if (previous && previous.spec?.cidr === subnet.spec?.cidr && previous.spec?.vpcRef === subnet.spec?.vpcRef) return problems;
   const namespace = object.metadata.namespace;
-  const vpc = spec.vpcRef ? lookup.get(GROUP, 'vpcs', namespace, spec.vpcRef) : undefined;
-  if (vpc && !vpc.metadata.deletionTimestamp) {
-    const blocks = ((vpc.spec as { cidrBlocks?: string[] } | undefined)?.cidrBlocks ?? []).map((block) => parseCidr(block)).filter((block): block is Cidr => block !== undefined);
-    if (!blocks.some((block) => cidrWithin(cidr, block))) errors.push(invalid('spec.cidr', spec.cidr, `must be inside one of Vpc ${spec.vpcRef}'s cidrBlocks [${blocks.map(formatCidr).join(', ')}]`));
-  }
-  for (const sibling of live(lookup.list(GROUP, 'subnets', namespace), object)) {
-    const siblingSpec = (sibling.spec ?? {}) as SubnetSpec;
-    if (siblingSpec.vpcRef !== spec.vpcRef) continue;
-    const other = siblingSpec.cidr ? parseCidr(siblingSpec.cidr) : undefined;
-    if (other && overlaps(cidr, other)) errors.push(invalid('spec.cidr', spec.cidr, `overlaps Subnet ${sibling.metadata.name} (${siblingSpec.cidr}) in Vpc ${spec.vpcRef}`));
-  }
-  return errors;
-}
+  const vpcRef = subnet.spec?.vpcRef;
+  const vpc = vpcRef ? await lookup.get(VPCS, namespace, vpcRef) : undefined;
+  const siblings = await lookup.list(SUBNETS, namespace);
+  return [...problems, ...subnetPlacementProblems(subnet, specOf<VpcSpec>(vpc), siblings.map((sibling) => specOf<SubnetSpec>(sibling)!))];
+});
 
-interface PortSpec {
-  subnetRef?: string;
-  ipAddress?: string;
-  securityGroupRefs?: string[];
-}
+const portValidation = plugin('Port', async ({ object, old }, lookup) => {
+  const port = specOf<PortSpec>(object) as PortAddressing;
+  const { ipAddress, subnetRef } = port.spec ?? {};
+  // The address is immutable: once admitted, it stays the Port's.
+  if (!ipAddress || !subnetRef || (old && specOf<PortSpec>(old)?.spec?.ipAddress === ipAddress)) return [];
+  const subnet = await lookup.get(SUBNETS, object.metadata.namespace, subnetRef);
+  if (!subnet) return [];
+  const ports = await lookup.list(PORTS, object.metadata.namespace);
+  return staticAddressProblems(port, specOf<SubnetSpec>(subnet), ports as unknown as PortAddressing[]);
+});
 
-function checkPort(object: KubeObject, old: KubeObject | undefined, lookup: AdmissionLookup): FieldError[] {
-  const spec = (object.spec ?? {}) as PortSpec;
-  const namespace = object.metadata.namespace;
-  const errors: FieldError[] = [];
-  const oldRefs = new Set(((old?.spec as PortSpec | undefined)?.securityGroupRefs) ?? []);
-  (spec.securityGroupRefs ?? []).forEach((name, index) => {
-    if (oldRefs.has(name)) return;
-    const group = lookup.get(GROUP, 'securitygroups', namespace, name);
-    if (!group || group.metadata.deletionTimestamp) errors.push({ field: `spec.securityGroupRefs[${index}]`, reason: 'FieldValueNotFound', message: `Not found: ${JSON.stringify(name)}` });
-  });
-  if (!spec.ipAddress || (old && (old.spec as PortSpec | undefined)?.ipAddress === spec.ipAddress)) return errors;
-  const address = parseIPv4(spec.ipAddress);
-  const subnet = spec.subnetRef ? lookup.get(GROUP, 'subnets', namespace, spec.subnetRef) : undefined;
-  const subnetSpec = (subnet?.spec ?? {}) as SubnetSpec;
-  const cidr = subnetSpec.cidr ? parseCidr(subnetSpec.cidr) : undefined;
-  if (address === undefined || !cidr) return errors;
-  const usable = usableRange(cidr);
-  if (!contains(cidr, address)) errors.push(invalid('spec.ipAddress', spec.ipAddress, `must be inside Subnet ${spec.subnetRef}'s cidr ${formatCidr(cidr)}`));
-  else if (address < usable.first || address > usable.last) errors.push(invalid('spec.ipAddress', spec.ipAddress, 'is the network or broadcast address'));
-  else if (address === subnetGateway(cidr, subnetSpec.gateway)) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is Subnet ${spec.subnetRef}'s gateway`));
-  else if (inRanges(address, parseRanges(subnetSpec.excludeIPs))) errors.push(invalid('spec.ipAddress', spec.ipAddress, `is excluded from allocation by Subnet ${spec.subnetRef} (excludeIPs)`));
-  else {
-    const taken = live(lookup.list(GROUP, 'ports', namespace), object).find((port) => {
-      const other = port.spec as PortSpec | undefined;
-      return other?.subnetRef === spec.subnetRef && (other?.ipAddress === spec.ipAddress || (port.status as { ipAddress?: string } | undefined)?.ipAddress === spec.ipAddress);
-    });
-    if (taken) errors.push({ field: 'spec.ipAddress', reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(spec.ipAddress)}: already used by Port ${taken.metadata.name}` });
-  }
-  return errors;
-}
-
-export function registerNetworkAdmission(admission: CrossObjectAdmission): void {
-  admission.register(GROUP, 'Subnet', checkSubnet).register(GROUP, 'Port', checkPort);
-}
+/** The network kinds' plugins, in chain order (independent of each other: each admits one kind). */
+export const networkAdmission: readonly AdmissionPlugin[] = [vpcValidation, subnetValidation, securityGroupValidation, portValidation];

@@ -51,7 +51,7 @@ async function start(seed: (store: Store) => Promise<void> = async () => undefin
   registry.setSource('builtin', [...builtinResources(), crds]);
   const cache = new WatchCache(store, { logger });
   await cache.start();
-  const objects = new ObjectStore(store, { state: async () => 'Active' });
+  const objects = new ObjectStore(store);
   const controller = new CrdController(crds, registry, objects, cache, logger);
   controller.start();
   env = {

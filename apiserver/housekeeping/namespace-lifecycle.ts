@@ -9,10 +9,9 @@ import { ApiError, isGoneOrChanged } from '../errors.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { NAMESPACE_FINALIZER } from '../registry/builtins/namespaces.ts';
 import { withTransitionTimes } from '../../apis/meta/conditions.ts';
-import { deleteUnlessDeleting, type NamespaceLookup, type NamespaceState, type ObjectStore } from '../registry/object-store.ts';
+import { deleteUnlessDeleting, type ObjectStore } from '../registry/object-store.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
-import { groupResource, listPrefix, objectKey, type ResourceInfo } from '../registry/resource.ts';
-import type { Store } from '../storage/types.ts';
+import { groupResource, listPrefix, type ResourceInfo } from '../registry/resource.ts';
 import type { WatchCache } from '../watch/cache.ts';
 
 interface Remaining {
@@ -20,14 +19,13 @@ interface Remaining {
   finalizers: Map<string, number>;
 }
 
-export class NamespaceLifecycle implements NamespaceLookup {
+export class NamespaceLifecycle {
   private readonly loop: PeriodicTask;
   private readonly log: Logger;
 
   constructor(
     private readonly registry: ResourceRegistry,
     private readonly objects: ObjectStore,
-    private readonly store: Store,
     private readonly cache: WatchCache,
     intervalMs = 1000,
     logger?: Logger,
@@ -40,18 +38,6 @@ export class NamespaceLifecycle implements NamespaceLookup {
     const resource = this.registry.get('', 'v1', 'namespaces');
     if (!resource) throw new Error('namespaces are not registered');
     return resource;
-  }
-
-  /** Cache first; a miss is confirmed in storage (the namespace may have been created a moment ago). */
-  async state(namespace: string): Promise<NamespaceState> {
-    const key = objectKey(this.namespaces(), undefined, namespace);
-    let object = this.cache.get(key)?.object;
-    if (!object) {
-      const kv = await this.store.get(key);
-      if (!kv) return 'Missing';
-      object = JSON.parse(kv.value.toString('utf8')) as KubeObject;
-    }
-    return object.metadata.deletionTimestamp ? 'Terminating' : 'Active';
   }
 
   start(): void {

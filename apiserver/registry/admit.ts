@@ -1,6 +1,7 @@
-// The admission pipeline every write goes through before it reaches storage, in Kubernetes' order:
+// The object's own admission, which every write goes through before it reaches storage, in Kubernetes' order:
 // unknown fields (fieldValidation), defaults, metadata rules, schema, immutable fields, kind-specific rules.
-// Any failure throws before anything is written.
+// Any failure throws before anything is written. What needs other objects (namespace and parent lifecycle,
+// cross-object rules) comes after, in the admission chain (admission/chain.ts) the object store runs.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { validateObjectMeta } from '../admission/metadata.ts';
 import { ApiError, badRequest, invalid, type FieldError } from '../errors.ts';

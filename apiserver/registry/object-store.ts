@@ -7,19 +7,13 @@ import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from '../../apis/meta/finalize
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubeObject, Status } from '../../apis/meta/types.ts';
 import { recordUpdate, withManagedFields, type FieldManagerContext } from '../fieldmanager/index.ts';
-import type { CrossObjectAdmission } from '../admission/cross-object.ts';
+import type { AdmissionChain } from '../admission/chain.ts';
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isGoneOrChanged, notFound } from '../errors.ts';
 import { fieldCountUpTo, MAX_OBJECT_BYTES, MAX_OBJECT_FIELDS } from '../limits.ts';
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
 import { apiVersionOf, groupResource, objectKey, type ResourceInfo } from './resource.ts';
-
-export type NamespaceState = 'Active' | 'Terminating' | 'Missing';
-
-export interface NamespaceLookup {
-  state(namespace: string): Promise<NamespaceState>;
-}
 
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -91,17 +85,14 @@ function withoutResourceVersion(object: KubeObject): KubeObject {
 }
 
 export class ObjectStore {
+  /**
+   * `admission`: the chain every create and update passes after the object's own validation (namespace and
+   * parent lifecycle, checks against other objects); without one, only the object's own validation applies.
+   */
   constructor(
     private readonly store: Store,
-    private readonly namespaces: NamespaceLookup,
-    private readonly crossObject?: CrossObjectAdmission,
+    private readonly admission?: AdmissionChain,
   ) {}
-
-  /** Checks against other objects (after the object's own validation passed). */
-  private checkCrossObject(resource: ResourceInfo, object: KubeObject, old: KubeObject | undefined): void {
-    const errors = this.crossObject?.check(resource, object, old) ?? [];
-    if (errors.length > 0) throw invalid(resource.kind, resource.group, object.metadata.name ?? '', errors);
-  }
 
   async get(resource: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
     const kv = await this.store.get(objectKey(resource, namespace, name));
@@ -137,9 +128,8 @@ export class ObjectStore {
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
       admitObject(resource, candidate, undefined, options);
-      this.checkCrossObject(resource, candidate, undefined);
+      await this.admission?.admit({ operation: 'CREATE', resource, object: candidate, dryRun: options.dryRun });
       if (options.operation !== 'Apply') candidate.metadata = withManagedFields(candidate.metadata, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
-      if (resource.namespaced) await this.requireWritableNamespace(namespace!);
       const encoded = encodeForWrite(candidate, resource);
       if (options.dryRun) return candidate;
       try {
@@ -192,7 +182,7 @@ export class ObjectStore {
       if (desired.metadata?.resourceVersion !== undefined && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(resource.plural, resource.group, name);
       }
-      const next = this.prepareUpdate(resource, desired, current, options, subresource);
+      const next = await this.prepareUpdate(resource, desired, current, options, subresource);
       if (jsonEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
       // The last finalizer gone: the object is deleted, not written (so not size-checked either).
       const deleting = next.metadata.deletionTimestamp !== undefined && !this.hasPendingFinalizers(resource, next);
@@ -216,7 +206,7 @@ export class ObjectStore {
   }
 
   /** Builds the object to store from what the client sent and what is stored (system fields are the server's). */
-  private prepareUpdate(resource: ResourceInfo, desired: KubeObject, current: KubeObject, options: WriteOptions, subresource?: string): KubeObject {
+  private async prepareUpdate(resource: ResourceInfo, desired: KubeObject, current: KubeObject, options: WriteOptions, subresource?: string): Promise<KubeObject> {
     if (typeof desired !== 'object' || desired === null || typeof desired.metadata !== 'object' || desired.metadata === null) {
       throw badRequest('the patched object must be an object with metadata');
     }
@@ -255,7 +245,7 @@ export class ObjectStore {
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     admitObject(resource, next, current, options);
-    if (subresource === undefined) this.checkCrossObject(resource, next, current);
+    await this.admission?.admit({ operation: 'UPDATE', resource, object: next, old: current, subresource, dryRun: options.dryRun });
     // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
     if (options.operation !== 'Apply' && subresource !== 'finalize') {
       next.metadata = withManagedFields(next.metadata, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
@@ -328,18 +318,6 @@ export class ObjectStore {
     }
     if (resourceVersion && resourceVersion !== current.metadata.resourceVersion) {
       throw conflict(resource.plural, resource.group, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
-    }
-  }
-
-  private async requireWritableNamespace(namespace: string): Promise<void> {
-    const state = await this.namespaces.state(namespace);
-    if (state === 'Missing') throw notFound('namespaces', '', namespace);
-    if (state === 'Terminating') {
-      throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`, {
-        name: namespace,
-        kind: 'namespaces',
-        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
-      });
     }
   }
 }

@@ -7,9 +7,12 @@ import { ApiClient, type HttpResult } from '../env/http.ts';
 const NS = 'bad-input';
 const VPCS = `/apis/network.photoncloud.io/v1alpha1/namespaces/${NS}/vpcs`;
 const SUBNETS = `/apis/network.photoncloud.io/v1alpha1/namespaces/${NS}/subnets`;
+const PORTS = `/apis/network.photoncloud.io/v1alpha1/namespaces/${NS}/ports`;
 
 const vpc = (name: string, spec: unknown = { cidrBlocks: ['10.0.0.0/16'] }, metadata: Record<string, unknown> = {}) =>
   ({ apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name, ...metadata }, spec });
+const networkObject = (kind: 'Subnet' | 'Port', name: string, spec: unknown, metadata: Record<string, unknown> = {}) =>
+  JSON.stringify({ apiVersion: 'network.photoncloud.io/v1alpha1', kind, metadata: { name, ...metadata }, spec });
 
 describe('bad input', () => {
   let env: TestApiServer;
@@ -170,6 +173,58 @@ describe('bad input', () => {
     const result = await refused(422, `${SUBNETS}/web`, { method: 'PATCH', body: '{"spec":{"cidr":"10.0.2.0/24"}}', headers: { 'Content-Type': 'application/merge-patch+json' } });
     expect(result.body.details.causes[0]).toMatchObject({ field: 'spec.cidr', reason: 'FieldValueInvalid' });
     expect(result.body.message).toContain('immutable');
+  });
+
+  it('refuses CIDRs with host bits with 422 naming the field and the network', async () => {
+    const subnet = await refused(422, SUBNETS, { method: 'POST', body: networkObject('Subnet', 'hosty', { vpcRef: 'existing', cidr: '10.0.5.7/24' }) });
+    expect(subnet.body.details.causes).toEqual([{ field: 'spec.cidr', reason: 'FieldValueInvalid', message: 'Invalid value: "10.0.5.7/24": has host bits set; the network is 10.0.5.0/24' }]);
+    expect(subnet.body.message).toBe('Subnet.network.photoncloud.io "hosty" is invalid: spec.cidr: Invalid value: "10.0.5.7/24": has host bits set; the network is 10.0.5.0/24');
+    const blocks = await refused(422, VPCS, { method: 'POST', body: JSON.stringify(vpc('hosty', { cidrBlocks: ['10.0.0.0/16', '10.1.0.1/16'] })) });
+    expect(blocks.body.details.causes.map((cause: { field: string }) => cause.field)).toEqual(['spec.cidrBlocks[1]']);
+    // The same update to the stored Vpc is refused too, and a dry run answers the same.
+    await refused(422, `${VPCS}/existing?dryRun=All`, { method: 'PATCH', body: '{"spec":{"staticRoutes":[{"destination":"192.168.0.1/16","nextHop":"10.0.1.9"}]}}', headers: { 'Content-Type': 'application/merge-patch+json' } });
+  });
+
+  it('admits references to objects that do not exist yet: creation order does not matter', async () => {
+    const port = await api.request(PORTS, { method: 'POST', body: networkObject('Port', 'early', { subnetRef: 'web', securityGroupRefs: ['not-yet'] }) });
+    expect(port.status).toBe(201);
+    expect(port.json().spec.securityGroupRefs).toEqual(['not-yet']);
+    const orphan = await api.request(PORTS, { method: 'POST', body: networkObject('Port', 'no-subnet', { subnetRef: 'not-yet', ipAddress: '10.99.0.5' }) });
+    expect(orphan.status).toBe(201);
+    const subnet = await api.request(SUBNETS, { method: 'POST', body: networkObject('Subnet', 'no-vpc', { vpcRef: 'not-yet', cidr: '172.16.0.0/24' }) });
+    expect(subnet.status).toBe(201);
+  });
+
+  it('refuses new children of a parent being deleted with 403, but not updates of existing children', async () => {
+    const hold = { finalizers: ['test.photoncloud.io/hold'] };
+    expect((await api.request(VPCS, { method: 'POST', body: JSON.stringify(vpc('prod', { cidrBlocks: ['10.20.0.0/16'] }, hold)) })).status).toBe(201);
+    expect((await api.request(SUBNETS, { method: 'POST', body: networkObject('Subnet', 'before', { vpcRef: 'prod', cidr: '10.20.1.0/24' }, hold) })).status).toBe(201);
+    // Deleting waits on our finalizer: both stay, terminating. A list answers only once the watch cache (which
+    // admission reads) has caught up with the store, so no waiting is needed after it.
+    expect((await api.request(`${VPCS}/prod`, { method: 'DELETE' })).status).toBe(200);
+    expect((await api.request(`${SUBNETS}/before`, { method: 'DELETE' })).status).toBe(200);
+    const listed = (await api.request(`${VPCS}?fieldSelector=metadata.name%3Dprod`)).json();
+    expect(listed.items[0].metadata.deletionTimestamp).toBeDefined();
+
+    const subnet = await refused(403, SUBNETS, { method: 'POST', body: networkObject('Subnet', 'late', { vpcRef: 'prod', cidr: '10.20.2.0/24' }) });
+    expect(subnet.body).toMatchObject({
+      reason: 'Forbidden',
+      message: 'unable to create Subnet "late": Vpc "prod" is being deleted',
+      details: { name: 'late', group: 'network.photoncloud.io', kind: 'subnets', causes: [{ reason: 'ParentTerminating', field: 'spec.vpcRef', message: 'Vpc "prod" is being deleted' }] },
+    });
+    await refused(403, `${SUBNETS}?dryRun=All`, { method: 'POST', body: networkObject('Subnet', 'late', { vpcRef: 'prod', cidr: '10.20.2.0/24' }) });
+    const port = await refused(403, PORTS, { method: 'POST', body: networkObject('Port', 'late', { subnetRef: 'before' }) });
+    expect(port.body.message).toBe('unable to create Port "late": Subnet "before" is being deleted');
+    expect(port.body.details).toMatchObject({ kind: 'ports', causes: [{ field: 'spec.subnetRef' }] });
+
+    // The existing child may still change (that is how its controller cleans it up), and then go.
+    const labelled = await api.request(`${SUBNETS}/before`, { method: 'PATCH', body: '{"metadata":{"labels":{"state":"leaving"}}}', headers: { 'Content-Type': 'application/merge-patch+json' } });
+    expect(labelled.status).toBe(200);
+    for (const path of [`${SUBNETS}/before`, `${VPCS}/prod`]) {
+      const released = await api.request(path, { method: 'PATCH', body: '{"metadata":{"finalizers":null}}', headers: { 'Content-Type': 'application/merge-patch+json' } });
+      expect(released.status).toBe(200);
+      expect((await api.request(path)).status).toBe(404);
+    }
   });
 
   it('writes nothing on dryRun=All but answers as if it had', async () => {
