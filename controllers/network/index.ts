@@ -7,7 +7,7 @@ import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from
 import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
-import { Controller, watchOf } from '../runtime/controller.ts';
+import { Controller, watchOf, type ControllerOptions } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
@@ -39,8 +39,12 @@ export class NetworkShared {
     this.stopRowWatch = deps.ovn.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
   }
 
-  /** The controller that reconciles kind (for OVN drift repair); returns it. */
-  register(kind: NetworkKind, controller: Controller): Controller {
+  /**
+   * The controller of one network kind: the shared client and informers, its reconciler and watches. It is
+   * remembered by kind for OVN drift repair.
+   */
+  controller(kind: NetworkKind, options: Pick<ControllerOptions, 'name' | 'resource' | 'reconciler' | 'watches' | 'workers'>, log: Logger, metrics?: RuntimeMetrics): Controller {
+    const controller = new Controller({ ...options, client: this.deps.client, informers: this.deps.informers, logger: log, metrics });
     this.controllers.set(kind, controller);
     return controller;
   }
@@ -81,48 +85,38 @@ export class NetworkShared {
 
 export function vpcController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  return shared.register('Vpc', new Controller({
+  return shared.controller('Vpc', {
     name: 'vpc-controller',
-    client: shared.deps.client,
     resource: VpcResource,
     reconciler: vpcReconciler(shared.deps, informers),
-    informers: shared.deps.informers,
     watches: [watchOf(informers.subnets, (subnet) => [{ namespace: subnet.metadata.namespace, name: subnet.spec.vpcRef }])],
-    logger: log,
-    metrics,
-  }));
+  }, log, metrics);
 }
 
 export function subnetController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const subnetsIn = (namespace: string | undefined, vpc: string) => requestsFor(informers.subnets.list(namespace).filter((subnet) => subnet.spec.vpcRef === vpc));
-  return shared.register('Subnet', new Controller({
+  return shared.controller('Subnet', {
     name: 'subnet-controller',
-    client: shared.deps.client,
     resource: SubnetResource,
     reconciler: subnetReconciler(shared.deps, informers),
-    informers: shared.deps.informers,
     watches: [
       watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!)),
       watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }]),
       // A sibling leaving (or changing) may end an overlap: the others in its Vpc look again.
       watchOf(informers.subnets, (changed) => subnetsIn(changed.metadata.namespace, changed.spec.vpcRef).filter((request) => request.name !== changed.metadata.name)),
     ],
-    logger: log,
-    metrics,
-  }));
+  }, log, metrics);
 }
 
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
   const waitingForAddress = (port: PortObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
-  return shared.register('Port', new Controller({
+  return shared.controller('Port', {
     name: 'port-controller',
-    client: shared.deps.client,
     resource: PortResource,
     reconciler: portReconciler(shared.deps, informers, shared.allocators),
-    informers: shared.deps.informers,
     workers: 16,
     watches: [
       watchOf(informers.subnets, (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name)),
@@ -130,26 +124,20 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
       watchOf(informers.ports, (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === changed.spec.subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port))),
     ],
-    logger: log,
-    metrics,
-  }));
+  }, log, metrics);
 }
 
 export function securityGroupController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
-  return shared.register('SecurityGroup', new Controller({
+  return shared.controller('SecurityGroup', {
     name: 'securitygroup-controller',
-    client: shared.deps.client,
     resource: SecurityGroupResource,
     reconciler: securityGroupReconciler(shared.deps, informers),
-    informers: shared.deps.informers,
     watches: [
       watchOf(informers.ports, (port) => (port.spec.securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name }))),
       // Rules naming a peer group follow that group (its address set, its existence).
       watchOf(informers.securityGroups, (group) =>
         requestsFor(informers.securityGroups.list(group.metadata.namespace).filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name)))),
     ],
-    logger: log,
-    metrics,
-  }));
+  }, log, metrics);
 }

@@ -45,6 +45,8 @@ export interface LifecycleContext<T extends KubeObject> extends ReconcileContext
   /**
    * Writes an intermediate status now and continues from the stored object (e.g. a Port commits its address
    * before anything is programmed, so a crash never loses or duplicates it). Resolves with that object.
+   * Only for something new to commit: each changed write is a watch event and another reconcile, so calling
+   * it on every pass would flip Ready back and forth forever.
    */
   progress(outcome: Outcome): Promise<T>;
 }
