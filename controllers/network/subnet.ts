@@ -6,8 +6,9 @@
 // changes. A Subnet being deleted waits for its Ports, then removes its rows.
 // Status: gateway, usedIPs, availableIPs.
 import type { DesiredRow } from '../../agents/ovn-nb/index.ts';
-import { cidrWithin, formatCidr, overlaps, parseCidr, type Cidr } from '../../apis/net/ipv4.ts';
+import { formatCidr, type Cidr } from '../../apis/net/ipv4.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
+import { subnetPlacementProblems } from '../../apis/network/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SubnetObject, type VpcObject } from './deps.ts';
@@ -47,20 +48,15 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers)
   const portsOf = (subnet: SubnetObject) => informers.ports.list(subnet.metadata.namespace).filter((port) => port.spec.subnetRef === subnet.metadata.name);
 
   /** The Subnet's Vpc, or why it cannot be attached yet; throws TerminalError for a CIDR that does not fit. */
-  const placement = (subnet: SubnetObject, cidr: Cidr): VpcObject | Outcome['readiness'] => {
+  const placement = (subnet: SubnetObject): VpcObject | Outcome['readiness'] => {
     const vpc = informers.vpcs.get(subnet.spec.vpcRef, subnet.metadata.namespace);
     if (!vpc) return notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} does not exist yet`);
     if (vpc.metadata.deletionTimestamp) return notReady('VpcDeleting', `Vpc ${vpc.metadata.name} is being deleted`);
-    const blocks = vpc.spec.cidrBlocks.map((block) => parseCidr(block)).filter((block): block is Cidr => block !== undefined);
-    if (!blocks.some((block) => cidrWithin(cidr, block))) throw new TerminalError('CidrOutsideVpc', `${subnet.spec.cidr} is not inside Vpc ${vpc.metadata.name}'s cidrBlocks ${vpc.spec.cidrBlocks.join(', ')}`);
-    // Of two overlapping siblings the older keeps working; ties go to the name.
+    // The rules admission applies, on today's view; of two overlapping siblings the older keeps working.
     const mine = `${subnet.metadata.creationTimestamp}/${subnet.metadata.name}`;
-    const older = informers.subnets.list(subnet.metadata.namespace).find((sibling) => {
-      if (sibling.metadata.uid === subnet.metadata.uid || sibling.spec.vpcRef !== subnet.spec.vpcRef || sibling.metadata.deletionTimestamp) return false;
-      const other = parseCidr(sibling.spec.cidr);
-      return other !== undefined && overlaps(cidr, other) && `${sibling.metadata.creationTimestamp}/${sibling.metadata.name}` < mine;
-    });
-    if (older) throw new TerminalError('CidrOverlap', `${subnet.spec.cidr} overlaps Subnet ${older.metadata.name} (${older.spec.cidr}) in Vpc ${vpc.metadata.name}`);
+    const older = informers.subnets.list(subnet.metadata.namespace).filter((sibling) => `${sibling.metadata.creationTimestamp}/${sibling.metadata.name}` < mine);
+    const [problem] = subnetPlacementProblems(subnet, vpc, older);
+    if (problem) throw new TerminalError(problem.reason, `${subnet.spec.cidr} ${problem.message}`);
     return vpc;
   };
 
@@ -74,7 +70,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers)
       const allocator = new SubnetAllocator(subnet.spec);
       const usedIPs = portsOf(subnet).filter((port) => port.status?.ipAddress).length;
       const status = { gateway: allocator.gatewayAddress, usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
-      const vpc = placement(subnet, allocator.cidr);
+      const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };
       return withOvn(deps.ovn, async (): Promise<Outcome> => {
         const router = { table: 'Logical_Router', owner: vpc.metadata.uid! } as const;

@@ -115,6 +115,9 @@ describe('IPAM and network object lifecycles', () => {
     await env.client.delete(VpcResource, 'main', { namespace: 'order' });
     const vpc = await waitReason(env, 'Vpc', 'order', 'main', 'SubnetsRemaining');
     expect(readyCondition(vpc)!.message).toBe('waiting for Subnets to be deleted: web');
+    // The Subnet says what is true (its Vpc exists and is going), and no new Subnet may join that Vpc.
+    expect(readyCondition(await waitReason(env, 'Subnet', 'order', 'web', 'VpcDeleting'))!.message).toBe('Vpc main is being deleted');
+    expect((await refused(create(env, 'Subnet', 'order', 'late', { vpcRef: 'main', cidr: '10.0.2.0/24' }))).code).toBe(403);
     await env.client.delete(SubnetResource, 'web', { namespace: 'order' });
     const waiting = await waitReason(env, 'Subnet', 'order', 'web', 'PortsRemaining');
     expect(readyCondition(waiting)!.message).toBe('waiting for Ports to be deleted: p');
