@@ -1,8 +1,10 @@
 // OpenAPI v3, generated from the same schemas that validate requests. kubectl explain reads
 // components.schemas (found by x-kubernetes-group-version-kind); kubectl apply looks for the
 // fieldValidation parameter on PATCH to use server-side field validation. The index links each group
-// version by a content hash, because kubectl caches those URLs forever.
+// version by a content hash, because kubectl caches those URLs forever. The same paths and schemas make
+// the OpenAPI v2 document (openapi-v2.ts), which kubectl still falls back to.
 import { createHash } from 'node:crypto';
+import { encodeOpenApiV2, openApiV2Document } from './openapi-v2.ts';
 import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
@@ -11,6 +13,14 @@ import { META, metaSchemas } from '../schema/object-meta-schema.ts';
 interface GroupVersionDocument {
   json: string;
   hash: string;
+}
+
+/** `/openapi/v2`: one document for every group version, as JSON and as gnostic protobuf, each with its ETag. */
+export interface OpenApiV2Representations {
+  json: string;
+  jsonETag: string;
+  protobuf: Buffer;
+  protobufETag: string;
 }
 
 /** `network.photoncloud.io` + `v1alpha1` + `Vpc` → `io.photoncloud.network.v1alpha1.Vpc`; core → `io.k8s.api.core.v1.Namespace`. */
@@ -133,6 +143,9 @@ function listSchema(resource: ResourceInfo): Record<string, unknown> {
 export class OpenApiDocuments {
   private cachedGeneration = -1;
   private documents = new Map<string, GroupVersionDocument>();
+  private allPaths: Record<string, Record<string, unknown>> = {};
+  private allSchemas: Record<string, unknown> = {};
+  private v2Cache: { generation: number; representations: OpenApiV2Representations } | undefined;
 
   constructor(
     private readonly registry: ResourceRegistry,
@@ -148,6 +161,8 @@ export class OpenApiDocuments {
       byGroupVersion.get(key)!.push(resource);
     }
     const documents = new Map<string, GroupVersionDocument>();
+    const allPaths: Record<string, Record<string, unknown>> = {};
+    const allSchemas: Record<string, unknown> = {};
     for (const [key, resources] of byGroupVersion) {
       const schemas: Record<string, unknown> = { ...metaSchemas };
       let paths: Record<string, unknown> = {};
@@ -156,12 +171,29 @@ export class OpenApiDocuments {
         schemas[schemaName(resource, 'List')] = listSchema(resource);
         paths = { ...paths, ...pathsFor(resource) };
       }
+      Object.assign(allPaths, paths);
+      Object.assign(allSchemas, schemas);
       const document = { openapi: '3.0.0', info: { title: 'PhotonCloud', version: this.serverVersion }, paths, components: { schemas } };
       const json = JSON.stringify(document);
       documents.set(key, { json, hash: createHash('sha512').update(json).digest('hex').slice(0, 64).toUpperCase() });
     }
     this.documents = documents;
+    this.allPaths = allPaths;
+    this.allSchemas = allSchemas;
     this.cachedGeneration = this.registry.generation;
+  }
+
+  /** The OpenAPI v2 document, built on first use after each change of the served resources. */
+  v2(): OpenApiV2Representations {
+    this.refresh();
+    if (this.v2Cache?.generation !== this.cachedGeneration) {
+      const document = openApiV2Document(this.allPaths, this.allSchemas, this.serverVersion);
+      const json = JSON.stringify(document);
+      const protobuf = encodeOpenApiV2(document);
+      const etag = (bytes: string | Buffer) => `"${createHash('sha512').update(bytes).digest('hex').slice(0, 64).toUpperCase()}"`;
+      this.v2Cache = { generation: this.cachedGeneration, representations: { json, jsonETag: etag(json), protobuf, protobufETag: etag(protobuf) } };
+    }
+    return this.v2Cache.representations;
   }
 
   index(): unknown {

@@ -6,12 +6,13 @@ import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
 import type { OpenApiDocuments } from '../discovery/openapi.ts';
+import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ACCEPT } from '../discovery/openapi-v2.ts';
 import { ApiError, internalError, methodNotAllowed, routeNotFound, serviceUnavailable, unauthorized } from '../errors.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { isStorageError } from '../storage/types.ts';
 import { admitRequest, requestKind, type FlowControl } from './flow-control.ts';
-import { acceptsJson } from './negotiate.ts';
+import { acceptsJson, parseAccept } from './negotiate.ts';
 import { parseRequestTarget, parseSegments, type ParsedPath } from './request-info.ts';
 import { resolveResource, type ResourceHandler } from './resource-handler.ts';
 import { sendError, sendJson } from './respond.ts';
@@ -167,6 +168,7 @@ async function serveNonResource(
     response.end(body);
     return;
   }
+  if (pathname === '/openapi/v2') return sendOpenApiV2(deps, request, response);
   if (pathname === '/openapi/v3') return sendJson(response, 200, deps.openapi.index());
   if (pathname.startsWith('/openapi/v3/')) {
     const document = deps.openapi.document(pathname.slice('/openapi/v3/'.length));
@@ -189,6 +191,36 @@ async function serveNonResource(
     return;
   }
   throw routeNotFound();
+}
+
+/**
+ * `/openapi/v2` as kube-apiserver serves it: gnostic protobuf when the Accept header asks for it first (kubectl
+ * does), JSON otherwise; ETag per representation, revalidated (kubectl keeps it in its HTTP cache).
+ */
+function sendOpenApiV2(deps: RouterDeps, request: IncomingMessage, response: ServerResponse): void {
+  const ranges = parseAccept(request.headers.accept);
+  let format: 'json' | 'protobuf' | undefined = ranges.length === 0 ? 'json' : undefined;
+  for (const range of ranges) {
+    if (range.type === OPENAPI_V2_PROTOBUF || range.type === OPENAPI_V2_PROTOBUF_ACCEPT) format = 'protobuf';
+    else if (['application/json', 'application/*', '*/*'].includes(range.type)) format = 'json';
+    if (format) break;
+  }
+  if (!format) throw new ApiError(406, 'NotAcceptable', `only the following media types are accepted: application/json, ${OPENAPI_V2_PROTOBUF}`);
+  const v2 = deps.openapi.v2();
+  const etag = format === 'json' ? v2.jsonETag : v2.protobufETag;
+  const headers: Record<string, string> = {
+    'Content-Type': format === 'json' ? 'application/json' : OPENAPI_V2_PROTOBUF,
+    ETag: etag,
+    Vary: 'Accept',
+    'Cache-Control': 'no-cache, private',
+  };
+  if (request.headers['if-none-match'] === etag) {
+    response.writeHead(304, headers);
+    response.end();
+    return;
+  }
+  response.writeHead(200, headers);
+  response.end(format === 'json' ? v2.json : v2.protobuf);
 }
 
 async function sendHealth(response: ServerResponse, query: URLSearchParams, checks: Record<string, () => Promise<boolean> | boolean>): Promise<void> {
