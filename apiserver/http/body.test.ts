@@ -130,6 +130,13 @@ describe('decodePatchBody', () => {
     expect((await apiErrorOf(decodePatchBody('application/json', Buffer.from('{}')))).code).toBe(415);
   });
 
+  it('accepts strategic merge patch only for kinds with patch strategies (built-in kinds), and then lists it', async () => {
+    expect(await decodePatchBody('application/strategic-merge-patch+json', Buffer.from('{"data":{"a":null}}'), { strategicMerge: true })).toEqual({ patchType: 'application/strategic-merge-patch+json', patch: { data: { a: null } } });
+    const error = await apiErrorOf(decodePatchBody('application/json', Buffer.from('{}'), { strategicMerge: true }));
+    expect(error.code).toBe(415);
+    expect(error.message).toBe('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json');
+  });
+
   it('refuses empty and undecodable patches with 400', async () => {
     expect((await apiErrorOf(decodePatchBody('application/merge-patch+json', Buffer.alloc(0)))).message).toBe('the patch body is empty');
     expect((await apiErrorOf(decodePatchBody('application/merge-patch+json', Buffer.from('spec: 1')))).code).toBe(400);

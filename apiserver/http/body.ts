@@ -13,7 +13,9 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const INLINE_YAML_BYTES = 4 * 1024;
 
 export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'] as const;
-export type PatchType = (typeof PATCH_TYPES)[number];
+/** Only for the built-in kinds kubectl has Go types for (see patch/strategic-merge-patch.ts). */
+export const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
+export type PatchType = (typeof PATCH_TYPES)[number] | typeof STRATEGIC_MERGE_PATCH;
 const BODY_TYPES = ['application/json', 'application/yaml'];
 
 /** The media type without parameters, lower-cased (`application/json; charset=utf-8` → `application/json`). */
@@ -102,10 +104,14 @@ export async function decodeObjectBody(contentType: string | undefined, body: Bu
   throw unsupportedMediaType(type, BODY_TYPES);
 }
 
-/** Decodes a PATCH body according to its patch type; strategic merge patch is refused (custom kinds have none). */
-export async function decodePatchBody(contentType: string | undefined, body: Buffer): Promise<{ patchType: PatchType; patch: unknown }> {
+/**
+ * Decodes a PATCH body according to its patch type. Strategic merge patch is refused (415) unless the kind
+ * has patch strategies (`strategicMerge`: built-in kinds); custom kinds have none, as in Kubernetes.
+ */
+export async function decodePatchBody(contentType: string | undefined, body: Buffer, options: { strategicMerge?: boolean } = {}): Promise<{ patchType: PatchType; patch: unknown }> {
   const type = mediaType(contentType);
-  if (!(PATCH_TYPES as readonly string[]).includes(type)) throw unsupportedMediaType(type, [...PATCH_TYPES]);
+  const accepted: string[] = options.strategicMerge ? [...PATCH_TYPES, STRATEGIC_MERGE_PATCH] : [...PATCH_TYPES];
+  if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
   if (body.length === 0) throw badRequest('the patch body is empty');
   const text = body.toString('utf8');
   const patch = type === 'application/apply-patch+yaml' ? await decodeYaml(text) : parseJson(text);

@@ -6,6 +6,7 @@ import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '
 import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
+import { applyStrategicMergePatch, patchStrategiesFor, StrategicMergePatchError } from '../patch/strategic-merge-patch.ts';
 import type { WriteOptions } from '../registry/admit.ts';
 import { deleteRefusal, fieldContext, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
 import type { Reader } from '../registry/reads.ts';
@@ -144,7 +145,8 @@ export class ResourceHandler {
   private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams): Promise<void> {
     const options = writeOptions(query, request.headers['user-agent']);
     const accept = request.headers.accept;
-    const { patchType, patch } = await decodePatchBody(request.headers['content-type'], await readBody(request));
+    const strategies = resource.source === 'builtin' ? patchStrategiesFor(apiVersionOf(resource), resource.kind) : undefined;
+    const { patchType, patch } = await decodePatchBody(request.headers['content-type'], await readBody(request), { strategicMerge: strategies !== undefined });
     const force = booleanParam(query, 'force');
     if (force && patchType !== 'application/apply-patch+yaml') throw badRequest('force: Invalid value: force may only be specified for apply patches');
     const name = info.name!;
@@ -156,10 +158,13 @@ export class ResourceHandler {
     }
 
     if (patchType === 'application/merge-patch+json' && !isPlainObject(patch)) throw badRequest('a merge patch must be a JSON object');
+    if (patchType === 'application/strategic-merge-patch+json' && !isPlainObject(patch)) throw badRequest('a strategic merge patch must be a JSON object');
     const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => {
       try {
+        if (patchType === 'application/strategic-merge-patch+json') return applyStrategicMergePatch(current, patch, strategies!) as KubeObject;
         return (patchType === 'application/merge-patch+json' ? applyMergePatch(current, patch) : applyJsonPatch(current, patch)) as KubeObject;
       } catch (error) {
+        if (error instanceof StrategicMergePatchError) throw badRequest(`invalid strategic merge patch: ${error.message}`);
         if (error instanceof JsonPatchError) {
           if (error.kind === 'malformed') throw badRequest(`invalid JSON patch: ${error.message}`);
           if (error.kind === 'too-large') throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${error.message}`);
