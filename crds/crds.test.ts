@@ -199,8 +199,8 @@ function resolveJsonPath(schema: Schema, jsonPath: string): Schema | undefined {
     if (m[1] !== undefined) {
       // metadata at the root is just `type: object`; allow the well-known ObjectMeta fields through it.
       if (node === schema.properties?.metadata) {
-        return ['name', 'namespace', 'creationTimestamp', 'uid', 'generation'].includes(m[1])
-          ? { type: m[1] === 'generation' ? 'integer' : 'string', format: m[1] === 'creationTimestamp' ? 'date-time' : undefined }
+        return ['name', 'namespace', 'creationTimestamp', 'deletionTimestamp', 'uid', 'generation'].includes(m[1])
+          ? { type: m[1] === 'generation' ? 'integer' : 'string', format: m[1].endsWith('Timestamp') ? 'date-time' : undefined }
           : undefined;
       }
       node = node.type === 'object' ? node.properties?.[m[1]] : undefined;

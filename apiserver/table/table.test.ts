@@ -104,13 +104,13 @@ describe('renderTable', () => {
     expect(table.columnDefinitions[5]).toMatchObject({ name: 'Ratio', type: 'number', format: 'float' });
   });
 
-  it('renders cells by column type: dates as ages, lists as JSON, missing values as null', () => {
+  it('renders cells by column type: dates as ages, lists of scalars comma-separated, missing values as null', () => {
     const object = vpc('main', {
       spec: { cidr: '10.0.0.0/16', subnets: ['a', 'b'], size: 3, ratio: 0.5, public: false },
       status: { conditions: [{ type: 'Ready', status: 'True' }] },
     });
     const row = renderRow(resource(columns), object, 'None', 'meta.k8s.io/v1', NOW);
-    expect(row.cells).toEqual(['main', '10.0.0.0/16', 'True', '["a","b"]', 3, 0.5, false, '3h5m', null]);
+    expect(row.cells).toEqual(['main', '10.0.0.0/16', 'True', 'a,b', 3, 0.5, false, '3h5m', null]);
     expect(row).not.toHaveProperty('object');
 
     const empty = renderRow(resource(columns), { metadata: { name: 'bare' } }, 'None', 'meta.k8s.io/v1', NOW);
@@ -121,6 +121,26 @@ describe('renderTable', () => {
     const object = vpc('x', { spec: { cidr: { v4: '10.0.0.0/8' }, subnets: 4, size: 'three', ratio: 'half', public: 'yes' } });
     const row = renderRow(resource(columns), object, 'None', 'meta.k8s.io/v1', NOW);
     expect(row.cells.slice(1, 7)).toEqual(['{"v4":"10.0.0.0/8"}', null, '4', null, null, null]);
+  });
+
+  it('prints lists readably: scalars comma-separated (also several matches of [*]), objects as JSON, an empty list as nothing', () => {
+    const listColumns: PrinterColumn[] = [
+      { name: 'CIDRs', type: 'string', jsonPath: '.spec.cidrBlocks' },
+      { name: 'Each', type: 'string', jsonPath: '.spec.cidrBlocks[*]' },
+      { name: 'Ports', type: 'string', jsonPath: '.spec.ports' },
+      { name: 'Rules', type: 'string', jsonPath: '.spec.rules' },
+      { name: 'Hosts', type: 'string', jsonPath: '.spec.rules[*].host' },
+      { name: 'None', type: 'string', jsonPath: '.spec.empty' },
+      { name: 'First', type: 'integer', jsonPath: '.spec.ports[*]' },
+    ];
+    const object = vpc('lists', {
+      spec: { cidrBlocks: ['10.0.0.0/16', '10.1.0.0/16'], ports: [80, 443], rules: [{ host: 'a' }, { host: 'b' }], empty: [] },
+    });
+    expect(renderRow(resource(listColumns), object, 'None', 'meta.k8s.io/v1', NOW).cells).toEqual([
+      'lists', '10.0.0.0/16,10.1.0.0/16', '10.0.0.0/16,10.1.0.0/16', '80,443', '[{"host":"a"},{"host":"b"}]', 'a,b', null, 80,
+    ]);
+    const one = vpc('one', { spec: { cidrBlocks: ['10.0.0.0/16'], ports: [true, 'x'], rules: [[1], [2]], empty: [null] } });
+    expect(renderRow(resource(listColumns), one, 'None', 'meta.k8s.io/v1', NOW).cells.slice(1, 7)).toEqual(['10.0.0.0/16', '10.0.0.0/16', 'true,x', '[[1],[2]]', null, '[null]']);
   });
 
   it('renders unparsable dates as <invalid>', () => {

@@ -1,5 +1,9 @@
 // Server-side printing (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`): the columns kubectl shows,
-// rendered from a CRD's additionalPrinterColumns exactly as Kubernetes' CRD table convertor does.
+// rendered from a CRD's additionalPrinterColumns as Kubernetes' CRD table convertor does, with one
+// deliberate difference: Kubernetes prints a list in a string column as JSON (`["10.0.0.0/16"]`) and, for a
+// path matching several values (`.spec.cidrBlocks[*]`), only the first. Here a list of scalars, or several
+// scalar matches, print comma-separated (`10.0.0.0/16,10.1.0.0/16`), the way kubectl prints the lists of
+// built-in kinds (a Pod's IPs, a Service's external IPs); lists of objects and objects stay JSON.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import type { PrinterColumn, ResourceInfo } from '../registry/resource.ts';
 import { compileJsonPath } from './jsonpath.ts';
@@ -92,15 +96,27 @@ export function humanDuration(milliseconds: number): string {
   return `${Math.floor(hours / 24 / 365)}y`;
 }
 
-function cell(type: PrinterColumn['type'], value: unknown, now: number): unknown {
+const isScalar = (value: unknown) => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+
+/** A string column's cell from every value its path matched (see the top of the file); null when nothing matched. */
+function stringCell(matches: unknown[]): string | null {
+  const present = matches.filter((value) => value !== undefined && value !== null);
+  if (present.length === 0) return null;
+  const list = present.length === 1 ? (Array.isArray(present[0]) ? present[0] : undefined) : present;
+  if (list && list.every(isScalar)) return list.length === 0 ? null : list.map(String).join(',');
+  const first = present[0];
+  return typeof first === 'string' ? first : JSON.stringify(first);
+}
+
+function cell(type: PrinterColumn['type'], matches: unknown[], now: number): unknown {
+  if (type === 'string') return stringCell(matches);
+  const value = matches[0];
   if (value === undefined || value === null) return null;
   switch (type) {
     case 'date': {
       const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
       return Number.isNaN(time) ? '<invalid>' : humanDuration(now - time);
     }
-    case 'string':
-      return typeof value === 'string' ? value : JSON.stringify(value);
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) ? value : null;
     case 'number':
@@ -119,7 +135,7 @@ function rowObject(object: KubeObject, include: IncludeObject, tableApiVersion: 
 export function renderRow(resource: ResourceInfo, object: KubeObject, include: IncludeObject, tableApiVersion: string, now = Date.now()): TableRow {
   // Kinds with their own full column set (Events) do not lead with Name.
   const cells: unknown[] = resource.tableColumns ? [] : [object.metadata.name ?? ''];
-  for (const column of columnsOf(resource)) cells.push(cell(column.type, column.evaluate(object)[0], now));
+  for (const column of columnsOf(resource)) cells.push(cell(column.type, column.evaluate(object), now));
   const row: TableRow = { cells };
   const embedded = rowObject(object, include, tableApiVersion);
   if (embedded !== undefined) row.object = embedded;
