@@ -545,29 +545,64 @@ describe('short names', () => {
   });
 });
 
+/** Applied first by `kubectl apply -f crds/examples/` (name order): the namespace the namespaced examples live in. */
+const NAMESPACE_EXAMPLE = '00-namespace.yaml';
+const EXAMPLES_NAMESPACE = 'acme-web';
+
+/** A further object of a kind besides its `<kind>.yaml` (e.g. securitygroup-db.yaml): the kind it must hold. */
+function extraExampleKind(file: string): string | undefined {
+  const prefix = /^([a-z]+)-[a-z0-9]([-a-z0-9]*[a-z0-9])?\.yaml$/.exec(file)?.[1];
+  return Object.keys(EXPECTED_KINDS).find((kind) => kind.toLowerCase() === prefix);
+}
+
 describe('examples', () => {
-  it('exist for every kind and nothing else', () => {
-    const files = readdirSync(EXAMPLE_DIR).filter((f) => f.endsWith('.yaml')).sort();
-    expect(files).toEqual(Object.keys(EXPECTED_KINDS).map((k) => `${k.toLowerCase()}.yaml`).sort());
+  const files = readdirSync(EXAMPLE_DIR).filter((f) => f.endsWith('.yaml')).sort();
+  const perKind = Object.keys(EXPECTED_KINDS).map((k) => `${k.toLowerCase()}.yaml`);
+  const extras = files.filter((f) => !perKind.includes(f) && f !== NAMESPACE_EXAMPLE);
+
+  it('exist for every kind; besides, only further objects of a kind (<kind>-<name>.yaml) and their namespace, applied first', () => {
+    expect(files).toEqual(expect.arrayContaining(perKind));
+    for (const file of extras) expect([file, extraExampleKind(file)]).toEqual([file, expect.any(String)]);
+    expect(files[0]).toBe(NAMESPACE_EXAMPLE);
   });
 
   it.each(Object.keys(EXPECTED_KINDS))('%s example is one commented, valid object', (kind) => {
-    const text = readFileSync(exampleFile(kind), 'utf8');
-    expect(text.startsWith('#')).toBe(true); // examples are documentation: say what the object is for
+    expectOneValidObject(readFileSync(exampleFile(kind), 'utf8'), kind);
+  });
+
+  it.each(extras.length > 0 ? extras : ['(none)'])('further example %s is one commented, valid object of its kind', (file) => {
+    if (file === '(none)') return;
+    expectOneValidObject(readFileSync(path.join(EXAMPLE_DIR, file), 'utf8'), extraExampleKind(file)!);
+  });
+
+  it('the namespace example is the one namespace every namespaced example uses', () => {
+    const text = readFileSync(path.join(EXAMPLE_DIR, NAMESPACE_EXAMPLE), 'utf8');
+    expect(text.startsWith('#')).toBe(true);
     const docs = parseAllDocuments(text);
     expect(docs).toHaveLength(1);
-    const object = docs[0]!.toJS() as Obj;
-    expect(parse(text, { version: '1.1' })).toEqual(object);
-    const c = crd(kind);
-    expect(object.apiVersion).toBe(`${c.group}/v1alpha1`);
-    expect(object.kind).toBe(kind);
-    expect(object.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-    if (EXPECTED_KINDS[kind]!.scope === 'Namespaced') expect(object.metadata.namespace).toEqual(expect.any(String));
-    else expect(object.metadata.namespace).toBeUndefined();
-    const errors = validate(kind, object);
-    expect(describeErrors(errors)).toBe('');
+    expect(docs[0]!.toJS()).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: EXAMPLES_NAMESPACE } });
+    for (const file of [...perKind, ...extras]) {
+      const object = parse(readFileSync(path.join(EXAMPLE_DIR, file), 'utf8')) as Obj;
+      if (EXPECTED_KINDS[object.kind]!.scope === 'Namespaced') expect([file, object.metadata.namespace]).toEqual([file, EXAMPLES_NAMESPACE]);
+    }
   });
 });
+
+function expectOneValidObject(text: string, kind: string): void {
+  expect(text.startsWith('#')).toBe(true); // examples are documentation: say what the object is for
+  const docs = parseAllDocuments(text);
+  expect(docs).toHaveLength(1);
+  const object = docs[0]!.toJS() as Obj;
+  expect(parse(text, { version: '1.1' })).toEqual(object);
+  const c = crd(kind);
+  expect(object.apiVersion).toBe(`${c.group}/v1alpha1`);
+  expect(object.kind).toBe(kind);
+  expect(object.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  if (EXPECTED_KINDS[kind]!.scope === 'Namespaced') expect(object.metadata.namespace).toEqual(expect.any(String));
+  else expect(object.metadata.namespace).toBeUndefined();
+  const errors = validate(kind, object);
+  expect(describeErrors(errors)).toBe('');
+}
 
 /** Valid variations on the examples: edge values a too-strict pattern would wrongly reject, and statuses. */
 const VALID_VARIANTS: Array<[kind: string, what: string, mutate: (o: Obj) => void]> = [
