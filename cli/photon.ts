@@ -5,8 +5,14 @@
 //
 //   photon apiserver [flags]            the API server (see `photon apiserver --help`)
 //   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
+//   photon ovn-local [flags]            a local OVN in the foreground (see `photon ovn-local --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+//
+// Every component runs through `setpriv --pdeathsig KILL --` (util-linux): the kernel kills it when this
+// launcher dies, even by SIGKILL, so nothing it started outlives it (setpriv execs in place, so the child's
+// pid is the component's). PDEATHSIG follows the forking *thread*; spawn() forks on Node's main thread, which
+// lives as long as the process.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { photonHome } from '../lib/cli.ts';
@@ -17,6 +23,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMPONENTS: Record<string, string> = {
   apiserver: 'apiserver/main.ts',
   'controller-manager': 'controllers/main.ts',
+  'ovn-local': 'agents/ovn-local/main.ts',
   encryption: 'apiserver/encryption/main.ts',
 };
 
@@ -24,16 +31,68 @@ const USAGE = `Usage: photon <command> [flags]
 
 Commands:
   all-in-one     run every PhotonCloud component on this machine (embedded store, https://127.0.0.1:6443,
-                 state in $PHOTON_HOME or ./.photon); flags are passed to the apiserver
+                 state in $PHOTON_HOME or ./.photon); --ovn-nb-port/--ovn-sb-port are its own, the other flags
+                 are passed to the apiserver
   apiserver            run the API server alone
   controller-manager   run the controllers (garbage collector, …) against an API server
+  ovn-local            run a local OVN (NB/SB databases, ovn-northd) in the foreground under $PHOTON_HOME/ovn
   encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
 
 Run 'photon <command> --help' for a command's flags.
 `;
 
-function launch(component: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, COMPONENTS[component]), ...args], { stdio: 'inherit', env: process.env });
+/** Flags of the all-in-one itself (the rest go to the API server), with their defaults (OVN's own ports). */
+const ALL_IN_ONE_PORT_FLAGS = { '--ovn-nb-port': 6641, '--ovn-sb-port': 6642 } as const;
+type AllInOnePortFlag = keyof typeof ALL_IN_ONE_PORT_FLAGS;
+
+const ALL_IN_ONE_USAGE = `Usage: photon all-in-one [flags]
+
+Runs the API server, the controller manager and, when OVN is installed, a local OVN (photon ovn-local) as
+children that never outlive it: SIGINT/SIGTERM stop them gracefully, and if photon itself dies (even by SIGKILL)
+the kernel kills them (setpriv --pdeathsig, util-linux). The local OVN starts first; if it cannot serve (say a
+port is taken) the all-in-one exits 1 naming the port, before anything else starts.
+
+All-in-one flags:
+  --ovn-nb-port PORT   TCP port of the local OVN Northbound database on 127.0.0.1 (default: 6641)
+  --ovn-sb-port PORT   TCP port of the local OVN Southbound database on 127.0.0.1 (default: 6642)
+                       (the controller manager uses the database's unix socket, $PHOTON_HOME/ovn/nb.sock)
+
+Every other flag goes to the API server:
+`;
+
+/** Whether the kernel can be asked to kill our children when we die (setpriv from util-linux is on PATH). */
+let dieWithParent: boolean | undefined;
+
+function launch(component: string, args: string[], stdio: 'inherit' | Array<'inherit' | 'pipe'> = 'inherit'): ChildProcess {
+  dieWithParent ??= installed('setpriv');
+  const command = [process.execPath, '--import', 'tsx', path.join(ROOT, COMPONENTS[component]), ...args];
+  const [program, ...rest] = dieWithParent ? ['setpriv', '--pdeathsig', 'KILL', '--', ...command] : command;
+  return spawn(program!, rest, { stdio, env: process.env });
+}
+
+/** Splits the all-in-one's own flags from the API server's; a bad value is a usage error (exit 2). */
+function allInOneFlags(args: string[]): { ports: Record<AllInOnePortFlag, number>; rest: string[] } {
+  const ports: Record<AllInOnePortFlag, number> = { ...ALL_IN_ONE_PORT_FLAGS };
+  const rest: string[] = [];
+  const usageError = (message: string): never => {
+    process.stderr.write(`error: ${message}\n\n${ALL_IN_ONE_USAGE}`);
+    process.exit(USAGE_EXIT_STATUS);
+  };
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    const flag = (Object.keys(ALL_IN_ONE_PORT_FLAGS) as AllInOnePortFlag[]).find((name) => arg === name || arg.startsWith(`${name}=`));
+    if (!flag) {
+      rest.push(arg);
+      continue;
+    }
+    const value = arg === flag ? args[++index] : arg.slice(flag.length + 1);
+    if (value === undefined) usageError(`${flag} needs a port number`);
+    const port = Number(value);
+    if (!/^\d+$/.test(value!) || port < 1 || port > 65535) usageError(`${flag} must be a TCP port (1-65535), got ${JSON.stringify(value)}`);
+    ports[flag] = port;
+  }
+  if (ports['--ovn-nb-port'] === ports['--ovn-sb-port']) usageError(`--ovn-nb-port and --ovn-sb-port must differ (both ${ports['--ovn-nb-port']})`);
+  return { ports, rest };
 }
 
 /** Whether a program is installed (on PATH). */
@@ -44,20 +103,6 @@ function installed(program: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The all-in-one's OVN: when OVN is installed, a local central (NB/SB databases and ovn-northd, under
- * $PHOTON_HOME/ovn, unix:$PHOTON_HOME/ovn/nb.sock) that the network controllers program. Without OVN the
- * controllers still run and report Ready=False reason OVNUnavailable on network objects.
- */
-function localOvn(action: 'up' | 'down', home: string): void {
-  if (!installed('ovn-northd') || !installed('ovsdb-server')) {
-    if (action === 'up') process.stderr.write('photon: OVN is not installed (apt-get install ovn-central ovn-host openvswitch-switch); network objects will report OVNUnavailable\n');
-    return;
-  }
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'hack', 'ovn', `${action}.ts`)], { stdio: 'inherit', env: { ...process.env, PHOTON_HOME: home } });
-  if (result.status !== 0) process.stderr.write(`photon: starting the local OVN failed (hack/ovn/${action}.ts); network objects will report OVNUnavailable\n`);
 }
 
 /** The value of --home in the API server's flags, which the other components must share. */
@@ -90,10 +135,21 @@ const RESTART_POLICY = {
 /** The exit status of a usage error (bad flags): restarting cannot help, so the all-in-one stops. */
 const USAGE_EXIT_STATUS = 2;
 
-interface Component {
+interface ComponentSpec {
   name: string;
   args: string[];
+  /**
+   * The component reports readiness by writing a JSON line to file descriptor 3 (`--ready-fd 3`); until its
+   * first report, its exit is fatal: the all-in-one stops with its status instead of restarting it.
+   */
+  readyFd?: boolean;
+}
+
+interface Component extends ComponentSpec {
   child?: ChildProcess;
+  /** Whether it has ever reported ready (always true without readyFd). */
+  wasReady: boolean;
+  onReady?: (report: unknown) => void;
   /** The delay before its next restart. */
   delayMs: number;
   restartTimer?: NodeJS.Timeout;
@@ -110,10 +166,12 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
  * (say the controller manager losing its Lease while the API server stalled) never takes the rest down.
  * Only SIGINT/SIGTERM stop everything: the signal goes to every running child, restarts are cancelled,
  * and once all have exited the supervisor exits with the worst status. A usage error (exit 2) is not
- * retried: it stops everything the same way.
+ * retried, nor is a readyFd component's exit before its first ready report: each stops everything the
+ * same way. add() starts a component and resolves with its first ready report (at once without readyFd),
+ * or with undefined when the all-in-one is stopping instead.
  */
-function supervise(specs: Array<{ name: string; args: string[] }>): void {
-  const components: Component[] = specs.map((spec) => ({ ...spec, delayMs: RESTART_POLICY.initialDelayMs }));
+function supervise(): { add(spec: ComponentSpec): Promise<unknown> } {
+  const components: Component[] = [];
   let stopping = false;
   const statuses: number[] = [];
 
@@ -139,14 +197,37 @@ function supervise(specs: Array<{ name: string; args: string[] }>): void {
   };
   const start = (component: Component) => {
     const startedAt = Date.now();
-    const child = launch(component.name, component.args);
+    const child = launch(component.name, component.args, component.readyFd ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit');
     component.child = child;
+    if (component.readyFd) {
+      let report = '';
+      child.stdio[3]!.on('data', (chunk: Buffer) => {
+        report += chunk.toString();
+        if (!report.includes('\n') || !component.onReady) return;
+        component.wasReady = true;
+        const onReady = component.onReady;
+        component.onReady = undefined;
+        onReady(JSON.parse(report.slice(0, report.indexOf('\n'))));
+      });
+    }
     child.on('exit', (code, signal) => {
       component.child = undefined;
       const status = code ?? (signal ? 1 : 0);
       if (stopping) {
-        statuses.push(status);
+        // Dying of the SIGINT/SIGTERM we sent (a component that had not yet installed its handlers) is the stop
+        // we asked for, as systemd counts it; anything else while stopping is a failure worth reporting.
+        const clean = status === 0 || signal === 'SIGINT' || signal === 'SIGTERM';
+        if (!clean) process.stderr.write(`photon: ${component.name} ${describeExit(code, signal)} while stopping\n`);
+        statuses.push(clean ? 0 : status);
         return exitWhenAllStopped();
+      }
+      if (!component.wasReady) {
+        process.stderr.write(
+          `photon: ${component.name} ${describeExit(code, signal)} before it was ready (its error is above); stopping ` +
+            `(nothing else was started)\n`,
+        );
+        statuses.push(Math.max(status, 1));
+        return stopAll('SIGTERM');
       }
       if (code === USAGE_EXIT_STATUS) {
         process.stderr.write(`photon: ${component.name} ${describeExit(code, signal)} (a usage error; not restarting it); stopping\n`);
@@ -158,7 +239,45 @@ function supervise(specs: Array<{ name: string; args: string[] }>): void {
   };
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stopAll(signal));
-  for (const component of components) start(component);
+  return {
+    add(spec) {
+      if (stopping) return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        const component: Component = { ...spec, delayMs: RESTART_POLICY.initialDelayMs, wasReady: !spec.readyFd, onReady: resolve };
+        components.push(component);
+        start(component);
+        // Without readyFd there is nothing to wait for. (With it, stopping first means exiting: add() never settles.)
+        if (!spec.readyFd) resolve(undefined);
+      });
+    },
+  };
+}
+
+/**
+ * The all-in-one: the local OVN first (when installed), and only once it serves, the API server and the
+ * controller manager, pointed at that OVN's Northbound socket.
+ */
+async function allInOne(args: string[]): Promise<void> {
+  const { ports, rest } = allInOneFlags(args);
+  if (!installed('setpriv')) {
+    process.stderr.write('photon: all-in-one needs setpriv (util-linux: apt-get install util-linux), which makes its components die with it even when it is killed\n');
+    process.exit(1);
+  }
+  // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
+  // the API server has written it. (Node agents join here as they land.)
+  const home = photonHome(homeFlag(rest));
+  const supervisor = supervise();
+  const managerArgs = ['--home', home];
+  if (installed('ovn-northd') && installed('ovsdb-server')) {
+    const ovnArgs = ['--home', home, '--ovn-nb-port', String(ports['--ovn-nb-port']), '--ovn-sb-port', String(ports['--ovn-sb-port']), '--ready-fd', '3'];
+    const report = (await supervisor.add({ name: 'ovn-local', args: ovnArgs, readyFd: true })) as { northbound: { unix: string } } | undefined;
+    if (!report) return; // stopping (a signal, or the local OVN failed and said why)
+    managerArgs.push('--ovn-nb', report.northbound.unix);
+  } else {
+    process.stderr.write('photon: OVN is not installed (apt-get install ovn-central ovn-host openvswitch-switch); network objects will report OVNUnavailable\n');
+  }
+  await supervisor.add({ name: 'apiserver', args: rest });
+  await supervisor.add({ name: 'controller-manager', args: managerArgs });
 }
 
 function main(argv: string[]): void {
@@ -169,6 +288,7 @@ function main(argv: string[]): void {
   }
   if (args.includes('--help') || args.includes('-h')) {
     const component = command === 'all-in-one' ? 'apiserver' : command;
+    if (command === 'all-in-one') process.stdout.write(ALL_IN_ONE_USAGE);
     if (COMPONENTS[component]) {
       const child = launch(component, ['--help']);
       child.on('exit', (code) => process.exit(code ?? 1));
@@ -176,15 +296,7 @@ function main(argv: string[]): void {
     }
   }
   if (command === 'all-in-one') {
-    // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
-    // the API server has written it. (Node agents join here as they land.)
-    const home = photonHome(homeFlag(args));
-    localOvn('up', home);
-    process.on('exit', () => localOvn('down', home));
-    supervise([
-      { name: 'apiserver', args },
-      { name: 'controller-manager', args: ['--home', home] },
-    ]);
+    void allInOne(args);
     return;
   }
   if (!COMPONENTS[command]) {

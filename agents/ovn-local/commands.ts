@@ -1,6 +1,7 @@
 // Command lines for OVN/OVS daemons, shared by test/env/ovn.ts (managed child processes, temp dirs, free
-// ports) and hack/ovn/up.ts (detached daemons under $PHOTON_HOME/ovn). Everything is an argument array for
-// execFile/spawn: nothing goes through a shell.
+// ports) and local.ts (the local OVN under $PHOTON_HOME/ovn that the all-in-one runs). Everything is an
+// argument array for execFile/spawn: nothing goes through a shell. No daemon is ever --detach'ed: a detached
+// daemon is adopted by init and outlives whoever started it (see local.ts).
 //
 // Every daemon gets OVS_RUNDIR/OVS_LOGDIR/OVS_DBDIR/OVN_RUNDIR/… pointing at its own directory, and explicit
 // --pidfile/--unixctl/--log-file paths, so nothing touches /var/run/openvswitch or /var/run/ovn and several
@@ -84,18 +85,15 @@ export interface DaemonFiles {
   /** Base name for pidfile, control socket and log in dir: <dir>/<name>.pid, .ctl, .log */
   dir: string;
   name: string;
-  /** Run as a daemon (--detach). Default false: stay a child process. */
-  detach?: boolean;
 }
 
-function daemonArgs({ dir, name, detach }: DaemonFiles, unixctl = true): string[] {
+function daemonArgs({ dir, name }: DaemonFiles, unixctl = true): string[] {
   return [
     `--pidfile=${dir}/${name}.pid`,
     ...(unixctl ? [`--unixctl=${dir}/${name}.ctl`] : []),
     `--log-file=${dir}/${name}.log`,
     '-vconsole:warn',
     '-vfile:info',
-    ...(detach ? ['--detach', '--no-chdir'] : []),
   ];
 }
 

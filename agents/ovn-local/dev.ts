@@ -1,11 +1,12 @@
-// The development OVN layout shared by hack/ovn/up.ts and hack/ovn/down.ts.
+// The local OVN's layout, shared by local.ts (what `photon ovn-local`, the all-in-one and hack/ovn/up.ts run)
+// and hack/ovn/down.ts.
 //
 // $PHOTON_HOME/ovn/            (PHOTON_HOME defaults to ./.photon, as for `photon`)
-//   nb.db  sb.db               databases (kept by down, removed by down --purge)
+//   nb.db  sb.db               databases (kept across runs; hack/ovn/down.ts --purge removes them)
 //   nb.sock  sb.sock           unix sockets: unix:$PHOTON_HOME/ovn/nb.sock, unix:$PHOTON_HOME/ovn/sb.sock
-//   nb.pid sb.pid northd.pid   pidfiles of the detached daemons; *.log their logs; *.ctl their control sockets
-//   chassis/                   the optional development chassis (up --chassis): conf.db, db.sock, pidfiles, logs
-// TCP: NB on 127.0.0.1:6641, SB on 127.0.0.1:6642 (the OVN defaults; --nb-port/--sb-port to change).
+//   nb.pid sb.pid northd.pid   pidfiles of the running daemons; *.log their logs; *.ctl their control sockets
+//   chassis/                   the optional development chassis (--chassis): conf.db, db.sock, pidfiles, logs
+// TCP: NB on 127.0.0.1:6641, SB on 127.0.0.1:6642 (the OVN defaults; --ovn-nb-port/--ovn-sb-port to change).
 // The chassis's ovs-vswitchd runs in the network namespace "photon-ovn-chassis" (see test/env/ovn.ts for why
 // a userspace chassis needs a namespace of its own); its system-id is "photon-dev".
 import fs from 'node:fs';
@@ -53,7 +54,7 @@ export function runningPid(pidfile: string, command: string): number | undefined
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    // A zombie (exited, not yet reaped by whoever adopted the detached daemon) is not running.
+    // A zombie (exited, not yet reaped by its parent) is not running.
     if (/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) return undefined;
     // comm is truncated to 15 characters.
     return command.startsWith(comm) ? pid : undefined;

@@ -1,6 +1,8 @@
-// Stops what hack/ovn/up.ts started under $PHOTON_HOME/ovn: the chassis (ovn-controller, ovs-vswitchd, its
-// ovsdb-server, the photon-ovn-chassis namespace), then ovn-northd and the NB/SB ovsdb-servers. Keeps the
-// databases unless --purge (which removes $PHOTON_HOME/ovn). Idempotent.
+// Stops the OVN daemons under $PHOTON_HOME/ovn by their pidfiles: the chassis (ovn-controller, ovs-vswitchd,
+// its ovsdb-server, the photon-ovn-chassis namespace), then ovn-northd and the NB/SB ovsdb-servers. The local
+// OVN (hack/ovn/up.ts, `photon ovn-local`, the all-in-one) now stops its daemons itself and they die with it;
+// this is for one running in the background, and for the detached daemons older versions left running after
+// a killed all-in-one. Keeps the databases unless --purge (which removes $PHOTON_HOME/ovn). Idempotent.
 //
 //   node --import tsx hack/ovn/down.ts [--purge]
 import fs from 'node:fs';

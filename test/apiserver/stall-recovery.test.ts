@@ -12,7 +12,7 @@ import path from 'node:path';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
 import { probeReadyz } from '../env/apiserver-process.ts';
 import { ApiClient } from '../env/http.ts';
-import { freePort } from '../env/ports.ts';
+import { freePorts } from '../env/ports.ts';
 import { startProcess, waitFor, WaitAborted, type ManagedProcess } from '../env/process.ts';
 
 const PHOTON = path.join(REPOSITORY_ROOT, 'cli', 'photon.ts');
@@ -90,9 +90,11 @@ describe('the all-in-one survives stalls and crashes of its components', () => {
 
   beforeAll(async () => {
     home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-stall-'));
-    const port = await freePort();
+    const [port, nbPort, sbPort] = await freePorts(3);
     url = `https://127.0.0.1:${port}`;
-    server = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(port)], {
+    // Free OVN ports: the all-in-one refuses taken ones (the defaults, 6641/6642, may be in use on this machine).
+    const ovnPorts = ['--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)];
+    server = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(port), ...ovnPorts], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
     });

@@ -11,7 +11,7 @@ import { renderKubeconfig } from '../../apiserver/auth/kubeconfig.ts';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
 import { runKubectl } from '../env/apiserver.ts';
 import { startProcess, waitFor, type ManagedProcess } from '../env/process.ts';
-import { freePort } from '../env/ports.ts';
+import { freePort, freePorts } from '../env/ports.ts';
 
 const PHOTON = path.join(REPOSITORY_ROOT, 'cli', 'photon.ts');
 
@@ -42,7 +42,9 @@ describe('photon command', () => {
     }, { timeoutMs: 60_000 });
 
   it('starts all-in-one on embedded defaults, writes a working admin kubeconfig, and stops on SIGTERM', async () => {
-    const server = photon(['all-in-one', '--secure-port', String(port)], home);
+    // Free OVN ports: the all-in-one refuses taken ones (the defaults, 6641/6642, may be in use on this machine).
+    const [nbPort, sbPort] = (await freePorts(3)).filter((candidate) => candidate !== port);
+    const server = photon(['all-in-one', '--secure-port', String(port), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], home);
     try {
       await waitServing(server);
       for (const file of ['admin.kubeconfig', 'tokens.json', 'pki/ca.crt', 'pki/ca.key', 'pki/apiserver.crt', 'pki/apiserver.key', 'data/photon.db']) {

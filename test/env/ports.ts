@@ -12,3 +12,10 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** count distinct free TCP ports on 127.0.0.1 (freePort twice may hand out the same port). */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
