@@ -44,6 +44,29 @@ describe('applyStrategicMergePatch', () => {
     });
   });
 
+  it('replaces an element deleted and given again in one patch, and stays linear on large lists', () => {
+    const current = { status: { conditions: [{ type: 'A', status: 'True', reason: 'old' }, { type: 'B', status: 'True' }] } };
+    expect(applyStrategicMergePatch(current, { status: { conditions: [{ type: 'A', $patch: 'delete' }, { type: 'A', status: 'False' }] } }, NAMESPACE)).toEqual({
+      status: { conditions: [{ type: 'B', status: 'True' }, { type: 'A', status: 'False' }] },
+    });
+    const many = 50_000;
+    const big = { metadata: { finalizers: Array.from({ length: many }, (_, i) => `a/${i}`), ownerReferences: Array.from({ length: many }, (_, i) => ({ uid: `u${i}` })) } };
+    const patch = {
+      metadata: {
+        finalizers: Array.from({ length: many }, (_, i) => `b/${i}`),
+        '$deleteFromPrimitiveList/finalizers': Array.from({ length: many }, (_, i) => `a/${i}`),
+        '$setElementOrder/finalizers': Array.from({ length: many }, (_, i) => `b/${many - 1 - i}`),
+        ownerReferences: Array.from({ length: many }, (_, i) => (i % 2 ? { uid: `u${i}`, $patch: 'delete' } : { uid: `v${i}` })),
+      },
+    };
+    const started = Date.now();
+    const result = applyStrategicMergePatch(big, patch, CONFIG_MAP) as { metadata: { finalizers: string[]; ownerReferences: unknown[] } };
+    expect(Date.now() - started).toBeLessThan(5000); // ~1 s here; quadratic matching would be billions of comparisons
+    expect(result.metadata.finalizers[0]).toBe(`b/${many - 1}`);
+    expect(result.metadata.finalizers).toHaveLength(many);
+    expect(result.metadata.ownerReferences).toHaveLength(many);
+  });
+
   it('orders a merged list by $setElementOrder', () => {
     const current = { metadata: { finalizers: ['a/one', 'a/two', 'a/server-only'] } };
     expect(applyStrategicMergePatch(current, { metadata: { '$setElementOrder/finalizers': ['a/two', 'a/one'] } }, CONFIG_MAP)).toEqual({ metadata: { finalizers: ['a/two', 'a/one', 'a/server-only'] } });

@@ -92,7 +92,8 @@ function mergeMap(original: Obj, patch: Obj, meta: PatchMeta | undefined): Obj {
     if (!key.startsWith(DELETE_FROM_PRIMITIVE_LIST)) continue;
     const field = key.slice(DELETE_FROM_PRIMITIVE_LIST.length);
     if (!Array.isArray(values)) throw new StrategicMergePatchError(`${key} must be a list`);
-    if (Array.isArray(original[field])) original[field] = (original[field] as unknown[]).filter((item) => !values.some((value) => value === item));
+    const removed = new Set(values);
+    if (Array.isArray(original[field])) original[field] = (original[field] as unknown[]).filter((item) => !removed.has(item));
   }
   for (const [key, value] of Object.entries(patch)) {
     if (key === RETAIN_KEYS || key.startsWith(DELETE_FROM_PRIMITIVE_LIST) || key.startsWith(SET_ELEMENT_ORDER)) continue;
@@ -121,7 +122,12 @@ function mergeList(original: unknown[], patch: unknown[], meta: PatchMeta): unkn
   const objects = patch.some(isPlainObject) || original.some(isPlainObject);
   if (!objects) {
     const merged = [...original];
-    for (const value of patch) if (!merged.some((item) => item === value)) merged.push(value);
+    const present = new Set(original);
+    for (const value of patch) {
+      if (present.has(value)) continue;
+      present.add(value);
+      merged.push(value);
+    }
     return merged;
   }
   const key = meta.mergeKey;
@@ -129,31 +135,41 @@ function mergeList(original: unknown[], patch: unknown[], meta: PatchMeta): unkn
   if (patch.some((element) => isPlainObject(element) && element[PATCH_DIRECTIVE] === 'replace')) {
     return patch.filter((element) => !(isPlainObject(element) && element[PATCH_DIRECTIVE] === 'replace')).map(cleaned);
   }
-  let merged = [...original];
+  // Linear in the list sizes (a hostile patch may carry tens of thousands of elements): elements by key.
+  const merged = [...original];
+  const indexByKey = new Map<unknown, number>();
+  merged.forEach((item, index) => {
+    if (isPlainObject(item) && !indexByKey.has(item[key])) indexByKey.set(item[key], index);
+  });
+  const deletedKeys = new Set<unknown>();
   const elementMeta: PatchMeta = { fields: meta.fields };
   for (const element of patch) {
     if (!isPlainObject(element)) throw new StrategicMergePatchError('a list of objects can only be patched with objects');
     const directive = element[PATCH_DIRECTIVE];
     if (directive !== undefined && directive !== 'delete') throw new StrategicMergePatchError(`unknown patch type ${JSON.stringify(directive)} in a list`);
     if (!(key in element)) throw new StrategicMergePatchError(`an element of a merged list has no merge key ${JSON.stringify(key)}`);
-    const index = merged.findIndex((item) => isPlainObject(item) && item[key] === element[key]);
+    const index = indexByKey.get(element[key]);
     if (directive === 'delete') {
-      merged = merged.filter((item) => !(isPlainObject(item) && item[key] === element[key]));
-    } else if (index >= 0) {
+      deletedKeys.add(element[key]);
+      indexByKey.delete(element[key]);
+    } else if (index !== undefined) {
       merged[index] = mergeMap(merged[index] as Obj, element, elementMeta);
     } else {
+      // Deleted and then given again: the original goes (it stays in deletedKeys), the new element stays.
+      indexByKey.set(element[key], merged.length);
       merged.push(cleaned(element));
     }
   }
-  return merged;
+  return deletedKeys.size === 0 ? merged : merged.filter((item, index) => !(isPlainObject(item) && deletedKeys.has(item[key]) && indexByKey.get(item[key]) !== index));
 }
 
 /** Elements named in `order` first, in that order; the others after, in their current order. */
 function sortByOrder(list: unknown[], order: unknown[], mergeKey: string | undefined): unknown[] {
   const identity = (item: unknown) => (mergeKey && isPlainObject(item) ? item[mergeKey] : item);
-  const position = (item: unknown) => {
-    const index = order.findIndex((entry) => (mergeKey && isPlainObject(entry) ? entry[mergeKey] : entry) === identity(item));
-    return index < 0 ? Number.MAX_SAFE_INTEGER : index;
-  };
+  const positions = new Map<unknown, number>();
+  order.forEach((entry, index) => {
+    if (!positions.has(identity(entry))) positions.set(identity(entry), index);
+  });
+  const position = (item: unknown) => positions.get(identity(item)) ?? Number.MAX_SAFE_INTEGER;
   return list.map((item, index) => ({ item, index, at: position(item) })).sort((a, b) => a.at - b.at || a.index - b.index).map(({ item }) => item);
 }
