@@ -4,6 +4,7 @@
 // read from the example files, so a new example of a live kind is checked too. And a manifest written in
 // reverse dependency order (a Port before its Subnet and SecurityGroup, a Subnet before its Vpc) must
 // converge as well: a missing reference is a condition that settles when the object appears, not a refusal.
+// Deleting a Vpc that still has a Subnet shows, in `kubectl get -o wide`, the Ready reason and since when.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -94,5 +95,17 @@ describe('examples and out-of-order manifests converge', () => {
     const addresses = JSON.parse(ok(await kubectl(['get', 'ports', '-n', ns, '-o', 'json']))).items.map((port: { metadata: { name: string }; status: { ipAddress: string } }) => [port.metadata.name, port.status.ipAddress]);
     expect(addresses).toEqual([['app-1', expect.stringMatching(/^10\.20\.1\.\d+$/)], ['app-2', '10.20.1.20']]);
     expect(ok(await kubectl(['get', 'securitygroup', 'apps', '-n', ns, '-o', 'jsonpath={.status.portCount}']))).toBe('2');
+
+    // Deleting the Vpc while its Subnet exists: `get -o wide` shows why it stays and since when.
+    ok(await kubectl(['delete', 'vpc', 'core', '-n', ns, '--wait=false']));
+    const wide = await waitFor('the deleting Vpc in get -o wide', async () => {
+      const table = ok(await kubectl(['get', 'vpc', 'core', '-n', ns, '-o', 'wide']));
+      return /^core\s+10\.20\.0\.0\/16\s+apps\s+SubnetsRemaining\s+\d+s\s+False\s+\S+$/m.test(table) ? table : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect(wide.split('\n')[0]).toMatch(/^NAME\s+CIDRS\s+SUBNETS\s+REASON\s+DELETING\s+READY\s+AGE$/);
+    // Once the Ports and the Subnet are gone, so is the Vpc.
+    ok(await kubectl(['delete', 'ports', '--all', '-n', ns]));
+    ok(await kubectl(['delete', 'subnet', 'apps', '-n', ns]));
+    ok(await kubectl(['wait', '--for=delete', 'vpc/core', '-n', ns, '--timeout=30s']));
   });
 });
