@@ -4,14 +4,14 @@
 // cleans up on delete. `kubectl wait --for=condition=Ready` is the judge.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { clientFromKubeconfig, ConfigMapResource, isNotFound, NamespaceResource, type ApiClient, type ConfigMap } from '../../../apis/client/index.ts';
+import { ConfigMapResource, isNotFound, type ApiClient, type ConfigMap } from '../../../apis/client/index.ts';
 import type { Condition } from '../../../apis/meta/types.ts';
 import { VpcResource, type Vpc } from '../../../apis/network/v1alpha1/index.ts';
 import { Controller, ensureFinalizer, InformerCache, removeFinalizer, RuntimeMetrics, TerminalError, writeStatusIfChanged, type Informer, type ReconcileContext, type ReconcileRequest, type Reconciler, type Result } from '../../../controllers/runtime/index.ts';
 import { findCondition, setCondition } from '../../../apis/meta/conditions.ts';
-import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
+import { type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
-import { captureLogger, sleep } from './helpers.ts';
+import { captureLogger, sleep, startRuntimeFixture, type RuntimeFixture } from './helpers.ts';
 
 const NS = 'controller-test';
 const FINALIZER = 'network.photoncloud.io/sample';
@@ -61,6 +61,7 @@ class SampleVpcReconciler implements Reconciler {
 }
 
 describe('Controller', () => {
+  let fixture: RuntimeFixture;
   let env: TestApiServer;
   let client: ApiClient;
   let informers: InformerCache;
@@ -74,10 +75,8 @@ describe('Controller', () => {
   const wait = (name: string, forWhat: string) => env.kubectl(['wait', `--for=${forWhat}`, `vpc/${name}`, '-n', NS, '--timeout=30s']);
 
   beforeAll(async () => {
-    env = await startTestApiServer({ storage: 'embedded' });
-    client = clientFromKubeconfig(env.kubeconfig, { component: 'sample-controller' });
-    await client.create(NamespaceResource, { metadata: { name: NS } });
-    informers = new InformerCache(client, { defaults: { logger } });
+    fixture = await startRuntimeFixture(NS, 'sample-controller', logger);
+    ({ env, client, informers } = fixture);
     reconciler = new SampleVpcReconciler(client, () => controller.informer as unknown as Informer<Vpc>);
     controller = new Controller({
       name: 'sample-controller',
@@ -94,12 +93,7 @@ describe('Controller', () => {
     await controller.start();
   });
 
-  afterAll(async () => {
-    await controller?.stop();
-    await informers?.stop();
-    client?.close();
-    await env?.stop();
-  });
+  afterAll(() => fixture?.stop(controller));
 
   it('converges: finalizer, Ready through /status with observedGeneration, an Event; kubectl wait agrees', async () => {
     await client.create(VpcResource, vpc('web'));

@@ -4,20 +4,21 @@
 // controllers run it against real OVN in test/network/.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { clientFromKubeconfig, isNotFound, NamespaceResource, type ApiClient } from '../../../apis/client/index.ts';
+import { isNotFound, type ApiClient } from '../../../apis/client/index.ts';
 import { findCondition } from '../../../apis/meta/conditions.ts';
 import type { KubeObject } from '../../../apis/meta/types.ts';
 import { VpcResource, type Vpc } from '../../../apis/network/v1alpha1/index.ts';
 import { Controller, InformerCache, LifecycleReconciler, notReady, ready, RuntimeMetrics, TerminalError, type Informer } from '../../../controllers/runtime/index.ts';
-import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
+import { type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
-import { captureLogger } from './helpers.ts';
+import { captureLogger, startRuntimeFixture, type RuntimeFixture } from './helpers.ts';
 
 const NS = 'lifecycle-test';
 const FINALIZER = 'network.photoncloud.io/lifecycle-sample';
 type VpcObject = Vpc & KubeObject;
 
 describe('LifecycleReconciler', () => {
+  let fixture: RuntimeFixture;
   let env: TestApiServer;
   let client: ApiClient;
   let informers: InformerCache;
@@ -39,10 +40,8 @@ describe('LifecycleReconciler', () => {
   };
 
   beforeAll(async () => {
-    env = await startTestApiServer({ storage: 'embedded' });
-    client = clientFromKubeconfig(env.kubeconfig, { component: 'lifecycle-sample' });
-    await client.create(NamespaceResource, { metadata: { name: NS } });
-    informers = new InformerCache(client, { defaults: { logger } });
+    fixture = await startRuntimeFixture(NS, 'lifecycle-sample', logger);
+    ({ env, client, informers } = fixture);
     const informer: Informer<VpcObject> = informers.informerFor<VpcObject>(VpcResource, { namespace: NS });
     const reconciler = new LifecycleReconciler<VpcObject>({
       client,
@@ -73,12 +72,7 @@ describe('LifecycleReconciler', () => {
     await controller.start();
   });
 
-  afterAll(async () => {
-    await controller?.stop();
-    await informers?.stop();
-    client?.close();
-    await env?.stop();
-  });
+  afterAll(() => fixture?.stop(controller));
 
   it('adds its finalizer, writes progress then Ready with observedGeneration and status fields, and records an event', async () => {
     await client.create(VpcResource, vpc('web'));

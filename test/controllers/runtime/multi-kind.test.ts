@@ -4,12 +4,11 @@
 // Requests given to it must name a primary kind. Reconciles count in the runtime metrics under its name.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { clientFromKubeconfig, ConfigMapResource, groupResourceOf, NamespaceResource, SecretResource, type ApiClient } from '../../../apis/client/index.ts';
+import { ConfigMapResource, groupResourceOf, SecretResource, type ApiClient } from '../../../apis/client/index.ts';
 import { VpcResource } from '../../../apis/network/v1alpha1/index.ts';
 import { Controller, InformerCache, RuntimeMetrics, type ReconcileContext, type ReconcileRequest, type Reconciler, type Result } from '../../../controllers/runtime/index.ts';
-import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
-import { captureLogger } from './helpers.ts';
+import { captureLogger, startRuntimeFixture, type RuntimeFixture } from './helpers.ts';
 
 const NS = 'multi-kind';
 
@@ -29,7 +28,7 @@ class RecordingReconciler implements Reconciler {
 }
 
 describe('Controller with several primary kinds', () => {
-  let env: TestApiServer;
+  let fixture: RuntimeFixture;
   let client: ApiClient;
   let informers: InformerCache;
   let controller: Controller;
@@ -38,22 +37,15 @@ describe('Controller with several primary kinds', () => {
   const { logger, entries } = captureLogger();
 
   beforeAll(async () => {
-    env = await startTestApiServer({ storage: 'embedded' });
-    client = clientFromKubeconfig(env.kubeconfig, { component: 'multi-kind-test' });
-    await client.create(NamespaceResource, { metadata: { name: NS } });
-    informers = new InformerCache(client, { defaults: { logger } });
+    fixture = await startRuntimeFixture(NS, 'multi-kind-test', logger);
+    ({ client, informers } = fixture);
     reconciler = new RecordingReconciler(informers);
     controller = new Controller({ name: 'multi-kind', client, reconciler, informers, logger, metrics: new RuntimeMetrics(registry), stalledConditions: false });
     controller.addPrimary(VpcResource, { namespace: NS });
     await controller.start();
   });
 
-  afterAll(async () => {
-    await controller?.stop();
-    await informers?.stop();
-    client?.close();
-    await env?.stop();
-  });
+  afterAll(() => fixture?.stop(controller));
 
   it('reconciles each kind under its own key, including a kind added while running', async () => {
     await client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'same', namespace: NS }, spec: { cidrBlocks: ['10.0.0.0/16'] } });
