@@ -1,5 +1,5 @@
 // The one storage interface the API server is written against. Two backends implement it with the same
-// semantics (checked by one conformance suite, apiserver/storage/conformance.ts):
+// semantics (checked by one conformance suite, test/storage/conformance.ts):
 //   - etcd      (production): revision = etcd mod_revision, CAS through txn compares.
 //   - embedded  (zero-setup default): one SQLite file, the same revision/watch/compaction rules as etcd.
 //

@@ -1,5 +1,5 @@
-// A Controller wires informers to a work queue and the queue's workers to a Reconciler (DESIGN.md, "The
-// reconcile shape"):
+// A Controller wires informers to a work queue and the queue's workers to a Reconciler (docs/architecture.md,
+// "A reconcile"):
 //   primary informers add/update/delete ──► key `<gr>/namespace/name` ──► WorkQueue (dedup, one worker
 //   other kinds' informers ──► map(object) ──┘               per key, backoff, rate limit) ──► reconcile()
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that

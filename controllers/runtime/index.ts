@@ -1,4 +1,4 @@
-// The controller runtime every PhotonCloud controller and agent uses (DESIGN.md, "The reconcile shape").
+// The controller runtime every PhotonCloud controller and agent uses (docs/architecture.md, "A reconcile").
 export * from './controller.ts';
 export * from './events.ts';
 export * from './finalizers.ts';

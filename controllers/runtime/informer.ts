@@ -1,6 +1,6 @@
 // The informer: an always-current in-memory copy of one resource (optionally one namespace / selector),
 // kept by list-then-watch, with add/update/delete handlers. It fixes what client-node's informer gets wrong
-// (kubectl-compat.md): it never stops on an error and never hot-loops.
+// (it stops on any error but 410 and relists without backoff): it never stops on an error and never hot-loops.
 //
 //  - List (paginated, one consistent snapshot), then watch from the list's resourceVersion with bookmarks,
 //    so the resourceVersion to resume from keeps moving even when nothing changes.

@@ -1,5 +1,5 @@
 // Core v1 Namespace: cluster-scoped; `spec.finalizers: [kubernetes]` keeps a deleted namespace Terminating
-// until the namespace lifecycle loop (apiserver/namespaces/lifecycle.ts) has emptied it.
+// until the namespace lifecycle loop (apiserver/housekeeping/namespace-lifecycle.ts) has emptied it.
 import type { KubeObject } from '../../../apis/meta/types.ts';
 import type { ResourceInfo } from '../resource.ts';
 import { AGE_COLUMN, builtinResource, str, time } from './define.ts';

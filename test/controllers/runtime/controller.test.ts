@@ -20,7 +20,7 @@ function vpc(name: string, labels: Record<string, string> = {}): Vpc {
   return { apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name, namespace: NS, labels }, spec: { cidrBlocks: ['10.0.0.0/16'] } };
 }
 
-/** The reconcile shape of DESIGN.md, in miniature. */
+/** The reconcile shape of docs/architecture.md ("A reconcile"), in miniature. */
 class SampleVpcReconciler implements Reconciler {
   readonly calls = new Map<string, number>();
   readonly failuresLeft = new Map<string, number>();
