@@ -6,7 +6,7 @@ export default {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
   },
   roots: ['<rootDir>'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\.photon/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\.photon/', '/\.scratch/'],
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/test/env/setup.ts'],
   testTimeout: 120000,

@@ -101,7 +101,7 @@ describe('encryption key file', () => {
     addKey(file);
     const current = errorOf(() => removeKey(file, 'key2'));
     expect(current.message).toContain('write key');
-    expect(current.message).toContain('rewrite');
+    expect(current.message).toContain('re-encrypt');
     expect(errorOf(() => removeKey(file, 'nope')).message).toBe(`no key named "nope" in ${file} (it has: key2, key1)`);
     expect(fileKeys(file).map((key) => key.name)).toEqual(['key2', 'key1']);
   });

@@ -29,7 +29,8 @@ interface KeyEntry {
 const HEADER = `# PhotonCloud encryption keys for Secrets at rest (AES-256-GCM).
 # The first key encrypts new writes; every listed key decrypts. Keep this file private (mode 0600) and
 # backed up: a value encrypted with a key cannot be read without it. To rotate: add a key (first in the
-# list), restart every API server with this file, rewrite the stored Secrets, then remove the old key.
+# list) in every API server's copy; each server notices within seconds and re-encrypts the stored Secrets
+# (it logs "re-encrypted Secrets with the current key"); then remove the old key.
 `;
 
 /** Reads and validates the key file; the first key returned is the write key. */
@@ -86,7 +87,7 @@ export function removeKey(file: string, name: string): void {
   if (index === 0) {
     throw new Error(
       `refusing to remove key "${name}": it is the write key (first in ${file}), so new values are being encrypted with it. ` +
-        'To retire it: addKey, restart every API server with the new file, rewrite the stored values with the new key, then remove it.',
+        'To retire it: add a new key first (every API server follows its file and re-encrypts the stored values with it), wait for "re-encrypted Secrets with the current key" in the servers\' logs, then remove it.',
     );
   }
   writeKeyFile(file, entries.filter((entry) => entry.name !== name), { replace: true });

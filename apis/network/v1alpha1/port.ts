@@ -66,8 +66,9 @@ export interface PortStatus {
   observedGeneration?: number;
   /**
    * Latest observations of the port's state. Ready is present from the first reconcile on; Reconciling
-   * and Stalled appear only while true (kstatus). Stalled with reason AddressInUse or SubnetFull reports
-   * an address that cannot be had.
+   * and Stalled appear only while true (kstatus). Ready=False with reason SubnetNotFound,
+   * SecurityGroupNotFound, IPAddressConflict or SubnetExhausted settles when that changes; Stalled with
+   * reason InvalidIPAddress reports a static address the subnet can never give.
    */
   conditions?: Condition[];
   /**

@@ -97,7 +97,7 @@ export interface SubnetStatus {
   observedGeneration?: number;
   /**
    * Latest observations of the subnet's state. Ready is present from the first reconcile on; Reconciling
-   * and Stalled appear only while true (kstatus). Stalled with reason CIDROverlap or CIDROutsideVpc
+   * and Stalled appear only while true (kstatus). Stalled with reason CidrOverlap or CidrOutsideVpc
    * reports an address range the VPC cannot take.
    */
   conditions?: Condition[];
