@@ -13,6 +13,8 @@ export interface NorthboundOptions {
   connectTimeoutMs?: number;
   maxBackoffMs?: number;
   probeIntervalMs?: number;
+  /** Aborting gives up a connect still retrying (see OvsdbClientOptions.signal). */
+  signal?: AbortSignal;
 }
 
 export function connectNorthbound(options: NorthboundOptions): Promise<NorthboundClient> {
@@ -27,5 +29,6 @@ export function connectNorthbound(options: NorthboundOptions): Promise<Northboun
     ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
     ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -45,6 +45,8 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Aborts a connect still in flight when stop() comes (it would retry, holding timers, for up to 5 s). */
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly endpoint: string,
@@ -61,7 +63,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   /** One connection attempt; a failed one schedules the next (so only one is ever in flight). */
   private async attempt(): Promise<void> {
     try {
-      const client = await connectNorthbound({ endpoint: this.endpoint, tls: this.tls, logger: this.log, connectTimeoutMs: 5000 });
+      const client = await connectNorthbound({ endpoint: this.endpoint, tls: this.tls, logger: this.log, connectTimeoutMs: 5000, signal: this.stopping.signal });
       if (this.stopped) return void (await client.close());
       client.onStateChange((state) => {
         if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
@@ -73,6 +75,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
       this.client = client;
       this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
     } catch (error) {
+      if (this.stopped) return;
       const message = errorMessage(error);
       if (message !== this.lastError) this.log.warn('cannot reach the OVN northbound database; retrying', { endpoint: this.endpoint, error: message });
       this.lastError = message;
@@ -150,6 +153,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearTimeout(this.timer);
     await this.client?.close();
     this.client = undefined;

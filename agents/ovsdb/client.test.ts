@@ -247,6 +247,35 @@ describe('OvsdbClient protocol handling', () => {
     fake.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
   });
 
+  it('an aborted connect() gives up at once and leaves no timers or sockets behind', async () => {
+    const resources = () => {
+      const counts: Record<string, number> = {};
+      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+      return counts;
+    };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = resources();
+    // Nobody listens: connect() would retry with backoff for its whole 30 s budget (what kept a stopped
+    // controller manager's process, and jest's workers, alive after their tests).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ovsdb-abort-'));
+    try {
+      const aborter = new AbortController();
+      const started = Date.now();
+      const connecting = OvsdbClient.connect({ endpoint: `unix:${dir}/nobody.sock`, database: 'Test', connectTimeoutMs: 30_000, initialBackoffMs: 50, maxBackoffMs: 200, signal: aborter.signal });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a few attempts, then a backoff sleep or a dial
+      aborter.abort();
+      await expect(connecting).rejects.toThrow(/connecting to OVSDB Test was aborted/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      const after = resources();
+      for (const kind of ['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap']) expect(after[kind] ?? 0).toBeLessThanOrEqual(before[kind] ?? 0);
+      // Aborted before it starts: rejects without dialling.
+      await expect(OvsdbClient.connect({ endpoint: `unix:${dir}/nobody.sock`, database: 'Test', signal: AbortSignal.abort() })).rejects.toThrow(/was aborted/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails connect at once for a table the schema does not have', async () => {
     fake = await FakeServer.start();
     await expect(OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Nope: 'all' } })).rejects.toThrow(/no table Nope/);

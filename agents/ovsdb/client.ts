@@ -70,6 +70,11 @@ export interface OvsdbClientOptions<T extends TableRows = TableRows> {
   logger?: OvsdbLogger;
   /** How long connect() keeps trying before it rejects. Default 10000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Aborting gives up: connect() closes the client and rejects at once, leaving no socket or timer behind (a
+   * caller that stops while connect() still retries would otherwise keep the process alive until the deadline).
+   */
+  signal?: AbortSignal;
   /** Reconnect backoff: first delay (default 100 ms), doubled per failed attempt up to maxBackoffMs (default 8000 ms). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -195,19 +200,42 @@ export class OvsdbClient<T extends TableRows = TableRows> {
   static async connect<T extends TableRows = TableRows>(options: OvsdbClientOptions<T>): Promise<OvsdbClient<T>> {
     const client = new OvsdbClient<T>(options);
     const deadline = Date.now() + client.connectTimeoutMs;
+    const signal = options.signal;
+    let wake: (() => void) | undefined;
+    const onAbort = () => {
+      void client.close(); // destroys a socket still connecting
+      wake?.();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     let lastError: unknown;
-    for (;;) {
-      try {
-        await client.establish(Math.max(1, deadline - Date.now()));
-        return client;
-      } catch (error) {
-        lastError = error;
-        // A schema that lacks a monitored table will not fix itself: fail at once.
-        if (error instanceof OvsdbError && !(error instanceof OvsdbConnectionError)) break;
+    try {
+      for (;;) {
+        if (signal?.aborted) throw new OvsdbConnectionError(`connecting to OVSDB ${client.database} was aborted`);
+        try {
+          await client.establish(Math.max(1, deadline - Date.now()));
+          return client;
+        } catch (error) {
+          lastError = error;
+          // A schema that lacks a monitored table will not fix itself: fail at once.
+          if (error instanceof OvsdbError && !(error instanceof OvsdbConnectionError)) break;
+        }
+        if (signal?.aborted) throw new OvsdbConnectionError(`connecting to OVSDB ${client.database} was aborted`);
+        const delay = client.backoffDelay();
+        if (Date.now() + delay >= deadline) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
-      const delay = client.backoffDelay();
-      if (Date.now() + delay >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+    } catch (error) {
+      await client.close();
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     await client.close();
     if (lastError instanceof OvsdbError && !(lastError instanceof OvsdbConnectionError)) throw lastError;
