@@ -35,8 +35,9 @@ export interface Node extends KubeObject {
  */
 export interface NodeSpec {
   /**
-   * Keeps new VMs off the node (kubectl cordon). VMs already there keep running; drain them by stopping
-   * or rescheduling them.
+   * Keeps new VMs off the node (cordons it): kubectl patch hv NAME --type merge -p
+   * '{"spec":{"unschedulable":true}}' (kubectl cordon knows only core Nodes). VMs already there keep
+   * running; drain them by stopping or rescheduling them.
    *
    * @default false
    */
