@@ -4,7 +4,7 @@
 #   ovn-central ovn-host openvswitch-switch     OVN (NB/SB databases, northd, ovn-controller, ovs-vswitchd):
 #                                               the network controllers program it; tests start their own
 #   iproute2 iputils-ping                       network namespaces and ping for the real-packet tests
-#   kubectl                                     must already be on the machine (not packaged by Debian); the tests drive it
+#   kubectl, kpt                                must already be on the machine (not packaged by Debian); the tests drive them
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -20,5 +20,9 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "kubectl is not installed: the e2e tests drive the real kubectl (1.29-1.33)." >&2
+  exit 1
+fi
+if ! command -v kpt >/dev/null 2>&1; then
+  echo "kpt is not installed: the pruning tests drive the real kpt (kpt live init/apply/status)." >&2
   exit 1
 fi
