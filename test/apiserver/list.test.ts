@@ -80,11 +80,12 @@ describe('list', () => {
   it('renders Table rows (priority columns kept for -o wide) and metadata-only lists', async () => {
     const table = (await api.request(`${VPCS}?limit=2`, { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io, application/json' } })).json();
     expect(table.kind).toBe('Table');
-    expect(table.columnDefinitions.map((column: { name: string; priority: number }) => `${column.name}:${column.priority}`)).toEqual(['Name:0', 'CIDRs:0', 'Subnets:1', 'Ready:0', 'Age:0']);
+    expect(table.columnDefinitions.map((column: { name: string; priority: number }) => `${column.name}:${column.priority}`)).toEqual(['Name:0', 'CIDRs:0', 'Subnets:1', 'Reason:1', 'Deleting:1', 'Ready:0', 'Age:0']);
     expect(table.rows).toHaveLength(2);
     expect(table.rows[0].cells[0]).toBe('vpc-00');
-    expect(table.rows[0].cells[1]).toBe('["10.0.0.0/16"]');
-    expect(table.rows[0].cells[4]).toMatch(/^\d+s$/);
+    // A list prints comma-separated, not as JSON.
+    expect(table.rows[0].cells[1]).toBe('10.0.0.0/16');
+    expect(table.rows[0].cells[6]).toMatch(/^\d+s$/);
     expect(table.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'vpc-00' } });
     expect(table.metadata.continue).toBeTruthy();
     const full = (await api.request(`${VPCS}?limit=1&includeObject=Object`, { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } })).json();

@@ -128,7 +128,7 @@ describe('watch', () => {
     expect(table.events[0].object).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1' });
     expect(table.events[0].object.rows).toHaveLength(1);
     expect(table.events[0].object.rows[0].cells[0]).toBe('i1');
-    expect(table.events[0].object.columnDefinitions.map((column: { name: string }) => column.name)).toEqual(['Name', 'CIDRs', 'Subnets', 'Ready', 'Age']);
+    expect(table.events[0].object.columnDefinitions.map((column: { name: string }) => column.name)).toEqual(['Name', 'CIDRs', 'Subnets', 'Reason', 'Deleting', 'Ready', 'Age']);
   });
 
   it('serves a thousand watchers from a single storage watch', async () => {
