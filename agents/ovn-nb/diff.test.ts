@@ -96,6 +96,22 @@ describe('planOwnerTransaction', () => {
     expect(ops[0]).toMatchObject({ row: { external_ids: { 'photoncloud.io/uid': 'shared', 'photoncloud.io/role': 'photon_secured_ports' } } });
   });
 
+  it('plans the same with an owner index as by scanning every table', () => {
+    const rows = {
+      Logical_Router: [owned(vpc, 'r1', { name: 'lr-vpc-1', ports: [], static_routes: ['sr1'] })],
+      Logical_Router_Static_Route: [owned(vpc, 'sr1', { ip_prefix: '0.0.0.0/0', nexthop: '10.0.0.254' }, 'route:x')],
+      Logical_Switch: [owned(subnet, 'ls1', { name: 'ls-sn-1', ports: [] })],
+    };
+    const scanned = replica(rows);
+    const indexed: ReplicaView = {
+      ...scanned,
+      ownedBy: (uid) => Object.entries(rows).flatMap(([table, list]) => list.filter((row) => (row as unknown as { external_ids: Record<string, string> }).external_ids['photoncloud.io/uid'] === uid).map((row) => ({ table: table as NorthboundTable, row }))),
+    };
+    for (const [owner, desired] of [[vpc, [{ table: 'Logical_Router', columns: { name: 'lr-vpc-1' } }]], [subnet, switchRows()]] as const) {
+      expect(planOwnerTransaction(indexed, owner, desired as DesiredRow[])).toEqual(planOwnerTransaction(scanned, owner, desired as DesiredRow[]));
+    }
+  });
+
   it('refuses two desired rows with the same table and key', () => {
     expect(() => planOwnerTransaction(replica({}), vpc, [{ table: 'Logical_Router', columns: {} }, { table: 'Logical_Router', columns: {} }])).toThrow(/share a table and key/);
   });

@@ -19,6 +19,14 @@ import type { NorthboundTable } from './schema.ts';
 /** What the diff reads: a replica of the tables it manages. */
 export interface ReplicaView {
   rows(table: NorthboundTable): ReadonlyMap<string, Row>;
+  /** The rows owned by a UID, when the replica keeps an index (owner-index.ts); otherwise tables are scanned. */
+  ownedBy?(uid: string): Iterable<{ table: NorthboundTable; row: Row }>;
+}
+
+/** Every row owned by `uid`, by table. */
+function ownedRows(replica: ReplicaView, uid: string): Array<{ table: NorthboundTable; row: Row }> {
+  if (replica.ownedBy) return [...replica.ownedBy(uid)];
+  return MANAGED_TABLES.flatMap((table) => [...replica.rows(table).values()].filter((row) => labelsOf(row)[LABEL_UID] === uid).map((row) => ({ table, row })));
 }
 
 /** Tables whose rows exist on their own; rows of the others live only while a set references them. */
@@ -55,21 +63,17 @@ const emptyLike = (value: unknown) => (Array.isArray(value) ? [] : value !== nul
 
 /** The replica's row for a link, or undefined. */
 export function findLinked(replica: ReplicaView, target: RowLink): Row | undefined {
-  for (const row of replica.rows(target.table).values()) {
-    if ('name' in target ? (row as { name?: unknown }).name === target.name : labelsOf(row)[LABEL_UID] === target.owner && roleOf(row) === (target.key ?? '')) return row;
-  }
+  if (!('name' in target)) return ownedRows(replica, target.owner).find(({ table, row }) => table === target.table && roleOf(row) === (target.key ?? ''))?.row;
+  for (const row of replica.rows(target.table).values()) if ((row as { name?: unknown }).name === target.name) return row;
   return undefined;
 }
 
 /** The operations that make `owner`'s rows exactly `desired` (none when they already are). */
 export function planOwnerTransaction(replica: ReplicaView, owner: Owner, desired: readonly DesiredRow[]): Operation[] {
   const existing = new Map<string, Row[]>();
-  for (const table of MANAGED_TABLES) {
-    for (const row of replica.rows(table).values()) {
-      if (labelsOf(row)[LABEL_UID] !== owner.uid) continue;
-      const key = slot(table, roleOf(row) || undefined);
-      existing.set(key, [...(existing.get(key) ?? []), row]);
-    }
+  for (const { table, row } of ownedRows(replica, owner.uid)) {
+    const key = slot(table, roleOf(row) || undefined);
+    existing.set(key, [...(existing.get(key) ?? []), row]);
   }
   const wanted = new Map(desired.map((row) => [slot(row.table, row.key), row]));
   if (wanted.size !== desired.length) throw new Error(`two desired rows of ${owner.kind} ${owner.name} share a table and key`);

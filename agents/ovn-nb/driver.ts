@@ -15,6 +15,7 @@ import { errorMessage, type Logger } from '../../lib/logging.ts';
 import type { DesiredRow, RowLink } from './desired-state.ts';
 import { findLinked, MANAGED_TABLES, planOwnerTransaction, type ReplicaView } from './diff.ts';
 import { connectNorthbound, type NorthboundClient } from './connect.ts';
+import { OwnerIndex } from './owner-index.ts';
 import { ownerOf, type Owner } from './ownership.ts';
 
 /** What controllers need from OVN: the shape every driver of the coming kinds (QEMU, DNS, LB, storage) follows. */
@@ -41,6 +42,8 @@ export class OvnUnavailableError extends Error {
 
 export class OvnNorthboundDriver implements NorthboundDriver {
   private client?: NorthboundClient;
+  /** The replica's rows by owner UID (planning reads one object's rows, not every table). */
+  private index?: OwnerIndex;
   private lastError = 'not connected yet';
   private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
   private timer?: NodeJS.Timeout;
@@ -68,6 +71,8 @@ export class OvnNorthboundDriver implements NorthboundDriver {
       client.onStateChange((state) => {
         if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
       });
+      this.index?.close();
+      this.index = new OwnerIndex(client);
       client.onUpdate((table, _uuid, oldRow, newRow) => {
         const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
         if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
@@ -90,12 +95,12 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   has(target: RowLink): boolean {
     const nb = this.current;
-    return nb !== undefined && findLinked(replicaOf(nb), target) !== undefined;
+    return nb !== undefined && findLinked(this.replicaOf(nb), target) !== undefined;
   }
 
   async apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number> {
     const nb = this.connected();
-    const ops = planOwnerTransaction(replicaOf(nb), owner, desired);
+    const ops = planOwnerTransaction(this.replicaOf(nb), owner, desired);
     if (ops.length === 0) return 0;
     await nb.transact(ops);
     return 1;
@@ -111,12 +116,17 @@ export class OvnNorthboundDriver implements NorthboundDriver {
         if (owner && live.has(owner.kind) && !live.get(owner.kind)!.has(owner.uid)) orphans.set(owner.uid, owner);
       }
     }
-    const ops = [...orphans.values()].flatMap((owner) => planOwnerTransaction(replicaOf(nb), owner, []));
+    const ops = [...orphans.values()].flatMap((owner) => planOwnerTransaction(this.replicaOf(nb), owner, []));
     if (ops.length > 0) {
       await nb.transact(ops);
       this.log.info('removed OVN rows whose objects no longer exist', { owners: orphans.size, operations: ops.length });
     }
     return orphans.size;
+  }
+
+  private replicaOf(nb: NorthboundClient): ReplicaView {
+    const index = this.index;
+    return { rows: (table) => nb.rows(table), ...(index ? { ownedBy: (uid: string) => index.ownedBy(uid) } : {}) };
   }
 
   private connected(): NorthboundClient {
@@ -155,9 +165,8 @@ export class OvnNorthboundDriver implements NorthboundDriver {
     this.stopped = true;
     this.stopping.abort();
     clearTimeout(this.timer);
+    this.index?.close();
     await this.client?.close();
     this.client = undefined;
   }
 }
-
-const replicaOf = (nb: NorthboundClient): ReplicaView => ({ rows: (table) => nb.rows(table) });
