@@ -83,7 +83,7 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   'security-group': (context, log) => securityGroupController(context.network(), log, context.metrics),
 };
 
-/** Where the OVN Northbound database is when nothing says otherwise: the local one hack/ovn/up.ts runs. */
+/** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */
 export function defaultNorthbound(home: string): string {
   return `unix:${home}/ovn/nb.sock`;
 }
