@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
+import { ConfigurationError } from '../lib/cli.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
@@ -109,7 +110,8 @@ function listen(server: https.Server, port: number, bindAddress: string): Promis
     server.once('error', reject);
     server.listen(port, bindAddress, () => resolve((server.address() as AddressInfo).port));
   }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EADDRINUSE') throw new Error(`cannot listen on ${bindAddress}:${port}: the address is already in use (another PhotonCloud or Kubernetes API server?)`);
+    if (error.code === 'EADDRINUSE') throw new ConfigurationError(`cannot listen on ${bindAddress}:${port}: the address is already in use (another PhotonCloud or Kubernetes API server?); choose another with --secure-port`);
+    if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') throw new ConfigurationError(`cannot listen on ${bindAddress}:${port}: ${error.message}`);
     throw error;
   });
 }

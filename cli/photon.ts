@@ -15,7 +15,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { photonHome } from '../lib/cli.ts';
+import { CONFIGURATION_EXIT_STATUS, photonHome } from '../lib/cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -229,9 +229,10 @@ function supervise(): { add(spec: ComponentSpec): Promise<unknown> } {
         statuses.push(Math.max(status, 1));
         return stopAll('SIGTERM');
       }
-      if (code === USAGE_EXIT_STATUS) {
-        process.stderr.write(`photon: ${component.name} ${describeExit(code, signal)} (a usage error; not restarting it); stopping\n`);
-        statuses.push(status);
+      if (code === USAGE_EXIT_STATUS || code === CONFIGURATION_EXIT_STATUS) {
+        const why = code === USAGE_EXIT_STATUS ? 'a usage error' : 'it cannot run as configured; its error is above';
+        process.stderr.write(`photon: ${component.name} ${describeExit(code, signal)} (${why}; not restarting it); stopping\n`);
+        statuses.push(code === USAGE_EXIT_STATUS ? status : 1);
         return stopAll('SIGTERM');
       }
       scheduleRestart(component, Date.now() - startedAt, describeExit(code, signal));

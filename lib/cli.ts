@@ -7,6 +7,15 @@ import { errorMessage } from './logging.ts';
 /** A mistake on the command line: reported with the usage text, exit status 2. */
 export class UsageError extends Error {}
 
+/**
+ * The process cannot run as configured (its port is taken, a file it needs is unusable): restarting it
+ * would fail the same way, so it exits with CONFIGURATION_EXIT_STATUS and supervisors do not restart it.
+ */
+export class ConfigurationError extends Error {}
+
+/** sysexits.h EX_CONFIG: what `photon all-in-one` (and systemd's RestartPreventExitStatus) treat as final. */
+export const CONFIGURATION_EXIT_STATUS = 78;
+
 /** parseArgs in strict mode; an unknown flag or a missing value is a UsageError. */
 export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
@@ -31,7 +40,8 @@ export function wholeNumberFlag(value: string | undefined, min: number, message:
 
 /**
  * Runs main when moduleUrl is the process's entry module: --help/-h prints usage, a UsageError exits 2 with
- * the usage, any other failure exits 1 with `<name>: <message>`.
+ * the usage, a ConfigurationError exits CONFIGURATION_EXIT_STATUS, any other failure exits 1 — each with
+ * `<name>: <message>`.
  */
 export function runIfMain(moduleUrl: string, name: string, usage: string, main: (argv: string[]) => Promise<unknown>): void {
   const entry = process.argv[1];
@@ -46,6 +56,6 @@ export function runIfMain(moduleUrl: string, name: string, usage: string, main: 
       process.exit(2);
     }
     process.stderr.write(`${name}: ${errorMessage(error)}\n`);
-    process.exit(1);
+    process.exit(error instanceof ConfigurationError ? CONFIGURATION_EXIT_STATUS : 1);
   });
 }

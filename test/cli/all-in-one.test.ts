@@ -221,6 +221,34 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     }
   }, 90_000);
 
+  it('exits 1 naming the port and --secure-port when the API server port is taken, instead of restarting it forever', async () => {
+    const thisHome = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-aio-busy-api-'));
+    home = thisHome;
+    const [securePort, nbPort, sbPort] = await freePorts(3);
+    const blocker = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      blocker.once('error', reject);
+      blocker.listen(securePort, '127.0.0.1', resolve);
+    });
+    try {
+      supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], {
+        cwd: REPOSITORY_ROOT,
+        env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
+      });
+      const exited = await Promise.race([supervisor.exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 60_000, 'timeout').unref())]);
+      const output = supervisor.output();
+      expect({ exited, output }).toMatchObject({ exited: 1 });
+      expect(output).toContain(`cannot listen on 127.0.0.1:${securePort}: the address is already in use`);
+      expect(output).toContain('--secure-port');
+      expect(output).toContain('not restarting it');
+      expect(output).not.toContain('restarting it in');
+      expect(output).not.toContain('API server is serving');
+      await waitFor('every process it started gone', () => processesOf(thisHome).length === 0, { timeoutMs: 20_000 });
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  }, 90_000);
+
   it('refuses bad port flags with usage (exit 2) before starting anything', async () => {
     home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-aio-usage-'));
     for (const [args, message] of [
