@@ -111,19 +111,52 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     home = undefined;
   });
 
-  async function startAllInOne(): Promise<{ nbPort: number; sbPort: number; securePort: number }> {
-    home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-aio-'));
-    const [securePort, nbPort, sbPort] = await freePorts(3);
+  type Ports = { nbPort: number; sbPort: number; securePort: number };
+
+  /** Chooses free ports and a fresh PHOTON_HOME, and launches the all-in-one on them; `before` runs first. */
+  async function launchAllInOne(homePrefix: string, before: (ports: Ports) => Promise<void> = async () => {}): Promise<Ports> {
+    home = await fsp.mkdtemp(path.join(os.tmpdir(), homePrefix));
+    const [securePort, nbPort, sbPort] = (await freePorts(3)) as [number, number, number];
+    const ports = { nbPort, sbPort, securePort };
+    await before(ports);
     supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
     });
-    const running = supervisor;
+    return ports;
+  }
+
+  async function startAllInOne(): Promise<Ports> {
+    const ports = await launchAllInOne('photon-aio-');
+    const running = supervisor!;
     await waitFor('the all-in-one to serve (API server and local OVN)', () => {
       if (running.child.exitCode !== null) throw new WaitAborted(`photon exited early:\n${running.output()}`);
       return running.output().includes('API server is serving') && running.output().includes('the local OVN is ready');
     }, { timeoutMs: 60_000, intervalMs: 100 });
-    return { nbPort: nbPort!, sbPort: sbPort!, securePort: securePort! };
+    return ports;
+  }
+
+  /**
+   * Runs the all-in-one while this test holds the port `pick` chooses; resolves with that port, the exit
+   * status (or 'timeout' after 60 s) and the output.
+   */
+  async function runWithPortTaken(homePrefix: string, pick: (ports: Ports) => number): Promise<{ busyPort: number; exited: number | null | 'timeout'; output: string }> {
+    const blocker = net.createServer();
+    let busyPort = 0;
+    try {
+      await launchAllInOne(homePrefix, async (ports) => {
+        busyPort = pick(ports);
+        await new Promise<void>((resolve, reject) => {
+          blocker.once('error', reject);
+          blocker.listen(busyPort, '127.0.0.1', resolve);
+        });
+      });
+      const running = supervisor!;
+      const exited = await Promise.race([running.exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 60_000, 'timeout').unref())]);
+      return { busyPort, exited, output: running.output() };
+    } finally {
+      if (blocker.listening) await new Promise((resolve) => blocker.close(resolve));
+    }
   }
 
   /** The components and daemons under the supervisor, checked by name so the test knows what it kills. */
@@ -190,63 +223,30 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     ['Northbound', '--ovn-nb-port'],
     ['Southbound', '--ovn-sb-port'],
   ])('exits 1, naming the port and %s flag, when the OVN %s port is taken, and starts nothing else', async (database, flag) => {
-    home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-aio-busy-'));
-    const [securePort, nbPort, sbPort] = await freePorts(3);
-    const busyPort = flag === '--ovn-nb-port' ? nbPort! : sbPort!;
-    const blocker = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      blocker.once('error', reject);
-      blocker.listen(busyPort, '127.0.0.1', resolve);
-    });
-    try {
-      supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], {
-        cwd: REPOSITORY_ROOT,
-        env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
-      });
-      const exited = await Promise.race([supervisor.exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 60_000, 'timeout').unref())]);
-      const output = supervisor.output();
-      expect({ exited, output }).toMatchObject({ exited: 1 });
-      expect(output).toContain(`the OVN ${database} database cannot listen on 127.0.0.1:${busyPort}: Address already in use`);
-      expect(output).toContain(`held by pid ${process.pid}`); // this test holds it
-      expect(output).toContain(`npm start -- ${flag} PORT`);
-      expect(output).toContain('ovn-local exited with code 1 before it was ready');
-      // It never claims to serve anything, and nothing else started.
-      expect(output).not.toContain('the local OVN is ready');
-      expect(output).not.toContain('API server is serving');
-      expect(output).not.toContain('[apiserver]');
-      expect(output).not.toContain('[controller-manager]');
-      expect(processesOf(home).map((info) => info.cmdline)).toEqual([]);
-    } finally {
-      await new Promise((resolve) => blocker.close(resolve));
-    }
+    const { busyPort, exited, output } = await runWithPortTaken('photon-aio-busy-', (ports) => (flag === '--ovn-nb-port' ? ports.nbPort : ports.sbPort));
+    expect({ exited, output }).toMatchObject({ exited: 1 });
+    expect(output).toContain(`the OVN ${database} database cannot listen on 127.0.0.1:${busyPort}: Address already in use`);
+    expect(output).toContain(`held by pid ${process.pid}`); // this test holds it
+    expect(output).toContain(`npm start -- ${flag} PORT`);
+    expect(output).toContain('ovn-local exited with code 1 before it was ready');
+    // It never claims to serve anything, and nothing else started.
+    expect(output).not.toContain('the local OVN is ready');
+    expect(output).not.toContain('API server is serving');
+    expect(output).not.toContain('[apiserver]');
+    expect(output).not.toContain('[controller-manager]');
+    expect(processesOf(home!).map((info) => info.cmdline)).toEqual([]);
   }, 90_000);
 
   it('exits 1 naming the port and --secure-port when the API server port is taken, instead of restarting it forever', async () => {
-    const thisHome = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-aio-busy-api-'));
-    home = thisHome;
-    const [securePort, nbPort, sbPort] = await freePorts(3);
-    const blocker = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      blocker.once('error', reject);
-      blocker.listen(securePort, '127.0.0.1', resolve);
-    });
-    try {
-      supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], {
-        cwd: REPOSITORY_ROOT,
-        env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
-      });
-      const exited = await Promise.race([supervisor.exited, new Promise<'timeout'>((resolve) => setTimeout(resolve, 60_000, 'timeout').unref())]);
-      const output = supervisor.output();
-      expect({ exited, output }).toMatchObject({ exited: 1 });
-      expect(output).toContain(`cannot listen on 127.0.0.1:${securePort}: the address is already in use`);
-      expect(output).toContain('--secure-port');
-      expect(output).toContain('not restarting it');
-      expect(output).not.toContain('restarting it in');
-      expect(output).not.toContain('API server is serving');
-      await waitFor('every process it started gone', () => processesOf(thisHome).length === 0, { timeoutMs: 20_000 });
-    } finally {
-      await new Promise((resolve) => blocker.close(resolve));
-    }
+    const { busyPort, exited, output } = await runWithPortTaken('photon-aio-busy-api-', (ports) => ports.securePort);
+    expect({ exited, output }).toMatchObject({ exited: 1 });
+    expect(output).toContain(`cannot listen on 127.0.0.1:${busyPort}: the address is already in use`);
+    expect(output).toContain('--secure-port');
+    expect(output).toContain('not restarting it');
+    expect(output).not.toContain('restarting it in');
+    expect(output).not.toContain('API server is serving');
+    const thisHome = home!;
+    await waitFor('every process it started gone', () => processesOf(thisHome).length === 0, { timeoutMs: 20_000 });
   }, 90_000);
 
   it('refuses bad port flags with usage (exit 2) before starting anything', async () => {
