@@ -78,26 +78,22 @@ export function planOwnerTransaction(replica: ReplicaView, owner: Owner, desired
   const wanted = new Map(desired.map((row) => [slot(row.table, row.key), row]));
   if (wanted.size !== desired.length) throw new Error(`two desired rows of ${owner.kind} ${owner.name} share a table and key`);
 
-  const removals: Operation[] = [];
-  const deleted = new Set<string>();
-  for (const [key, rows] of existing) {
-    // Every row in a slot nobody wants goes, and all but the first of duplicates in a wanted one.
-    for (const row of wanted.has(key) ? rows.slice(1) : rows) {
-      const table = key.split('\0')[0] as NorthboundTable;
-      if (ROOT_TABLES.has(table)) {
-        removals.push(op.delete(table, byUuid(row._uuid)));
-        deleted.add(row._uuid);
-      } else {
-        for (const { table: parentTable, column } of REFERRERS[table] ?? []) {
-          for (const parent of replica.rows(parentTable).values()) {
-            if (((parent as Record<string, unknown>)[column] as string[] | undefined)?.includes(row._uuid)) removals.push(removeFromSet(parentTable, parent._uuid, column, row._uuid));
-          }
-        }
+  // Every row in a slot nobody wants goes, and all but the first of duplicates in a wanted one.
+  const unwanted = [...existing].flatMap(([key, rows]) => (wanted.has(key) ? rows.slice(1) : rows).map((row) => ({ table: key.split('\0')[0] as NorthboundTable, row })));
+  const deleted = new Set(unwanted.filter(({ table }) => ROOT_TABLES.has(table)).map(({ row }) => row._uuid));
+  const ops: Operation[] = [];
+  for (const { table, row } of unwanted) {
+    if (ROOT_TABLES.has(table)) {
+      ops.push(op.delete(table, byUuid(row._uuid)));
+      continue;
+    }
+    for (const { table: parentTable, column } of REFERRERS[table] ?? []) {
+      for (const parent of replica.rows(parentTable).values()) {
+        // Children of a root deleted here go with it: no mutation on a row this transaction deletes.
+        if (!deleted.has(parent._uuid) && ((parent as Record<string, unknown>)[column] as string[] | undefined)?.includes(row._uuid)) ops.push(removeFromSet(parentTable, parent._uuid, column, row._uuid));
       }
     }
   }
-  // Children of deleted roots go with them: no mutation on a row this transaction deletes.
-  const ops = removals.filter((operation) => operation.op === 'delete' || !deleted.has(uuidOfWhere(operation)));
 
   // Refs of every wanted row: existing UUIDs, or named UUIDs for the ones inserted below.
   const refs = new Map<string, Ref>();
@@ -167,10 +163,4 @@ function membershipOps(replica: ReplicaView, row: DesiredRow, ref: Ref, current:
     }
   }
   return ops;
-}
-
-function uuidOfWhere(operation: Operation): string {
-  const where = (operation as { where?: ReadonlyArray<readonly [string, string, unknown]> }).where;
-  const value = where?.find(([column]) => column === '_uuid')?.[2] as { value?: string } | string | undefined;
-  return typeof value === 'string' ? value : (value?.value ?? '');
 }

@@ -29,11 +29,13 @@ export function vpcReconciler(deps: NetworkDeps, informers: NetworkInformers): L
     informer: informers.vpcs,
     finalizer: OVN_FINALIZER,
     fieldManager: 'vpc-controller',
-    apply: (vpc) =>
-      withOvn(deps.ovn, async (): Promise<Outcome> => {
+    apply: (vpc) => {
+      const status = { subnets: subnetsOf(vpc) };
+      return withOvn(deps.ovn, async (): Promise<Outcome> => {
         await deps.ovn.apply(ownerOfObject(vpc), vpcRows(vpc));
-        return { readiness: ready('Programmed', `logical router ${routerName(vpc.metadata.uid!)} is programmed in OVN`), status: { subnets: subnetsOf(vpc) } };
-      }, { subnets: subnetsOf(vpc) }),
+        return { readiness: ready('Programmed', `logical router ${routerName(vpc.metadata.uid!)} is programmed in OVN`), status };
+      }, status);
+    },
     cleanup: async (vpc) => {
       const subnets = subnetsOf(vpc);
       if (subnets.length > 0) return { readiness: notReady('SubnetsRemaining', `waiting for Subnets to be deleted: ${subnets.join(', ')}`), status: { subnets }, eventReason: 'Deleting' };
