@@ -64,6 +64,12 @@ describe('parsePath', () => {
     expect(resource(collection, 'POST', true).verb).toBe('create');
   });
 
+  it('refuses a watch by HEAD: its response has no body, so the stream would hold the connection', () => {
+    const collection = '/apis/g.io/v1/namespaces/ns/things';
+    expect(() => resource(collection, 'HEAD', true)).toThrow(expect.objectContaining({ code: 405 }));
+    expect(resource(collection, 'HEAD').verb).toBe('list');
+  });
+
   it('percent-decodes each segment after splitting', () => {
     expect(resource('/apis/g.io/v1/namespaces/my%2Dns/things/a%20b')).toMatchObject({ namespace: 'my-ns', name: 'a b' });
   });

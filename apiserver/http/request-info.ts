@@ -7,7 +7,7 @@
 // including percent-encoded ones, so `/namespaces/a/secrets/%2e%2e/%2e%2e/b/secrets/db` would address
 // namespace b. Every segment is decoded once and refused when it decodes to `.`/`..` or to something holding
 // `/` or `%` (Kubernetes' path segment name rules), before anything is looked up.
-import { ApiError, badRequest, routeNotFound } from '../errors.ts';
+import { ApiError, badRequest, methodNotAllowed, routeNotFound } from '../errors.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -124,6 +124,9 @@ function verbFor(method: string, hasName: boolean, watch: boolean): Verb {
     case 'DELETE':
       return hasName ? 'delete' : 'deletecollection';
     default:
+      // A HEAD response has no body, so the client reuses the connection at once while the server would
+      // still be streaming the watch: every request pipelined behind it would wait for the watch to end.
+      if (watch && method === 'HEAD') throw methodNotAllowed('HEAD with watch; a watch streams its events in the body, use GET');
       if (watch) return 'watch';
       return hasName ? 'get' : 'list';
   }

@@ -36,4 +36,20 @@ describe('randomized bad input', () => {
     expect((await api.request(`/api/v1/namespaces/${FUZZ_NAMESPACE}/configmaps`)).status).toBe(200);
     expect((await api.request('/api/v1/namespaces', { method: 'POST', body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'after-fuzz' } }) })).status).toBe(201);
   }, 300_000);
+
+  // Found by seed 1129730812: a HEAD watch was answered with headers (all a HEAD response has), so the client
+  // reused the connection while the server still streamed the watch, and the next request on that
+  // connection waited for the watch's default timeout (30-60 min).
+  it('refuses a watch by HEAD, and the next request on the same connection is answered', async () => {
+    const oneConnection = new ApiClient(env, { maxSockets: 1 });
+    try {
+      const head = await oneConnection.request(`/api/v1/namespaces/${FUZZ_NAMESPACE}/configmaps?watch=true`, { method: 'HEAD' });
+      expect(head.status).toBe(405);
+      const next = await oneConnection.request(`/api/v1/namespaces/${FUZZ_NAMESPACE}/configmaps`);
+      expect(next.status).toBe(200);
+      expect(next.json().kind).toBe('ConfigMapList');
+    } finally {
+      oneConnection.close();
+    }
+  }, 20_000);
 });

@@ -20,8 +20,11 @@ export interface RequestOptions {
 export class ApiClient {
   readonly agent: https.Agent;
 
-  constructor(private readonly env: { url: string; server: { adminToken: string; caCertificatePem: string } }) {
-    this.agent = new https.Agent({ ca: env.server.caCertificatePem, keepAlive: true, maxSockets: 64 });
+  constructor(
+    private readonly env: { url: string; server: { adminToken: string; caCertificatePem: string } },
+    options: { maxSockets?: number } = {},
+  ) {
+    this.agent = new https.Agent({ ca: env.server.caCertificatePem, keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   }
 
   /**
