@@ -19,6 +19,7 @@
 // Plugins see CREATE and UPDATE of the object itself (subresource writes such as status only when they ask
 // for them) and run for dry runs too, which must answer exactly what the real write would.
 import type { KubeObject } from '../../apis/meta/types.ts';
+import type { UserInfo } from '../auth/authenticate.ts';
 import { invalid, type FieldError } from '../errors.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 
@@ -34,6 +35,8 @@ export interface AdmissionAttributes {
   /** `status`, `finalize`, … for a subresource write; undefined for the object itself. */
   subresource?: string;
   dryRun: boolean;
+  /** Who writes: undefined for the API server's own writes. */
+  user?: UserInfo;
 }
 
 /** A resource by group and plural: `{ group: '', plural: 'namespaces' }`, `{ group: 'network.photoncloud.io', plural: 'vpcs' }`. */

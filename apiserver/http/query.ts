@@ -1,5 +1,6 @@
 // Query parameters of resource requests, validated up front so bad values are 400s that name the parameter.
 import { badRequest } from '../errors.ts';
+import type { UserInfo } from '../auth/authenticate.ts';
 import type { FieldValidation, WriteOptions } from '../registry/admit.ts';
 
 export function booleanParam(query: URLSearchParams, name: string): boolean {
@@ -16,7 +17,7 @@ export function integerParam(query: URLSearchParams, name: string, { min = 0, ma
   return Number(value);
 }
 
-export function writeOptions(query: URLSearchParams, userAgent?: string): WriteOptions {
+export function writeOptions(query: URLSearchParams, userAgent?: string, user?: UserInfo): WriteOptions {
   const dryRun = query.getAll('dryRun');
   for (const value of dryRun) if (value !== 'All') throw badRequest(`Invalid dry run value: ${JSON.stringify(value)}: supported values: "All"`);
   const validation = query.get('fieldValidation') ?? 'Warn';
@@ -28,5 +29,5 @@ export function writeOptions(query: URLSearchParams, userAgent?: string): WriteO
   if (fieldManager !== undefined && (fieldManager.length > 128 || /[^\x20-\x7e]/.test(fieldManager))) {
     throw badRequest('fieldManager: Invalid value: must be at most 128 printable ASCII characters');
   }
-  return { dryRun: dryRun.length > 0, fieldValidation: normalised as FieldValidation, fieldManager, userAgent, warnings: [] };
+  return { dryRun: dryRun.length > 0, fieldValidation: normalised as FieldValidation, fieldManager, userAgent, user, warnings: [] };
 }

@@ -1,5 +1,7 @@
 // Resource requests (CRUD, list, watch) → ObjectStore calls, with the representation the client asked for.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditRequest } from '../audit/types.ts';
+import type { UserInfo } from '../auth/authenticate.ts';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
 import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
@@ -19,6 +21,12 @@ import { booleanParam, integerParam, writeOptions } from './query.ts';
 import type { ResourceRequest } from './request-info.ts';
 import { sendJson } from './respond.ts';
 import type { WatchHandler } from './watch-handler.ts';
+
+/** Who asked, and the audit record the handler adds the request and response objects to. */
+export interface RequestContext {
+  user: UserInfo;
+  audit: AuditRequest;
+}
 
 export interface ResourceHandlerDeps {
   registry: ResourceRegistry;
@@ -73,7 +81,7 @@ export class ResourceHandler {
   constructor(private readonly deps: ResourceHandlerDeps) {}
 
   /** Serves a request for `resource`, which the router resolved from `info` with resolveResource. */
-  async handle(request: IncomingMessage, response: ServerResponse, query: URLSearchParams, info: ResourceRequest, resource: ResourceInfo): Promise<void> {
+  async handle(request: IncomingMessage, response: ServerResponse, query: URLSearchParams, info: ResourceRequest, resource: ResourceInfo, context: RequestContext): Promise<void> {
     const accept = request.headers.accept;
     const { objects } = this.deps;
     const namespace = info.namespace;
@@ -96,28 +104,28 @@ export class ResourceHandler {
       case 'watch':
         return this.deps.watches.serve(request, response, resource, namespace, query);
       case 'create': {
-        const options = writeOptions(query, request.headers['user-agent']);
+        const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         const created = await objects.create(resource, namespace, body, options);
         return sendJson(response, 201, created, { accept, warnings: options.warnings });
       }
       case 'update': {
-        const options = writeOptions(query, request.headers['user-agent']);
+        const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         const updated = await objects.update(resource, namespace, info.name!, body, options, info.subresource);
         return sendJson(response, 200, updated, { accept, warnings: options.warnings });
       }
       case 'patch':
-        return this.patch(request, response, resource, info, query);
+        return this.patch(request, response, resource, info, query, context);
       case 'delete': {
-        const options = writeOptions(query, request.headers['user-agent']);
+        const options = writeOptions(query, request.headers['user-agent'], context.user);
         const deleteOptions = await readDeleteOptions(request, query);
         const result = await objects.delete(resource, namespace, info.name!, deleteOptions, options);
         return sendJson(response, 200, result.deleted ? result.status : result.object, { accept, warnings: options.warnings });
       }
       case 'deletecollection': {
         if (namespace === undefined && resource.namespaced) throw methodNotAllowed('DELETE');
-        const options = writeOptions(query, request.headers['user-agent']);
+        const options = writeOptions(query, request.headers['user-agent'], context.user);
         const deleteOptions = await readDeleteOptions(request, query);
         const list = await this.deps.reader.list(resource, namespace, {
           labelSelector: query.get('labelSelector') ?? undefined,
@@ -142,8 +150,8 @@ export class ResourceHandler {
     }
   }
 
-  private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams): Promise<void> {
-    const options = writeOptions(query, request.headers['user-agent']);
+  private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams, context: RequestContext): Promise<void> {
+    const options = writeOptions(query, request.headers['user-agent'], context.user);
     const accept = request.headers.accept;
     const strategies = resource.source === 'builtin' ? patchStrategiesFor(apiVersionOf(resource), resource.kind) : undefined;
     const { patchType, patch } = await decodePatchBody(request.headers['content-type'], await readBody(request), { strategicMerge: strategies !== undefined });

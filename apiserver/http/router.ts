@@ -1,12 +1,15 @@
-// The request pipeline: authenticate → route → handle, and the one place where errors become Status
-// responses. Every request is counted and timed by verb/resource/code.
-import { randomBytes } from 'node:crypto';
+// The request pipeline: authenticate → authorize → route → handle, and the one place where errors become
+// Status responses. Every request is counted and timed by verb/resource/code, and audited.
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
 import type { OpenApiDocuments } from '../discovery/openapi.ts';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ACCEPT } from '../discovery/openapi-v2.ts';
+import type { AuditRequest, AuditSink } from '../audit/types.ts';
+import { forbiddenRequest, requestAttributes } from '../authz/attributes.ts';
+import type { Authorizer } from '../authz/types.ts';
 import { ApiError, internalError, methodNotAllowed, routeNotFound, serviceUnavailable, unauthorized } from '../errors.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
@@ -34,6 +37,10 @@ export interface RouterDeps {
   resources: ResourceHandler;
   openapi: OpenApiDocuments;
   tokens: TokenAuthenticator;
+  /** Decides every authenticated request (RBAC and the node authorizer); a denial is a 403 naming only the request. */
+  authorizer: Authorizer;
+  /** Receives every request once it completes (absent: no audit log). */
+  audit?: AuditSink;
   /** Per-user and global budgets for requests in flight and open watches (429 beyond them). */
   flowControl: FlowControl;
   metrics: ApiMetrics;
@@ -69,6 +76,16 @@ export function createRouter(deps: RouterDeps) {
     const started = process.hrtime.bigint();
     let labels = unresolvedLabels(request.method);
     let user: UserInfo | undefined;
+    const audit: AuditRequest = {
+      auditId: randomUUID(),
+      method: request.method ?? 'GET',
+      requestUri: (request.url ?? '/').slice(0, 2048),
+      sourceIps: [request.socket.remoteAddress ?? ''],
+      userAgent: request.headers['user-agent']?.slice(0, 256),
+      annotations: {},
+      requestReceivedTimestamp: new Date(),
+    };
+    response.setHeader('Audit-Id', audit.auditId);
     try {
       const target = parseRequestTarget(request.url ?? '/');
       const { pathname, query } = target;
@@ -76,8 +93,17 @@ export function createRouter(deps: RouterDeps) {
         const result = authenticate(request, deps.tokens);
         if ('error' in result) throw unauthorized();
         user = result.user;
+        audit.user = user;
       }
       const parsed = parseSegments(target.segments, request.method ?? 'GET', ['true', '1'].includes(query.get('watch') ?? ''));
+      if (user) {
+        const attributes = requestAttributes(user, request.method ?? 'GET', pathname, parsed, query);
+        audit.attributes = attributes;
+        const decision = deps.authorizer.authorize(attributes);
+        audit.annotations['authorization.k8s.io/decision'] = decision.allowed ? 'allow' : 'forbid';
+        audit.annotations['authorization.k8s.io/reason'] = decision.reason;
+        if (!decision.allowed) throw forbiddenRequest(attributes);
+      }
       // Every authenticated request holds a slot until its response closes (a watch: until it ends).
       if (user) admitRequest(deps.flowControl, user, requestKind(request.method, parsed.type === 'resource' && parsed.request.verb === 'watch'), response);
       if (parsed.type === 'resource') {
@@ -87,7 +113,7 @@ export function createRouter(deps: RouterDeps) {
         const info = parsed.request;
         const resource = resolveResource(deps.registry, info);
         labels = { verb: info.verb.toUpperCase(), group: resource.group, resource: resource.plural, subresource: info.subresource ?? '' };
-        await deps.resources.handle(request, response, query, info, resource);
+        await deps.resources.handle(request, response, query, info, resource, { user: user!, audit });
       } else {
         if (!READ_METHODS.has(request.method ?? 'GET')) throw methodNotAllowed(request.method ?? '');
         labels.verb = 'GET';
@@ -100,6 +126,7 @@ export function createRouter(deps: RouterDeps) {
       response.statusCode = apiError.code;
     } finally {
       const code = String(response.statusCode);
+      deps.audit?.complete(audit, response.statusCode);
       deps.metrics.requests.inc({ ...labels, code });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ verb: labels.verb, group: labels.group, resource: labels.resource }, seconds);

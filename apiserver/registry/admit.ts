@@ -3,6 +3,7 @@
 // Any failure throws before anything is written. What needs other objects (namespace and parent lifecycle,
 // cross-object rules) comes after, in the admission chain (admission/chain.ts) the object store runs.
 import type { KubeObject } from '../../apis/meta/types.ts';
+import type { UserInfo } from '../auth/authenticate.ts';
 import { validateObjectMeta } from '../admission/metadata.ts';
 import { ApiError, badRequest, invalid, type FieldError } from '../errors.ts';
 import { pushAll } from '../collections.ts';
@@ -22,6 +23,8 @@ export interface WriteOptions {
   userAgent?: string;
   /** Server-side apply records its own ownership; every other write is an Update. */
   operation?: 'Apply' | 'Update';
+  /** Who writes: undefined for the server's own writes (bootstrap, its control loops). */
+  user?: UserInfo;
   /** Warnings for the response's `Warning` headers (unknown fields under Warn, …). */
   warnings: string[];
 }

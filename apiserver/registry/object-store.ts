@@ -128,7 +128,7 @@ export class ObjectStore {
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
       admitObject(resource, candidate, undefined, options);
-      await this.admission?.admit({ operation: 'CREATE', resource, object: candidate, dryRun: options.dryRun });
+      await this.admission?.admit({ operation: 'CREATE', resource, object: candidate, dryRun: options.dryRun, user: options.user });
       if (options.operation !== 'Apply') candidate.metadata = withManagedFields(candidate.metadata, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       const encoded = encodeForWrite(candidate, resource);
       if (options.dryRun) return candidate;
@@ -245,7 +245,7 @@ export class ObjectStore {
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     admitObject(resource, next, current, options);
-    await this.admission?.admit({ operation: 'UPDATE', resource, object: next, old: current, subresource, dryRun: options.dryRun });
+    await this.admission?.admit({ operation: 'UPDATE', resource, object: next, old: current, subresource, dryRun: options.dryRun, user: options.user });
     // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
     if (options.operation !== 'Apply' && subresource !== 'finalize') {
       next.metadata = withManagedFields(next.metadata, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));
