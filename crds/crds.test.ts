@@ -27,6 +27,7 @@ const EXAMPLE_DIR = path.join(CRD_DIR, 'examples');
 const EXPECTED_KINDS: Record<string, { area: string; scope: 'Cluster' | 'Namespaced'; specRequired: boolean }> = {
   Organization: { area: 'iam', scope: 'Cluster', specRequired: false },
   Project: { area: 'iam', scope: 'Cluster', specRequired: true },
+  OrganizationRoleBinding: { area: 'iam', scope: 'Cluster', specRequired: true },
   Vpc: { area: 'network', scope: 'Namespaced', specRequired: true },
   Subnet: { area: 'network', scope: 'Namespaced', specRequired: true },
   Port: { area: 'network', scope: 'Namespaced', specRequired: true },
@@ -46,6 +47,7 @@ const EXPECTED_KINDS: Record<string, { area: string; scope: 'Cluster' | 'Namespa
 const EXPECTED_IMMUTABLE: Record<string, string[]> = {
   Organization: [],
   Project: ['spec.organizationRef'],
+  OrganizationRoleBinding: ['spec.organizationRef', 'spec.roleRef'],
   Vpc: [],
   Subnet: ['spec.cidr', 'spec.vpcRef'],
   Port: ['spec.ipAddress', 'spec.macAddress', 'spec.subnetRef'],
@@ -69,6 +71,11 @@ const CORE_SHORT_NAMES = [
   'cm', 'cj', 'crd', 'crds', 'cs', 'csr', 'deploy', 'ds', 'ep', 'ev', 'hpa', 'ing', 'limits', 'netpol', 'no',
   'ns', 'pc', 'pdb', 'po', 'psp', 'pv', 'pvc', 'quota', 'rc', 'rs', 'sa', 'sc', 'sts', 'svc', 'vac',
 ];
+
+/** <thing>Ref fields that point at Kubernetes kinds and so take Kubernetes' reference shape, not ours. */
+const KUBERNETES_REFS: Record<string, string[]> = {
+  OrganizationRoleBinding: ['spec.roleRef'],
+};
 
 const ALLOWED_FORMATS = [
   'ipv4', 'ipv6', 'cidr', 'mac', 'hostname', 'uri', 'date-time', 'int32', 'int64', 'byte', 'uuid', 'email',
@@ -515,7 +522,14 @@ describe.each(CRDS.map((c) => [c.kind, c] as const))('%s CRD', (kind, c) => {
       const field = p.split('.').pop()!;
       const isRef = /Ref$/.test(field) || /Refs\[\]$/.test(field);
       if (!isRef || p.startsWith('status.')) continue;
-      const target = node;
+      // A Kubernetes kind is referenced in Kubernetes' own shape (RBAC's RoleRef: its names may hold colons).
+      if (KUBERNETES_REFS[kind]?.includes(p)) {
+        expect([kind, p, node.type, [...(node.required ?? [])].sort()]).toEqual([kind, p, 'object', ['apiGroup', 'kind', 'name']]);
+        continue;
+      }
+      // Either the name itself, or an object reference {name} (LocalObjectReference's shape).
+      if (node.type === 'object') expect([kind, p, Object.keys(node.properties ?? {}), node.required]).toEqual([kind, p, ['name'], ['name']]);
+      const target = node.type === 'object' ? node.properties.name : node;
       expect([kind, p, target.type, target.maxLength, target.pattern]).toEqual([
         kind, p, 'string', 63, '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
       ]);
@@ -580,7 +594,8 @@ describe('examples', () => {
     expect(text.startsWith('#')).toBe(true);
     const docs = parseAllDocuments(text);
     expect(docs).toHaveLength(1);
-    expect(docs[0]!.toJS()).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: EXAMPLES_NAMESPACE } });
+    // Labelled as the Project's, so the project-controller adopts it instead of reporting NamespaceConflict.
+    expect(docs[0]!.toJS()).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: EXAMPLES_NAMESPACE, labels: { 'iam.photoncloud.io/project': EXAMPLES_NAMESPACE } } });
     for (const file of [...perKind, ...extras]) {
       const object = parse(readFileSync(path.join(EXAMPLE_DIR, file), 'utf8')) as Obj;
       if (EXPECTED_KINDS[object.kind]!.scope === 'Namespaced') expect([file, object.metadata.namespace]).toEqual([file, EXAMPLES_NAMESPACE]);
@@ -648,6 +663,11 @@ const VALID_VARIANTS: Array<[kind: string, what: string, mutate: (o: Obj) => voi
   ['Bucket', 'every default', (o) => { o.spec = {}; }],
   ['Image', 'a path source', (o) => { o.spec.source = { path: '/var/lib/photon/images/cirros.qcow2' }; }],
   ['Organization', 'no spec', (o) => { delete o.spec; }],
+  ['OrganizationRoleBinding', 'an RBAC role name with colons and a service account', (o) => {
+    o.spec.roleRef.name = 'system:aggregate-to-view';
+    o.spec.subjects = [{ kind: 'ServiceAccount', name: 'ci', namespace: 'acme-web' }];
+  }],
+  ['OrganizationRoleBinding', 'no subjects (grants nothing)', (o) => { delete o.spec.subjects; }],
   ['Node', 'a freshly registered node', (o) => { o.spec = {}; delete o.status; }],
 ];
 
@@ -723,8 +743,13 @@ const INVALID_VARIANTS: Array<[kind: string, what: string, at: string, mutate: (
   ['Bucket', 'versioning On', '/spec/versioning', (o) => { o.spec.versioning = 'On'; }],
   ['Bucket', 'write-only access', '/spec/access/0/mode', (o) => { o.spec.access[0].mode = 'WriteOnly'; }],
   ['Bucket', 'quota in GB', '/spec/quota/maxSize', (o) => { o.spec.quota.maxSize = '500GB'; }],
-  ['Project', 'upper-case organizationRef', '/spec/organizationRef', (o) => { o.spec.organizationRef = 'Acme'; }],
+  ['Project', 'upper-case organizationRef', '/spec/organizationRef/name', (o) => { o.spec.organizationRef.name = 'Acme'; }],
+  ['Project', 'organizationRef as a bare name', '/spec/organizationRef', (o) => { o.spec.organizationRef = 'acme'; }],
   ['Project', 'no organizationRef', '/spec', (o) => { delete o.spec.organizationRef; }],
+  ['OrganizationRoleBinding', 'a Role instead of a ClusterRole', '/spec/roleRef/kind', (o) => { o.spec.roleRef.kind = 'Role'; }],
+  ['OrganizationRoleBinding', 'a roleRef in another group', '/spec/roleRef/apiGroup', (o) => { o.spec.roleRef.apiGroup = 'iam.photoncloud.io'; }],
+  ['OrganizationRoleBinding', 'a subject of unknown kind', '/spec/subjects/0/kind', (o) => { o.spec.subjects[0].kind = 'Robot'; }],
+  ['OrganizationRoleBinding', 'no organizationRef', '/spec', (o) => { delete o.spec.organizationRef; }],
   ['Organization', 'a contact that is not an email address', '/spec/contactEmail', (o) => { o.spec.contactEmail = 'cloud admins'; }],
   ['Organization', 'negative quota', '/spec/quota/virtualMachines', (o) => { o.spec.quota.virtualMachines = -1; }],
 ];

@@ -37,7 +37,7 @@ export function describeKubectlE2E(storage: 'etcd' | 'embedded'): void {
       for (const [plural, group] of [
         ['vpcs', 'network'], ['subnets', 'network'], ['ports', 'network'], ['securitygroups', 'network'],
         ['virtualmachines', 'compute'], ['nodes', 'compute'], ['images', 'compute'], ['zones', 'dns'],
-        ['loadbalancers', 'lb'], ['buckets', 'storage'], ['organizations', 'iam'], ['projects', 'iam'],
+        ['loadbalancers', 'lb'], ['buckets', 'storage'], ['organizations', 'iam'], ['projects', 'iam'], ['organizationrolebindings', 'iam'],
       ]) {
         expect(resources).toMatch(new RegExp(`^${plural}\\s+\\S*\\s*${group}\\.photoncloud\\.io/v1alpha1\\s`, 'm'));
       }

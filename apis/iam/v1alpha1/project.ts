@@ -35,10 +35,11 @@ export interface Project extends KubeObject {
  */
 export interface ProjectSpec {
   /**
-   * Name of the Organization that owns the project. Immutable: role bindings, quota and billing hang off
-   * the organization, so moving a project means creating a new one.
+   * The Organization that owns the project. Immutable: role bindings, quota and billing hang off the
+   * organization, so moving a project means creating a new one. The Organization may be created after
+   * the project; the project waits for it (Ready=False OrganizationNotFound).
    */
-  organizationRef: string;
+  organizationRef: ProjectOrganizationRef;
   /**
    * Human-readable name shown by consoles and photonctl; metadata.name stays the stable identifier.
    */
@@ -49,6 +50,18 @@ export interface ProjectSpec {
    * but never deletes existing ones.
    */
   quota?: ProjectQuota;
+}
+
+/**
+ * The Organization that owns the project. Immutable: role bindings, quota and billing hang off the
+ * organization, so moving a project means creating a new one. The Organization may be created after
+ * the project; the project waits for it (Ready=False OrganizationNotFound).
+ */
+export interface ProjectOrganizationRef {
+  /**
+   * Name of the Organization.
+   */
+  name: string;
 }
 
 /**
