@@ -28,6 +28,8 @@ const EXPECTED_KINDS: Record<string, { area: string; scope: 'Cluster' | 'Namespa
   Organization: { area: 'iam', scope: 'Cluster', specRequired: false },
   Project: { area: 'iam', scope: 'Cluster', specRequired: true },
   OrganizationRoleBinding: { area: 'iam', scope: 'Cluster', specRequired: true },
+  User: { area: 'iam', scope: 'Cluster', specRequired: false },
+  Group: { area: 'iam', scope: 'Cluster', specRequired: false },
   Vpc: { area: 'network', scope: 'Namespaced', specRequired: true },
   Subnet: { area: 'network', scope: 'Namespaced', specRequired: true },
   Port: { area: 'network', scope: 'Namespaced', specRequired: true },
@@ -48,6 +50,8 @@ const EXPECTED_IMMUTABLE: Record<string, string[]> = {
   Organization: [],
   Project: ['spec.organizationRef'],
   OrganizationRoleBinding: ['spec.organizationRef', 'spec.roleRef'],
+  User: [],
+  Group: [],
   Vpc: [],
   Subnet: ['spec.cidr', 'spec.vpcRef'],
   Port: ['spec.ipAddress', 'spec.macAddress', 'spec.subnetRef'],
@@ -669,6 +673,10 @@ const VALID_VARIANTS: Array<[kind: string, what: string, mutate: (o: Obj) => voi
   }],
   ['OrganizationRoleBinding', 'no subjects (grants nothing)', (o) => { delete o.spec.subjects; }],
   ['Node', 'a freshly registered node', (o) => { o.spec = {}; delete o.status; }],
+  ['User', 'a new password (write-only; the server hashes it)', (o) => { o.spec.password = 'correct horse battery staple'; }],
+  ['User', 'a password hash as the server writes it', (o) => { o.spec.passwordHash = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g='; }],
+  ['User', 'no spec', (o) => { delete o.spec; }],
+  ['Group', 'no members', (o) => { o.spec = {}; }],
 ];
 
 describe('valid variants', () => {
@@ -752,6 +760,10 @@ const INVALID_VARIANTS: Array<[kind: string, what: string, at: string, mutate: (
   ['OrganizationRoleBinding', 'no organizationRef', '/spec', (o) => { delete o.spec.organizationRef; }],
   ['Organization', 'a contact that is not an email address', '/spec/contactEmail', (o) => { o.spec.contactEmail = 'cloud admins'; }],
   ['Organization', 'negative quota', '/spec/quota/virtualMachines', (o) => { o.spec.quota.virtualMachines = -1; }],
+  ['User', 'a password shorter than 8 characters', '/spec/password', (o) => { o.spec.password = 'short'; }],
+  ['User', 'a password hash in another format', '/spec/passwordHash', (o) => { o.spec.passwordHash = '$2y$10$abcdefghijklmnopqrstuv'; }],
+  ['User', 'an email that is not an address', '/spec/email', (o) => { o.spec.email = 'alice'; }],
+  ['Group', 'a member name with a colon (system: identities are not users)', '/spec/members/0', (o) => { o.spec.members = ['system:admin']; }],
 ];
 
 describe('invalid variants', () => {
