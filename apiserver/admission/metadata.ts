@@ -15,7 +15,8 @@ const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const TOTAL_ANNOTATION_BYTES = 256 * 1024;
 
-export type NameFormat = 'dns1123-label' | 'dns1123-subdomain';
+/** RBAC kinds use `path-segment` (Kubernetes' ValidatePathSegmentName: `system:node`, `photoncloud:x`). */
+export type NameFormat = 'dns1123-label' | 'dns1123-subdomain' | 'path-segment';
 
 const LABEL_MESSAGE =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
@@ -25,6 +26,11 @@ const SUBDOMAIN_MESSAGE =
 /** Problems with a name, as messages (empty when valid). */
 export function validateName(name: string, format: NameFormat): string[] {
   const problems: string[] = [];
+  if (format === 'path-segment') {
+    if (name.length > 253) problems.push('must be no more than 253 characters');
+    if (!isPathSegmentName(name)) problems.push("may not be '.' or '..' and may not contain '/' or '%'");
+    return problems;
+  }
   const max = format === 'dns1123-label' ? 63 : 253;
   if (name.length > max) problems.push(`must be no more than ${max} characters`);
   const pattern = format === 'dns1123-label' ? DNS1123_LABEL : DNS1123_SUBDOMAIN;

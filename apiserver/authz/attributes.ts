@@ -33,7 +33,9 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
     apiVersion: request.version,
     resource: request.resource,
     subresource: request.subresource ?? '',
-    namespace: request.namespace ?? '',
+    // A namespace is addressed as itself (kube-apiserver's RequestInfo does the same): a RoleBinding in "a"
+    // that grants `get namespaces` lets its subjects read namespace "a" and no other.
+    namespace: request.namespace ?? (request.group === '' && request.resource === 'namespaces' && request.name ? request.name : ''),
     // Kubernetes counts a list or watch pinned to one name by field selector as a request for that name.
     name: request.name ?? selectedValue(fieldSelector, 'metadata.name') ?? '',
     fieldSelectorName: selectedValue(fieldSelector, 'metadata.name'),

@@ -7,7 +7,9 @@ import { AGE_COLUMN, builtinResource, str, time } from './define.ts';
 import { NAMESPACE_FINALIZER } from '../../../apis/meta/finalizers.ts';
 export { NAMESPACE_FINALIZER };
 /** Namespaces the server creates at start and refuses to delete. */
-export const SYSTEM_NAMESPACES = ['default', 'photon-system'];
+/** photon-node-lease holds each node agent's heartbeat Lease (named as its Node), as kube-node-lease does. */
+export const SYSTEM_NAMESPACES = ['default', 'photon-system', 'photon-node-lease'];
+export const NODE_LEASE_NAMESPACE = 'photon-node-lease';
 
 function spec(object: KubeObject): { finalizers?: string[] } {
   return (object.spec ??= {}) as { finalizers?: string[] };

@@ -1,0 +1,43 @@
+// NodeRestriction (Kubernetes' plugin of that name): a node agent's credentials write only what belongs to its
+// node. The node authorizer already limited which requests a node may make; this checks what their bodies
+// say, which the authorizer cannot see: a Node or Lease created under another node's name, or a VirtualMachine
+// status that moves the VM to another node.
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { nodeNameOf } from '../authz/node-authorizer.ts';
+import { ApiError } from '../errors.ts';
+import { groupResource } from '../registry/resource.ts';
+import type { AdmissionAttributes, AdmissionPlugin } from './chain.ts';
+
+const COMPUTE_GROUP = 'compute.photoncloud.io';
+const nodeOfVm = (object: KubeObject | undefined) => (object?.status as { nodeName?: string } | undefined)?.nodeName;
+
+function refuse(attributes: AdmissionAttributes, node: string, why: string): ApiError {
+  const { resource, object } = attributes;
+  return new ApiError(403, 'Forbidden', `${groupResource(resource)} ${JSON.stringify(object.metadata.name)} is forbidden: node ${JSON.stringify(node)} ${why}`, {
+    name: object.metadata.name,
+    group: resource.group || undefined,
+    kind: resource.plural,
+  });
+}
+
+export const nodeRestriction: AdmissionPlugin = {
+  name: 'NodeRestriction',
+  operations: ['CREATE', 'UPDATE'],
+  kinds: [
+    { group: COMPUTE_GROUP, kind: 'Node' },
+    { group: 'coordination.k8s.io', kind: 'Lease' },
+    { group: COMPUTE_GROUP, kind: 'VirtualMachine' },
+  ],
+  subresources: true,
+  async admit(attributes) {
+    const node = attributes.user && nodeNameOf(attributes.user);
+    if (!node) return [];
+    const { resource, object, old } = attributes;
+    if (resource.kind === 'Node' || resource.kind === 'Lease') {
+      if (object.metadata.name !== node) throw refuse(attributes, node, `may only write its own ${resource.kind}`);
+      return [];
+    }
+    if (nodeOfVm(old) !== node || nodeOfVm(object) !== node) throw refuse(attributes, node, 'may only write the status of VirtualMachines bound to it, and may not move them');
+    return [];
+  },
+};

@@ -1,0 +1,139 @@
+// What a node agent's credentials (`system:node:<name>`, group system:nodes) may do, as Kubernetes' Node
+// authorizer decides for kubelets: read only what its node needs and write only its own Node, its own Lease,
+// and the status of the VirtualMachines bound to it (status.nodeName). Which VirtualMachines those are comes
+// from the watch cache, kept per node by an index updated from cache events. For everything it has no
+// opinion on (discovery, self reviews) the request falls through to RBAC; everything else a node asks for
+// is denied here, so a node credential stolen from one hypervisor reaches nothing of another's.
+// The NodeRestriction admission plugin checks what the body of a permitted write says (names, a moved VM).
+import type { KubeObject } from '../../apis/meta/types.ts';
+import type { UserInfo } from '../auth/authenticate.ts';
+import { NODE_LEASE_NAMESPACE } from '../registry/builtins/namespaces.ts';
+import { storagePrefixFor } from '../registry/resource.ts';
+import type { CacheEvent, WatchCache, WatchRegistration } from '../watch/cache.ts';
+import type { Authorizer, Decision, RequestAttributes } from './types.ts';
+
+export const NODES_GROUP = 'system:nodes';
+const NODE_PREFIX = 'system:node:';
+const COMPUTE_GROUP = 'compute.photoncloud.io';
+const VM_PREFIX = storagePrefixFor(COMPUTE_GROUP, 'virtualmachines');
+
+/** The node a user speaks for, or undefined for anyone else. */
+export function nodeNameOf(user: UserInfo): string | undefined {
+  if (!user.groups.includes(NODES_GROUP) || !user.name.startsWith(NODE_PREFIX)) return undefined;
+  const name = user.name.slice(NODE_PREFIX.length);
+  return name || undefined;
+}
+
+const nodeOfVm = (object: KubeObject | undefined) => (object?.status as { nodeName?: string } | undefined)?.nodeName || undefined;
+
+/** Per node, how many VirtualMachines are bound to it in each namespace. */
+class BoundVms {
+  private readonly byNode = new Map<string, Map<string, number>>();
+
+  private add(object: KubeObject | undefined, delta: number): void {
+    const node = nodeOfVm(object);
+    if (!node) return;
+    const namespaces = this.byNode.get(node) ?? new Map<string, number>();
+    const namespace = object!.metadata.namespace!;
+    const count = (namespaces.get(namespace) ?? 0) + delta;
+    if (count > 0) namespaces.set(namespace, count);
+    else namespaces.delete(namespace);
+    if (namespaces.size > 0) this.byNode.set(node, namespaces);
+    else this.byNode.delete(node);
+  }
+
+  apply(event: Pick<CacheEvent, 'type' | 'object' | 'prevObject'>): void {
+    if (event.type !== 'ADDED') this.add(event.prevObject, -1);
+    if (event.type !== 'DELETED') this.add(event.object, +1);
+  }
+
+  clear(): void {
+    this.byNode.clear();
+  }
+
+  hasNamespace(node: string, namespace: string): boolean {
+    return this.byNode.get(node)?.has(namespace) ?? false;
+  }
+}
+
+const NO_OPINION = undefined;
+const deny = (why: string): Decision => ({ allowed: false, reason: why });
+const allow = (why: string): Decision => ({ allowed: true, reason: why });
+
+export class NodeAuthorizer implements Authorizer {
+  private readonly bound = new BoundVms();
+  private registration?: WatchRegistration;
+  private stopped = true;
+
+  constructor(
+    private readonly cache: WatchCache,
+    private readonly next: Authorizer,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.bound.clear();
+    const { initial, registration } = this.cache.watch(
+      {
+        keyPrefix: VM_PREFIX,
+        onEvent: (event) => this.bound.apply(event),
+        onTerminate: () => {
+          if (!this.stopped) queueMicrotask(() => this.start());
+        },
+      },
+      undefined,
+    );
+    for (const event of initial) this.bound.apply(event);
+    this.registration = registration;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.registration?.cancel();
+  }
+
+  authorize(attributes: RequestAttributes): Decision {
+    const node = nodeNameOf(attributes.user);
+    if (!node) return this.next.authorize(attributes);
+    return this.decideForNode(node, attributes) ?? this.next.authorize(attributes);
+  }
+
+  private vmBoundTo(node: string, namespace: string, name: string): boolean {
+    return nodeOfVm(this.cache.get(`${VM_PREFIX}${namespace}/${name}`)?.object) === node;
+  }
+
+  private decideForNode(node: string, attributes: RequestAttributes): Decision | undefined {
+    if (!attributes.resourceRequest) return NO_OPINION;
+    const { apiGroup, resource, subresource, verb, namespace, name } = attributes;
+    const read = verb === 'get' || verb === 'list' || verb === 'watch';
+    if (apiGroup === 'authorization.k8s.io' || apiGroup === 'authentication.k8s.io') return NO_OPINION;
+    if (apiGroup === COMPUTE_GROUP && resource === 'nodes') {
+      // create carries no name in the URL: NodeRestriction checks the body names this node.
+      if (verb === 'create' && !subresource) return allow('node: registers its own Node');
+      if (name !== node) return deny(`node ${node} may only access its own Node`);
+      if (read || verb === 'update' || verb === 'patch') return allow('node: its own Node');
+      return deny(`node ${node} may not ${verb} its Node`);
+    }
+    if (apiGroup === 'coordination.k8s.io' && resource === 'leases') {
+      if (namespace !== NODE_LEASE_NAMESPACE) return deny(`node ${node} may only use its Lease in ${NODE_LEASE_NAMESPACE}`);
+      if (verb === 'create') return allow('node: creates its own Lease');
+      if (name === node && (read || verb === 'update' || verb === 'patch')) return allow('node: its own Lease');
+      return deny(`node ${node} may only access its own Lease`);
+    }
+    if (apiGroup === COMPUTE_GROUP && resource === 'virtualmachines') {
+      if ((verb === 'list' || verb === 'watch') && !subresource) {
+        return attributes.fieldSelectorNodeName === node ? allow('node: VirtualMachines bound to it') : deny(`node ${node} may only list VirtualMachines with fieldSelector status.nodeName=${node}`);
+      }
+      if (!name || !namespace || !this.vmBoundTo(node, namespace, name)) return deny(`node ${node} may only access VirtualMachines bound to it`);
+      if (verb === 'get') return allow('node: a VirtualMachine bound to it');
+      if (subresource === 'status' && (verb === 'update' || verb === 'patch' || verb === 'get')) return allow('node: status of a VirtualMachine bound to it');
+      return deny(`node ${node} may only change the status of VirtualMachines`);
+    }
+    // What its VMs reference (images to boot, ports to plug): readable one by one in the namespaces it runs VMs in.
+    const referenced = (apiGroup === COMPUTE_GROUP && resource === 'images') || (apiGroup === 'network.photoncloud.io' && resource === 'ports');
+    if (referenced && verb === 'get' && !subresource && this.bound.hasNamespace(node, namespace)) return allow('node: referenced by a VirtualMachine bound to it');
+    if (apiGroup === '' && resource === 'events' && (verb === 'create' || verb === 'patch')) return allow('node: reports events');
+    if (apiGroup === 'events.k8s.io' && resource === 'events' && (verb === 'create' || verb === 'patch')) return allow('node: reports events');
+    return deny(`node ${node} has no access to ${resource}`);
+  }
+}
