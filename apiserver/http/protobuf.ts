@@ -146,6 +146,26 @@ const EVENTS_V1_EVENT: MessageSpec = {
   15: { name: 'deprecatedCount', type: 'int32' },
 };
 
+// rbac.authorization.k8s.io/v1 (kubectl create role/clusterrole/rolebinding/clusterrolebinding send these).
+const POLICY_RULE: MessageSpec = {
+  1: { name: 'verbs', type: 'string', repeated: true },
+  2: { name: 'apiGroups', type: 'string', repeated: true },
+  3: { name: 'resources', type: 'string', repeated: true },
+  4: { name: 'resourceNames', type: 'string', repeated: true },
+  5: { name: 'nonResourceURLs', type: 'string', repeated: true },
+};
+const LABEL_SELECTOR: MessageSpec = {
+  1: { name: 'matchLabels', type: { map: 'string' } },
+  2: { name: 'matchExpressions', type: { 1: { name: 'key', type: 'string' }, 2: { name: 'operator', type: 'string' }, 3: { name: 'values', type: 'string', repeated: true } }, repeated: true },
+};
+const ROLE: MessageSpec = { 1: { name: 'metadata', type: OBJECT_META }, 2: { name: 'rules', type: POLICY_RULE, repeated: true } };
+const CLUSTER_ROLE: MessageSpec = { ...ROLE, 3: { name: 'aggregationRule', type: { 1: { name: 'clusterRoleSelectors', type: LABEL_SELECTOR, repeated: true } } } };
+const ROLE_BINDING: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'subjects', type: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiGroup', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'namespace', type: 'string' } }, repeated: true },
+  3: { name: 'roleRef', type: { 1: { name: 'apiGroup', type: 'string' }, 2: { name: 'kind', type: 'string' }, 3: { name: 'name', type: 'string' } } },
+};
+
 /** Message descriptions by `apiVersion kind`, for the kinds whose protobuf bodies are accepted. */
 const MESSAGES: Record<string, MessageSpec> = {
   'v1 Namespace': NAMESPACE,
@@ -155,6 +175,10 @@ const MESSAGES: Record<string, MessageSpec> = {
   'v1 Event': CORE_EVENT,
   'events.k8s.io/v1 Event': EVENTS_V1_EVENT,
   'coordination.k8s.io/v1 Lease': LEASE,
+  'rbac.authorization.k8s.io/v1 Role': ROLE,
+  'rbac.authorization.k8s.io/v1 ClusterRole': CLUSTER_ROLE,
+  'rbac.authorization.k8s.io/v1 RoleBinding': ROLE_BINDING,
+  'rbac.authorization.k8s.io/v1 ClusterRoleBinding': ROLE_BINDING,
 };
 
 class Reader {
