@@ -6,6 +6,7 @@ import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
 import { OvnNorthboundDriver } from '../agents/ovn-nb/index.ts';
 import { NetworkShared, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
+import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
@@ -81,6 +82,10 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   subnet: (context, log) => subnetController(context.network(), log, context.metrics),
   port: (context, log) => portController(context.network(), log, context.metrics),
   'security-group': (context, log) => securityGroupController(context.network(), log, context.metrics),
+  // IAM needs no OVN: only the client and the shared informers.
+  organization: (context, log) => organizationController(context, log, context.metrics),
+  project: (context, log) => projectController(context, log, context.metrics),
+  'organization-role-binding': (context, log) => organizationRoleBindingController(context, log, context.metrics),
 };
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */

@@ -13,7 +13,7 @@
 // reference that is not there yet is neither: report it (…NotFound) and let the watch on that kind bring the
 // object back when it appears — no polling.
 import type { ApiClient, ResourceRef } from '../../apis/client/index.ts';
-import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
+import { findCondition, setCondition, type ConditionInput } from '../../apis/meta/conditions.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
@@ -35,6 +35,11 @@ export interface Outcome {
   readiness: Readiness;
   /** Kind-specific status fields written beside the conditions (e.g. ipAddress, usedIPs). */
   status?: Record<string, unknown>;
+  /**
+   * Conditions besides Ready, for a part that may lag without making the whole object unready (e.g. a
+   * Project's QuotaApplied while ResourceQuota is not served). Set with observedGeneration like Ready.
+   */
+  conditions?: Array<Omit<ConditionInput, 'lastTransitionTime'>>;
   /** Look again after this long: only for external state no watch reports (e.g. an unreachable OVN). */
   requeueAfterMs?: number;
   /** The event's reason when the Ready reason changes (default: the Ready reason). */
@@ -99,7 +104,8 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     const current = (object.status ?? {}) as { conditions?: Condition[] };
     const generation = object.metadata.generation;
     const { readiness } = outcome;
-    const conditions = setCondition(current.conditions, { type: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, message: readiness.message }, generation);
+    let conditions = setCondition(current.conditions, { type: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, message: readiness.message }, generation);
+    for (const extra of outcome.conditions ?? []) conditions = setCondition(conditions, extra, generation);
     const status = { ...current, ...outcome.status, observedGeneration: generation, conditions };
     const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
     const before = findCondition(current.conditions, 'Ready');

@@ -112,8 +112,9 @@ export interface ProjectStatus {
   observedGeneration?: number;
   /**
    * Latest observations of the project's state. Ready is present from the first reconcile on;
-   * Reconciling and Stalled appear only while true (kstatus). QuotaExceeded is True while usage is above
-   * a lowered quota.
+   * Reconciling and Stalled appear only while true (kstatus). QuotaApplied says whether the
+   * ResourceQuota project-quota in the namespace holds spec.quota. QuotaExceeded is True while usage is
+   * above a lowered quota.
    */
   conditions?: Condition[];
   /**
