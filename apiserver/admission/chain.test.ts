@@ -89,6 +89,7 @@ describe('admission chain', () => {
       'SubnetValidation',
       'SecurityGroupValidation',
       'PortValidation',
+      'UserPassword',
     ]);
   });
 

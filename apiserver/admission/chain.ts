@@ -10,7 +10,9 @@
 //      terminating Vpc, a Port in a terminating Subnet), 403, the same rule one level down.
 //   3. Per-kind checks (network.ts: Vpc, Subnet, SecurityGroup, Port): rules that can never become true or
 //      that conflict with what is already admitted (422). A reference to an object that does not exist yet is
-//      never refused: order must not matter; the controller reports it until the object appears.
+//      never refused: order must not matter; the controller reports it until the object appears. Then
+//      UserPassword (user-password.ts), which turns a User's write-only password into its hash: a mutation,
+//      last among them so a write refused by an earlier plugin costs no (deliberately slow) hash.
 // The IAM issue's authorization-dependent plugins plug in here too, once requests carry the caller's identity
 // in AdmissionAttributes: NodeRestriction (a node's credentials may only write its own Node and the objects
 // bound to it) goes between 1 and 2, so an identity that may not touch the object learns nothing from later

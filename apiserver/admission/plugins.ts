@@ -4,7 +4,8 @@ import type { AdmissionPlugin } from './chain.ts';
 import { namespaceLifecycle } from './namespace-lifecycle.ts';
 import { NETWORK_PARENTS, networkAdmission } from './network.ts';
 import { parentLifecycle } from './parent-lifecycle.ts';
+import { userPassword } from './user-password.ts';
 
 export function standardAdmissionPlugins(): AdmissionPlugin[] {
-  return [namespaceLifecycle, parentLifecycle(NETWORK_PARENTS), ...networkAdmission];
+  return [namespaceLifecycle, parentLifecycle(NETWORK_PARENTS), ...networkAdmission, userPassword];
 }
