@@ -2,6 +2,7 @@
 // `kubectl get events` read) and events.k8s.io/v1 Event (what newer recorders write). They are stored once,
 // as core v1, and converted field by field, as Kubernetes does. Events expire (apiserver/housekeeping).
 import type { KubeObject } from '../../../apis/meta/types.ts';
+import type { FieldError } from '../../errors.ts';
 import type { PrinterColumn, ResourceInfo } from '../resource.ts';
 import { builtinResource, int, microTime, objectReference, str, time } from './define.ts';
 
@@ -34,6 +35,17 @@ function eventColumns(regarding: string, message: string, component: string, cou
   ];
 }
 
+/**
+ * An Event lives in the namespace of the object it is about (Kubernetes refuses a mismatch too): whoever may
+ * read a namespace's Events may read that namespace, so an event naming an object of another namespace would
+ * let one tenant plant text where another reads it, or read about another tenant's objects.
+ */
+function sameNamespaceErrors(event: KubeObject, field: 'involvedObject' | 'regarding'): FieldError[] {
+  const namespace = (event[field] as { namespace?: string } | undefined)?.namespace;
+  if (!namespace || namespace === event.metadata.namespace) return [];
+  return [{ field: `${field}.namespace`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(namespace)}: does not match event.namespace` }];
+}
+
 const referenceFields = (prefix: string) => ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'].map((field) => `${prefix}.${field}`);
 
 export function coreEventResource(): ResourceInfo {
@@ -64,6 +76,7 @@ export function coreEventResource(): ResourceInfo {
     },
     tableColumns: eventColumns('involvedObject', 'message', 'reportingComponent', 'count'),
     selectableFields: [...referenceFields('involvedObject'), 'reason', 'reportingComponent', 'type'],
+    strategy: { validate: (event) => sameNamespaceErrors(event, 'involvedObject') },
   });
 }
 
@@ -109,6 +122,7 @@ export function eventsV1Resource(): ResourceInfo {
     required: ['regarding'],
     tableColumns: eventColumns('regarding', 'note', 'reportingController', 'deprecatedCount'),
     selectableFields: [...referenceFields('regarding'), 'reason', 'reportingController', 'type'],
+    strategy: { validate: (event) => sameNamespaceErrors(event, 'regarding') },
     storedAs: {
       group: '',
       plural: 'events',
