@@ -1,5 +1,5 @@
-// First-start (and every-start) preparation of PHOTON_HOME: PKI, the token file, the admin credential and
-// its kubeconfig. Idempotent: what exists and is still valid is kept.
+// First-start (and every-start) preparation of PHOTON_HOME: PKI, the token signing keys, the token file, the
+// admin credential and its kubeconfig. Idempotent: what exists and is still valid is kept.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { TokenAuthenticator } from './auth/authenticate.ts';
 import { assertPrivateCredentials } from './auth/credentials.ts';
 import { writeKubeconfig } from './auth/kubeconfig.ts';
 import { ensureServerPki, type ServerPki } from './auth/pki.ts';
+import { ensureSigningKey, signingKeyDirectory } from './auth/tokens/keys.ts';
 
 export interface PreparedHome {
   home: string;
@@ -46,6 +47,7 @@ export async function prepareHome(homeDir: string, hosts: string[]): Promise<Pre
   // (its secrets may already have leaked; the operator decides whether to chmod or to replace them).
   assertPrivateCredentials(home);
   const pki = await ensureServerPki(path.join(home, 'pki'), hosts);
+  ensureSigningKey(signingKeyDirectory(home));
   const tokens = new TokenAuthenticator(path.join(home, 'tokens.json'));
   const adminKubeconfig = path.join(home, 'admin.kubeconfig');
   const adminToken = ensureToken(adminKubeconfig, tokens, 'admin', ['system:masters'], 'bootstrap administrator (admin.kubeconfig)');

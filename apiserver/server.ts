@@ -9,6 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { ConfigurationError } from '../lib/cli.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
+import { MastersCertificates, mastersCertificatesFile } from './auth/masters-certificates.ts';
+import { SignedTokenAuthenticator, watchCacheDirectory } from './auth/tokens/authenticator.ts';
+import { JwtTokenIssuer } from './auth/tokens/issuer.ts';
+import { signingKeyDirectory, WatchedSigningKeys } from './auth/tokens/keys.ts';
+import type { TokenIssuer } from './auth/tokens/types.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { AdmissionChain } from './admission/chain.ts';
@@ -67,6 +72,8 @@ export interface ApiServerOptions {
   watchMaxBufferedBytes?: number;
   /** Timeouts and connection caps (defaults: DEFAULT_CONNECTION_LIMITS). */
   connections?: Partial<ConnectionLimits>;
+  /** How often the token signing key directory is checked for added or removed keys (default 1000 ms). */
+  tokenKeyPollMs?: number;
   logger?: Logger;
 }
 
@@ -82,6 +89,8 @@ export interface ApiServerHandle {
   cache: WatchCache;
   metrics: ApiMetrics;
   flowControl: FlowControl;
+  /** Signs tokens with the current signing key (TokenRequest and tests). */
+  tokenIssuer: TokenIssuer;
   stop(): Promise<void>;
 }
 
@@ -179,11 +188,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const hostForUrl = bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
   const url = `https://${hostForUrl}:${port}`;
+  // Followed while the server runs: `photon token-keys rotate|remove` take effect within a poll, no restart.
+  const signingKeys = new WatchedSigningKeys(signingKeyDirectory(prepared.home), log.child({ component: 'token-keys' }), options.tokenKeyPollMs ?? 1000);
+  const tokenIssuer = new JwtTokenIssuer(() => signingKeys.current());
+  const authenticators = {
+    tokens: prepared.tokens,
+    signedTokens: new SignedTokenAuthenticator(signingKeys, watchCacheDirectory(registry, cache), { log: log.child({ component: 'authentication' }) }),
+    mastersCertificates: new MastersCertificates(mastersCertificatesFile(prepared.home)),
+  };
   const router = createRouter({
     registry,
     resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
-    tokens: prepared.tokens,
+    tokens: authenticators,
     // TEMPORARY (IAM issue in progress): replaced by the RBAC authorizer before this work lands.
     authorizer: { authorize: () => ({ allowed: true, reason: '' }) },
     flowControl,
@@ -218,9 +235,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     cache,
     metrics,
     flowControl,
+    tokenIssuer,
     async stop() {
       if (stopped) return;
       stopped = true;
+      signingKeys.stop();
       loops?.stop();
       encryption.stop();
       watches.closeAll();

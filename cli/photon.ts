@@ -7,6 +7,7 @@
 //   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
 //   photon ovn-local [flags]            a local OVN in the foreground (see `photon ovn-local --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
+//   photon token-keys, photon kubeconfig  administrators' commands on a control-plane machine (keys, tokens)
 //
 // Every component runs through `setpriv --pdeathsig KILL --` (util-linux): the kernel kills it when this
 // launcher dies, even by SIGKILL, so nothing it started outlives it (setpriv execs in place, so the child's
@@ -25,6 +26,9 @@ const COMPONENTS: Record<string, string> = {
   'controller-manager': 'controllers/main.ts',
   'ovn-local': 'agents/ovn-local/main.ts',
   encryption: 'apiserver/encryption/main.ts',
+  audit: 'apiserver/audit/main.ts',
+  'token-keys': 'apiserver/auth/tokens/token-keys-main.ts',
+  kubeconfig: 'apiserver/auth/tokens/kubeconfig-main.ts',
 };
 
 const USAGE = `Usage: photon <command> [flags]
@@ -37,6 +41,9 @@ Commands:
   controller-manager   run the controllers (garbage collector, …) against an API server
   ovn-local            run a local OVN (NB/SB databases, ovn-northd) in the foreground under $PHOTON_HOME/ovn
   encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
+  audit verify FILE    check an audit log's hash chain (exit 1 naming the first broken line)
+  token-keys           manage the keys that sign tokens (list, rotate, remove KID)
+  kubeconfig           print a kubeconfig with a signed token for a User or a node (user|node NAME)
 
 Run 'photon <command> --help' for a command's flags.
 `;

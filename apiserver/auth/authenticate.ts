@@ -1,11 +1,16 @@
-// Authentication: bearer tokens (stored as SHA-256 hashes in $PHOTON_HOME/tokens.json, like a hashed
-// Kubernetes --token-auth-file) and client certificates signed by the cluster CA (CN = user, O = groups).
-// Anonymous requests may only reach the health and version endpoints.
+// Authentication: bearer tokens — signed tokens (JWTs, tokens/authenticator.ts) and static tokens (stored as
+// SHA-256 hashes in $PHOTON_HOME/tokens.json, like a hashed Kubernetes --token-auth-file) — and client
+// certificates signed by the cluster CA (CN = user, O = groups; system:masters only on certificates the
+// server issued to an administrator, masters-certificates.ts). Anonymous requests may only reach the health
+// and version endpoints. Synchronous: everything it reads is in memory (or one stat), so the request path
+// never waits on it.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { assertPrivateFile, writePrivateFileAtomic } from './credentials.ts';
+import { MASTERS_GROUP } from './masters-certificates.ts';
+import { looksLikeJwt } from './tokens/jwt.ts';
 
 export interface UserInfo {
   name: string;
@@ -72,11 +77,27 @@ export const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version'
 
 export type AuthResult = { user: UserInfo } | { error: 'invalid-token' | 'no-credentials' };
 
-export function authenticate(request: IncomingMessage, tokens: TokenAuthenticator): AuthResult {
+/** Everything a request's credentials are checked against. */
+export interface Authenticators {
+  /** The static token file (tokens.json): the bootstrap admin and the components. */
+  tokens: TokenAuthenticator;
+  /** Signed tokens; absent, a bearer token shaped like a JWT is refused. */
+  signedTokens?: { authenticate(token: string): UserInfo | undefined };
+  /** Certificates that keep system:masters; absent, no client certificate does. */
+  mastersCertificates?: { has(fingerprint256: string): boolean };
+}
+
+function authenticateBearer(token: string, authenticators: Authenticators): UserInfo | undefined {
+  // A JWT never falls through to the static tokens (nor the reverse): one token, one way to be valid.
+  if (looksLikeJwt(token)) return authenticators.signedTokens?.authenticate(token);
+  return authenticators.tokens.authenticate(token);
+}
+
+export function authenticate(request: IncomingMessage, authenticators: Authenticators): AuthResult {
   const header = request.headers.authorization;
   if (header) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const user = match ? tokens.authenticate(match[1]) : undefined;
+    const user = match ? authenticateBearer(match[1]!, authenticators) : undefined;
     return user ? { user } : { error: 'invalid-token' };
   }
   const socket = request.socket as TLSSocket;
@@ -86,7 +107,9 @@ export function authenticate(request: IncomingMessage, tokens: TokenAuthenticato
     const commonName = subject?.CN;
     if (typeof commonName === 'string' && commonName) {
       const organizations = subject?.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];
-      return { user: { name: commonName, uid: '', groups: [...organizations, 'system:authenticated'] } };
+      const masters = organizations.includes(MASTERS_GROUP) && (authenticators.mastersCertificates?.has(certificate.fingerprint256) ?? false);
+      const groups = organizations.filter((group) => group !== MASTERS_GROUP || masters);
+      return { user: { name: commonName, uid: '', groups: [...groups, 'system:authenticated'] } };
     }
   }
   return { error: 'no-credentials' };

@@ -34,7 +34,10 @@ export function assertPrivateFile(file: string): void {
   if ((mode & NOT_OWNER_BITS) !== 0) throw new InsecureCredentialFileError(file, mode);
 }
 
-/** The credential files the API server keeps in home: pki/*.key, tokens.json, encryption.yaml, *.kubeconfig. */
+/**
+ * The credential files the API server keeps in home: pki/*.key, pki/token-signing/*.key, tokens.json,
+ * encryption.yaml, *.kubeconfig.
+ */
 export function credentialFiles(home: string): string[] {
   const list = (directory: string, suffix: string) => {
     try {
@@ -47,7 +50,7 @@ export function credentialFiles(home: string): string[] {
       throw error;
     }
   };
-  return [...list(path.join(home, 'pki'), '.key'), path.join(home, 'tokens.json'), path.join(home, 'encryption.yaml'), ...list(home, '.kubeconfig')];
+  return [...list(path.join(home, 'pki'), '.key'), ...list(path.join(home, 'pki', 'token-signing'), '.key'), path.join(home, 'tokens.json'), path.join(home, 'encryption.yaml'), ...list(home, '.kubeconfig')];
 }
 
 /** Refuses (InsecureCredentialFileError) when any existing credential file in home is group/world accessible. */

@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
-import { authenticate, PUBLIC_PATHS, type TokenAuthenticator, type UserInfo } from '../auth/authenticate.ts';
+import { authenticate, PUBLIC_PATHS, type Authenticators, type UserInfo } from '../auth/authenticate.ts';
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
 import type { OpenApiDocuments } from '../discovery/openapi.ts';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ACCEPT } from '../discovery/openapi-v2.ts';
@@ -36,7 +36,8 @@ export interface RouterDeps {
   registry: ResourceRegistry;
   resources: ResourceHandler;
   openapi: OpenApiDocuments;
-  tokens: TokenAuthenticator;
+  /** Static and signed tokens, and which client certificates keep system:masters. */
+  tokens: Authenticators;
   /** Decides every authenticated request (RBAC and the node authorizer); a denial is a 403 naming only the request. */
   authorizer: Authorizer;
   /** Receives every request once it completes (absent: no audit log). */
