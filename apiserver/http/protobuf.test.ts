@@ -133,3 +133,58 @@ describe('decodeProtobufObject', () => {
     expect(error.message).toMatch(/^malformed protobuf Namespace: /);
   });
 });
+
+// Bodies captured from kubectl 1.32.5 (kubectl ≥1.32 sends these kinds as protobuf): `auth can-i create vpcs -n x`,
+// `auth can-i get /healthz`, `auth can-i --list -n x`, `auth whoami`, `create token sa1 -n x --duration 20m
+// --audience photoncloud`. Each carries an empty ObjectMeta with an empty (unset) creationTimestamp and the
+// zero status kubectl fills in.
+const KUBECTL_132 = {
+  canI: '6b3873000a320a17617574686f72697a6174696f6e2e6b38732e696f2f7631121753656c665375626a65637441636365737352657669657712390a100a0012001a0022002a00320038004200121b0a190a017812066372656174651a0022002a047670637332003a001a08080012001a0020001a002200',
+  canINonResource: '6b3873000a320a17617574686f72697a6174696f6e2e6b38732e696f2f7631121753656c665375626a656374416363657373526576696577122f0a100a0012001a0022002a003200380042001211120f0a082f6865616c74687a12036765741a08080012001a0020001a002200',
+  canIList: '6b3873000a310a17617574686f72697a6174696f6e2e6b38732e696f2f7631121653656c665375626a65637452756c6573526576696577121d0a100a0012001a0022002a0032003800420012030a01781a04180022001a002200',
+  whoami: '6b3873000a2d0a1861757468656e7469636174696f6e2e6b38732e696f2f7631121153656c665375626a656374526576696577121a0a100a0012001a0022002a0032003800420012060a040a0012001a002200',
+  createToken: '6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631120c546f6b656e52657175657374122a0a100a0012001a0022002a0032003800420012100a0b70686f746f6e636c6f756420b0091a040a0012001a002200',
+};
+const captured = (hex: string) => decodeProtobufObject(Buffer.from(hex, 'hex'));
+
+describe('decodeProtobufObject: reviews and TokenRequest as kubectl 1.32 sends them', () => {
+  it('SelfSubjectAccessReview with resource attributes (empty strings and the unset timestamp dropped)', () => {
+    expect(captured(KUBECTL_132.canI)).toEqual({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
+      spec: { resourceAttributes: { namespace: 'x', verb: 'create', resource: 'vpcs' } },
+    });
+  });
+
+  it('SelfSubjectAccessReview with non-resource attributes', () => {
+    expect(captured(KUBECTL_132.canINonResource)).toEqual({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
+      spec: { nonResourceAttributes: { path: '/healthz', verb: 'get' } },
+    });
+  });
+
+  it('SelfSubjectRulesReview, SelfSubjectReview and TokenRequest', () => {
+    expect(captured(KUBECTL_132.canIList)).toEqual({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', metadata: {}, spec: { namespace: 'x' } });
+    expect(captured(KUBECTL_132.whoami)).toEqual({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {} });
+    expect(captured(KUBECTL_132.createToken)).toEqual({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {}, spec: { audiences: ['photoncloud'], expirationSeconds: 1200 } });
+  });
+
+  it('SubjectAccessReview with user, groups and uid (kubectl sends these as JSON; other clients may not)', () => {
+    const spec = [...stringField(3, 'alice'), ...stringField(4, 'dev'), ...stringField(4, 'ops'), ...stringField(6, 'u-1'), ...bytesField(1, [...stringField(2, 'get'), ...stringField(5, 'configmaps')])];
+    expect(decodeProtobufObject(envelope('authorization.k8s.io/v1', 'SubjectAccessReview', bytesField(2, spec)))).toEqual({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user: 'alice', groups: ['dev', 'ops'], uid: 'u-1', resourceAttributes: { verb: 'get', resource: 'configmaps' } },
+    });
+  });
+
+  it('a review body cut short is a 400 naming the kind', () => {
+    const full = Buffer.from(KUBECTL_132.canI, 'hex');
+    const error = decodeError(full.subarray(0, full.length - 12));
+    expect(error.code).toBe(400);
+    expect(error.message).toMatch(/^malformed protobuf/);
+  });
+});

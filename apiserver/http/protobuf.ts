@@ -166,6 +166,51 @@ const ROLE_BINDING: MessageSpec = {
   3: { name: 'roleRef', type: { 1: { name: 'apiGroup', type: 'string' }, 2: { name: 'kind', type: 'string' }, 3: { name: 'name', type: 'string' } } },
 };
 
+// authorization.k8s.io/v1 reviews (kubectl ≥1.32 sends `auth can-i` and `can-i --list` this way). ResourceAttributes'
+// fieldSelector (8) and labelSelector (9) and SubjectAccessReviewSpec's extra (5) are skipped: RBAC uses none.
+const RESOURCE_ATTRIBUTES: MessageSpec = {
+  1: { name: 'namespace', type: 'string' },
+  2: { name: 'verb', type: 'string' },
+  3: { name: 'group', type: 'string' },
+  4: { name: 'version', type: 'string' },
+  5: { name: 'resource', type: 'string' },
+  6: { name: 'subresource', type: 'string' },
+  7: { name: 'name', type: 'string' },
+};
+const NON_RESOURCE_ATTRIBUTES: MessageSpec = { 1: { name: 'path', type: 'string' }, 2: { name: 'verb', type: 'string' } };
+const SELF_SUBJECT_ACCESS_REVIEW: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'spec', type: { 1: { name: 'resourceAttributes', type: RESOURCE_ATTRIBUTES }, 2: { name: 'nonResourceAttributes', type: NON_RESOURCE_ATTRIBUTES } } },
+};
+const SUBJECT_ACCESS_REVIEW: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: {
+    name: 'spec',
+    type: {
+      1: { name: 'resourceAttributes', type: RESOURCE_ATTRIBUTES },
+      2: { name: 'nonResourceAttributes', type: NON_RESOURCE_ATTRIBUTES },
+      3: { name: 'user', type: 'string' },
+      4: { name: 'groups', type: 'string', repeated: true },
+      6: { name: 'uid', type: 'string' },
+    },
+  },
+};
+const SELF_SUBJECT_RULES_REVIEW: MessageSpec = { 1: { name: 'metadata', type: OBJECT_META }, 2: { name: 'spec', type: { 1: { name: 'namespace', type: 'string' } } } };
+/** authentication.k8s.io SelfSubjectReview: metadata only (its status is the server's to fill in). */
+const SELF_SUBJECT_REVIEW: MessageSpec = { 1: { name: 'metadata', type: OBJECT_META } };
+/** authentication.k8s.io/v1 TokenRequest (`kubectl create token`); boundObjectRef is decoded so it can be refused. */
+const TOKEN_REQUEST: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: {
+    name: 'spec',
+    type: {
+      1: { name: 'audiences', type: 'string', repeated: true },
+      3: { name: 'boundObjectRef', type: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiVersion', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'uid', type: 'string' } } },
+      4: { name: 'expirationSeconds', type: 'int64' },
+    },
+  },
+};
+
 /** Message descriptions by `apiVersion kind`, for the kinds whose protobuf bodies are accepted. */
 const MESSAGES: Record<string, MessageSpec> = {
   'v1 Namespace': NAMESPACE,
@@ -179,6 +224,13 @@ const MESSAGES: Record<string, MessageSpec> = {
   'rbac.authorization.k8s.io/v1 ClusterRole': CLUSTER_ROLE,
   'rbac.authorization.k8s.io/v1 RoleBinding': ROLE_BINDING,
   'rbac.authorization.k8s.io/v1 ClusterRoleBinding': ROLE_BINDING,
+  'authorization.k8s.io/v1 SelfSubjectAccessReview': SELF_SUBJECT_ACCESS_REVIEW,
+  'authorization.k8s.io/v1 SubjectAccessReview': SUBJECT_ACCESS_REVIEW,
+  'authorization.k8s.io/v1 LocalSubjectAccessReview': SUBJECT_ACCESS_REVIEW,
+  'authorization.k8s.io/v1 SelfSubjectRulesReview': SELF_SUBJECT_RULES_REVIEW,
+  'authentication.k8s.io/v1 SelfSubjectReview': SELF_SUBJECT_REVIEW,
+  'authentication.k8s.io/v1beta1 SelfSubjectReview': SELF_SUBJECT_REVIEW,
+  'authentication.k8s.io/v1 TokenRequest': TOKEN_REQUEST,
 };
 
 class Reader {
@@ -236,7 +288,10 @@ function decodeScalar(type: Scalar, reader: Reader): unknown {
       return reader.varint() !== 0n;
     case 'time':
     case 'microtime': {
-      const message = decodeMessage(reader.delimited(), TIMESTAMP) as { seconds?: number; nanos?: number };
+      const bytes = reader.delimited();
+      // Go writes a zero (unset) metav1.Time as an empty message and reads it back as unset, not as 1970.
+      if (bytes.length === 0) return undefined;
+      const message = decodeMessage(bytes, TIMESTAMP) as { seconds?: number; nanos?: number };
       const iso = new Date((message.seconds ?? 0) * 1000).toISOString();
       if (type === 'time') return iso.replace(/\.\d{3}Z$/, 'Z');
       // metav1.MicroTime: RFC 3339 with exactly six fractional digits.
@@ -270,7 +325,7 @@ function decodeMessage(bytes: Uint8Array, spec: MessageSpec): Record<string, unk
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value);
     // Go writes every non-pointer scalar, zero values included, where its JSON would omit them (omitempty):
     // keep the JSON meaning, so defaults apply (a Secret's type "" means "unset", defaulted to Opaque).
-    else if (value !== '' && value !== 0 && value !== false) out[field.name] = value;
+    else if (value !== '' && value !== 0 && value !== false && value !== undefined) out[field.name] = value;
   }
   return out;
 }
