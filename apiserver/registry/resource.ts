@@ -4,6 +4,7 @@ import type { ObjectSchema } from '../schema/schema-validator.ts';
 import type { JSONSchemaProps } from '../schema/structural-schema.ts';
 import type { NameFormat } from '../admission/metadata.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
+import type { VirtualCreate } from './virtual.ts';
 
 export interface PrinterColumn {
   name: string;
@@ -67,6 +68,16 @@ export interface ResourceInfo {
   conversion?: { toStorage(object: KubeObject): KubeObject; fromStorage(object: KubeObject): KubeObject };
   /** Built-in kinds whose table does not start with Name (Events: LAST SEEN, TYPE, …). */
   tableColumns?: PrinterColumn[];
+  /** Computed, never stored (reviews): create runs this instead of the object store; verbs is ['create']. */
+  virtual?: VirtualCreate;
+  /** Subresources that are only created, and answer with another kind (a ServiceAccount's `token`: TokenRequest). */
+  createSubresources?: CreateSubresource[];
+}
+
+export interface CreateSubresource {
+  name: string;
+  /** The kind the subresource takes and answers with. */
+  kind: { group: string; version: string; kind: string };
 }
 
 /** The object as this resource serves it, from its stored form. */
