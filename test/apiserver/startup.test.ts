@@ -155,7 +155,12 @@ describe('photon command', () => {
       const certConfig = path.join(home, 'cert.kubeconfig');
       const url = `https://127.0.0.1:${port}`;
       await fs.writeFile(certConfig, renderKubeconfig({ server: url, caCertificatePem: ca.certificatePem, user: 'operator', clientCertificatePem: signed.certificatePem, clientKeyPem: signed.keyPem }));
-      expect((await runKubectl(certConfig, ['get', 'namespaces', '-o', 'name'])).stdout).toContain('namespace/default');
+      // Authenticated as operator in group ops (403, not 401), and authorized once RBAC grants the group.
+      const unbound = await runKubectl(certConfig, ['get', 'namespaces', '-o', 'name']);
+      expect(unbound.stderr).toContain('namespaces is forbidden: User "operator" cannot list resource "namespaces" in API group "" at the cluster scope');
+      const bound = await runKubectl(kubeconfig(), ['create', 'clusterrolebinding', 'ops-admin', '--clusterrole', 'cluster-admin', '--group', 'ops']);
+      expect(bound.code).toBe(0);
+      await waitFor('the ops group to be bound', async () => (await runKubectl(certConfig, ['get', 'namespaces', '-o', 'name'])).stdout.includes('namespace/default'));
       const foreignCa = await createCertificateAuthority('someone-else');
       const foreign = await issueCertificate(foreignCa, { commonName: 'intruder', usage: 'client' });
       const foreignConfig = path.join(home, 'foreign.kubeconfig');
