@@ -40,6 +40,9 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --request-headers-timeout SECS
                               408 and close when a request's headers take longer (default: 20); a whole
                               request (headers and body) may take 3×SECS; responses (watches) are not limited
+  --audit-log-path FILE       the audit log, audit.k8s.io/v1 Events as hash-chained JSON lines
+                              (default: $PHOTON_HOME/audit/audit.log; check it with photon audit verify FILE)
+  --audit-policy-file FILE    the audit Policy (default: $PHOTON_HOME/audit/policy.yaml, written when absent)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
 
@@ -57,6 +60,8 @@ export interface ApiServerFlags {
   eventTtlSeconds?: number;
   connections: Partial<ConnectionLimits>;
   flowControl: Partial<FlowControlLimits>;
+  auditLogPath?: string;
+  auditPolicyFile?: string;
 }
 
 function parseApiServerFlags(argv: string[]): ApiServerFlags {
@@ -85,7 +90,12 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     'max-requests-inflight-per-user': { type: 'string' },
     'max-watches': { type: 'string' },
     'max-watches-per-user': { type: 'string' },
+    'audit-log-path': { type: 'string' },
+    'audit-policy-file': { type: 'string' },
   });
+  for (const flag of ['audit-log-path', 'audit-policy-file'] as const) {
+    if (values[flag] === '') throw new UsageError(`--${flag} needs a file name`);
+  }
   const port = Number(values['secure-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--secure-port must be a port number, got ${JSON.stringify(values['secure-port'])}`);
   let storage: StorageOptions;
@@ -116,6 +126,8 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     compactionIntervalSeconds: wholeNumberFlag(values['compaction-interval'], 0, '--compaction-interval must be a whole number of seconds (0 disables)'),
     eventTtlSeconds: wholeNumberFlag(values['event-ttl'], 1, '--event-ttl must be a whole number of seconds'),
     connections: connectionFlags(values),
+    auditLogPath: values['audit-log-path'],
+    auditPolicyFile: values['audit-policy-file'],
     flowControl: {
       maxRequestsInflight: limitFlag(values, 'max-requests-inflight'),
       maxMutatingRequestsInflight: limitFlag(values, 'max-mutating-requests-inflight'),

@@ -69,6 +69,19 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly auditEvents = new Counter({
+    name: 'apiserver_audit_event_total',
+    help: 'Audit events written to the audit log.',
+    registers: [this.registry],
+  });
+
+  readonly auditErrors = new Counter({
+    name: 'apiserver_audit_error_total',
+    help: 'Audit events lost, by reason (write: the disk failed; unavailable: the log was being reopened; backlog: the disk fell behind; event: a bug building the event).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -17,6 +17,7 @@ import type { TokenIssuer } from './auth/tokens/types.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { AdmissionChain } from './admission/chain.ts';
+import { openAuditLog } from './audit/index.ts';
 import { watchCacheLookup } from './admission/lookup.ts';
 import { standardAdmissionPlugins } from './admission/plugins.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
@@ -72,6 +73,10 @@ export interface ApiServerOptions {
   watchMaxBufferedBytes?: number;
   /** Timeouts and connection caps (defaults: DEFAULT_CONNECTION_LIMITS). */
   connections?: Partial<ConnectionLimits>;
+  /** The audit log (default $PHOTON_HOME/audit/audit.log). */
+  auditLogPath?: string;
+  /** The audit policy (default $PHOTON_HOME/audit/policy.yaml, written when absent). */
+  auditPolicyFile?: string;
   /** How often the token signing key directory is checked for added or removed keys (default 1000 ms). */
   tokenKeyPollMs?: number;
   logger?: Logger;
@@ -132,7 +137,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { pki } = prepared;
 
   const metrics = new ApiMetrics();
-  const rawStore = await openStore(options.storage, prepared.home);
+  // Opened before storage: a broken policy file stops start-up before anything else is held.
+  const audit = openAuditLog({
+    home: prepared.home,
+    logPath: options.auditLogPath,
+    policyFile: options.auditPolicyFile,
+    log: log.child({ component: 'audit' }),
+    onWritten: () => metrics.auditEvents.inc(),
+    onError: (reason) => metrics.auditErrors.inc({ reason }),
+  });
+  const rawStore = await openStore(options.storage, prepared.home).catch(async (error: unknown) => {
+    await audit.close();
+    throw error;
+  });
   const encryption = encryptSecrets(rawStore, options.encryptionKeyFile ?? path.join(prepared.home, 'encryption.yaml'), log.child({ component: 'encryption' }));
   const store = metrics.instrument(encryption.store);
   const registry = new ResourceRegistry();
@@ -172,6 +189,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     cache.stop();
     encryption.stop();
     await rawStore.close();
+    await audit.close();
     throw error;
   }
 
@@ -203,6 +221,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     tokens: authenticators,
     // TEMPORARY (IAM issue in progress): replaced by the RBAC authorizer before this work lands.
     authorizer: { authorize: () => ({ allowed: true, reason: '' }) },
+    audit,
     flowControl,
     metrics,
     version: SERVER_VERSION,
@@ -254,6 +273,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       } catch (error) {
         log.warn('closing storage failed', { error: errorMessage(error) });
       }
+      // Last: the requests that closing ended (watches) are audited too.
+      await audit.close();
     },
   };
 }

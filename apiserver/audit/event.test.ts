@@ -76,6 +76,8 @@ describe('audit events', () => {
     expect(full.requestObject).toEqual(withObjects.requestObject);
     expect(full.responseObject).toEqual(withObjects.responseObject);
     expect(Object.keys(full).at(-1)).toBe('annotations');
+    // A create's name comes from its body, at any level (as Kubernetes fills objectRef in).
+    expect(buildEvent(request({ requestObject: { metadata: { name: 'cm' } } }), 201, 'Metadata').objectRef).toEqual({ resource: 'configmaps', namespace: 'a', name: 'cm', apiVersion: 'v1' });
   });
 });
 

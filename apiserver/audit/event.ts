@@ -59,14 +59,18 @@ export function policyAttributes(request: AuditRequest): PolicyAttributes {
   return { user, verb, resourceRequest: true, apiGroup, resource, subresource, namespace, name };
 }
 
-function objectRef(request: AuditRequest): AuditEvent['objectRef'] {
+function objectRef(request: AuditRequest, body: unknown): AuditEvent['objectRef'] {
   const attributes = request.attributes;
   if (!attributes?.resourceRequest) return undefined;
   const ref: NonNullable<AuditEvent['objectRef']> = {};
+  // A create names its object in the body only; Kubernetes fills the name in from there, and so do we (a name
+  // is never a credential, whatever the level).
+  const metadata = attributes.verb === 'create' && typeof body === 'object' && body !== null ? (body as { metadata?: { name?: unknown } }).metadata : undefined;
+  const name = attributes.name || (typeof metadata?.name === 'string' ? metadata.name.slice(0, 253) : '');
   // Empty values are left out, as Kubernetes' omitempty does.
   if (attributes.resource) ref.resource = attributes.resource;
   if (attributes.namespace) ref.namespace = attributes.namespace;
-  if (attributes.name) ref.name = attributes.name;
+  if (name) ref.name = name;
   if (attributes.apiGroup) ref.apiGroup = attributes.apiGroup;
   if (attributes.apiVersion) ref.apiVersion = attributes.apiVersion;
   if (attributes.subresource) ref.subresource = attributes.subresource;
@@ -93,7 +97,7 @@ export function buildEvent(request: AuditRequest, code: number, level: Exclude<L
     user: userOf(request, code),
     sourceIPs: request.sourceIps,
     userAgent: request.userAgent,
-    objectRef: objectRef(request),
+    objectRef: objectRef(request, request.requestObject),
     responseStatus: { metadata: {}, code },
     requestReceivedTimestamp: microTime(request.requestReceivedTimestamp.getTime() * 1000),
     stageTimestamp: microTime(stageMicros),

@@ -88,7 +88,9 @@ export class ResourceHandler {
     switch (info.verb) {
       case 'get': {
         const object = await this.deps.reader.get(resource, namespace, info.name!, query.get('resourceVersion') ?? undefined);
-        return sendJson(response, 200, represent(resource, object, negotiateRepresentation(accept), query, true), { accept });
+        // The audit record keeps references only; it serialises them just for levels that log responses.
+        context.audit.responseObject = represent(resource, object, negotiateRepresentation(accept), query, true);
+        return sendJson(response, 200, context.audit.responseObject, { accept });
       }
       case 'list': {
         const list = await this.deps.reader.list(resource, namespace, {
@@ -99,20 +101,25 @@ export class ResourceHandler {
           resourceVersion: query.get('resourceVersion') ?? undefined,
           resourceVersionMatch: query.get('resourceVersionMatch') ?? undefined,
         });
-        return sendJson(response, 200, represent(resource, list, negotiateRepresentation(accept), query, false), { accept });
+        context.audit.responseObject = represent(resource, list, negotiateRepresentation(accept), query, false);
+        return sendJson(response, 200, context.audit.responseObject, { accept });
       }
       case 'watch':
         return this.deps.watches.serve(request, response, resource, namespace, query);
       case 'create': {
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
-        const created = await objects.create(resource, namespace, body, options);
+        context.audit.requestObject = body;
+        const created = await objects.create(resource, namespace, structuredClone(body), options);
+        context.audit.responseObject = created;
         return sendJson(response, 201, created, { accept, warnings: options.warnings });
       }
       case 'update': {
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
-        const updated = await objects.update(resource, namespace, info.name!, body, options, info.subresource);
+        context.audit.requestObject = body;
+        const updated = await objects.update(resource, namespace, info.name!, structuredClone(body), options, info.subresource);
+        context.audit.responseObject = updated;
         return sendJson(response, 200, updated, { accept, warnings: options.warnings });
       }
       case 'patch':
@@ -120,8 +127,10 @@ export class ResourceHandler {
       case 'delete': {
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const deleteOptions = await readDeleteOptions(request, query);
+        context.audit.requestObject = deleteOptions;
         const result = await objects.delete(resource, namespace, info.name!, deleteOptions, options);
-        return sendJson(response, 200, result.deleted ? result.status : result.object, { accept, warnings: options.warnings });
+        context.audit.responseObject = result.deleted ? result.status : result.object;
+        return sendJson(response, 200, context.audit.responseObject, { accept, warnings: options.warnings });
       }
       case 'deletecollection': {
         if (namespace === undefined && resource.namespaced) throw methodNotAllowed('DELETE');
@@ -155,6 +164,7 @@ export class ResourceHandler {
     const accept = request.headers.accept;
     const strategies = resource.source === 'builtin' ? patchStrategiesFor(apiVersionOf(resource), resource.kind) : undefined;
     const { patchType, patch } = await decodePatchBody(request.headers['content-type'], await readBody(request), { strategicMerge: strategies !== undefined });
+    context.audit.requestObject = patch;
     const force = booleanParam(query, 'force');
     if (force && patchType !== 'application/apply-patch+yaml') throw badRequest('force: Invalid value: force may only be specified for apply patches');
     const name = info.name!;
@@ -181,6 +191,7 @@ export class ResourceHandler {
         throw error;
       }
     }, { subresource: info.subresource });
+    context.audit.responseObject = updated;
     return sendJson(response, 200, updated, { accept, warnings: options.warnings });
   }
 
