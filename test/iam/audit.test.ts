@@ -1,6 +1,6 @@
 // The audit log end to end: a real API server (embedded store) with its default policy, the real kubectl
 // doing what a user does, and the real `photon audit verify` on the file it wrote. The lines name the right
-// user, verb and object; RBAC changes carry their objects; no Secret value, User password or bearer token
+// user, verb and object; IAM changes carry their objects; no Secret value, User password or bearer token
 // appears anywhere in the file, even under a policy that asks for every object; the chain survives a restart;
 // an edited copy fails verification naming the edited line; a policy file that is broken stops the server.
 import fs from 'node:fs/promises';
@@ -75,12 +75,18 @@ describe('the audit log', () => {
     expect(events.filter((event) => /^\/(readyz|healthz|livez|version)/.test(event.requestURI))).toEqual([]);
   });
 
-  it('logs changes to RBAC with their objects', async () => {
-    ok(await kubectl(['create', 'clusterrole', 'audit-reader', '--verb=get,list', '--resource=configmaps']));
-    const event = await waitForEvent('the ClusterRole create', (candidate) => candidate.verb === 'create' && candidate.objectRef?.resource === 'clusterroles');
-    expect(event).toMatchObject({ level: 'RequestResponse', objectRef: { apiGroup: 'rbac.authorization.k8s.io', name: 'audit-reader' }, responseStatus: { code: 201 } });
-    expect(event.requestObject).toMatchObject({ kind: 'ClusterRole', metadata: { name: 'audit-reader' }, rules: [{ verbs: ['get', 'list'], resources: ['configmaps'] }] });
-    expect(event.responseObject).toMatchObject({ kind: 'ClusterRole', metadata: { name: 'audit-reader', uid: expect.any(String) } });
+  it('logs changes to IAM objects with their request and response objects', async () => {
+    const group = { apiVersion: 'iam.photoncloud.io/v1alpha1', kind: 'Group', metadata: { name: 'audit-admins' }, spec: { displayName: 'Audit admins', members: ['alice'] } };
+    ok(await kubectl(['create', '-f', '-'], JSON.stringify(group)));
+    const event = await waitForEvent('the Group create', (candidate) => candidate.verb === 'create' && candidate.objectRef?.resource === 'groups');
+    expect(event).toMatchObject({ level: 'RequestResponse', objectRef: { apiGroup: 'iam.photoncloud.io', apiVersion: 'v1alpha1', name: 'audit-admins' }, responseStatus: { code: 201 } });
+    expect(event.requestObject).toEqual(group);
+    expect(event.responseObject).toMatchObject({ kind: 'Group', metadata: { name: 'audit-admins', uid: expect.any(String) }, spec: { members: ['alice'] } });
+    // Reads of them stay at Metadata.
+    ok(await kubectl(['get', 'groups.iam.photoncloud.io', 'audit-admins']));
+    const read = await waitForEvent('the Group get', (candidate) => candidate.verb === 'get' && candidate.objectRef?.name === 'audit-admins');
+    expect(read.level).toBe('Metadata');
+    expect(read.responseObject).toBeUndefined();
   });
 
   it('never writes a Secret value, a password or a bearer token, even when the policy asks for every object', async () => {
