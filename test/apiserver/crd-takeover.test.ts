@@ -185,12 +185,16 @@ describe('CRDs over built-in groups and other CRDs (a photon apiserver process)'
       { path: '/api/v1/namespaces/tenant/secrets', body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sample' }, stringData: { a: 'b' } } },
       { path: '/api/v1/namespaces/tenant/serviceaccounts', body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'sample' } } },
       { path: '/api/v1/namespaces/tenant/events', body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'sample' }, involvedObject: { kind: 'ConfigMap', name: 'c', namespace: 'tenant' }, reason: 'Test' } },
-      { path: '/apis/events.k8s.io/v1/namespaces/tenant/events', body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'sample2' }, regarding: { kind: 'ConfigMap', name: 'c', namespace: 'tenant' }, reason: 'Test', eventTime: '2026-01-01T00:00:00.000000Z', reportingController: 'x', reportingInstance: 'y', action: 'Test', type: 'Normal' } },
+      { path: '/apis/events.k8s.io/v1/namespaces/tenant/events', body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'sample2' }, regarding: { kind: 'ConfigMap', name: 'c', namespace: 'tenant' }, reason: 'Test', eventTime: new Date().toISOString().replace(/Z$/, '000Z') /* now: older events expire at once */, reportingController: 'x', reportingInstance: 'y', action: 'Test', type: 'Normal' } },
       { path: '/apis/coordination.k8s.io/v1/namespaces/tenant/leases', body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'sample' }, spec: { holderIdentity: 'x' } } },
       { path: CRDS, body: crd('sample.example.com', 'samples', 'Sample') },
+      { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/tenant/roles', body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'sample' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] } },
+      { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/tenant/rolebindings', body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'sample' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'sample' }, subjects: [{ kind: 'User', name: 'someone' }] } },
+      { path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'sample' }, rules: [{ nonResourceURLs: ['/sample'], verbs: ['get'] }] } },
+      { path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'sample' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sample' }, subjects: [{ kind: 'Group', name: 'sample-group' }] } },
     ];
     // PhotonCloud's kinds from their examples, in an order that satisfies their references.
-    const order = ['organization', 'project', 'vpc', 'subnet', 'securitygroup', 'port', 'image', 'node', 'virtualmachine', 'loadbalancer', 'zone', 'bucket'];
+    const order = ['organization', 'project', 'user', 'group', 'organizationrolebinding', 'vpc', 'subnet', 'securitygroup', 'port', 'image', 'node', 'virtualmachine', 'loadbalancer', 'zone', 'bucket'];
     const examples = order.map((file) => YAML.parse(fs.readFileSync(path.join(REPOSITORY_ROOT, 'crds', 'examples', `${file}.yaml`), 'utf8')) as Record<string, any>);
     const photonKinds = served.filter((resource) => resource.group.endsWith('.photoncloud.io'));
     expect(examples.map((example) => example.kind).sort()).toEqual(photonKinds.map((resource) => resource.kind).sort());

@@ -142,6 +142,16 @@ describe('watch memory and per-user limits', () => {
     server = await startApiServerProcess({ args: ['--max-watches-per-user', String(WATCHES_PER_USER)] });
     const ca = { certificatePem: server.caCertificatePem, keyPem: fs.readFileSync(path.join(server.home, 'pki', 'ca.key'), 'utf8') };
     for (const user of ['mallory', 'tenant-a', 'tenant-b']) tenants[user] = await issueCertificate(ca, { commonName: user, usage: 'client' });
+    // Readers of every namespace's ConfigMaps (RBAC view, cluster-wide): what is under test is how much their
+    // watches may hold, not whether they may watch.
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'watch-memory-readers' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: Object.keys(tenants).map((name) => ({ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name })),
+    };
+    expect((await server.client.request('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { method: 'POST', body: JSON.stringify(binding) })).status).toBe(201);
   });
   afterAll(async () => {
     for (const watch of open) watch.close();
