@@ -4,6 +4,7 @@
 import type { Logger } from '../lib/logging.ts';
 import { CrdController } from './crds/controller.ts';
 import { installCrds, readCrdFiles, waitForCrds } from './crds/install.ts';
+import { PolicyLoop } from './authz/policy-loop.ts';
 import { ApiError } from './errors.ts';
 import { Compactor } from './housekeeping/compactor.ts';
 import { EventExpiry } from './housekeeping/event-expiry.ts';
@@ -51,7 +52,9 @@ export async function startControlLoops(
     store.compactedRevision().then((revision) => cache.compactedTo(revision), () => undefined);
   }, options.compactionPollMs);
   const compactor = options.compactionIntervalMs > 0 ? new Compactor(store, cache, options.compactionIntervalMs, log.child({ component: 'compactor' })) : undefined;
+  const policy = new PolicyLoop(registry, objects, cache, log.child({ component: 'rbac-policy' }));
   const stop = () => {
+    policy.stop();
     clearInterval(compactionPoll);
     compactor?.stop();
     crds.stop();
@@ -64,6 +67,10 @@ export async function startControlLoops(
     const manifests = readCrdFiles(options.crdsDir);
     await installCrds(manifests, crdResource, objects, log);
     await waitForCrds(registry, manifests);
+    // After the CRDs: the default roles list every PhotonCloud kind.
+    await policy.bootstrap();
+    await policy.settle();
+    policy.start();
   } catch (error) {
     stop();
     throw error;

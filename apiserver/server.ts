@@ -17,6 +17,9 @@ import type { TokenIssuer } from './auth/tokens/types.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { AdmissionChain } from './admission/chain.ts';
+import { NodeAuthorizer } from './authz/node-authorizer.ts';
+import { RbacAuthorizer } from './authz/rbac/authorizer.ts';
+import { PolicyIndex } from './authz/rbac/policy-index.ts';
 import { openAuditLog } from './audit/index.ts';
 import { watchCacheLookup } from './admission/lookup.ts';
 import { standardAdmissionPlugins } from './admission/plugins.ts';
@@ -156,7 +159,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   registry.setSource('builtin', [...builtinResources(), customResourceDefinitionResource()]);
 
   const cache = new WatchCache(store, { capacity: options.watchCacheCapacity, logger: log.child({ component: 'watch-cache' }) });
-  const objects = new ObjectStore(store, new AdmissionChain(standardAdmissionPlugins(), watchCacheLookup(registry, cache, store)));
+  const policy = new PolicyIndex(cache);
+  const rbac = new RbacAuthorizer(policy);
+  // Node credentials are decided by the node authorizer; everyone else (and what it has no opinion on) by RBAC.
+  const authorizer = new NodeAuthorizer(cache, rbac);
+  const objects = new ObjectStore(store, new AdmissionChain(standardAdmissionPlugins({ authorizer: rbac }), watchCacheLookup(registry, cache, store)));
   const lifecycle = new NamespaceLifecycle(registry, objects, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
   const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
@@ -174,6 +181,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   let port: number;
   try {
     await cache.start();
+    policy.start();
+    authorizer.start();
     loops = await startControlLoops(
       { registry, objects, store, cache, lifecycle, log },
       {
@@ -186,6 +195,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     port = await listen(server, options.port ?? 6443, bindAddress);
   } catch (error) {
     loops?.stop();
+    policy.stop();
+    authorizer.stop();
     cache.stop();
     encryption.stop();
     await rawStore.close();
@@ -219,8 +230,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
     tokens: authenticators,
-    // TEMPORARY (IAM issue in progress): replaced by the RBAC authorizer before this work lands.
-    authorizer: { authorize: () => ({ allowed: true, reason: '' }) },
+    authorizer,
     audit,
     flowControl,
     metrics,
@@ -260,6 +270,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       stopped = true;
       signingKeys.stop();
       loops?.stop();
+      policy.stop();
+      authorizer.stop();
       encryption.stop();
       watches.closeAll();
       closeBodyDecoders();

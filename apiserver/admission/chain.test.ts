@@ -4,6 +4,10 @@ import { ApiError, forbidden, type FieldError } from '../errors.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 import { AdmissionChain, type AdmissionAttributes, type AdmissionLookup, type AdmissionPlugin } from './chain.ts';
 import { standardAdmissionPlugins } from './plugins.ts';
+import type { RbacAuthorizer } from '../authz/rbac/authorizer.ts';
+
+// These tests admit no RBAC kinds and no Projects, so the RBAC plugins never consult the authorizer.
+const NO_RBAC = { authorizer: {} as RbacAuthorizer };
 
 const GROUP = 'network.photoncloud.io';
 const SUBNETS = { group: GROUP, version: 'v1alpha1', kind: 'Subnet', plural: 'subnets', namespaced: true } as ResourceInfo;
@@ -81,9 +85,12 @@ describe('admission chain', () => {
     expect(() => new AdmissionChain([recorder('A', ran), recorder('A', ran)], emptyLookup)).toThrow('admission plugin A is in the chain twice');
   });
 
-  it('is namespace lifecycle, then parent lifecycle, then the per-kind checks', () => {
-    expect(new AdmissionChain(standardAdmissionPlugins(), emptyLookup).order).toEqual([
+  it('is namespace lifecycle, then who may grant what, then parent lifecycle, then the per-kind checks', () => {
+    expect(new AdmissionChain(standardAdmissionPlugins(NO_RBAC), emptyLookup).order).toEqual([
       'NamespaceLifecycle',
+      'NodeRestriction',
+      'RBACEscalation',
+      'ProjectOrganization',
       'ParentLifecycle',
       'VpcValidation',
       'SubnetValidation',
@@ -102,7 +109,7 @@ describe('admission chain', () => {
       { plural: 'vpcs', object: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Vpc', metadata: { name: 'going', namespace: 'prod', ...terminating }, spec: { cidrBlocks: ['10.0.0.0/16'] } } },
       { plural: 'vpcs', object: { apiVersion: `${GROUP}/v1alpha1`, kind: 'Vpc', metadata: { name: 'going', namespace: 'old', ...terminating }, spec: { cidrBlocks: ['10.0.0.0/16'] } } },
     ]);
-    const chain = new AdmissionChain(standardAdmissionPlugins(), world);
+    const chain = new AdmissionChain(standardAdmissionPlugins(NO_RBAC), world);
 
     it('refuses creates in a missing (404) or terminating (403) namespace before anything else', async () => {
       // Even a Subnet that every later plugin would refuse (terminating Vpc, host bits) gets the namespace's answer.

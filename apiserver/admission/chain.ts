@@ -6,6 +6,11 @@
 // The order (standardAdmissionPlugins in plugins.ts) and why:
 //   1. NamespaceLifecycle (namespace-lifecycle.ts): nothing is created in a missing (404) or terminating
 //      (403) namespace. First: nothing else is worth checking about an object that cannot exist there.
+//   1a. NodeRestriction (node-restriction.ts): a node's credentials write only its own Node, Lease and the
+//      status of VMs bound to it; an identity that may not touch the object learns nothing from later checks.
+//   1b. RBACEscalation and ProjectOrganization (rbac-escalation.ts): nobody grants what they do not hold,
+//      and an organization's admins create Projects in their organization only (403). Before the object's
+//      other checks: a grant its author may not make is not worth validating further.
 //   2. ParentLifecycle (parent-lifecycle.ts): no new child of a parent being deleted (a Subnet in a
 //      terminating Vpc, a Port in a terminating Subnet), 403, the same rule one level down.
 //   3. Per-kind checks (network.ts: Vpc, Subnet, SecurityGroup, Port): rules that can never become true or
@@ -13,10 +18,7 @@
 //      never refused: order must not matter; the controller reports it until the object appears. Then
 //      UserPassword (user-password.ts), which turns a User's write-only password into its hash: a mutation,
 //      last among them so a write refused by an earlier plugin costs no (deliberately slow) hash.
-// The IAM issue's authorization-dependent plugins plug in here too, once requests carry the caller's identity
-// in AdmissionAttributes: NodeRestriction (a node's credentials may only write its own Node and the objects
-// bound to it) goes between 1 and 2, so an identity that may not touch the object learns nothing from later
-// checks; ResourceQuota goes last, after 3, so only writes that every other plugin admitted are charged.
+// ResourceQuota goes last, after 3, so only writes that every other plugin admitted are charged.
 //
 // Plugins see CREATE and UPDATE of the object itself (subresource writes such as status only when they ask
 // for them) and run for dry runs too, which must answer exactly what the real write would.

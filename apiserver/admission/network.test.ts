@@ -4,6 +4,10 @@ import { ApiError } from '../errors.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 import { AdmissionChain, type AdmissionLookup } from './chain.ts';
 import { standardAdmissionPlugins } from './plugins.ts';
+import type { RbacAuthorizer } from '../authz/rbac/authorizer.ts';
+
+// These tests admit no RBAC kinds and no Projects, so the RBAC plugins never consult the authorizer.
+const NO_RBAC = { authorizer: {} as RbacAuthorizer };
 
 const GROUP = 'network.photoncloud.io';
 const object = (kind: string, name: string, spec: Record<string, unknown>, extra: Partial<KubeObject> = {}): KubeObject => ({
@@ -26,7 +30,7 @@ function lookupOver(objects: KubeObject[]): AdmissionLookup {
 /** The API server's chain over `objects`: field errors as `field: message`, other refusals thrown. */
 function admission(objects: KubeObject[]): (candidate: KubeObject, old?: KubeObject) => Promise<string[]> {
   const namespace: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } };
-  const chain = new AdmissionChain(standardAdmissionPlugins(), lookupOver([namespace, ...objects]));
+  const chain = new AdmissionChain(standardAdmissionPlugins(NO_RBAC), lookupOver([namespace, ...objects]));
   return async (candidate, old) => {
     const resource = { group: GROUP, kind: candidate.kind, plural: plural(candidate.kind!), namespaced: true } as ResourceInfo;
     try {

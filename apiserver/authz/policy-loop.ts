@@ -128,6 +128,7 @@ export class PolicyLoop {
       return;
     }
     this.pending = this.aggregate()
+      .then(() => undefined)
       .catch((error) => void this.log.warn('clusterrole aggregation failed; retrying on the next change', { error: errorMessage(error) }))
       .finally(() => {
         this.pending = undefined;
@@ -138,21 +139,40 @@ export class PolicyLoop {
       });
   }
 
-  /** Writes the aggregated rules of every aggregating ClusterRole whose rules differ. */
-  async aggregate(): Promise<void> {
+  /**
+   * Writes the aggregated rules of every aggregating ClusterRole whose rules differ. Returns the highest
+   * revision it wrote (0: nothing changed), so a caller can wait for the cache to see its own writes.
+   */
+  async aggregate(): Promise<number> {
     const resource = this.resource('clusterroles');
     const all = this.cache.list(resource.storagePrefix).map((entry) => entry.object);
+    let written = 0;
     for (const role of all) {
       if (!role.aggregationRule) continue;
       const rules = aggregatedRules(role, all);
       if (JSON.stringify(rules) === JSON.stringify(role.rules ?? [])) continue;
       try {
-        await this.objects.update(resource, undefined, role.metadata.name!, { ...role, rules }, defaultWriteOptions());
+        const updated = await this.objects.update(resource, undefined, role.metadata.name!, { ...role, rules }, defaultWriteOptions());
+        written = Math.max(written, Number(updated.metadata.resourceVersion));
       } catch (error) {
         // Changed or deleted meanwhile: that change is an event, which schedules another pass.
         if (!isGoneOrChanged(error)) throw error;
       }
     }
+    return written;
+  }
+
+  /**
+   * Aggregates until nothing changes (roles aggregating aggregated roles take a pass per level), so the server
+   * starts serving with its default roles complete and its storage quiet.
+   */
+  async settle(maxPasses = 10): Promise<void> {
+    for (let pass = 0; pass < maxPasses; pass++) {
+      const written = await this.aggregate();
+      if (written === 0) return;
+      await this.cache.waitForRevision(written, 10_000);
+    }
+    this.log.warn('clusterrole aggregation did not settle at start-up; it continues in the background', { passes: maxPasses });
   }
 
   /** Resolves when no aggregation pass is running (tests, shutdown). */

@@ -1,0 +1,75 @@
+// A node agent's credentials (`photon kubeconfig node NAME`: system:node:NAME in system:nodes) reach only its
+// own node's work: the VirtualMachines bound to it (status.nodeName) and only their status, its own Node and
+// Lease. A credential taken from one hypervisor learns nothing about another's VMs and can move nothing.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { kubectlOk as ok } from '../env/apiserver.ts';
+import { isForbidden, organization, project, startTenantEnvironment, type Session, type TenantEnvironment } from '../env/tenants.ts';
+
+const COMPUTE = 'compute.photoncloud.io/v1alpha1';
+const vm = (name: string) => ({
+  apiVersion: COMPUTE,
+  kind: 'VirtualMachine',
+  metadata: { name, namespace: 'hosting' },
+  spec: { cpu: { cores: 1 }, memory: '1Gi', boot: { imageRef: 'debian-12' } },
+});
+const node = (name: string) => ({ apiVersion: COMPUTE, kind: 'Node', metadata: { name }, spec: {} });
+const json = (object: object) => JSON.stringify(object);
+
+let tenants: TenantEnvironment;
+let n1: Session;
+
+beforeAll(async () => {
+  tenants = await startTenantEnvironment();
+  await tenants.apply(organization('hoster'), project('hosting', 'hoster'));
+  await tenants.waitForNamespace('hosting');
+  await tenants.apply(vm('on-n1'), vm('on-n2'), vm('unscheduled'));
+  // The scheduler's part, done by the admin here: bind each VM to its node through the status subresource.
+  ok(await tenants.admin(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"nodeName":"n1"}}']));
+  ok(await tenants.admin(['patch', 'virtualmachine', 'on-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"nodeName":"n2"}}']));
+  n1 = await tenants.session('n1', 'node');
+}, 120_000);
+
+afterAll(async () => {
+  await tenants?.stop();
+});
+
+describe('node restriction', () => {
+  it('a node lists and watches only the VirtualMachines bound to it', async () => {
+    const mine = ok(await n1.kubectl(['get', 'virtualmachines', '-A', '--field-selector', 'status.nodeName=n1', '-o', 'name']));
+    expect(mine.trim().split('\n')).toEqual(['virtualmachine.compute.photoncloud.io/on-n1']);
+    expect(isForbidden(await n1.kubectl(['get', 'virtualmachines', '-A']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'virtualmachines', '-A', '--field-selector', 'status.nodeName=n2']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'virtualmachines', '-n', 'hosting']))).toBe(true);
+  });
+
+  it('cannot read another node\'s VMs, or unscheduled ones', async () => {
+    ok(await n1.kubectl(['get', 'virtualmachine', 'on-n1', '-n', 'hosting']));
+    expect(isForbidden(await n1.kubectl(['get', 'virtualmachine', 'on-n2', '-n', 'hosting']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'virtualmachine', 'unscheduled', '-n', 'hosting']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'secrets', '-n', 'hosting']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'configmaps', '-A']))).toBe(true);
+  });
+
+  it('changes nothing but the status of its own VMs, and cannot move them to another node', async () => {
+    ok(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"printableStatus":"Running"}}']));
+    expect(ok(await tenants.admin(['get', 'virtualmachine', 'on-n1', '-n', 'hosting', '-o', 'jsonpath={.status.printableStatus}']))).toBe('Running');
+    expect(isForbidden(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--type', 'merge', '-p', '{"spec":{"cpu":{"cores":8}}}']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['delete', 'virtualmachine', 'on-n1', '-n', 'hosting', '--wait=false']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['patch', 'virtualmachine', 'on-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"printableStatus":"Stopped"}}']))).toBe(true);
+    const moved = await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"nodeName":"n2"}}']);
+    expect(isForbidden(moved)).toBe(true);
+    expect(ok(await tenants.admin(['get', 'virtualmachine', 'on-n1', '-n', 'hosting', '-o', 'jsonpath={.status.nodeName}']))).toBe('n1');
+    expect(isForbidden(await n1.kubectl(['apply', '-f', '-'], json({ ...vm('planted'), metadata: { name: 'planted', namespace: 'hosting' } })))).toBe(true);
+  });
+
+  it('writes its own Node and Lease, never another node\'s', async () => {
+    ok(await n1.kubectl(['apply', '-f', '-'], json(node('n1'))));
+    expect(isForbidden(await n1.kubectl(['apply', '-f', '-'], json(node('n2'))))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'node.compute.photoncloud.io', 'n2']))).toBe(true);
+    const lease = (name: string) => json({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'photon-node-lease' }, spec: { holderIdentity: name, leaseDurationSeconds: 40 } });
+    ok(await n1.kubectl(['apply', '-f', '-'], lease('n1')));
+    expect(isForbidden(await n1.kubectl(['apply', '-f', '-'], lease('n2')))).toBe(true);
+    // Not the controller manager's leader Lease either.
+    expect(isForbidden(await n1.kubectl(['get', 'leases', '-n', 'photon-system']))).toBe(true);
+  });
+});
