@@ -227,7 +227,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
   const router = createRouter({
     registry,
-    resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches }),
+    // Reviews ask the router's own authorizer, and RBAC's rules for SelfSubjectRulesReview.
+    resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches, authorizer, rules: rbac, tokens: tokenIssuer }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
     tokens: authenticators,
     authorizer,

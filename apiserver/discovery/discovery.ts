@@ -41,6 +41,9 @@ function resourceEntries(resource: ResourceInfo) {
   if (resource.hasStatus) {
     entries.push({ name: `${resource.plural}/status`, singularName: '', namespaced: resource.namespaced, kind: resource.kind, verbs: SUBRESOURCE_VERBS.status });
   }
+  for (const { name, kind } of resource.createSubresources ?? []) {
+    entries.push({ name: `${resource.plural}/${name}`, singularName: '', namespaced: resource.namespaced, group: kind.group, version: kind.version, kind: kind.kind, verbs: ['create'] });
+  }
   return entries;
 }
 
@@ -66,7 +69,10 @@ function discoveryResource(resource: ResourceInfo) {
   };
   if (resource.shortNames.length > 0) entry.shortNames = resource.shortNames;
   if (resource.categories.length > 0) entry.categories = resource.categories;
-  if (resource.hasStatus) entry.subresources = [{ subresource: 'status', responseKind, verbs: SUBRESOURCE_VERBS.status }];
+  const subresources: Array<Record<string, unknown>> = [];
+  if (resource.hasStatus) subresources.push({ subresource: 'status', responseKind, verbs: SUBRESOURCE_VERBS.status });
+  for (const { name, kind } of resource.createSubresources ?? []) subresources.push({ subresource: name, responseKind: kind, verbs: ['create'] });
+  if (subresources.length > 0) entry.subresources = subresources;
   return entry;
 }
 

@@ -2,6 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditRequest } from '../audit/types.ts';
 import type { UserInfo } from '../auth/authenticate.ts';
+import type { TokenIssuer } from '../auth/tokens/types.ts';
+import type { Authorizer, RuleResolver } from '../authz/types.ts';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
 import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
@@ -14,12 +16,14 @@ import { deleteRefusal, fieldContext, type DeleteOptions, type ObjectStore } fro
 import type { Reader } from '../registry/reads.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
+import { createVirtual } from '../registry/virtual.ts';
 import { renderTable, type IncludeObject } from '../table/table.ts';
 import { decodeObjectBody, decodePatchBody, readBody } from './body.ts';
 import { negotiateRepresentation, type Representation } from './negotiate.ts';
 import { booleanParam, integerParam, writeOptions } from './query.ts';
 import type { ResourceRequest } from './request-info.ts';
 import { sendJson } from './respond.ts';
+import { issueServiceAccountToken, tokenRequestSpec } from './token-request.ts';
 import type { WatchHandler } from './watch-handler.ts';
 
 /** Who asked, and the audit record the handler adds the request and response objects to. */
@@ -33,11 +37,18 @@ export interface ResourceHandlerDeps {
   objects: ObjectStore;
   reader: Reader;
   watches: WatchHandler;
+  /** The router's authorizer: computed reviews (SubjectAccessReview, …) ask it on the caller's behalf. */
+  authorizer: Authorizer;
+  /** The rules behind the authorizer, for SelfSubjectRulesReview (`kubectl auth can-i --list`). */
+  rules: RuleResolver;
+  /** Signs the tokens of a ServiceAccount's `token` subresource (TokenRequest). */
+  tokens: TokenIssuer;
 }
 
 const SUBRESOURCE_VERBS: Record<string, string[]> = {
   status: ['get', 'update', 'patch'],
   finalize: ['update'],
+  token: ['create'],
 };
 
 /** Finds the resource a request addresses and checks scope and subresource, or throws the 404/405. */
@@ -51,10 +62,13 @@ export function resolveResource(registry: ResourceRegistry, request: ResourceReq
   }
   // Collections are created in and listed; single objects are replaced and patched (405 otherwise).
   if ((request.verb === 'update' || request.verb === 'patch') && request.name === undefined) throw methodNotAllowed(request.verb.toUpperCase());
-  if (request.verb === 'create' && request.name !== undefined) throw methodNotAllowed('POST');
+  // Computed resources are only created (kube-apiserver answers 405 for anything else on them too).
+  if (resource.virtual && request.verb !== 'create') throw methodNotAllowed(request.verb);
+  const createSubresource = request.subresource !== undefined && resource.createSubresources?.some((subresource) => subresource.name === request.subresource);
+  if (request.verb === 'create' && request.name !== undefined && !createSubresource) throw methodNotAllowed('POST');
   if (request.subresource !== undefined) {
     const allowed = SUBRESOURCE_VERBS[request.subresource];
-    const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' && resource.plural === 'namespaces' && !resource.group;
+    const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' ? resource.plural === 'namespaces' && !resource.group : createSubresource;
     if (!allowed || !served) throw routeNotFound();
     if (!allowed.includes(request.verb)) throw methodNotAllowed(request.verb);
   }
@@ -107,6 +121,7 @@ export class ResourceHandler {
       case 'watch':
         return this.deps.watches.serve(request, response, resource, namespace, query);
       case 'create': {
+        if (resource.virtual || info.subresource === 'token') return this.createComputed(request, response, info, resource, context);
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         context.audit.requestObject = body;
@@ -157,6 +172,24 @@ export class ResourceHandler {
         return sendJson(response, 200, { ...list, items: deleted }, { accept, warnings: options.warnings });
       }
     }
+  }
+
+  /** Creates what is computed, not stored: a review (ResourceInfo.virtual) or a ServiceAccount's token. */
+  private async createComputed(request: IncomingMessage, response: ServerResponse, info: ResourceRequest, resource: ResourceInfo, context: RequestContext): Promise<void> {
+    const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
+    // The audit log redacts reviews and token requests (audit/redact.ts); the record only holds references.
+    context.audit.requestObject = body;
+    if (resource.virtual) {
+      const result = createVirtual(resource, body, { user: context.user, namespace: info.namespace, authorizer: this.deps.authorizer, rules: this.deps.rules });
+      context.audit.responseObject = result;
+      return sendJson(response, 201, result, { accept: request.headers.accept });
+    }
+    const spec = tokenRequestSpec(body, info.name!);
+    // 404 (serviceaccounts "NAME" not found) when the account does not exist.
+    const serviceAccount = await this.deps.reader.get(resource, info.namespace, info.name!);
+    const issued = issueServiceAccountToken(this.deps.tokens, serviceAccount, spec);
+    context.audit.responseObject = issued;
+    return sendJson(response, 201, issued, { accept: request.headers.accept });
   }
 
   private async patch(request: IncomingMessage, response: ServerResponse, resource: ResourceInfo, info: ResourceRequest, query: URLSearchParams, context: RequestContext): Promise<void> {

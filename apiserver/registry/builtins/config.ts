@@ -95,7 +95,7 @@ export function secretResource(): ResourceInfo {
 }
 
 export function serviceAccountResource(): ResourceInfo {
-  return builtinResource({
+  const resource = builtinResource({
     group: '',
     version: 'v1',
     kind: 'ServiceAccount',
@@ -115,4 +115,6 @@ export function serviceAccountResource(): ResourceInfo {
     },
     printerColumns: [{ name: 'Secrets', type: 'integer', jsonPath: '.secrets', description: 'Number of secrets', value: (object) => ((object.secrets as unknown[] | undefined) ?? []).length }, AGE_COLUMN],
   });
+  // `kubectl create token SA`: POST serviceaccounts/NAME/token with a TokenRequest (http/token-request.ts).
+  return { ...resource, createSubresources: [{ name: 'token', kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' } }] };
 }

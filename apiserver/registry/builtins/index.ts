@@ -4,8 +4,9 @@ import { configMapResource, secretResource, serviceAccountResource } from './con
 import { coreEventResource, eventsV1Resource } from './events.ts';
 import { leaseResource } from './leases.ts';
 import { namespaceResource } from './namespaces.ts';
+import { reviewResources } from './reviews.ts';
 import { rbacResources } from './rbac.ts';
 
 export function builtinResources(): ResourceInfo[] {
-  return [namespaceResource(), configMapResource(), secretResource(), serviceAccountResource(), coreEventResource(), eventsV1Resource(), leaseResource(), ...rbacResources()];
+  return [namespaceResource(), configMapResource(), secretResource(), serviceAccountResource(), coreEventResource(), eventsV1Resource(), leaseResource(), ...reviewResources(), ...rbacResources()];
 }
