@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { ConfigurationError } from '../lib/cli.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
+import { createLoginHandler } from './auth/login.ts';
+import { LoginLimiter, type LoginLimits } from './auth/login-limiter.ts';
 import { MastersCertificates, mastersCertificatesFile } from './auth/masters-certificates.ts';
 import { SignedTokenAuthenticator, watchCacheDirectory } from './auth/tokens/authenticator.ts';
 import { JwtTokenIssuer } from './auth/tokens/issuer.ts';
@@ -82,6 +84,8 @@ export interface ApiServerOptions {
   auditPolicyFile?: string;
   /** How often the token signing key directory is checked for added or removed keys (default 1000 ms). */
   tokenKeyPollMs?: number;
+  /** Failed-login limits and password checks at once for POST /login (defaults: DEFAULT_LOGIN_LIMITS). */
+  loginLimits?: Partial<LoginLimits>;
   logger?: Logger;
 }
 
@@ -234,6 +238,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     authorizer,
     audit,
     flowControl,
+    login: createLoginHandler({ users: watchCacheDirectory(registry, cache), issuer: tokenIssuer, limiter: new LoginLimiter(options.loginLimits), log: log.child({ component: 'login' }) }),
     metrics,
     version: SERVER_VERSION,
     log,

@@ -2,8 +2,8 @@
 // SHA-256 hashes in $PHOTON_HOME/tokens.json, like a hashed Kubernetes --token-auth-file) — and client
 // certificates signed by the cluster CA (CN = user, O = groups; system:masters only on certificates the
 // server issued to an administrator, masters-certificates.ts). Anonymous requests may only reach the health
-// and version endpoints. Synchronous: everything it reads is in memory (or one stat), so the request path
-// never waits on it.
+// and version endpoints, and /login (login.ts), where a password is the credential. Synchronous: everything
+// it reads is in memory (or one stat), so the request path never waits on it.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -72,8 +72,11 @@ export class TokenAuthenticator {
   }
 }
 
-/** Endpoints Kubernetes' system:public-info-viewer role opens to anyone. */
-export const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+/**
+ * Paths served without authentication nor authorization: those Kubernetes' system:public-info-viewer role
+ * opens to anyone, and /login, which checks a password itself (auth/login.ts).
+ */
+export const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/login']);
 
 export type AuthResult = { user: UserInfo } | { error: 'invalid-token' | 'no-credentials' };
 

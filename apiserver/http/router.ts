@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { authenticate, PUBLIC_PATHS, type Authenticators, type UserInfo } from '../auth/authenticate.ts';
+import { LOGIN_PATH, type LoginHandler } from '../auth/login.ts';
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroup, apiGroupList, apiResourceList, apiVersions } from '../discovery/discovery.ts';
 import type { OpenApiDocuments } from '../discovery/openapi.ts';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ACCEPT } from '../discovery/openapi-v2.ts';
@@ -44,6 +45,8 @@ export interface RouterDeps {
   audit?: AuditSink;
   /** Per-user and global budgets for requests in flight and open watches (429 beyond them). */
   flowControl: FlowControl;
+  /** POST /login (anonymous, limited by its own per-name and per-address budgets); absent: 404. */
+  login?: LoginHandler;
   metrics: ApiMetrics;
   version: VersionInfo;
   log: Logger;
@@ -115,6 +118,9 @@ export function createRouter(deps: RouterDeps) {
         const resource = resolveResource(deps.registry, info);
         labels = { verb: info.verb.toUpperCase(), group: resource.group, resource: resource.plural, subresource: info.subresource ?? '' };
         await deps.resources.handle(request, response, query, info, resource, { user: user!, audit });
+      } else if (pathname === LOGIN_PATH && deps.login) {
+        // Anonymous (a public path): no authorization and no flow-control slot; it limits itself.
+        await deps.login(request, response, audit.annotations);
       } else {
         if (!READ_METHODS.has(request.method ?? 'GET')) throw methodNotAllowed(request.method ?? '');
         labels.verb = 'GET';
