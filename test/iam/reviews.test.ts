@@ -9,6 +9,7 @@ import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { ApiClient } from '../env/http.ts';
+import { waitFor } from '../env/process.ts';
 
 const NS = 'reviews';
 const SA = 'robot';
@@ -118,6 +119,20 @@ describe('reviews and TokenRequest through the real kubectl', () => {
     expect(Date.parse(body.status.expirationTimestamp) - Date.now()).toBeGreaterThan(3500_000);
     // Only create exists on the subresource.
     expect((await http.request(url)).status).toBe(405);
+  });
+
+  it("a ServiceAccount's token stops working when the account is deleted, also once one of the same name is back", async () => {
+    ok(await kubectl(['create', 'serviceaccount', 'short-lived', '-n', NS]));
+    const token = ok(await kubectl(['create', 'token', 'short-lived', '-n', NS])).trim();
+    const whoami = () => post('/apis/authentication.k8s.io/v1/selfsubjectreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }, token);
+    expect((await whoami()).status).toBe(201);
+    ok(await kubectl(['delete', 'serviceaccount', 'short-lived', '-n', NS]));
+    await waitFor('the deleted account\'s token refused', async () => (await whoami()).status === 401, { timeoutMs: 10_000 });
+    ok(await kubectl(['create', 'serviceaccount', 'short-lived', '-n', NS]));
+    // Another uid: the new account's own token works, the old one stays refused.
+    const fresh = ok(await kubectl(['create', 'token', 'short-lived', '-n', NS])).trim();
+    await waitFor('the new account\'s token accepted', async () => (await post('/apis/authentication.k8s.io/v1/selfsubjectreviews', { kind: 'SelfSubjectReview' }, fresh)).status === 201, { timeoutMs: 10_000 });
+    expect((await whoami()).status).toBe(401);
   });
 
   it('answers a SubjectAccessReview about another user for the admin only', async () => {
