@@ -8,6 +8,7 @@
 //   photon ovn-local [flags]            a local OVN in the foreground (see `photon ovn-local --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
 //   photon token-keys, photon kubeconfig  administrators' commands on a control-plane machine (keys, tokens)
+//   photon login --server URL --user NAME  a user's password login, written into their kubeconfig
 //
 // Every component runs through `setpriv --pdeathsig KILL --` (util-linux): the kernel kills it when this
 // launcher dies, even by SIGKILL, so nothing it started outlives it (setpriv execs in place, so the child's
@@ -29,6 +30,7 @@ const COMPONENTS: Record<string, string> = {
   audit: 'apiserver/audit/main.ts',
   'token-keys': 'apiserver/auth/tokens/token-keys-main.ts',
   kubeconfig: 'apiserver/auth/tokens/kubeconfig-main.ts',
+  login: 'cli/login/main.ts',
 };
 
 const USAGE = `Usage: photon <command> [flags]
@@ -44,6 +46,7 @@ Commands:
   audit verify FILE    check an audit log's hash chain (exit 1 naming the first broken line)
   token-keys           manage the keys that sign tokens (list, rotate, remove KID)
   kubeconfig           print a kubeconfig with a signed token for a User or a node (user|node NAME)
+  login                log in as a User with its password: writes a context into your kubeconfig
 
 Run 'photon <command> --help' for a command's flags.
 `;
