@@ -6,6 +6,8 @@ import { CrdController } from './crds/controller.ts';
 import { installCrds, readCrdFiles, waitForCrds } from './crds/install.ts';
 import { PolicyLoop } from './authz/policy-loop.ts';
 import { ApiError } from './errors.ts';
+import type { QuotaLedger } from './quota/ledger.ts';
+import { QuotaStatusLoop } from './quota/status-loop.ts';
 import { Compactor } from './housekeeping/compactor.ts';
 import { EventExpiry } from './housekeeping/event-expiry.ts';
 import type { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
@@ -40,10 +42,10 @@ async function ensureSystemNamespaces(objects: ObjectStore, registry: ResourceRe
 }
 
 export async function startControlLoops(
-  deps: { registry: ResourceRegistry; objects: ObjectStore; store: Store; cache: WatchCache; lifecycle: NamespaceLifecycle; log: Logger },
+  deps: { registry: ResourceRegistry; objects: ObjectStore; store: Store; cache: WatchCache; lifecycle: NamespaceLifecycle; quota: QuotaLedger; log: Logger },
   options: ControlLoopOptions,
 ): Promise<ControlLoops> {
-  const { registry, objects, store, cache, lifecycle, log } = deps;
+  const { registry, objects, store, cache, lifecycle, quota, log } = deps;
   const crdResource = registry.get('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   const crds = new CrdController(crdResource, registry, objects, cache, log.child({ component: 'crd-controller' }));
   const eventExpiry = new EventExpiry(registry, objects, cache, options.eventTtlMs, Math.min(60_000, options.eventTtlMs), log.child({ component: 'event-expiry' }));
@@ -53,8 +55,10 @@ export async function startControlLoops(
   }, options.compactionPollMs);
   const compactor = options.compactionIntervalMs > 0 ? new Compactor(store, cache, options.compactionIntervalMs, log.child({ component: 'compactor' })) : undefined;
   const policy = new PolicyLoop(registry, objects, cache, log.child({ component: 'rbac-policy' }));
+  const quotaStatus = new QuotaStatusLoop(registry, cache, quota, log.child({ component: 'quota' }));
   const stop = () => {
     policy.stop();
+    quotaStatus.stop();
     clearInterval(compactionPoll);
     compactor?.stop();
     crds.stop();
@@ -77,6 +81,7 @@ export async function startControlLoops(
   }
   lifecycle.start();
   eventExpiry.start();
+  quotaStatus.start();
   compactor?.start();
   return { stop };
 }

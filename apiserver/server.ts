@@ -19,10 +19,11 @@ import type { TokenIssuer } from './auth/tokens/types.ts';
 import { startControlLoops, type ControlLoops } from './control-loops.ts';
 import { customResourceDefinitionResource } from './crds/resource.ts';
 import { AdmissionChain } from './admission/chain.ts';
+import { openAuditLog } from './audit/index.ts';
 import { NodeAuthorizer } from './authz/node-authorizer.ts';
 import { RbacAuthorizer } from './authz/rbac/authorizer.ts';
 import { PolicyIndex } from './authz/rbac/policy-index.ts';
-import { openAuditLog } from './audit/index.ts';
+import { QuotaLedger } from './quota/ledger.ts';
 import { watchCacheLookup } from './admission/lookup.ts';
 import { standardAdmissionPlugins } from './admission/plugins.ts';
 import { OpenApiDocuments } from './discovery/openapi.ts';
@@ -167,7 +168,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const rbac = new RbacAuthorizer(policy);
   // Node credentials are decided by the node authorizer; everyone else (and what it has no opinion on) by RBAC.
   const authorizer = new NodeAuthorizer(cache, rbac);
-  const objects = new ObjectStore(store, new AdmissionChain(standardAdmissionPlugins({ authorizer: rbac }), watchCacheLookup(registry, cache, store)));
+  // The quota ledger writes quota status through the object store that holds it in its admission chain.
+  const quota = new QuotaLedger(registry, cache, () => objects);
+  const objects: ObjectStore = new ObjectStore(store, new AdmissionChain(standardAdmissionPlugins({ authorizer: rbac, quota }), watchCacheLookup(registry, cache, store)));
   const lifecycle = new NamespaceLifecycle(registry, objects, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
   const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
@@ -188,7 +191,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     policy.start();
     authorizer.start();
     loops = await startControlLoops(
-      { registry, objects, store, cache, lifecycle, log },
+      { registry, objects, store, cache, lifecycle, quota, log },
       {
         crdsDir: options.crdsDir ?? path.join(REPOSITORY_ROOT, 'crds'),
         eventTtlMs: (options.eventTtlSeconds ?? 3600) * 1000,

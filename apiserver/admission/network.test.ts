@@ -5,9 +5,11 @@ import type { ResourceInfo } from '../registry/resource.ts';
 import { AdmissionChain, type AdmissionLookup } from './chain.ts';
 import { standardAdmissionPlugins } from './plugins.ts';
 import type { RbacAuthorizer } from '../authz/rbac/authorizer.ts';
+import type { QuotaLedger } from '../quota/ledger.ts';
 
-// These tests admit no RBAC kinds and no Projects, so the RBAC plugins never consult the authorizer.
-const NO_RBAC = { authorizer: {} as RbacAuthorizer };
+// These tests admit no RBAC kinds and no Projects, and their namespaces have no ResourceQuota, so the RBAC and
+// quota plugins never consult the authorizer or the ledger.
+const NO_RBAC = { authorizer: {} as RbacAuthorizer, quota: {} as QuotaLedger };
 
 const GROUP = 'network.photoncloud.io';
 const object = (kind: string, name: string, spec: Record<string, unknown>, extra: Partial<KubeObject> = {}): KubeObject => ({

@@ -7,7 +7,7 @@
 // whose raw bytes are the message itself (field numbers from k8s.io/api generated.proto).
 import { badRequest, unsupportedMediaType } from '../errors.ts';
 
-type Scalar = 'string' | 'bytes' | 'int64' | 'int32' | 'bool' | 'time' | 'microtime';
+type Scalar = 'string' | 'bytes' | 'int64' | 'int32' | 'bool' | 'time' | 'microtime' | 'quantity';
 interface FieldSpec {
   name: string;
   type: Scalar | MessageSpec | { map: Scalar };
@@ -211,6 +211,12 @@ const TOKEN_REQUEST: MessageSpec = {
   },
 };
 
+// core v1 ResourceQuota (kubectl create quota).
+const RESOURCE_QUOTA: MessageSpec = {
+  1: { name: 'metadata', type: OBJECT_META },
+  2: { name: 'spec', type: { 1: { name: 'hard', type: { map: 'quantity' } }, 2: { name: 'scopes', type: 'string', repeated: true } } },
+};
+
 /** Message descriptions by `apiVersion kind`, for the kinds whose protobuf bodies are accepted. */
 const MESSAGES: Record<string, MessageSpec> = {
   'v1 Namespace': NAMESPACE,
@@ -220,6 +226,7 @@ const MESSAGES: Record<string, MessageSpec> = {
   'v1 Event': CORE_EVENT,
   'events.k8s.io/v1 Event': EVENTS_V1_EVENT,
   'coordination.k8s.io/v1 Lease': LEASE,
+  'v1 ResourceQuota': RESOURCE_QUOTA,
   'rbac.authorization.k8s.io/v1 Role': ROLE,
   'rbac.authorization.k8s.io/v1 ClusterRole': CLUSTER_ROLE,
   'rbac.authorization.k8s.io/v1 RoleBinding': ROLE_BINDING,
@@ -286,6 +293,9 @@ function decodeScalar(type: Scalar, reader: Reader): unknown {
       return Number(BigInt.asIntN(64, reader.varint()));
     case 'bool':
       return reader.varint() !== 0n;
+    case 'quantity':
+      // resource.Quantity is a message with its string form in field 1.
+      return (decodeMessage(reader.delimited(), { 1: { name: 'string', type: 'string' } }) as { string?: string }).string ?? '';
     case 'time':
     case 'microtime': {
       const bytes = reader.delimited();

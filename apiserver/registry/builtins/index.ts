@@ -6,7 +6,8 @@ import { leaseResource } from './leases.ts';
 import { namespaceResource } from './namespaces.ts';
 import { reviewResources } from './reviews.ts';
 import { rbacResources } from './rbac.ts';
+import { resourceQuotaResource } from './resource-quota.ts';
 
 export function builtinResources(): ResourceInfo[] {
-  return [namespaceResource(), configMapResource(), secretResource(), serviceAccountResource(), coreEventResource(), eventsV1Resource(), leaseResource(), ...reviewResources(), ...rbacResources()];
+  return [namespaceResource(), configMapResource(), secretResource(), serviceAccountResource(), coreEventResource(), eventsV1Resource(), leaseResource(), resourceQuotaResource(), ...reviewResources(), ...rbacResources()];
 }

@@ -1,0 +1,44 @@
+// What one object uses of each quota resource name: 1 of `count/<its plural>.<its group>`, and for a
+// VirtualMachine its cores (requests.cpu), memory (requests.memory) and disks (requests.storage: boot disk
+// plus data disks). A name this server does not know uses nothing, so a ResourceQuota may list names for
+// kinds served later without being refused.
+import { countQuotaName, QUOTA_CPU, QUOTA_MEMORY, QUOTA_STORAGE } from '../../apis/iam/v1alpha1/quota.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { parseQuantity } from './quantity.ts';
+
+const COMPUTE_GROUP = 'compute.photoncloud.io';
+
+interface VmSpec {
+  cpu?: { cores?: number };
+  memory?: string;
+  boot?: { diskSize?: string };
+  disks?: Array<{ size?: string }>;
+}
+
+function vmSums(object: KubeObject): Record<string, number> {
+  const spec = (object.spec ?? {}) as VmSpec;
+  const storage = (parseQuantity(spec.boot?.diskSize) ?? 0) + (spec.disks ?? []).reduce((sum, disk) => sum + (parseQuantity(disk.size) ?? 0), 0);
+  return { [QUOTA_CPU]: Number(spec.cpu?.cores ?? 0) || 0, [QUOTA_MEMORY]: parseQuantity(spec.memory) ?? 0, [QUOTA_STORAGE]: storage };
+}
+
+/** Every quota name this object uses, with how much. */
+export function usageOf(resource: { group: string; plural: string; kind: string }, object: KubeObject | undefined): Record<string, number> {
+  if (!object) return {};
+  const usage: Record<string, number> = { [countQuotaName(resource.plural, resource.group)]: 1 };
+  if (resource.group === COMPUTE_GROUP && resource.kind === 'VirtualMachine') Object.assign(usage, vmSums(object));
+  return usage;
+}
+
+/** The `count/<plural>.<group>` names: which resource each counts. */
+export function countedResource(name: string): { plural: string; group: string } | undefined {
+  const match = /^count\/([a-z0-9-]+)(?:\.(.+))?$/.exec(name);
+  return match ? { plural: match[1], group: match[2] ?? '' } : undefined;
+}
+
+/** The kinds whose objects contribute to a quota name (for recounting); undefined: none this server knows. */
+export function resourcesFor(name: string): Array<{ plural: string; group: string; kind?: string }> | undefined {
+  const counted = countedResource(name);
+  if (counted) return [counted];
+  if ([QUOTA_CPU, QUOTA_MEMORY, QUOTA_STORAGE].includes(name)) return [{ plural: 'virtualmachines', group: COMPUTE_GROUP, kind: 'VirtualMachine' }];
+  return undefined;
+}
