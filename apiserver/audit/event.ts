@@ -17,6 +17,7 @@ export interface AuditEvent {
   requestURI: string;
   verb: string;
   user: { username?: string; uid?: string; groups?: string[] };
+  impersonatedUser?: { username?: string; uid?: string; groups?: string[] };
   sourceIPs: string[];
   userAgent?: string;
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; apiVersion?: string; subresource?: string };
@@ -95,6 +96,7 @@ export function buildEvent(request: AuditRequest, code: number, level: Exclude<L
     requestURI: request.requestUri,
     verb: policy.verb,
     user: userOf(request, code),
+    ...(request.impersonatedUser ? { impersonatedUser: { username: request.impersonatedUser.name, uid: request.impersonatedUser.uid || undefined, groups: request.impersonatedUser.groups } } : {}),
     sourceIPs: request.sourceIps,
     userAgent: request.userAgent,
     objectRef: objectRef(request, request.requestObject),

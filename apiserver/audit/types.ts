@@ -11,6 +11,8 @@ export interface AuditRequest {
   /** The request URI as sent (truncated to 2 KiB). */
   requestUri: string;
   user?: UserInfo;
+  /** Who the request ran as, when the caller impersonated someone (Impersonate-User). */
+  impersonatedUser?: UserInfo;
   sourceIps: string[];
   userAgent?: string;
   /** What was authorized (undefined when the request failed before that, e.g. 401 or an unknown path). */

@@ -10,6 +10,7 @@ import type { OpenApiDocuments } from '../discovery/openapi.ts';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ACCEPT } from '../discovery/openapi-v2.ts';
 import type { AuditRequest, AuditSink } from '../audit/types.ts';
 import { forbiddenRequest, requestAttributes } from '../authz/attributes.ts';
+import { impersonatedUser } from '../authz/impersonation.ts';
 import type { Authorizer } from '../authz/types.ts';
 import { ApiError, internalError, methodNotAllowed, routeNotFound, serviceUnavailable, unauthorized } from '../errors.ts';
 import type { ApiMetrics } from '../metrics.ts';
@@ -98,6 +99,11 @@ export function createRouter(deps: RouterDeps) {
         if ('error' in result) throw unauthorized();
         user = result.user;
         audit.user = user;
+        const impersonated = impersonatedUser(request, user, deps.authorizer);
+        if (impersonated) {
+          audit.impersonatedUser = impersonated;
+          user = impersonated;
+        }
       }
       const parsed = parseSegments(target.segments, request.method ?? 'GET', ['true', '1'].includes(query.get('watch') ?? ''));
       if (user) {

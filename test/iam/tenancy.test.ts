@@ -166,6 +166,21 @@ describe('tenant paths', () => {
     expect(isForbidden(await erin.kubectl(['get', 'secrets', '-n', 'acme-web']))).toBe(true);
   });
 
+  it('impersonation: --as runs as that user only for those allowed to impersonate, and is never ignored', async () => {
+    // The admin may impersonate: can-i and requests answer for alice.
+    expect(ok(await tenants.admin(['auth', 'can-i', 'create', 'vpcs.network.photoncloud.io', '-n', 'acme-web', '--as', 'alice'])).trim()).toBe('yes');
+    const denied = await tenants.admin(['auth', 'can-i', 'create', 'vpcs.network.photoncloud.io', '-n', 'globex-prod', '--as', 'alice']);
+    expect(denied.stdout.trim()).toBe('no');
+    expect(isForbidden(await tenants.admin(['get', 'vpcs', '-n', 'globex-prod', '--as', 'alice']))).toBe(true);
+    const whoami = JSON.parse(ok(await tenants.admin(['auth', 'whoami', '-o', 'json', '--as', 'alice', '--as-group', 'auditors'])));
+    expect(whoami.status.userInfo).toMatchObject({ username: 'alice', groups: ['auditors', 'system:authenticated'] });
+    // A tenant may not impersonate anyone: 403, not a request silently run as herself.
+    const attempt = await alice.kubectl(['get', 'vpcs', '-n', 'globex-prod', '--as', 'bob']);
+    expect(isForbidden(attempt)).toBe(true);
+    expect(attempt.stderr).toContain('cannot impersonate resource "users" in API group "" at the cluster scope');
+    expect(isForbidden(await alice.kubectl(['get', 'vpcs', '-n', 'acme-web', '--as', 'alice', '--as-group', 'system:masters']))).toBe(true);
+  });
+
   it('escalation: an edit user cannot bind admin; an admin of one project cannot bind anything in another', async () => {
     await tenants.apply(user('frank'));
     await tenants.apply(roleBinding('frank-edit', 'acme-web', { kind: 'ClusterRole', name: 'edit' }, ['frank']));
