@@ -55,9 +55,16 @@ export class OwnershipGraph {
     return this.nodes.get(uid);
   }
 
-  /** Objects that name `uid` as an owner. */
+  /**
+   * Objects that name `uid` as an owner. A namespaced owner has dependents in its own namespace only: a
+   * reference from another namespace (a UID copied from elsewhere) is no ownership, so it can neither block
+   * the owner's foreground deletion nor be deleted with it. Ownership never crosses a namespace (or tenant).
+   */
   dependentsOf(uid: string): GraphNode[] {
-    return [...(this.dependents.get(uid) ?? [])].map((dependent) => this.nodes.get(dependent)).filter((node): node is GraphNode => node !== undefined);
+    const owner = this.nodes.get(uid);
+    return [...(this.dependents.get(uid) ?? [])]
+      .map((dependent) => this.nodes.get(dependent))
+      .filter((node): node is GraphNode => node !== undefined && (!owner?.namespace || node.namespace === owner.namespace));
   }
 
   uids(): string[] {

@@ -100,6 +100,8 @@ export class GarbageCollectorReconciler implements Reconciler {
     if (!resource) return 'unknown'; // a kind we cannot resolve (yet): never delete on that basis
     if (resource.namespaced && !dependent.namespace) return 'unknown'; // invalid reference: leave it alone
     const known = this.deps.graph.get(reference.uid);
+    // A namespaced owner in another namespace is no owner (Kubernetes treats it as absent).
+    if (known?.namespace && known.namespace !== dependent.namespace) return 'absent';
     if (known) return known.deleting && known.finalizers.includes(FOREGROUND_FINALIZER) ? 'deleting-foreground' : 'present';
     // Not in the graph: confirm with the server before acting on it (the graph may simply lag).
     try {
