@@ -166,6 +166,24 @@ describe('tenant paths', () => {
     expect(isForbidden(await erin.kubectl(['get', 'secrets', '-n', 'acme-web']))).toBe(true);
   });
 
+  it('organization-admin: creates Projects in its organization only, and binds roles within them', async () => {
+    await tenants.apply(organization('umbrella'), user('olga'), user('ulf'));
+    await tenants.apply(organizationRoleBinding('umbrella-admins', 'umbrella', 'organization-admin', ['olga']));
+    const olga = await tenants.session('olga');
+    await waitFor('olga may create projects', () => olga.canI('create', 'projects.iam.photoncloud.io'));
+    ok(await olga.kubectl(['apply', '-f', '-'], json(project('umbrella-labs', 'umbrella'))));
+    const elsewhere = await olga.kubectl(['apply', '-f', '-'], json(project('acme-side', 'acme')));
+    expect(isForbidden(elsewhere)).toBe(true);
+    expect(elsewhere.stderr).toContain('cannot create projects in organization "acme"');
+    await tenants.waitForNamespace('umbrella-labs');
+    ok(await olga.kubectl(['create', 'rolebinding', 'ulf-edit', '-n', 'umbrella-labs', '--clusterrole', 'edit', '--user', 'ulf']));
+    expect(isForbidden(await olga.kubectl(['create', 'rolebinding', 'ulf-edit', '-n', 'acme-web', '--clusterrole', 'edit', '--user', 'ulf']))).toBe(true);
+    expect(isForbidden(await olga.kubectl(['get', 'project', 'acme-web']))).toBe(true);
+    ok(await olga.kubectl(['get', 'project', 'umbrella-labs']));
+    const ulf = await tenants.session('ulf');
+    await waitFor('ulf may edit in umbrella-labs', () => ulf.canI('create', 'vpcs.network.photoncloud.io', '-n', 'umbrella-labs'));
+  });
+
   it('impersonation: --as runs as that user only for those allowed to impersonate, and is never ignored', async () => {
     // The admin may impersonate: can-i and requests answer for alice.
     expect(ok(await tenants.admin(['auth', 'can-i', 'create', 'vpcs.network.photoncloud.io', '-n', 'acme-web', '--as', 'alice'])).trim()).toBe('yes');

@@ -67,9 +67,15 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
     if (decision.allowed) return decision;
     // Creating a Project: an organization's admins may, in that organization only. Which organization the
     // new Project names is in its body, so the ProjectOrganization admission plugin checks that part.
-    if (attributes.resourceRequest && attributes.verb === 'create' && attributes.apiGroup === IAM_GROUP && attributes.resource === 'projects' && !attributes.subresource) {
-      const organizations = this.organizationGrants(user, attributes);
-      if (organizations.length > 0) return { allowed: true, reason: `RBAC: allowed by OrganizationRoleBinding in organization(s) ${organizations.join(', ')} (the Project must belong to one of them)` };
+    if (attributes.resourceRequest && attributes.apiGroup === IAM_GROUP && attributes.resource === 'projects' && !attributes.subresource) {
+      // Reading a Project that does not exist yet (kubectl apply looks before it creates): an organization's
+      // admins get the 404. That a name is free is no secret: Project names are cluster-wide, and creating a
+      // taken one answers 409 to anyone allowed to create.
+      const unknownProject = attributes.verb === 'get' && attributes.name !== '' && this.policy.organizationOfProject(attributes.name) === undefined;
+      if (attributes.verb === 'create' || unknownProject) {
+        const organizations = this.organizationGrants(user, attributes);
+        if (organizations.length > 0) return { allowed: true, reason: `RBAC: allowed by OrganizationRoleBinding in organization(s) ${organizations.join(', ')} (the Project must belong to one of them)` };
+      }
     }
     return decision;
   }
