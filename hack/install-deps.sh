@@ -4,13 +4,15 @@
 #   ovn-central ovn-host openvswitch-switch     OVN (NB/SB databases, northd, ovn-controller, ovs-vswitchd):
 #                                               the network controllers program it; tests start their own
 #   iproute2 iputils-ping                       network namespaces and ping for the real-packet tests
+#   qemu-system-x86 qemu-utils                  the hypervisor and disk tools the compute agent drives
+#   busybox-static linux-image-cloud-amd64      what hack/guest-image builds the tiny test guest from
 #   kubectl, kpt                                must already be on the machine (not packaged by Debian); the tests drive them
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ovn-central ovn-host openvswitch-switch iproute2 iputils-ping ca-certificates openssl
+$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ovn-central ovn-host openvswitch-switch iproute2 iputils-ping ca-certificates openssl qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64
 # Debian starts etcd as a service on :2379 when systemd runs; the tests use their own ports and data.
 # (The same for the packaged OVN/OVS services: tests run their own instances on private sockets.)
 if command -v systemctl >/dev/null 2>&1; then
