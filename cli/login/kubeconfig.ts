@@ -2,11 +2,11 @@
 // new cluster, user and context into the file as kubectl would (`kubectl config set-cluster/set-credentials/
 // set-context/use-context`) while keeping everything else in it as it was, comments and order included (the
 // yaml package's Document keeps them). The file holds tokens: written atomically with mode 0600.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML, { isMap, isSeq, type Document, type YAMLMap } from 'yaml';
+import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 
 /** The file kubectl would write: the first of $KUBECONFIG's list, else ~/.kube/config. */
 export function defaultKubeconfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -150,20 +150,6 @@ export function writeKubeconfigAtomic(file: string, text: string): string {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(temporary, 'wx', 0o600);
-  try {
-    try {
-      fs.fchmodSync(fd, 0o600); // exact, whatever the umask
-      fs.writeFileSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, target);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
-  }
+  writePrivateFileAtomic(target, text);
   return target;
 }
