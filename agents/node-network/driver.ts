@@ -76,7 +76,7 @@ export class OvsTapDriver implements NodeNetworkDriver {
   /** The tap QEMU opens for interface `index` of `vmUid`. */
   static tapName = tapName;
 
-  ensure(vmUid: string, interfaces: readonly VmInterface[]): Promise<EnsureResult> {
+  async ensure(vmUid: string, interfaces: readonly VmInterface[]): Promise<EnsureResult> {
     const desired = desiredTaps(vmUid, interfaces); // validates before anything runs
     return this.serialized(vmUid, async () => {
       const plan = planTaps(vmUid, desired, await this.observe());
@@ -153,7 +153,8 @@ export class OvsTapDriver implements NodeNetworkDriver {
 
   async chassisName(): Promise<string | undefined> {
     const value = (await this.vsctl('--if-exists', 'get', 'Open_vSwitch', '.', 'external_ids:system-id')).trim();
-    return value ? (JSON.parse(value) as string) : undefined;
+    // ovs-vsctl prints a string bare when it looks like an identifier, JSON-quoted otherwise.
+    return value ? (value.startsWith('"') ? (JSON.parse(value) as string) : value) : undefined;
   }
 
   // ---- observation and commands ----------------------------------------------------------------------
