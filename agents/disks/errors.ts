@@ -5,6 +5,11 @@
 export abstract class DiskDriverError extends Error {
   abstract readonly reason: string;
   abstract readonly permanent: boolean;
+  constructor(message: string) {
+    super(message);
+    // The class name in logs and stack traces, not a bare "Error".
+    this.name = new.target.name;
+  }
 }
 
 /** The fetched bytes are not the ones the Image promised; nothing was kept. */

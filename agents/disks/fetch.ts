@@ -78,14 +78,21 @@ export async function fetchToFile(source: string, target: string, limits: FetchL
       callback(null, chunk);
     },
   });
+  // The write stream owns its descriptor (a pipeline into a stream with autoClose: false never settles);
+  // the data is fsynced through a second descriptor afterwards, which syncs the same inode.
   const handle = await fs.open(target, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
     throw new DisksUnavailable(`cannot create ${target}: ${error.message}`);
   });
   try {
     touch();
     const input = url.protocol === 'file:' ? await openFile(url, limits.maxBytes) : await openHttp(url, limits, controller.signal);
-    await pipeline(input, meter, handle.createWriteStream({ autoClose: false }), { signal: controller.signal });
-    await handle.sync();
+    await pipeline(input, meter, handle.createWriteStream(), { signal: controller.signal });
+    const written = await fs.open(target, 'r');
+    try {
+      await written.sync();
+    } finally {
+      await written.close();
+    }
     return { sha256: hash.digest('hex'), sizeBytes: size };
   } catch (error) {
     if (stopped) throw stopped;
@@ -97,6 +104,7 @@ export async function fetchToFile(source: string, target: string, limits: FetchL
   } finally {
     clearTimeout(overall);
     clearTimeout(idle);
+    // Closed by the write stream when the pipeline ran; here when it never started.
     await handle.close().catch(() => undefined);
   }
 }
