@@ -1,0 +1,136 @@
+#!/bin/busybox sh
+# PID 1 of the PhotonCloud test guest (hack/guest-image/README.md has the whole contract).
+# Everything it says for tests and scripts is a line starting "photon-guest: " on the serial console:
+#   ip=<address>            once DHCP is done (ip-error=<why> if no lease came)
+#   ping <address> ok|failed for each user-data line "ping <address>"
+#   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
+#   ready                   when all of the above is done
+# It never exits: PID 1 exiting panics the kernel.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /mnt/data
+# Applets as symlinks at run time, so the initramfs carries one busybox file and no link list to keep in step.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+# The cloud kernel has devtmpfs but does not mount it itself (CONFIG_DEVTMPFS_MOUNT is off).
+mount -t devtmpfs devtmpfs /dev
+# Kernel messages would otherwise interleave with the marker lines on the same serial console.
+echo 1 > /proc/sys/kernel/printk
+
+say() { echo "photon-guest: $*"; }
+
+expected_kernel=$(cat /etc/photon-guest/kernel-release)
+if [ "$(uname -r)" != "$expected_kernel" ]; then
+  # Modules only load into the kernel they were built for; say so instead of failing obscurely later.
+  say "error=kernel $(uname -r) booted, but this image carries modules for $expected_kernel"
+fi
+
+# virtio drivers are modules in Debian's cloud kernel; the build wrote them here in dependency order.
+while read -r module; do
+  [ -n "$module" ] || continue
+  file=/lib/photon/modules/$module
+  case "$module" in
+    *.ko.xz) unxz -c "$file" > /tmp/module.ko && file=/tmp/module.ko ;;
+  esac
+  insmod "$file" || say "error=insmod $module failed"
+done < /lib/photon/modules.order
+rm -f /tmp/module.ko
+
+userdata=
+datadisk=vda
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    photon.userdata=*) userdata=${word#photon.userdata=} ;;
+    photon.datadisk=*) datadisk=${word#photon.datadisk=} ;;
+  esac
+done
+case "$datadisk" in
+  *[!a-z0-9]* | '') say "disk-error=photon.datadisk must name a block device such as vdb"; datadisk=vda ;;
+esac
+: > /run/userdata
+if [ -n "$userdata" ]; then
+  echo "$userdata" | base64 -d > /run/userdata 2>/dev/null || say "userdata-error=photon.userdata is not base64"
+fi
+
+# Polls (100 ms steps) because drivers bind devices asynchronously after insmod returns.
+wait_for() {
+  tries=0
+  while [ ! -e "$1" ] && [ "$tries" -lt 100 ]; do usleep 100000; tries=$((tries + 1)); done
+  [ -e "$1" ]
+}
+
+# The data disk: mounted if it holds a filesystem, formatted only when blank (the first MiB all zeroes),
+# so a disk with anything else on it is never destroyed.
+disk=/dev/$datadisk
+disk_ok=
+if wait_for "$disk"; then
+  if mount "$disk" /mnt/data 2>/dev/null; then
+    disk_ok=1
+  elif [ -z "$(head -c 1048576 "$disk" | tr -d '\000' | head -c 1)" ]; then
+    if mke2fs -q -L photon-data "$disk" >/dev/null 2>&1 && mount "$disk" /mnt/data; then
+      disk_ok=1
+      say "disk-formatted"
+    else
+      say "disk-error=formatting $disk failed"
+    fi
+  else
+    say "disk-error=$disk holds data that is not a filesystem this guest can mount; left untouched"
+  fi
+else
+  say "disk-error=no $disk"
+fi
+
+ip link set lo up
+if wait_for /sys/class/net/eth0; then
+  ip link set eth0 up
+  rm -f /run/ip
+  # -q: quit once bound (leases from QEMU's user network and OVN last far longer than a test guest lives).
+  udhcpc -i eth0 -s /etc/photon-guest/udhcpc.sh -n -q -t 20 -T 1 >/dev/null 2>&1
+  if [ -s /run/ip ]; then
+    say "ip=$(cat /run/ip)"
+  else
+    say "ip-error=no DHCP lease on eth0"
+  fi
+else
+  say "ip-error=no eth0"
+fi
+
+# User data, one command a line, in order.
+while IFS= read -r line || [ -n "$line" ]; do
+  case "$line" in
+    '' | '#'*) ;;
+    'ping '*)
+      target=${line#ping }
+      # Only address or host name characters reach ping's argument vector.
+      case "$target" in
+        *[!0-9A-Za-z.:-]* | '' | -*) say "ping $target failed" ;;
+        *)
+          if ping -c 3 -w 6 "$target" >/dev/null 2>&1; then say "ping $target ok"; else say "ping $target failed"; fi
+          ;;
+      esac
+      ;;
+    'write '*)
+      if [ -n "$disk_ok" ]; then
+        printf '%s\n' "${line#write }" > /mnt/data/photon-guest.txt
+        # The host may kill QEMU right after "ready": the text must already be on the disk.
+        sync
+      else
+        say "write-error=no data disk"
+      fi
+      ;;
+    *) say "userdata-error=unknown command: $line" ;;
+  esac
+done < /run/userdata
+
+if [ -n "$disk_ok" ]; then
+  if [ -f /mnt/data/photon-guest.txt ]; then
+    say "disk=$(head -n 1 /mnt/data/photon-guest.txt)"
+  else
+    say "disk-empty"
+  fi
+fi
+sync
+say "ready"
+
+while :; do sleep 3600; done
