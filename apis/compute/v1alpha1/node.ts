@@ -79,6 +79,10 @@ export interface NodeStatus {
    */
   addresses?: NodeAddress[];
   /**
+   * Endpoints the node agent serves (the API server reaches consoles through it).
+   */
+  daemonEndpoints?: NodeDaemonEndpoints;
+  /**
    * Software and platform of the node, reported by its agent at start.
    */
   nodeInfo?: NodeInfo;
@@ -115,6 +119,26 @@ export interface NodeAddress {
    * The address (an IP address, or a DNS name for Hostname).
    */
   address: string;
+}
+
+/**
+ * Endpoints the node agent serves (the API server reaches consoles through it).
+ */
+export interface NodeDaemonEndpoints {
+  /**
+   * The agent's HTTPS endpoint, on the node's InternalIP.
+   */
+  agentEndpoint?: NodeAgentEndpoint;
+}
+
+/**
+ * The agent's HTTPS endpoint, on the node's InternalIP.
+ */
+export interface NodeAgentEndpoint {
+  /**
+   * TCP port.
+   */
+  port?: number;
 }
 
 /**

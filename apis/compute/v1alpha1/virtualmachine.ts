@@ -36,6 +36,14 @@ export interface VirtualMachine extends KubeObject {
  */
 export interface VirtualMachineSpec {
   /**
+   * QEMU machine profile: pc (default; PCI devices, firmware, any guest) or microvm (QEMU's minimal
+   * virtio-mmio machine for direct kernel boot: no firmware, no PCI, boots fastest). Takes effect on the
+   * next start.
+   *
+   * @default "pc"
+   */
+  machine?: 'pc' | 'microvm';
+  /**
    * When the VM should run. Always keeps it running (restarts it whatever the guest does); Halted keeps
    * it stopped; Manual starts it once and then leaves start/stop to the user; RerunOnFailure restarts it
    * only after a crash, not after a clean guest shutdown.
@@ -249,6 +257,11 @@ export interface VirtualMachineStatus {
    * Network interfaces as configured, one per spec.networks entry, in the same order.
    */
   interfaces?: VirtualMachineInterface[];
+  /**
+   * What the node agent of status.nodeName observes of the VM's QEMU process, written by that agent
+   * alone. The virtualmachine-controller derives printableStatus and Ready from it.
+   */
+  runtime?: VirtualMachineRuntime;
 }
 
 /**
@@ -271,6 +284,75 @@ export interface VirtualMachineInterface {
    * Name of the Port backing the interface.
    */
   portName?: string;
+  /**
+   * UID of the Port backing the interface; also its OVN logical switch port, which the node agent's tap
+   * names in external_ids:iface-id so ovn-controller binds it.
+   */
+  portUID?: string;
+}
+
+/**
+ * What the node agent of status.nodeName observes of the VM's QEMU process, written by that agent
+ * alone. The virtualmachine-controller derives printableStatus and Ready from it.
+ */
+export interface VirtualMachineRuntime {
+  /**
+   * The Node whose agent wrote this report (a report from another node is stale).
+   */
+  node?: string;
+  /**
+   * Starting (disks, taps or QEMU being set up), Running (QMP reports running), Stopping, Stopped (no
+   * QEMU; reason says why: Halted, GuestShutdown), Crashed (QEMU died or the guest panicked) or Failed
+   * (cannot start until the spec changes, e.g. ChecksumMismatch).
+   */
+  state?: 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Crashed' | 'Failed';
+  /**
+   * CamelCase reason for the state.
+   */
+  reason?: string;
+  /**
+   * Human-readable details.
+   */
+  message?: string;
+  /**
+   * Process ID of the VM's QEMU on the node while it runs.
+   */
+  pid?: number;
+  /**
+   * QEMU accelerator the VM runs with.
+   */
+  accelerator?: 'kvm' | 'tcg';
+  /**
+   * QEMU machine profile the VM runs with.
+   */
+  machine?: 'pc' | 'microvm';
+  /**
+   * When the running QEMU was started.
+   */
+  startedAt?: string;
+  /**
+   * The node side of each network interface.
+   */
+  interfaces?: VirtualMachineStatusRuntimeInterface[];
+}
+
+/**
+ * This interface was referenced by `VirtualMachine`'s JSON-Schema
+ * via the `definition` "VirtualMachineStatusRuntimeInterface".
+ */
+export interface VirtualMachineStatusRuntimeInterface {
+  /**
+   * Name of the interface (spec.networks[].name).
+   */
+  name: string;
+  /**
+   * The tap device on the node's integration bridge.
+   */
+  tap?: string;
+  /**
+   * Whether ovn-controller has bound the Port to this node and installed its flows.
+   */
+  bound?: boolean;
 }
 
 /**
