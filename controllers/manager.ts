@@ -6,6 +6,7 @@ import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
 import { OvnNorthboundDriver } from '../agents/ovn-nb/index.ts';
 import { NetworkShared, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
+import { virtualMachineController } from './compute/virtualmachine.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -86,6 +87,8 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   organization: (context, log) => organizationController(context, log, context.metrics),
   project: (context, log) => projectController(context, log, context.metrics),
   'organization-role-binding': (context, log) => organizationRoleBindingController(context, log, context.metrics),
+  // Compute: Ports and the summary of VirtualMachines (the node agents run them).
+  virtualmachine: (context, log) => virtualMachineController(context, log, context.metrics),
 };
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */

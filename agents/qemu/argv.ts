@@ -53,6 +53,11 @@ export interface VmSpec {
   nics?: NicSpec[];
   /** Exit QEMU instead of rebooting the guest (-no-reboot). */
   noReboot?: boolean;
+  /**
+   * Keep QEMU alive when the guest powers off (-no-shutdown): QMP then reports `shutdown`, which tells a
+   * guest's own poweroff apart from QEMU dying (a crash), as RerunOnFailure needs. The driver quits it.
+   */
+  noShutdown?: boolean;
 }
 
 /** Where one VM's files live: everything under <stateRoot>/<uid>/. */
@@ -197,6 +202,7 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
     '-chardev', `socket,id=qmp,path=${optionValue(paths.qmpSocket)},server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
     ...(spec.noReboot ? ['-no-reboot'] : []),
+    ...(spec.noShutdown ? ['-no-shutdown'] : []),
     '-daemonize',
     '-pidfile', paths.pidFile,
   );

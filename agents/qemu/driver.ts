@@ -89,10 +89,17 @@ export interface QemuDriverOptions {
   kvmDevice?: string;
   /** Kernel the KVM probe boots; default the newest /boot/vmlinuz-*. */
   probeKernel?: string;
+  /** auto (default): probe KVM by booting a kernel, else TCG; kvm or tcg: use it without probing. */
+  accelerator?: 'auto' | Accel;
   /** Bound on the KVM boot probe (default 8000 ms; a working KVM boots to the root-mount panic in < 2 s). */
   probeTimeoutMs?: number;
   /** Per-QMP-command timeout (default 5000 ms). */
   qmpTimeoutMs?: number;
+  /**
+   * Network namespace QEMU runs in (`ip netns exec`): the one ovs-vswitchd and its taps live in, when the
+   * node's switch is not in the host's namespace (the all-in-one's and the tests' userspace chassis).
+   */
+  netns?: string;
 }
 
 interface ExecResult {
@@ -207,6 +214,8 @@ export class QemuDriver implements HypervisorDriver {
       message,
       durationMs: Date.now() - started,
     });
+    if (this.options.accelerator === 'tcg') return result('tcg', 'TcgOnly', 'TCG configured (accelerator tcg)');
+    if (this.options.accelerator === 'kvm') return result('kvm', 'KvmAvailable', 'KVM configured (accelerator kvm), not probed');
     const device = this.options.kvmDevice ?? '/dev/kvm';
     try {
       await fs.access(device, fsConstants.R_OK | fsConstants.W_OK);
@@ -250,8 +259,9 @@ export class QemuDriver implements HypervisorDriver {
       // Nothing alive: clear what a dead QEMU (or a SIGKILL) left, then start a new one.
       await fs.rm(paths.pidFile, { force: true });
       await fs.rm(paths.qmpSocket, { force: true });
-      await fs.writeFile(paths.specFile, `${JSON.stringify({ spec, argv: [this.qemu, ...args] }, null, 2)}\n`, { mode: 0o600 });
-      const launched = await exec(this.qemu, args, 60_000);
+      const argv = this.options.netns ? ['ip', 'netns', 'exec', this.options.netns, this.qemu, ...args] : [this.qemu, ...args];
+      await fs.writeFile(paths.specFile, `${JSON.stringify({ spec, argv }, null, 2)}\n`, { mode: 0o600 });
+      const launched = await exec(argv[0], argv.slice(1), 60_000);
       if (launched.code !== 0) {
         const stray = await this.livePid(paths);
         if (stray !== undefined) process.kill(stray, 'SIGKILL');
@@ -313,6 +323,20 @@ export class QemuDriver implements HypervisorDriver {
     }
   }
 
+  /** Until QEMU exits or (with -no-shutdown) QMP reports the guest powered off; false at the deadline. */
+  private async waitPoweredOff(paths: VmPaths, pid: number, deadline: number): Promise<boolean> {
+    for (;;) {
+      if (!(await processMatches(pid, paths.pidFile))) return true;
+      const state = await this.withQmp(paths, (qmp) => qmp.execute<{ status: string }>('query-status', undefined, { timeoutMs: this.qmpTimeoutMs })).then(
+        (reply) => reply.status,
+        () => undefined,
+      );
+      if (state === 'shutdown') return true;
+      if (Date.now() >= deadline) return false;
+      await delay(Math.min(200, Math.max(1, deadline - Date.now())));
+    }
+  }
+
   private async stop(paths: VmPaths, timeoutMs: number): Promise<ShutdownResult> {
     const started = Date.now();
     const done = async (shutdownPath: ShutdownPath): Promise<ShutdownResult> => {
@@ -329,7 +353,11 @@ export class QemuDriver implements HypervisorDriver {
         () => true,
         () => false,
       );
-      if (asked && (await this.waitExit(paths, pid, started + timeoutMs))) return done('acpi');
+      if (asked && (await this.waitPoweredOff(paths, pid, started + timeoutMs))) {
+        // With -no-shutdown QEMU outlives the guest's poweroff: quit it (the guest is already off).
+        if (await processMatches(pid, paths.pidFile)) await this.withQmp(paths, (qmp) => qmp.execute('quit', undefined, { timeoutMs: this.qmpTimeoutMs })).catch(() => undefined);
+        if (await this.waitExit(paths, pid, Date.now() + 5000)) return done('acpi');
+      }
     }
     const quit = await this.withQmp(paths, (qmp) => qmp.execute('quit', undefined, { timeoutMs: this.qmpTimeoutMs })).then(
       () => true,

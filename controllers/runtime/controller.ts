@@ -59,9 +59,10 @@ export interface ControllerOptions {
   reconciler: Reconciler;
   /** Shared informers (one per resource across controllers). */
   informers: InformerCache;
-  /** Restrict the primary informer to a namespace / label selector. */
+  /** Restrict the primary informer to a namespace / label selector / field selector (a node agent: its VMs). */
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   /** Other kinds whose changes requeue primary objects. */
   watches?: WatchSource[];
   /** Default 2. */
@@ -122,7 +123,7 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     this.name = options.name;
     this.log = (options.logger ?? createLogger('controller-manager')).child({ controller: options.name });
-    if (options.resource) this.addPrimary(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector });
+    if (options.resource) this.addPrimary(options.resource, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector });
     this.secondary = (options.watches ?? []).map((source) => ({
       informer: source.informer ?? options.informers.informerFor(requiredResource(source), { namespace: source.namespace, labelSelector: source.labelSelector }),
       map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(this.soleResource()),
@@ -139,7 +140,7 @@ export class Controller {
    * Makes `resource` a primary kind: changes of its objects enqueue requests for them. While running, its
    * informer starts at once (its objects are queued as it lists them). A resource already primary: no-op.
    */
-  addPrimary(resource: ResourceRef, selectors: { namespace?: string; labelSelector?: string } = {}): void {
+  addPrimary(resource: ResourceRef, selectors: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): void {
     const id = groupResourceOf(resource);
     if (this.primaries.has(id)) return;
     const primary: Primary = { resource, informer: this.options.informers.informerFor(resource, selectors) };

@@ -1,0 +1,123 @@
+// The node agent (`photon agent`): one per hypervisor. It registers its Node and heartbeats (registration.ts),
+// watches only the VirtualMachines bound to its node (a field selector the node authorizer requires), and
+// runs each through the drivers — QEMU (agents/qemu), disks (agents/disks), taps on br-int (agents/node-network)
+// — with the VmRuntime reconciler (vm-runtime.ts). After a restart it adopts running QEMUs (their state
+// directories say which) and, once its VM list has synced, removes what belongs to VMs no longer bound here.
+import path from 'node:path';
+import { ExponentialBackoff, noJitterGenerator } from 'cockatiel';
+import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
+import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import { Controller } from '../../controllers/runtime/controller.ts';
+import { InformerCache } from '../../controllers/runtime/informer.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
+import { QemuImgDiskDriver } from '../disks/index.ts';
+import { OvsTapDriver } from '../node-network/index.ts';
+import { QemuDriver, type Accel } from '../qemu/index.ts';
+import { NodeRegistration, type Resources } from './registration.ts';
+import { VmRuntime } from './vm-runtime.ts';
+
+export interface NodeAgentOptions {
+  kubeconfig: string;
+  nodeName: string;
+  /** Everything the agent keeps: VM state (qemu/), disks and images (disks/), run records (vms/). Keep it short: QMP socket paths are limited to 107 bytes. */
+  stateDir: string;
+  /** This node's Open vSwitch database (default: ovs-vsctl's). */
+  ovsDb?: string;
+  /** Network namespace of ovs-vswitchd (taps and QEMU live there); default the agent's own. */
+  netns?: string;
+  bridge?: string;
+  internalIp?: string;
+  labels?: Record<string, string>;
+  allocatable?: Partial<Resources>;
+  accelerator?: 'auto' | Accel;
+  qemuBinary?: string;
+  leaseDurationSeconds?: number;
+  statusIntervalMs?: number;
+  /** How often a running VM's QEMU is checked (default 10 s). */
+  resyncMs?: number;
+  /** How often leftovers of VMs gone from this node are swept (default 5 min; always once at start). */
+  sweepIntervalMs?: number;
+  workers?: number;
+  logger?: Logger;
+}
+
+export interface NodeAgent {
+  readonly nodeName: string;
+  readonly client: ApiClient;
+  readonly hypervisor: QemuDriver;
+  /** Removes leftovers of VMs not bound here now; resolves with how many VMs' leftovers went. */
+  sweep(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Directories under the state dir, shared with tests that look at what the agent left. */
+export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir });
+
+export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
+  const log = options.logger ?? createLogger('photon-agent');
+  const client = clientFromKubeconfig(options.kubeconfig, { component: 'photon-agent', fieldManager: 'photon-agent' });
+  const paths = agentPaths(options.stateDir);
+  const hypervisor = new QemuDriver({ stateRoot: paths.qemu, netns: options.netns, accelerator: options.accelerator, qemuBinary: options.qemuBinary });
+  const disks = new QemuImgDiskDriver({ stateDir: paths.disks });
+  const network = new OvsTapDriver({ db: options.ovsDb, netns: options.netns, bridge: options.bridge });
+
+  const registration = new NodeRegistration({
+    client,
+    nodeName: options.nodeName,
+    labels: options.labels,
+    hypervisor,
+    network,
+    stateDir: options.stateDir,
+    internalIp: options.internalIp ?? '127.0.0.1',
+    allocatable: options.allocatable,
+    leaseDurationSeconds: options.leaseDurationSeconds,
+    statusIntervalMs: options.statusIntervalMs,
+    log: log.child({ component: 'registration' }),
+  });
+  await registration.start();
+
+  const informers = new InformerCache(client, { defaults: { logger: log } });
+  const fieldSelector = `status.nodeName=${options.nodeName}`;
+  const vmInformer = informers.informerFor<VirtualMachine>(VirtualMachineResource, { fieldSelector });
+  const runtime = new VmRuntime({ client, nodeName: options.nodeName, informer: vmInformer, hypervisor, disks, network, stateDir: options.stateDir, resyncMs: options.resyncMs, log });
+  const controller = new Controller({
+    name: 'photon-agent',
+    client,
+    informers,
+    resource: VirtualMachineResource,
+    fieldSelector,
+    reconciler: runtime,
+    workers: options.workers ?? 4,
+    logger: log,
+    // A failed start is retried with backoff, capped low: a VM waits seconds, not minutes, after a hiccup.
+    queue: { backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 30_000, generator: noJitterGenerator }) },
+    // The agent writes only status.runtime and DisksReady: Stalled belongs to the controller-manager's controllers.
+    stalledConditions: false,
+    clearStalledOnSuccess: false,
+  });
+  await controller.start();
+
+  const sweep = async () => {
+    await vmInformer.waitForSync();
+    const removed = await runtime.removeOrphans(log);
+    if (removed > 0) log.info('removed leftovers of VMs no longer on this node', { removed });
+    return removed;
+  };
+  const sweeper = new PeriodicTask('orphan sweep', options.sweepIntervalMs ?? 5 * 60_000, async () => void (await sweep()), log);
+  sweeper.start(0);
+  log.info('node agent started', { node: options.nodeName, stateDir: options.stateDir });
+
+  return {
+    nodeName: options.nodeName,
+    client,
+    hypervisor,
+    sweep,
+    async stop() {
+      sweeper.stop();
+      registration.stop();
+      await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));
+      await informers.stop();
+    },
+  };
+}

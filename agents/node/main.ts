@@ -1,0 +1,102 @@
+// `photon agent [flags]`: the node agent of one hypervisor (agent.ts). Its credentials are a node's: a
+// kubeconfig from `photon kubeconfig node NAME` (user system:node:NAME), which the API server's node authorizer
+// confines to this Node, its Lease and the VirtualMachines bound to it.
+import os from 'node:os';
+import path from 'node:path';
+import { parseFlags, photonHome, runIfMain, UsageError } from '../../lib/cli.ts';
+import { createLogger, setLogLevel } from '../../lib/logging.ts';
+import { parseByteQuantity } from '../../apis/meta/quantity.ts';
+import { startNodeAgent } from './agent.ts';
+
+export const AGENT_USAGE = `Usage: photon agent [flags]
+
+  --kubeconfig FILE         a node credential (photon kubeconfig node NAME > FILE); default $PHOTON_HOME/agent.kubeconfig
+  --node-name NAME          the Node this agent registers (default: the host name)
+  --state-dir DIR           VM state, disks and image cache (default: $PHOTON_HOME/agent; keep it short: QMP socket paths
+                            must fit 107 bytes)
+  --internal-ip ADDR        the node's InternalIP (default 127.0.0.1)
+  --node-labels K=V,…       labels the Node is registered with (nodeSelector matches them)
+  --ovs-db ENDPOINT         this node's Open vSwitch database (default: ovs-vsctl's own, unix:/run/openvswitch/db.sock)
+  --netns NAME              network namespace ovs-vswitchd runs in (QEMU runs there too); default the agent's own
+  --bridge NAME             integration bridge (default br-int)
+  --accelerator auto|kvm|tcg  auto (default) boots a probe kernel under KVM and falls back to TCG
+  --allocatable-cpu N       vCPUs VMs may use (default 4x the host's CPUs)
+  --allocatable-memory Q    memory VMs may use, e.g. 16Gi (default: host memory minus 1Gi)
+  --lease-duration SECONDS  heartbeat Lease duration (default 40; renewed every quarter of it)
+  --resync SECONDS          how often each running VM's QEMU is checked (default 10)
+  --log-level LEVEL         error|warn|info|http|debug (default: info)
+`;
+
+function labelsOf(text: string | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',').map((item) => item.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--node-labels: ${JSON.stringify(pair)} is not KEY=VALUE`);
+    labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}
+
+function positive(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} must be a positive number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const values = parseFlags(argv, {
+    kubeconfig: { type: 'string' },
+    'node-name': { type: 'string' },
+    'state-dir': { type: 'string' },
+    'internal-ip': { type: 'string' },
+    'node-labels': { type: 'string' },
+    'ovs-db': { type: 'string' },
+    netns: { type: 'string' },
+    bridge: { type: 'string' },
+    accelerator: { type: 'string', default: 'auto' },
+    'allocatable-cpu': { type: 'string' },
+    'allocatable-memory': { type: 'string' },
+    'lease-duration': { type: 'string' },
+    resync: { type: 'string' },
+    'log-level': { type: 'string' },
+    home: { type: 'string' },
+  });
+  if (values['log-level']) setLogLevel(values['log-level']);
+  const accelerator = values.accelerator!;
+  if (!['auto', 'kvm', 'tcg'].includes(accelerator)) throw new UsageError('--accelerator must be auto, kvm or tcg');
+  const memory = values['allocatable-memory'] !== undefined ? parseByteQuantity(values['allocatable-memory']) : undefined;
+  if (values['allocatable-memory'] !== undefined && memory === undefined) throw new UsageError(`--allocatable-memory must be a quantity such as 16Gi, got ${JSON.stringify(values['allocatable-memory'])}`);
+  const home = photonHome(values.home);
+  const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(nodeName)) throw new UsageError(`--node-name must be a DNS label, got ${JSON.stringify(nodeName)}`);
+  const cpu = positive('--allocatable-cpu', values['allocatable-cpu']);
+  const leaseSeconds = positive('--lease-duration', values['lease-duration']);
+  const resync = positive('--resync', values.resync);
+  const log = createLogger('photon-agent');
+  const agent = await startNodeAgent({
+    kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'agent.kubeconfig')),
+    nodeName,
+    stateDir: path.resolve(values['state-dir'] ?? path.join(home, 'agent')),
+    internalIp: values['internal-ip'],
+    labels: labelsOf(values['node-labels']),
+    ovsDb: values['ovs-db'],
+    netns: values.netns,
+    bridge: values.bridge,
+    accelerator: accelerator as 'auto' | 'kvm' | 'tcg',
+    allocatable: { ...(cpu ? { cpu: Math.floor(cpu) } : {}), ...(memory !== undefined ? { memory } : {}) },
+    leaseDurationSeconds: leaseSeconds,
+    resyncMs: resync ? resync * 1000 : undefined,
+    logger: log,
+  });
+  const shutdown = (signal: string) => {
+    // VMs keep running: QEMU is not the agent's child, and the next agent adopts it.
+    log.info('shutting down; VMs keep running', { signal });
+    agent.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+runIfMain(import.meta.url, 'photon agent', AGENT_USAGE, main);

@@ -1,0 +1,291 @@
+// The node agent's reconciler for the VirtualMachines bound to its node (status.nodeName = this node): makes
+// the node's QEMU processes, disks and taps match each VM and reports what it sees in status.runtime (and the
+// DisksReady condition). Level-based: every pass looks at the world (QMP, the disk directory, OVS) and does
+// only what differs, so a pass interrupted at any line — the agent SIGKILLed — is finished by the next one.
+//
+// Run strategies, decided here because only the node sees how QEMU ended (QEMU runs with -no-shutdown, so a
+// guest's own poweroff leaves it up with QMP status "shutdown", while a crash leaves no process):
+//   Always          start whenever it is not running
+//   RerunOnFailure  start, and again after a crash; a guest poweroff leaves it Stopped (GuestShutdown)
+//   Manual          start once on this node; afterwards a stop (poweroff or crash) is final until the spec changes
+//   Halted          stop (ACPI, terminationGracePeriodSeconds, then quit, then SIGKILL)
+// The last exit is remembered per VM in <stateDir>/vms/<uid>.json so it survives an agent restart.
+//
+// Deletion, a move to another node, or a VM that vanished while the agent was down: QEMU is stopped and its
+// taps, disks and state are removed (teardown); the sweep (removeOrphans) does it for any UID not bound here.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ApiClient } from '../../apis/client/index.ts';
+import { isNotFound } from '../../apis/client/index.ts';
+import { ImageResource, VirtualMachineResource, type Image, type VirtualMachine, type VirtualMachineRuntime } from '../../apis/compute/v1alpha1/index.ts';
+import { setCondition } from '../../apis/meta/conditions.ts';
+import { timestamp } from '../../apis/meta/time.ts';
+import { jsonEqual } from '../../apis/meta/equality.ts';
+import type { Informer } from '../../controllers/runtime/informer.ts';
+import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../../controllers/runtime/reconciler.ts';
+import { writeStatusIfChanged } from '../../controllers/runtime/status.ts';
+import { writePrivateFileAtomic } from '../../lib/private-file.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
+import { DiskDriverError, type DiskDriver } from '../disks/index.ts';
+import type { NodeNetworkDriver } from '../node-network/index.ts';
+import { VmSpecError, type HypervisorDriver } from '../qemu/index.ts';
+import { desiredDisks, imageRefs, imageSpecOf, startSpec, vmInterfaces, VmSpecProblem } from './vm-spec.ts';
+
+const FIELD_MANAGER = 'photon-agent';
+
+export interface VmRuntimeOptions {
+  client: ApiClient;
+  nodeName: string;
+  /** VMs with status.nodeName = this node. */
+  informer: Informer<VirtualMachine>;
+  hypervisor: HypervisorDriver;
+  disks: DiskDriver;
+  network: NodeNetworkDriver;
+  /** Where per-VM run records live (<stateDir>/vms/<uid>.json). */
+  stateDir: string;
+  /** How often a running VM is looked at again (QEMU's state changes without an API event). Default 10 s. */
+  resyncMs?: number;
+  log: Logger;
+}
+
+/** How a VM's QEMU last ended on this node, remembered across agent restarts. */
+interface RunRecord {
+  /** The agent started QEMU for this VM at least once on this node. */
+  started: boolean;
+  lastExit?: 'GuestShutdown' | 'Crashed' | 'Halted';
+  /** The generation the record's decision was made at (Manual restarts when the spec changes). */
+  generation?: number;
+}
+
+type RuntimeReport = Omit<VirtualMachineRuntime, 'node'>;
+
+export class VmRuntime implements Reconciler {
+  /** namespace/name → UID of what this agent runs under that key, to tear it down when the key goes. */
+  private readonly known = new Map<string, string>();
+  private readonly resyncMs: number;
+
+  constructor(private readonly options: VmRuntimeOptions) {
+    this.resyncMs = options.resyncMs ?? 10_000;
+  }
+
+  async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
+    const key = `${request.namespace}/${request.name}`;
+    const cached = this.options.informer.get(request.name, request.namespace);
+    const previousUid = this.known.get(key);
+    if (!cached || cached.status?.nodeName !== this.options.nodeName) {
+      // Deleted, or moved to another node: nothing of it may stay here.
+      if (previousUid) {
+        await this.teardown(previousUid, 0, context.log);
+        this.known.delete(key);
+      }
+      return {};
+    }
+    const vm = structuredClone(cached);
+    const uid = vm.metadata.uid!;
+    if (previousUid && previousUid !== uid) await this.teardown(previousUid, 0, context.log); // deleted and recreated under the same name
+    this.known.set(key, uid);
+
+    if (vm.metadata.deletionTimestamp) {
+      await this.report(vm, { state: 'Stopping', reason: 'Deleting', message: 'stopping the VM and removing its disks and taps' }, undefined, context);
+      await this.teardown(uid, graceMs(vm), context.log);
+      await this.report(vm, { state: 'Stopped', reason: 'Deleted', message: 'QEMU, taps and disks removed' }, undefined, context);
+      return {};
+    }
+    try {
+      return await this.converge(vm, context);
+    } catch (error) {
+      if (error instanceof VmSpecProblem || error instanceof VmSpecError || (error instanceof DiskDriverError && error.permanent)) {
+        const reason = error instanceof VmSpecProblem || error instanceof DiskDriverError ? error.reason : 'InvalidSpec';
+        const disks = error instanceof DiskDriverError ? { status: 'False' as const, reason, message: error.message } : undefined;
+        await this.report(vm, { state: 'Failed', reason, message: error.message }, disks, context);
+        return {}; // a spec change (a new generation) brings it back
+      }
+      if (error instanceof DiskDriverError) {
+        await this.report(vm, { state: 'Starting', reason: error.reason, message: error.message }, { status: 'False', reason: error.reason, message: error.message }, context);
+      }
+      throw error; // retried with backoff
+    }
+  }
+
+  private async converge(vm: VirtualMachine, context: ReconcileContext): Promise<Result> {
+    const uid = vm.metadata.uid!;
+    const { hypervisor } = this.options;
+    const runStrategy = vm.spec.runStrategy ?? 'Always';
+    let observed = await hypervisor.status(uid);
+    const record = await this.readRecord(uid);
+
+    // A guest that powered itself off (QEMU kept up by -no-shutdown): remember it, then let QEMU go.
+    if (observed.state === 'shutdown' && observed.pid !== undefined) {
+      await this.writeRecord(uid, { ...record, started: true, lastExit: 'GuestShutdown', generation: vm.metadata.generation });
+      await hypervisor.shutdown(uid, 0);
+      observed = await hypervisor.status(uid);
+      record.lastExit = 'GuestShutdown';
+    }
+    const running = observed.pid !== undefined;
+
+    if (runStrategy === 'Halted') {
+      if (running) {
+        await this.report(vm, { state: 'Stopping', reason: 'Halted', message: 'runStrategy is Halted: shutting the guest down' }, undefined, context);
+        const result = await hypervisor.shutdown(uid, graceMs(vm));
+        context.log.info('VM stopped', { path: result.path, durationMs: result.durationMs });
+      }
+      await this.writeRecord(uid, { ...record, lastExit: 'Halted', generation: vm.metadata.generation });
+      await this.report(vm, { state: 'Stopped', reason: 'Halted', message: 'runStrategy is Halted' }, undefined, context);
+      return {};
+    }
+
+    if (!running && record.started) {
+      // It ran here and is not running now: how did it end, and does the strategy start it again?
+      const exit = record.lastExit === 'GuestShutdown' || record.lastExit === 'Halted' ? record.lastExit : 'Crashed';
+      if (exit === 'Crashed' && record.lastExit !== 'Crashed') await this.writeRecord(uid, { ...record, lastExit: 'Crashed' });
+      const specChanged = record.generation !== undefined && record.generation !== vm.metadata.generation;
+      const stays = !specChanged && ((runStrategy === 'RerunOnFailure' && exit === 'GuestShutdown') || (runStrategy === 'Manual' && exit !== 'Halted'));
+      if (stays) {
+        const state = exit === 'Crashed' ? 'Crashed' : 'Stopped';
+        await this.report(vm, { state, reason: exit, message: exit === 'GuestShutdown' ? 'the guest powered off' : 'QEMU exited unexpectedly' }, undefined, context);
+        return {};
+      }
+      if (exit === 'Crashed') context.log.warn('VM not running; starting it again', { runStrategy });
+    }
+
+    // Disks: images fetched and verified once per node, then the VM's overlays and data disks.
+    const images = await this.resolveImages(vm, context);
+    if (!images) return {};
+    if (!running) await this.report(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context);
+    const cached = new Map<string, string>();
+    for (const [name, image] of images) {
+      if (image.spec.format === 'kernel' || image.spec.format === 'initrd') cached.set(name, (await this.options.disks.ensureImage(imageSpecOf(image))).path);
+    }
+    const disks = await this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
+    const disksReady = { status: 'True' as const, reason: 'DisksCreated', message: `${disks.data.length + (disks.boot ? 1 : 0)} disk(s) on ${this.options.nodeName}` };
+
+    // Network: a tap per interface, bound by ovn-controller to the interface's Port.
+    const interfaces = vmInterfaces(vm);
+    if (!interfaces) {
+      await this.report(vm, { state: 'Starting', reason: 'WaitingForPorts', message: 'waiting for the VM\'s Ports to have addresses' }, disksReady, context);
+      return {}; // the controller's write of status.interfaces brings the VM back
+    }
+    const { taps } = await this.options.network.ensure(uid, interfaces);
+
+    // QEMU: start (or adopt the running one).
+    const spec = startSpec(vm, { kernel: vm.spec.boot.kernel ? cached.get(vm.spec.boot.kernel.imageRef) : undefined, initrd: vm.spec.boot.kernel?.initrdRef ? cached.get(vm.spec.boot.kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces);
+    if (!running) await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
+    const started = await hypervisor.start(spec);
+    if (!started.adopted || !record.started || record.lastExit) await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });
+    if (!started.adopted) context.log.info('VM started', { pid: started.pid, accel: started.accel });
+    const status = await hypervisor.status(uid);
+    const bound = await Promise.all(interfaces.map((entry) => this.options.network.bound(entry.ifaceId)));
+    const startedAt = await startTime(started.pid);
+    await this.report(
+      vm,
+      {
+        state: status.state === 'running' ? 'Running' : 'Starting',
+        reason: status.state === 'running' ? 'Running' : status.qmpStatus ? `Qemu${status.qmpStatus.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}` : 'Starting',
+        message: status.state === 'running' ? `QEMU ${started.pid} running (${started.accel})` : `QEMU ${started.pid}: ${status.qmpStatus ?? status.error ?? status.state}`,
+        pid: started.pid,
+        accelerator: started.accel,
+        machine: spec.machine ?? 'pc',
+        ...(startedAt ? { startedAt } : {}),
+        interfaces: interfaces.map((entry, index) => ({ name: entry.name, tap: taps[index], bound: bound[index] })),
+      },
+      disksReady,
+      context,
+    );
+    // Bindings settle within a second or two; after that, look again at the resync pace.
+    return { requeueAfterMs: bound.every(Boolean) && status.state === 'running' ? this.resyncMs : 500 };
+  }
+
+  /** The VM's Images, or undefined after reporting which one is missing (the VM is looked at again by resync). */
+  private async resolveImages(vm: VirtualMachine, context: ReconcileContext): Promise<Map<string, Image> | undefined> {
+    const images = new Map<string, Image>();
+    for (const ref of imageRefs(vm)) {
+      try {
+        images.set(ref, await this.options.client.get<Image>(ImageResource, ref, { namespace: vm.metadata.namespace, signal: context.signal }));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        const message = `Image ${ref} does not exist yet`;
+        await this.report(vm, { state: 'Starting', reason: 'ImageNotFound', message }, { status: 'False', reason: 'ImageNotFound', message }, context);
+        return undefined;
+      }
+    }
+    return images;
+  }
+
+  /** Writes status.runtime (and DisksReady) when they changed. */
+  private async report(vm: VirtualMachine, runtime: RuntimeReport, disks: { status: 'True' | 'False'; reason: string; message: string } | undefined, context: ReconcileContext): Promise<void> {
+    const current = vm.status ?? {};
+    const next: VirtualMachine['status'] = { ...current, runtime: { node: this.options.nodeName, ...runtime } };
+    if (jsonEqual(current.runtime && { ...current.runtime, startedAt: undefined }, { ...next.runtime, startedAt: undefined }) && current.runtime?.startedAt) next.runtime!.startedAt = current.runtime.startedAt;
+    if (disks) next.conditions = setCondition(current.conditions, { type: 'DisksReady', ...disks }, vm.metadata.generation);
+    const result = await writeStatusIfChanged(this.options.client, VirtualMachineResource, vm, next, { fieldManager: FIELD_MANAGER, signal: context.signal });
+    if (result.changed) vm.metadata.resourceVersion = result.object.metadata.resourceVersion;
+  }
+
+  /** Stops QEMU and removes the VM's taps, disks, QEMU state and run record. Idempotent. */
+  async teardown(uid: string, graceMs: number, log: Logger): Promise<void> {
+    await this.options.hypervisor.remove(uid, { timeoutMs: graceMs });
+    await this.options.network.remove(uid);
+    await this.options.disks.removeVmDisks(uid);
+    await fs.rm(this.recordPath(uid), { force: true });
+    log.info('VM removed from this node', { uid });
+  }
+
+  /**
+   * Removes everything of VMs not bound to this node any more (deleted or moved while the agent was down, or
+   * a teardown interrupted). Call only once the informer has synced: an unlisted VM would look gone.
+   */
+  async removeOrphans(log: Logger): Promise<number> {
+    const live = new Set(this.options.informer.list().filter((vm) => vm.status?.nodeName === this.options.nodeName).map((vm) => vm.metadata.uid!));
+    const uids = new Set<string>([
+      ...(await this.options.hypervisor.list()).map((vm) => vm.uid),
+      ...(await this.options.disks.listVmUids()),
+      ...(await this.options.network.listOwned()),
+      ...(await fs.readdir(path.join(this.options.stateDir, 'vms')).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)),
+    ]);
+    let removed = 0;
+    for (const uid of uids) {
+      if (live.has(uid)) continue;
+      try {
+        await this.teardown(uid, 0, log);
+        removed++;
+      } catch (error) {
+        log.warn('could not remove an orphaned VM', { uid, error: errorMessage(error) });
+      }
+    }
+    await this.options.network.removeOrphans(live).catch((error) => log.warn('could not remove orphaned taps', { error: errorMessage(error) }));
+    return removed;
+  }
+
+  private recordPath(uid: string): string {
+    return path.join(this.options.stateDir, 'vms', `${uid}.json`);
+  }
+
+  private async readRecord(uid: string): Promise<RunRecord> {
+    try {
+      return JSON.parse(await fs.readFile(this.recordPath(uid), 'utf8')) as RunRecord;
+    } catch {
+      return { started: false };
+    }
+  }
+
+  private async writeRecord(uid: string, record: RunRecord): Promise<void> {
+    await fs.mkdir(path.join(this.options.stateDir, 'vms'), { recursive: true, mode: 0o700 });
+    await writePrivateFileAtomic(this.recordPath(uid), `${JSON.stringify(record)}\n`);
+  }
+}
+
+const graceMs = (vm: VirtualMachine): number => (vm.spec.terminationGracePeriodSeconds ?? 60) * 1000;
+
+/** When a process started, from /proc (jiffies since boot), as an RFC 3339 time; undefined if unknown. */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const uptime = Number((await fs.readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+    const ticksPerSecond = 100; // USER_HZ on Linux
+    return timestamp(new Date(Date.now() - (uptime - startTicks / ticksPerSecond) * 1000));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,176 @@
+// VirtualMachine → its Ports and its summary. For each spec.networks entry the VM either creates a Port
+// (subnetRef: `<vm>-<iface>`, controlled by the VM, so the garbage collector deletes it with the VM) or claims
+// an existing one (portRef). Either way the Port's status.owner names the VM: a claim is a status write with a
+// resourceVersion precondition, so two VMs racing for one Port cannot both win, and the loser waits with
+// PortInUse until the holder lets go. The Port's status.boundNode follows the node agent's report that the tap
+// is bound. status.interfaces copies each Port's address (what the agent plugs in); printableStatus and Ready
+// summarize the scheduler's, the Node's and the agent's views (vm-state.ts).
+//
+// Deleting a VM first waits for the agent of its node to stop QEMU and remove its taps and disks (it reports
+// runtime.reason Deleted), then releases the claimed Ports — so a Port handed to another VM is never plugged
+// in on two nodes at once. A node that is not Ready cannot answer: the VM is released without waiting, and the
+// agent removes the leftovers when it comes back (its orphan sweep).
+import { isNotFound, type ApiClient } from '../../apis/client/index.ts';
+import { findCondition } from '../../apis/meta/conditions.ts';
+import { NodeResource, VirtualMachineResource, type Node, type VirtualMachine, type VirtualMachineInterface } from '../../apis/compute/v1alpha1/index.ts';
+import { PortResource, type Port } from '../../apis/network/v1alpha1/index.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { Controller, watchOf } from '../runtime/controller.ts';
+import type { Informer, InformerCache } from '../runtime/informer.ts';
+import { LifecycleReconciler, notReady, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import type { ReconcileRequest } from '../runtime/reconciler.ts';
+import { writeStatusIfChanged } from '../runtime/status.ts';
+import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
+
+export const VM_FINALIZER = 'compute.photoncloud.io/ports';
+const FIELD_MANAGER = 'virtualmachine-controller';
+
+export interface ComputeInformers {
+  vms: Informer<VirtualMachine>;
+  nodes: Informer<Node>;
+  ports: Informer<Port>;
+}
+
+export function computeInformers(informers: InformerCache): ComputeInformers {
+  return {
+    vms: informers.informerFor<VirtualMachine>(VirtualMachineResource),
+    nodes: informers.informerFor<Node>(NodeResource),
+    ports: informers.informerFor<Port>(PortResource),
+  };
+}
+
+/** Writes a Port's owner and boundNode when they differ (compare-and-swap on its resourceVersion). */
+async function setPortUse(client: ApiClient, port: Port, use: { owner?: { kind: 'VirtualMachine'; name: string }; boundNode?: string }, signal: AbortSignal): Promise<void> {
+  const status = { ...port.status };
+  if (use.owner) status.owner = use.owner;
+  else delete status.owner;
+  if (use.boundNode) status.boundNode = use.boundNode;
+  else delete status.boundNode;
+  try {
+    await writeStatusIfChanged(client, PortResource, port, status, { fieldManager: FIELD_MANAGER, signal });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+interface InterfaceOutcome {
+  status: VirtualMachineInterface;
+  /** Why this interface is not usable yet. */
+  blocker?: Readiness;
+  port?: Port;
+}
+
+export function virtualMachineReconciler(client: ApiClient, informers: ComputeInformers): LifecycleReconciler<VirtualMachine> {
+  /** Ensures the Port of one interface exists and is held by the VM; never throws for a missing reference. */
+  const ensureInterface = async (vm: VirtualMachine, plan: InterfacePlan, signal: AbortSignal): Promise<InterfaceOutcome> => {
+    const namespace = vm.metadata.namespace;
+    const base: VirtualMachineInterface = { name: plan.network.name, portName: plan.portName };
+    let port = informers.ports.get(plan.portName, namespace);
+    if (plan.owned) {
+      if (!port) {
+        try {
+          port = await client.create<Port>(PortResource, ownedPort(vm, plan), { namespace, fieldManager: FIELD_MANAGER, signal });
+        } catch (error) {
+          if ((error as { status?: { reason?: string } }).status?.reason !== 'AlreadyExists') throw error;
+          return { status: base, blocker: notReady('PortPending', `Port ${plan.portName} is being created`) };
+        }
+      } else if (!isControlledBy(port, vm)) {
+        return { status: base, blocker: notReady('PortConflict', `Port ${plan.portName} exists and does not belong to this VM (delete it, or attach it with portRef)`) };
+      }
+    } else if (!port) {
+      return { status: base, blocker: notReady('PortNotFound', `Port ${plan.portName} does not exist yet`) };
+    }
+    if (port.metadata.deletionTimestamp) return { status: base, blocker: notReady('PortDeleting', `Port ${plan.portName} is being deleted`) };
+    if (portHolder(port, vm) === 'other') {
+      const owner = port.status!.owner!;
+      return { status: base, blocker: notReady('PortInUse', `Port ${plan.portName} is used by ${owner.kind} ${owner.name}`) };
+    }
+    const runtime = currentRuntime(vm);
+    const bound = runtime?.state === 'Running' && (runtime.interfaces ?? []).some((entry) => entry.name === plan.network.name && entry.bound);
+    await setPortUse(client, port, { owner: { kind: 'VirtualMachine', name: vm.metadata.name! }, boundNode: bound ? vm.status!.nodeName : undefined }, signal);
+    const status: VirtualMachineInterface = {
+      ...base,
+      portUID: port.metadata.uid,
+      ...(port.status?.ipAddress ? { ipAddress: port.status.ipAddress } : {}),
+      ...(port.status?.macAddress ? { macAddress: port.status.macAddress } : {}),
+    };
+    const portReady = findCondition(port.status?.conditions, 'Ready');
+    if (portReady?.status !== 'True') return { status, port, blocker: notReady('PortNotReady', `Port ${plan.portName}: ${portReady?.message || 'not programmed yet'}`) };
+    if (!port.status?.ipAddress || !port.status.macAddress) return { status, port, blocker: notReady('PortNotReady', `Port ${plan.portName} has no address yet`) };
+    if (wantsToRun(vm) && !bound) return { status, port, blocker: notReady('PortNotBound', `Port ${plan.portName} is not bound on a node yet`) };
+    return { status, port };
+  };
+
+  /** Ports this VM holds that its spec no longer names: owned ones are deleted, claimed ones released. */
+  const releaseUnused = async (vm: VirtualMachine, keep: ReadonlySet<string>, signal: AbortSignal): Promise<void> => {
+    for (const port of informers.ports.list(vm.metadata.namespace)) {
+      if (keep.has(port.metadata.name!)) continue;
+      if (isControlledBy(port, vm)) {
+        if (!port.metadata.deletionTimestamp) await client.delete(PortResource, port.metadata.name!, { namespace: port.metadata.namespace, signal }).catch((error) => (isNotFound(error) ? undefined : Promise.reject(error)));
+      } else if (portHolder(port, vm) === 'this') {
+        await setPortUse(client, port, {}, signal);
+      }
+    }
+  };
+
+  return new LifecycleReconciler<VirtualMachine>({
+    client,
+    resource: VirtualMachineResource,
+    informer: informers.vms,
+    finalizer: VM_FINALIZER,
+    fieldManager: FIELD_MANAGER,
+    apply: async (vm, context): Promise<Outcome> => {
+      const plans = interfacePlans(vm);
+      const outcomes: InterfaceOutcome[] = [];
+      for (const plan of plans) outcomes.push(await ensureInterface(vm, plan, context.signal));
+      await releaseUnused(vm, new Set(plans.map((plan) => plan.portName)), context.signal);
+      const networkBlocker = outcomes.find((outcome) => outcome.blocker)?.blocker;
+      const node = vm.status?.nodeName ? informers.nodes.get(vm.status.nodeName) : undefined;
+      const { printableStatus, readiness } = summarize({ vm, node, networkBlocker });
+      return {
+        readiness,
+        status: { printableStatus, interfaces: outcomes.map((outcome) => outcome.status) },
+        conditions: [networkBlocker ? { type: 'NetworkReady', status: 'False', reason: networkBlocker.reason, message: networkBlocker.message } : { type: 'NetworkReady', status: 'True', reason: 'PortsBound', message: plans.length ? `${plans.length} interface(s) bound` : 'no network interfaces' }],
+      };
+    },
+    cleanup: async (vm, context) => {
+      const nodeName = vm.status?.nodeName;
+      const node = nodeName ? informers.nodes.get(nodeName) : undefined;
+      const nodeAnswers = findCondition(node?.status?.conditions, 'Ready')?.status === 'True';
+      const runtime = currentRuntime(vm);
+      if (nodeName && nodeAnswers && runtime && runtime.reason !== 'Deleted') {
+        // The agent's report (runtime.reason Deleted) brings the VM back here.
+        return { readiness: notReady('Deleting', `waiting for Node ${nodeName} to stop the VM and remove its disks and taps`), status: { printableStatus: 'Stopping' } };
+      }
+      await releaseUnused(vm, new Set(), context.signal);
+      return 'done';
+    },
+  });
+}
+
+const requestsOf = (vms: VirtualMachine[]): ReconcileRequest[] => vms.map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
+
+export function virtualMachineController(deps: { client: ApiClient; informers: InformerCache }, log: Logger, metrics?: RuntimeMetrics): Controller {
+  const informers = computeInformers(deps.informers);
+  // A Port concerns the VMs naming it (portRef or the name a subnetRef creates) and the one holding it.
+  const vmsOfPort = (port: Port) =>
+    requestsOf(
+      informers.vms.list(port.metadata.namespace).filter((vm) => port.status?.owner?.name === vm.metadata.name || isControlledBy(port, vm) || interfacePlans(vm).some((plan) => plan.portName === port.metadata.name)),
+    );
+  return new Controller({
+    name: 'virtualmachine-controller',
+    client: deps.client,
+    informers: deps.informers,
+    resource: VirtualMachineResource,
+    reconciler: virtualMachineReconciler(deps.client, informers),
+    logger: log,
+    metrics,
+    workers: 4,
+    watches: [
+      watchOf(informers.ports, vmsOfPort),
+      watchOf(informers.nodes, (node) => requestsOf(informers.vms.list().filter((vm) => vm.status?.nodeName === node.metadata.name))),
+    ],
+  });
+}
+
