@@ -15,9 +15,12 @@
 // pid is the component's). PDEATHSIG follows the forking *thread*; spawn() forks on Node's main thread, which
 // lives as long as the process.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIGURATION_EXIT_STATUS, photonHome } from '../lib/cli.ts';
+import { writePrivateFileAtomic } from '../lib/private-file.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -59,7 +62,8 @@ type AllInOnePortFlag = keyof typeof ALL_IN_ONE_PORT_FLAGS;
 
 const ALL_IN_ONE_USAGE = `Usage: photon all-in-one [flags]
 
-Runs the API server, the controller manager and, when OVN is installed, a local OVN (photon ovn-local) as
+Runs the API server, the controller manager, when OVN is installed a local OVN (photon ovn-local), and when QEMU
+is installed too (and photon runs as root) a node agent for this machine on a local chassis (photon agent), as
 children that never outlive it: SIGINT/SIGTERM stop them gracefully, and if photon itself dies (even by SIGKILL)
 the kernel kills them (setpriv --pdeathsig, util-linux). The local OVN starts first; if it cannot serve (say a
 port is taken) the all-in-one exits 1 naming the port, before anything else starts.
@@ -277,20 +281,73 @@ async function allInOne(args: string[]): Promise<void> {
     process.exit(1);
   }
   // API server flags go to the API server; the controller manager finds its kubeconfig in PHOTON_HOME once
-  // the API server has written it. (Node agents join here as they land.)
+  // the API server has written it; the node agent (when QEMU and OVN's chassis daemons are installed) a node
+  // credential issued from the same PHOTON_HOME.
   const home = photonHome(homeFlag(rest));
   const supervisor = supervise();
   const managerArgs = ['--home', home];
+  // A node agent for this machine needs QEMU and a local chassis (ovs-vswitchd + ovn-controller, as root).
+  const withAgent = agentPossible();
+  let chassis: LocalChassis | undefined;
   if (installed('ovn-northd') && installed('ovsdb-server')) {
-    const ovnArgs = ['--home', home, '--ovn-nb-port', String(ports['--ovn-nb-port']), '--ovn-sb-port', String(ports['--ovn-sb-port']), '--ready-fd', '3'];
-    const report = (await supervisor.add({ name: 'ovn-local', args: ovnArgs, readyFd: true })) as { northbound: { unix: string } } | undefined;
+    const ovnArgs = ['--home', home, '--ovn-nb-port', String(ports['--ovn-nb-port']), '--ovn-sb-port', String(ports['--ovn-sb-port']), '--ready-fd', '3', ...(withAgent === true ? ['--chassis'] : [])];
+    const report = (await supervisor.add({ name: 'ovn-local', args: ovnArgs, readyFd: true })) as { northbound: { unix: string }; chassis: LocalChassis | null } | undefined;
     if (!report) return; // stopping (a signal, or the local OVN failed and said why)
     managerArgs.push('--ovn-nb', report.northbound.unix);
+    chassis = report.chassis ?? undefined;
   } else {
     process.stderr.write('photon: OVN is not installed (apt-get install ovn-central ovn-host openvswitch-switch); network objects will report OVNUnavailable\n');
   }
   await supervisor.add({ name: 'apiserver', args: rest });
   await supervisor.add({ name: 'controller-manager', args: managerArgs });
+  if (withAgent !== true) {
+    process.stderr.write(`photon: no node agent: ${withAgent}; VirtualMachines will wait in Scheduling\n`);
+    return;
+  }
+  if (!chassis) return;
+  const agentArgs = await localAgentArgs(home, chassis);
+  if (agentArgs) await supervisor.add({ name: 'agent', args: agentArgs });
+}
+
+/** What ovn-local reports about the chassis it runs (agents/ovn-local/local.ts). */
+interface LocalChassis {
+  name: string;
+  ovsdb: string;
+  netns: string;
+}
+
+/** true when this machine can run the all-in-one's node agent, else why not. */
+function agentPossible(): true | string {
+  const missing = ['qemu-system-x86_64', 'qemu-img', 'ovs-vswitchd', 'ovs-vsctl', 'ovn-controller', 'ip'].filter((program) => !installed(program));
+  if (missing.length > 0) return `${missing.join(', ')} not installed (bash hack/install-deps.sh)`;
+  if (process.getuid?.() !== 0) return 'the local chassis (a network namespace with ovs-vswitchd) needs root';
+  return true;
+}
+
+/**
+ * The local node agent's flags, with a node credential issued from this PHOTON_HOME's token signing key once the
+ * API server has created it (photon kubeconfig node NAME, written 0600 to $PHOTON_HOME/agent.kubeconfig).
+ */
+async function localAgentArgs(home: string, chassis: LocalChassis): Promise<string[] | undefined> {
+  const nodeName = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'local';
+  const admin = path.join(home, 'admin.kubeconfig');
+  for (let waited = 0; !fs.existsSync(admin); waited += 250) {
+    if (waited > 120_000) {
+      process.stderr.write(`photon: the API server did not write ${admin} in 2 minutes; no node agent\n`);
+      return undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const kubeconfig = path.join(home, 'agent.kubeconfig');
+  try {
+    const issued = execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, COMPONENTS.kubeconfig!), 'node', nodeName, '--home', home, '--expiration', '365d'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writePrivateFileAtomic(kubeconfig, issued);
+  } catch (error) {
+    process.stderr.write(`photon: cannot issue the node agent's credential (${(error as Error).message}); no node agent\n`);
+    return undefined;
+  }
+  // The chassis stops with the all-in-one: so do the VMs (they start again with it).
+  return ['--home', home, '--kubeconfig', kubeconfig, '--node-name', nodeName, '--ovs-db', chassis.ovsdb, '--netns', chassis.netns, '--stop-vms-on-exit'];
 }
 
 function main(argv: string[]): void {

@@ -39,6 +39,11 @@ export interface NodeAgentOptions {
   /** How often leftovers of VMs gone from this node are swept (default 5 min; always once at start). */
   sweepIntervalMs?: number;
   workers?: number;
+  /**
+   * Shut the node's VMs down when the agent stops (the all-in-one, whose chassis stops with it: a VM left
+   * running would keep taps in a network namespace that is gone). Default false: VMs outlive the agent.
+   */
+  stopVmsOnExit?: boolean;
   logger?: Logger;
 }
 
@@ -118,6 +123,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       registration.stop();
       await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));
       await informers.stop();
+      if (options.stopVmsOnExit) await runtime.stopAll(10_000, log);
     },
   };
 }

@@ -24,6 +24,8 @@ export const AGENT_USAGE = `Usage: photon agent [flags]
   --allocatable-memory Q    memory VMs may use, e.g. 16Gi (default: host memory minus 1Gi)
   --lease-duration SECONDS  heartbeat Lease duration (default 40; renewed every quarter of it)
   --resync SECONDS          how often each running VM's QEMU is checked (default 10)
+  --stop-vms-on-exit        shut this node's VMs down when the agent stops (the all-in-one); by default they keep
+                            running and the next agent adopts them
   --log-level LEVEL         error|warn|info|http|debug (default: info)
 `;
 
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
     'allocatable-memory': { type: 'string' },
     'lease-duration': { type: 'string' },
     resync: { type: 'string' },
+    'stop-vms-on-exit': { type: 'boolean', default: false },
     'log-level': { type: 'string' },
     home: { type: 'string' },
   });
@@ -88,11 +91,12 @@ async function main(argv: string[]): Promise<void> {
     allocatable: { ...(cpu ? { cpu: Math.floor(cpu) } : {}), ...(memory !== undefined ? { memory } : {}) },
     leaseDurationSeconds: leaseSeconds,
     resyncMs: resync ? resync * 1000 : undefined,
+    stopVmsOnExit: values['stop-vms-on-exit'] === true,
     logger: log,
   });
   const shutdown = (signal: string) => {
-    // VMs keep running: QEMU is not the agent's child, and the next agent adopts it.
-    log.info('shutting down; VMs keep running', { signal });
+    // VMs keep running (QEMU is not the agent's child, and the next agent adopts it) unless told otherwise.
+    log.info(values['stop-vms-on-exit'] ? 'shutting down with the VMs' : 'shutting down; VMs keep running', { signal });
     agent.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -52,7 +52,8 @@ export interface VmRuntimeOptions {
 interface RunRecord {
   /** The agent started QEMU for this VM at least once on this node. */
   started: boolean;
-  lastExit?: 'GuestShutdown' | 'Crashed' | 'Halted';
+  /** NodeStopped: the agent stopped it on its way out (--stop-vms-on-exit); it starts again whatever the strategy. */
+  lastExit?: 'GuestShutdown' | 'Crashed' | 'Halted' | 'NodeStopped';
   /** The generation the record's decision was made at (Manual restarts when the spec changes). */
   generation?: number;
 }
@@ -136,10 +137,10 @@ export class VmRuntime implements Reconciler {
 
     if (!running && record.started) {
       // It ran here and is not running now: how did it end, and does the strategy start it again?
-      const exit = record.lastExit === 'GuestShutdown' || record.lastExit === 'Halted' ? record.lastExit : 'Crashed';
+      const exit = record.lastExit === 'GuestShutdown' || record.lastExit === 'Halted' || record.lastExit === 'NodeStopped' ? record.lastExit : 'Crashed';
       if (exit === 'Crashed' && record.lastExit !== 'Crashed') await this.writeRecord(uid, { ...record, lastExit: 'Crashed' });
       const specChanged = record.generation !== undefined && record.generation !== vm.metadata.generation;
-      const stays = !specChanged && ((runStrategy === 'RerunOnFailure' && exit === 'GuestShutdown') || (runStrategy === 'Manual' && exit !== 'Halted'));
+      const stays = !specChanged && ((runStrategy === 'RerunOnFailure' && exit === 'GuestShutdown') || (runStrategy === 'Manual' && (exit === 'GuestShutdown' || exit === 'Crashed')));
       if (stays) {
         const state = exit === 'Crashed' ? 'Crashed' : 'Stopped';
         await this.report(vm, { state, reason: exit, message: exit === 'GuestShutdown' ? 'the guest powered off' : 'QEMU exited unexpectedly' }, undefined, context);
@@ -228,6 +229,23 @@ export class VmRuntime implements Reconciler {
     await this.options.disks.removeVmDisks(uid);
     await fs.rm(this.recordPath(uid), { force: true });
     log.info('VM removed from this node', { uid });
+  }
+
+  /** Shuts every running VM down (ACPI, then quit), remembering that the node stopped it: the next agent starts it again. */
+  async stopAll(graceMs: number, log: Logger): Promise<void> {
+    const running = (await this.options.hypervisor.list()).filter((vm) => vm.pid !== undefined);
+    await Promise.all(
+      running.map(async (vm) => {
+        const record = await this.readRecord(vm.uid);
+        await this.writeRecord(vm.uid, { ...record, started: true, lastExit: 'NodeStopped' });
+        try {
+          const result = await this.options.hypervisor.shutdown(vm.uid, graceMs);
+          log.info('VM stopped with the agent', { uid: vm.uid, path: result.path });
+        } catch (error) {
+          log.warn('could not stop a VM', { uid: vm.uid, error: errorMessage(error) });
+        }
+      }),
+    );
   }
 
   /**
