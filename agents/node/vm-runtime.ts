@@ -16,7 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiClient } from '../../apis/client/index.ts';
-import { isNotFound } from '../../apis/client/index.ts';
+import { isConflict, isNotFound } from '../../apis/client/index.ts';
 import { ImageResource, VirtualMachineResource, type Image, type VirtualMachine, type VirtualMachineRuntime } from '../../apis/compute/v1alpha1/index.ts';
 import { setCondition } from '../../apis/meta/conditions.ts';
 import { timestamp } from '../../apis/meta/time.ts';
@@ -154,9 +154,7 @@ export class VmRuntime implements Reconciler {
     if (!images) return {};
     if (!running) await this.report(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context);
     const cached = new Map<string, string>();
-    for (const [name, image] of images) {
-      if (image.spec.format === 'kernel' || image.spec.format === 'initrd') cached.set(name, (await this.options.disks.ensureImage(imageSpecOf(image))).path);
-    }
+    for (const [name, image] of images) cached.set(name, await this.verifyImage(image, context));
     const disks = await this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
     const disksReady = { status: 'True' as const, reason: 'DisksCreated', message: `${disks.data.length + (disks.boot ? 1 : 0)} disk(s) on ${this.options.nodeName}` };
 
@@ -210,6 +208,36 @@ export class VmRuntime implements Reconciler {
       }
     }
     return images;
+  }
+
+  /**
+   * Fetches and verifies an Image into the node's cache (once per node) and says so in the Image's status:
+   * Ready with its sizes, or Ready=False with why (e.g. ChecksumMismatch) before the error fails the VM.
+   */
+  private async verifyImage(image: Image, context: ReconcileContext): Promise<string> {
+    const ready = image.status?.conditions?.find((condition) => condition.type === 'Ready');
+    try {
+      const cached = await this.options.disks.ensureImage(imageSpecOf(image));
+      if (ready?.status !== 'True' || image.status?.observedGeneration !== image.metadata.generation) {
+        await this.reportImage(image, { status: 'True', reason: 'Verified', message: `fetched and verified on ${this.options.nodeName}` }, { sizeBytes: cached.sizeBytes, virtualSizeBytes: cached.virtualSizeBytes, sha256: cached.sha256 }, context);
+      }
+      return cached.path;
+    } catch (error) {
+      if (error instanceof DiskDriverError || error instanceof VmSpecProblem) {
+        await this.reportImage(image, { status: 'False', reason: error.reason, message: error.message }, {}, context).catch((failure) => context.log.warn('could not report the Image', { error: errorMessage(failure) }));
+      }
+      throw error;
+    }
+  }
+
+  private async reportImage(image: Image, condition: { status: 'True' | 'False'; reason: string; message: string }, fields: Partial<NonNullable<Image['status']>>, context: ReconcileContext): Promise<void> {
+    const status = { ...image.status, ...fields, observedGeneration: image.metadata.generation, conditions: setCondition(image.status?.conditions, { type: 'Ready', ...condition }, image.metadata.generation) };
+    try {
+      await writeStatusIfChanged(this.options.client, ImageResource, image, status, { fieldManager: FIELD_MANAGER, signal: context.signal });
+    } catch (error) {
+      // Another node reported the same Image meanwhile (409), or it went: the VM does not wait on that.
+      if (!isConflict(error) && !isNotFound(error)) throw error;
+    }
   }
 
   /** Writes status.runtime (and DisksReady) when they changed. */

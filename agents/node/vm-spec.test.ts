@@ -13,7 +13,7 @@ const image = (name: string, format: Image['spec']['format'], sha256: string | n
   apiVersion: 'compute.photoncloud.io/v1alpha1',
   kind: 'Image',
   metadata: { name, namespace: 'acme' },
-  spec: { source: { path: `/images/${name}` }, format, ...(sha256 ? { sha256 } : {}) },
+  spec: { source: { path: `/images/${name}` }, format, ...(sha256 ? { sha256 } : {}) } as Image['spec'],
 });
 
 describe('vm-spec', () => {

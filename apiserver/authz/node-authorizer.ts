@@ -132,6 +132,8 @@ export class NodeAuthorizer implements Authorizer {
     // What its VMs reference (images to boot, ports to plug): readable one by one in the namespaces it runs VMs in.
     const referenced = (apiGroup === COMPUTE_GROUP && resource === 'images') || (apiGroup === 'network.photoncloud.io' && resource === 'ports');
     if (referenced && verb === 'get' && !subresource && this.bound.hasNamespace(node, namespace)) return allow('node: referenced by a VirtualMachine bound to it');
+    // An Image's status says it was fetched and verified (or why not): written by the node that did it.
+    if (apiGroup === COMPUTE_GROUP && resource === 'images' && subresource === 'status' && (verb === 'get' || verb === 'patch' || verb === 'update') && this.bound.hasNamespace(node, namespace)) return allow('node: reports an Image it verified');
     if (apiGroup === '' && resource === 'events' && (verb === 'create' || verb === 'patch')) return allow('node: reports events');
     if (apiGroup === 'events.k8s.io' && resource === 'events' && (verb === 'create' || verb === 'patch')) return allow('node: reports events');
     return deny(`node ${node} has no access to ${resource}`);

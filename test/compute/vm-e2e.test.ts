@@ -102,6 +102,12 @@ describe('VirtualMachines on QEMU and OVN, through the API', () => {
     expect(failed.status!.runtime).toMatchObject({ state: 'Failed', reason: 'ChecksumMismatch' });
     expect(failed.status!.runtime!.message).toContain(wrong);
     expect(failed.status!.conditions!.find((condition) => condition.type === 'DisksReady')).toMatchObject({ status: 'False', reason: 'ChecksumMismatch' });
+    // The Image says why; the good ones say they were verified.
+    const images = JSON.parse(kubectlOk(await env.api.kubectl(['get', 'images', '-n', NS, '-o', 'json']))).items as Array<{ metadata: { name: string }; status?: { sizeBytes?: number; conditions?: Array<{ type: string; status: string; reason: string }> } }>;
+    const readyOf = (name: string) => images.find((image) => image.metadata.name === name)?.status?.conditions?.find((condition) => condition.type === 'Ready');
+    expect(readyOf('bad-initrd')).toMatchObject({ status: 'False', reason: 'ChecksumMismatch' });
+    expect(readyOf('guest-initrd')).toMatchObject({ status: 'True', reason: 'Verified' });
+    expect(images.find((image) => image.metadata.name === 'guest-kernel')?.status?.sizeBytes).toBeGreaterThan(1_000_000);
     const uid = failed.metadata.uid!;
     const left = await agent.leftovers();
     expect(left.qemu).not.toContain(uid);

@@ -24,7 +24,8 @@ export interface Image extends KubeObject {
    */
   spec: ImageSpec;
   /**
-   * Observed state of the image, written by the image-controller through the /status subresource.
+   * Observed state of the image, written by the node agent that verified it through the /status
+   * subresource.
    */
   status?: ImageStatus;
 }
@@ -43,10 +44,10 @@ export interface ImageSpec {
    */
   format: 'qcow2' | 'raw' | 'kernel' | 'initrd';
   /**
-   * Expected SHA-256 of the file, in lower-case hex. Strongly recommended with url: the image is
-   * rejected (Stalled, reason ChecksumMismatch) when the download differs. Immutable.
+   * Expected SHA-256 of the file, in lower-case hex. Nodes cache images by it; a download that differs
+   * is rejected (Ready=False, reason ChecksumMismatch; the VMs using it Failed). Immutable.
    */
-  sha256?: string;
+  sha256: string;
 }
 
 /**
@@ -65,7 +66,8 @@ export interface ImageSource {
 }
 
 /**
- * Observed state of the image, written by the image-controller through the /status subresource.
+ * Observed state of the image, written by the node agent that verified it through the /status
+ * subresource.
  */
 export interface ImageStatus {
   /**
