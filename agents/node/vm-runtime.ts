@@ -149,41 +149,62 @@ export class VmRuntime implements Reconciler {
       if (exit === 'Crashed') context.log.warn('VM not running; starting it again', { runStrategy });
     }
 
-    // Disks: images fetched and verified once per node, then the VM's overlays and data disks.
-    const images = await this.resolveImages(vm, context);
-    if (!images) return {};
-    if (!running) await this.report(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context);
-    const cached = new Map<string, string>();
-    for (const [name, image] of images) cached.set(name, await this.verifyImage(image, context));
-    const disks = await this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
-    const disksReady = { status: 'True' as const, reason: 'DisksCreated', message: `${disks.data.length + (disks.boot ? 1 : 0)} disk(s) on ${this.options.nodeName}` };
-
-    // Network: a tap per interface, bound by ovn-controller to the interface's Port.
+    // Network first (its taps must exist before QEMU opens them, and again after any drift): a tap per
+    // interface, bound by ovn-controller to the interface's Port.
     const interfaces = vmInterfaces(vm);
     if (!interfaces) {
-      await this.report(vm, { state: 'Starting', reason: 'WaitingForPorts', message: 'waiting for the VM\'s Ports to have addresses' }, disksReady, context);
+      await this.report(vm, { state: 'Starting', reason: 'WaitingForPorts', message: "waiting for the VM's Ports to have addresses" }, undefined, context);
       return {}; // the controller's write of status.interfaces brings the VM back
     }
-    const { taps } = await this.options.network.ensure(uid, interfaces);
 
-    // QEMU: start (or adopt the running one).
-    const spec = startSpec(vm, { kernel: vm.spec.boot.kernel ? cached.get(vm.spec.boot.kernel.imageRef) : undefined, initrd: vm.spec.boot.kernel?.initrdRef ? cached.get(vm.spec.boot.kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces);
-    if (!running) await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
-    const started = await hypervisor.start(spec);
-    if (!started.adopted || !record.started || record.lastExit) await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });
-    if (!started.adopted) context.log.info('VM started', { pid: started.pid, accel: started.accel });
+    let pid: number;
+    let accelerator: 'kvm' | 'tcg';
+    let machine: 'pc' | 'microvm';
+    let taps: string[];
+    let disksReady: { status: 'True'; reason: string; message: string } | undefined;
+    if (running) {
+      // Adopted or already checked: disks change only at the next start, so a running VM costs a QMP query and
+      // the tap check, not qemu-img runs.
+      taps = (await this.options.network.ensure(uid, interfaces)).taps;
+      pid = observed.pid!;
+      const previous = vm.status?.runtime?.node === this.options.nodeName ? vm.status.runtime : undefined;
+      accelerator = previous?.accelerator ?? (await hypervisor.probe()).accel;
+      machine = previous?.machine ?? vm.spec.machine ?? 'pc';
+    } else {
+      // Disks: images fetched and verified once per node, then the VM's overlays and data disks.
+      const images = await this.resolveImages(vm, context);
+      if (!images) return {};
+      await this.report(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context);
+      const cached = new Map<string, string>();
+      for (const [name, image] of images) cached.set(name, await this.verifyImage(image, context));
+      const disks = await this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
+      disksReady = { status: 'True', reason: 'DisksCreated', message: `${disks.data.length + (disks.boot ? 1 : 0)} disk(s) on ${this.options.nodeName}` };
+      taps = (await this.options.network.ensure(uid, interfaces)).taps;
+
+      // QEMU: start it (start() adopts one that came up meanwhile).
+      const kernel = vm.spec.boot.kernel;
+      const spec = startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces);
+      await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
+      const started = await hypervisor.start(spec);
+      await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });
+      if (!started.adopted) context.log.info('VM started', { pid: started.pid, accel: started.accel });
+      pid = started.pid;
+      accelerator = started.accel;
+      machine = spec.machine ?? 'pc';
+    }
     const status = await hypervisor.status(uid);
     const bound = await Promise.all(interfaces.map((entry) => this.options.network.bound(entry.ifaceId)));
-    const startedAt = await startTime(started.pid);
+    const startedAt = await startTime(pid);
+    const qmpReason = status.qmpStatus ? `Qemu${status.qmpStatus.replace(/(^|-)([a-z])/g, (_match, _dash, letter: string) => letter.toUpperCase())}` : 'Starting';
     await this.report(
       vm,
       {
         state: status.state === 'running' ? 'Running' : 'Starting',
-        reason: status.state === 'running' ? 'Running' : status.qmpStatus ? `Qemu${status.qmpStatus.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}` : 'Starting',
-        message: status.state === 'running' ? `QEMU ${started.pid} running (${started.accel})` : `QEMU ${started.pid}: ${status.qmpStatus ?? status.error ?? status.state}`,
-        pid: started.pid,
-        accelerator: started.accel,
-        machine: spec.machine ?? 'pc',
+        reason: status.state === 'running' ? 'Running' : qmpReason,
+        message: status.state === 'running' ? `QEMU ${pid} running (${accelerator})` : `QEMU ${pid}: ${status.qmpStatus ?? status.error ?? status.state}`,
+        pid,
+        accelerator,
+        machine,
         ...(startedAt ? { startedAt } : {}),
         interfaces: interfaces.map((entry, index) => ({ name: entry.name, tap: taps[index], bound: bound[index] })),
       },

@@ -89,7 +89,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--netns', chassis.netns.name,
       '--accelerator', 'tcg',
       '--lease-duration', String(options.leaseDurationSeconds ?? 2),
-      '--resync', '1',
+      '--resync', '2',
       '--allocatable-cpu', String(agentOptions.cpu ?? 8),
       '--allocatable-memory', agentOptions.memory ?? '4Gi',
       ...(agentOptions.labels ? ['--node-labels', Object.entries(agentOptions.labels).map(([key, value]) => `${key}=${value}`).join(',')] : []),
