@@ -112,7 +112,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
         const paths = agentPaths(stateDir);
         const links = await run('ip', ['-n', chassis.netns.name, '-o', 'link', 'show']);
         const taps = [...links.stdout.matchAll(/^\d+: (pt[0-9a-f]+)[:@]/gm)].map((match) => match[1]);
-        return { qemu: await list(paths.qemu), disks: (await list(paths.disks)).filter((entry) => entry !== 'images' && !entry.startsWith('.')), taps };
+        return { qemu: await list(paths.qemu), disks: await list(path.join(paths.disks, 'vms')), taps };
       },
     };
     agents.push(agent);
