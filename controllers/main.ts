@@ -17,6 +17,8 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
                               (ovn-nbctl --ca-cert); host names are not checked, as with OVS's own tools
   --ovn-nb-cert FILE          with ssl: endpoints: this client's certificate (PEM; ovn-nbctl --certificate)
   --ovn-nb-key FILE           with ssl: endpoints: its private key (PEM; ovn-nbctl --private-key)
+  --node-monitor-grace-period SECONDS  a Node whose Lease is this old is Ready=Unknown (default 40)
+  --node-eviction-timeout SECONDS      a Node not Ready this long: its RerunOnFailure VMs start elsewhere (default 300)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -33,7 +35,17 @@ function parse(argv: string[]) {
     'ovn-nb-cert': { type: 'string' },
     'ovn-nb-key': { type: 'string' },
     'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
+    'node-monitor-grace-period': { type: 'string' },
+    'node-eviction-timeout': { type: 'string' },
   });
+  const seconds = (flag: string): number | undefined => {
+    const text = values[flag as keyof typeof values] as string | undefined;
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${flag} must be a positive number of seconds, got ${JSON.stringify(text)}`);
+    return value * 1000;
+  };
+  const nodeLifecycle = { nodeMonitorGracePeriodMs: seconds('node-monitor-grace-period'), evictionTimeoutMs: seconds('node-eviction-timeout') };
   if (!['true', 'false'].includes(values['leader-elect']!)) throw new UsageError('--leader-elect must be true or false');
   const controllers = values.controllers?.split(',').map((name) => name.trim()).filter(Boolean);
   for (const name of controllers ?? []) if (!CONTROLLERS[name]) throw new UsageError(`--controllers: unknown controller ${JSON.stringify(name)} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
@@ -42,7 +54,7 @@ function parse(argv: string[]) {
   const ovnNorthboundTls = northboundTls(values, ovnNorthbound);
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress, nodeLifecycle };
 }
 
 /**
@@ -81,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, logger: log });
   // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });

@@ -6,7 +6,7 @@ import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { GarbageCollector } from './gc/collector.ts';
 import { OvnNorthboundDriver } from '../agents/ovn-nb/index.ts';
 import { NetworkShared, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
-import { virtualMachineController } from './compute/virtualmachine.ts';
+import { nodeLifecycleController, schedulerController, virtualMachineController, type NodeLifecycleOptions } from './compute/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -32,6 +32,8 @@ export class ManagerContext {
     readonly metrics: RuntimeMetrics,
     private readonly registry: Registry,
     private readonly ovnNorthboundTls?: OvsdbTlsFiles,
+    /** Timings of the node-lifecycle controller (grace period, eviction timeout). */
+    readonly nodeLifecycle: NodeLifecycleOptions = {},
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -89,6 +91,8 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   'organization-role-binding': (context, log) => organizationRoleBindingController(context, log, context.metrics),
   // Compute: Ports and the summary of VirtualMachines (the node agents run them).
   virtualmachine: (context, log) => virtualMachineController(context, log, context.metrics),
+  scheduler: (context, log) => schedulerController(context, log, context.metrics),
+  'node-lifecycle': (context, log) => nodeLifecycleController(context, log, context.metrics, context.nodeLifecycle),
 };
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */
@@ -111,6 +115,8 @@ export interface ControllerManagerOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Node-lifecycle timings (defaults: 40 s grace, 5 min before RerunOnFailure VMs move). */
+  nodeLifecycle?: NodeLifecycleOptions;
   /** Serve /metrics on this loopback-or-given address (`host:port`; port 0 picks one); undefined: don't. */
   metricsAddress?: string;
   logger?: Logger;
@@ -146,7 +152,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));

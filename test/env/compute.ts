@@ -49,7 +49,7 @@ export interface ComputeEnv {
 export interface ComputeEnvOptions {
   /** Node lifecycle timings (defaults short for tests). */
   nodeMonitorGracePeriodMs?: number;
-  podEvictionTimeoutMs?: number;
+  evictionTimeoutMs?: number;
   /** The agents' Lease duration in seconds (default 2). */
   leaseDurationSeconds?: number;
   /** Controllers to run (default COMPUTE_CONTROLLERS). */
@@ -69,6 +69,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
     ovnNorthbound: ovn.nbEndpoint,
     leaderElect: false,
     controllers: options.controllers ?? COMPUTE_CONTROLLERS,
+    nodeLifecycle: { nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? 8000, evictionTimeoutMs: options.evictionTimeoutMs ?? 2000 },
   });
   const agents: TestAgent[] = [];
 

@@ -1,0 +1,98 @@
+// Where a VirtualMachine fits, as a pure function (unit-tested in fit.test.ts): the scheduler's filter and
+// score. A Node is a candidate when it is Ready, not cordoned (spec.unschedulable), carries every label of the
+// VM's nodeSelector and has the VM's cpu and memory free: allocatable minus what the VMs bound to it request
+// (every bound VM that is not Halted, including ones being deleted — their QEMU may still run). Among the
+// candidates the one left least full wins (the larger of its cpu and memory fractions after placement), so VMs
+// spread; ties go to the node with fewer VMs, then to the name. When none fits, the message says why for each
+// node, grouped as kube-scheduler does: "0/3 nodes are available: 1 not Ready, 2 insufficient cpu".
+import type { Node, VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import { findCondition } from '../../apis/meta/conditions.ts';
+import { parseByteQuantity } from '../../apis/meta/quantity.ts';
+
+export interface Resources {
+  cpu: number;
+  memoryBytes: number;
+}
+
+export interface NodeView {
+  name: string;
+  labels: Record<string, string>;
+  unschedulable: boolean;
+  ready: boolean;
+  allocatable: Resources;
+  /** What the VMs bound to it request, and how many they are. */
+  used: Resources & { vms: number };
+}
+
+export interface Placement {
+  node?: string;
+  /** Why no node fits (empty when one does). */
+  message: string;
+}
+
+/** What a VM asks for: its cores (default 1) and memory. */
+export function requestOf(vm: VirtualMachine): Resources {
+  return { cpu: vm.spec.cpu?.cores ?? 1, memoryBytes: parseByteQuantity(vm.spec.memory) ?? 0 };
+}
+
+/** Whether a bound VM counts against its node: everything but Halted. */
+export const occupies = (vm: VirtualMachine): boolean => (vm.spec.runStrategy ?? 'Always') !== 'Halted';
+
+export function nodeView(node: Node, used: Resources & { vms: number }): NodeView {
+  return {
+    name: node.metadata.name!,
+    labels: node.metadata.labels ?? {},
+    unschedulable: node.spec?.unschedulable === true,
+    ready: findCondition(node.status?.conditions, 'Ready')?.status === 'True',
+    allocatable: { cpu: node.status?.allocatable?.cpu ?? 0, memoryBytes: parseByteQuantity(node.status?.allocatable?.memory) ?? 0 },
+    used,
+  };
+}
+
+const GIB = 1024 ** 3;
+const gib = (bytes: number) => `${(bytes / GIB).toFixed(bytes % GIB === 0 ? 0 : 2)}Gi`;
+
+/** Picks the node for a request, or says why there is none. */
+export function choose(request: Resources, nodeSelector: Record<string, string> | undefined, nodes: readonly NodeView[]): Placement {
+  if (nodes.length === 0) return { message: 'no Nodes are registered' };
+  const rejected = new Map<string, number>();
+  const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
+  let mostFreeCpu = 0;
+  let mostFreeMemory = 0;
+  const fitting: Array<{ node: NodeView; fullness: number }> = [];
+  for (const node of nodes) {
+    if (!node.ready) {
+      reject('not Ready');
+      continue;
+    }
+    if (node.unschedulable) {
+      reject('unschedulable (cordoned)');
+      continue;
+    }
+    const mismatch = Object.entries(nodeSelector ?? {}).some(([key, value]) => node.labels[key] !== value);
+    if (mismatch) {
+      reject("didn't match the VM's nodeSelector");
+      continue;
+    }
+    const freeCpu = node.allocatable.cpu - node.used.cpu;
+    const freeMemory = node.allocatable.memoryBytes - node.used.memoryBytes;
+    mostFreeCpu = Math.max(mostFreeCpu, freeCpu);
+    mostFreeMemory = Math.max(mostFreeMemory, freeMemory);
+    const cpuShort = request.cpu > freeCpu;
+    const memoryShort = request.memoryBytes > freeMemory;
+    if (cpuShort) reject('insufficient cpu');
+    if (memoryShort) reject('insufficient memory');
+    if (cpuShort || memoryShort) continue;
+    const fraction = (used: number, wanted: number, total: number) => (total > 0 ? (used + wanted) / total : 1);
+    fitting.push({ node, fullness: Math.max(fraction(node.used.cpu, request.cpu, node.allocatable.cpu), fraction(node.used.memoryBytes, request.memoryBytes, node.allocatable.memoryBytes)) });
+  }
+  if (fitting.length > 0) {
+    fitting.sort((a, b) => a.fullness - b.fullness || a.node.used.vms - b.node.used.vms || a.node.name.localeCompare(b.node.name));
+    return { node: fitting[0].node.name, message: '' };
+  }
+  const reasons = [...rejected.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([why, count]) => `${count} ${why}`);
+  const details: string[] = [];
+  if (rejected.has('insufficient cpu')) details.push(`wants ${request.cpu} cpu, at most ${Math.max(0, mostFreeCpu)} free on a node`);
+  if (rejected.has('insufficient memory')) details.push(`wants ${gib(request.memoryBytes)} memory, at most ${gib(Math.max(0, mostFreeMemory))} free on a node`);
+  return { message: `0/${nodes.length} nodes are available: ${reasons.join(', ')}${details.length ? ` (${details.join('; ')})` : ''}` };
+}

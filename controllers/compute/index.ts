@@ -1,0 +1,58 @@
+// The compute controllers: the scheduler (VM → Node), the virtualmachine controller (its Ports and summary)
+// and the node-lifecycle controller (Nodes that stop heartbeating; VMs that move). Each is a separate
+// controller (switchable by --controllers) over the manager's shared informers; the node agents
+// (agents/node) run the VMs.
+import { LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
+import { NodeResource, VirtualMachineResource, type Node, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { Controller, watchOf } from '../runtime/controller.ts';
+import type { InformerCache } from '../runtime/informer.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import { NODE_LEASE_NAMESPACE, NodeLifecycle, type NodeLifecycleOptions } from './node-lifecycle.ts';
+import { isPending, Scheduler } from './scheduler.ts';
+
+export { virtualMachineController } from './virtualmachine.ts';
+export type { NodeLifecycleOptions } from './node-lifecycle.ts';
+
+export interface ComputeDeps {
+  client: ApiClient;
+  informers: InformerCache;
+}
+
+export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
+  const vms = deps.informers.informerFor<VirtualMachine>(VirtualMachineResource);
+  const nodes = deps.informers.informerFor<Node>(NodeResource);
+  // Any Node change, or a VM leaving a node (room freed), may let a waiting VM fit.
+  const pending = () => vms.list().filter(isPending).map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
+  return new Controller({
+    name: 'scheduler',
+    client: deps.client,
+    informers: deps.informers,
+    resource: VirtualMachineResource,
+    reconciler: new Scheduler(deps.client, vms, nodes),
+    logger: log,
+    metrics,
+    workers: 1,
+    watches: [watchOf(nodes, pending), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? pending() : []))],
+  });
+}
+
+export function nodeLifecycleController(deps: ComputeDeps, log: Logger, metrics?: RuntimeMetrics, options: NodeLifecycleOptions = {}): Controller {
+  const informers = {
+    nodes: deps.informers.informerFor<Node>(NodeResource),
+    leases: deps.informers.informerFor<Lease>(LeaseResource, { namespace: NODE_LEASE_NAMESPACE }),
+    vms: deps.informers.informerFor<VirtualMachine>(VirtualMachineResource),
+  };
+  return new Controller({
+    name: 'node-lifecycle-controller',
+    client: deps.client,
+    informers: deps.informers,
+    resource: NodeResource,
+    reconciler: new NodeLifecycle(deps.client, informers, options),
+    logger: log,
+    metrics,
+    watches: [watchOf(informers.leases, (lease) => [{ name: lease.metadata.name! }])],
+    // Node conditions are the agent's and this controller's: no Stalled condition on Nodes.
+    stalledConditions: false,
+  });
+}
