@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { ConfigurationError } from '../lib/cli.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
+import { ConsoleProxy } from './proxy/console.ts';
 import { createLoginHandler } from './auth/login.ts';
 import { LoginLimiter, type LoginLimits } from './auth/login-limiter.ts';
 import { MastersCertificates, mastersCertificatesFile } from './auth/masters-certificates.ts';
@@ -232,10 +233,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     signedTokens: new SignedTokenAuthenticator(signingKeys, watchCacheDirectory(registry, cache), { log: log.child({ component: 'authentication' }) }),
     mastersCertificates: new MastersCertificates(mastersCertificatesFile(prepared.home)),
   };
+  const reader = new Reader(store, cache);
+  // A VirtualMachine's console, proxied to its node agent with the API server's agent client certificate.
+  const consoles = new ConsoleProxy({ reader, registry, clientCertificate: pki.agentClient, log: log.child({ component: 'console-proxy' }) });
   const router = createRouter({
     registry,
     // Reviews ask the router's own authorizer, and RBAC's rules for SelfSubjectRulesReview.
-    resources: new ResourceHandler({ registry, objects, reader: new Reader(store, cache), watches, authorizer, rules: rbac, tokens: tokenIssuer }),
+    resources: new ResourceHandler({ registry, objects, reader, watches, authorizer, rules: rbac, tokens: tokenIssuer, readSubresource: consoles.serve }),
     openapi: new OpenApiDocuments(registry, SERVER_VERSION.gitVersion),
     tokens: authenticators,
     authorizer,

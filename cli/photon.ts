@@ -347,7 +347,7 @@ async function localAgentArgs(home: string, chassis: LocalChassis): Promise<stri
     return undefined;
   }
   // The chassis stops with the all-in-one: so do the VMs (they start again with it).
-  return ['--home', home, '--kubeconfig', kubeconfig, '--node-name', nodeName, '--ovs-db', chassis.ovsdb, '--netns', chassis.netns, '--stop-vms-on-exit'];
+  return ['--home', home, '--kubeconfig', kubeconfig, '--node-name', nodeName, '--ovs-db', chassis.ovsdb, '--netns', chassis.netns, '--stop-vms-on-exit', '--port', '0'];
 }
 
 function main(argv: string[]): void {

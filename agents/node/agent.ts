@@ -5,7 +5,7 @@
 // directories say which) and, once its VM list has synced, removes what belongs to VMs no longer bound here.
 import path from 'node:path';
 import { ExponentialBackoff, noJitterGenerator } from 'cockatiel';
-import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
+import { clientFromKubeconfig, loadKubeconfig, type ApiClient } from '../../apis/client/index.ts';
 import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import { Controller } from '../../controllers/runtime/controller.ts';
 import { InformerCache } from '../../controllers/runtime/informer.ts';
@@ -14,8 +14,12 @@ import { PeriodicTask } from '../../lib/periodic.ts';
 import { QemuImgDiskDriver } from '../disks/index.ts';
 import { OvsTapDriver } from '../node-network/index.ts';
 import { QemuDriver, type Accel } from '../qemu/index.ts';
+import { ensureServingCertificate, startAgentServer } from './agent-server.ts';
 import { NodeRegistration, type Resources } from './registration.ts';
 import { VmRuntime } from './vm-runtime.ts';
+
+/** kubelet's port, by the same convention: the agent's HTTPS endpoint. */
+export const DEFAULT_AGENT_PORT = 10250;
 
 export interface NodeAgentOptions {
   kubeconfig: string;
@@ -28,6 +32,9 @@ export interface NodeAgentOptions {
   netns?: string;
   bridge?: string;
   internalIp?: string;
+  /** Where the agent's HTTPS endpoint listens (default: internalIp) and its port (default 10250; 0 picks one). */
+  listenAddress?: string;
+  port?: number;
   labels?: Record<string, string>;
   allocatable?: Partial<Resources>;
   accelerator?: 'auto' | Accel;
@@ -67,6 +74,24 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const disks = new QemuImgDiskDriver({ stateDir: paths.disks });
   const network = new OvsTapDriver({ db: options.ovsDb, netns: options.netns, bridge: options.bridge });
 
+  // The endpoint the API server reaches for consoles (agent-server.ts), published with the Node's status.
+  const internalIp = options.internalIp ?? '127.0.0.1';
+  const serving = await ensureServingCertificate(options.stateDir, options.nodeName, [internalIp]);
+  const caPem = loadKubeconfig(options.kubeconfig).caPem;
+  if (!caPem) throw new Error(`${options.kubeconfig} has no certificate-authority-data: the agent needs the cluster CA to know the API server`);
+  let vmInformer: ReturnType<InformerCache['informerFor']> | undefined;
+  const server = await startAgentServer({
+    host: options.listenAddress ?? internalIp,
+    port: options.port ?? DEFAULT_AGENT_PORT,
+    tls: serving,
+    clientCaPem: caPem,
+    consoleFile: (namespace, name) => {
+      const vm = vmInformer?.get(name, namespace) as VirtualMachine | undefined;
+      return vm && vm.status?.nodeName === options.nodeName ? hypervisor.consolePath(vm.metadata.uid!) : undefined;
+    },
+    log: log.child({ component: 'agent-server' }),
+  });
+
   const registration = new NodeRegistration({
     client,
     nodeName: options.nodeName,
@@ -74,7 +99,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     hypervisor,
     network,
     stateDir: options.stateDir,
-    internalIp: options.internalIp ?? '127.0.0.1',
+    internalIp,
+    agentEndpoint: () => ({ port: server.port, certificateSha256: serving.sha256 }),
     allocatable: options.allocatable,
     leaseDurationSeconds: options.leaseDurationSeconds,
     statusIntervalMs: options.statusIntervalMs,
@@ -84,8 +110,9 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
   const informers = new InformerCache(client, { defaults: { logger: log } });
   const fieldSelector = `status.nodeName=${options.nodeName}`;
-  const vmInformer = informers.informerFor<VirtualMachine>(VirtualMachineResource, { fieldSelector });
-  const runtime = new VmRuntime({ client, nodeName: options.nodeName, informer: vmInformer, hypervisor, disks, network, stateDir: options.stateDir, resyncMs: options.resyncMs, log });
+  const vms = informers.informerFor<VirtualMachine>(VirtualMachineResource, { fieldSelector });
+  vmInformer = vms;
+  const runtime = new VmRuntime({ client, nodeName: options.nodeName, informer: vms, hypervisor, disks, network, stateDir: options.stateDir, resyncMs: options.resyncMs, log });
   const controller = new Controller({
     name: 'photon-agent',
     client,
@@ -104,7 +131,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   await controller.start();
 
   const sweep = async () => {
-    await vmInformer.waitForSync();
+    await vms.waitForSync();
     const removed = await runtime.removeOrphans(log);
     if (removed > 0) log.info('removed leftovers of VMs no longer on this node', { removed });
     return removed;
@@ -123,6 +150,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       registration.stop();
       await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));
       await informers.stop();
+      await server.close();
       if (options.stopVmsOnExit) await runtime.stopAll(10_000, log);
     },
   };

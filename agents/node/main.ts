@@ -15,6 +15,8 @@ export const AGENT_USAGE = `Usage: photon agent [flags]
   --state-dir DIR           VM state, disks and image cache (default: $PHOTON_HOME/agent; keep it short: QMP socket paths
                             must fit 107 bytes)
   --internal-ip ADDR        the node's InternalIP (default 127.0.0.1)
+  --port PORT               the agent's HTTPS endpoint (consoles, for the API server) on the internal IP (default 10250;
+                            0 picks a free one; the Node's status says which)
   --node-labels K=V,…       labels the Node is registered with (nodeSelector matches them)
   --ovs-db ENDPOINT         this node's Open vSwitch database (default: ovs-vsctl's own, unix:/run/openvswitch/db.sock)
   --netns NAME              network namespace ovs-vswitchd runs in (QEMU runs there too); default the agent's own
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
     'state-dir': { type: 'string' },
     'internal-ip': { type: 'string' },
     'node-labels': { type: 'string' },
+    port: { type: 'string' },
     'ovs-db': { type: 'string' },
     netns: { type: 'string' },
     bridge: { type: 'string' },
@@ -77,12 +80,15 @@ async function main(argv: string[]): Promise<void> {
   const cpu = positive('--allocatable-cpu', values['allocatable-cpu']);
   const leaseSeconds = positive('--lease-duration', values['lease-duration']);
   const resync = positive('--resync', values.resync);
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be 0-65535, got ${JSON.stringify(values.port)}`);
   const log = createLogger('photon-agent');
   const agent = await startNodeAgent({
     kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'agent.kubeconfig')),
     nodeName,
     stateDir: path.resolve(values['state-dir'] ?? path.join(home, 'agent')),
     internalIp: values['internal-ip'],
+    port,
     labels: labelsOf(values['node-labels']),
     ovsDb: values['ovs-db'],
     netns: values.netns,

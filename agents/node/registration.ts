@@ -39,8 +39,8 @@ export interface RegistrationOptions {
   /** Directory whose filesystem holds VM disks (capacity.disk). */
   stateDir: string;
   internalIp: string;
-  /** Port of the agent's HTTPS endpoint (consoles), once serving. */
-  agentPort?: () => number | undefined;
+  /** The agent's HTTPS endpoint (consoles): its port and serving certificate's SHA-256, once serving. */
+  agentEndpoint?: () => { port: number; certificateSha256: string } | undefined;
   /** What VMs may use; default: capacity with 4x CPU overcommit and 1 GiB of memory kept for the host. */
   allocatable?: Partial<Resources>;
   cpuAllocationRatio?: number;
@@ -151,7 +151,7 @@ export class NodeRegistration {
     conditions = setCondition(conditions, { type: 'HypervisorReady', status: 'True', reason: probe.reason, message: probe.message }, generation);
     conditions = setCondition(conditions, networkProblem ? { type: 'NetworkReady', status: 'False', reason: 'ChassisNotReady', message: networkProblem } : { type: 'NetworkReady', status: 'True', reason: 'ChassisRegistered', message: `OVN chassis ${chassisName}` }, generation);
     conditions = setCondition(conditions, networkProblem ? { type: 'Ready', status: 'False', reason: 'NetworkNotReady', message: networkProblem } : { type: 'Ready', status: 'True', reason: 'AgentReady', message: `agent ${AGENT_VERSION} running VMs with ${probe.accel}` }, generation);
-    const port = this.options.agentPort?.();
+    const endpoint = this.options.agentEndpoint?.();
     const status: NodeStatus = {
       ...node.status,
       observedGeneration: generation,
@@ -164,7 +164,7 @@ export class NodeRegistration {
         { type: 'Hostname', address: os.hostname() },
       ],
       nodeInfo: { ...this.staticInfo, accelerator: probe.accel },
-      ...(port ? { daemonEndpoints: { agentEndpoint: { port } } } : {}),
+      ...(endpoint ? { daemonEndpoints: { agentEndpoint: endpoint } } : {}),
     };
     const result = await writeStatusIfChanged(client, NodeResource, node, status, { fieldManager: FIELD_MANAGER });
     if (result.changed) log.debug('node status written', { ready: !networkProblem });

@@ -139,8 +139,13 @@ function stillGood(certificatePem: string, hosts: string[], days: number): boole
 export interface ServerPki {
   ca: CertificateAuthority;
   serving: KeyPairPem;
+  /** The API server's client certificate for node agents (consoles): CN AGENT_CLIENT_NAME. */
+  agentClient: KeyPairPem;
   directory: string;
 }
+
+/** Whom node agents accept (agents/node/agent-server.ts checks the same name). */
+export const AGENT_CLIENT_NAME = 'system:photon:apiserver-agent-client';
 
 /** Loads the CA and serving certificate from `directory`, creating or renewing what is missing or stale. */
 export async function ensureServerPki(directory: string, hosts: string[]): Promise<ServerPki> {
@@ -165,5 +170,15 @@ export async function ensureServerPki(directory: string, hosts: string[]): Promi
     writePrivateFileAtomic(servingKey, serving.keyPem);
     fs.writeFileSync(servingCert, serving.certificatePem);
   }
-  return { ca, serving, directory };
+  const agentCert = path.join(directory, 'agent-client.crt');
+  const agentKey = path.join(directory, 'agent-client.key');
+  let agentClient: KeyPairPem;
+  if (fs.existsSync(agentCert) && fs.existsSync(agentKey) && stillGood(fs.readFileSync(agentCert, 'utf8'), [], 30)) {
+    agentClient = { certificatePem: fs.readFileSync(agentCert, 'utf8'), keyPem: readPrivate(agentKey) };
+  } else {
+    agentClient = await issueCertificate(ca, { commonName: AGENT_CLIENT_NAME, usage: 'client' });
+    writePrivateFileAtomic(agentKey, agentClient.keyPem);
+    fs.writeFileSync(agentCert, agentClient.certificatePem);
+  }
+  return { ca, serving, agentClient, directory };
 }

@@ -51,7 +51,8 @@ function tenantKinds(resources: readonly ResourceInfo[]): Map<string, ResourceIn
 function tenantRules(resources: readonly ResourceInfo[], verbs: string[], withStatus: boolean): PolicyRule[] {
   return [...tenantKinds(resources)].map(([group, kinds]) => ({
     apiGroups: [group],
-    resources: kinds.flatMap((kind) => (withStatus && kind.hasStatus ? [kind.plural, `${kind.plural}/status`] : [kind.plural])).sort(),
+    // Read-only subresources (a VM's console) go with reading, as pods/log is in Kubernetes' view role.
+    resources: kinds.flatMap((kind) => (withStatus ? [kind.plural, ...(kind.hasStatus ? [`${kind.plural}/status`] : []), ...(kind.readSubresources ?? []).map((name) => `${kind.plural}/${name}`)] : [kind.plural])).sort(),
     verbs,
   }));
 }

@@ -125,7 +125,7 @@ export class NodeAuthorizer implements Authorizer {
         return attributes.fieldSelectorNodeName === node ? allow('node: VirtualMachines bound to it') : deny(`node ${node} may only list VirtualMachines with fieldSelector status.nodeName=${node}`);
       }
       if (!name || !namespace || !this.vmBoundTo(node, namespace, name)) return deny(`node ${node} may only access VirtualMachines bound to it`);
-      if (verb === 'get') return allow('node: a VirtualMachine bound to it');
+      if (verb === 'get' && !subresource) return allow('node: a VirtualMachine bound to it');
       if (subresource === 'status' && (verb === 'update' || verb === 'patch' || verb === 'get')) return allow('node: status of a VirtualMachine bound to it');
       return deny(`node ${node} may only change the status of VirtualMachines`);
     }

@@ -41,6 +41,9 @@ function resourceEntries(resource: ResourceInfo) {
   if (resource.hasStatus) {
     entries.push({ name: `${resource.plural}/status`, singularName: '', namespaced: resource.namespaced, kind: resource.kind, verbs: SUBRESOURCE_VERBS.status });
   }
+  for (const name of resource.readSubresources ?? []) {
+    entries.push({ name: `${resource.plural}/${name}`, singularName: '', namespaced: resource.namespaced, kind: resource.kind, verbs: ['get'] });
+  }
   for (const { name, kind } of resource.createSubresources ?? []) {
     entries.push({ name: `${resource.plural}/${name}`, singularName: '', namespaced: resource.namespaced, group: kind.group, version: kind.version, kind: kind.kind, verbs: ['create'] });
   }
@@ -72,6 +75,7 @@ function discoveryResource(resource: ResourceInfo) {
   const subresources: Array<Record<string, unknown>> = [];
   if (resource.hasStatus) subresources.push({ subresource: 'status', responseKind, verbs: SUBRESOURCE_VERBS.status });
   for (const { name, kind } of resource.createSubresources ?? []) subresources.push({ subresource: name, responseKind: kind, verbs: ['create'] });
+  for (const name of resource.readSubresources ?? []) subresources.push({ subresource: name, responseKind, verbs: ['get'] });
   if (subresources.length > 0) entry.subresources = subresources;
   return entry;
 }

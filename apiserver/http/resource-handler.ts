@@ -6,7 +6,7 @@ import type { TokenIssuer } from '../auth/tokens/types.ts';
 import type { Authorizer, RuleResolver } from '../authz/types.ts';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
-import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound } from '../errors.ts';
+import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound, serviceUnavailable } from '../errors.ts';
 import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
@@ -43,12 +43,15 @@ export interface ResourceHandlerDeps {
   rules: RuleResolver;
   /** Signs the tokens of a ServiceAccount's `token` subresource (TokenRequest). */
   tokens: TokenIssuer;
+  /** Serves read-only subresources (a VirtualMachine's `console`: console-proxy.ts). */
+  readSubresource?: (request: IncomingMessage, response: ServerResponse, query: URLSearchParams, info: ResourceRequest, resource: ResourceInfo) => Promise<void>;
 }
 
 const SUBRESOURCE_VERBS: Record<string, string[]> = {
   status: ['get', 'update', 'patch'],
   finalize: ['update'],
   token: ['create'],
+  console: ['get'],
 };
 
 /** Finds the resource a request addresses and checks scope and subresource, or throws the 404/405. */
@@ -68,7 +71,8 @@ export function resolveResource(registry: ResourceRegistry, request: ResourceReq
   if (request.verb === 'create' && request.name !== undefined && !createSubresource) throw methodNotAllowed('POST');
   if (request.subresource !== undefined) {
     const allowed = SUBRESOURCE_VERBS[request.subresource];
-    const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' ? resource.plural === 'namespaces' && !resource.group : createSubresource;
+    const readSubresource = resource.readSubresources?.includes(request.subresource) ?? false;
+    const served = request.subresource === 'status' ? resource.hasStatus : request.subresource === 'finalize' ? resource.plural === 'namespaces' && !resource.group : createSubresource || readSubresource;
     if (!allowed || !served) throw routeNotFound();
     if (!allowed.includes(request.verb)) throw methodNotAllowed(request.verb);
   }
@@ -101,6 +105,10 @@ export class ResourceHandler {
     const namespace = info.namespace;
     switch (info.verb) {
       case 'get': {
+        if (info.subresource !== undefined && resource.readSubresources?.includes(info.subresource)) {
+          if (!this.deps.readSubresource) throw serviceUnavailable(`${resource.plural}/${info.subresource} is not served by this API server`);
+          return this.deps.readSubresource(request, response, query, info, resource);
+        }
         const object = await this.deps.reader.get(resource, namespace, info.name!, query.get('resourceVersion') ?? undefined);
         // The audit record keeps references only; it serialises them just for levels that log responses.
         context.audit.responseObject = represent(resource, object, negotiateRepresentation(accept), query, true);

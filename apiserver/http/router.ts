@@ -115,7 +115,9 @@ export function createRouter(deps: RouterDeps) {
         if (!decision.allowed) throw forbiddenRequest(attributes);
       }
       // Every authenticated request holds a slot until its response closes (a watch: until it ends).
-      if (user) admitRequest(deps.flowControl, user, requestKind(request.method, parsed.type === 'resource' && parsed.request.verb === 'watch'), response);
+      // A followed console is long-running like a watch (kube-apiserver counts pods/log?follow the same way).
+      const longRunning = parsed.type === 'resource' && (parsed.request.verb === 'watch' || (parsed.request.subresource === 'console' && ['true', '1'].includes(query.get('follow') ?? '')));
+      if (user) admitRequest(deps.flowControl, user, requestKind(request.method, longRunning), response);
       if (parsed.type === 'resource') {
         if (!acceptsJson(request.headers.accept)) {
           throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');

@@ -54,6 +54,7 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
   const storageVersions = spec.versions.filter((version) => version.storage);
   if (storageVersions.length !== 1) throw new CrdError(`CustomResourceDefinition ${crd.metadata.name}: exactly one version must be the storage version`);
   const nameFormat = (crd.metadata.annotations?.[NAME_FORMAT_ANNOTATION] as NameFormat | undefined) ?? 'dns1123-subdomain';
+  const readSubresources = readSubresourcesOf(crd.metadata.annotations?.[READ_SUBRESOURCES_ANNOTATION]);
   if (nameFormat !== 'dns1123-label' && nameFormat !== 'dns1123-subdomain') throw new CrdError(`annotation ${NAME_FORMAT_ANNOTATION} must be dns1123-label or dns1123-subdomain`);
   refuseUnsafePatterns(spec.versions);
   const warnings: string[] = [];
@@ -78,6 +79,7 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
         printerColumns: version.additionalPrinterColumns ?? [],
         selectableFields: (version.selectableFields ?? []).map((field) => field.jsonPath.replace(/^\./, '')),
         nameFormat,
+        ...(readSubresources.length ? { readSubresources } : {}),
         openAPISchema,
         schema,
         strategy: {},
@@ -88,6 +90,20 @@ export function resourcesFromCrd(crd: CustomResourceDefinition): { resources: Re
       };
     });
   return { resources, warnings };
+}
+
+/**
+ * Read-only subresources the API server serves for a kind beside the CRD (in the shape of pods/log), named in
+ * this annotation, comma-separated. Only names the server has a handler for are accepted: `console`.
+ */
+export const READ_SUBRESOURCES_ANNOTATION = 'photoncloud.io/read-subresources';
+const KNOWN_READ_SUBRESOURCES = ['console'];
+
+function readSubresourcesOf(annotation: string | undefined): string[] {
+  const names = (annotation ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !KNOWN_READ_SUBRESOURCES.includes(name));
+  if (unknown.length > 0) throw new CrdError(`annotation ${READ_SUBRESOURCES_ANNOTATION}: unknown subresource ${unknown.join(', ')} (known: ${KNOWN_READ_SUBRESOURCES.join(', ')})`);
+  return names;
 }
 
 /**

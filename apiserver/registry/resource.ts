@@ -72,6 +72,11 @@ export interface ResourceInfo {
   virtual?: VirtualCreate;
   /** Subresources that are only created, and answer with another kind (a ServiceAccount's `token`: TokenRequest). */
   createSubresources?: CreateSubresource[];
+  /**
+   * Subresources that are only read and served by a handler outside the object store, in the shape of pods/log
+   * (a VirtualMachine's `console`, proxied to its node agent). Named by a CRD's READ_SUBRESOURCES_ANNOTATION.
+   */
+  readSubresources?: string[];
 }
 
 export interface CreateSubresource {

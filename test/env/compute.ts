@@ -89,6 +89,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--ovs-db', `unix:${path.join(chassis.dir, 'db.sock')}`,
       '--netns', chassis.netns.name,
       '--accelerator', 'tcg',
+      '--port', '0',
       '--lease-duration', String(options.leaseDurationSeconds ?? 2),
       '--resync', '2',
       '--allocatable-cpu', String(agentOptions.cpu ?? 8),

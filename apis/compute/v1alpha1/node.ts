@@ -139,6 +139,11 @@ export interface NodeAgentEndpoint {
    * TCP port.
    */
   port?: number;
+  /**
+   * SHA-256 fingerprint of the agent's serving certificate (lower-case hex). The API server connects
+   * only to an agent presenting exactly this certificate, which only the node itself can publish here.
+   */
+  certificateSha256?: string;
 }
 
 /**
