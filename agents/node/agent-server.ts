@@ -17,6 +17,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';

@@ -56,6 +56,8 @@ interface RunRecord {
   lastExit?: 'GuestShutdown' | 'Crashed' | 'Halted' | 'NodeStopped';
   /** The generation the record's decision was made at (Manual restarts when the spec changes). */
   generation?: number;
+  /** A failure only a spec change can fix, at this generation: not retried until the generation changes. */
+  failed?: { generation?: number; reason: string; message: string; disks?: boolean };
 }
 
 type RuntimeReport = Omit<VirtualMachineRuntime, 'node'>;
@@ -92,12 +94,19 @@ export class VmRuntime implements Reconciler {
       await this.report(vm, { state: 'Stopped', reason: 'Deleted', message: 'QEMU, taps and disks removed' }, undefined, context);
       return {};
     }
+    const failed = (await this.readRecord(uid)).failed;
+    if (failed && failed.generation === vm.metadata.generation && vm.spec.runStrategy !== 'Halted') {
+      // Already tried and refused at this generation: retrying cannot help (and would flap the status).
+      await this.report(vm, { state: 'Failed', reason: failed.reason, message: failed.message }, failed.disks ? { status: 'False', reason: failed.reason, message: failed.message } : undefined, context);
+      return {};
+    }
     try {
       return await this.converge(vm, context);
     } catch (error) {
       if (error instanceof VmSpecProblem || error instanceof VmSpecError || (error instanceof DiskDriverError && error.permanent)) {
         const reason = error instanceof VmSpecProblem || error instanceof DiskDriverError ? error.reason : 'InvalidSpec';
         const disks = error instanceof DiskDriverError ? { status: 'False' as const, reason, message: error.message } : undefined;
+        await this.writeRecord(uid, { ...(await this.readRecord(uid)), failed: { generation: vm.metadata.generation, reason, message: error.message, disks: disks !== undefined } });
         await this.report(vm, { state: 'Failed', reason, message: error.message }, disks, context);
         return {}; // a spec change (a new generation) brings it back
       }
@@ -268,7 +277,11 @@ export class VmRuntime implements Reconciler {
     if (jsonEqual(current.runtime && { ...current.runtime, startedAt: undefined }, { ...next.runtime, startedAt: undefined }) && current.runtime?.startedAt) next.runtime!.startedAt = current.runtime.startedAt;
     if (disks) next.conditions = setCondition(current.conditions, { type: 'DisksReady', ...disks }, vm.metadata.generation);
     const result = await writeStatusIfChanged(this.options.client, VirtualMachineResource, vm, next, { fieldManager: FIELD_MANAGER, signal: context.signal });
-    if (result.changed) vm.metadata.resourceVersion = result.object.metadata.resourceVersion;
+    // Later reports of this pass build on what was written.
+    if (result.changed) {
+      vm.metadata.resourceVersion = result.object.metadata.resourceVersion;
+      vm.status = result.object.status;
+    }
   }
 
   /** Stops QEMU and removes the VM's taps, disks, QEMU state and run record. Idempotent. */
