@@ -30,6 +30,8 @@ const COMPONENTS: Record<string, string> = {
   'controller-manager': 'controllers/main.ts',
   'ovn-local': 'agents/ovn-local/main.ts',
   agent: 'agents/node/main.ts',
+  cordon: 'cli/cordon/cordon-main.ts',
+  uncordon: 'cli/cordon/uncordon-main.ts',
   encryption: 'apiserver/encryption/main.ts',
   audit: 'apiserver/audit/main.ts',
   'token-keys': 'apiserver/auth/tokens/token-keys-main.ts',
@@ -46,6 +48,7 @@ Commands:
   apiserver            run the API server alone
   controller-manager   run the controllers (garbage collector, …) against an API server
   agent                run the node agent of this hypervisor (VMs on QEMU, taps on Open vSwitch)
+  cordon NODE          keep new VMs off a Node (spec.unschedulable); uncordon NODE lets them back
   ovn-local            run a local OVN (NB/SB databases, ovn-northd) in the foreground under $PHOTON_HOME/ovn
   encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
   audit verify FILE    check an audit log's hash chain (exit 1 naming the first broken line)

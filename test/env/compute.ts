@@ -74,7 +74,8 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
   const agents: TestAgent[] = [];
 
   const startAgent: ComputeEnv['startAgent'] = async (name, agentOptions = {}) => {
-    const chassis = await startOvnChassis(ovn, { name: `ch-${name}` });
+    // Each chassis needs its own Geneve endpoint (the southbound Encap table's IPs are unique).
+    const chassis = await startOvnChassis(ovn, { name: `ch-${name}`, encapIp: `127.0.0.${agents.length + 1}` });
     const stateDir = path.join(root, name);
     await fs.mkdir(stateDir, { recursive: true });
     const issued = await run(process.execPath, ['--import', 'tsx', PHOTON_CLI, 'kubeconfig', 'node', name, '--home', api.home, '--server', api.url], { timeoutMs: 60_000 });
