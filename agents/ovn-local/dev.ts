@@ -7,12 +7,13 @@
 //   nb.pid sb.pid northd.pid   pidfiles of the running daemons; *.log their logs; *.ctl their control sockets
 //   chassis/                   the optional development chassis (--chassis): conf.db, db.sock, pidfiles, logs
 // TCP: NB on 127.0.0.1:6641, SB on 127.0.0.1:6642 (the OVN defaults; --ovn-nb-port/--ovn-sb-port to change).
-// The chassis's ovs-vswitchd runs in the network namespace "photon-ovn-chassis" (see test/env/ovn.ts for why
-// a userspace chassis needs a namespace of its own); its system-id is "photon-dev".
+// The chassis's ovs-vswitchd runs in the network namespace "photon-ovn-<8 hex of the ovn dir's path>" (one per
+// PHOTON_HOME, so two homes' chassis never share one; see test/env/ovn.ts for why a userspace chassis needs a
+// namespace of its own); its system-id is "photon-dev".
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const CHASSIS_NETNS = 'photon-ovn-chassis';
 export const CHASSIS_NAME = 'photon-dev';
 export const DEFAULT_NB_PORT = 6641;
 export const DEFAULT_SB_PORT = 6642;
@@ -26,6 +27,8 @@ export interface DevLayout {
   chassisDir: string;
   chassisDb: string;
   chassisSock: string;
+  /** The network namespace of this home's chassis. */
+  chassisNetns: string;
 }
 
 export function devLayout(home = process.env.PHOTON_HOME ?? '.photon'): DevLayout {
@@ -38,6 +41,7 @@ export function devLayout(home = process.env.PHOTON_HOME ?? '.photon'): DevLayou
     nbSock: path.join(dir, 'nb.sock'),
     sbSock: path.join(dir, 'sb.sock'),
     chassisDir,
+    chassisNetns: `photon-ovn-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`,
     chassisDb: path.join(chassisDir, 'conf.db'),
     chassisSock: path.join(chassisDir, 'db.sock'),
   };

@@ -34,7 +34,7 @@ import {
   vswitchdArgs,
   type ExecResult,
 } from './commands.ts';
-import { CHASSIS_NAME, CHASSIS_NETNS, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid, type DevLayout } from './dev.ts';
+import { CHASSIS_NAME, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid, type DevLayout } from './dev.ts';
 import { describeListener, listensOn } from './listeners.ts';
 
 /** The flags that choose the TCP ports, as `photon all-in-one`, `photon ovn-local` and hack/ovn/up.ts spell them. */
@@ -174,7 +174,7 @@ export async function startLocalOvn(options: LocalOvnOptions): Promise<LocalOvn>
     stopping = true;
     for (const daemon of [...daemons].reverse()) await daemon.stop();
     // The namespace is ours by name (as hack/ovn/down.ts has always assumed); a killed run leaves it for the next.
-    if (options.chassis) await run('ip', ['netns', 'delete', CHASSIS_NETNS]);
+    if (options.chassis) await run('ip', ['netns', 'delete', layout.chassisNetns]);
   };
 
   /** Fails at once, with its own words, when a daemon being waited on has ended. */
@@ -254,18 +254,18 @@ export async function startLocalOvn(options: LocalOvnOptions): Promise<LocalOvn>
       await probeChecked('ovs-vsctl', [`--db=${db}`, '--no-wait', 'init'], cenv);
       await probeChecked('ovs-vsctl', [`--db=${db}`, '--no-wait', ...chassisSettings({ systemId: CHASSIS_NAME, sbRemote: `tcp:127.0.0.1:${sbPort}`, encapIp: '127.0.0.1' })], cenv);
       const namespaces = await probeChecked('ip', ['netns', 'list'], cenv);
-      if (!namespaces.split('\n').some((line) => line.split(' ')[0] === CHASSIS_NETNS)) {
-        await probeChecked('ip', ['netns', 'add', CHASSIS_NETNS], cenv);
-        await probeChecked('ip', ['-n', CHASSIS_NETNS, 'link', 'set', 'lo', 'up'], cenv);
+      if (!namespaces.split('\n').some((line) => line.split(' ')[0] === layout.chassisNetns)) {
+        await probeChecked('ip', ['netns', 'add', layout.chassisNetns], cenv);
+        await probeChecked('ip', ['-n', layout.chassisNetns, 'link', 'set', 'lo', 'up'], cenv);
       }
-      const vswitchd = launch('ovs-vswitchd (chassis)', cdir, 'vswitchd', 'ovs-vswitchd', vswitchdArgs({ dir: cdir, name: 'vswitchd', db }), ['ip', 'netns', 'exec', CHASSIS_NETNS]);
+      const vswitchd = launch('ovs-vswitchd (chassis)', cdir, 'vswitchd', 'ovs-vswitchd', vswitchdArgs({ dir: cdir, name: 'vswitchd', db }), ['ip', 'netns', 'exec', layout.chassisNetns]);
       const controller = launch('ovn-controller (chassis)', cdir, 'ovn-controller', 'ovn-controller', ovnControllerArgs({ dir: cdir, name: 'ovn-controller', db }));
       await until(`chassis ${CHASSIS_NAME} in the southbound database`, async () => {
         assertRunning(vswitchd);
         assertRunning(controller);
         return chassisRegistered({ name: CHASSIS_NAME, sbEndpoint: `unix:${layout.sbSock}`, ovsdbEndpoint: db, env: cenv });
       }, timeoutMs, signal);
-      chassis = { name: CHASSIS_NAME, ovsdb: db, netns: CHASSIS_NETNS };
+      chassis = { name: CHASSIS_NAME, ovsdb: db, netns: layout.chassisNetns };
     }
 
     const failed = new Promise<Error>((resolve) => {

@@ -22,7 +22,7 @@ when a port is taken (it never reports an address it does not serve itself).
   ${PORT_FLAGS.nb} PORT   TCP port of the Northbound database on 127.0.0.1 (default: ${DEFAULT_NB_PORT})
   ${PORT_FLAGS.sb} PORT   TCP port of the Southbound database on 127.0.0.1 (default: ${DEFAULT_SB_PORT})
   --chassis              also a userspace-datapath chassis "photon-dev" (ovs-vswitchd in the network namespace
-                         photon-ovn-chassis, ovn-controller); needs root
+                         photon-ovn-<hash of $PHOTON_HOME/ovn>, ovn-controller); needs root
   --home DIR             state directory (default: $PHOTON_HOME or ./.photon)
   --ready-fd N           when serving, write the verified addresses as one JSON line to file descriptor N
   --log-level LEVEL      error|warn|info|http|debug (default: info)

@@ -1,5 +1,5 @@
 // Stops the OVN daemons under $PHOTON_HOME/ovn by their pidfiles: the chassis (ovn-controller, ovs-vswitchd,
-// its ovsdb-server, the photon-ovn-chassis namespace), then ovn-northd and the NB/SB ovsdb-servers. The local
+// its ovsdb-server, its photon-ovn-<hash> namespace), then ovn-northd and the NB/SB ovsdb-servers. The local
 // OVN (hack/ovn/up.ts, `photon ovn-local`, the all-in-one) now stops its daemons itself and they die with it;
 // this is for one running in the background, and for the detached daemons older versions left running after
 // a killed all-in-one. Keeps the databases unless --purge (which removes $PHOTON_HOME/ovn). Idempotent.
@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { run } from '../../agents/ovn-local/commands.ts';
-import { CHASSIS_NETNS, devLayout, runningPid, terminate } from '../../agents/ovn-local/dev.ts';
+import { devLayout, runningPid, terminate } from '../../agents/ovn-local/dev.ts';
 
 const { values } = parseArgs({ options: { purge: { type: 'boolean', default: false } } });
 const layout = devLayout();
@@ -34,9 +34,9 @@ for (const [dir, name, command] of daemons) {
 }
 
 const namespaces = await run('ip', ['netns', 'list']);
-if (namespaces.stdout.split('\n').some((line) => line.split(' ')[0] === CHASSIS_NETNS)) {
-  await run('ip', ['netns', 'delete', CHASSIS_NETNS]);
-  stopped.push(`netns ${CHASSIS_NETNS}`);
+if (namespaces.stdout.split('\n').some((line) => line.split(' ')[0] === layout.chassisNetns)) {
+  await run('ip', ['netns', 'delete', layout.chassisNetns]);
+  stopped.push(`netns ${layout.chassisNetns}`);
 }
 
 if (values.purge) fs.rmSync(layout.dir, { recursive: true, force: true });
