@@ -21,8 +21,12 @@ import zlib from 'node:zlib';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** The virtio drivers the guest needs: PCI transport, NIC and block device (ext4, which mounts ext2, is built in). */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk'] as const;
+/**
+ * The modules the guest needs: the virtio drivers (PCI transport, NIC and block device; ext4, which mounts ext2,
+ * is built in), and the ACPI power button with the event device busybox acpid reads, so an ACPI power-off
+ * (QMP system_powerdown, how the node agent stops a VM gracefully) powers the guest off.
+ */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'button', 'evdev'] as const;
 
 export interface BuildOptions {
   /** A vmlinuz; default the newest /boot/vmlinuz-*-cloud-amd64. */

@@ -131,6 +131,13 @@ if [ -n "$disk_ok" ]; then
   fi
 fi
 sync
+# An ACPI power button press (QMP system_powerdown: a graceful stop) powers the guest off cleanly. busybox
+# acpid runs /etc/acpi/PWRF/00000080 for it; PID 1 is this script, not an init that knows poweroff's signal,
+# so the handler syncs and powers off itself (-f).
+mkdir -p /etc/acpi/PWRF
+printf '#!/bin/sh\necho "photon-guest: acpi-poweroff" > /dev/console\nsync\numount /mnt/data 2>/dev/null\npoweroff -f\n' > /etc/acpi/PWRF/00000080
+chmod 755 /etc/acpi/PWRF/00000080
+acpid -c /etc/acpi -l /dev/null
 say "ready"
 
 while :; do sleep 3600; done
