@@ -83,6 +83,8 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 const MIB = 1024 * 1024;
+/** Kernel arguments a microvm guest needs under TCG to get past timer calibration (see qemuArgv). */
+export const MICROVM_TCG_APPEND = 'tsc=reliable no_timer_check lpj=4000000';
 
 export function validUid(uid: string): boolean {
   return UID.test(uid);
@@ -145,6 +147,7 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
     throw new VmSpecError(`memoryBytes must be a whole number of MiB, at least 16 MiB, not ${spec.memoryBytes}`);
   }
   const pci = machine === 'pc';
+  const tcgMicrovm = machine === 'microvm' && spec.accel === 'tcg';
   const blk = pci ? 'virtio-blk-pci' : 'virtio-blk-device';
   const net = pci ? 'virtio-net-pci' : 'virtio-net-device';
 
@@ -154,7 +157,10 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
     '-display', 'none',
     '-name', `guest=${optionValue(spec.name)}`,
     ...(UUID.test(spec.uid) ? ['-uuid', spec.uid] : []),
-    '-machine', machine,
+    // microvm under TCG has no kvmclock and no HPET or PM timer: the kernel cannot calibrate its TSC or delay
+    // loop and hangs early in boot. With the PIT, PIC and RTC present and the calibration skipped on the command
+    // line (microvmTcgAppend below) it boots. Under KVM, kvmclock needs none of it.
+    '-machine', tcgMicrovm ? 'microvm,pit=on,pic=on,rtc=on' : machine,
     '-accel', spec.accel,
     '-cpu', spec.accel === 'kvm' ? 'host' : 'max',
     '-smp', String(spec.cpuCores),
@@ -169,8 +175,9 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
     if (boot.append !== undefined) {
       // -append is one argument of its own (the kernel command line); QEMU does not parse it.
       if (typeof boot.append !== 'string' || /[\u0000\n\r]/.test(boot.append)) throw new VmSpecError('boot.append must be a single-line string');
-      args.push('-append', boot.append);
     }
+    const append = [boot.append, tcgMicrovm ? MICROVM_TCG_APPEND : undefined].filter((part) => part !== undefined && part !== '').join(' ');
+    if (append) args.push('-append', append);
   } else if (boot && boot.disk !== undefined && boot.kernel === undefined) {
     drives.push({ disk: checkDisk('boot.disk', boot.disk), bootIndex: 0 });
   } else {

@@ -26,7 +26,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * is built in), and the ACPI power button with the event device busybox acpid reads, so an ACPI power-off
  * (QMP system_powerdown, how the node agent stops a VM gracefully) powers the guest off.
  */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'button', 'evdev'] as const;
+export const GUEST_MODULES = ['virtio_pci', 'virtio_mmio', 'virtio_net', 'virtio_blk', 'button', 'evdev'] as const;
 
 export interface BuildOptions {
   /** A vmlinuz; default the newest /boot/vmlinuz-*-cloud-amd64. */

@@ -60,16 +60,18 @@ describe('node agent restart', () => {
     // … and completes once it is back: QEMU stopped, taps, disks and state removed.
     await waitFor('gone deleted', async () => env.client.get(VirtualMachineResource, 'gone', { namespace: NS }).then(() => false, (error) => error.code === 404), { timeoutMs: 60_000, intervalMs: 200 });
     await waitFor('gone\'s QEMU stopped', () => !alive(gonePid), { timeoutMs: 30_000, intervalMs: 100 });
-    const left = await agent.leftovers();
-    expect(left.qemu).not.toContain(goneUid);
-    expect(left.disks).not.toContain(goneUid);
-    expect(left.taps).toHaveLength(1);
+    // Its QEMU state, disks and tap follow within the same teardown.
+    await waitFor('gone\'s state, disks and tap removed', async () => {
+      const left = await agent.leftovers();
+      return !left.qemu.includes(goneUid) && !left.disks.includes(goneUid) && left.taps.length === 1;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
 
     // The other one was adopted, not restarted.
     const adopted = await waitVmStatus(env, NS, 'keep', 'Running');
     expect(adopted.status!.runtime!.pid).toBe(keepPid);
     expect(alive(keepPid)).toBe(true);
     expect(adopted.status!.runtime!.startedAt).toBe(keep.status!.runtime!.startedAt);
+    expect(agent.process.output()).toMatch(/"message":"node agent started"/);
     expect(agent.process.output()).not.toMatch(/"message":"VM started"/);
   }, 240_000);
 

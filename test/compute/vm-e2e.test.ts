@@ -69,6 +69,8 @@ describe('VirtualMachines on QEMU and OVN, through the API', () => {
     expect(stopped.status!.runtime).toMatchObject({ state: 'Stopped', reason: 'Halted' });
     expect(stopped.status!.nodeName).toBe('hv-1'); // stays bound: its disks are there
     await waitFor('QEMU gone', async () => !(await processAlive(pid!)), { timeoutMs: 30_000, intervalMs: 200 });
+    // Gracefully: the guest powered off on the ACPI power button, no quit or kill needed.
+    expect(agent.process.output()).toMatch(/"message":"VM stopped".*"path":"acpi"/);
     const port = await env.client.get<Port>(PortResource, 'web-1-eth0', { namespace: NS });
     expect(port.status?.boundNode).toBeUndefined();
 

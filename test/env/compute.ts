@@ -90,6 +90,8 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--ovs-db', `unix:${path.join(chassis.dir, 'db.sock')}`,
       '--netns', chassis.netns.name,
       '--accelerator', 'tcg',
+      // Info whatever the test run's level: tests read what the agent did from its log.
+      '--log-level', 'info',
       '--port', '0',
       '--lease-duration', String(options.leaseDurationSeconds ?? 2),
       '--resync', '2',
@@ -97,7 +99,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--allocatable-memory', agentOptions.memory ?? '4Gi',
       ...(agentOptions.labels ? ['--node-labels', Object.entries(agentOptions.labels).map(([key, value]) => `${key}=${value}`).join(',')] : []),
     ];
-    const launch = () => startProcess(`photon agent ${name}`, process.execPath, args, { env: { ...process.env, PHOTON_LOG_LEVEL: process.env.PHOTON_LOG_LEVEL ?? 'info' }, logFile: path.join(stateDir, 'agent.log') });
+    const launch = () => startProcess(`photon agent ${name}`, process.execPath, args, { env: { ...process.env, PHOTON_LOG_FORMAT: 'json' }, logFile: path.join(stateDir, 'agent.log') });
     const agent: TestAgent = {
       name,
       stateDir,
@@ -158,13 +160,14 @@ export function guestImages(env: ComputeEnv, namespace: string): object[] {
 }
 
 /** A VM of the test guest: 1 core, 256Mi, kernel boot, the given networks, disks and user data. */
-export function guestVm(namespace: string, name: string, spec: { networks?: object[]; disks?: object[]; userData?: string; runStrategy?: string; cpu?: number; nodeSelector?: Record<string, string> } = {}): object {
+export function guestVm(namespace: string, name: string, spec: { networks?: object[]; disks?: object[]; userData?: string; runStrategy?: string; cpu?: number; nodeSelector?: Record<string, string>; machine?: 'pc' | 'microvm' } = {}): object {
   return {
     apiVersion: 'compute.photoncloud.io/v1alpha1',
     kind: 'VirtualMachine',
     metadata: { name, namespace },
     spec: {
       runStrategy: spec.runStrategy ?? 'Always',
+      ...(spec.machine ? { machine: spec.machine } : {}),
       cpu: { cores: spec.cpu ?? 1 },
       memory: '256Mi',
       boot: { kernel: { imageRef: 'guest-kernel', initrdRef: 'guest-initrd', cmdline: 'console=ttyS0 panic=-1' } },
