@@ -74,6 +74,15 @@ describe('qemuArgv', () => {
     expect(argv).toContain('-no-reboot');
   });
 
+  it('microvm under TCG: PIT, PIC and RTC on and the timer calibration skipped, after the VM\'s own command line', () => {
+    const argv = qemuArgv({ ...base, machine: 'microvm', accel: 'tcg', noShutdown: true }, paths);
+    expect(after(argv, '-machine')).toEqual(['microvm,pit=on,pic=on,rtc=on']);
+    expect(after(argv, '-append')[0]).toMatch(/ tsc=reliable no_timer_check lpj=4000000$/);
+    expect(argv).toContain('-no-shutdown');
+    // pc under TCG is untouched.
+    expect(after(qemuArgv({ ...base, accel: 'tcg' }, paths), '-machine')).toEqual(['pc']);
+  });
+
   it('a boot disk comes first with bootindex=0, data disks after it', () => {
     const argv = qemuArgv({ ...base, boot: { disk: { path: '/disks/root.raw' } } }, paths);
     expect(after(argv, '-kernel')).toEqual([]);
