@@ -40,7 +40,8 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
 export function nodeLifecycleController(deps: ComputeDeps, log: Logger, metrics?: RuntimeMetrics, options: NodeLifecycleOptions = {}): Controller {
   const informers = {
     nodes: deps.informers.informerFor<Node>(NodeResource),
-    leases: deps.informers.informerFor<Lease>(LeaseResource, { namespace: NODE_LEASE_NAMESPACE }),
+    // The manager's one Lease informer (the garbage collector watches every kind already): filtered here.
+    leases: deps.informers.informerFor<Lease>(LeaseResource),
     vms: deps.informers.informerFor<VirtualMachine>(VirtualMachineResource),
   };
   return new Controller({
@@ -51,7 +52,7 @@ export function nodeLifecycleController(deps: ComputeDeps, log: Logger, metrics?
     reconciler: new NodeLifecycle(deps.client, informers, options),
     logger: log,
     metrics,
-    watches: [watchOf(informers.leases, (lease) => [{ name: lease.metadata.name! }])],
+    watches: [watchOf(informers.leases, (lease) => (lease.metadata.namespace === NODE_LEASE_NAMESPACE ? [{ name: lease.metadata.name! }] : []))],
     // Node conditions are the agent's and this controller's: no Stalled condition on Nodes.
     stalledConditions: false,
   });

@@ -337,8 +337,7 @@ export interface VirtualMachineRuntime {
 }
 
 /**
- * This interface was referenced by `VirtualMachine`'s JSON-Schema
- * via the `definition` "VirtualMachineStatusRuntimeInterface".
+ * The node side of one network interface.
  */
 export interface VirtualMachineStatusRuntimeInterface {
   /**
