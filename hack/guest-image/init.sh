@@ -37,7 +37,24 @@ while read -r module; do
 done < /lib/photon/modules.order
 rm -f /tmp/module.ko
 
+# An ACPI power button press (QMP system_powerdown: a graceful stop) powers the guest off cleanly. busybox
+# acpid runs /etc/acpi/PWRF/00000080 for it; PID 1 is this script, not an init that knows poweroff's signal,
+# so the handler syncs and powers off itself (-f). Started first, so it listens long before "ready".
+mkdir -p /etc/acpi/PWRF
+printf '#!/bin/sh\necho "photon-guest: acpi-poweroff" > /dev/console\nsync\numount /mnt/data 2>/dev/null\npoweroff -f\n' > /etc/acpi/PWRF/00000080
+chmod 755 /etc/acpi/PWRF/00000080
+# acpid opens the event devices present when it starts: wait (up to 5 s) for the power button's, which devtmpfs
+# creates a little after evdev binds it.
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do
+  button=$(grep -l 'Power Button' /sys/class/input/input*/name 2>/dev/null | head -n 1)
+  event=$(ls "${button%/name}" 2>/dev/null | grep '^event' | head -n 1)
+  [ -n "$event" ] && [ -e "/dev/input/$event" ] && break
+  sleep 0.2
+done
+acpid -c /etc/acpi -l /dev/null
+
 userdata=
+poweroff_after_ready=
 datadisk=vda
 for word in $(cat /proc/cmdline); do
   case "$word" in
@@ -119,6 +136,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         say "write-error=no data disk"
       fi
       ;;
+    poweroff) poweroff_after_ready=1 ;;
     *) say "userdata-error=unknown command: $line" ;;
   esac
 done < /run/userdata
@@ -131,13 +149,14 @@ if [ -n "$disk_ok" ]; then
   fi
 fi
 sync
-# An ACPI power button press (QMP system_powerdown: a graceful stop) powers the guest off cleanly. busybox
-# acpid runs /etc/acpi/PWRF/00000080 for it; PID 1 is this script, not an init that knows poweroff's signal,
-# so the handler syncs and powers off itself (-f).
-mkdir -p /etc/acpi/PWRF
-printf '#!/bin/sh\necho "photon-guest: acpi-poweroff" > /dev/console\nsync\numount /mnt/data 2>/dev/null\npoweroff -f\n' > /etc/acpi/PWRF/00000080
-chmod 755 /etc/acpi/PWRF/00000080
-acpid -c /etc/acpi -l /dev/null
 say "ready"
+
+# The guest's own poweroff (user data "poweroff"), as a guest OS shutting itself down would.
+if [ -n "$poweroff_after_ready" ]; then
+  say "poweroff"
+  sync
+  umount /mnt/data 2>/dev/null
+  poweroff -f
+fi
 
 while :; do sleep 3600; done
