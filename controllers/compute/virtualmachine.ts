@@ -131,7 +131,7 @@ export function virtualMachineReconciler(client: ApiClient, informers: ComputeIn
       return {
         readiness,
         status: { printableStatus, interfaces: outcomes.map((outcome) => outcome.status) },
-        conditions: [networkBlocker ? { type: 'NetworkReady', status: 'False', reason: networkBlocker.reason, message: networkBlocker.message } : { type: 'NetworkReady', status: 'True', reason: 'PortsBound', message: plans.length ? `${plans.length} interface(s) bound` : 'no network interfaces' }],
+        conditions: [networkCondition(networkBlocker, plans.length, wantsToRun(vm))],
       };
     },
     cleanup: async (vm, context) => {
@@ -147,6 +147,15 @@ export function virtualMachineReconciler(client: ApiClient, informers: ComputeIn
       return 'done';
     },
   });
+}
+
+/** NetworkReady: why not, or that every Port is bound (running) or ready to be (a VM meant to be stopped). */
+function networkCondition(blocker: Readiness | undefined, interfaces: number, running: boolean) {
+  if (blocker) return { type: 'NetworkReady', status: 'False' as const, reason: blocker.reason, message: blocker.message };
+  if (interfaces === 0) return { type: 'NetworkReady', status: 'True' as const, reason: 'NoInterfaces', message: 'no network interfaces' };
+  return running
+    ? { type: 'NetworkReady', status: 'True' as const, reason: 'PortsBound', message: `${interfaces} interface(s) bound` }
+    : { type: 'NetworkReady', status: 'True' as const, reason: 'PortsReady', message: `${interfaces} Port(s) ready; bound when the VM runs` };
 }
 
 const requestsOf = (vms: VirtualMachine[]): ReconcileRequest[] => vms.map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
