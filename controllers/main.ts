@@ -17,7 +17,7 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
                               (ovn-nbctl --ca-cert); host names are not checked, as with OVS's own tools
   --ovn-nb-cert FILE          with ssl: endpoints: this client's certificate (PEM; ovn-nbctl --certificate)
   --ovn-nb-key FILE           with ssl: endpoints: its private key (PEM; ovn-nbctl --private-key)
-  --node-monitor-grace-period SECONDS  a Node whose Lease is this old is Ready=Unknown (default 40)
+  --node-monitor-grace-period SECONDS  a Node whose Lease expired this long ago is Ready=Unknown (default 40)
   --node-eviction-timeout SECONDS      a Node not Ready this long: its RerunOnFailure VMs start elsewhere (default 300)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)

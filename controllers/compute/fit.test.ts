@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { choose, type NodeView } from './fit.ts';
+import type { Node, VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import { choose, nodeView, occupies, requestOf, type NodeView } from './fit.ts';
 
 const GI = 1024 ** 3;
 const node = (name: string, extra: Partial<NodeView> = {}): NodeView => ({
@@ -37,5 +38,27 @@ describe('choose', () => {
 
   test('exactly full fits', () => {
     expect(choose({ cpu: 8, memoryBytes: 16 * GI }, undefined, [node('a')]).node).toBe('a');
+  });
+});
+
+describe('what counts', () => {
+  const vm = (spec: Partial<VirtualMachine['spec']>): VirtualMachine =>
+    ({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'v', namespace: 'n' }, spec: { memory: '512Mi', boot: { imageRef: 'i' }, ...spec } }) as VirtualMachine;
+
+  test('a VM asks for its cores (default 1) and memory; Halted VMs occupy nothing', () => {
+    expect(requestOf(vm({}))).toEqual({ cpu: 1, memoryBytes: 512 * 1024 ** 2 });
+    expect(requestOf(vm({ cpu: { cores: 4 }, memory: '4Gi' }))).toEqual({ cpu: 4, memoryBytes: 4 * GI });
+    expect(occupies(vm({ runStrategy: 'Halted' }))).toBe(false);
+    for (const runStrategy of [undefined, 'Always', 'RerunOnFailure', 'Manual'] as const) expect(occupies(vm({ runStrategy }))).toBe(true);
+  });
+
+  test('a Node is Ready only with Ready=True; cordon and allocatable are read from it', () => {
+    const base = { apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Node', metadata: { name: 'hv', labels: { zone: 'a' } } } as const;
+    const used = { cpu: 0, memoryBytes: 0, vms: 0 };
+    const condition = (status: string) => ({ type: 'Ready', status, reason: 'R', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' });
+    const ready: Node = { ...base, spec: { unschedulable: true }, status: { allocatable: { cpu: 4, memory: '8Gi' }, conditions: [condition('True')] } } as Node;
+    expect(nodeView(ready, used)).toEqual({ name: 'hv', labels: { zone: 'a' }, unschedulable: true, ready: true, allocatable: { cpu: 4, memoryBytes: 8 * GI }, used });
+    for (const status of ['False', 'Unknown']) expect(nodeView({ ...ready, status: { ...ready.status, conditions: [condition(status)] } } as Node, used).ready).toBe(false);
+    expect(nodeView({ ...base } as Node, used)).toMatchObject({ ready: false, unschedulable: false, allocatable: { cpu: 0, memoryBytes: 0 } });
   });
 });

@@ -9,7 +9,7 @@ import { Controller, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { NODE_LEASE_NAMESPACE, NodeLifecycle, type NodeLifecycleOptions } from './node-lifecycle.ts';
-import { isPending, Scheduler } from './scheduler.ts';
+import { Scheduler, VmIndex } from './scheduler.ts';
 
 export { virtualMachineController } from './virtualmachine.ts';
 export type { NodeLifecycleOptions } from './node-lifecycle.ts';
@@ -23,7 +23,8 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
   const vms = deps.informers.informerFor<VirtualMachine>(VirtualMachineResource);
   const nodes = deps.informers.informerFor<Node>(NodeResource);
   // Any Node change, or a VM leaving a node (room freed), may let a waiting VM fit.
-  const pending = () => vms.list().filter(isPending).map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
+  const index = VmIndex.for(vms); // before the controller's own handlers: mappings see it updated
+  const pending = () => index.pending().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
   return new Controller({
     name: 'scheduler',
     client: deps.client,

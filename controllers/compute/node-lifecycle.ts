@@ -1,7 +1,7 @@
 // The node-lifecycle controller (kube-controller-manager's node lifecycle controller, for hypervisors). A Node's
-// agent renews the Lease photon-node-lease/<node>; when the last renewal is older than the grace period the
-// Node's Ready, HypervisorReady and NetworkReady become Unknown (reason NodeStatusUnknown) — its agent, when it
-// returns, writes them again. A Lease that stops changing produces no event, so each Node is looked at again
+// agent renews the Lease photon-node-lease/<node>; when the last renewal has been expired (renewTime +
+// leaseDurationSeconds) for longer than the grace period the Node's Ready, HypervisorReady and NetworkReady
+// become Unknown (reason NodeStatusUnknown) — its agent, when it returns, writes them again. A Lease that stops changing produces no event, so each Node is looked at again
 // when its grace period would run out.
 //
 // Once a Node has not been Ready for the eviction timeout, its VMs with runStrategy RerunOnFailure are released:
@@ -15,16 +15,19 @@ import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
+import { VmIndex } from './scheduler.ts';
 
 export const NODE_LEASE_NAMESPACE = 'photon-node-lease';
 const FIELD_MANAGER = 'node-lifecycle-controller';
 const AGENT_CONDITIONS = ['Ready', 'HypervisorReady', 'NetworkReady'];
 
 export interface NodeLifecycleOptions {
-  /** How long a Lease may go unrenewed before the Node is Unknown (default 40 s, kube's node-monitor-grace-period). */
+  /** How long a Lease may stay expired before the Node is Unknown (default 40 s, kube's node-monitor-grace-period). */
   nodeMonitorGracePeriodMs?: number;
   /** How long a Node may be not Ready before its RerunOnFailure VMs move (default 5 min). */
   evictionTimeoutMs?: number;
+  /** The same as evictionTimeoutMs (kube's name, pod-eviction-timeout); evictionTimeoutMs wins when both are given. */
+  podEvictionTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -32,6 +35,7 @@ export class NodeLifecycle implements Reconciler {
   private readonly graceMs: number;
   private readonly evictionMs: number;
   private readonly now: () => number;
+  private readonly index: VmIndex;
 
   constructor(
     private readonly client: ApiClient,
@@ -39,8 +43,9 @@ export class NodeLifecycle implements Reconciler {
     options: NodeLifecycleOptions = {},
   ) {
     this.graceMs = options.nodeMonitorGracePeriodMs ?? 40_000;
-    this.evictionMs = options.evictionTimeoutMs ?? 5 * 60_000;
+    this.evictionMs = options.evictionTimeoutMs ?? options.podEvictionTimeoutMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
+    this.index = VmIndex.for(informers.vms);
   }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
@@ -50,7 +55,8 @@ export class NodeLifecycle implements Reconciler {
     const lease = this.informers.leases.get(node.metadata.name!, NODE_LEASE_NAMESPACE);
     const lastHeard = Date.parse(lease?.spec?.renewTime ?? node.metadata.creationTimestamp ?? new Date(0).toISOString());
     const now = this.now();
-    const staleAt = lastHeard + this.graceMs;
+    // The renewal is good for leaseDurationSeconds; the grace period runs from when it expires.
+    const staleAt = lastHeard + (lease?.spec?.leaseDurationSeconds ?? 0) * 1000 + this.graceMs;
     const ready = findCondition(node.status?.conditions, 'Ready');
 
     if (now < staleAt) {
@@ -77,7 +83,7 @@ export class NodeLifecycle implements Reconciler {
   /** Releases the node's RerunOnFailure VMs for rescheduling. */
   private async evict(node: Node, context: ReconcileContext): Promise<void> {
     const name = node.metadata.name!;
-    const movable = this.informers.vms.list().filter((vm) => vm.status?.nodeName === name && !vm.metadata.deletionTimestamp && vm.spec.runStrategy === 'RerunOnFailure');
+    const movable = this.index.onNode(name).filter((vm) => !vm.metadata.deletionTimestamp && vm.spec.runStrategy === 'RerunOnFailure');
     for (const cached of movable) {
       const vm = structuredClone(cached);
       const { nodeName: _lost, runtime: _report, ...rest } = vm.status ?? {};
