@@ -1,12 +1,11 @@
 // The node agent is killed (SIGKILL, at whatever line it was) and started again: running VMs keep running —
 // same QEMU pid, nothing restarted — and are adopted; a VM deleted while the agent was down is cleaned up
 // when it returns (no QEMU, tap, disk or state left), and the deletion completes.
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { VirtualMachineResource } from '../../apis/compute/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
 import { getVm, guestImages, guestVm, startComputeEnv, waitVmStatus, type ComputeEnv, type TestAgent } from '../env/compute.ts';
-import { waitFor } from '../env/process.ts';
+import { processRunning, waitFor } from '../env/process.ts';
 import { manifest } from '../env/tenants.ts';
 
 const NS = 'restart';
@@ -23,15 +22,7 @@ afterAll(async () => {
   await env?.stop();
 }, 60_000);
 
-/** Whether the process runs (a zombie nobody reaped yet does not: PID 1 of a container may never reap). */
-const alive = (pid: number) => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-};
+const alive = processRunning;
 
 describe('node agent restart', () => {
   test('SIGKILLed agent: running VMs keep their QEMU and are adopted; a VM deleted meanwhile is cleaned up on return', async () => {

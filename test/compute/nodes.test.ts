@@ -93,10 +93,7 @@ describe('nodes', () => {
     expect(moved.status!.nodeName).toBe('hv-b');
     expect(moved.status!.interfaces![0]).toMatchObject({ ipAddress: address.ipAddress, macAddress: address.macAddress });
     await waitFor('its Port bound on hv-b', async () => (await env.client.get<Port>(PortResource, address.portName!, { namespace: NS })).status?.boundNode === 'hv-b', { timeoutMs: 30_000, intervalMs: 200 });
-    await waitFor('the moved guest got its address again', async () => {
-      const text = (await env.api.kubectl(['get', '--raw', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines/mover/console`])).stdout;
-      return text.includes(`photon-guest: ip=${address.ipAddress}`);
-    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitConsole(env, NS, 'mover', `photon-guest: ip=${address.ipAddress}`, 60_000);
     const events = kubectlOk(await env.api.kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.name=mover', '-o', 'jsonpath={.items[*].reason}']));
     expect(events).toContain('NodeLost');
   }, 300_000);

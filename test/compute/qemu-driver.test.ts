@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bootProbe, newestBootKernel, QemuDriver, QmpClient, vmPaths, type StartSpec } from '../../agents/qemu/index.ts';
-import { waitFor } from '../env/process.ts';
+import { processRunning, waitFor } from '../env/process.ts';
 
 const PC = '6a1f0e2d-3c4b-4a59-8e7f-0a1b2c3d4e5f';
 const MICRO = '7b2e1f3a-4d5c-4b6a-9f80-1b2c3d4e5f60';
@@ -25,14 +25,7 @@ describe('QemuDriver under TCG', () => {
     boot: { kernel, append: 'console=ttyS0 panic=0' },
     ...patch,
   });
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').match(/\) Z /);
-    } catch {
-      return false;
-    }
-  };
+  const alive = processRunning;
   const consoleHas = (uid: string, text: string) => fs.existsSync(driver.consolePath(uid)) && fs.readFileSync(driver.consolePath(uid), 'utf8').includes(text);
 
   beforeAll(async () => {

@@ -3,13 +3,12 @@
 // read from its serial console through the API, is its Port's; one pings the other. Then stop and start
 // (same IP and MAC, data disk kept), a VM that fits no node, and an image with a wrong checksum.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { PortResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import { VirtualMachineResource } from '../../apis/compute/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
 import { consoleOf, getVm, guestImages, guestVm, startComputeEnv, waitConsole, waitVmStatus, type ComputeEnv, type TestAgent } from '../env/compute.ts';
-import { waitFor } from '../env/process.ts';
+import { processRunning, waitFor } from '../env/process.ts';
 import { manifest } from '../env/tenants.ts';
 
 const NS = 'acme';
@@ -68,7 +67,7 @@ describe('VirtualMachines on QEMU and OVN, through the API', () => {
     const stopped = await waitVmStatus(env, NS, 'web-1', 'Stopped');
     expect(stopped.status!.runtime).toMatchObject({ state: 'Stopped', reason: 'Halted' });
     expect(stopped.status!.nodeName).toBe('hv-1'); // stays bound: its disks are there
-    await waitFor('QEMU gone', async () => !(await processAlive(pid!)), { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('QEMU gone', () => !processRunning(pid!), { timeoutMs: 30_000, intervalMs: 200 });
     // Gracefully: the guest powered off on the ACPI power button, no quit or kill needed.
     expect(agent.process.output()).toMatch(/"message":"VM stopped".*"path":"acpi"/);
     const port = await env.client.get<Port>(PortResource, 'web-1-eth0', { namespace: NS });
@@ -125,7 +124,7 @@ describe('VirtualMachines on QEMU and OVN, through the API', () => {
     const pid = vm.status!.runtime!.pid!;
     kubectlOk(await env.api.kubectl(['delete', 'virtualmachine', 'web-2', '-n', NS, '--wait=true', '--timeout=60s']));
     await expect(env.client.get(VirtualMachineResource, 'web-2', { namespace: NS })).rejects.toMatchObject({ code: 404 });
-    expect(await processAlive(pid)).toBe(false);
+    expect(processRunning(pid)).toBe(false);
     const left = await agent.leftovers();
     expect(left.qemu).not.toContain(uid);
     expect(left.disks).not.toContain(uid);
@@ -138,8 +137,3 @@ function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
 
-/** Whether the process runs (a zombie nobody reaped yet does not: PID 1 of a container may never reap). */
-async function processAlive(pid: number): Promise<boolean> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}

@@ -71,6 +71,19 @@ export function startProcess(
   return managed;
 }
 
+/**
+ * Whether a process runs. A zombie does not: daemonized processes (QEMU) are reparented to PID 1, and the PID 1
+ * of a container may never reap them, so kill(pid, 0) alone would call a dead one alive.
+ */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** Thrown by a waitFor check when waiting longer cannot help (the process being waited on has exited). */
 export class WaitAborted extends Error {}
 
