@@ -19,10 +19,10 @@ import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs it loaded first
 import * as x509 from '@peculiar/x509';
+import { APISERVER_AGENT_CLIENT } from '../../apis/compute/nodes.ts';
 import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 
-export const APISERVER_AGENT_CLIENT = 'system:photon:apiserver-agent-client';
 export const MAX_TAIL_LINES = 100_000;
 /** A tail reads at most this much of the file from its end. */
 export const MAX_TAIL_BYTES = 64 * 1024 * 1024;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { isAlreadyExists, isNotFound, LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
 import { NodeResource, type Node, type NodeStatus } from '../../apis/compute/v1alpha1/index.ts';
 import { setCondition } from '../../apis/meta/conditions.ts';
+import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
 import { microTimestamp } from '../../apis/meta/time.ts';
 import { writeStatusIfChanged } from '../../controllers/runtime/status.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
@@ -17,7 +18,6 @@ import { PeriodicTask } from '../../lib/periodic.ts';
 import type { NodeNetworkDriver } from '../node-network/index.ts';
 import type { HypervisorDriver, HypervisorProbe } from '../qemu/index.ts';
 
-export const NODE_LEASE_NAMESPACE = 'photon-node-lease';
 export const AGENT_VERSION = '0.1.0';
 const FIELD_MANAGER = 'photon-agent';
 const GIB = 1024 ** 3;

@@ -8,6 +8,7 @@ import net from 'node:net';
 // @peculiar/x509 resolves its ASN.1 classes through tsyringe, which needs the Reflect metadata polyfill first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { APISERVER_AGENT_CLIENT } from '../../apis/compute/nodes.ts';
 import { assertPrivateFile, writePrivateFileAtomic } from './credentials.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -139,13 +140,12 @@ function stillGood(certificatePem: string, hosts: string[], days: number): boole
 export interface ServerPki {
   ca: CertificateAuthority;
   serving: KeyPairPem;
-  /** The API server's client certificate for node agents (consoles): CN AGENT_CLIENT_NAME. */
+  /** The API server's client certificate for node agents (consoles): CN APISERVER_AGENT_CLIENT. */
   agentClient: KeyPairPem;
   directory: string;
 }
 
-/** Whom node agents accept (agents/node/agent-server.ts checks the same name). */
-export const AGENT_CLIENT_NAME = 'system:photon:apiserver-agent-client';
+
 
 /** Loads the CA and serving certificate from `directory`, creating or renewing what is missing or stale. */
 export async function ensureServerPki(directory: string, hosts: string[]): Promise<ServerPki> {
@@ -176,7 +176,7 @@ export async function ensureServerPki(directory: string, hosts: string[]): Promi
   if (fs.existsSync(agentCert) && fs.existsSync(agentKey) && stillGood(fs.readFileSync(agentCert, 'utf8'), [], 30)) {
     agentClient = { certificatePem: fs.readFileSync(agentCert, 'utf8'), keyPem: readPrivate(agentKey) };
   } else {
-    agentClient = await issueCertificate(ca, { commonName: AGENT_CLIENT_NAME, usage: 'client' });
+    agentClient = await issueCertificate(ca, { commonName: APISERVER_AGENT_CLIENT, usage: 'client' });
     writePrivateFileAtomic(agentKey, agentClient.keyPem);
     fs.writeFileSync(agentCert, agentClient.certificatePem);
   }

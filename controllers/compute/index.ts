@@ -8,7 +8,8 @@ import type { Logger } from '../../lib/logging.ts';
 import { Controller, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import { NODE_LEASE_NAMESPACE, NodeLifecycle, type NodeLifecycleOptions } from './node-lifecycle.ts';
+import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
+import { NodeLifecycle, type NodeLifecycleOptions } from './node-lifecycle.ts';
 import { Scheduler, VmIndex } from './scheduler.ts';
 
 export { virtualMachineController } from './virtualmachine.ts';

@@ -15,9 +15,9 @@ import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
+import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
 import { VmIndex } from './scheduler.ts';
 
-export const NODE_LEASE_NAMESPACE = 'photon-node-lease';
 const FIELD_MANAGER = 'node-lifecycle-controller';
 const AGENT_CONDITIONS = ['Ready', 'HypervisorReady', 'NetworkReady'];
 

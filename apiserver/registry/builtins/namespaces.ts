@@ -4,12 +4,12 @@ import type { KubeObject } from '../../../apis/meta/types.ts';
 import type { ResourceInfo } from '../resource.ts';
 import { AGE_COLUMN, builtinResource, str, time } from './define.ts';
 
+import { NODE_LEASE_NAMESPACE } from '../../../apis/compute/nodes.ts';
 import { NAMESPACE_FINALIZER } from '../../../apis/meta/finalizers.ts';
-export { NAMESPACE_FINALIZER };
+export { NAMESPACE_FINALIZER, NODE_LEASE_NAMESPACE };
 /** Namespaces the server creates at start and refuses to delete. */
 /** photon-node-lease holds each node agent's heartbeat Lease (named as its Node), as kube-node-lease does. */
-export const SYSTEM_NAMESPACES = ['default', 'photon-system', 'photon-node-lease'];
-export const NODE_LEASE_NAMESPACE = 'photon-node-lease';
+export const SYSTEM_NAMESPACES = ['default', 'photon-system', NODE_LEASE_NAMESPACE];
 
 function spec(object: KubeObject): { finalizers?: string[] } {
   return (object.spec ??= {}) as { finalizers?: string[] };
