@@ -1,0 +1,3 @@
+export * from './api.ts';
+export * from './driver.ts';
+export * from './rrsets.ts';
