@@ -4,6 +4,8 @@ import path from 'node:path';
 import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../lib/cli.ts';
 import { createLogger, setLogLevel } from '../lib/logging.ts';
+import { recordValueProblem } from '../apis/dns/v1alpha1/validation.ts';
+import type { DnsOptions } from './dns/index.ts';
 import { CONTROLLERS, defaultNorthbound, startControllerManager } from './manager.ts';
 
 export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags]
@@ -19,6 +21,13 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --ovn-nb-key FILE           with ssl: endpoints: its private key (PEM; ovn-nbctl --private-key)
   --node-monitor-grace-period SECONDS  a Node whose Lease expired this long ago is Ready=Unknown (default 40)
   --node-eviction-timeout SECONDS      a Node not Ready this long: its RerunOnFailure VMs start elsewhere (default 300)
+  --pdns-url URL              PowerDNS Authoritative HTTP API serving public Zones, e.g. http://127.0.0.1:8081
+                              (the all-in-one passes its local one); without it public Zones report DNSUnavailable
+  --pdns-api-key-file FILE    file holding that API's key (X-API-Key)
+  --dns-nameservers NAMES     comma-separated fully-qualified names of the authoritative servers: the SOA's primary
+                              and the NS records of every public zone (default: ns1.photoncloud.internal.)
+  --dns-resync SECONDS        how often public zones are compared with PowerDNS, restoring records changed behind
+                              PhotonCloud's back (default 60)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -37,6 +46,10 @@ function parse(argv: string[]) {
     'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
     'node-monitor-grace-period': { type: 'string' },
     'node-eviction-timeout': { type: 'string' },
+    'pdns-url': { type: 'string' },
+    'pdns-api-key-file': { type: 'string' },
+    'dns-nameservers': { type: 'string' },
+    'dns-resync': { type: 'string' },
   });
   const seconds = (flag: string): number | undefined => {
     const text = values[flag as keyof typeof values] as string | undefined;
@@ -45,6 +58,7 @@ function parse(argv: string[]) {
     if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${flag} must be a positive number of seconds, got ${JSON.stringify(text)}`);
     return value * 1000;
   };
+  const dns = dnsFlags(values, seconds);
   const nodeLifecycle = { nodeMonitorGracePeriodMs: seconds('node-monitor-grace-period'), evictionTimeoutMs: seconds('node-eviction-timeout') };
   if (!['true', 'false'].includes(values['leader-elect']!)) throw new UsageError('--leader-elect must be true or false');
   const controllers = values.controllers?.split(',').map((name) => name.trim()).filter(Boolean);
@@ -54,7 +68,19 @@ function parse(argv: string[]) {
   const ovnNorthboundTls = northboundTls(values, ovnNorthbound);
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress, nodeLifecycle };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress, nodeLifecycle, dns };
+}
+
+function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => number | undefined): DnsOptions {
+  const pdnsUrl = values['pdns-url'] as string | undefined;
+  const pdnsApiKeyFile = values['pdns-api-key-file'] as string | undefined;
+  if (pdnsUrl !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(pdnsUrl)) throw new UsageError(`--pdns-url must be an http(s) URL, got ${JSON.stringify(pdnsUrl)}`);
+  if (pdnsUrl && !pdnsApiKeyFile) throw new UsageError('--pdns-url needs --pdns-api-key-file');
+  if (pdnsApiKeyFile && !fs.existsSync(pdnsApiKeyFile)) throw new UsageError(`--pdns-api-key-file ${pdnsApiKeyFile}: no such file`);
+  const nameservers = (values['dns-nameservers'] as string | undefined)?.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  for (const name of nameservers ?? []) if (recordValueProblem('NS', name)) throw new UsageError(`--dns-nameservers: ${JSON.stringify(name)} must be a fully-qualified name with the trailing dot`);
+  if (nameservers && nameservers.length === 0) throw new UsageError('--dns-nameservers needs at least one name');
+  return { pdnsUrl, pdnsApiKeyFile, nameservers, resyncMs: seconds('dns-resync') };
 }
 
 /**
@@ -93,7 +119,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, dns: flags.dns, logger: log });
   // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });

@@ -7,6 +7,8 @@ import { GarbageCollector } from './gc/collector.ts';
 import { OvnNorthboundDriver } from '../agents/ovn-nb/index.ts';
 import { NetworkShared, portController, securityGroupController, subnetController, vpcController } from './network/index.ts';
 import { nodeLifecycleController, schedulerController, virtualMachineController, type NodeLifecycleOptions } from './compute/index.ts';
+import { dnsDriverFrom, zoneController, type DnsOptions } from './dns/index.ts';
+import type { DnsDriver } from '../agents/pdns/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -34,6 +36,8 @@ export class ManagerContext {
     private readonly ovnNorthboundTls?: OvsdbTlsFiles,
     /** Timings of the node-lifecycle controller (grace period, eviction timeout). */
     readonly nodeLifecycle: NodeLifecycleOptions = {},
+    /** Where public zones are served (PowerDNS) and how (nameservers, resync). */
+    readonly dnsOptions: DnsOptions = {},
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -71,6 +75,14 @@ export class ManagerContext {
     return this.networkShared;
   }
 
+  private dnsDriver?: DnsDriver;
+
+  /** The DNS driver public zones are served through, created on first use. */
+  dns(): DnsDriver {
+    this.dnsDriver ??= dnsDriverFrom(this.dnsOptions, this.log);
+    return this.dnsDriver;
+  }
+
   async stop(): Promise<void> {
     this.networkShared?.stop();
     await this.northbound?.stop();
@@ -93,6 +105,8 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   virtualmachine: (context, log) => virtualMachineController(context, log, context.metrics),
   scheduler: (context, log) => schedulerController(context, log, context.metrics),
   'node-lifecycle': (context, log) => nodeLifecycleController(context, log, context.metrics, context.nodeLifecycle),
+  // DNS: public zones on PowerDNS, private zones on OVN's DNS (the network controllers' OVN connection).
+  zone: (context, log) => zoneController({ client: context.client, informers: context.informers, ovn: context.network().deps.ovn }, context.dns(), context.dnsOptions, log, context.metrics),
 };
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */
@@ -117,6 +131,8 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Node-lifecycle timings (defaults: 40 s grace, 5 min before RerunOnFailure VMs move). */
   nodeLifecycle?: NodeLifecycleOptions;
+  /** Where public zones are served (PowerDNS API and key), the nameservers, the resync period. */
+  dns?: DnsOptions;
   /** Serve /metrics on this loopback-or-given address (`host:port`; port 0 picks one); undefined: don't. */
   metricsAddress?: string;
   logger?: Logger;
@@ -152,7 +168,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle, options.dns);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));

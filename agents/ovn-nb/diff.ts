@@ -40,10 +40,11 @@ export const REFERRERS: Partial<Record<NorthboundTable, ReadonlyArray<{ table: N
   ACL: [{ table: 'Port_Group', column: 'acls' }, { table: 'Logical_Switch', column: 'acls' }],
   Load_Balancer: [{ table: 'Logical_Switch', column: 'load_balancer' }, { table: 'Logical_Router', column: 'load_balancer' }],
   Load_Balancer_Health_Check: [{ table: 'Load_Balancer', column: 'health_check' }],
+  DNS: [{ table: 'Logical_Switch', column: 'dns_records' }],
 };
 
 /** The tables an owner's rows may live in. */
-export const MANAGED_TABLES: readonly NorthboundTable[] = ['Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route', 'Logical_Switch', 'Logical_Switch_Port', 'DHCP_Options', 'Port_Group', 'Address_Set', 'ACL', 'Load_Balancer', 'Load_Balancer_Health_Check'];
+export const MANAGED_TABLES: readonly NorthboundTable[] = ['Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route', 'Logical_Switch', 'Logical_Switch_Port', 'DHCP_Options', 'Port_Group', 'Address_Set', 'ACL', 'Load_Balancer', 'Load_Balancer_Health_Check', 'DNS'];
 
 /** A link that names no row yet: the controller should wait for whatever creates it. */
 export class UnresolvedLinkError extends Error {

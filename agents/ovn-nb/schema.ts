@@ -68,6 +68,13 @@ export interface LogicalSwitch extends Row {
   external_ids: StringMap;
 }
 
+/** DNS records ovn-controller answers on the switches that list the row in dns_records (a root table). */
+export interface Dns extends Row {
+  /** Query name (no trailing dot) → addresses, space separated; reverse names → one host name. */
+  records: StringMap;
+  external_ids: StringMap;
+}
+
 export interface LogicalSwitchPort extends Row {
   name: string;
   /** "" (a VIF), "router", "localnet", "localport", "virtual", … */
@@ -157,6 +164,7 @@ export interface NorthboundTables {
   ACL: Acl;
   Load_Balancer: LoadBalancer;
   Load_Balancer_Health_Check: LoadBalancerHealthCheck;
+  DNS: Dns;
 }
 
 export type NorthboundTable =
@@ -171,7 +179,8 @@ export type NorthboundTable =
   | 'Address_Set'
   | 'ACL'
   | 'Load_Balancer'
-  | 'Load_Balancer_Health_Check';
+  | 'Load_Balancer_Health_Check'
+  | 'DNS';
 
 export const NORTHBOUND_DATABASE = 'OVN_Northbound';
 
@@ -189,4 +198,5 @@ export const NORTHBOUND_TABLES: readonly NorthboundTable[] = [
   'ACL',
   'Load_Balancer',
   'Load_Balancer_Health_Check',
+  'DNS',
 ];

@@ -39,7 +39,9 @@ export function subnetRows(subnet: SubnetObject, vpcUid: string, cidr: Cidr, gat
   const dhcp = subnet.spec.dhcp ?? {};
   if (dhcp.enabled === false) return rows;
   const options: Record<string, string> = { lease_time: String(dhcp.leaseSeconds ?? 3600), router: gateway, server_id: gateway, server_mac: routerMac, mtu: String(OVERLAY_MTU) };
-  if (dhcp.dnsServers?.length) options.dns_server = `{${dhcp.dnsServers.join(', ')}}`;
+  // No resolvers given: the gateway, where OVN answers the names of the VPC's private Zones (it answers any
+  // DNS query sent off the subnet: controllers/dns/ovn-dns.ts).
+  options.dns_server = `{${(dhcp.dnsServers?.length ? dhcp.dnsServers : [gateway]).join(', ')}}`;
   rows.push({ table: 'DHCP_Options', columns: { cidr: formatCidr(cidr), options } });
   return rows;
 }

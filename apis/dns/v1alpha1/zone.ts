@@ -5,7 +5,8 @@ import type { Condition, KubeList, KubeObject, ListMeta, ObjectMeta } from '../.
 /**
  * Zone is an authoritative DNS zone. A private zone (vpcRef set) answers only inside one VPC; a public
  * zone is served to everyone. A domain belongs to one project: a zone whose domain is already served
- * for another tenant is refused (Stalled, reason DomainTaken).
+ * for another project (or its parent or child) is not served: Ready=False, reason DomainTaken, until
+ * that zone is deleted or delegates the name.
  */
 export interface Zone extends KubeObject {
   /**
@@ -60,6 +61,12 @@ export interface ZoneSpec {
    */
   records?: ZoneRecord[];
   /**
+   * Subdomains of this public zone handed to another project: that project's Zone for <name>.<domain> is
+   * accepted (without this, a child of a claimed domain is refused). Records of this zone at or below a
+   * delegated name are not served.
+   */
+  delegations?: ZoneDelegation[];
+  /**
    * Records kept in step with the project's objects: <name>.<domain> A records that follow address
    * changes and disappear with the object. In a private zone only objects with an address in its VPC get
    * records.
@@ -81,7 +88,7 @@ export interface ZoneRecord {
   /**
    * Record type.
    */
-  type: 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'MX' | 'SRV' | 'PTR';
+  type: 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'MX' | 'SRV' | 'PTR' | 'NS';
   /**
    * TTL of this record set in seconds; defaults to the zone's ttlSeconds.
    */
@@ -89,9 +96,24 @@ export interface ZoneRecord {
   /**
    * Record data in zone-file presentation format, one entry per record: "10.0.1.5" (A),
    * "web.acme.internal." (CNAME, PTR; fully qualified), "10 mail.acme.internal." (MX), "10 5 389
-   * ldap.acme.internal." (SRV), "v=spf1 -all" (TXT, unquoted). CNAME takes exactly one.
+   * ldap.acme.internal." (SRV), "v=spf1 -all" (TXT, unquoted), "ns1.other.example." (NS, a delegation
+   * below the apex). CNAME takes exactly one. Checked per type when written (422 naming the value).
    */
   values: string[];
+}
+
+/**
+ * One delegated subdomain.
+ */
+export interface ZoneDelegation {
+  /**
+   * The subdomain relative to the domain, e.g. "dev" for dev.<domain>.
+   */
+  name: string;
+  /**
+   * The project namespace whose Zone may serve it.
+   */
+  namespace: string;
 }
 
 /**
@@ -112,6 +134,13 @@ export interface ZoneAutoRecords {
    * @default false
    */
   loadBalancers?: boolean;
+  /**
+   * Publish an A record for each Port with an address (<port>.<domain>), e.g. hosts attached to the VPC
+   * without a VirtualMachine.
+   *
+   * @default false
+   */
+  ports?: boolean;
 }
 
 /**
@@ -137,10 +166,43 @@ export interface ZoneStatus {
    */
   recordCount?: number;
   /**
+   * The record sets served, with where each comes from (the first 1000; recordCount has the total). SOA
+   * and NS of a public zone are included.
+   */
+  records?: ZoneStatusRecord[];
+  /**
+   * Record sets of a private zone that OVN's DNS cannot answer (it serves A, AAAA and PTR; a CNAME to a
+   * name of the same zone is served as that name's addresses), as "<name> <type>".
+   */
+  unservedRecords?: string[];
+  /**
    * Fully-qualified names of the zone's authoritative servers (its NS records), to delegate a public
    * zone to.
    */
   nameservers?: string[];
+}
+
+/**
+ * One record set served.
+ */
+export interface ZoneStatusRecord {
+  /**
+   * Fully-qualified owner name.
+   */
+  name?: string;
+  /**
+   * Record type.
+   */
+  type?: string;
+  /**
+   * The records' data.
+   */
+  values?: string[];
+  /**
+   * What the set comes from: "spec" (spec.records), "zone" (SOA, NS), "VirtualMachine/<name>",
+   * "LoadBalancer/<name>" or "Subnet/<name>" (reverse records of a private zone).
+   */
+  source?: string;
 }
 
 /**

@@ -73,8 +73,9 @@ export interface SubnetDhcp {
    */
   enabled?: boolean;
   /**
-   * DNS resolvers handed to guests, in order of preference. Empty means the cloud's default resolvers,
-   * which also serve the project's private Zones.
+   * DNS resolvers handed to guests, in order of preference. Empty means the subnet's gateway address,
+   * where OVN answers the names of the VPC's private Zones (names it does not hold go unanswered there:
+   * give real resolvers for anything else).
    */
   dnsServers?: string[];
   /**
