@@ -30,7 +30,7 @@ function ownedRows(replica: ReplicaView, uid: string): Array<{ table: Northbound
 }
 
 /** Tables whose rows exist on their own; rows of the others live only while a set references them. */
-export const ROOT_TABLES: ReadonlySet<NorthboundTable> = new Set(['Logical_Router', 'Logical_Switch', 'DHCP_Options', 'Port_Group', 'Address_Set', 'Load_Balancer']);
+export const ROOT_TABLES: ReadonlySet<NorthboundTable> = new Set(['Logical_Router', 'Logical_Switch', 'DHCP_Options', 'Port_Group', 'Address_Set', 'Load_Balancer', 'DNS']);
 
 /** For each table, the set columns of other tables that hold its rows (from the OVN_Northbound schema). */
 export const REFERRERS: Partial<Record<NorthboundTable, ReadonlyArray<{ table: NorthboundTable; column: string }>>> = {

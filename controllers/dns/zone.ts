@@ -92,7 +92,8 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
       const names = Object.keys(records).length;
       const where = switches.length === 0 ? `Vpc ${vpc.metadata.name} has no subnet programmed yet` : `answered by OVN on ${switches.length} subnet${switches.length === 1 ? '' : 's'} of Vpc ${vpc.metadata.name}`;
       const caveat = unserved.length ? `; ${unserved.length} record set${unserved.length === 1 ? '' : 's'} OVN cannot answer (status.unservedRecords)` : '';
-      return outcome(ready('Programmed', `${names} name${names === 1 ? '' : 's'} ${where}${caveat}`), status);
+      // Looked at again every resync too: a row taken off a switch by hand raises no row-removed event.
+      return outcome(ready('Programmed', `${names} name${names === 1 ? '' : 's'} ${where}${caveat}`), status, deps.resyncMs);
     }, status);
   };
 
