@@ -6,6 +6,7 @@
 //   photon apiserver [flags]            the API server (see `photon apiserver --help`)
 //   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
 //   photon ovn-local [flags]            a local OVN in the foreground (see `photon ovn-local --help`)
+//   photon dns-local [flags]            a local PowerDNS in the foreground (see `photon dns-local --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
 //   photon token-keys, photon kubeconfig  administrators' commands on a control-plane machine (keys, tokens)
 //   photon login --server URL --user NAME  a user's password login, written into their kubeconfig
@@ -29,6 +30,7 @@ const COMPONENTS: Record<string, string> = {
   apiserver: 'apiserver/main.ts',
   'controller-manager': 'controllers/main.ts',
   'ovn-local': 'agents/ovn-local/main.ts',
+  'dns-local': 'agents/pdns/main.ts',
   agent: 'agents/node/main.ts',
   cordon: 'cli/cordon/cordon-main.ts',
   uncordon: 'cli/cordon/uncordon-main.ts',
@@ -50,6 +52,7 @@ Commands:
   agent                run the node agent of this hypervisor (VMs on QEMU, taps on Open vSwitch)
   cordon NODE          keep new VMs off a Node (spec.unschedulable); uncordon NODE lets them back
   ovn-local            run a local OVN (NB/SB databases, ovn-northd) in the foreground under $PHOTON_HOME/ovn
+  dns-local            run a local PowerDNS Authoritative (public Zones) in the foreground under $PHOTON_HOME/dns
   encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
   audit verify FILE    check an audit log's hash chain (exit 1 naming the first broken line)
   token-keys           manage the keys that sign tokens (list, rotate, remove KID)
@@ -60,12 +63,13 @@ Run 'photon <command> --help' for a command's flags.
 `;
 
 /** Flags of the all-in-one itself (the rest go to the API server), with their defaults (OVN's own ports). */
-const ALL_IN_ONE_PORT_FLAGS = { '--ovn-nb-port': 6641, '--ovn-sb-port': 6642 } as const;
+const ALL_IN_ONE_PORT_FLAGS = { '--ovn-nb-port': 6641, '--ovn-sb-port': 6642, '--dns-port': 10053 } as const;
 type AllInOnePortFlag = keyof typeof ALL_IN_ONE_PORT_FLAGS;
 
 const ALL_IN_ONE_USAGE = `Usage: photon all-in-one [flags]
 
-Runs the API server, the controller manager, when OVN is installed a local OVN (photon ovn-local), and when QEMU
+Runs the API server, the controller manager, when OVN is installed a local OVN (photon ovn-local), when PowerDNS is
+installed a local authoritative DNS server for public Zones (photon dns-local), and when QEMU
 is installed too (and photon runs as root) a node agent for this machine on a local chassis (photon agent), as
 children that never outlive it: SIGINT/SIGTERM stop them gracefully, and if photon itself dies (even by SIGKILL)
 the kernel kills them (setpriv --pdeathsig, util-linux). The local OVN starts first; if it cannot serve (say a
@@ -75,6 +79,8 @@ All-in-one flags:
   --ovn-nb-port PORT   TCP port of the local OVN Northbound database on 127.0.0.1 (default: 6641)
   --ovn-sb-port PORT   TCP port of the local OVN Southbound database on 127.0.0.1 (default: 6642)
                        (the controller manager uses the database's unix socket, $PHOTON_HOME/ovn/nb.sock)
+  --dns-port PORT      UDP and TCP port the local PowerDNS answers public Zones on, on 127.0.0.1 (default: 10053)
+                       (when pdns-server and pdns-backend-sqlite3 are installed; state in $PHOTON_HOME/dns)
 
 Every other flag goes to the API server:
 `;
@@ -300,6 +306,15 @@ async function allInOne(args: string[]): Promise<void> {
     chassis = report.chassis ?? undefined;
   } else {
     process.stderr.write('photon: OVN is not installed (apt-get install ovn-central ovn-host openvswitch-switch); network objects will report OVNUnavailable\n');
+  }
+  if (['pdns_server', 'sqlite3'].every(installed)) {
+    const dnsArgs = ['--home', home, '--dns-port', String(ports['--dns-port']), '--ready-fd', '3'];
+    const report = (await supervisor.add({ name: 'dns-local', args: dnsArgs, readyFd: true })) as { dns: { address: string; port: number }; api: { url: string; keyFile: string } } | undefined;
+    if (!report) return;
+    managerArgs.push('--pdns-url', report.api.url, '--pdns-api-key-file', report.api.keyFile, '--dns-nameserver-addresses', `${report.dns.address}:${report.dns.port}`);
+    process.stderr.write(`photon: public Zones are answered by PowerDNS on ${report.dns.address}:${report.dns.port} (UDP and TCP): dig @${report.dns.address} -p ${report.dns.port} <name>\n`);
+  } else {
+    process.stderr.write('photon: PowerDNS is not installed (apt-get install pdns-server pdns-backend-sqlite3 sqlite3); public Zones will report DNSUnavailable\n');
   }
   await supervisor.add({ name: 'apiserver', args: rest });
   await supervisor.add({ name: 'controller-manager', args: managerArgs });

@@ -26,6 +26,8 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --pdns-api-key-file FILE    file holding that API's key (X-API-Key)
   --dns-nameservers NAMES     comma-separated fully-qualified names of the authoritative servers: the SOA's primary
                               and the NS records of every public zone (default: ns1.photoncloud.internal.)
+  --dns-nameserver-addresses LIST  comma-separated host:port where that server answers, shown in public Zones'
+                              status (the all-in-one passes its local one)
   --dns-resync SECONDS        how often public zones are compared with PowerDNS, restoring records changed behind
                               PhotonCloud's back (default 60)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
@@ -50,6 +52,7 @@ function parse(argv: string[]) {
     'pdns-api-key-file': { type: 'string' },
     'dns-nameservers': { type: 'string' },
     'dns-resync': { type: 'string' },
+    'dns-nameserver-addresses': { type: 'string' },
   });
   const seconds = (flag: string): number | undefined => {
     const text = values[flag as keyof typeof values] as string | undefined;
@@ -80,7 +83,9 @@ function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => nu
   const nameservers = (values['dns-nameservers'] as string | undefined)?.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
   for (const name of nameservers ?? []) if (recordValueProblem('NS', name)) throw new UsageError(`--dns-nameservers: ${JSON.stringify(name)} must be a fully-qualified name with the trailing dot`);
   if (nameservers && nameservers.length === 0) throw new UsageError('--dns-nameservers needs at least one name');
-  return { pdnsUrl, pdnsApiKeyFile, nameservers, resyncMs: seconds('dns-resync') };
+  const nameserverAddresses = (values['dns-nameserver-addresses'] as string | undefined)?.split(',').map((address) => address.trim()).filter(Boolean);
+  for (const address of nameserverAddresses ?? []) if (!/^[0-9A-Za-z.:[\]-]{1,300}$/.test(address)) throw new UsageError(`--dns-nameserver-addresses: ${JSON.stringify(address)} is not host:port`);
+  return { pdnsUrl, pdnsApiKeyFile, nameservers, nameserverAddresses, resyncMs: seconds('dns-resync') };
 }
 
 /**

@@ -88,7 +88,11 @@ export async function startLocalPowerDns(options: LocalPowerDnsOptions): Promise
   const api = new PowerDnsApi(`http://127.0.0.1:${apiPort}`, apiKey, 2000);
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (exited) throw await failed;
+    if (exited) {
+      const error = await failed;
+      if (output.some((line) => /Unable to bind/.test(line))) throw new Error(`PowerDNS cannot listen on ${address}:${options.port} for DNS: the address is already in use (${error.message})`);
+      throw error;
+    }
     if (options.signal?.aborted) {
       await stopChild(child);
       throw new Error('aborted');

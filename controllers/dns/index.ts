@@ -25,6 +25,8 @@ export interface DnsOptions {
   pdnsApiKeyFile?: string;
   /** Names of the authoritative servers (SOA MNAME, apex NS), fully qualified. */
   nameservers?: string[];
+  /** Where the authoritative server answers (host:port), reported in public zones' status. */
+  nameserverAddresses?: string[];
   /** How often public zones are compared with PowerDNS again (default 60 s). */
   resyncMs?: number;
   /** How often zones and rows of deleted Zones are looked for (default 5 min). */
@@ -66,7 +68,7 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
     resource: ZoneResource,
     logger: log,
     metrics,
-    reconciler: zoneReconciler({ client: deps.client, dns, ovn: deps.ovn, nameservers: options.nameservers ?? DEFAULT_NAMESERVERS, resyncMs: options.resyncMs ?? 60_000 }, informers),
+    reconciler: zoneReconciler({ client: deps.client, dns, ovn: deps.ovn, nameservers: options.nameservers ?? DEFAULT_NAMESERVERS, nameserverAddresses: options.nameserverAddresses ?? [], resyncMs: options.resyncMs ?? 60_000 }, informers),
     watches: [
       // Claims: a zone coming or going may take or free a name for the others that overlap it.
       watchOf(informers.zones, (changed) => requestsFor(informers.zones.list().filter((zone) => zone.metadata.uid !== changed.metadata.uid && overlaps(zone.spec.domain, changed.spec.domain)))),

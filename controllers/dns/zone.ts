@@ -32,6 +32,8 @@ export interface ZoneDeps {
   ovn: NorthboundDriver;
   /** Names of the authoritative servers: SOA MNAME and apex NS of public zones. */
   nameservers: string[];
+  /** Where the authoritative server answers (host:port), for public zones' status. */
+  nameserverAddresses: string[];
   /** How often a public zone is compared with PowerDNS again (drift repair). */
   resyncMs: number;
 }
@@ -66,7 +68,7 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
       ...(sets.some((set) => set.name === zone.spec.domain && set.type === 'NS') ? [] : [{ name: zone.spec.domain, type: 'NS', ttl: desired.ttl, values: deps.nameservers, source: 'zone' }]),
     ];
     const listed = [...apexSets, ...sets];
-    const base = { recordCount: listed.length, records: listed.slice(0, STATUS_RECORDS).map(statusRecord), nameservers: deps.nameservers };
+    const base = { recordCount: listed.length, records: listed.slice(0, STATUS_RECORDS).map(statusRecord), nameservers: deps.nameservers, nameserverAddresses: deps.nameserverAddresses };
     try {
       const applied = await deps.dns.apply(ownerOfObject(zone), desired);
       const message = `served by the DNS server with serial ${applied.serial}${applied.changes ? ` (${applied.changes} record sets changed)` : ''}`;
@@ -89,6 +91,8 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
       // Switches not programmed yet are left out; their Subnet's change brings the Zone back.
       const switches = subnets.filter((subnet) => deps.ovn.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! }));
       await deps.ovn.apply(ownerOfObject(zone), privateZoneRows(records, switches.map((subnet) => subnet.metadata.uid!)));
+      const gateways = switches.map((subnet) => subnet.status?.gateway).filter((gateway): gateway is string => !!gateway);
+      Object.assign(status, { nameserverAddresses: [...new Set(gateways)].sort() });
       const names = Object.keys(records).length;
       const where = switches.length === 0 ? `Vpc ${vpc.metadata.name} has no subnet programmed yet` : `answered by OVN on ${switches.length} subnet${switches.length === 1 ? '' : 's'} of Vpc ${vpc.metadata.name}`;
       const caveat = unserved.length ? `; ${unserved.length} record set${unserved.length === 1 ? '' : 's'} OVN cannot answer (status.unservedRecords)` : '';

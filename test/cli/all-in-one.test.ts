@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
+import { runKubectl } from '../env/apiserver.ts';
 import { freePorts } from '../env/ports.ts';
 import { startProcess, waitFor, WaitAborted, type ManagedProcess } from '../env/process.ts';
 
@@ -94,6 +95,8 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** PowerDNS for public Zones: the all-in-one runs it when installed. */
+const PDNS_INSTALLED = ['pdns_server', 'sqlite3'].every((program) => (process.env.PATH ?? '').split(':').some((dir) => fs.existsSync(path.join(dir, program))));
 const describeWithOvn = OVN_INSTALLED ? describe : describe.skip;
 
 describeWithOvn('photon all-in-one: its children die with it; its OVN ports are what it says', () => {
@@ -111,15 +114,15 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     home = undefined;
   });
 
-  type Ports = { nbPort: number; sbPort: number; securePort: number };
+  type Ports = { nbPort: number; sbPort: number; securePort: number; dnsPort: number };
 
   /** Chooses free ports and a fresh PHOTON_HOME, and launches the all-in-one on them; `before` runs first. */
   async function launchAllInOne(homePrefix: string, before: (ports: Ports) => Promise<void> = async () => {}): Promise<Ports> {
     home = await fsp.mkdtemp(path.join(os.tmpdir(), homePrefix));
-    const [securePort, nbPort, sbPort] = (await freePorts(3)) as [number, number, number];
-    const ports = { nbPort, sbPort, securePort };
+    const [securePort, nbPort, sbPort, dnsPort] = (await freePorts(4)) as [number, number, number, number];
+    const ports = { nbPort, sbPort, securePort, dnsPort };
     await before(ports);
-    supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], {
+    supervisor = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(securePort), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort), '--dns-port', String(dnsPort)], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },
     });
@@ -131,7 +134,7 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     const running = supervisor!;
     await waitFor('the all-in-one to serve (API server and local OVN)', () => {
       if (running.child.exitCode !== null) throw new WaitAborted(`photon exited early:\n${running.output()}`);
-      return running.output().includes('API server is serving') && running.output().includes('the local OVN is ready');
+      return running.output().includes('API server is serving') && running.output().includes('the local OVN is ready') && (!PDNS_INSTALLED || running.output().includes('public Zones are answered by PowerDNS'));
     }, { timeoutMs: 60_000, intervalMs: 100 });
     return ports;
   }
@@ -160,7 +163,7 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
   }
 
   /** The components and daemons under the supervisor, checked by name so the test knows what it kills. */
-  async function startedProcesses(root: number, ports: { nbPort: number; sbPort: number }): Promise<ProcessInfo[]> {
+  async function startedProcesses(root: number, ports: Ports): Promise<ProcessInfo[]> {
     const wanted: Array<[string, (cmdline: string) => boolean]> = [
       ['API server', (cmdline) => cmdline.includes('apiserver/main.ts')],
       ['controller manager', (cmdline) => cmdline.includes('controllers/main.ts')],
@@ -168,6 +171,7 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
       ['NB ovsdb-server', (cmdline) => cmdline.startsWith('ovsdb-server') && cmdline.includes(`ptcp:${ports.nbPort}:127.0.0.1`)],
       ['SB ovsdb-server', (cmdline) => cmdline.startsWith('ovsdb-server') && cmdline.includes(`ptcp:${ports.sbPort}:127.0.0.1`)],
       ['ovn-northd', (cmdline) => cmdline.startsWith('ovn-northd')],
+      ...(PDNS_INSTALLED ? ([['pdns_server', (cmdline) => cmdline.startsWith('pdns_server') && cmdline.includes(`${home}/dns`)]] as Array<[string, (cmdline: string) => boolean]>) : []),
     ];
     return waitFor('every component and OVN daemon under the supervisor', () => {
       const tree = descendants(root);
@@ -191,6 +195,15 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     const manager = tree.find((info) => info.cmdline.includes('controllers/main.ts'))!;
     expect(manager.cmdline).toContain(`--ovn-nb unix:${home}/ovn/nb.sock`);
     expect(await portFree(ports.nbPort)).toBe(false);
+    if (PDNS_INSTALLED) {
+      // Public Zones are answered on the DNS port it printed: a Zone applied with kubectl resolves with dig.
+      expect(running.output()).toContain(`public Zones are answered by PowerDNS on 127.0.0.1:${ports.dnsPort} (UDP and TCP)`);
+      expect(manager.cmdline).toContain(`--pdns-api-key-file ${home}/dns/api-key`);
+      const kubeconfig = path.join(home!, 'admin.kubeconfig');
+      const zone = { apiVersion: 'dns.photoncloud.io/v1alpha1', kind: 'Zone', metadata: { name: 'probe', namespace: 'default' }, spec: { domain: 'probe.test.', records: [{ name: 'www', type: 'A', values: ['192.0.2.7'] }] } };
+      await waitFor('the Zone CRD to be served', async () => (await runKubectl(kubeconfig, ['apply', '-f', '-'], { stdin: JSON.stringify(zone) })).code === 0, { timeoutMs: 30_000, intervalMs: 250 });
+      await waitFor('dig to answer the Zone', async () => (await run('dig', ['@127.0.0.1', '-p', String(ports.dnsPort), '+short', '+time=1', '+tries=1', 'www.probe.test', 'A'])).stdout.trim() === '192.0.2.7', { timeoutMs: 30_000, intervalMs: 250 });
+    }
 
     const belonging = processesOf(home!).map((info) => info.pid);
     for (const info of tree) expect(belonging).toContain(info.pid); // the /proc scan sees all of them
@@ -203,6 +216,7 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     }, { timeoutMs: 15_000, intervalMs: 100 });
     expect(await portFree(ports.nbPort)).toBe(true);
     expect(await portFree(ports.sbPort)).toBe(true);
+    expect(await portFree(ports.dnsPort)).toBe(true);
   }, 110_000);
 
   it('stops everything gracefully on SIGTERM (exit 0)', async () => {
@@ -235,6 +249,17 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     expect(output).not.toContain('[apiserver]');
     expect(output).not.toContain('[controller-manager]');
     expect(processesOf(home!).map((info) => info.cmdline)).toEqual([]);
+  }, 90_000);
+
+  (PDNS_INSTALLED ? it : it.skip)('exits 1 naming the port and --dns-port when the DNS port is taken, and starts no API server', async () => {
+    const { busyPort, exited, output } = await runWithPortTaken('photon-aio-busy-dns-', (ports) => ports.dnsPort);
+    expect({ exited, output }).toMatchObject({ exited: 1 });
+    expect(output).toContain(`PowerDNS cannot listen on 127.0.0.1:${busyPort} for DNS: the address is already in use`);
+    expect(output).toContain('npm start -- --dns-port PORT');
+    expect(output).toContain('dns-local exited with code 1 before it was ready');
+    expect(output).not.toContain('API server is serving');
+    const thisHome = home!;
+    await waitFor('every process it started gone', () => processesOf(thisHome).length === 0, { timeoutMs: 20_000 });
   }, 90_000);
 
   it('exits 1 naming the port and --secure-port when the API server port is taken, instead of restarting it forever', async () => {

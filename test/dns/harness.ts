@@ -34,7 +34,7 @@ export async function startDnsEnv(options: { chassis?: boolean; controllers?: st
     leaderElect: false,
     controllers: options.controllers ?? DNS_CONTROLLERS,
     metricsAddress: '127.0.0.1:0',
-    dns: { ...pdns.options, nameservers: NAMESERVERS, resyncMs: 1000, orphanCleanupMs: 1000 },
+    dns: { ...pdns.options, nameservers: NAMESERVERS, nameserverAddresses: [`127.0.0.1:${pdns.port}`], resyncMs: 1000, orphanCleanupMs: 1000 },
   });
   return {
     api,

@@ -86,6 +86,7 @@ describe('private zones on OVN DNS', () => {
 
     const red = await waitZone(env, 'red', 'internal', 'True');
     expect(red.status?.unservedRecords).toEqual(['acme.internal. TXT']);
+    expect(red.status?.nameserverAddresses).toEqual(['10.0.1.1', '10.0.2.1']);
     expect(red.status?.records).toContainEqual({ name: '10.2.0.10.in-addr.arpa.', type: 'PTR', values: ['web-1.acme.internal.'], source: 'Subnet/b' });
     // Guests learn the gateway as their resolver through DHCP.
     const dhcp = await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=options', 'find', 'DHCP_Options', 'cidr="10.0.1.0/24"');

@@ -44,6 +44,7 @@ describe('public zones on PowerDNS', () => {
     const ready = await waitZone(env, 'acme', 'public', 'True');
     expect(findCondition(ready.status?.conditions, 'Programmed')?.status).toBe('True');
     expect(ready.status?.nameservers).toEqual(NAMESERVERS);
+    expect(ready.status?.nameserverAddresses).toEqual([`127.0.0.1:${env.pdns.port}`]);
     expect(ready.status?.serial).toBeGreaterThan(0);
     // 9 sets by hand + SOA + NS.
     expect(ready.status?.recordCount).toBe(11);

@@ -176,6 +176,11 @@ export interface ZoneStatus {
    */
   unservedRecords?: string[];
   /**
+   * Where the zone is answered: the authoritative server's addresses (host:port) for a public zone, the
+   * gateway address of each of the Vpc's subnets (UDP port 53, answered by OVN) for a private one.
+   */
+  nameserverAddresses?: string[];
+  /**
    * Fully-qualified names of the zone's authoritative servers (its NS records), to delegate a public
    * zone to.
    */
