@@ -84,6 +84,11 @@ export class PowerDnsApi {
     await this.request('POST', '/zones', zone);
   }
 
+  /** Drops cached answers for the domain and every name under it (PowerDNS caches negative answers too). */
+  async flushCache(name: string): Promise<void> {
+    await this.request('PUT', `/cache/flush?domain=${encodeURIComponent(name)}`);
+  }
+
   async patchZone(name: string, rrsets: RRsetChange[]): Promise<void> {
     await this.request('PATCH', `/zones/${zoneId(name)}`, { rrsets });
   }

@@ -78,6 +78,8 @@ export class PowerDnsDriver implements DnsDriver {
           if (error instanceof DnsRequestError && error.status === 409) throw new DnsUnavailableError(`${zone.domain} appeared while it was being created; retrying`);
           throw error;
         }
+        // Answers given before the zone existed (REFUSED, from the packet cache) must not outlive its creation.
+        await this.api.flushCache(zone.domain);
         this.log.info('created DNS zone', { zone: zone.domain, owner: `${owner.namespace}/${owner.name}` });
         const created = await this.api.getZone(zone.domain);
         return { serial: serialOf(created), changes: rrsets.length };
