@@ -3,6 +3,7 @@
 # Everything it says for tests and scripts is a line starting "photon-guest: " on the serial console:
 #   ip=<address>            once DHCP is done (ip-error=<why> if no lease came)
 #   ping <address> ok|failed for each user-data line "ping <address>"
+#   resolve <name> <addresses>|failed for each user-data line "resolve <name>"
 #   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
 #   ready                   when all of the above is done
 # It never exits: PID 1 exiting panics the kernel.
@@ -124,6 +125,17 @@ while IFS= read -r line || [ -n "$line" ]; do
         *[!0-9A-Za-z.:-]* | '' | -*) say "ping $target failed" ;;
         *)
           if ping -c 3 -w 6 "$target" >/dev/null 2>&1; then say "ping $target ok"; else say "ping $target failed"; fi
+          ;;
+      esac
+      ;;
+    'resolve '*)
+      # The name through the resolver DHCP named (/etc/resolv.conf), A records only: one line with every address.
+      target=${line#resolve }
+      case "$target" in
+        *[!0-9A-Za-z.-]* | '' | -*) say "resolve $target failed" ;;
+        *)
+          addresses=$(nslookup -type=a "$target" 2>/dev/null | sed -n '/^Name:/,$ s/^Address: *//p' | tr '\n' ' ')
+          if [ -n "$addresses" ]; then say "resolve $target ${addresses% }"; else say "resolve $target failed"; fi
           ;;
       esac
       ;;

@@ -12,6 +12,7 @@ import { QemuDriver } from '../../agents/qemu/index.ts';
 import { agentPaths } from '../../agents/node/agent.ts';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
 import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import type { DnsOptions } from '../../controllers/dns/index.ts';
 import { startControllerManager, type ControllerManager } from '../../controllers/manager.ts';
 import { startTestApiServer, type TestApiServer } from './apiserver.ts';
 import { buildGuestImage, type BuiltGuest } from './guest-image.ts';
@@ -54,6 +55,8 @@ export interface ComputeEnvOptions {
   leaseDurationSeconds?: number;
   /** Controllers to run (default COMPUTE_CONTROLLERS). */
   controllers?: string[];
+  /** Where the zone-controller serves public Zones (a test PowerDNS), when it runs. */
+  dns?: DnsOptions;
 }
 
 const sha256Of = async (file: string) => createHash('sha256').update(await fs.readFile(file)).digest('hex');
@@ -70,6 +73,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
     leaderElect: false,
     controllers: options.controllers ?? COMPUTE_CONTROLLERS,
     nodeLifecycle: { nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? 8000, evictionTimeoutMs: options.evictionTimeoutMs ?? 2000 },
+    ...(options.dns ? { dns: options.dns } : {}),
   });
   const agents: TestAgent[] = [];
 
