@@ -7,6 +7,8 @@
 //   - the store's size under a churn of 100,000 updates, before and after compaction (etcd and embedded)
 //   - Ports per second from creation to Ready in a real OVN, and OVN NB transactions per Port
 //   - VirtualMachine create → QEMU running and → guest address, p50/p95, against a bare QEMU start (compute.ts)
+//   - Zone changes answered by dig (records/s, one-record latency) against PowerDNS's API alone, and a VM
+//     Running → its name answered (dns.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -22,12 +24,13 @@ import { promisify } from 'node:util';
 import { benchCompaction } from './compaction.ts';
 import { benchNetwork } from './network.ts';
 import { benchCompute } from './compute.ts';
+import { benchDns } from './dns.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
 const COUNTS = quick
-  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000, ports: 200, vms: 5 }
-  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000, ports: 1000, vms: 20 };
+  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000, ports: 200, vms: 5, dnsRecords: 200, dnsUpdates: 10, dnsVms: 2 }
+  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000, ports: 1000, vms: 20, dnsRecords: 1000, dnsUpdates: 30, dnsVms: 5 };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 function vpcBody(name: string, namespace: string, extra: Record<string, string> = {}): string {
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
     await benchCompaction(COUNTS.churn);
     await benchNetwork(COUNTS.ports);
     await benchCompute(COUNTS.vms);
+    await benchDns({ records: COUNTS.dnsRecords, updates: COUNTS.dnsUpdates, vms: COUNTS.dnsVms });
   } finally {
     await apiserver?.stop();
     await etcd.stop();
