@@ -65,7 +65,8 @@ export function zoneRecordSets(view: ZoneView): RecordSet[] {
   }
   const addressRecord = (name: string, addresses: Array<string | undefined>, source: string) => {
     const values = [...new Set(addresses.filter((address): address is string => !!address))].sort();
-    if (values.length > 0) candidates.push({ name: `${name}.${domain}`, type: 'A', ttl, values, source });
+    // An object whose name would make too long a domain name gets no record (rather than failing the zone).
+    if (values.length > 0 && name.length <= 63 && name.length + domain.length + 1 <= 254) candidates.push({ name: `${name}.${domain}`, type: 'A', ttl, values, source });
   };
   if (auto.virtualMachines) {
     for (const vm of live(view.virtualMachines)) {
