@@ -741,7 +741,7 @@ const INVALID_VARIANTS: Array<[kind: string, what: string, at: string, mutate: (
   ['Image', 'unknown format', '/spec/format', (o) => { o.spec.format = 'vmdk'; }],
   ['Image', 'short checksum', '/spec/sha256', (o) => { o.spec.sha256 = 'abc123'; }],
   ['Zone', 'domain without trailing dot', '/spec/domain', (o) => { o.spec.domain = 'acme.internal'; }],
-  ['Zone', 'unknown record type', '/spec/records/0/type', (o) => { o.spec.records[0].type = 'NS'; }],
+  ['Zone', 'unknown record type', '/spec/records/0/type', (o) => { o.spec.records[0].type = 'SOA'; }],
   ['Zone', 'record without values', '/spec/records/0/values', (o) => { o.spec.records[0].values = []; }],
   ['Zone', 'fully-qualified record name', '/spec/records/0/name', (o) => { o.spec.records[0].name = 'db.acme.internal.'; }],
   ['LoadBalancer', 'listener port 0', '/spec/listeners/0/port', (o) => { o.spec.listeners[0].port = 0; }],

@@ -98,6 +98,7 @@ describe('admission chain', () => {
       'SubnetValidation',
       'SecurityGroupValidation',
       'PortValidation',
+      'ZoneValidation',
       'UserPassword',
       'ResourceQuota',
     ]);

@@ -42,6 +42,11 @@ describe('domain claims and automatic records', () => {
     // The holder's answers are untouched by the refused zones.
     expect(await answer('www.app.corp.test')).toEqual(['192.0.2.1']);
     expect(await answer('www.x.app.corp.test')).toEqual([]);
+    // Deleting a refused zone takes nothing of the holder's with it.
+    await apply(zone('second', 'dup', { domain: 'app.corp.test.' }));
+    await waitZone(env, 'second', 'dup', 'False', 'DomainTaken');
+    kubectlOk(await env.api.kubectl(['delete', 'zone', 'dup', '-n', 'second', '--wait=true']));
+    expect(await answer('www.app.corp.test')).toEqual(['192.0.2.1']);
     // Inside the holder's own project a child zone is fine.
     await apply(zone('first', 'sub', { domain: 'sub.app.corp.test.', records: [{ name: 'db', type: 'A', values: ['192.0.2.2'] }] }));
     await waitZone(env, 'first', 'sub', 'True');
