@@ -36,12 +36,13 @@ import {
 } from './commands.ts';
 import { CHASSIS_NAME, DEFAULT_NB_PORT, DEFAULT_SB_PORT, devLayout, runningPid, type DevLayout } from './dev.ts';
 import { describeListener, listensOn } from './listeners.ts';
+import { DIE_WITH_PARENT } from '../../lib/programs.ts';
 
 /** The flags that choose the TCP ports, as `photon all-in-one`, `photon ovn-local` and hack/ovn/up.ts spell them. */
 export const PORT_FLAGS = { nb: '--ovn-nb-port', sb: '--ovn-sb-port' } as const;
 
 /** The prefix that makes a child die with this process (see the file header). */
-export const DIE_WITH_PARENT = ['setpriv', '--pdeathsig', 'KILL', '--'] as const;
+export { DIE_WITH_PARENT };
 
 /** A problem the user can fix (a taken port, a leftover daemon): the message says what and how. */
 export class LocalOvnError extends Error {}

@@ -6,11 +6,11 @@
 // verified: {"northbound":{"unix":…,"tcp":…},"southbound":…}) and closes it: the all-in-one starts the
 // controller manager only after that, and exits with this component's error when it ends before.
 import fs from 'node:fs';
-import path from 'node:path';
 import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../../lib/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../../lib/logging.ts';
 import { DEFAULT_NB_PORT, DEFAULT_SB_PORT } from './dev.ts';
 import { DIE_WITH_PARENT, PORT_FLAGS, startLocalOvn } from './local.ts';
+import { onPath } from '../../lib/programs.ts';
 
 export const OVN_LOCAL_USAGE = `Usage: photon ovn-local [flags]
 
@@ -27,18 +27,6 @@ when a port is taken (it never reports an address it does not serve itself).
   --ready-fd N           when serving, write the verified addresses as one JSON line to file descriptor N
   --log-level LEVEL      error|warn|info|http|debug (default: info)
 `;
-
-/** Whether a program is on PATH (no shell). */
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      fs.accessSync(path.join(dir || '.', program), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 function parse(argv: string[]) {
   const values = parseFlags(argv, {

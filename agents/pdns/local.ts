@@ -11,9 +11,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { PowerDnsApi } from './api.ts';
+import { DIE_WITH_PARENT, onPath } from '../../lib/programs.ts';
 
 const run = promisify(execFile);
-export const DIE_WITH_PARENT = ['setpriv', '--pdeathsig', 'KILL', '--'] as const;
 /** Where Debian's pdns-backend-sqlite3 keeps the schema. */
 export const SQLITE_SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 /** The DNS port the all-in-one answers on by default (unprivileged; 53 needs root and is often taken). */
@@ -171,16 +171,5 @@ function freeLoopbackPort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
-  });
-}
-
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      fs.accessSync(path.join(dir || '.', program), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
   });
 }
