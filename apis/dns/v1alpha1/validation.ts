@@ -31,7 +31,8 @@ export function recordValueProblem(type: string, value: string): string | undefi
     case 'A':
       return net.isIPv4(value) ? undefined : 'must be an IPv4 address, e.g. 10.0.1.5';
     case 'AAAA':
-      return net.isIPv6(value) ? undefined : 'must be an IPv6 address, e.g. fd00::5';
+      // Node accepts a zone index (fe80::1%eth0); record data cannot carry one.
+      return net.isIPv6(value) && !value.includes('%') ? undefined : 'must be an IPv6 address, e.g. fd00::5';
     case 'CNAME':
     case 'PTR':
     case 'NS':
@@ -63,7 +64,7 @@ export function zoneSpecProblems(spec: ZoneSpec | undefined): ZoneProblem[] {
   (spec.records ?? []).forEach((record, index) => {
     const at = `spec.records[${index}]`;
     const name = absoluteName(record.name, domain);
-    if (record.name !== '@' && record.name.split('.').some((label) => label !== '*' && !LABEL.test(label))) {
+    if (record.name !== '@' && record.name.split('.').some((label, index) => !(label === '*' && index === 0) && !LABEL.test(label))) {
       problems.push({ field: `${at}.name`, value: record.name, message: 'must be "@" or labels of letters, digits, "-" and "_" (a leading "*" for a wildcard)' });
     } else if (name.length > MAX_NAME + 1 || record.name.split('.').some((label) => label.length > 63)) {
       problems.push({ field: `${at}.name`, value: record.name, message: `makes ${name}, longer than a domain name may be (253 characters, 63 per label)` });
