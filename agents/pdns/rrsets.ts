@@ -47,20 +47,20 @@ export function rname(email: string): string {
   return `${local}.${email.slice(at + 1).toLowerCase().replace(/\.?$/, '.')}`;
 }
 
-/** The apex SOA and NS sets of a desired zone (serial 0: PowerDNS keeps its own). */
+/**
+ * The apex sets PowerDNS serves beside the zone's own: the SOA (serial 0 unless given: PowerDNS keeps its own),
+ * and the NS of the configured nameservers unless the zone gives its own apex NS set.
+ */
 export function apexRRsets(zone: DesiredZone, serial = 0): RRset[] {
   const [primary] = zone.nameservers;
-  return [
-    { name: zone.domain, type: 'SOA', ttl: zone.ttl, records: [`${primary} ${rname(zone.email)} ${serial} ${SOA_TIMERS.refresh} ${SOA_TIMERS.retry} ${SOA_TIMERS.expire} ${zone.ttl}`] },
-    { name: zone.domain, type: 'NS', ttl: zone.ttl, records: [...zone.nameservers] },
-  ];
+  const soa = { name: zone.domain, type: 'SOA', ttl: zone.ttl, records: [`${primary} ${rname(zone.email)} ${serial} ${SOA_TIMERS.refresh} ${SOA_TIMERS.retry} ${SOA_TIMERS.expire} ${zone.ttl}`] };
+  const explicitApexNs = zone.rrsets.some((set) => set.name === zone.domain && set.type === 'NS');
+  return explicitApexNs ? [soa] : [soa, { name: zone.domain, type: 'NS', ttl: zone.ttl, records: [...zone.nameservers] }];
 }
 
 /** Every record set of the zone, apex included, in a stable order. */
 export function allRRsets(zone: DesiredZone, serial = 0): RRset[] {
-  const explicitApexNs = zone.rrsets.some((set) => set.name === zone.domain && set.type === 'NS');
-  const apex = apexRRsets(zone, serial).filter((set) => !(explicitApexNs && set.type === 'NS'));
-  return [...apex, ...zone.rrsets].sort(byKey);
+  return [...apexRRsets(zone, serial), ...zone.rrsets].sort(byKey);
 }
 
 const keyOf = (set: { name: string; type: string }) => `${set.name}\0${set.type}`;

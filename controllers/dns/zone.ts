@@ -7,7 +7,7 @@
 //     Northbound driver, whose row-removed events bring the Zone back when a row is deleted by hand.
 // Deletion removes the zone from PowerDNS (only if it carries this Zone's marker) or the DNS row from OVN.
 // Status: Ready and Programmed, serial, recordCount, records with their sources, nameservers, unservedRecords.
-import { DnsRequestError, DnsUnavailableError, DomainNotOwnedError, type DnsDriver, type DesiredZone } from '../../agents/pdns/index.ts';
+import { apexRRsets, DnsRequestError, DnsUnavailableError, DomainNotOwnedError, type DnsDriver, type DesiredZone } from '../../agents/pdns/index.ts';
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import { ZoneResource, type Zone } from '../../apis/dns/v1alpha1/index.ts';
 import { zoneSpecProblems } from '../../apis/dns/v1alpha1/validation.ts';
@@ -63,17 +63,17 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
       ttl: zone.spec.ttlSeconds ?? 300,
       rrsets: sets.map(({ name, type, ttl, values }) => ({ name, type, ttl, records: values })),
     };
-    const apexSets: RecordSet[] = [
-      { name: zone.spec.domain, type: 'SOA', ttl: desired.ttl, values: [`${deps.nameservers[0]} ${desired.email}`], source: 'zone' },
-      ...(sets.some((set) => set.name === zone.spec.domain && set.type === 'NS') ? [] : [{ name: zone.spec.domain, type: 'NS', ttl: desired.ttl, values: deps.nameservers, source: 'zone' }]),
-    ];
-    const listed = [...apexSets, ...sets];
-    const base = { recordCount: listed.length, records: listed.slice(0, STATUS_RECORDS).map(statusRecord), nameservers: deps.nameservers, nameserverAddresses: deps.nameserverAddresses };
+    // Status lists the apex sets as the driver serves them (the SOA with the serial once known).
+    const statusOf = (serial?: number) => {
+      const listed: RecordSet[] = [...apexRRsets(desired, serial).map(({ name, type, ttl, records }) => ({ name, type, ttl, values: records, source: 'zone' })), ...sets];
+      return { recordCount: listed.length, records: listed.slice(0, STATUS_RECORDS).map(statusRecord), nameservers: deps.nameservers, nameserverAddresses: deps.nameserverAddresses, ...(serial ? { serial } : {}) };
+    };
     try {
       const applied = await deps.dns.apply(ownerOfObject(zone), desired);
       const message = `served by the DNS server with serial ${applied.serial}${applied.changes ? ` (${applied.changes} record sets changed)` : ''}`;
-      return outcome(ready('Programmed', message), { ...base, serial: applied.serial }, deps.resyncMs);
+      return outcome(ready('Programmed', message), statusOf(applied.serial), deps.resyncMs);
     } catch (error) {
+      const base = statusOf();
       if (error instanceof DnsUnavailableError) return outcome(notReady('DNSUnavailable', error.message), base, DNS_RETRY_MS);
       if (error instanceof DomainNotOwnedError) return outcome(notReady('DomainNotOwned', error.message), base, deps.resyncMs);
       if (error instanceof DnsRequestError) return outcome(notReady('RecordsRejected', error.message), base, deps.resyncMs);
@@ -119,10 +119,7 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
       const sets = zoneRecordSets(viewOf(zone));
       return zone.spec.vpcRef === undefined ? applyPublic(zone, sets) : applyPrivate(zone, sets);
     },
-    cleanup: async (zone) => {
-      const result = await removeServed(zone);
-      return result;
-    },
+    cleanup: (zone) => removeServed(zone),
   });
 
   async function removeServed(zone: ZoneObject): Promise<Outcome | 'done'> {
