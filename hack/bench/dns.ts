@@ -4,37 +4,27 @@
 //     server itself takes);
 //   - one record changed: p50/p95 from the API write to dig's answer, against the same straight PATCH;
 //   - a VirtualMachine reported Running → its automatic name answered by dig, p50/p95.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { ZoneResource, type Zone } from '../../apis/dns/v1alpha1/index.ts';
 import { COMPUTE_CONTROLLERS, guestImages, guestVm, startComputeEnv, waitVmStatus } from '../../test/env/compute.ts';
-import { startTestPowerDns } from '../../test/env/dns.ts';
+import { startTestPowerDns, type TestPowerDns } from '../../test/env/dns.ts';
 import { waitFor } from '../../test/env/process.ts';
 import { manifest } from '../../test/env/tenants.ts';
 import { namespace, startDnsEnv, waitZone, zone, type DnsEnv } from '../../test/dns/harness.ts';
 import { fmt, percentile } from './load.ts';
 
-const run = promisify(execFile);
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
 
-async function answer(port: number, name: string): Promise<string> {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', name, 'A']);
-  return stdout.trim();
-}
-
 /** Polls dig until `name` answers `value`; resolves with the milliseconds since `since`. */
-async function answered(port: number, name: string, value: string, since: number): Promise<number> {
-  await waitFor(`${name} → ${value}`, async () => (await answer(port, name)) === value, { timeoutMs: 60_000, intervalMs: 5 });
+async function answered(pdns: TestPowerDns, name: string, value: string, since: number): Promise<number> {
+  await waitFor(`${name} → ${value}`, async () => (await pdns.dig(name, 'A')).join('\n') === value, { timeoutMs: 60_000, intervalMs: 5 });
   return performance.now() - since;
 }
 
 const records = (count: number, octet: number) => Array.from({ length: count }, (_, index) => ({ name: `h${index}`, type: 'A', values: [`10.${octet}.${Math.floor(index / 250)}.${(index % 250) + 1}`] }));
 
 async function patchPowerDns(env: DnsEnv, domain: string, sets: ReturnType<typeof records>): Promise<void> {
-  const response = await fetch(`${env.pdns.options.pdnsUrl}/api/v1/servers/localhost/zones/${domain}`, {
-    method: 'PATCH',
-    headers: { 'X-API-Key': env.pdns.apiKey, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ rrsets: sets.map((set) => ({ name: `${set.name}.${domain}`, type: 'A', ttl: 300, changetype: 'REPLACE', records: set.values.map((content) => ({ content, disabled: false })) })) }),
+  const response = await env.pdns.api('PATCH', `/zones/${domain}`, {
+    rrsets: sets.map((set) => ({ name: `${set.name}.${domain}`, type: 'A', ttl: 300, changetype: 'REPLACE', records: set.values.map((content) => ({ content, disabled: false })) })),
   });
   if (response.status !== 204) throw new Error(`PATCH ${domain}: ${response.status} ${await response.text()}`);
 }
@@ -45,7 +35,7 @@ async function zoneChanges(count: number, updates: number): Promise<void> {
   try {
     await namespace(env, 'bench');
     // The baseline zone, served by PowerDNS without PhotonCloud (created through PowerDNS's own API).
-    const created = await fetch(`${env.pdns.options.pdnsUrl}/api/v1/servers/localhost/zones`, { method: 'POST', headers: { 'X-API-Key': env.pdns.apiKey }, body: JSON.stringify({ name: 'raw.bench.', kind: 'Native', nameservers: ['ns1.photon.test.'], soa_edit_api: 'INCREASE' }) });
+    const created = await env.pdns.api('POST', '/zones', { name: 'raw.bench.', kind: 'Native', nameservers: ['ns1.photon.test.'], soa_edit_api: 'INCREASE' });
     if (created.status !== 201) throw new Error(`baseline zone: ${created.status}`);
     await env.client.create(ZoneResource, zone('bench', 'bulk', { domain: 'api.bench.', records: records(count, 1) }) as unknown as Zone);
     await waitZone(env, 'bench', 'bulk', 'True', undefined, 120_000);
@@ -53,10 +43,10 @@ async function zoneChanges(count: number, updates: number): Promise<void> {
 
     let started = performance.now();
     await patchPowerDns(env, 'raw.bench.', records(count, 2));
-    const rawMs = await answered(env.pdns.port, `${last}.raw.bench`, records(count, 2)[count - 1]!.values[0]!, started);
+    const rawMs = await answered(env.pdns, `${last}.raw.bench`, records(count, 2)[count - 1]!.values[0]!, started);
     started = performance.now();
     await env.client.patch(ZoneResource, 'bulk', { spec: { records: records(count, 2) } }, { namespace: 'bench' });
-    const apiMs = await answered(env.pdns.port, `${last}.api.bench`, records(count, 2)[count - 1]!.values[0]!, started);
+    const apiMs = await answered(env.pdns, `${last}.api.bench`, records(count, 2)[count - 1]!.values[0]!, started);
     console.log(`PowerDNS API alone: ${fmt(count / (rawMs / 1000))} records/s (${fmt(rawMs)} ms for ${count})`);
     console.log(`through a Zone:     ${fmt(count / (apiMs / 1000))} records/s (${fmt(apiMs)} ms for ${count}); ratio ${fmt(rawMs / apiMs, 2)}`);
 
@@ -68,10 +58,10 @@ async function zoneChanges(count: number, updates: number): Promise<void> {
     for (let index = 0; index < updates; index++) {
       started = performance.now();
       await patchPowerDns(env, 'raw.bench.', one(index, 3));
-      raw.push(await answered(env.pdns.port, 'one.raw.bench', `10.3.0.${index + 1}`, started));
+      raw.push(await answered(env.pdns, 'one.raw.bench', `10.3.0.${index + 1}`, started));
       started = performance.now();
       await env.client.patch(ZoneResource, 'small', { spec: { records: one(index, 3) } }, { namespace: 'bench' });
-      api.push(await answered(env.pdns.port, 'one.small.bench', `10.3.0.${index + 1}`, started));
+      api.push(await answered(env.pdns, 'one.small.bench', `10.3.0.${index + 1}`, started));
     }
     console.log(`one record, PowerDNS API alone: ${summary(raw)}`);
     console.log(`one record, through a Zone:     ${summary(api)} (goal: answered within 2 s)`);
@@ -101,7 +91,7 @@ async function vmNames(count: number): Promise<void> {
       if (created.code !== 0) throw new Error(created.stderr);
       const vm = await waitVmStatus(env, 'bench', name, 'Running');
       const runningAt = performance.now();
-      delays.push(await answered(pdns.port, `${name}.vms.bench`, vm.status!.interfaces![0]!.ipAddress!, runningAt));
+      delays.push(await answered(pdns, `${name}.vms.bench`, vm.status!.interfaces![0]!.ipAddress!, runningAt));
     }
     console.log(`Running seen → name answered: ${summary(delays)} (polled every 100 ms for Running, 5 ms for the answer)`);
   } finally {

@@ -12,8 +12,7 @@ const yaml = (object: object) => JSON.stringify(object);
 
 describe('public zones on PowerDNS', () => {
   let env: DnsEnv;
-  const api = (method: string, path: string, body?: object) =>
-    fetch(`${env.pdns.options.pdnsUrl}/api/v1/servers/localhost${path}`, { method, headers: { 'X-API-Key': env.pdns.apiKey, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+  const api = (method: string, path: string, body?: object) => env.pdns.api(method, path, body);
   const serial = async (domain: string) => Number((await env.pdns.dig(domain, 'SOA'))[0]?.split(' ')[2]);
 
   beforeAll(async () => {

@@ -12,7 +12,8 @@ export interface TestPowerDns {
   /** Options for the controller manager (DnsOptions). */
   options: { pdnsUrl: string; pdnsApiKeyFile: string };
   port: number;
-  apiKey: string;
+  /** A raw request to PowerDNS's HTTP API (`path` below /api/v1/servers/localhost), as an operator would make by hand. */
+  api(method: string, path: string, body?: object): Promise<Response>;
   /** `dig @127.0.0.1 -p PORT +short …args`: the answer lines. */
   dig(...args: string[]): Promise<string[]>;
   /** `dig` with the given args (no +short), for whole answers (flags, status). */
@@ -34,12 +35,14 @@ export async function startTestPowerDns(): Promise<TestPowerDns> {
   }
   const started = server;
   const port = started.dns.port;
+  const apiKey = fs.readFileSync(started.api.keyFile, 'utf8').trim();
   const digFull = (...args: string[]) => run('dig', [`@127.0.0.1`, '-p', String(port), '+time=2', '+tries=1', ...args], { timeoutMs: 10_000 });
   return {
     server: started,
     options: { pdnsUrl: started.api.url, pdnsApiKeyFile: started.api.keyFile },
     port,
-    apiKey: fs.readFileSync(started.api.keyFile, 'utf8').trim(),
+    api: (method, apiPath, body) =>
+      fetch(`${started.api.url}/api/v1/servers/localhost${apiPath}`, { method, headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) }),
     digFull,
     async dig(...args) {
       const result = await digFull('+short', ...args);
