@@ -1,5 +1,6 @@
 // What every `photon <component>` entry point shares: flag parsing that turns mistakes into a usage error
 // (exit 2 with the usage text), the state directory, and the main-module boilerplate.
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { errorMessage } from './logging.ts';
@@ -36,6 +37,28 @@ export function wholeNumberFlag(value: string | undefined, min: number, message:
   const number = Number(value);
   if (!Number.isInteger(number) || number < min) throw new UsageError(message);
   return number;
+}
+
+/**
+ * `--ready-fd N`: a file descriptor of at least 3 the supervisor (the all-in-one) opened for this component's
+ * readiness report; undefined when absent. A number that names no open descriptor is a usage error.
+ */
+export function readyFdFlag(value: string | undefined): number | undefined {
+  const fd = wholeNumberFlag(value, 3, '--ready-fd must be a file descriptor number of at least 3');
+  if (fd === undefined) return undefined;
+  try {
+    fs.fstatSync(fd);
+  } catch {
+    throw new UsageError(`--ready-fd ${fd}: no such open file descriptor`);
+  }
+  return fd;
+}
+
+/** Writes the readiness report as one JSON line to the --ready-fd descriptor, if any, and closes it. */
+export function reportReady(fd: number | undefined, report: unknown): void {
+  if (fd === undefined) return;
+  fs.writeSync(fd, `${JSON.stringify(report)}\n`);
+  fs.closeSync(fd);
 }
 
 /**

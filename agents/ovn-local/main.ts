@@ -5,8 +5,7 @@
 // With --ready-fd N it writes one JSON line to file descriptor N once every daemon serves (the addresses it
 // verified: {"northbound":{"unix":…,"tcp":…},"southbound":…}) and closes it: the all-in-one starts the
 // controller manager only after that, and exits with this component's error when it ends before.
-import fs from 'node:fs';
-import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../../lib/cli.ts';
+import { parseFlags, photonHome, readyFdFlag, reportReady, runIfMain, UsageError, wholeNumberFlag } from '../../lib/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../../lib/logging.ts';
 import { DEFAULT_NB_PORT, DEFAULT_SB_PORT } from './dev.ts';
 import { DIE_WITH_PARENT, PORT_FLAGS, startLocalOvn } from './local.ts';
@@ -45,14 +44,7 @@ function parse(argv: string[]) {
   const nbPort = port(PORT_FLAGS.nb, DEFAULT_NB_PORT);
   const sbPort = port(PORT_FLAGS.sb, DEFAULT_SB_PORT);
   if (nbPort === sbPort) throw new UsageError(`${PORT_FLAGS.nb} and ${PORT_FLAGS.sb} must differ (both ${nbPort})`);
-  const readyFd = wholeNumberFlag(values['ready-fd'] as string | undefined, 3, '--ready-fd must be a file descriptor number of at least 3');
-  if (readyFd !== undefined) {
-    try {
-      fs.fstatSync(readyFd);
-    } catch {
-      throw new UsageError(`--ready-fd ${readyFd}: no such open file descriptor`);
-    }
-  }
+  const readyFd = readyFdFlag(values['ready-fd'] as string | undefined);
   return { nbPort, sbPort, chassis: values.chassis === true, home: photonHome(values.home as string | undefined), readyFd, logLevel: values['log-level'] as string | undefined };
 }
 
@@ -99,10 +91,7 @@ async function main(argv: string[]): Promise<void> {
     pids: ovn.pids().join(','),
     try: `ovn-nbctl --db=${ovn.northbound.unix} show`,
   });
-  if (flags.readyFd !== undefined) {
-    fs.writeSync(flags.readyFd, `${JSON.stringify({ northbound: ovn.northbound, southbound: ovn.southbound, chassis: ovn.chassis ?? null })}\n`);
-    fs.closeSync(flags.readyFd);
-  }
+  reportReady(flags.readyFd, { northbound: ovn.northbound, southbound: ovn.southbound, chassis: ovn.chassis ?? null });
   void ovn.failed.then((error) => {
     if (stopping) return;
     log.error('a local OVN daemon ended; stopping the others', { error: errorMessage(error) });

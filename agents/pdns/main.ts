@@ -5,9 +5,8 @@
 // With --ready-fd N it writes one JSON line to file descriptor N once DNS and the HTTP API answer
 // ({"dns":{"address":…,"port":…},"api":{"url":…,"keyFile":…}}) and closes it: the all-in-one then hands the API
 // to the controller manager (--pdns-url, --pdns-api-key-file).
-import fs from 'node:fs';
 import path from 'node:path';
-import { parseFlags, photonHome, runIfMain, UsageError, wholeNumberFlag } from '../../lib/cli.ts';
+import { parseFlags, photonHome, readyFdFlag, reportReady, runIfMain, UsageError, wholeNumberFlag } from '../../lib/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../../lib/logging.ts';
 import { DEFAULT_DNS_PORT, startLocalPowerDns, type LocalPowerDns } from './local.ts';
 
@@ -36,14 +35,7 @@ function parse(argv: string[]) {
   if (port > 65535) throw new UsageError('--dns-port must be a port (1-65535)');
   const address = values['dns-address']!;
   if (!/^[0-9.]+$|^[0-9a-f:]+$/i.test(address)) throw new UsageError(`--dns-address must be an IP address, got ${JSON.stringify(address)}`);
-  const readyFd = wholeNumberFlag(values['ready-fd'], 3, '--ready-fd must be a file descriptor number of at least 3');
-  if (readyFd !== undefined) {
-    try {
-      fs.fstatSync(readyFd);
-    } catch {
-      throw new UsageError(`--ready-fd ${readyFd}: no such open file descriptor`);
-    }
-  }
+  const readyFd = readyFdFlag(values['ready-fd'] as string | undefined);
   return { address, port, home: photonHome(values.home), readyFd, logLevel: values['log-level'] };
 }
 
@@ -75,10 +67,7 @@ async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
   log.info('the local PowerDNS is ready', { dns: `${flags.address}:${flags.port}`, api: server.api.url, pid: server.pid, try: `dig @${flags.address} -p ${flags.port} <name>` });
-  if (flags.readyFd !== undefined) {
-    fs.writeSync(flags.readyFd, `${JSON.stringify({ dns: server.dns, api: server.api })}\n`);
-    fs.closeSync(flags.readyFd);
-  }
+  reportReady(flags.readyFd, { dns: server.dns, api: server.api });
   void server.failed.then((error) => {
     if (stopping) return;
     log.error('pdns_server ended', { error: errorMessage(error) });
