@@ -19,6 +19,9 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
                               (ovn-nbctl --ca-cert); host names are not checked, as with OVS's own tools
   --ovn-nb-cert FILE          with ssl: endpoints: this client's certificate (PEM; ovn-nbctl --certificate)
   --ovn-nb-key FILE           with ssl: endpoints: its private key (PEM; ovn-nbctl --private-key)
+  --ovn-sb ENDPOINT           OVN Southbound database, read for load balancers' backend health (Service_Monitor):
+                              unix:/path, tcp:host:port or ssl:host:port (ssl: uses the --ovn-nb-* files)
+                              (default: sb.sock beside a unix: --ovn-nb, else its host on port 6642)
   --node-monitor-grace-period SECONDS  a Node whose Lease expired this long ago is Ready=Unknown (default 40)
   --node-eviction-timeout SECONDS      a Node not Ready this long: its RerunOnFailure VMs start elsewhere (default 300)
   --pdns-url URL              PowerDNS Authoritative HTTP API serving public Zones, e.g. http://127.0.0.1:8081
@@ -45,6 +48,7 @@ function parse(argv: string[]) {
     'ovn-nb-cacert': { type: 'string' },
     'ovn-nb-cert': { type: 'string' },
     'ovn-nb-key': { type: 'string' },
+    'ovn-sb': { type: 'string' },
     'metrics-address': { type: 'string', default: '127.0.0.1:10257' },
     'node-monitor-grace-period': { type: 'string' },
     'node-eviction-timeout': { type: 'string' },
@@ -69,9 +73,19 @@ function parse(argv: string[]) {
   const home = photonHome(values.home);
   const ovnNorthbound = values['ovn-nb'] ?? defaultNorthbound(home);
   const ovnNorthboundTls = northboundTls(values, ovnNorthbound);
+  const ovnSouthbound = values['ovn-sb'];
+  if (ovnSouthbound !== undefined) {
+    try {
+      const transports = ovnSouthbound.split(',').map((endpoint) => parseEndpoint(endpoint.trim()).transport);
+      if (transports.includes('ssl') && !ovnNorthboundTls) throw new UsageError('an ssl: --ovn-sb endpoint needs an ssl: --ovn-nb with --ovn-nb-cacert, --ovn-nb-cert and --ovn-nb-key');
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`--ovn-sb must be unix:/path, tcp:host:port or ssl:host:port, got ${JSON.stringify(ovnSouthbound)}`);
+    }
+  }
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, metricsAddress, nodeLifecycle, dns };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns };
 }
 
 function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => number | undefined): DnsOptions {
@@ -124,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, dns: flags.dns, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, ovnSouthbound: flags.ovnSouthbound, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, dns: flags.dns, logger: log });
   // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });

@@ -9,6 +9,8 @@ import { NetworkShared, portController, securityGroupController, subnetControlle
 import { nodeLifecycleController, schedulerController, virtualMachineController, type NodeLifecycleOptions } from './compute/index.ts';
 import { dnsDriverFrom, zoneController, type DnsOptions } from './dns/index.ts';
 import type { DnsDriver } from '../agents/pdns/index.ts';
+import { ServiceMonitorReader } from '../agents/ovn-sb/index.ts';
+import { loadBalancerController } from './lb/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -38,6 +40,8 @@ export class ManagerContext {
     readonly nodeLifecycle: NodeLifecycleOptions = {},
     /** Where public zones are served (PowerDNS) and how (nameservers, resync). */
     readonly dnsOptions: DnsOptions = {},
+    /** OVN Southbound endpoint, read for load balancers' backend health. */
+    private readonly ovnSouthbound?: string,
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -76,6 +80,16 @@ export class ManagerContext {
   }
 
   private dnsDriver?: DnsDriver;
+  private southbound?: ServiceMonitorReader;
+
+  /** Backend health from the OVN Southbound database, connected on first use. */
+  health(): ServiceMonitorReader {
+    if (!this.southbound) {
+      this.southbound = new ServiceMonitorReader(this.ovnSouthbound ?? southboundBeside(this.ovnNorthbound), this.log.child({ component: 'ovn-sb' }), undefined, this.ovnNorthboundTls);
+      this.southbound.start();
+    }
+    return this.southbound;
+  }
 
   /** The DNS driver public zones are served through, created on first use. */
   dns(): DnsDriver {
@@ -85,7 +99,7 @@ export class ManagerContext {
 
   async stop(): Promise<void> {
     this.networkShared?.stop();
-    await this.northbound?.stop();
+    await Promise.all([this.northbound?.stop(), this.southbound?.stop()]);
     await this.informers.stop();
   }
 }
@@ -106,8 +120,21 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   scheduler: (context, log) => schedulerController(context, log, context.metrics),
   'node-lifecycle': (context, log) => nodeLifecycleController(context, log, context.metrics, context.nodeLifecycle),
   // DNS: public zones on PowerDNS, private zones on OVN's DNS (the network controllers' OVN connection).
+  // Load balancing: OVN load balancers (the network controllers' OVN connection and address allocators) with
+  // backend health from the Southbound database.
+  loadbalancer: (context, log) => loadBalancerController(context.network(), context.health(), log, context.metrics),
   zone: (context, log) => zoneController({ client: context.client, informers: context.informers, ovn: context.network().deps.ovn }, context.dns(), context.dnsOptions, log, context.metrics),
 };
+
+/**
+ * The Southbound database when only the Northbound one is given: the local layout's sb.sock beside nb.sock
+ * (photon ovn-local), else the same host on OVN's standard Southbound port 6642.
+ */
+export function southboundBeside(northbound: string): string {
+  const first = northbound.split(',')[0].trim();
+  if (first.startsWith('unix:')) return first.replace(/nb\.sock$/, 'sb.sock');
+  return first.replace(/:6641$/, ':6642');
+}
 
 /** Where the OVN Northbound database is when nothing says otherwise: the local one `photon ovn-local` runs (agents/ovn-local/). */
 export function defaultNorthbound(home: string): string {
@@ -118,8 +145,10 @@ export interface ControllerManagerOptions {
   kubeconfig: string;
   /** OVN Northbound endpoint (unix:/path, tcp:host:port or ssl:host:port). */
   ovnNorthbound: string;
-  /** Credentials for an ssl: Northbound endpoint. */
+  /** Credentials for an ssl: Northbound endpoint (and an ssl: Southbound one). */
   ovnNorthboundTls?: OvsdbTlsFiles;
+  /** OVN Southbound endpoint (default: beside the Northbound one, see southboundBeside). */
+  ovnSouthbound?: string;
   /** Names from CONTROLLERS; default all. */
   controllers?: string[];
   leaderElect?: boolean;
@@ -168,7 +197,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle, options.dns);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle, options.dns, options.ovnSouthbound);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));

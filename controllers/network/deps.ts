@@ -3,6 +3,7 @@
 // is reported.
 import type { ApiClient } from '../../apis/client/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
+import { LoadBalancerResource, type LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource, type Port, type SecurityGroup, type Subnet, type Vpc } from '../../apis/network/v1alpha1/index.ts';
 import { OvnUnavailableError, type NorthboundDriver, type Owner } from '../../agents/ovn-nb/index.ts';
 import type { InformerCache } from '../runtime/informer.ts';
@@ -24,6 +25,8 @@ export function networkInformers(informers: InformerCache) {
     subnets: informers.informerFor<SubnetObject>(SubnetResource),
     ports: informers.informerFor<PortObject>(PortResource),
     securityGroups: informers.informerFor<SecurityGroupObject>(SecurityGroupResource),
+    // Their VIPs and health-check sources hold subnet addresses too (see Allocators in port.ts).
+    loadBalancers: informers.informerFor<LoadBalancerObject>(LoadBalancerResource),
   };
 }
 
@@ -32,6 +35,7 @@ export type VpcObject = Vpc & KubeObject;
 export type SubnetObject = Subnet & KubeObject;
 export type PortObject = Port & KubeObject;
 export type SecurityGroupObject = SecurityGroup & KubeObject;
+export type LoadBalancerObject = LoadBalancer & KubeObject;
 
 export function ownerOfObject(object: KubeObject): Owner {
   return { kind: object.kind!, namespace: object.metadata.namespace, name: object.metadata.name!, uid: object.metadata.uid! };

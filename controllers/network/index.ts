@@ -18,7 +18,8 @@ import { vpcReconciler } from './vpc.ts';
 
 const requestsFor = (objects: KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
-type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup';
+/** Kinds whose OVN rows NetworkShared repairs and sweeps (LoadBalancer's controller lives in controllers/lb). */
+type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup' | 'LoadBalancer';
 
 /** Per-manager state the network controllers share. */
 export class NetworkShared {
@@ -71,8 +72,8 @@ export class NetworkShared {
       await Promise.all(Object.values(this.informers).map((informer) => informer.waitForSync()));
       if (this.deps.ovn.unavailableReason) return; // the next pass tries again
       const uids = (objects: KubeObject[]) => new Set(objects.map((object) => object.metadata.uid!));
-      const { vpcs, subnets, ports, securityGroups } = this.informers;
-      await this.deps.ovn.removeOrphans(new Map([['Vpc', uids(vpcs.list())], ['Subnet', uids(subnets.list())], ['Port', uids(ports.list())], ['SecurityGroup', uids(securityGroups.list())]]));
+      const { vpcs, subnets, ports, securityGroups, loadBalancers } = this.informers;
+      await this.deps.ovn.removeOrphans(new Map([['Vpc', uids(vpcs.list())], ['Subnet', uids(subnets.list())], ['Port', uids(ports.list())], ['SecurityGroup', uids(securityGroups.list())], ['LoadBalancer', uids(loadBalancers.list())]]));
     }, this.log);
     this.orphanCleanup.start();
   }
@@ -123,6 +124,8 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
       watchOf(informers.ports, (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === changed.spec.subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port))),
+      // So does a LoadBalancer's VIP (and the informer is synced before any allocator is built from it).
+      watchOf(informers.loadBalancers, (lb) => ports(lb.metadata.namespace, (port) => waitingForAddress(port))),
     ],
   }, log, metrics);
 }

@@ -15,9 +15,11 @@ import { SubnetAllocator } from './ipam.ts';
 import { logicalSwitchPortName, macFor } from './names.ts';
 
 /**
- * One allocator per subnet (by UID), built from every Port's recorded address the first time the subnet is
- * used, then kept by this process alone. Allocation is synchronous (no await between finding a free
- * address and taking it), so concurrent reconciles of different Ports never hand out one address twice.
+ * One allocator per subnet (by UID), built from every address recorded in the API the first time the subnet
+ * is used — Ports' status.ipAddress, LoadBalancers' VIPs and health-check sources — then kept by this
+ * process alone. Port and LoadBalancer controllers share it (one per manager), so a VIP is an address no
+ * Port can take and the other way round. Allocation is synchronous (no await between finding a free address
+ * and taking it), so concurrent reconciles never hand out one address twice.
  */
 export class Allocators {
   private readonly bySubnet = new Map<string, { allocator: SubnetAllocator; spec: string }>();
@@ -31,20 +33,49 @@ export class Allocators {
     const existing = this.bySubnet.get(uid);
     if (existing && existing.spec === spec) return existing.allocator;
     const allocator = new SubnetAllocator(subnet.spec);
-    // Oldest first: if two Ports ever recorded the same address, the older keeps it.
-    const ports = this.informers.ports
-      .list(subnet.metadata.namespace)
-      .filter((port) => port.spec.subnetRef === subnet.metadata.name && port.status?.ipAddress && !port.metadata.deletionTimestamp)
-      .sort((a, b) => `${a.metadata.creationTimestamp}/${a.metadata.name}`.localeCompare(`${b.metadata.creationTimestamp}/${b.metadata.name}`));
-    for (const port of ports) allocator.reserve(port.status!.ipAddress!, port.metadata.uid!);
+    // Oldest first: if two holders ever recorded the same address, the older keeps it.
+    for (const { address, owner } of recordedAddresses(this.informers, subnet)) allocator.reserve(address, owner);
     this.bySubnet.set(uid, { allocator, spec });
     return allocator;
   }
 
-  /** A Port is gone: its address is free again. */
-  release(portUid: string): void {
-    for (const { allocator } of this.bySubnet.values()) allocator.release(portUid);
+  /** A Port or LoadBalancer is gone (or moved its address): what `owner` held is free again. */
+  release(owner: string): void {
+    for (const { allocator } of this.bySubnet.values()) allocator.release(owner);
   }
+
+  /** Who holds an address, for messages: "Port web-1" or "LoadBalancer web (VIP)". */
+  describeHolder(namespace: string | undefined, owner: string): string {
+    const port = this.informers.ports.list(namespace).find((other) => other.metadata.uid === owner);
+    if (port) return `Port ${port.metadata.name}`;
+    const [lbUid, role] = owner.split('/');
+    const lb = this.informers.loadBalancers.list(namespace).find((other) => other.metadata.uid === lbUid);
+    if (lb) return `LoadBalancer ${lb.metadata.name} (${role === HEALTH_CHECK_SOURCE ? 'health-check source' : 'VIP'})`;
+    return owner;
+  }
+}
+
+/** The allocator owner of a LoadBalancer's health-check source address in one subnet (its VIP's owner is its UID). */
+export const HEALTH_CHECK_SOURCE = 'health-check-source';
+export const healthCheckSourceOwner = (lbUid: string): string => `${lbUid}/${HEALTH_CHECK_SOURCE}`;
+
+/** Every address recorded in the API for a subnet, with its owner, oldest holder first. */
+function recordedAddresses(informers: NetworkInformers, subnet: SubnetObject): Array<{ address: string; owner: string }> {
+  const namespace = subnet.metadata.namespace;
+  const name = subnet.metadata.name;
+  const held: Array<{ address: string; owner: string; since: string }> = [];
+  const since = (object: { metadata: { creationTimestamp?: string; name?: string } }) => `${object.metadata.creationTimestamp}/${object.metadata.name}`;
+  for (const port of informers.ports.list(namespace)) {
+    if (port.spec.subnetRef === name && port.status?.ipAddress && !port.metadata.deletionTimestamp) held.push({ address: port.status.ipAddress, owner: port.metadata.uid!, since: since(port) });
+  }
+  // A LoadBalancer being deleted keeps its addresses until its cleanup releases them (OVN may still use them).
+  for (const lb of informers.loadBalancers.list(namespace)) {
+    if (lb.spec.subnetRef === name && lb.status?.vipAddress) held.push({ address: lb.status.vipAddress, owner: lb.metadata.uid!, since: since(lb) });
+    for (const source of lb.status?.healthCheckSourceAddresses ?? []) {
+      if (source.subnetRef === name) held.push({ address: source.address, owner: healthCheckSourceOwner(lb.metadata.uid!), since: since(lb) });
+    }
+  }
+  return held.sort((a, b) => a.since.localeCompare(b.since));
 }
 
 /** The row a Port owns: its logical switch port, in its subnet's switch and its groups' port groups. */
@@ -82,8 +113,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
       if (result.ok) return { ip: wanted, mac };
       if (result.reason === 'InUse') {
         // Settles when the holder goes (the Port watch requeues Ports waiting for an address).
-        const holder = informers.ports.list(port.metadata.namespace).find((other) => other.metadata.uid === result.holder);
-        return notReady('IPAddressConflict', `${wanted} is already used by Port ${holder?.metadata.name ?? result.holder}`);
+        return notReady('IPAddressConflict', `${wanted} is already used by ${allocators.describeHolder(port.metadata.namespace, result.holder!)}`);
       }
       if (port.spec.ipAddress) throw new TerminalError('InvalidIPAddress', `${wanted} cannot be used in Subnet ${port.spec.subnetRef} (${result.reason === 'Reserved' ? 'gateway or excluded' : 'outside the subnet'})`);
       // A recorded address that no longer fits (the subnet changed): take a new one.

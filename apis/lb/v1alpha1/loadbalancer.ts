@@ -78,11 +78,13 @@ export interface LoadBalancerListener {
    */
   name: string;
   /**
-   * Transport protocol.
+   * TCP and UDP are spread by OVN itself (layer 4, the client's address reaches the backend). HTTP is
+   * served by an HAProxy the LoadBalancer gets in its VPC (layer 7): requests are routed by rules,
+   * backends see connections from the proxy's address.
    *
    * @default "TCP"
    */
-  protocol?: 'TCP' | 'UDP';
+  protocol?: 'TCP' | 'UDP' | 'HTTP';
   /**
    * Port on the VIP.
    */
@@ -91,24 +93,44 @@ export interface LoadBalancerListener {
    * Port on the backends; defaults to port.
    */
   targetPort?: number;
+  /**
+   * HTTP listeners only: where requests go, first matching rule wins. A request no rule matches goes to
+   * spec.backends, or gets 404 when there are none.
+   */
+  rules?: LoadBalancerRule[];
 }
 
 /**
- * Where traffic goes: VirtualMachines matching selector and the Ports in portRefs, together. With
- * neither the VIP exists but rejects connections. A VirtualMachine is reached at its first interface
- * in the VIP's VPC.
+ * Requests for a host and/or path prefix, and the backends that serve them.
+ */
+export interface LoadBalancerRule {
+  /**
+   * Host header to match, without port (case-insensitive), e.g. shop.example.com; omit to match any
+   * host.
+   */
+  host?: string;
+  /**
+   * Path prefix to match, e.g. /api; omit to match any path.
+   */
+  pathPrefix?: string;
+  /**
+   * The pool for this rule, selected as spec.backends is.
+   */
+  backends: LoadBalancerBackends;
+}
+
+/**
+ * The pool for this rule, selected as spec.backends is.
  */
 export interface LoadBalancerBackends {
   /**
-   * Labels of the VirtualMachines, in the same namespace, to send traffic to (as in a Kubernetes
-   * Service).
+   * Labels of the VirtualMachines, in the same namespace, that serve these requests.
    */
   selector?: {
     [k: string]: string;
   };
   /**
-   * Names of Ports, in the same namespace, whose addresses receive traffic, e.g. for appliances outside
-   * PhotonCloud's VMs.
+   * Names of Ports, in the same namespace, that serve these requests.
    */
   portRefs?: string[];
 }
@@ -148,6 +170,13 @@ export interface LoadBalancerHealthCheck {
    * @default 3
    */
   failureThreshold?: number;
+  /**
+   * Path HTTP listeners' backends are checked on (GET; 2xx and 3xx are healthy). TCP listeners check a
+   * connection, UDP ones a datagram.
+   *
+   * @default "/"
+   */
+  httpPath?: string;
 }
 
 /**
@@ -171,21 +200,92 @@ export interface LoadBalancerStatus {
    */
   vipAddress?: string;
   /**
-   * Number of entries in backends.
+   * Number of distinct backends (VirtualMachines and Ports) selected.
    */
   backendCount?: number;
   /**
-   * Number of entries in backends that are healthy.
+   * Number of those backends that pass the health checks on every port they serve.
    */
   healthyBackendCount?: number;
   /**
-   * The backends currently selected, sorted by name.
+   * Addresses OVN's health checks come from, one per Subnet with backends, reserved like the VIP.
+   * Backends in SecurityGroups must accept the checks from these (or from the subnets).
+   */
+  healthCheckSourceAddresses?: LoadBalancerHealthCheckSourceAddress[];
+  /**
+   * The HAProxy serving HTTP listeners (present only while there are some).
+   */
+  proxy?: LoadBalancerProxy;
+  /**
+   * Each listener as programmed.
+   */
+  listeners?: LoadBalancerStatusListener[];
+  /**
+   * Every selected backend on every port it serves, sorted by name and port.
    */
   backends?: LoadBalancerBackendStatus[];
 }
 
 /**
- * One backend and its health.
+ * The health checks' source address in one Subnet.
+ */
+export interface LoadBalancerHealthCheckSourceAddress {
+  /**
+   * Name of the Subnet.
+   */
+  subnetRef: string;
+  /**
+   * Source address of the checks in that Subnet.
+   */
+  address: string;
+}
+
+/**
+ * The HAProxy serving HTTP listeners (present only while there are some).
+ */
+export interface LoadBalancerProxy {
+  /**
+   * Name of the Port, owned by this LoadBalancer, the proxy is attached through.
+   */
+  portRef?: string;
+  /**
+   * The proxy's address; HTTP backends see connections from it.
+   */
+  address?: string;
+  /**
+   * Node whose agent runs the proxy.
+   */
+  node?: string;
+  /**
+   * Whether that agent reports the proxy running with the current configuration.
+   */
+  ready?: boolean;
+}
+
+/**
+ * One listener's state.
+ */
+export interface LoadBalancerStatusListener {
+  /**
+   * Name of the listener.
+   */
+  name: string;
+  /**
+   * Its protocol.
+   */
+  protocol?: 'TCP' | 'UDP' | 'HTTP';
+  /**
+   * Port on the VIP.
+   */
+  port?: number;
+  /**
+   * Active (serving healthy backends), NoHealthyBackends, NoBackends, or Pending (not programmed yet).
+   */
+  state?: 'Active' | 'NoHealthyBackends' | 'NoBackends' | 'Pending';
+}
+
+/**
+ * One backend on one port, and its health.
  */
 export interface LoadBalancerBackendStatus {
   /**
@@ -193,11 +293,32 @@ export interface LoadBalancerBackendStatus {
    */
   name: string;
   /**
+   * VirtualMachine or Port.
+   */
+  kind?: 'VirtualMachine' | 'Port';
+  /**
    * Address traffic is sent to.
    */
   address: string;
   /**
-   * Whether the backend passes health checks (always true with health checks disabled).
+   * Port traffic is sent to.
+   */
+  port?: number;
+  /**
+   * Protocol checked on that port.
+   */
+  protocol?: 'TCP' | 'UDP' | 'HTTP';
+  /**
+   * online or offline as the last checks found, unknown before the first result (always online with
+   * health checks disabled).
+   */
+  health?: 'online' | 'offline' | 'unknown';
+  /**
+   * When this backend's health last changed, as this controller observed it.
+   */
+  since?: string;
+  /**
+   * Whether the backend receives traffic on this port (online, or health checks disabled).
    */
   healthy?: boolean;
 }

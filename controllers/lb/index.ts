@@ -1,0 +1,72 @@
+// The loadbalancer-controller: LoadBalancers on OVN over the manager's shared informers, the Northbound driver
+// and address allocators the network controllers use, and the Southbound reader for backend health. Every
+// input is a watch — the namespace's VMs and Ports (backends), Subnets and Vpcs (VIP, switches) — and every
+// Service_Monitor change reconciles the LoadBalancers checking that backend, through an index kept here.
+// Orphaned rows and deleted rows of live LoadBalancers are handled with the network controllers' (NetworkShared).
+import { serviceKey, type HealthSource, type MonitoredService } from '../../agents/ovn-sb/index.ts';
+import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { watchOf, type Controller } from '../runtime/controller.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import type { ReconcileRequest } from '../runtime/reconciler.ts';
+import type { NetworkShared } from '../network/index.ts';
+import { lbInformers, type LoadBalancerObject } from './informers.ts';
+import { loadBalancerReconciler } from './loadbalancer.ts';
+
+const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
+
+/** Which LoadBalancers check which backends (serviceKey → LB keys), replaced per LB at each reconcile. */
+class HealthIndex {
+  private readonly byService = new Map<string, Set<string>>();
+  private readonly byLb = new Map<string, string[]>();
+
+  set(lb: LoadBalancerObject, services: MonitoredService[]): void {
+    const lbKey = `${lb.metadata.namespace}/${lb.metadata.name}`;
+    for (const key of this.byLb.get(lbKey) ?? []) this.byService.get(key)?.delete(lbKey);
+    const keys = services.map(serviceKey);
+    for (const key of keys) this.byService.set(key, (this.byService.get(key) ?? new Set()).add(lbKey));
+    if (keys.length) this.byLb.set(lbKey, keys);
+    else this.byLb.delete(lbKey);
+  }
+
+  lbsOf(service: MonitoredService): ReconcileRequest[] {
+    return [...(this.byService.get(serviceKey(service)) ?? [])].map((key) => {
+      const [namespace, name] = key.split('/');
+      return { namespace, name };
+    });
+  }
+}
+
+export function loadBalancerController(shared: NetworkShared, health: HealthSource, log: Logger, metrics?: RuntimeMetrics) {
+  const informers = lbInformers(shared.deps.informers);
+  const index = new HealthIndex();
+  const lbsIn = (namespace: string | undefined, wants: (lb: LoadBalancerObject) => boolean) => requestsFor(informers.loadBalancers.list(namespace).filter(wants));
+  const usesBackends = (lb: LoadBalancerObject) => !!(lb.spec.backends?.selector || lb.spec.backends?.portRefs?.length || lb.spec.listeners.some((listener) => listener.rules?.length));
+  const controller: Controller = shared.controller('LoadBalancer', {
+    name: 'loadbalancer-controller',
+    resource: LoadBalancerResource,
+    reconciler: loadBalancerReconciler({ client: shared.deps.client, ovn: shared.deps.ovn, health, allocators: shared.allocators, watchHealth: (lb, services) => index.set(lb, services) }, informers),
+    watches: [
+      watchOf(informers.virtualMachines, (vm) => lbsIn(vm.metadata.namespace, usesBackends)),
+      watchOf(informers.ports, (port) => lbsIn(port.metadata.namespace, usesBackends)),
+      // A subnet is a VIP's home, a switch the VIP must reach, or a backend's subnet: all in its Vpc look again.
+      watchOf(informers.subnets, (subnet) => lbsIn(subnet.metadata.namespace, () => true)),
+      watchOf(informers.vpcs, (vpc) => lbsIn(vpc.metadata.namespace, () => true)),
+    ],
+  }, log, metrics);
+  let stopHealth: (() => void) | undefined;
+  return {
+    controller,
+    async start() {
+      stopHealth = health.onChange((service) => {
+        for (const request of index.lbsOf(service)) controller.enqueue(request);
+      });
+      await controller.start();
+    },
+    async stop() {
+      stopHealth?.();
+      await controller.stop();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// LoadBalancer → a VIP on OVN. The one reconcile shape (LifecycleReconciler):
+//   1. the VIP: the requested address or the recorded one, else the lowest free one of the Subnet, through the
+//      Port controller's allocators (a VIP is an address no Port can take); committed to status.vipAddress
+//      before anything is programmed, so a crash never leaks or duplicates it;
+//   2. backends (backends.ts) and, with health checks on, one health-check source address per Subnet that has
+//      backends (reserved the same way, recorded in status.healthCheckSourceAddresses);
+//   3. OVN rows (ovn-rows.ts) through the Northbound driver, once the Vpc's router and switches exist;
+//   4. status (status.ts): listeners, every backend's health from the Southbound Service_Monitor rows, Ready
+//      and Degraded.
+// Health changes arrive as events from the Southbound reader and bring the LoadBalancers checking that backend
+// back (index.ts); nothing polls. Deletion removes the rows and frees the addresses.
+import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
+import type { HealthSource, MonitoredService } from '../../agents/ovn-sb/index.ts';
+import { LoadBalancerResource, type LoadBalancerHealthCheck, type LoadBalancerHealthCheckSourceAddress } from '../../apis/lb/v1alpha1/index.ts';
+import type { ApiClient } from '../../apis/client/index.ts';
+import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
+import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
+import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
+import { resolvePools, type Backend } from './backends.ts';
+import type { LbInformers, LoadBalancerObject } from './informers.ts';
+import { loadBalancerRows, ovnProtocolOf, type VipTarget } from './ovn-rows.ts';
+import { backendStatuses, listenerStatuses, summarize, type ListenerTargets } from './status.ts';
+
+export const LB_FINALIZER = 'lb.photoncloud.io/ovn';
+
+export interface LoadBalancerDeps {
+  client: ApiClient;
+  ovn: NorthboundDriver;
+  health: HealthSource;
+  allocators: Allocators;
+  /** Remembers which backends each LoadBalancer watches, so a health change reconciles exactly those. */
+  watchHealth(lb: LoadBalancerObject, services: MonitoredService[]): void;
+  now?: () => Date;
+}
+
+/** Health-check timings with the CRD's defaults (a stored object always has them; unit tests may not). */
+export function healthCheckOf(lb: LoadBalancerObject): Required<Pick<LoadBalancerHealthCheck, 'enabled' | 'intervalSeconds' | 'timeoutSeconds' | 'successThreshold' | 'failureThreshold'>> {
+  const check = lb.spec.healthCheck ?? {};
+  return { enabled: check.enabled ?? true, intervalSeconds: check.intervalSeconds ?? 5, timeoutSeconds: check.timeoutSeconds ?? 3, successThreshold: check.successThreshold ?? 1, failureThreshold: check.failureThreshold ?? 3 };
+}
+
+export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInformers): LifecycleReconciler<LoadBalancerObject> {
+  /** The VIP: requested, recorded, or newly allocated; or why there is none. */
+  const assignVip = (lb: LoadBalancerObject, subnet: SubnetObject): string | Readiness => {
+    const uid = lb.metadata.uid!;
+    const allocator = deps.allocators.allocatorFor(subnet);
+    const requested = lb.spec.vipAddress;
+    const recorded = lb.status?.vipAddress;
+    // A changed request (or a move to another subnet) gives the old VIP back first.
+    if (recorded && ((requested && requested !== recorded) || allocator.holder(recorded) !== uid)) deps.allocators.release(uid);
+    const wanted = requested ?? recorded;
+    if (wanted) {
+      const result = allocator.reserve(wanted, uid);
+      if (result.ok) return wanted;
+      if (result.reason === 'InUse') return notReady('VIPAddressConflict', `${wanted} is already used by ${deps.allocators.describeHolder(lb.metadata.namespace, result.holder!)}`);
+      // The Subnet's change (a watch) brings the LoadBalancer back; a spec change may fix it too.
+      if (requested) return notReady('InvalidVIPAddress', `${wanted} cannot be used in Subnet ${subnet.metadata.name} (${result.reason === 'Reserved' ? 'gateway or excluded' : 'outside the subnet'})`);
+    }
+    return allocator.allocate(uid) ?? notReady('SubnetExhausted', `Subnet ${subnet.metadata.name} has no free address left for the VIP`);
+  };
+
+  /** One source address per subnet with backends (kept while still needed; others given back). */
+  const assignSources = (lb: LoadBalancerObject, subnets: SubnetObject[]): { sources: LoadBalancerHealthCheckSourceAddress[]; exhausted: string[] } => {
+    const owner = healthCheckSourceOwner(lb.metadata.uid!);
+    const recorded = new Map((lb.status?.healthCheckSourceAddresses ?? []).map((source) => [source.subnetRef, source.address]));
+    const sources: LoadBalancerHealthCheckSourceAddress[] = [];
+    const exhausted: string[] = [];
+    const wanted = new Set(subnets.map((subnet) => subnet.metadata.name!));
+    for (const [name] of recorded) {
+      const subnet = informers.subnets.get(name, lb.metadata.namespace);
+      if (!wanted.has(name) && subnet) deps.allocators.allocatorFor(subnet).release(owner);
+    }
+    for (const subnet of subnets) {
+      const allocator = deps.allocators.allocatorFor(subnet);
+      const previous = recorded.get(subnet.metadata.name!);
+      const address = previous && allocator.reserve(previous, owner).ok ? previous : allocator.allocate(owner);
+      if (address) sources.push({ subnetRef: subnet.metadata.name!, address });
+      else exhausted.push(subnet.metadata.name!);
+    }
+    return { sources: sources.sort((a, b) => a.subnetRef.localeCompare(b.subnetRef)), exhausted };
+  };
+
+  const apply = async (lb: LoadBalancerObject, context: LifecycleContext<LoadBalancerObject>): Promise<Outcome> => {
+    const namespace = lb.metadata.namespace;
+    const subnet = informers.subnets.get(lb.spec.subnetRef, namespace);
+    if (!subnet) return { readiness: notReady('SubnetNotFound', `Subnet ${lb.spec.subnetRef} does not exist yet`) };
+    if (subnet.metadata.deletionTimestamp) return { readiness: notReady('SubnetDeleting', `Subnet ${subnet.metadata.name} is being deleted`) };
+    const vpc = informers.vpcs.get(subnet.spec.vpcRef, namespace);
+    if (!vpc) return { readiness: notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} of Subnet ${subnet.metadata.name} does not exist yet`) };
+
+    // 1. The VIP, committed before anything uses it.
+    const vip = assignVip(lb, subnet);
+    if (typeof vip !== 'string') return { readiness: vip };
+
+    // 2. Backends and the health checks' source addresses.
+    const subnets = informers.subnets.list(namespace).filter((candidate) => candidate.spec.vpcRef === vpc.metadata.name && !candidate.metadata.deletionTimestamp);
+    const pools = resolvePools({ lb, vpc: vpc.metadata.name!, virtualMachines: informers.virtualMachines.list(namespace), ports: informers.ports.list(namespace), subnets });
+    const backends = pools.get('default')!;
+    const check = healthCheckOf(lb);
+    const backendSubnets = subnets.filter((candidate) => backends.backends.some((backend) => backend.subnetRef === candidate.metadata.name));
+    const { sources, exhausted } = check.enabled ? assignSources(lb, backendSubnets) : assignSources(lb, []);
+    const status: Record<string, unknown> = { vipAddress: vip, healthCheckSourceAddresses: sources };
+    if (lb.status?.vipAddress !== vip || JSON.stringify(lb.status?.healthCheckSourceAddresses ?? []) !== JSON.stringify(sources)) {
+      lb = await context.progress({ readiness: notReady('Programming', `VIP ${vip} assigned; programming OVN`), status });
+    }
+
+    // 3. OVN.
+    const l4 = lb.spec.listeners.filter((listener) => listener.protocol !== 'HTTP');
+    const targetsOf = (backendList: Backend[], port: number) => backendList.map((backend) => ({ address: backend.address, port, portUid: backend.portUid, subnetRef: backend.subnetRef }));
+    const vips: VipTarget[] = l4.map((listener) => ({ protocol: ovnProtocolOf(listener), port: listener.port, targets: targetsOf(backends.backends, listener.targetPort ?? listener.port) }));
+    const sourceBySubnet = new Map(sources.map((source) => [source.subnetRef, source.address]));
+    return withOvn(deps.ovn, async (): Promise<Outcome> => {
+      if (!deps.ovn.has({ table: 'Logical_Router', owner: vpc.metadata.uid! })) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name} is not programmed yet`), status };
+      const switches = subnets.filter((candidate) => deps.ovn.has({ table: 'Logical_Switch', owner: candidate.metadata.uid! }));
+      await deps.ovn.apply(ownerOfObject(lb), loadBalancerRows({ uid: lb.metadata.uid!, vip, vips, healthCheck: check, healthCheckSources: sourceBySubnet, sessionAffinity: lb.spec.sessionAffinity ?? 'None', vpcUid: vpc.metadata.uid!, subnetUids: switches.map((candidate) => candidate.metadata.uid!) }));
+
+      // 4. Status.
+      const services: MonitoredService[] = [];
+      const listeners: ListenerTargets[] = lb.spec.listeners.map((listener) => {
+        const port = listener.targetPort ?? listener.port;
+        const protocol = listener.protocol ?? 'TCP';
+        if (protocol === 'HTTP') return { name: listener.name, protocol, port: listener.port, programmed: false, backends: [] };
+        return {
+          name: listener.name,
+          protocol,
+          port: listener.port,
+          programmed: true,
+          backends: backends.backends.map((backend) => {
+            if (!check.enabled) return { backend, port, protocol, health: 'online' as const };
+            if (!sourceBySubnet.has(backend.subnetRef)) return { backend, port, protocol, health: 'unknown' as const };
+            const service: MonitoredService = { ip: backend.address, port, protocol: ovnProtocolOf(listener), logicalPort: backend.portUid };
+            services.push(service);
+            return { backend, port, protocol, health: deps.health.health(service) };
+          }),
+        };
+      });
+      deps.watchHealth(lb, services);
+      const entries = backendStatuses(listeners, lb.status?.backends, (deps.now?.() ?? new Date()).toISOString());
+      const summary = summarize(entries);
+      const problems = [
+        ...backends.refused,
+        ...(backends.waiting.length ? [`Ports without an address yet: ${backends.waiting.join(', ')}`] : []),
+        ...(exhausted.length ? [`no free address for health checks in Subnet ${exhausted.join(', ')} (its backends get no traffic)`] : []),
+        ...(check.enabled && deps.health.unavailableReason ? [deps.health.unavailableReason] : []),
+        ...(lb.spec.listeners.some((listener) => listener.protocol === 'HTTP') ? ['HTTP listeners are not served yet'] : []),
+      ];
+      Object.assign(status, { listeners: listenerStatuses(listeners), backends: entries.slice(0, 4096), backendCount: summary.backendCount, healthyBackendCount: summary.healthyBackendCount });
+      const readiness = summary.unready
+        ? notReady(summary.unready.reason, summary.unready.message)
+        : ready('Programmed', `VIP ${vip} serves ${l4.length} listener${l4.length === 1 ? '' : 's'} on ${summary.healthyBackendCount} of ${summary.backendCount} backends`);
+      if (problems.length > 0) readiness.message += `; ${problems.join('; ')}`;
+      return {
+        readiness,
+        status,
+        conditions: [
+          { type: 'Degraded', ...summary.degraded },
+          { type: 'BackendsResolved', status: backends.refused.length === 0 ? 'True' : 'False', reason: backends.refused.length === 0 ? 'Resolved' : 'BackendsRefused', message: backends.refused.join('; ') },
+        ],
+      };
+    }, status);
+  };
+
+  return new LifecycleReconciler<LoadBalancerObject>({
+    client: deps.client,
+    resource: LoadBalancerResource,
+    informer: informers.loadBalancers,
+    finalizer: LB_FINALIZER,
+    fieldManager: 'loadbalancer-controller',
+    apply,
+    cleanup: (lb) =>
+      withOvn(deps.ovn, async () => {
+        await deps.ovn.apply(ownerOfObject(lb), []);
+        // Only once OVN no longer uses them may a Port take the addresses.
+        deps.allocators.release(lb.metadata.uid!);
+        deps.allocators.release(healthCheckSourceOwner(lb.metadata.uid!));
+        deps.watchHealth(lb, []);
+        return 'done' as const;
+      }),
+  });
+}
