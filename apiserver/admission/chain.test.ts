@@ -99,6 +99,7 @@ describe('admission chain', () => {
       'SecurityGroupValidation',
       'PortValidation',
       'ZoneValidation',
+      'LoadBalancerValidation',
       'UserPassword',
       'ResourceQuota',
     ]);

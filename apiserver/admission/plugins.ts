@@ -6,6 +6,7 @@ import type { AdmissionPlugin } from './chain.ts';
 import { namespaceLifecycle } from './namespace-lifecycle.ts';
 import { nodeRestriction } from './node-restriction.ts';
 import { zoneValidation } from './dns.ts';
+import { loadBalancerValidation } from './lb.ts';
 import { NETWORK_PARENTS, networkAdmission } from './network.ts';
 import { parentLifecycle } from './parent-lifecycle.ts';
 import { userPassword } from './user-password.ts';
@@ -20,5 +21,5 @@ export interface AdmissionDeps {
 export function standardAdmissionPlugins(deps: AdmissionDeps): AdmissionPlugin[] {
   // Who may grant what comes right after the namespace check: nothing else is worth validating about a grant
   // its author may not make.
-  return [namespaceLifecycle, nodeRestriction, rbacEscalation(deps.authorizer), projectOrganization(deps.authorizer), parentLifecycle(NETWORK_PARENTS), ...networkAdmission, zoneValidation, userPassword, resourceQuota(deps.quota)];
+  return [namespaceLifecycle, nodeRestriction, rbacEscalation(deps.authorizer), projectOrganization(deps.authorizer), parentLifecycle(NETWORK_PARENTS), ...networkAdmission, zoneValidation, loadBalancerValidation, userPassword, resourceQuota(deps.quota)];
 }

@@ -13,6 +13,8 @@ import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import type { HealthSource, MonitoredService } from '../../agents/ovn-sb/index.ts';
 import { LoadBalancerResource, type LoadBalancerHealthCheck, type LoadBalancerHealthCheckSourceAddress } from '../../apis/lb/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
+import { loadBalancerSpecProblems } from '../../apis/lb/v1alpha1/validation.ts';
+import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
 import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
@@ -81,6 +83,8 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
   };
 
   const apply = async (lb: LoadBalancerObject, context: LifecycleContext<LoadBalancerObject>): Promise<Outcome> => {
+    const [problem] = loadBalancerSpecProblems(lb.spec);
+    if (problem) throw new TerminalError('InvalidSpec', `${problem.field}: ${problem.message}`);
     const namespace = lb.metadata.namespace;
     const subnet = informers.subnets.get(lb.spec.subnetRef, namespace);
     if (!subnet) return { readiness: notReady('SubnetNotFound', `Subnet ${lb.spec.subnetRef} does not exist yet`) };

@@ -152,6 +152,22 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     expect(answers[0]).toMatch(/^web-[123]$/);
   }, 60_000);
 
+  it('refuses specs that can never work with 422 naming the field, storing nothing', async () => {
+    const bad: Array<[string, object, string]> = [
+      ['two-on-80', { listeners: [{ name: 'a', port: 80 }, { name: 'b', protocol: 'HTTP', port: 80 }] }, 'spec.listeners[1].port'],
+      ['rules-on-tcp', { listeners: [{ name: 'a', port: 80, rules: [{ host: 'x.example', backends: { portRefs: ['web-1'] } }] }] }, 'spec.listeners[0].rules'],
+      ['slow-check', { listeners: [{ name: 'a', port: 80 }], healthCheck: { intervalSeconds: 2, timeoutSeconds: 5 } }, 'spec.healthCheck.timeoutSeconds'],
+      ['bad-protocol', { listeners: [{ name: 'a', protocol: 'SCTP', port: 80 }] }, 'spec.listeners[0].protocol'],
+    ];
+    for (const [name, spec, field] of bad) {
+      const manifest = { apiVersion: 'lb.photoncloud.io/v1alpha1', kind: 'LoadBalancer', metadata: { name, namespace: 'red' }, spec: { subnetRef: 'a', ...spec } };
+      const result = await env.api.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(manifest) });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(field);
+      expect(await getLb(env, 'red', name).catch(() => undefined)).toBeUndefined();
+    }
+  });
+
   it('converges when the subnet comes after the LoadBalancer', async () => {
     await createLb(env, 'red', 'early', { subnetRef: 'late', listeners: [{ name: 'app', port: 80 }] });
     await waitLb(env, 'red', 'early', 'SubnetNotFound', (lb) => condition(lb, 'Ready')?.reason === 'SubnetNotFound');
