@@ -9,6 +9,8 @@
 //   - VirtualMachine create → QEMU running and → guest address, p50/p95, against a bare QEMU start (compute.ts)
 //   - Zone changes answered by dig (records/s, one-record latency) against PowerDNS's API alone, and a VM
 //     Running → its name answered (dns.ts)
+//   - LoadBalancer create → first connection through the VIP against the same VIP made with ovn-nbctl, and a
+//     backend failure → out of rotation and → status offline (lb.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -25,6 +27,7 @@ import { benchCompaction } from './compaction.ts';
 import { benchNetwork } from './network.ts';
 import { benchCompute } from './compute.ts';
 import { benchDns } from './dns.ts';
+import { benchLoadBalancers } from './lb.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
@@ -197,6 +200,7 @@ async function main(): Promise<void> {
     await benchNetwork(COUNTS.ports);
     await benchCompute(COUNTS.vms);
     await benchDns({ records: COUNTS.dnsRecords, updates: COUNTS.dnsUpdates, vms: COUNTS.dnsVms });
+    await benchLoadBalancers({ rounds: quick ? 3 : 10 });
   } finally {
     await apiserver?.stop();
     await etcd.stop();
