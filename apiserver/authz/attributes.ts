@@ -40,6 +40,7 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
     name: request.name ?? selectedValue(fieldSelector, 'metadata.name') ?? '',
     fieldSelectorName: selectedValue(fieldSelector, 'metadata.name'),
     fieldSelectorNodeName: selectedValue(fieldSelector, 'status.nodeName'),
+    fieldSelectorProxyNode: selectedValue(fieldSelector, 'status.proxy.node'),
   };
 }
 

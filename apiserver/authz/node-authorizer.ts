@@ -1,6 +1,7 @@
 // What a node agent's credentials (`system:node:<name>`, group system:nodes) may do, as Kubernetes' Node
 // authorizer decides for kubelets: read only what its node needs and write only its own Node, its own Lease,
-// and the status of the VirtualMachines bound to it (status.nodeName). Which VirtualMachines those are comes
+// the status of the VirtualMachines bound to it (status.nodeName) and of the LoadBalancers whose HTTP proxy
+// it runs (status.proxy.node). Which VirtualMachines those are comes
 // from the watch cache, kept per node by an index updated from cache events. For everything it has no
 // opinion on (discovery, self reviews) the request falls through to RBAC; everything else a node asks for
 // is denied here, so a node credential stolen from one hypervisor reaches nothing of another's.
@@ -16,6 +17,8 @@ export const NODES_GROUP = 'system:nodes';
 const NODE_PREFIX = 'system:node:';
 const COMPUTE_GROUP = 'compute.photoncloud.io';
 const VM_PREFIX = storagePrefixFor(COMPUTE_GROUP, 'virtualmachines');
+const LB_GROUP = 'lb.photoncloud.io';
+const LB_PREFIX = storagePrefixFor(LB_GROUP, 'loadbalancers');
 
 /** The node a user speaks for, or undefined for anyone else. */
 export function nodeNameOf(user: UserInfo): string | undefined {
@@ -102,6 +105,10 @@ export class NodeAuthorizer implements Authorizer {
     return nodeOfVm(this.cache.get(`${VM_PREFIX}${namespace}/${name}`)?.object) === node;
   }
 
+  private proxyOn(node: string, namespace: string, name: string): boolean {
+    return (this.cache.get(`${LB_PREFIX}${namespace}/${name}`)?.object?.status as { proxy?: { node?: string } } | undefined)?.proxy?.node === node;
+  }
+
   private decideForNode(node: string, attributes: RequestAttributes): Decision | undefined {
     if (!attributes.resourceRequest) return NO_OPINION;
     const { apiGroup, resource, subresource, verb, namespace, name } = attributes;
@@ -128,6 +135,16 @@ export class NodeAuthorizer implements Authorizer {
       if (verb === 'get' && !subresource) return allow('node: a VirtualMachine bound to it');
       if (subresource === 'status' && (verb === 'update' || verb === 'patch' || verb === 'get')) return allow('node: status of a VirtualMachine bound to it');
       return deny(`node ${node} may only change the status of VirtualMachines`);
+    }
+    // LoadBalancers whose HTTP proxy runs here (status.proxy.node): read them, report the proxy in their status.
+    if (apiGroup === LB_GROUP && resource === 'loadbalancers') {
+      if ((verb === 'list' || verb === 'watch') && !subresource) {
+        return attributes.fieldSelectorProxyNode === node ? allow('node: LoadBalancers whose proxy runs on it') : deny(`node ${node} may only list LoadBalancers with fieldSelector status.proxy.node=${node}`);
+      }
+      if (!name || !namespace || !this.proxyOn(node, namespace, name)) return deny(`node ${node} may only access LoadBalancers whose proxy runs on it`);
+      if (verb === 'get' && !subresource) return allow('node: a LoadBalancer whose proxy runs on it');
+      if (subresource === 'status' && (verb === 'patch' || verb === 'get')) return allow('node: reports the proxy of a LoadBalancer in its status');
+      return deny(`node ${node} may only report the status of LoadBalancers' proxies`);
     }
     // What its VMs reference (images to boot, ports to plug): readable one by one in the namespaces it runs VMs in.
     const referenced = (apiGroup === COMPUTE_GROUP && resource === 'images') || (apiGroup === 'network.photoncloud.io' && resource === 'ports');

@@ -23,6 +23,8 @@ export interface ResourceAttributes {
   fieldSelectorName?: string;
   /** For list/watch: the `status.nodeName=` field selector (VirtualMachines), which node identities must send. */
   fieldSelectorNodeName?: string;
+  /** The node a list or watch of LoadBalancers is pinned to by `status.proxy.node=` (the node authorizer requires it). */
+  fieldSelectorProxyNode?: string;
 }
 
 export interface NonResourceAttributes {

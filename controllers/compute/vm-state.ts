@@ -4,7 +4,7 @@
 // health and the node agent's report (status.runtime).
 import { createHash } from 'node:crypto';
 import { findCondition } from '../../apis/meta/conditions.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
+import { controllerReference } from '../../apis/meta/owners.ts';
 import type { Node, VirtualMachine, VirtualMachineNetwork, VirtualMachineStatus } from '../../apis/compute/v1alpha1/index.ts';
 import { PortResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import { notReady, ready, type Readiness } from '../runtime/lifecycle.ts';
@@ -48,7 +48,7 @@ export function ownedPort(vm: VirtualMachine, plan: InterfacePlan): Port {
       name: plan.portName,
       namespace: vm.metadata.namespace,
       labels: { [VM_LABEL]: vm.metadata.name! },
-      ownerReferences: [{ apiVersion: vm.apiVersion, kind: 'VirtualMachine', name: vm.metadata.name!, uid: vm.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [controllerReference(vm)],
     },
     spec: {
       subnetRef: plan.network.subnetRef!,
@@ -58,7 +58,7 @@ export function ownedPort(vm: VirtualMachine, plan: InterfacePlan): Port {
   };
 }
 
-export const isControlledBy = (object: KubeObject, owner: KubeObject): boolean => (object.metadata.ownerReferences ?? []).some((reference) => reference.controller && reference.uid === owner.metadata.uid);
+export { isControlledBy } from '../../apis/meta/owners.ts';
 
 /** Whether the Port is held by this VM (status.owner), by another user, or by nobody. */
 export function portHolder(port: Port, vm: VirtualMachine): 'this' | 'other' | 'none' {

@@ -13,6 +13,7 @@ import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import type { NetworkShared } from '../network/index.ts';
 import { lbInformers, type LoadBalancerObject } from './informers.ts';
 import { loadBalancerReconciler } from './loadbalancer.ts';
+import { isHttp, PROXY_LABEL } from './proxy.ts';
 
 const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
@@ -49,7 +50,13 @@ export function loadBalancerController(shared: NetworkShared, health: HealthSour
     reconciler: loadBalancerReconciler({ client: shared.deps.client, ovn: shared.deps.ovn, health, allocators: shared.allocators, watchHealth: (lb, services) => index.set(lb, services) }, informers),
     watches: [
       watchOf(informers.virtualMachines, (vm) => lbsIn(vm.metadata.namespace, usesBackends)),
-      watchOf(informers.ports, (port) => lbsIn(port.metadata.namespace, usesBackends)),
+      watchOf(informers.ports, (port) => {
+        // The HTTP proxy's own Port brings its LoadBalancer back; any Port may be a backend.
+        const proxyOf = port.metadata.labels?.[PROXY_LABEL];
+        return lbsIn(port.metadata.namespace, (lb) => usesBackends(lb) || lb.metadata.name === proxyOf);
+      }),
+      // A node becoming Ready (or not) decides where HTTP proxies run.
+      watchOf(informers.nodes, () => lbsIn(undefined, (lb) => lb.spec.listeners.some(isHttp))),
       // A subnet is a VIP's home, a switch the VIP must reach, or a backend's subnet: all in its Vpc look again.
       watchOf(informers.subnets, (subnet) => lbsIn(subnet.metadata.namespace, () => true)),
       watchOf(informers.vpcs, (vpc) => lbsIn(vpc.metadata.namespace, () => true)),

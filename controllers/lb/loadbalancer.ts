@@ -10,17 +10,20 @@
 // Health changes arrive as events from the Southbound reader and bring the LoadBalancers checking that backend
 // back (index.ts); nothing polls. Deletion removes the rows and frees the addresses.
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
-import type { HealthSource, MonitoredService } from '../../agents/ovn-sb/index.ts';
-import { LoadBalancerResource, type LoadBalancerHealthCheck, type LoadBalancerHealthCheckSourceAddress } from '../../apis/lb/v1alpha1/index.ts';
+import type { HealthSource, MonitoredService, ServiceHealth } from '../../agents/ovn-sb/index.ts';
+import { LoadBalancerResource, type LoadBalancerHealthCheckSourceAddress, type LoadBalancerProxy } from '../../apis/lb/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import { loadBalancerSpecProblems } from '../../apis/lb/v1alpha1/validation.ts';
+import { proxyConfigurationHash } from '../../apis/lb/v1alpha1/proxy.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
 import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
-import { resolvePools, type Backend } from './backends.ts';
+import { resolvePools, type Backend, type ResolvedPool } from './backends.ts';
+import { healthCheckOf } from './health-check.ts';
 import type { LbInformers, LoadBalancerObject } from './informers.ts';
 import { loadBalancerRows, ovnProtocolOf, type VipTarget } from './ovn-rows.ts';
+import { chooseProxyNode, ensureProxyPort, httpBackends, isHttp, proxyConfiguration, proxyPortName, removeProxyPort } from './proxy.ts';
 import { backendStatuses, listenerStatuses, summarize, type ListenerTargets } from './status.ts';
 
 export const LB_FINALIZER = 'lb.photoncloud.io/ovn';
@@ -33,12 +36,6 @@ export interface LoadBalancerDeps {
   /** Remembers which backends each LoadBalancer watches, so a health change reconciles exactly those. */
   watchHealth(lb: LoadBalancerObject, services: MonitoredService[]): void;
   now?: () => Date;
-}
-
-/** Health-check timings with the CRD's defaults (a stored object always has them; unit tests may not). */
-export function healthCheckOf(lb: LoadBalancerObject): Required<Pick<LoadBalancerHealthCheck, 'enabled' | 'intervalSeconds' | 'timeoutSeconds' | 'successThreshold' | 'failureThreshold'>> {
-  const check = lb.spec.healthCheck ?? {};
-  return { enabled: check.enabled ?? true, intervalSeconds: check.intervalSeconds ?? 5, timeoutSeconds: check.timeoutSeconds ?? 3, successThreshold: check.successThreshold ?? 1, failureThreshold: check.failureThreshold ?? 3 };
 }
 
 export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInformers): LifecycleReconciler<LoadBalancerObject> {
@@ -96,72 +93,114 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     const vip = assignVip(lb, subnet);
     if (typeof vip !== 'string') return { readiness: vip };
 
-    // 2. Backends and the health checks' source addresses.
+    // 2. Backends (every pool) and the health checks' source addresses: OVN checks the layer-4 backends in
+    //    their subnets, and the HTTP proxy in the VIP's.
     const subnets = informers.subnets.list(namespace).filter((candidate) => candidate.spec.vpcRef === vpc.metadata.name && !candidate.metadata.deletionTimestamp);
     const pools = resolvePools({ lb, vpc: vpc.metadata.name!, virtualMachines: informers.virtualMachines.list(namespace), ports: informers.ports.list(namespace), subnets });
     const backends = pools.get('default')!;
+    const l4 = lb.spec.listeners.filter((listener) => !isHttp(listener));
+    const http = lb.spec.listeners.filter(isHttp);
     const check = healthCheckOf(lb);
-    const backendSubnets = subnets.filter((candidate) => backends.backends.some((backend) => backend.subnetRef === candidate.metadata.name));
-    const { sources, exhausted } = check.enabled ? assignSources(lb, backendSubnets) : assignSources(lb, []);
+    const checkedSubnets = subnets.filter((candidate) => (l4.length > 0 && backends.backends.some((backend) => backend.subnetRef === candidate.metadata.name)) || (http.length > 0 && candidate.metadata.name === subnet.metadata.name));
+    const { sources, exhausted } = assignSources(lb, check.enabled ? checkedSubnets : []);
     const status: Record<string, unknown> = { vipAddress: vip, healthCheckSourceAddresses: sources };
     if (lb.status?.vipAddress !== vip || JSON.stringify(lb.status?.healthCheckSourceAddresses ?? []) !== JSON.stringify(sources)) {
       lb = await context.progress({ readiness: notReady('Programming', `VIP ${vip} assigned; programming OVN`), status });
     }
 
-    // 3. OVN.
-    const l4 = lb.spec.listeners.filter((listener) => listener.protocol !== 'HTTP');
+    // 3. The HTTP proxy: its Port, its node, what it serves (the agent reports what it runs).
+    const proxy = http.length > 0 ? await planProxy(lb, subnet, pools, context.signal) : undefined;
+    if (http.length === 0) {
+      await removeProxyPort(deps.client, lb, informers.ports.get(proxyPortName(lb.metadata.name!), namespace), context.signal);
+      status.proxy = undefined;
+    } else if (proxy?.status) status.proxy = proxy.status;
+
+    // 4. OVN: layer-4 listeners to the backends, HTTP ones to the proxy.
     const targetsOf = (backendList: Backend[], port: number) => backendList.map((backend) => ({ address: backend.address, port, portUid: backend.portUid, subnetRef: backend.subnetRef }));
-    const vips: VipTarget[] = l4.map((listener) => ({ protocol: ovnProtocolOf(listener), port: listener.port, targets: targetsOf(backends.backends, listener.targetPort ?? listener.port) }));
+    const proxyTarget = (port: number) => (proxy?.status ? [{ address: proxy.status.address!, port, portUid: proxy.status.portUID!, subnetRef: subnet.metadata.name! }] : []);
+    const vips: VipTarget[] = lb.spec.listeners.map((listener) => ({
+      protocol: ovnProtocolOf(listener),
+      port: listener.port,
+      targets: isHttp(listener) ? proxyTarget(listener.port) : targetsOf(backends.backends, listener.targetPort ?? listener.port),
+    }));
     const sourceBySubnet = new Map(sources.map((source) => [source.subnetRef, source.address]));
     return withOvn(deps.ovn, async (): Promise<Outcome> => {
       if (!deps.ovn.has({ table: 'Logical_Router', owner: vpc.metadata.uid! })) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name} is not programmed yet`), status };
       const switches = subnets.filter((candidate) => deps.ovn.has({ table: 'Logical_Switch', owner: candidate.metadata.uid! }));
       await deps.ovn.apply(ownerOfObject(lb), loadBalancerRows({ uid: lb.metadata.uid!, vip, vips, healthCheck: check, healthCheckSources: sourceBySubnet, sessionAffinity: lb.spec.sessionAffinity ?? 'None', vpcUid: vpc.metadata.uid!, subnetUids: switches.map((candidate) => candidate.metadata.uid!) }));
 
-      // 4. Status.
+      // 5. Status: OVN's checks for layer 4 (and the proxy itself), the proxy's checks for HTTP backends.
       const services: MonitoredService[] = [];
+      const ovnHealth = (target: { address: string; portUid: string; subnetRef: string }, port: number, protocol: 'tcp' | 'udp'): ServiceHealth => {
+        if (!check.enabled) return 'online';
+        if (!sourceBySubnet.has(target.subnetRef)) return 'unknown';
+        const service: MonitoredService = { ip: target.address, port, protocol, logicalPort: target.portUid };
+        services.push(service);
+        return deps.health.health(service);
+      };
       const listeners: ListenerTargets[] = lb.spec.listeners.map((listener) => {
         const port = listener.targetPort ?? listener.port;
-        const protocol = listener.protocol ?? 'TCP';
-        if (protocol === 'HTTP') return { name: listener.name, protocol, port: listener.port, programmed: false, backends: [] };
-        return {
-          name: listener.name,
-          protocol,
-          port: listener.port,
-          programmed: true,
-          backends: backends.backends.map((backend) => {
-            if (!check.enabled) return { backend, port, protocol, health: 'online' as const };
-            if (!sourceBySubnet.has(backend.subnetRef)) return { backend, port, protocol, health: 'unknown' as const };
-            const service: MonitoredService = { ip: backend.address, port, protocol: ovnProtocolOf(listener), logicalPort: backend.portUid };
-            services.push(service);
-            return { backend, port, protocol, health: deps.health.health(service) };
-          }),
-        };
+        if (!isHttp(listener)) {
+          const protocol = listener.protocol ?? 'TCP';
+          return { name: listener.name, protocol, port: listener.port, programmed: true, backends: backends.backends.map((backend) => ({ backend, port, protocol, health: ovnHealth(backend, port, ovnProtocolOf(listener)) })) };
+        }
+        for (const target of proxyTarget(listener.port)) ovnHealth(target, listener.port, 'tcp');
+        return { name: listener.name, protocol: 'HTTP', port: listener.port, programmed: !proxy?.blocker, backends: httpBackends(lb, listener.name, pools, check.enabled) };
       });
       deps.watchHealth(lb, services);
       const entries = backendStatuses(listeners, lb.status?.backends, (deps.now?.() ?? new Date()).toISOString());
       const summary = summarize(entries);
       const problems = [
-        ...backends.refused,
+        ...[...pools.values()].flatMap((pool) => pool.refused),
         ...(backends.waiting.length ? [`Ports without an address yet: ${backends.waiting.join(', ')}`] : []),
         ...(exhausted.length ? [`no free address for health checks in Subnet ${exhausted.join(', ')} (its backends get no traffic)`] : []),
         ...(check.enabled && deps.health.unavailableReason ? [deps.health.unavailableReason] : []),
-        ...(lb.spec.listeners.some((listener) => listener.protocol === 'HTTP') ? ['HTTP listeners are not served yet'] : []),
       ];
       Object.assign(status, { listeners: listenerStatuses(listeners), backends: entries.slice(0, 4096), backendCount: summary.backendCount, healthyBackendCount: summary.healthyBackendCount });
-      const readiness = summary.unready
-        ? notReady(summary.unready.reason, summary.unready.message)
-        : ready('Programmed', `VIP ${vip} serves ${l4.length} listener${l4.length === 1 ? '' : 's'} on ${summary.healthyBackendCount} of ${summary.backendCount} backends`);
-      if (problems.length > 0) readiness.message += `; ${problems.join('; ')}`;
+      const refused = [...new Set([...pools.values()].flatMap((pool) => pool.refused))];
+      const readiness = proxy?.blocker
+        ? { ...proxy.blocker }
+        : summary.unready
+          ? notReady(summary.unready.reason, summary.unready.message)
+          : ready('Programmed', `VIP ${vip} serves ${lb.spec.listeners.length} listener${lb.spec.listeners.length === 1 ? '' : 's'} on ${summary.healthyBackendCount} of ${summary.backendCount} backends`);
+      if (problems.length > 0) readiness.message += `; ${[...new Set(problems)].join('; ')}`;
       return {
         readiness,
         status,
         conditions: [
           { type: 'Degraded', ...summary.degraded },
-          { type: 'BackendsResolved', status: backends.refused.length === 0 ? 'True' : 'False', reason: backends.refused.length === 0 ? 'Resolved' : 'BackendsRefused', message: backends.refused.join('; ') },
+          { type: 'BackendsResolved', status: refused.length === 0 ? 'True' : 'False', reason: refused.length === 0 ? 'Resolved' : 'BackendsRefused', message: refused.join('; ') },
         ],
       };
     }, status);
+  };
+
+  /** The proxy's status as the controller writes it (agent's fields kept while it stays on the same node), or what blocks it. */
+  const planProxy = async (lb: LoadBalancerObject, subnet: SubnetObject, pools: Map<string, ResolvedPool>, signal?: AbortSignal): Promise<{ status?: LoadBalancerProxy; blocker?: Readiness }> => {
+    const port = await ensureProxyPort(deps.client, lb, informers.ports.get(proxyPortName(lb.metadata.name!), lb.metadata.namespace), signal);
+    if (!('metadata' in port)) return { blocker: port };
+    const node = chooseProxyNode(lb, informers.nodes.list(), informers.loadBalancers.list());
+    const configuration = proxyConfiguration(lb, pools);
+    const configurationHash = proxyConfigurationHash(configuration);
+    const previous = lb.status?.proxy;
+    const reported = previous && previous.node === node ? { appliedHash: previous.appliedHash, ready: previous.ready, message: previous.message, servers: previous.servers } : {};
+    const status: LoadBalancerProxy = {
+      ...reported,
+      portRef: port.metadata.name,
+      portUID: port.metadata.uid,
+      macAddress: port.status!.macAddress,
+      address: port.status!.ipAddress,
+      prefixLength: Number(subnet.spec.cidr.split('/')[1]),
+      gateway: deps.allocators.allocatorFor(subnet).gatewayAddress,
+      node,
+      configuration: configuration as unknown as LoadBalancerProxy['configuration'],
+      configurationHash,
+    };
+    if (!node) return { status, blocker: notReady('NoNodeForProxy', 'no Ready, schedulable Node can run the HTTP proxy') };
+    if (status.appliedHash !== configurationHash || !status.ready) {
+      return { status, blocker: notReady('ProxyPending', `the HTTP proxy on Node ${node} does not run the current configuration yet${status.message ? `: ${status.message}` : ''}`) };
+    }
+    return { status };
   };
 
   return new LifecycleReconciler<LoadBalancerObject>({

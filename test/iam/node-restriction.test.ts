@@ -12,6 +12,12 @@ const vm = (name: string) => ({
   metadata: { name, namespace: 'hosting' },
   spec: { cpu: { cores: 1 }, memory: '1Gi', boot: { imageRef: 'debian-12' } },
 });
+const lb = (name: string) => ({
+  apiVersion: 'lb.photoncloud.io/v1alpha1',
+  kind: 'LoadBalancer',
+  metadata: { name, namespace: 'hosting' },
+  spec: { subnetRef: 'web', listeners: [{ name: 'www', protocol: 'HTTP', port: 80 }] },
+});
 const node = (name: string) => ({ apiVersion: COMPUTE, kind: 'Node', metadata: { name }, spec: {} });
 const json = (object: object) => JSON.stringify(object);
 
@@ -26,6 +32,10 @@ beforeAll(async () => {
   // The scheduler's part, done by the admin here: bind each VM to its node through the status subresource.
   ok(await tenants.admin(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"nodeName":"n1"}}']));
   ok(await tenants.admin(['patch', 'virtualmachine', 'on-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"nodeName":"n2"}}']));
+  // LoadBalancers whose HTTP proxy the controller placed on n1 and on n2 (the controller's part, done by the admin).
+  await tenants.apply(lb('proxied-n1'), lb('proxied-n2'));
+  ok(await tenants.admin(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"vipAddress":"10.0.0.5","proxy":{"node":"n1","configurationHash":"abc"}}}']));
+  ok(await tenants.admin(['patch', 'loadbalancer', 'proxied-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"proxy":{"node":"n2"}}}']));
   n1 = await tenants.session('n1', 'node');
 }, 120_000);
 
@@ -71,5 +81,24 @@ describe('node restriction', () => {
     expect(isForbidden(await n1.kubectl(['apply', '-f', '-'], lease('n2')))).toBe(true);
     // Not the controller manager's leader Lease either.
     expect(isForbidden(await n1.kubectl(['get', 'leases', '-n', 'photon-system']))).toBe(true);
+  });
+
+  it('reads and reports only the LoadBalancers whose HTTP proxy runs on it, and only the proxy\'s report', async () => {
+    const mine = ok(await n1.kubectl(['get', 'loadbalancers', '-A', '--field-selector', 'status.proxy.node=n1', '-o', 'name']));
+    expect(mine.trim().split('\n')).toEqual(['loadbalancer.lb.photoncloud.io/proxied-n1']);
+    expect(isForbidden(await n1.kubectl(['get', 'loadbalancers', '-A']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'loadbalancers', '-A', '--field-selector', 'status.proxy.node=n2']))).toBe(true);
+    ok(await n1.kubectl(['get', 'loadbalancer', 'proxied-n1', '-n', 'hosting']));
+    expect(isForbidden(await n1.kubectl(['get', 'loadbalancer', 'proxied-n2', '-n', 'hosting']))).toBe(true);
+    // Its report: appliedHash, ready, message, servers.
+    ok(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"proxy":{"appliedHash":"abc","ready":true,"servers":[{"pool":"www-0","server":"vm-a","up":true}]}}}']));
+    expect(ok(await tenants.admin(['get', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '-o', 'jsonpath={.status.proxy.appliedHash}']))).toBe('abc');
+    // Nothing else: not the VIP, not the configuration, not where the proxy runs, not the spec, not another node's.
+    for (const patch of ['{"status":{"vipAddress":"10.0.0.6"}}', '{"status":{"proxy":{"configurationHash":"evil"}}}', '{"status":{"proxy":{"node":"n2"}}}']) {
+      expect(isForbidden(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', patch]))).toBe(true);
+    }
+    expect(isForbidden(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--type', 'merge', '-p', '{"spec":{"subnetRef":"other"}}']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"proxy":{"ready":true}}}']))).toBe(true);
+    expect(ok(await tenants.admin(['get', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '-o', 'jsonpath={.status.vipAddress} {.status.proxy.node} {.status.proxy.configurationHash}']))).toBe('10.0.0.5 n1 abc');
   });
 });

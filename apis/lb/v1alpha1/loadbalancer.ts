@@ -213,7 +213,9 @@ export interface LoadBalancerStatus {
    */
   healthCheckSourceAddresses?: LoadBalancerHealthCheckSourceAddress[];
   /**
-   * The HAProxy serving HTTP listeners (present only while there are some).
+   * The HAProxy serving HTTP listeners (present only while there are some): where it runs and what it is
+   * told, written by the loadbalancer-controller; what it runs and its servers' health, written by the
+   * node agent running it.
    */
   proxy?: LoadBalancerProxy;
   /**
@@ -241,7 +243,9 @@ export interface LoadBalancerHealthCheckSourceAddress {
 }
 
 /**
- * The HAProxy serving HTTP listeners (present only while there are some).
+ * The HAProxy serving HTTP listeners (present only while there are some): where it runs and what it is
+ * told, written by the loadbalancer-controller; what it runs and its servers' health, written by the
+ * node agent running it.
  */
 export interface LoadBalancerProxy {
   /**
@@ -249,17 +253,80 @@ export interface LoadBalancerProxy {
    */
   portRef?: string;
   /**
+   * UID of that Port (its OVN logical switch port, the iface-id the agent binds).
+   */
+  portUID?: string;
+  /**
+   * MAC address of the proxy's interface.
+   */
+  macAddress?: string;
+  /**
    * The proxy's address; HTTP backends see connections from it.
    */
   address?: string;
+  /**
+   * Prefix length of the proxy's subnet.
+   */
+  prefixLength?: number;
+  /**
+   * The proxy's default gateway (its subnet's).
+   */
+  gateway?: string;
   /**
    * Node whose agent runs the proxy.
    */
   node?: string;
   /**
-   * Whether that agent reports the proxy running with the current configuration.
+   * What the proxy serves, as resolved by the controller: listeners with their rules and pools with
+   * their servers (agents/haproxy renders it). Written by the controller only.
+   */
+  configuration?: Record<string, unknown>;
+  /**
+   * SHA-256 of configuration; the agent reports which one it applied.
+   */
+  configurationHash?: string;
+  /**
+   * configurationHash of what the proxy runs now, written by the agent.
+   */
+  appliedHash?: string;
+  /**
+   * Whether the agent reports the proxy running with the current configuration.
    */
   ready?: boolean;
+  /**
+   * Why the proxy is not ready, from the agent.
+   */
+  message?: string;
+  /**
+   * Health of every pool member as the proxy's HTTP checks see it, written by the agent.
+   */
+  servers?: LoadBalancerServer[];
+}
+
+/**
+ * One pool member.
+ */
+export interface LoadBalancerServer {
+  /**
+   * Pool name (default, or <listener>-<rule index>).
+   */
+  pool: string;
+  /**
+   * Member name (<kind>-<name>).
+   */
+  server: string;
+  /**
+   * Member address.
+   */
+  address?: string;
+  /**
+   * Member port.
+   */
+  port?: number;
+  /**
+   * Whether the member passes the HTTP checks.
+   */
+  up?: boolean;
 }
 
 /**
