@@ -11,10 +11,12 @@
 // older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
 // owning object is reconciled again and its rows come back.
 import type { OvsdbTlsFiles } from '../ovsdb/index.ts';
-import { errorMessage, type Logger } from '../../lib/logging.ts';
+import { BackgroundConnection } from '../ovsdb/background.ts';
+import type { Logger } from '../../lib/logging.ts';
 import type { DesiredRow, RowLink } from './desired-state.ts';
 import { findLinked, MANAGED_TABLES, planOwnerTransaction, type ReplicaView } from './diff.ts';
 import { connectNorthbound, type NorthboundClient } from './connect.ts';
+import type { NorthboundTables } from './schema.ts';
 import { OwnerIndex } from './owner-index.ts';
 import { ownerOf, type Owner } from './ownership.ts';
 
@@ -41,56 +43,43 @@ export class OvnUnavailableError extends Error {
 }
 
 export class OvnNorthboundDriver implements NorthboundDriver {
-  private client?: NorthboundClient;
+  private readonly connection: BackgroundConnection<NorthboundTables>;
   /** The replica's rows by owner UID (planning reads one object's rows, not every table). */
   private index?: OwnerIndex;
-  private lastError = 'not connected yet';
   private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
-  private timer?: NodeJS.Timeout;
   private stopped = false;
-  /** Aborts a connect still in flight when stop() comes (it would retry, holding timers, for up to 5 s). */
-  private readonly stopping = new AbortController();
 
   constructor(
     readonly endpoint: string,
     private readonly log: Logger,
-    private readonly retryMs = 2000,
+    retryMs = 2000,
     /** Credentials for ssl: endpoints. */
-    private readonly tls?: OvsdbTlsFiles,
-  ) {}
-
-  start(): void {
-    void this.attempt();
+    tls?: OvsdbTlsFiles,
+  ) {
+    this.connection = new BackgroundConnection<NorthboundTables>({
+      what: 'the OVN northbound database',
+      endpoint,
+      retryMs,
+      log,
+      connect: (signal) => connectNorthbound({ endpoint, tls, logger: log, connectTimeoutMs: 5000, signal }),
+      onConnected: (client) => {
+        this.index?.close();
+        this.index = new OwnerIndex(client);
+        client.onUpdate((table, _uuid, oldRow, newRow) => {
+          const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
+          if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
+        });
+      },
+    });
   }
 
-  /** One connection attempt; a failed one schedules the next (so only one is ever in flight). */
-  private async attempt(): Promise<void> {
-    try {
-      const client = await connectNorthbound({ endpoint: this.endpoint, tls: this.tls, logger: this.log, connectTimeoutMs: 5000, signal: this.stopping.signal });
-      if (this.stopped) return void (await client.close());
-      client.onStateChange((state) => {
-        if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
-      });
-      this.index?.close();
-      this.index = new OwnerIndex(client);
-      client.onUpdate((table, _uuid, oldRow, newRow) => {
-        const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
-        if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
-      });
-      this.client = client;
-      this.log.info('connected to the OVN northbound database', { endpoint: this.endpoint });
-    } catch (error) {
-      if (this.stopped) return;
-      const message = errorMessage(error);
-      if (message !== this.lastError) this.log.warn('cannot reach the OVN northbound database; retrying', { endpoint: this.endpoint, error: message });
-      this.lastError = message;
-      if (!this.stopped) this.timer = setTimeout(() => void this.attempt(), this.retryMs);
-    }
+  start(): void {
+    this.connection.start();
   }
 
   /** The client, or undefined while not connected (the OvsdbClient itself reconnects after drops). */
   get current(): NorthboundClient | undefined {
-    return this.client?.connected ? this.client : undefined;
+    return this.connection.current;
   }
 
   has(target: RowLink): boolean {
@@ -131,13 +120,13 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   private connected(): NorthboundClient {
     const nb = this.current;
-    if (!nb) throw new OvnUnavailableError(this.describeUnavailable());
+    if (!nb) throw new OvnUnavailableError(this.connection.unavailableReason!);
     return nb;
   }
 
   /** Transactions sent on this connection (kept across reconnects; zero before the first connect). */
   get stats(): { transactions: number; failedTransactions: number } {
-    return this.client?.stats ?? { transactions: 0, failedTransactions: 0 };
+    return this.connection.everConnected?.stats ?? { transactions: 0, failedTransactions: 0 };
   }
 
   /** Calls listener for every row with a PhotonCloud owner that leaves the database; returns an unsubscribe. */
@@ -147,11 +136,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   }
 
   get unavailableReason(): string | undefined {
-    return this.current ? undefined : this.describeUnavailable();
-  }
-
-  private describeUnavailable(): string {
-    return `cannot reach the OVN northbound database at ${this.endpoint}: ${this.lastError}`;
+    return this.connection.unavailableReason;
   }
 
   /** Resolves with the client once connected (or undefined after timeoutMs). */
@@ -163,10 +148,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopping.abort();
-    clearTimeout(this.timer);
     this.index?.close();
-    await this.client?.close();
-    this.client = undefined;
+    await this.connection.stop();
   }
 }

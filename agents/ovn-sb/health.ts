@@ -7,7 +7,8 @@
 // Like the Northbound driver it connects in the background and keeps retrying, so the load-balancer
 // controller runs (and says why health is unknown) while the Southbound database is unreachable.
 import { OvsdbClient, type OvsdbTlsFiles, type Row } from '../ovsdb/index.ts';
-import { errorMessage, type Logger } from '../../lib/logging.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { BackgroundConnection } from '../ovsdb/background.ts';
 
 export const SOUTHBOUND_DATABASE = 'OVN_Southbound';
 
@@ -50,55 +51,40 @@ export const serviceKey = (service: MonitoredService): string => `${service.ip}:
 const serviceOf = (row: ServiceMonitorRow): MonitoredService => ({ ip: row.ip, port: row.port, protocol: row.protocol === 'udp' ? 'udp' : 'tcp', logicalPort: row.logical_port });
 
 export class ServiceMonitorReader implements HealthSource {
-  private client?: OvsdbClient<SouthboundTables>;
+  private readonly connection: BackgroundConnection<SouthboundTables>;
   /** serviceKey → status, kept from the replica's updates (a lookup per backend, not a table scan). */
   private readonly states = new Map<string, ServiceHealth>();
   private readonly listeners = new Set<(service: MonitoredService) => void>();
-  private lastError = 'not connected yet';
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
-  private readonly stopping = new AbortController();
 
-  constructor(
-    readonly endpoint: string,
-    private readonly log: Logger,
-    private readonly retryMs = 2000,
-    private readonly tls?: OvsdbTlsFiles,
-  ) {}
-
-  start(): void {
-    void this.attempt();
+  constructor(endpoint: string, log: Logger, retryMs = 2000, tls?: OvsdbTlsFiles) {
+    this.connection = new BackgroundConnection<SouthboundTables>({
+      what: 'the OVN southbound database',
+      endpoint,
+      retryMs,
+      log,
+      connect: (signal) =>
+        OvsdbClient.connect<SouthboundTables>({
+          endpoint,
+          ...(tls ? { tls } : {}),
+          database: SOUTHBOUND_DATABASE,
+          monitor: { Service_Monitor: ['ip', 'port', 'protocol', 'logical_port', 'status'] },
+          logger: log,
+          connectTimeoutMs: 5000,
+          signal,
+        }),
+      onConnected: (client) => {
+        // Rows coming and going after a reconnect arrive as updates too (the client diffs its fresh snapshot).
+        client.onUpdate((_table, _uuid, oldRow, newRow) => {
+          if (oldRow) this.forget(oldRow as ServiceMonitorRow, newRow as ServiceMonitorRow | undefined);
+          if (newRow) this.record(newRow as ServiceMonitorRow);
+        });
+        for (const row of client.rows('Service_Monitor').values()) this.record(row);
+      },
+    });
   }
 
-  private async attempt(): Promise<void> {
-    try {
-      const client = await OvsdbClient.connect<SouthboundTables>({
-        endpoint: this.endpoint,
-        ...(this.tls ? { tls: this.tls } : {}),
-        database: SOUTHBOUND_DATABASE,
-        monitor: { Service_Monitor: ['ip', 'port', 'protocol', 'logical_port', 'status'] },
-        logger: this.log,
-        connectTimeoutMs: 5000,
-        signal: this.stopping.signal,
-      });
-      if (this.stopped) return void (await client.close());
-      client.onStateChange((state) => {
-        if (state === 'disconnected') this.lastError = 'the connection was lost; reconnecting';
-      });
-      client.onUpdate((_table, _uuid, oldRow, newRow) => {
-        if (oldRow) this.forget(oldRow as ServiceMonitorRow, newRow as ServiceMonitorRow | undefined);
-        if (newRow) this.record(newRow as ServiceMonitorRow);
-      });
-      for (const row of client.rows('Service_Monitor').values()) this.record(row);
-      this.client = client;
-      this.log.info('connected to the OVN southbound database', { endpoint: this.endpoint });
-    } catch (error) {
-      if (this.stopped) return;
-      const message = errorMessage(error);
-      if (message !== this.lastError) this.log.warn('cannot reach the OVN southbound database; retrying', { endpoint: this.endpoint, error: message });
-      this.lastError = message;
-      this.timer = setTimeout(() => void this.attempt(), this.retryMs);
-    }
+  start(): void {
+    this.connection.start();
   }
 
   private record(row: ServiceMonitorRow): void {
@@ -130,14 +116,10 @@ export class ServiceMonitorReader implements HealthSource {
   }
 
   get unavailableReason(): string | undefined {
-    return this.client?.connected ? undefined : `cannot reach the OVN southbound database at ${this.endpoint}: ${this.lastError}`;
+    return this.connection.unavailableReason;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping.abort();
-    clearTimeout(this.timer);
-    await this.client?.close();
-    this.client = undefined;
+  stop(): Promise<void> {
+    return this.connection.stop();
   }
 }
