@@ -38,7 +38,8 @@ export function backendStatuses(listeners: readonly ListenerTargets[], previous:
       entries.set(key, { ...entry, since: old && old.health === entry.health && old.since ? old.since : now });
     }
   }
-  return [...entries.values()].sort((a, b) => `${a.name}/${a.kind}/${String(a.port).padStart(5, '0')}/${a.protocol}`.localeCompare(`${b.name}/${b.kind}/${String(b.port).padStart(5, '0')}/${b.protocol}`));
+  // Field by field: a joined key would sort "web-2" before "web" ('-' collates before '/').
+  return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name) || (a.kind ?? '').localeCompare(b.kind ?? '') || (a.port ?? 0) - (b.port ?? 0) || (a.protocol ?? '').localeCompare(b.protocol ?? ''));
 }
 
 export function listenerStatuses(listeners: readonly ListenerTargets[]): LoadBalancerStatusListener[] {
