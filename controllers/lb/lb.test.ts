@@ -416,7 +416,7 @@ describe('backendStatuses', () => {
 });
 
 describe('listenerStatuses', () => {
-  it('is Pending until programmed, then NoBackends, NoHealthyBackends or Active', () => {
+  it('is Pending until programmed (or until the first check result), then NoBackends, NoHealthyBackends or Active', () => {
     const a = backend('a', '10.0.1.1');
     const b = backend('b', '10.0.1.2');
     expect(
@@ -432,7 +432,7 @@ describe('listenerStatuses', () => {
       { name: 'pending', protocol: 'TCP', port: 1, state: 'Pending' },
       { name: 'empty', protocol: 'TCP', port: 2, state: 'NoBackends' },
       { name: 'down', protocol: 'TCP', port: 3, state: 'NoHealthyBackends' },
-      { name: 'checking', protocol: 'TCP', port: 4, state: 'NoHealthyBackends' },
+      { name: 'checking', protocol: 'TCP', port: 4, state: 'Pending' },
       { name: 'up', protocol: 'HTTP', port: 5, state: 'Active' },
       { name: 'pending-empty', protocol: 'UDP', port: 6, state: 'Pending' },
     ]);

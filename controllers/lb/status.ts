@@ -47,7 +47,15 @@ export function listenerStatuses(listeners: readonly ListenerTargets[]): LoadBal
     name: listener.name,
     protocol: listener.protocol,
     port: listener.port,
-    state: !listener.programmed ? 'Pending' : listener.backends.length === 0 ? 'NoBackends' : listener.backends.some((checked) => checked.health === 'online') ? 'Active' : 'NoHealthyBackends',
+    state: !listener.programmed
+      ? 'Pending'
+      : listener.backends.length === 0
+        ? 'NoBackends'
+        : listener.backends.some((checked) => checked.health === 'online')
+          ? 'Active'
+          : listener.backends.some((checked) => checked.health === 'offline')
+            ? 'NoHealthyBackends'
+            : 'Pending', // no check result yet
   }));
 }
 

@@ -346,7 +346,8 @@ export interface LoadBalancerStatusListener {
    */
   port?: number;
   /**
-   * Active (serving healthy backends), NoHealthyBackends, NoBackends, or Pending (not programmed yet).
+   * Active (serving healthy backends), NoHealthyBackends, NoBackends, or Pending (not programmed yet, or
+   * no check result yet).
    */
   state?: 'Active' | 'NoHealthyBackends' | 'NoBackends' | 'Pending';
 }
