@@ -4,6 +4,7 @@
 #   ip=<address>            once DHCP is done (ip-error=<why> if no lease came)
 #   ping <address> ok|failed for each user-data line "ping <address>"
 #   resolve <name> <addresses>|failed for each user-data line "resolve <name>"
+#   serve <port> ok|failed  for each user-data line "serve <port> <text>" (an HTTP server in the background)
 #   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
 #   ready                   when all of the above is done
 # It never exits: PID 1 exiting panics the kernel.
@@ -136,6 +137,19 @@ while IFS= read -r line || [ -n "$line" ]; do
         *)
           addresses=$(nslookup -type=a "$target" 2>/dev/null | sed -n '/^Name:/,$ s/^Address: *//p' | tr '\n' ' ')
           if [ -n "$addresses" ]; then say "resolve $target ${addresses% }"; else say "resolve $target failed"; fi
+          ;;
+      esac
+      ;;
+    'serve '*)
+      # An HTTP server in the background (busybox httpd): "serve <port> <text>" answers <text> on / and ok on /healthz.
+      set -- ${line#serve }
+      case "$1:$2" in
+        *[!0-9A-Za-z.:-]* | :* | *:) say "serve $1 failed" ;;
+        *)
+          mkdir -p /www
+          printf '%s\n' "$2" > /www/index.html
+          printf 'ok\n' > /www/healthz
+          if httpd -p "$1" -h /www; then say "serve $1 ok"; else say "serve $1 failed"; fi
           ;;
       esac
       ;;
