@@ -1,7 +1,8 @@
 // The node agent (`photon agent`): one per hypervisor. It registers its Node and heartbeats (registration.ts),
 // watches only the VirtualMachines bound to its node (a field selector the node authorizer requires), and
 // runs each through the drivers — QEMU (agents/qemu), disks (agents/disks), taps on br-int (agents/node-network)
-// — with the VmRuntime reconciler (vm-runtime.ts). After a restart it adopts running QEMUs (their state
+// — with the VmRuntime reconciler (vm-runtime.ts), and the HTTP proxies of LoadBalancers placed on its node
+// (agents/haproxy, proxy-runtime.ts). After a restart it adopts running QEMUs (their state
 // directories say which) and, once its VM list has synced, removes what belongs to VMs no longer bound here.
 import path from 'node:path';
 import { ExponentialBackoff, noJitterGenerator } from 'cockatiel';
@@ -17,6 +18,9 @@ import { QemuDriver, type Accel } from '../qemu/index.ts';
 import { ensureServingCertificate, startAgentServer } from './agent-server.ts';
 import { NodeRegistration, type Resources } from './registration.ts';
 import { VmRuntime } from './vm-runtime.ts';
+import { ProxyRuntime } from './proxy-runtime.ts';
+import { HaproxyDriver } from '../haproxy/index.ts';
+import { LoadBalancerResource, type LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
 
 /** kubelet's port, by the same convention: the agent's HTTPS endpoint. */
 export const DEFAULT_AGENT_PORT = 10250;
@@ -64,7 +68,7 @@ export interface NodeAgent {
 }
 
 /** Directories under the state dir, shared with tests that look at what the agent left. */
-export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir });
+export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir, proxies: path.join(stateDir, 'proxies') });
 
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const log = options.logger ?? createLogger('photon-agent');
@@ -130,10 +134,38 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   await controller.start();
 
+  // HTTP proxies of LoadBalancers placed on this node (an HAProxy per LoadBalancer in its own namespace).
+  const proxyFieldSelector = `status.proxy.node=${options.nodeName}`;
+  const loadBalancers = informers.informerFor<LoadBalancer>(LoadBalancerResource, { fieldSelector: proxyFieldSelector });
+  const proxies = new ProxyRuntime({
+    client,
+    nodeName: options.nodeName,
+    informer: loadBalancers,
+    driver: new HaproxyDriver({ stateDir: paths.proxies, db: options.ovsDb, vswitchdNetns: options.netns, bridge: options.bridge }),
+    resyncMs: options.resyncMs !== undefined ? Math.min(options.resyncMs, 5000) : undefined,
+    log: log.child({ component: 'proxies' }),
+  });
+  const proxyController = new Controller({
+    name: 'photon-agent-proxies',
+    client,
+    informers,
+    resource: LoadBalancerResource,
+    fieldSelector: proxyFieldSelector,
+    reconciler: proxies,
+    workers: 2,
+    logger: log,
+    queue: { backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 30_000, generator: noJitterGenerator }) },
+    stalledConditions: false,
+    clearStalledOnSuccess: false,
+  });
+  await proxyController.start();
+
   const sweep = async () => {
-    await vms.waitForSync();
+    await Promise.all([vms.waitForSync(), loadBalancers.waitForSync()]);
     const removed = await runtime.removeOrphans(log);
     if (removed > 0) log.info('removed leftovers of VMs no longer on this node', { removed });
+    const proxiesRemoved = await proxies.removeOrphans();
+    if (proxiesRemoved > 0) log.info('removed HTTP proxies of LoadBalancers no longer on this node', { removed: proxiesRemoved });
     return removed;
   };
   const sweeper = new PeriodicTask('orphan sweep', options.sweepIntervalMs ?? 5 * 60_000, async () => void (await sweep()), log);
@@ -149,9 +181,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       sweeper.stop();
       registration.stop();
       await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));
+      await proxyController.stop().catch((error) => log.warn('proxy controller stop failed', { error: errorMessage(error) }));
       await informers.stop();
       await server.close();
-      if (options.stopVmsOnExit) await runtime.stopAll(10_000, log);
+      if (options.stopVmsOnExit) {
+        await runtime.stopAll(10_000, log);
+        await proxies.removeAll().catch((error) => log.warn('cannot remove the HTTP proxies', { error: errorMessage(error) }));
+      }
     },
   };
 }

@@ -1,0 +1,152 @@
+// Layer 7: a LoadBalancer with an HTTP listener gets an HAProxy in its VPC, run by a real node agent
+// (`photon agent` with node credentials) in a network namespace of its own, attached through the proxy Port
+// the LoadBalancer owns; OVN sends the VIP's port 80 to it. Host rules route to two pools of netns hosts; a
+// pool member removed mid-request finishes that request; HTTP health checks mark a stopped server offline;
+// deleting the LoadBalancer removes the proxy, its Port and its OVN rows.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { NodeResource, type Node } from '../../apis/compute/v1alpha1/index.ts';
+import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
+import { PortResource } from '../../apis/network/v1alpha1/index.ts';
+import { COMPUTE_CONTROLLERS, startComputeEnv, type ComputeEnv, type TestAgent } from '../env/compute.ts';
+import { attachPort, type AttachedPort } from '../env/ovn.ts';
+import { waitFor, type ManagedProcess } from '../env/process.ts';
+import { run } from '../../agents/ovn-local/commands.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { condition, type LoadBalancerObject } from './harness.ts';
+
+/** An HTTP server answering "<name> <path>"; /slow streams 10 chunks over 5 s; /healthz is 200. */
+const HTTP_SERVER = (name: string) => `
+require('http').createServer((req, res) => {
+  if (req.url === '/slow') {
+    res.writeHead(200); res.write('${name} start\\n');
+    let n = 0; const t = setInterval(() => { res.write('chunk ' + (++n) + '\\n'); if (n === 10) { clearInterval(t); res.end('end\\n'); } }, 500);
+    return;
+  }
+  res.end('${name} ' + req.url);
+}).listen(8080, '0.0.0.0', () => console.log('listening'));`;
+
+describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
+  let env: ComputeEnv;
+  let agent: TestAgent;
+  const hosts: Record<string, AttachedPort> = {};
+  const servers: Record<string, ManagedProcess> = {};
+  let vip = '';
+
+  const create = (kind: 'Vpc' | 'Subnet' | 'Port', name: string, spec: object) =>
+    env.client.create({ Vpc: { group: 'network.photoncloud.io', version: 'v1alpha1', plural: 'vpcs', namespaced: true }, Subnet: { group: 'network.photoncloud.io', version: 'v1alpha1', plural: 'subnets', namespaced: true }, Port: PortResource }[kind] as typeof PortResource, { apiVersion: 'network.photoncloud.io/v1alpha1', kind, metadata: { name, namespace: 'web' }, spec } as unknown as KubeObject);
+
+  async function host(name: string, subnet: string, ip: string): Promise<AttachedPort> {
+    await create('Port', name, { subnetRef: subnet, ipAddress: ip });
+    const port = await waitFor(`Port ${name} Ready`, async () => {
+      const object = await env.client.get(PortResource, name, { namespace: 'web' });
+      return condition(object as never, 'Ready')?.status === 'True' ? object : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const status = (port as unknown as { status: { ipAddress: string; macAddress: string } }).status;
+    return attachPort(agent.chassis, { ifaceId: port.metadata.uid!, mac: status.macAddress, ip: `${status.ipAddress}/24`, gateway: ip.replace(/\.\d+$/, '.1') });
+  }
+
+  async function startServer(name: string): Promise<void> {
+    servers[name] = hosts[name].spawn(`http-${name}`, process.execPath, ['-e', HTTP_SERVER(name)]);
+    await waitFor(`${name} listening`, () => servers[name].output().includes('listening'), { timeoutMs: 5000 });
+  }
+
+  /** One HTTP GET from the client host: status and body, or undefined when it failed. */
+  async function get(hostHeader: string, path = '/', timeoutMs = 8000): Promise<{ status: number; body: string } | undefined> {
+    const script = `require('http').get({ host: '${vip}', port: 80, path: '${path}', headers: { Host: '${hostHeader}' }, timeout: ${timeoutMs} }, (res) => { let d = ''; res.on('data', (c) => d += c); res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, body: d })); process.exit(0); }); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1)).on('timeout', () => process.exit(2));`;
+    const result = await hosts.client.exec(process.execPath, ['-e', script], { timeoutMs: timeoutMs + 4000 });
+    return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+  }
+
+  const getLb = () => env.client.get(LoadBalancerResource, 'web', { namespace: 'web' }) as Promise<LoadBalancerObject>;
+  const waitLb = (what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 60_000) =>
+    waitFor(`LoadBalancer web/web: ${what}`, async () => {
+      const lb = await getLb().catch(() => undefined);
+      return lb && lb.status?.observedGeneration === lb.metadata.generation && check(lb) ? lb : undefined;
+    }, { timeoutMs, intervalMs: 200 });
+
+  beforeAll(async () => {
+    env = await startComputeEnv({ controllers: [...COMPUTE_CONTROLLERS, 'loadbalancer'] });
+    agent = await env.startAgent('lb-node');
+    await waitFor('Node lb-node Ready', async () => (await env.client.get<Node>(NodeResource, 'lb-node').catch(() => undefined))?.status?.conditions?.find((entry) => entry.type === 'Ready')?.status === 'True', { timeoutMs: 60_000, intervalMs: 200 });
+    await env.namespace('web');
+    await create('Vpc', 'main', { cidrBlocks: ['10.0.0.0/16'] });
+    await create('Subnet', 'a', { vpcRef: 'main', cidr: '10.0.1.0/24' });
+    await create('Subnet', 'b', { vpcRef: 'main', cidr: '10.0.2.0/24' });
+    for (const [name, ip] of [['a1', '10.0.1.10'], ['a2', '10.0.1.11'], ['b1', '10.0.1.20']]) {
+      hosts[name] = await host(name, 'a', ip);
+      await startServer(name);
+    }
+    hosts.client = await host('client', 'b', '10.0.2.10');
+  }, 240_000);
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('routes by host to two pools through an HAProxy behind the VIP', async () => {
+    await env.client.create(LoadBalancerResource, {
+      apiVersion: LoadBalancerResource.apiVersion,
+      kind: 'LoadBalancer',
+      metadata: { name: 'web', namespace: 'web' },
+      spec: {
+        subnetRef: 'a',
+        listeners: [{ name: 'www', protocol: 'HTTP', port: 80, targetPort: 8080, rules: [{ host: 'a.example', backends: { portRefs: ['a1', 'a2'] } }, { host: 'B.Example', backends: { portRefs: ['b1'] } }] }],
+        healthCheck: { intervalSeconds: 1, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1, httpPath: '/healthz' },
+      },
+    } as unknown as LoadBalancerObject);
+    const lb = await waitLb('Ready with 3 healthy backends', (object) => condition(object, 'Ready')?.status === 'True' && object.status?.healthyBackendCount === 3, 120_000);
+    vip = lb.status!.vipAddress!;
+    expect(lb.status!.proxy).toMatchObject({ node: 'lb-node', portRef: 'web-proxy', ready: true, appliedHash: lb.status!.proxy!.configurationHash });
+    expect(lb.status!.listeners).toEqual([{ name: 'www', protocol: 'HTTP', port: 80, state: 'Active' }]);
+    expect(lb.status!.backends!.map((backend) => [backend.name, backend.port, backend.protocol, backend.health])).toEqual([['a1', 8080, 'HTTP', 'online'], ['a2', 8080, 'HTTP', 'online'], ['b1', 8080, 'HTTP', 'online']]);
+    const seen = new Set<string>();
+    await waitFor('a.example reaches a1 and a2', async () => {
+      const response = await get('a.example', '/x');
+      if (response) seen.add(`${response.status} ${response.body}`);
+      return seen.has('200 a1 /x') && seen.has('200 a2 /x');
+    }, { timeoutMs: 60_000, intervalMs: 0 });
+    expect([...seen].every((entry) => /^200 a[12] \/x$/.test(entry))).toBe(true);
+    // Host matching ignores case and the port.
+    expect(await get('b.example:80', '/y')).toEqual({ status: 200, body: 'b1 /y' });
+    expect((await get('nobody.example'))?.status).toBe(404);
+  }, 180_000);
+
+  it('finishes a request in flight on a pool member that is removed, then sends nothing to it', async () => {
+    // A slow response streamed to stdout as it comes: its first line says which member serves it.
+    const script = `require('http').get({ host: '${vip}', port: 80, path: '/slow', headers: { Host: 'a.example' } }, (res) => { res.on('data', (c) => process.stdout.write(c)); res.on('end', () => process.exit(0)); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1));`;
+    const slow = hosts.client.spawn('slow-request', process.execPath, ['-e', script]);
+    const serving = await waitFor('the slow request is served', () => /(a[12]) start/.exec(slow.output())?.[1], { timeoutMs: 10_000, intervalMs: 20 });
+    const remaining = serving === 'a1' ? 'a2' : 'a1';
+    let finished = false;
+    void slow.exited.then(() => (finished = true));
+    const before = (await getLb()).status!.proxy!.configurationHash;
+    await env.client.patch(LoadBalancerResource, 'web', { spec: { listeners: [{ name: 'www', protocol: 'HTTP', port: 80, targetPort: 8080, rules: [{ host: 'a.example', backends: { portRefs: [remaining] } }, { host: 'B.Example', backends: { portRefs: ['b1'] } }] }] } }, { namespace: 'web' });
+    await waitLb('the proxy runs the new configuration', (object) => object.status?.proxy?.configurationHash !== before && object.status?.proxy?.appliedHash === object.status?.proxy?.configurationHash);
+    // The proxy reloaded while the request was still streaming...
+    expect(finished).toBe(false);
+    // ...and the member removed while serving sent every chunk: the reload dropped nothing established.
+    expect(await slow.exited).toBe(0);
+    expect(slow.output()).toBe(`${serving} start\n${Array.from({ length: 10 }, (_, index) => `chunk ${index + 1}\n`).join('')}end\n`);
+    for (let i = 0; i < 6; i++) expect(await get('a.example', '/z')).toEqual({ status: 200, body: `${remaining} /z` });
+  }, 60_000);
+
+  it('marks a stopped server offline with HTTP checks and brings it back', async () => {
+    await servers.b1.stop(1000);
+    const down = await waitLb('b1 offline', (lb) => lb.status?.backends?.find((backend) => backend.name === 'b1')?.health === 'offline', 30_000);
+    expect(condition(down, 'Degraded')?.status).toBe('True');
+    expect((await get('b.example'))?.status).toBe(503);
+    await startServer('b1');
+    await waitLb('b1 online again', (lb) => lb.status?.backends?.find((backend) => backend.name === 'b1')?.health === 'online', 30_000);
+    await waitFor('b1 answers again', async () => (await get('b.example', '/again'))?.body === 'b1 /again', { timeoutMs: 20_000, intervalMs: 200 });
+  }, 90_000);
+
+  it('removes the proxy, its Port and its OVN rows with the LoadBalancer', async () => {
+    const lb = await getLb();
+    await env.client.delete(LoadBalancerResource, 'web', { namespace: 'web' });
+    await waitFor('LoadBalancer gone', async () => (await getLb().catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('proxy Port gone', async () => (await env.client.get(PortResource, 'web-proxy', { namespace: 'web' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('proxy namespace gone', async () => !(await run('ip', ['netns', 'list'])).stdout.includes(`plb${lb.metadata.uid!.replace(/-/g, '').slice(0, 11)}`), { timeoutMs: 30_000, intervalMs: 200 });
+    const rows = await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=_uuid', 'find', 'Load_Balancer', `external_ids:photoncloud.io/uid=${lb.metadata.uid}`);
+    expect(rows.trim()).toBe('');
+    expect(await get('a.example', '/', 2000)).toBeUndefined();
+  }, 60_000);
+});
