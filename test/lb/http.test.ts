@@ -2,7 +2,8 @@
 // (`photon agent` with node credentials) in a network namespace of its own, attached through the proxy Port
 // the LoadBalancer owns; OVN sends the VIP's port 80 to it. Host rules route to two pools of netns hosts; a
 // pool member removed mid-request finishes that request; HTTP health checks mark a stopped server offline;
-// deleting the LoadBalancer removes the proxy, its Port and its OVN rows.
+// a killed HAProxy and a removed port come back; deleting the LoadBalancer removes the proxy, its Port and its
+// OVN rows.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { NodeResource, type Node } from '../../apis/compute/v1alpha1/index.ts';
 import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
@@ -10,7 +11,10 @@ import { PortResource } from '../../apis/network/v1alpha1/index.ts';
 import { COMPUTE_CONTROLLERS, startComputeEnv, type ComputeEnv, type TestAgent } from '../env/compute.ts';
 import { attachPort, type AttachedPort } from '../env/ovn.ts';
 import { waitFor, type ManagedProcess } from '../env/process.ts';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
+import { proxyName } from '../../agents/haproxy/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { condition, type LoadBalancerObject } from './harness.ts';
 
@@ -139,12 +143,23 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
     await waitFor('b1 answers again', async () => (await get('b.example', '/again'))?.body === 'b1 /again', { timeoutMs: 20_000, intervalMs: 200 });
   }, 90_000);
 
+  it('restarts a killed HAProxy and re-plugs a removed port at the agent\'s next pass', async () => {
+    const lb = await getLb();
+    const dir = path.join(agent.stateDir, 'proxies', lb.metadata.uid!);
+    const pid = Number((await fs.readFile(path.join(dir, 'haproxy.pid'), 'utf8')).trim());
+    process.kill(pid, 'SIGKILL');
+    await agent.chassis.vsctl('del-port', 'br-int', proxyName(lb.metadata.uid!));
+    await waitFor('HAProxy running again', async () => Number((await fs.readFile(path.join(dir, 'haproxy.pid'), 'utf8').catch(() => '0')).trim()) !== pid, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('b.example answers again', async () => (await get('b.example', '/healed', 3000))?.body === 'b1 /healed', { timeoutMs: 30_000, intervalMs: 200 });
+  }, 60_000);
+
   it('removes the proxy, its Port and its OVN rows with the LoadBalancer', async () => {
     const lb = await getLb();
     await env.client.delete(LoadBalancerResource, 'web', { namespace: 'web' });
     await waitFor('LoadBalancer gone', async () => (await getLb().catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
     await waitFor('proxy Port gone', async () => (await env.client.get(PortResource, 'web-proxy', { namespace: 'web' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
-    await waitFor('proxy namespace gone', async () => !(await run('ip', ['netns', 'list'])).stdout.includes(`plb${lb.metadata.uid!.replace(/-/g, '').slice(0, 11)}`), { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('proxy namespace gone', async () => !(await run('ip', ['netns', 'list'])).stdout.includes(proxyName(lb.metadata.uid!)), { timeoutMs: 30_000, intervalMs: 200 });
+    expect(await fs.readdir(path.join(agent.stateDir, 'proxies'))).toEqual([]);
     const rows = await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=_uuid', 'find', 'Load_Balancer', `external_ids:photoncloud.io/uid=${lb.metadata.uid}`);
     expect(rows.trim()).toBe('');
     expect(await get('a.example', '/', 2000)).toBeUndefined();
