@@ -1,14 +1,17 @@
-// Load-balancer benchmark, everything real (API server on etcd, OVN central + netdev chassis, the network and
-// loadbalancer controllers, netns hosts running TCP servers):
+// Load-balancer benchmark, everything real (API server, OVN central, a node agent with its netdev chassis, the
+// network and loadbalancer controllers, netns hosts running TCP and HTTP servers):
 //   - LoadBalancer create → first successful connection through the VIP, p50/p95, against the same VIP made
 //     straight in OVN with ovn-nbctl (lb-add + attach to the router and both switches, then connect): the
 //     baseline is what OVN itself takes;
+//   - an HTTP listener (HAProxy started by the node agent, then OVN to it) create → first 200, against the TCP
+//     LoadBalancer above: the cost of the proxy;
 //   - a backend's server stopped → out of rotation (the first of 20 straight connections that all avoid it)
 //     and → status offline, with health checks every 1 s, failure threshold 2 (OVN's own detection: ~2 s).
 import type { AttachedPort } from '../../test/env/ovn.ts';
 import { waitFor } from '../../test/env/process.ts';
-import { create, namespace, waitReady, type NetworkEnv } from '../../test/network/harness.ts';
-import { connect, createLb, host, sample, startLbEnv, tcpServer, waitLb, condition } from '../../test/lb/harness.ts';
+import { COMPUTE_CONTROLLERS, startComputeEnv } from '../../test/env/compute.ts';
+import { create, namespace, waitReady } from '../../test/network/harness.ts';
+import { connect, createLb, host, sample, tcpServer, waitLb, condition } from '../../test/lb/harness.ts';
 import { fmt, percentile } from './load.ts';
 
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
@@ -20,8 +23,10 @@ async function firstConnection(client: AttachedPort, vip: string, port: number, 
 
 export async function benchLoadBalancers(options: { rounds: number }): Promise<void> {
   console.log(`\n## LoadBalancer: create → first connection (${options.rounds} each), backend failure → out of rotation`);
-  const env: NetworkEnv = await startLbEnv();
+  const env = await startComputeEnv({ controllers: [...COMPUTE_CONTROLLERS, 'loadbalancer'] });
   try {
+    const agent = await env.startAgent('bench-node');
+    const onAgent = { client: env.client, chassis: agent.chassis };
     await namespace(env, 'bench');
     const vpc = await create(env, 'Vpc', 'bench', 'main', { cidrBlocks: ['10.0.0.0/16'] });
     const a = await create(env, 'Subnet', 'bench', 'a', { vpcRef: 'main', cidr: '10.0.1.0/24' });
@@ -31,10 +36,12 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
     const backends = ['web-1', 'web-2', 'web-3'];
     const servers = [];
     for (const [index, name] of backends.entries()) {
-      const backend = await host(env, 'bench', name, 'a', `10.0.1.${10 + index}`, '10.0.1.1');
+      const backend = await host(onAgent, 'bench', name, 'a', `10.0.1.${10 + index}`, '10.0.1.1');
       servers.push(await tcpServer(backend, 8080, name));
+      // The same host answers HTTP on 8081 for the HTTP listener.
+      backend.spawn(`http-${name}`, process.execPath, ['-e', `require('http').createServer((q, r) => r.end('${name}')).listen(8081)`]);
     }
-    const client = await host(env, 'bench', 'client', 'b', '10.0.2.10', '10.0.2.1');
+    const client = await host(onAgent, 'bench', 'client', 'b', '10.0.2.10', '10.0.2.1');
     await waitFor('client reaches web-1', async () => (await connect(client, '10.0.1.10', 8080)) === 'web-1', { timeoutMs: 30_000, intervalMs: 200 });
 
     const raw: number[] = [];
@@ -52,6 +59,18 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
       api.push(await firstConnection(client, lb.status!.vipAddress!, 80, started));
     }
     console.log(`  create → first connection: ovn-nbctl alone ${summary(raw)}; LoadBalancer through the API ${summary(api)} (+${fmt(percentile(api, 50) - percentile(raw, 50))} ms at p50)`);
+
+    // HTTP: the proxy Port, the node agent starting HAProxy, OVN to the proxy, then the first 200.
+    const http: number[] = [];
+    for (let round = 0; round < Math.max(2, Math.ceil(options.rounds / 2)); round++) {
+      const started = performance.now();
+      await createLb(env, 'bench', `http-${round}`, { subnetRef: 'a', listeners: [{ name: 'www', protocol: 'HTTP', port: 80, targetPort: 8081 }], backends: { portRefs: backends }, healthCheck: { enabled: false } });
+      const lb = await waitLb(env, 'bench', `http-${round}`, 'VIP', (object) => !!object.status?.vipAddress, 60_000);
+      const script = `require('http').get({ host: '${lb.status!.vipAddress}', port: 80, timeout: 1000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 4)).on('error', () => process.exit(1)).on('timeout', () => process.exit(2))`;
+      await waitFor('first HTTP 200 through the VIP', async () => (await client.exec(process.execPath, ['-e', script], { timeoutMs: 5000 })).code === 0, { timeoutMs: 90_000, intervalMs: 0 });
+      http.push(performance.now() - started);
+    }
+    console.log(`  HTTP listener create → first 200: ${summary(http)} (×${fmt(percentile(http, 50) / percentile(api, 50))} the TCP LoadBalancer's p50: a Port, a node agent starting HAProxy in a namespace, OVN to it)`);
 
     // Failure → out of rotation, with checks every second.
     await createLb(env, 'bench', 'checked', { subnetRef: 'a', listeners: [{ name: 'app', port: 81, targetPort: 8080 }], backends: { portRefs: backends }, healthCheck: { intervalSeconds: 1, timeoutSeconds: 1, failureThreshold: 2, successThreshold: 1 } });

@@ -15,7 +15,10 @@ export const startLbEnv = (): Promise<NetworkEnv> => startNetworkEnv({ chassis: 
 export type LoadBalancerObject = LoadBalancer & KubeObject;
 
 /** A Port on `subnet` (static address) with a netns host attached to it. */
-export async function host(env: NetworkEnv, namespace: string, name: string, subnet: string, ip: string, gateway: string, labels?: Record<string, string>): Promise<AttachedPort> {
+/** What creating hosts needs: the API and the chassis the hosts plug into (a network env's, or a node agent's). */
+export type HostEnv = Pick<NetworkEnv, 'client' | 'chassis'>;
+
+export async function host(env: HostEnv, namespace: string, name: string, subnet: string, ip: string, gateway: string, labels?: Record<string, string>): Promise<AttachedPort> {
   await env.client.create(PortResource, { apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Port', metadata: { name, namespace, ...(labels ? { labels } : {}) }, spec: { subnetRef: subnet, ipAddress: ip } } as KubeObject);
   const port = await waitReady(env, 'Port', namespace, name);
   const address = portAddress(port);
@@ -42,16 +45,16 @@ export async function sample(from: AttachedPort, ip: string, port: number, count
   return answers;
 }
 
-export async function createLb(env: NetworkEnv, namespace: string, name: string, spec: Record<string, unknown>): Promise<LoadBalancerObject> {
+export async function createLb(env: Pick<NetworkEnv, 'client'>, namespace: string, name: string, spec: Record<string, unknown>): Promise<LoadBalancerObject> {
   return env.client.create(LoadBalancerResource, { apiVersion: LoadBalancerResource.apiVersion, kind: 'LoadBalancer', metadata: { name, namespace }, spec } as unknown as LoadBalancerObject) as Promise<LoadBalancerObject>;
 }
 
-export async function getLb(env: NetworkEnv, namespace: string, name: string): Promise<LoadBalancerObject> {
+export async function getLb(env: Pick<NetworkEnv, 'client'>, namespace: string, name: string): Promise<LoadBalancerObject> {
   return env.client.get(LoadBalancerResource, name, { namespace }) as Promise<LoadBalancerObject>;
 }
 
 /** Polls the LoadBalancer until `check` holds for its current generation's status; returns it. */
-export async function waitLb(env: NetworkEnv, namespace: string, name: string, what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 30_000): Promise<LoadBalancerObject> {
+export async function waitLb(env: Pick<NetworkEnv, 'client'>, namespace: string, name: string, what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 30_000): Promise<LoadBalancerObject> {
   return waitFor(`LoadBalancer ${namespace}/${name}: ${what}`, async () => {
     const lb = await getLb(env, namespace, name).catch(() => undefined);
     return lb && lb.status?.observedGeneration === lb.metadata.generation && check(lb) ? lb : undefined;

@@ -9,14 +9,14 @@ import { NodeResource, type Node } from '../../apis/compute/v1alpha1/index.ts';
 import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
 import { PortResource } from '../../apis/network/v1alpha1/index.ts';
 import { COMPUTE_CONTROLLERS, startComputeEnv, type ComputeEnv, type TestAgent } from '../env/compute.ts';
-import { attachPort, type AttachedPort } from '../env/ovn.ts';
+import type { AttachedPort } from '../env/ovn.ts';
 import { waitFor, type ManagedProcess } from '../env/process.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { proxyName } from '../../agents/haproxy/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
-import { condition, type LoadBalancerObject } from './harness.ts';
+import { create } from '../network/harness.ts';
+import { condition, getLb as getLbOf, host, waitLb as waitLbOf, type LoadBalancerObject } from './harness.ts';
 
 /** An HTTP server answering "<name> <path>"; /slow streams 10 chunks over 5 s; /healthz is 200. */
 const HTTP_SERVER = (name: string) => `
@@ -36,19 +36,6 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
   const servers: Record<string, ManagedProcess> = {};
   let vip = '';
 
-  const create = (kind: 'Vpc' | 'Subnet' | 'Port', name: string, spec: object) =>
-    env.client.create({ Vpc: { group: 'network.photoncloud.io', version: 'v1alpha1', plural: 'vpcs', namespaced: true }, Subnet: { group: 'network.photoncloud.io', version: 'v1alpha1', plural: 'subnets', namespaced: true }, Port: PortResource }[kind] as typeof PortResource, { apiVersion: 'network.photoncloud.io/v1alpha1', kind, metadata: { name, namespace: 'web' }, spec } as unknown as KubeObject);
-
-  async function host(name: string, subnet: string, ip: string): Promise<AttachedPort> {
-    await create('Port', name, { subnetRef: subnet, ipAddress: ip });
-    const port = await waitFor(`Port ${name} Ready`, async () => {
-      const object = await env.client.get(PortResource, name, { namespace: 'web' });
-      return condition(object as never, 'Ready')?.status === 'True' ? object : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
-    const status = (port as unknown as { status: { ipAddress: string; macAddress: string } }).status;
-    return attachPort(agent.chassis, { ifaceId: port.metadata.uid!, mac: status.macAddress, ip: `${status.ipAddress}/24`, gateway: ip.replace(/\.\d+$/, '.1') });
-  }
-
   async function startServer(name: string): Promise<void> {
     servers[name] = hosts[name].spawn(`http-${name}`, process.execPath, ['-e', HTTP_SERVER(name)]);
     await waitFor(`${name} listening`, () => servers[name].output().includes('listening'), { timeoutMs: 5000 });
@@ -61,26 +48,23 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
     return result.code === 0 ? JSON.parse(result.stdout) : undefined;
   }
 
-  const getLb = () => env.client.get(LoadBalancerResource, 'web', { namespace: 'web' }) as Promise<LoadBalancerObject>;
-  const waitLb = (what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 60_000) =>
-    waitFor(`LoadBalancer web/web: ${what}`, async () => {
-      const lb = await getLb().catch(() => undefined);
-      return lb && lb.status?.observedGeneration === lb.metadata.generation && check(lb) ? lb : undefined;
-    }, { timeoutMs, intervalMs: 200 });
+  const getLb = () => getLbOf(env, 'web', 'web');
+  const waitLb = (what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 60_000) => waitLbOf(env, 'web', 'web', what, check, timeoutMs);
 
   beforeAll(async () => {
     env = await startComputeEnv({ controllers: [...COMPUTE_CONTROLLERS, 'loadbalancer'] });
     agent = await env.startAgent('lb-node');
     await waitFor('Node lb-node Ready', async () => (await env.client.get<Node>(NodeResource, 'lb-node').catch(() => undefined))?.status?.conditions?.find((entry) => entry.type === 'Ready')?.status === 'True', { timeoutMs: 60_000, intervalMs: 200 });
     await env.namespace('web');
-    await create('Vpc', 'main', { cidrBlocks: ['10.0.0.0/16'] });
-    await create('Subnet', 'a', { vpcRef: 'main', cidr: '10.0.1.0/24' });
-    await create('Subnet', 'b', { vpcRef: 'main', cidr: '10.0.2.0/24' });
+    await create(env, 'Vpc', 'web', 'main', { cidrBlocks: ['10.0.0.0/16'] });
+    await create(env, 'Subnet', 'web', 'a', { vpcRef: 'main', cidr: '10.0.1.0/24' });
+    await create(env, 'Subnet', 'web', 'b', { vpcRef: 'main', cidr: '10.0.2.0/24' });
+    const onAgent = { client: env.client, chassis: agent.chassis };
     for (const [name, ip] of [['a1', '10.0.1.10'], ['a2', '10.0.1.11'], ['b1', '10.0.1.20']]) {
-      hosts[name] = await host(name, 'a', ip);
+      hosts[name] = await host(onAgent, 'web', name, 'a', ip, '10.0.1.1');
       await startServer(name);
     }
-    hosts.client = await host('client', 'b', '10.0.2.10');
+    hosts.client = await host(onAgent, 'web', 'client', 'b', '10.0.2.10', '10.0.2.1');
   }, 240_000);
   afterAll(async () => {
     await env?.stop();

@@ -52,12 +52,12 @@ export async function startNetworkEnv(options: { chassis?: boolean; controllers?
 type Kind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup';
 const RESOURCES = { Vpc: VpcResource, Subnet: SubnetResource, Port: PortResource, SecurityGroup: SecurityGroupResource } as const;
 
-export async function create(env: NetworkEnv, kind: Kind, namespace: string, name: string, spec: Record<string, unknown>): Promise<KubeObject> {
+export async function create(env: Pick<NetworkEnv, 'client'>, kind: Kind, namespace: string, name: string, spec: Record<string, unknown>): Promise<KubeObject> {
   const resource = RESOURCES[kind];
   return env.client.create(resource, { apiVersion: resource.apiVersion, kind, metadata: { name, namespace }, spec } as KubeObject);
 }
 
-export async function namespace(env: NetworkEnv, name: string): Promise<void> {
+export async function namespace(env: Pick<NetworkEnv, 'client'>, name: string): Promise<void> {
   await env.client.create(NamespaceResource, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 }
 
@@ -66,7 +66,7 @@ export function readyCondition(object: KubeObject | undefined) {
 }
 
 /** Waits until the object's Ready condition is True for its current generation; returns it. */
-export async function waitReady(env: NetworkEnv, kind: Kind, namespace: string, name: string, timeoutMs = 30_000): Promise<KubeObject> {
+export async function waitReady(env: Pick<NetworkEnv, 'client'>, kind: Kind, namespace: string, name: string, timeoutMs = 30_000): Promise<KubeObject> {
   return waitFor(`${kind} ${namespace}/${name} Ready`, async () => {
     const object = await env.client.get(RESOURCES[kind], name, { namespace });
     const ready = readyCondition(object);
@@ -76,7 +76,7 @@ export async function waitReady(env: NetworkEnv, kind: Kind, namespace: string, 
 }
 
 /** Waits until Ready=False with this reason; returns the object. */
-export async function waitReason(env: NetworkEnv, kind: Kind, namespace: string, name: string, reason: string, timeoutMs = 30_000): Promise<KubeObject> {
+export async function waitReason(env: Pick<NetworkEnv, 'client'>, kind: Kind, namespace: string, name: string, reason: string, timeoutMs = 30_000): Promise<KubeObject> {
   return waitFor(`${kind} ${namespace}/${name} Ready=False ${reason}`, async () => {
     const object = await env.client.get(RESOURCES[kind], name, { namespace });
     return readyCondition(object)?.status === 'False' && readyCondition(object)?.reason === reason ? object : undefined;
