@@ -142,7 +142,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     nodeName: options.nodeName,
     informer: loadBalancers,
     driver: new HaproxyDriver({ stateDir: paths.proxies, db: options.ovsDb, vswitchdNetns: options.netns, bridge: options.bridge }),
-    resyncMs: options.resyncMs !== undefined ? Math.min(options.resyncMs, 5000) : undefined,
+    // Pool members' health is reported every pass: at most 5 s apart whatever the VMs' resync.
+    resyncMs: Math.min(options.resyncMs ?? 5000, 5000),
     log: log.child({ component: 'proxies' }),
   });
   const proxyController = new Controller({

@@ -55,8 +55,9 @@ export function loadBalancerController(shared: NetworkShared, health: HealthSour
         const proxyOf = port.metadata.labels?.[PROXY_LABEL];
         return lbsIn(port.metadata.namespace, (lb) => usesBackends(lb) || lb.metadata.name === proxyOf);
       }),
-      // A node becoming Ready (or not) decides where HTTP proxies run.
-      watchOf(informers.nodes, () => lbsIn(undefined, (lb) => lb.spec.listeners.some(isHttp))),
+      // A node's readiness decides where HTTP proxies run: its own proxies look again (they move if it is
+      // not Ready), and so do those waiting for a node. Not every LB on every heartbeat.
+      watchOf(informers.nodes, (node) => lbsIn(undefined, (lb) => lb.spec.listeners.some(isHttp) && (!lb.status?.proxy?.node || lb.status.proxy.node === node.metadata.name))),
       // A subnet is a VIP's home, a switch the VIP must reach, or a backend's subnet: all in its Vpc look again.
       watchOf(informers.subnets, (subnet) => lbsIn(subnet.metadata.namespace, () => true)),
       watchOf(informers.vpcs, (vpc) => lbsIn(vpc.metadata.namespace, () => true)),

@@ -14,7 +14,7 @@ import { waitFor, type ManagedProcess } from '../env/process.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
-import { proxyName } from '../../agents/haproxy/index.ts';
+import { HaproxyDriver, proxyName, type ProxyConfiguration } from '../../agents/haproxy/index.ts';
 import { create } from '../network/harness.ts';
 import { condition, getLb as getLbOf, host, waitLb as waitLbOf, type LoadBalancerObject } from './harness.ts';
 
@@ -126,6 +126,16 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
     await waitLb('b1 online again', (lb) => lb.status?.backends?.find((backend) => backend.name === 'b1')?.health === 'online', 30_000);
     await waitFor('b1 answers again', async () => (await get('b.example', '/again'))?.body === 'b1 /again', { timeoutMs: 20_000, intervalMs: 200 });
   }, 90_000);
+
+  it('is adopted as it runs: a second driver on the agent\'s state changes nothing', async () => {
+    const proxy = (await getLb()).status!.proxy!;
+    const driver = new HaproxyDriver({ stateDir: path.join(agent.stateDir, 'proxies'), db: `unix:${path.join(agent.chassis.dir, 'db.sock')}`, vswitchdNetns: agent.chassis.netns.name });
+    const lb = await getLb();
+    const attachment = { ifaceId: proxy.portUID!, mac: proxy.macAddress!, ip: `${proxy.address}/${proxy.prefixLength}`, gateway: proxy.gateway! };
+    expect(await driver.ensure(lb.metadata.uid!, attachment, proxy.configuration as unknown as ProxyConfiguration)).toEqual({ changes: 0 });
+    expect(await driver.listOwned()).toEqual([lb.metadata.uid]);
+    expect((await driver.servers(lb.metadata.uid!)).map((server) => `${server.pool}/${server.server}`).sort()).toEqual(['www-0/port-a2', 'www-1/port-b1']);
+  });
 
   it('restarts a killed HAProxy and re-plugs a removed port at the agent\'s next pass', async () => {
     const lb = await getLb();
