@@ -1,17 +1,20 @@
 // LoadBalancer → a VIP on OVN. The one reconcile shape (LifecycleReconciler):
-//   1. the VIP: the requested address or the recorded one, else the lowest free one of the Subnet, through the
-//      Port controller's allocators (a VIP is an address no Port can take); committed to status.vipAddress
-//      before anything is programmed, so a crash never leaks or duplicates it;
-//   2. backends (backends.ts) and, with health checks on, one health-check source address per Subnet that has
-//      backends (reserved the same way, recorded in status.healthCheckSourceAddresses);
-//   3. OVN rows (ovn-rows.ts) through the Northbound driver, once the Vpc's router and switches exist;
-//   4. status (status.ts): listeners, every backend's health from the Southbound Service_Monitor rows, Ready
-//      and Degraded.
+//   1. the VIP (addresses.ts): the requested address or the recorded one, else the lowest free one of the
+//      Subnet, through the Port controller's allocators (an address no Port can take); committed to
+//      status.vipAddress before anything is programmed, so a crash never leaks or duplicates it;
+//   2. backends of every pool (backends.ts) and, with health checks on, one health-check source address per
+//      Subnet that OVN checks in (addresses.ts; recorded in status.healthCheckSourceAddresses);
+//   3. with HTTP listeners, the proxy (proxy.ts): its Port, its node, its configuration for the node agent;
+//   4. OVN rows (ovn-rows.ts) through the Northbound driver, once the Vpc's router and switches exist: layer-4
+//      listeners to the backends, HTTP ones to the proxy;
+//   5. status (status.ts): listeners, every backend's health (OVN's Service_Monitor rows for layer 4, the
+//      agent's report of HAProxy's checks for HTTP), Ready, Degraded, BackendsResolved.
 // Health changes arrive as events from the Southbound reader and bring the LoadBalancers checking that backend
-// back (index.ts); nothing polls. Deletion removes the rows and frees the addresses.
+// back (index.ts), the agent's reports as updates of the LoadBalancer itself; nothing polls. Deletion removes
+// the rows and then frees the addresses.
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import type { HealthSource, MonitoredService, ServiceHealth } from '../../agents/ovn-sb/index.ts';
-import { LoadBalancerResource, type LoadBalancerHealthCheckSourceAddress, type LoadBalancerProxy } from '../../apis/lb/v1alpha1/index.ts';
+import { LoadBalancerResource, type LoadBalancerProxy } from '../../apis/lb/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import { loadBalancerSpecProblems } from '../../apis/lb/v1alpha1/validation.ts';
 import { proxyConfigurationHash } from '../../apis/lb/v1alpha1/proxy.ts';
@@ -19,6 +22,7 @@ import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
 import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
+import { LbAddresses } from './addresses.ts';
 import { resolvePools, type Backend, type ResolvedPool } from './backends.ts';
 import { healthCheckOf } from './health-check.ts';
 import type { LbInformers, LoadBalancerObject } from './informers.ts';
@@ -39,45 +43,7 @@ export interface LoadBalancerDeps {
 }
 
 export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInformers): LifecycleReconciler<LoadBalancerObject> {
-  /** The VIP: requested, recorded, or newly allocated; or why there is none. */
-  const assignVip = (lb: LoadBalancerObject, subnet: SubnetObject): string | Readiness => {
-    const uid = lb.metadata.uid!;
-    const allocator = deps.allocators.allocatorFor(subnet);
-    const requested = lb.spec.vipAddress;
-    const recorded = lb.status?.vipAddress;
-    // A changed request (or a move to another subnet) gives the old VIP back first.
-    if (recorded && ((requested && requested !== recorded) || allocator.holder(recorded) !== uid)) deps.allocators.release(uid);
-    const wanted = requested ?? recorded;
-    if (wanted) {
-      const result = allocator.reserve(wanted, uid);
-      if (result.ok) return wanted;
-      if (result.reason === 'InUse') return notReady('VIPAddressConflict', `${wanted} is already used by ${deps.allocators.describeHolder(lb.metadata.namespace, result.holder!)}`);
-      // The Subnet's change (a watch) brings the LoadBalancer back; a spec change may fix it too.
-      if (requested) return notReady('InvalidVIPAddress', `${wanted} cannot be used in Subnet ${subnet.metadata.name} (${result.reason === 'Reserved' ? 'gateway or excluded' : 'outside the subnet'})`);
-    }
-    return allocator.allocate(uid) ?? notReady('SubnetExhausted', `Subnet ${subnet.metadata.name} has no free address left for the VIP`);
-  };
-
-  /** One source address per subnet with backends (kept while still needed; others given back). */
-  const assignSources = (lb: LoadBalancerObject, subnets: SubnetObject[]): { sources: LoadBalancerHealthCheckSourceAddress[]; exhausted: string[] } => {
-    const owner = healthCheckSourceOwner(lb.metadata.uid!);
-    const recorded = new Map((lb.status?.healthCheckSourceAddresses ?? []).map((source) => [source.subnetRef, source.address]));
-    const sources: LoadBalancerHealthCheckSourceAddress[] = [];
-    const exhausted: string[] = [];
-    const wanted = new Set(subnets.map((subnet) => subnet.metadata.name!));
-    for (const [name] of recorded) {
-      const subnet = informers.subnets.get(name, lb.metadata.namespace);
-      if (!wanted.has(name) && subnet) deps.allocators.allocatorFor(subnet).release(owner);
-    }
-    for (const subnet of subnets) {
-      const allocator = deps.allocators.allocatorFor(subnet);
-      const previous = recorded.get(subnet.metadata.name!);
-      const address = previous && allocator.reserve(previous, owner).ok ? previous : allocator.allocate(owner);
-      if (address) sources.push({ subnetRef: subnet.metadata.name!, address });
-      else exhausted.push(subnet.metadata.name!);
-    }
-    return { sources: sources.sort((a, b) => a.subnetRef.localeCompare(b.subnetRef)), exhausted };
-  };
+  const addresses = new LbAddresses(deps.allocators, informers);
 
   const apply = async (lb: LoadBalancerObject, context: LifecycleContext<LoadBalancerObject>): Promise<Outcome> => {
     const [problem] = loadBalancerSpecProblems(lb.spec);
@@ -90,7 +56,7 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     if (!vpc) return { readiness: notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} of Subnet ${subnet.metadata.name} does not exist yet`) };
 
     // 1. The VIP, committed before anything uses it.
-    const vip = assignVip(lb, subnet);
+    const vip = addresses.vip(lb, subnet);
     if (typeof vip !== 'string') return { readiness: vip };
 
     // 2. Backends (every pool) and the health checks' source addresses: OVN checks the layer-4 backends in
@@ -102,7 +68,7 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     const http = lb.spec.listeners.filter(isHttp);
     const check = healthCheckOf(lb);
     const checkedSubnets = subnets.filter((candidate) => (l4.length > 0 && backends.backends.some((backend) => backend.subnetRef === candidate.metadata.name)) || (http.length > 0 && candidate.metadata.name === subnet.metadata.name));
-    const { sources, exhausted } = assignSources(lb, check.enabled ? checkedSubnets : []);
+    const { sources, exhausted } = addresses.healthCheckSources(lb, check.enabled ? checkedSubnets : []);
     const status: Record<string, unknown> = { vipAddress: vip, healthCheckSourceAddresses: sources };
     if (lb.status?.vipAddress !== vip || JSON.stringify(lb.status?.healthCheckSourceAddresses ?? []) !== JSON.stringify(sources)) {
       lb = await context.progress({ readiness: notReady('Programming', `VIP ${vip} assigned; programming OVN`), status });
