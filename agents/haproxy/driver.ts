@@ -13,6 +13,7 @@
 // Where things run: the veth's outer end must live in ovs-vswitchd's network namespace (vswitchdNetns; the
 // test chassis and the all-in-one run vswitchd in one of their own); ovs-vsctl reaches ovsdb-server over its
 // socket. Every command is an argument array; every name is derived from the UID or checked first.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -58,8 +59,16 @@ export class ProxyDriverError extends Error {
   }
 }
 
+/** `haproxy -c` refused the rendered configuration: the running proxy keeps the one it has. */
+export class ProxyConfigRejectedError extends ProxyDriverError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProxyConfigRejectedError';
+  }
+}
+
 export interface HaproxyDriverOptions {
-  /** Per-proxy state: <stateDir>/<uid>/{haproxy.cfg, haproxy.pid, stats.sock}. */
+  /** Per-proxy state: <stateDir>/<uid>/{haproxy.cfg, haproxy.pid, haproxy.applied, stats.sock}. */
   stateDir: string;
   /** ovsdb-server of this node (ovs-vsctl's default when omitted). */
   db?: string;
@@ -84,9 +93,14 @@ function assertUid(uid: string): void {
 /** Namespace and outer veth name of a proxy: "plb" + 11 hex digits of the UID (interface names hold 15). */
 export const proxyName = (uid: string): string => `plb${uid.replace(/-/g, '').slice(0, 11)}`;
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
 export class HaproxyDriver implements ProxyDriver {
   private readonly bridge: string;
   private readonly haproxy: string;
+  /** One operation per LoadBalancer at a time within this driver. */
+  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: HaproxyDriverOptions) {
     this.bridge = options.bridge ?? 'br-int';
@@ -118,8 +132,23 @@ export class HaproxyDriver implements ProxyDriver {
     return [...(this.options.db ? [`--db=${this.options.db}`] : []), '--timeout=10', ...args];
   }
 
+  private serialize<T>(uid: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(uid) ?? Promise.resolve();
+    const next = previous.then(operation, operation);
+    const settled = next.catch(() => undefined);
+    this.locks.set(uid, settled);
+    void settled.then(() => {
+      if (this.locks.get(uid) === settled) this.locks.delete(uid);
+    });
+    return next;
+  }
+
   async ensure(uid: string, attachment: ProxyAttachment, config: ProxyConfiguration): Promise<{ changes: number }> {
     assertUid(uid);
+    return this.serialize(uid, () => this.ensureNow(uid, attachment, config));
+  }
+
+  private async ensureNow(uid: string, attachment: ProxyAttachment, config: ProxyConfiguration): Promise<{ changes: number }> {
     if (!TOKEN.test(attachment.ifaceId)) throw new ProxyDriverError(`ifaceId: ${JSON.stringify(attachment.ifaceId)} is not valid`);
     if (!MAC.test(attachment.mac)) throw new ProxyDriverError(`mac: ${JSON.stringify(attachment.mac)} is not a MAC address`);
     if (!CIDR.test(attachment.ip)) throw new ProxyDriverError(`ip: ${JSON.stringify(attachment.ip)} is not ADDRESS/PREFIX`);
@@ -140,7 +169,7 @@ export class HaproxyDriver implements ProxyDriver {
       const check = await this.exec(this.haproxy, ['-c', '-q', '-f', temporary]);
       if (check.code !== 0) {
         await fs.rm(temporary, { force: true });
-        throw new ProxyDriverError(`haproxy refused the configuration: ${check.stderr.trim() || check.stdout.trim()}`);
+        throw new ProxyConfigRejectedError(`haproxy refused the configuration: ${check.stderr.trim() || check.stdout.trim()}`);
       }
       await fs.rename(temporary, file);
       changes++;
@@ -154,7 +183,8 @@ export class HaproxyDriver implements ProxyDriver {
     }
     const outer = await this.exec('ip', this.ipOuter('link', 'show', name));
     const inner = await this.exec('ip', ['-n', name, 'link', 'show', 'eth0']);
-    if (outer.code !== 0 || inner.code !== 0) {
+    const vethCreated = outer.code !== 0 || inner.code !== 0;
+    if (vethCreated) {
       // Half of a pair (an interrupted pass) goes first.
       if (outer.code === 0) await this.must('ip', this.ipOuter('link', 'del', name));
       if (inner.code === 0) await this.must('ip', ['-n', name, 'link', 'del', 'eth0']);
@@ -163,7 +193,11 @@ export class HaproxyDriver implements ProxyDriver {
     }
     const port = await this.exec('ovs-vsctl', this.vsctl('--if-exists', 'get', 'Interface', name, 'external_ids'));
     const labelled = port.stdout.includes(`iface-id="${attachment.ifaceId}"`) || port.stdout.includes(`iface-id=${attachment.ifaceId}`);
-    if (port.code !== 0 || !labelled || !port.stdout.includes(uid)) {
+    if (port.code !== 0 || !labelled || !port.stdout.includes(uid) || vethCreated) {
+      // A new veth under an old port's name: the port goes first, in a transaction of its own that
+      // ovs-vswitchd applies before the port comes back (within one transaction it keeps the port it has,
+      // bound to the deleted device, and no packet passes: measured with the userspace datapath).
+      if (vethCreated) await this.must('ovs-vsctl', this.vsctl('--if-exists', 'del-port', this.bridge, name));
       await this.must('ovs-vsctl', this.vsctl('--may-exist', 'add-port', this.bridge, name, '--', 'set', 'Interface', name, `external_ids:iface-id=${attachment.ifaceId}`, `external_ids:${LB_UID_LABEL}=${uid}`));
       changes++;
     }
@@ -196,14 +230,30 @@ export class HaproxyDriver implements ProxyDriver {
       changes++;
     }
 
-    // 4. HAProxy: started, or reloaded with the new configuration.
-    const pid = await this.runningPid(uid);
+    // 4. HAProxy: started, or reloaded with the new configuration. What the running master loaded is
+    // recorded (haproxy.applied: the configuration's hash), so a reload a failed or interrupted pass never
+    // sent is sent by the next one. A master in another namespace than the proxy's (the namespace was deleted
+    // and made again) serves nothing reachable: it is stopped and started in the new one.
+    const applied = path.join(dir, 'haproxy.applied');
+    const hash = sha256(text);
+    let pid = await this.runningPid(uid);
+    if (pid !== undefined && !(await sameNetns(pid, name))) {
+      await this.stopProcesses(uid, 'SIGKILL');
+      pid = undefined;
+    }
     if (pid === undefined) {
+      await this.stopProcesses(uid, 'SIGKILL'); // workers of a killed master that have not noticed yet
       await fs.rm(path.join(dir, 'stats.sock'), { force: true });
+      await fs.rm(applied, { force: true });
       await this.must('ip', ['netns', 'exec', name, this.haproxy, '-W', '-D', '-f', file, '-p', path.join(dir, 'haproxy.pid')]);
+      await this.waitWorker(dir, undefined);
+      await fs.writeFile(applied, hash);
       changes++;
-    } else if (configChanged) {
+    } else if ((await fs.readFile(applied, 'utf8').catch(() => '')) !== hash) {
+      const previous = await this.workerPid(dir).catch(() => undefined);
       process.kill(pid, 'SIGUSR2');
+      await this.waitWorker(dir, previous);
+      await fs.writeFile(applied, hash);
       changes++;
     }
     return { changes };
@@ -220,23 +270,74 @@ export class HaproxyDriver implements ProxyDriver {
     return cmdline.split('\0').includes(path.join(dir, 'haproxy.cfg')) ? pid : undefined;
   }
 
+  /** The pid of the worker answering on the stats socket. */
+  private async workerPid(dir: string): Promise<number> {
+    const info = await statsCommand(path.join(dir, 'stats.sock'), 'show info\n');
+    const pid = Number(/^Pid: (\d+)$/m.exec(info)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new ProxyDriverError('no Pid in show info');
+    return pid;
+  }
+
+  /** Waits (bounded) until a worker other than `previous` answers on the stats socket: the (re)loaded configuration serves. */
+  private async waitWorker(dir: string, previous: number | undefined): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      try {
+        if ((await this.workerPid(dir)) !== previous) return;
+      } catch (error) {
+        last = error;
+      }
+      await delay(50);
+    }
+    throw new ProxyDriverError(`HAProxy of ${path.basename(dir)} did not ${previous === undefined ? 'start' : 'reload'} within 10 s${last instanceof Error ? `: ${last.message}` : ''}`);
+  }
+
+  /** Signals every live process running this proxy's configuration (master, workers, old workers); resolves with how many. */
+  private async stopProcesses(uid: string, signal: NodeJS.Signals): Promise<number> {
+    const pids = await processesWith(path.join(this.dir(uid), 'haproxy.cfg'));
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    const deadline = Date.now() + 5000;
+    while ((await processesWith(path.join(this.dir(uid), 'haproxy.cfg'))).length > 0 && Date.now() < deadline) await delay(50);
+    return pids.length;
+  }
+
   async remove(uid: string): Promise<number> {
     assertUid(uid);
+    return this.serialize(uid, () => this.removeNow(uid));
+  }
+
+  private async removeNow(uid: string): Promise<number> {
     const name = proxyName(uid);
     let steps = 0;
     const pid = await this.runningPid(uid);
     if (pid !== undefined) {
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 5000;
-      while ((await this.runningPid(uid)) !== undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      if ((await this.runningPid(uid)) !== undefined) process.kill(pid, 'SIGKILL');
+      while ((await this.runningPid(uid)) !== undefined && Date.now() < deadline) await delay(50);
       steps++;
     }
-    if ((await this.exec('ovs-vsctl', this.vsctl('--if-exists', 'del-port', this.bridge, name))).code === 0) steps++;
+    // Whatever is left (a master that ignored SIGTERM, workers of a killed master).
+    if ((await this.stopProcesses(uid, 'SIGKILL')) > 0 && pid === undefined) steps++;
+    const ports = await this.exec('ovs-vsctl', this.vsctl('list-ports', this.bridge));
+    if (ports.code === 0 && ports.stdout.split('\n').includes(name)) {
+      await this.must('ovs-vsctl', this.vsctl('--if-exists', 'del-port', this.bridge, name));
+      steps++;
+    }
     // Deleting either end deletes the pair; the namespace goes with its end.
     if ((await this.exec('ip', this.ipOuter('link', 'del', name))).code === 0) steps++;
     if ((await this.exec('ip', ['netns', 'del', name])).code === 0) steps++;
-    await fs.rm(this.dir(uid), { recursive: true, force: true });
+    const dir = this.dir(uid);
+    if (await fs.access(dir).then(() => true, () => false)) {
+      await fs.rm(dir, { recursive: true, force: true });
+      steps++;
+    }
     return steps;
   }
 
@@ -273,6 +374,24 @@ export class HaproxyDriver implements ProxyDriver {
         return { pool: at(row, 'pxname'), server: at(row, 'svname'), address, port: Number(port), up: status.startsWith('UP') || status === 'no check' };
       });
   }
+}
+
+/** Live (non-zombie) processes with `marker` as one of their arguments. */
+async function processesWith(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [stat, cmdline] = await Promise.all([fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''), fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')]);
+    if (!stat || /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
+    if (cmdline.split('\0').includes(marker)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Whether the process runs in the named network namespace (/run/netns/<name>): same device and inode. */
+async function sameNetns(pid: number, name: string): Promise<boolean> {
+  const [own, named] = await Promise.all([fs.stat(`/proc/${pid}/ns/net`).catch(() => undefined), fs.stat(`/run/netns/${name}`).catch(() => undefined)]);
+  return own !== undefined && named !== undefined && own.dev === named.dev && own.ino === named.ino;
 }
 
 /** One command on HAProxy's stats socket; resolves with the answer (bounded in size and time). */
