@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { QemuDriver } from '../../agents/qemu/index.ts';
+import { HaproxyDriver } from '../../agents/haproxy/index.ts';
 import { agentPaths } from '../../agents/node/agent.ts';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
 import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
@@ -146,6 +147,11 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       for (const agent of agents) {
         const hypervisor = new QemuDriver({ stateRoot: agentPaths(agent.stateDir).qemu });
         for (const vm of await hypervisor.list().catch(() => [])) await hypervisor.remove(vm.uid).catch(() => undefined);
+      }
+      // So do the HTTP proxies of LoadBalancers (daemonized HAProxy in namespaces of their own).
+      for (const agent of agents) {
+        const proxies = new HaproxyDriver({ stateDir: agentPaths(agent.stateDir).proxies, db: `unix:${path.join(agent.chassis.dir, 'db.sock')}`, vswitchdNetns: agent.chassis.netns.name });
+        await proxies.removeOrphans(new Set()).catch(() => undefined);
       }
       for (const agent of agents) await agent.chassis.stop();
       client.close();

@@ -168,6 +168,26 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     }
   });
 
+  it('balances UDP and checks it: a backend whose port is closed (ICMP unreachable) goes offline', async () => {
+    const udpServers = await Promise.all(['web-1', 'web-3'].map(async (name) => {
+      const server = hosts[name].spawn(`udp-${name}`, process.execPath, ['-e', `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('${name}', r.port, r.address)); s.bind(5353, () => console.log('listening'));`]);
+      await waitFor(`${name} udp listening`, () => server.output().includes('listening'), { timeoutMs: 5000 });
+      return server;
+    }));
+    try {
+      await createLb(env, 'red', 'dns', { subnetRef: 'a', listeners: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }], backends: { portRefs: ['web-1', 'web-2', 'web-3'] }, healthCheck: { intervalSeconds: 1, timeoutSeconds: 1, failureThreshold: 2 } });
+      // web-2 has nothing on 5353: its kernel answers ICMP port unreachable to the checks.
+      const lb = await waitLb(env, 'red', 'dns', 'web-2 offline, the others online', (object) => object.status?.healthyBackendCount === 2 && object.status.backends?.find((backend) => backend.name === 'web-2')?.health === 'offline', 30_000);
+      expect(lb.status!.listeners).toEqual([{ name: 'dns', protocol: 'UDP', port: 53, state: 'Active' }]);
+      const ask = async () => (await hosts.client.exec(process.execPath, ['-e', `const s = require('dgram').createSocket('udp4'); s.on('message', (m) => { process.stdout.write(String(m)); process.exit(0); }); setTimeout(() => process.exit(2), 1500); s.send('q', 53, '${lb.status!.vipAddress}');`], { timeoutMs: 5000 })).stdout;
+      const seen = new Set<string>();
+      await waitFor('both UDP backends answer through the VIP', async () => (seen.add(await ask()), seen.has('web-1') && seen.has('web-3')), { timeoutMs: 30_000, intervalMs: 0 });
+      expect(seen.has('web-2')).toBe(false);
+    } finally {
+      await Promise.all(udpServers.map((server) => server.stop(1000)));
+    }
+  }, 60_000);
+
   it('converges when the subnet comes after the LoadBalancer', async () => {
     await createLb(env, 'red', 'early', { subnetRef: 'late', listeners: [{ name: 'app', port: 80 }] });
     await waitLb(env, 'red', 'early', 'SubnetNotFound', (lb) => condition(lb, 'Ready')?.reason === 'SubnetNotFound');
