@@ -15,10 +15,11 @@
 // socket. Every command is an argument array; every name is derived from the UID or checked first.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { run, type ExecResult } from '../ovn-local/commands.ts';
 import { renderConfig, type ProxyConfiguration } from './config.ts';
+import { processesWith, sameNetns } from './processes.ts';
+import { parseServerStats, statsCommand } from './stats.ts';
 
 export interface ProxyAttachment {
   /** The proxy Port's OVN logical switch port (its UID). */
@@ -360,60 +361,6 @@ export class HaproxyDriver implements ProxyDriver {
 
   async servers(uid: string): Promise<ProxyServerHealth[]> {
     assertUid(uid);
-    const csv = await statsCommand(path.join(this.dir(uid), 'stats.sock'), 'show stat\n');
-    const [header, ...rows] = csv.split('\n').filter((line) => line.trim() !== '');
-    const columns = header.replace(/^# /, '').split(',');
-    const at = (row: string[], column: string) => row[columns.indexOf(column)] ?? '';
-    return rows
-      .map((line) => line.split(','))
-      .filter((row) => !['FRONTEND', 'BACKEND'].includes(at(row, 'svname')) && at(row, 'pxname') !== 'photon_not_found')
-      .map((row) => {
-        const [address, port] = at(row, 'addr').split(':');
-        // UP, UP 1/2 (going down), "no check" count as up; DOWN, DOWN 1/2 (coming up), MAINT as down.
-        const status = at(row, 'status');
-        return { pool: at(row, 'pxname'), server: at(row, 'svname'), address, port: Number(port), up: status.startsWith('UP') || status === 'no check' };
-      });
+    return parseServerStats(await statsCommand(path.join(this.dir(uid), 'stats.sock'), 'show stat\n'));
   }
-}
-
-/** Live (non-zombie) processes with `marker` as one of their arguments. */
-async function processesWith(marker: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const [stat, cmdline] = await Promise.all([fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''), fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')]);
-    if (!stat || /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
-    if (cmdline.split('\0').includes(marker)) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-/** Whether the process runs in the named network namespace (/run/netns/<name>): same device and inode. */
-async function sameNetns(pid: number, name: string): Promise<boolean> {
-  const [own, named] = await Promise.all([fs.stat(`/proc/${pid}/ns/net`).catch(() => undefined), fs.stat(`/run/netns/${name}`).catch(() => undefined)]);
-  return own !== undefined && named !== undefined && own.dev === named.dev && own.ino === named.ino;
-}
-
-/** One command on HAProxy's stats socket; resolves with the answer (bounded in size and time). */
-function statsCommand(socket: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const connection = net.createConnection(socket);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => connection.destroy(new ProxyDriverError(`no answer on ${socket}`)), 5000);
-    connection.on('connect', () => connection.end(command));
-    connection.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 8 * 1024 * 1024) connection.destroy(new ProxyDriverError('stats answer too large'));
-      else chunks.push(chunk);
-    });
-    connection.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new ProxyDriverError(`HAProxy's stats socket: ${error.message}`));
-    });
-    connection.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-  });
 }
