@@ -10,6 +10,7 @@
 // cached image is never re-hashed. Disks are created under temporary names and renamed, and resizes are
 // re-checked against qemu-img info on every call, so a driver killed at any point converges on the next
 // call. One driver (one agent) per state directory is assumed: leftovers of a killed one are removed.
+import { KeyedQueue } from '../../lib/keyed-queue.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -105,7 +106,8 @@ export class QemuImgDiskDriver implements DiskDriver {
   private readonly qemuImg: QemuImg;
   private readonly downloads = new Map<string, Promise<CachedImage>>();
   private readonly known = new Map<string, Omit<CachedImage, 'fetched'>>();
-  private readonly vmLocks = new Map<string, Promise<unknown>>();
+  /** One operation per VM (two reconciles never plan against the same stale listing) at a time. */
+  private readonly queue = new KeyedQueue();
 
   constructor(options: QemuImgDiskDriverOptions) {
     // Absolute, because overlays record the image by this path and QEMU resolves it from anywhere.
@@ -204,7 +206,7 @@ export class QemuImgDiskDriver implements DiskDriver {
       ...(spec.sizeBytes !== undefined ? { sizeBytes: spec.sizeBytes } : {}),
       ...(spec.image ? { backing: backings.get(spec.image)! } : {}),
     }));
-    return this.withVmLock(vmUid, async () => {
+    return this.queue.run(vmUid, async () => {
       const entries = await readdirOrEmpty(dir);
       const observed = new Map<string, ObservedDisk>();
       for (const disk of disks) {
@@ -259,7 +261,7 @@ export class QemuImgDiskDriver implements DiskDriver {
 
   async removeVmDisks(vmUid: string): Promise<boolean> {
     const dir = this.vmDir(vmUid);
-    return this.withVmLock(vmUid, async () => {
+    return this.queue.run(vmUid, async () => {
       if (!(await exists(dir))) return false;
       await fs.rm(dir, { recursive: true, force: true }).catch((error: Error) => {
         throw new DisksUnavailable(`removing ${dir}: ${error.message}`);
@@ -276,17 +278,6 @@ export class QemuImgDiskDriver implements DiskDriver {
     return uids.sort();
   }
 
-  /** One operation per VM at a time, so two reconciles never plan against the same stale listing. */
-  private withVmLock<T>(vmUid: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.vmLocks.get(vmUid) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.vmLocks.set(vmUid, settled);
-    void settled.then(() => {
-      if (this.vmLocks.get(vmUid) === settled) this.vmLocks.delete(vmUid);
-    });
-    return next;
-  }
 }
 
 interface DiskRequest {

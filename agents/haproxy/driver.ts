@@ -13,6 +13,7 @@
 // Where things run: the veth's outer end must live in ovs-vswitchd's network namespace (vswitchdNetns; the
 // test chassis and the all-in-one run vswitchd in one of their own); ovs-vsctl reaches ovsdb-server over its
 // socket. Every command is an argument array; every name is derived from the UID or checked first.
+import { KeyedQueue } from '../../lib/keyed-queue.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -101,7 +102,8 @@ export class HaproxyDriver implements ProxyDriver {
   private readonly bridge: string;
   private readonly haproxy: string;
   /** One operation per LoadBalancer at a time within this driver. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One operation per LoadBalancer at a time. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly options: HaproxyDriverOptions) {
     this.bridge = options.bridge ?? 'br-int';
@@ -133,20 +135,10 @@ export class HaproxyDriver implements ProxyDriver {
     return [...(this.options.db ? [`--db=${this.options.db}`] : []), '--timeout=10', ...args];
   }
 
-  private serialize<T>(uid: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(uid) ?? Promise.resolve();
-    const next = previous.then(operation, operation);
-    const settled = next.catch(() => undefined);
-    this.locks.set(uid, settled);
-    void settled.then(() => {
-      if (this.locks.get(uid) === settled) this.locks.delete(uid);
-    });
-    return next;
-  }
 
   async ensure(uid: string, attachment: ProxyAttachment, config: ProxyConfiguration): Promise<{ changes: number }> {
     assertUid(uid);
-    return this.serialize(uid, () => this.ensureNow(uid, attachment, config));
+    return this.queue.run(uid, () => this.ensureNow(uid, attachment, config));
   }
 
   private async ensureNow(uid: string, attachment: ProxyAttachment, config: ProxyConfiguration): Promise<{ changes: number }> {
@@ -311,7 +303,7 @@ export class HaproxyDriver implements ProxyDriver {
 
   async remove(uid: string): Promise<number> {
     assertUid(uid);
-    return this.serialize(uid, () => this.removeNow(uid));
+    return this.queue.run(uid, () => this.removeNow(uid));
   }
 
   private async removeNow(uid: string): Promise<number> {

@@ -10,6 +10,7 @@
 // `ip` runs as `ip -n <netns>`; ovs-vsctl talks to ovsdb-server over its socket (`--db`) from anywhere. QEMU
 // must then run in that namespace as well to open the tap. Everything is an argument array (no shell), and
 // every name from outside is validated first (names.ts).
+import { KeyedQueue } from '../../lib/keyed-queue.ts';
 import { run, type ExecResult } from '../ovn-local/commands.ts';
 import { desiredTaps, IFACE_ID, OVN_INSTALLED, VM_UID, type VmInterface } from './desired-state.ts';
 import { isEmptyPlan, ovsVsctlArgs, planTaps, type NodeObservation, type ObservedInterface, type ObservedKernelTap } from './diff.ts';
@@ -63,7 +64,8 @@ const UNAVAILABLE = /database connection failed|Connection refused|No such file 
 export class OvsTapDriver implements NodeNetworkDriver {
   private readonly bridge: string;
   private readonly timeoutSeconds: number;
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** One operation per VM (ensure/remove of the same VM never interleave) at a time. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly options: OvsTapDriverOptions = {}) {
     if (options.netns !== undefined) assertNetnsName(options.netns);
@@ -78,7 +80,7 @@ export class OvsTapDriver implements NodeNetworkDriver {
 
   async ensure(vmUid: string, interfaces: readonly VmInterface[]): Promise<EnsureResult> {
     const desired = desiredTaps(vmUid, interfaces); // validates before anything runs
-    return this.serialized(vmUid, async () => {
+    return this.queue.run(vmUid, async () => {
       const plan = planTaps(vmUid, desired, await this.observe());
       if (isEmptyPlan(plan)) return { taps: desired.map((tap) => tap.tap), changes: 0 };
       let changes = 0;
@@ -198,17 +200,6 @@ export class OvsTapDriver implements NodeNetworkDriver {
     return UNAVAILABLE.test(detail) ? new NodeNetworkUnavailableError(message) : new Error(message);
   }
 
-  /** Runs one VM's operations one after another (ensure/remove of the same VM never interleave). */
-  private serialized<T>(vmUid: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(vmUid) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(vmUid, settled);
-    void settled.then(() => {
-      if (this.queues.get(vmUid) === settled) this.queues.delete(vmUid);
-    });
-    return next;
-  }
 }
 
 type OvsdbDatum = string | number | boolean | ['set', unknown[]] | ['map', Array<[string, string]>] | ['uuid', string];

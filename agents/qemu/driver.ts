@@ -6,6 +6,7 @@
 // Liveness is the pidfile's pid, checked against /proc/<pid>/cmdline (it must be QEMU with this VM's pidfile
 // argument), so a recycled pid is never mistaken for the VM, and a zombie counts as dead. A second QEMU for the
 // same uid cannot start: QEMU locks its pidfile and exits before it touches the QMP socket.
+import { KeyedQueue } from '../../lib/keyed-queue.ts';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -150,7 +151,8 @@ export class QemuDriver implements HypervisorDriver {
   private readonly qmpTimeoutMs: number;
   private probed: Promise<HypervisorProbe> | undefined;
   /** One operation per uid at a time within this driver. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One operation per VM at a time. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly options: QemuDriverOptions) {
     if (!path.isAbsolute(options.stateRoot)) throw new VmSpecError('stateRoot must be an absolute path');
@@ -162,16 +164,6 @@ export class QemuDriver implements HypervisorDriver {
     return vmPaths(this.options.stateRoot, uid);
   }
 
-  private serialize<T>(uid: string, operation: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(uid) ?? Promise.resolve();
-    const next = previous.then(operation, operation);
-    const settled = next.catch(() => undefined);
-    this.locks.set(uid, settled);
-    void settled.then(() => {
-      if (this.locks.get(uid) === settled) this.locks.delete(uid);
-    });
-    return next;
-  }
 
   consolePath(uid: string): string {
     return this.paths(uid).consoleLog;
@@ -235,7 +227,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async start(input: StartSpec): Promise<StartResult> {
     const paths = this.paths(input.uid); // a bad uid rejects (async), it does not throw
-    return this.serialize(input.uid, async () => {
+    return this.queue.run(input.uid, async () => {
       const accel = input.accel ?? (await this.probe()).accel;
       const spec: VmSpec = { ...input, accel };
       const args = qemuArgv(spec, paths); // validates: a bad spec throws VmSpecError before anything is touched
@@ -312,7 +304,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async shutdown(uid: string, timeoutMs: number): Promise<ShutdownResult> {
     const paths = this.paths(uid);
-    return this.serialize(uid, () => this.stop(paths, timeoutMs));
+    return this.queue.run(uid, () => this.stop(paths, timeoutMs));
   }
 
   private async waitExit(paths: VmPaths, pid: number, deadline: number): Promise<boolean> {
@@ -375,7 +367,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async remove(uid: string, { timeoutMs = 0 }: { timeoutMs?: number } = {}): Promise<void> {
     const paths = this.paths(uid);
-    return this.serialize(uid, async () => {
+    return this.queue.run(uid, async () => {
       await this.stop(paths, timeoutMs);
       await fs.rm(paths.dir, { recursive: true, force: true });
     });
