@@ -9,8 +9,8 @@
 // so a killed HAProxy or a removed port comes back at the next pass. A LoadBalancer deleted or moved to
 // another node loses its proxy here; the sweep (removeOrphans) removes proxies of LoadBalancers no longer here.
 import type { ApiClient } from '../../apis/client/index.ts';
-import { LoadBalancerResource, type LoadBalancer, type LoadBalancerProxy } from '../../apis/lb/v1alpha1/index.ts';
-import type { ProxyConfiguration } from '../../apis/lb/v1alpha1/proxy.ts';
+import { LoadBalancerResource, type LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
+import { PROXY_REPORT_FIELDS, type ProxyConfiguration, type ProxyReport } from '../../apis/lb/v1alpha1/proxy.ts';
 import { jsonEqual } from '../../apis/meta/equality.ts';
 import type { Informer } from '../../controllers/runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../../controllers/runtime/reconciler.ts';
@@ -30,10 +30,6 @@ export interface ProxyRuntimeOptions {
   resyncMs?: number;
   log: Logger;
 }
-
-/** What the agent writes into status.proxy: only these fields (NodeRestriction refuses anything else). */
-export type ProxyReport = Pick<LoadBalancerProxy, 'appliedHash' | 'ready' | 'message' | 'servers'>;
-export const AGENT_PROXY_FIELDS = ['appliedHash', 'ready', 'message', 'servers'] as const;
 
 export class ProxyRuntime implements Reconciler {
   /** namespace/name → UID of the proxy this agent runs under that key, to remove it when the key goes. */
@@ -77,12 +73,12 @@ export class ProxyRuntime implements Reconciler {
     return { requeueAfterMs: this.resyncMs };
   }
 
-  /** Writes the agent's fields of status.proxy when they changed (a merge patch of just those fields). */
+  /** Writes the agent's fields of status.proxy when they changed (a merge patch of just those fields; NodeRestriction refuses others). */
   private async report(lb: LoadBalancer, report: ProxyReport, signal?: AbortSignal): Promise<void> {
     const current = lb.status?.proxy ?? {};
-    const changed = AGENT_PROXY_FIELDS.some((field) => !jsonEqual(current[field] ?? null, report[field] ?? null));
+    const changed = PROXY_REPORT_FIELDS.some((field) => !jsonEqual(current[field] ?? null, report[field] ?? null));
     if (!changed) return;
-    const proxy = Object.fromEntries(AGENT_PROXY_FIELDS.map((field) => [field, report[field] ?? null]));
+    const proxy = Object.fromEntries(PROXY_REPORT_FIELDS.map((field) => [field, report[field] ?? null]));
     await this.options.client.patch(LoadBalancerResource, lb.metadata.name!, { status: { proxy } }, { namespace: lb.metadata.namespace, subresource: 'status', fieldManager: FIELD_MANAGER, signal });
   }
 

@@ -2,6 +2,7 @@
 // node. The node authorizer already limited which requests a node may make; this checks what their bodies
 // say, which the authorizer cannot see: a Node or Lease created under another node's name, or a VirtualMachine
 // status that moves the VM to another node.
+import { PROXY_REPORT_FIELDS } from '../../apis/lb/v1alpha1/proxy.ts';
 import { jsonEqual } from '../../apis/meta/equality.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { nodeNameOf } from '../authz/node-authorizer.ts';
@@ -13,15 +14,12 @@ const COMPUTE_GROUP = 'compute.photoncloud.io';
 const nodeOfVm = (object: KubeObject | undefined) => (object?.status as { nodeName?: string } | undefined)?.nodeName;
 const proxyNode = (object: KubeObject | undefined) => (object?.status as { proxy?: { node?: string } } | undefined)?.proxy?.node;
 
-/** What a node agent writes of a LoadBalancer's status (agents/node/proxy-runtime.ts): everything else is the controller's. */
-const AGENT_PROXY_FIELDS = ['appliedHash', 'ready', 'message', 'servers'];
-
 /** The object minus the agent's fields and metadata that changes with any write. */
 function withoutAgentFields(object: KubeObject | undefined): unknown {
   const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...metadata } = (object?.metadata ?? {}) as Record<string, unknown>;
   const status = { ...((object?.status ?? {}) as Record<string, unknown>) };
   const proxy = { ...((status.proxy ?? {}) as Record<string, unknown>) };
-  for (const field of AGENT_PROXY_FIELDS) delete proxy[field];
+  for (const field of PROXY_REPORT_FIELDS) delete proxy[field];
   return { spec: (object as { spec?: unknown } | undefined)?.spec, metadata, status: { ...status, proxy } };
 }
 
@@ -55,7 +53,7 @@ export const nodeRestriction: AdmissionPlugin = {
     if (resource.kind === 'LoadBalancer') {
       // Only the agent's report on the proxy it runs: nothing else of the status, and not where it runs.
       if (proxyNode(old) !== node || proxyNode(object) !== node) throw refuse(attributes, node, 'may only report the proxy of LoadBalancers whose proxy runs on it, and may not move it');
-      if (!jsonEqual(withoutAgentFields(old), withoutAgentFields(object))) throw refuse(attributes, node, `may only write status.proxy.{${AGENT_PROXY_FIELDS.join(',')}} of a LoadBalancer`);
+      if (!jsonEqual(withoutAgentFields(old), withoutAgentFields(object))) throw refuse(attributes, node, `may only write status.proxy.{${PROXY_REPORT_FIELDS.join(',')}} of a LoadBalancer`);
       return [];
     }
     if (nodeOfVm(old) !== node || nodeOfVm(object) !== node) throw refuse(attributes, node, 'may only write the status of VirtualMachines bound to it, and may not move them');

@@ -17,7 +17,7 @@ import type { HealthSource, MonitoredService, ServiceHealth } from '../../agents
 import { LoadBalancerResource, type LoadBalancerProxy } from '../../apis/lb/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import { loadBalancerSpecProblems } from '../../apis/lb/v1alpha1/validation.ts';
-import { proxyConfigurationHash } from '../../apis/lb/v1alpha1/proxy.ts';
+import { proxyConfigurationHash, proxyReportOf } from '../../apis/lb/v1alpha1/proxy.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
@@ -116,20 +116,20 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
       deps.watchHealth(lb, services);
       const entries = backendStatuses(listeners, lb.status?.backends, (deps.now?.() ?? new Date()).toISOString());
       const summary = summarize(entries);
+      const refused = [...new Set([...pools.values()].flatMap((pool) => pool.refused))];
       const problems = [
-        ...[...pools.values()].flatMap((pool) => pool.refused),
+        ...refused,
         ...(backends.waiting.length ? [`Ports without an address yet: ${backends.waiting.join(', ')}`] : []),
         ...(exhausted.length ? [`no free address for health checks in Subnet ${exhausted.join(', ')} (its backends get no traffic)`] : []),
         ...(check.enabled && deps.health.unavailableReason ? [deps.health.unavailableReason] : []),
       ];
       Object.assign(status, { listeners: listenerStatuses(listeners), backends: entries.slice(0, 4096), backendCount: summary.backendCount, healthyBackendCount: summary.healthyBackendCount });
-      const refused = [...new Set([...pools.values()].flatMap((pool) => pool.refused))];
       const readiness = proxy?.blocker
         ? { ...proxy.blocker }
         : summary.unready
           ? notReady(summary.unready.reason, summary.unready.message)
           : ready('Programmed', `VIP ${vip} serves ${lb.spec.listeners.length} listener${lb.spec.listeners.length === 1 ? '' : 's'} on ${summary.healthyBackendCount} of ${summary.backendCount} backends`);
-      if (problems.length > 0) readiness.message += `; ${[...new Set(problems)].join('; ')}`;
+      if (problems.length > 0) readiness.message += `; ${problems.join('; ')}`;
       return {
         readiness,
         status,
@@ -149,15 +149,17 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     const configuration = proxyConfiguration(lb, pools);
     const configurationHash = proxyConfigurationHash(configuration);
     const previous = lb.status?.proxy;
-    const reported = previous && previous.node === node ? { appliedHash: previous.appliedHash, ready: previous.ready, message: previous.message, servers: previous.servers } : {};
+    const allocator = deps.allocators.allocatorFor(subnet);
+    // The agent's report holds only for the node that made it.
+    const reported = previous?.node === node ? proxyReportOf(previous) : {};
     const status: LoadBalancerProxy = {
       ...reported,
       portRef: port.metadata.name,
       portUID: port.metadata.uid,
       macAddress: port.status!.macAddress,
       address: port.status!.ipAddress,
-      prefixLength: Number(subnet.spec.cidr.split('/')[1]),
-      gateway: deps.allocators.allocatorFor(subnet).gatewayAddress,
+      prefixLength: allocator.cidr.prefix,
+      gateway: allocator.gatewayAddress,
       node,
       configuration: configuration as unknown as LoadBalancerProxy['configuration'],
       configurationHash,

@@ -3,6 +3,7 @@
 // proxy, which renders it (agents/haproxy). Hand-written, beside the generated types; the hash lets the agent
 // say which configuration it runs.
 import { createHash } from 'node:crypto';
+import type { LoadBalancerProxy } from './loadbalancer.ts';
 
 export interface ProxyConfiguration {
   listeners: Array<{ name: string; port: number; rules: Array<{ host?: string; pathPrefix?: string; pool: string }>; defaultPool?: string }>;
@@ -21,4 +22,17 @@ export function proxyConfigurationHash(configuration: ProxyConfiguration): strin
     return value;
   };
   return createHash('sha256').update(JSON.stringify(canonical(configuration))).digest('hex');
+}
+
+/**
+ * The fields of status.proxy the node agent running the proxy writes (its report); every other field is the
+ * controller's. NodeRestriction lets a node change only these, and the controller keeps them while the proxy
+ * stays on the same node.
+ */
+export const PROXY_REPORT_FIELDS = ['appliedHash', 'ready', 'message', 'servers'] as const;
+export type ProxyReport = Pick<LoadBalancerProxy, (typeof PROXY_REPORT_FIELDS)[number]>;
+
+/** The agent's report within a status.proxy. */
+export function proxyReportOf(proxy: LoadBalancerProxy | undefined): ProxyReport {
+  return Object.fromEntries(PROXY_REPORT_FIELDS.filter((field) => proxy?.[field] !== undefined).map((field) => [field, proxy![field]])) as ProxyReport;
 }
