@@ -13,22 +13,10 @@ import { run } from '../../agents/ovn-local/commands.ts';
 import { attachPort, type AttachedPort } from '../env/ovn.ts';
 import { processRunning, waitFor, type ManagedProcess } from '../env/process.ts';
 import { create, namespace, portAddress, startNetworkEnv, waitReady, type NetworkEnv } from '../network/harness.ts';
+import { httpGet, startHttpServer, streamSlow } from './harness.ts';
 
 const NS = 'lbdrv';
 const GATEWAY = '10.0.1.1';
-
-/** An HTTP server answering "<name> <path>"; /slow streams "<name> start", 6 chunks over 3 s, "end"; /healthz is 200. */
-const SERVER = (name: string) => `
-require('http').createServer((req, res) => {
-  if (req.url === '/healthz') return res.end('ok');
-  if (req.url === '/slow') {
-    res.write('${name} start\\n');
-    let n = 0;
-    const timer = setInterval(() => { n++; res.write('chunk ' + n + '\\n'); if (n === 6) { clearInterval(timer); res.end('end\\n'); } }, 500);
-    return;
-  }
-  res.end('${name} ' + req.url);
-}).listen(8080, '0.0.0.0', () => console.log('listening'));`;
 
 describe('HaproxyDriver on a real chassis', () => {
   let env: NetworkEnv;
@@ -52,9 +40,8 @@ describe('HaproxyDriver on a real chassis', () => {
 
   /** One HTTP request from the client host: "<status> <body>", or undefined when it failed. */
   async function get(hostHeader: string, urlPath = '/'): Promise<string | undefined> {
-    const script = `require('http').get({ host: '${attachment.ip.split('/')[0]}', port: 80, path: ${JSON.stringify(urlPath)}, headers: { Host: ${JSON.stringify(hostHeader)} }, timeout: 3000 }, (res) => { let d = ''; res.on('data', (c) => d += c); res.on('end', () => { process.stdout.write(res.statusCode + ' ' + d); process.exit(0); }); }).on('error', () => process.exit(1)).on('timeout', () => process.exit(2));`;
-    const result = await hosts.client.exec(process.execPath, ['-e', script], { timeoutMs: 8000 });
-    return result.code === 0 ? result.stdout : undefined;
+    const response = await httpGet(hosts.client, attachment.ip.split('/')[0], hostHeader, urlPath, 3000);
+    return response && `${response.status} ${response.body}`;
   }
 
   async function pidOf(uid: string): Promise<number> {
@@ -77,8 +64,7 @@ describe('HaproxyDriver on a real chassis', () => {
     const addresses: Record<string, string> = { a: '10.0.1.10', b: '10.0.1.11', client: '10.0.1.20', proxy: '10.0.1.30' };
     for (const [name, ipAddress] of Object.entries(addresses)) await create(env, 'Port', NS, name, { subnetRef: 'web', ipAddress });
     for (const name of ['a', 'b', 'client']) hosts[name] = await hostPort(name, addresses[name]);
-    for (const name of ['a', 'b']) servers[name] = hosts[name].spawn(`http-${name}`, process.execPath, ['-e', SERVER(name)]);
-    await waitFor('backends listening', () => servers.a.output().includes('listening') && servers.b.output().includes('listening'), { timeoutMs: 10_000 });
+    for (const name of ['a', 'b']) servers[name] = await startHttpServer(hosts[name], name, 6);
     const proxyPort = portAddress(await waitReady(env, 'Port', NS, 'proxy'));
     attachment = { ifaceId: proxyPort.uid, mac: proxyPort.mac, ip: `${proxyPort.ip}/24`, gateway: GATEWAY };
     lbUid = '4f1c2a9e-0b7d-4c3e-9a51-6d2e8f0a1b2c';
@@ -103,8 +89,7 @@ describe('HaproxyDriver on a real chassis', () => {
   });
 
   it('applies a new rule by a reload that lets an established response finish', async () => {
-    const script = `require('http').get({ host: '${attachment.ip.split('/')[0]}', port: 80, path: '/slow', headers: { Host: 'a.example' } }, (res) => { res.on('data', (c) => process.stdout.write(c)); res.on('end', () => process.exit(0)); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1));`;
-    const slow = hosts.client.spawn('slow-request', process.execPath, ['-e', script]);
+    const slow = streamSlow(hosts.client, attachment.ip.split('/')[0], 'a.example');
     await waitFor('the slow response started', () => slow.output().includes('a start'), { timeoutMs: 10_000, intervalMs: 20 });
     const masterBefore = await pidOf(lbUid);
     const applied = await driver.ensure(lbUid, attachment, config([{ host: 'c.example', pool: 'b' }]));
@@ -139,7 +124,7 @@ describe('HaproxyDriver on a real chassis', () => {
     expect(Date.now() - stopped).toBeLessThan(6000); // interval 1 s × fall 2, plus a check in flight
     expect((await driver.servers(lbUid)).find((server) => server.server === 'a1')?.up).toBe(true);
     expect(await get('b.example')).toMatch(/^503 /);
-    servers.b = hosts.b.spawn('http-b', process.execPath, ['-e', SERVER('b')]);
+    servers.b = await startHttpServer(hosts.b, 'b', 6);
     await waitFor('b1 up again', async () => (await driver.servers(lbUid)).find((server) => server.server === 'b1')?.up === true, { timeoutMs: 8000, intervalMs: 100 });
     expect(await driver.ensure(lbUid, attachment, current)).toEqual({ changes: 0 });
   });

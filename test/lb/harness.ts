@@ -64,3 +64,35 @@ export async function waitLb(env: Pick<NetworkEnv, 'client'>, namespace: string,
 export const condition = (lb: LoadBalancerObject | undefined, type: string) => findCondition(lb?.status?.conditions, type);
 
 export { create };
+
+/**
+ * The HTTP server the layer-7 tests run on a host, port 8080: "<name> <path>" on every path (so /healthz is
+ * 200); /slow streams "<name> start", then `chunks` lines "chunk N" 500 ms apart, then "end".
+ */
+export async function startHttpServer(host: AttachedPort, name: string, chunks = 10): Promise<ManagedProcess> {
+  const script = `
+require('http').createServer((req, res) => {
+  if (req.url === '/slow') {
+    res.writeHead(200); res.write('${name} start\\n');
+    let n = 0; const t = setInterval(() => { res.write('chunk ' + (++n) + '\\n'); if (n === ${chunks}) { clearInterval(t); res.end('end\\n'); } }, 500);
+    return;
+  }
+  res.end('${name} ' + req.url);
+}).listen(8080, '0.0.0.0', () => console.log('listening'));`;
+  const server = host.spawn(`http-${name}`, process.execPath, ['-e', script]);
+  await waitFor(`${name} listening`, () => server.output().includes('listening'), { timeoutMs: 5000 });
+  return server;
+}
+
+/** One HTTP GET on port 80 from a host: status and body, or undefined when it failed. */
+export async function httpGet(from: AttachedPort, ip: string, hostHeader: string, path = '/', timeoutMs = 8000): Promise<{ status: number; body: string } | undefined> {
+  const script = `require('http').get({ host: '${ip}', port: 80, path: ${JSON.stringify(path)}, headers: { Host: ${JSON.stringify(hostHeader)} }, timeout: ${timeoutMs} }, (res) => { let d = ''; res.on('data', (c) => d += c); res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, body: d })); process.exit(0); }); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1)).on('timeout', () => process.exit(2));`;
+  const result = await from.exec(process.execPath, ['-e', script], { timeoutMs: timeoutMs + 4000 });
+  return result.code === 0 ? JSON.parse(result.stdout) : undefined;
+}
+
+/** A GET of /slow on port 80 whose body goes to the process's output as it arrives (exit 0 once complete). */
+export function streamSlow(from: AttachedPort, ip: string, hostHeader: string): ManagedProcess {
+  const script = `require('http').get({ host: '${ip}', port: 80, path: '/slow', headers: { Host: ${JSON.stringify(hostHeader)} } }, (res) => { res.on('data', (c) => process.stdout.write(c)); res.on('end', () => process.exit(0)); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1));`;
+  return from.spawn('slow-request', process.execPath, ['-e', script]);
+}

@@ -16,18 +16,7 @@ import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { HaproxyDriver, proxyName, type ProxyConfiguration } from '../../agents/haproxy/index.ts';
 import { create } from '../network/harness.ts';
-import { condition, getLb as getLbOf, host, waitLb as waitLbOf, type LoadBalancerObject } from './harness.ts';
-
-/** An HTTP server answering "<name> <path>"; /slow streams 10 chunks over 5 s; /healthz is 200. */
-const HTTP_SERVER = (name: string) => `
-require('http').createServer((req, res) => {
-  if (req.url === '/slow') {
-    res.writeHead(200); res.write('${name} start\\n');
-    let n = 0; const t = setInterval(() => { res.write('chunk ' + (++n) + '\\n'); if (n === 10) { clearInterval(t); res.end('end\\n'); } }, 500);
-    return;
-  }
-  res.end('${name} ' + req.url);
-}).listen(8080, '0.0.0.0', () => console.log('listening'));`;
+import { condition, getLb as getLbOf, host, httpGet, startHttpServer, streamSlow, waitLb as waitLbOf, type LoadBalancerObject } from './harness.ts';
 
 describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
   let env: ComputeEnv;
@@ -37,16 +26,10 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
   let vip = '';
 
   async function startServer(name: string): Promise<void> {
-    servers[name] = hosts[name].spawn(`http-${name}`, process.execPath, ['-e', HTTP_SERVER(name)]);
-    await waitFor(`${name} listening`, () => servers[name].output().includes('listening'), { timeoutMs: 5000 });
+    servers[name] = await startHttpServer(hosts[name], name);
   }
 
-  /** One HTTP GET from the client host: status and body, or undefined when it failed. */
-  async function get(hostHeader: string, path = '/', timeoutMs = 8000): Promise<{ status: number; body: string } | undefined> {
-    const script = `require('http').get({ host: '${vip}', port: 80, path: '${path}', headers: { Host: '${hostHeader}' }, timeout: ${timeoutMs} }, (res) => { let d = ''; res.on('data', (c) => d += c); res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, body: d })); process.exit(0); }); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1)).on('timeout', () => process.exit(2));`;
-    const result = await hosts.client.exec(process.execPath, ['-e', script], { timeoutMs: timeoutMs + 4000 });
-    return result.code === 0 ? JSON.parse(result.stdout) : undefined;
-  }
+  const get = (hostHeader: string, path = '/', timeoutMs = 8000) => httpGet(hosts.client, vip, hostHeader, path, timeoutMs);
 
   const getLb = () => getLbOf(env, 'web', 'web');
   const waitLb = (what: string, check: (lb: LoadBalancerObject) => boolean, timeoutMs = 60_000) => waitLbOf(env, 'web', 'web', what, check, timeoutMs);
@@ -100,8 +83,7 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
 
   it('finishes a request in flight on a pool member that is removed, then sends nothing to it', async () => {
     // A slow response streamed to stdout as it comes: its first line says which member serves it.
-    const script = `require('http').get({ host: '${vip}', port: 80, path: '/slow', headers: { Host: 'a.example' } }, (res) => { res.on('data', (c) => process.stdout.write(c)); res.on('end', () => process.exit(0)); res.on('error', () => process.exit(3)); }).on('error', () => process.exit(1));`;
-    const slow = hosts.client.spawn('slow-request', process.execPath, ['-e', script]);
+    const slow = streamSlow(hosts.client, vip, 'a.example');
     const serving = await waitFor('the slow request is served', () => /(a[12]) start/.exec(slow.output())?.[1], { timeoutMs: 10_000, intervalMs: 20 });
     const remaining = serving === 'a1' ? 'a2' : 'a1';
     let finished = false;
