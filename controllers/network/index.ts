@@ -11,7 +11,7 @@ import { Controller, watchOf, type ControllerOptions } from '../runtime/controll
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
-import { Allocators, portReconciler } from './port.ts';
+import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
 import { subnetReconciler } from './subnet.ts';
 import { vpcReconciler } from './vpc.ts';
@@ -37,6 +37,13 @@ export class NetworkShared {
     this.allocators = new Allocators(this.informers);
     // A Port gone without its finalizer running here (e.g. force-removed) still frees its address.
     this.informers.ports.addEventHandler({ onDelete: (port) => this.allocators.release(port.metadata.uid!) });
+    // So does a LoadBalancer's VIP and health-check sources (its own cleanup releases them first when it runs).
+    this.informers.loadBalancers.addEventHandler({
+      onDelete: (lb) => {
+        this.allocators.release(lb.metadata.uid!);
+        this.allocators.release(healthCheckSourceOwner(lb.metadata.uid!));
+      },
+    });
     this.stopRowWatch = deps.ovn.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
   }
 
