@@ -90,10 +90,11 @@ describe('the all-in-one survives stalls and crashes of its components', () => {
 
   beforeAll(async () => {
     home = await fsp.mkdtemp(path.join(os.tmpdir(), 'photon-stall-'));
-    const [port, nbPort, sbPort] = await freePorts(3);
+    const [port, nbPort, sbPort, dnsPort] = await freePorts(4);
     url = `https://127.0.0.1:${port}`;
-    // Free OVN ports: the all-in-one refuses taken ones (the defaults, 6641/6642, may be in use on this machine).
-    const ovnPorts = ['--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)];
+    // Free OVN and DNS ports: the all-in-one refuses taken ones (the defaults, 6641/6642 and 10053, may be in use
+    // on this machine — by another test file's all-in-one, too).
+    const ovnPorts = ['--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort), '--dns-port', String(dnsPort)];
     server = startProcess('photon all-in-one', process.execPath, ['--import', 'tsx', PHOTON, 'all-in-one', '--secure-port', String(port), ...ovnPorts], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PHOTON_HOME: home, PHOTON_LOG_FORMAT: 'text', PHOTON_LOG_LEVEL: 'info' },

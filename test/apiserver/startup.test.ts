@@ -42,9 +42,10 @@ describe('photon command', () => {
     }, { timeoutMs: 60_000 });
 
   it('starts all-in-one on embedded defaults, writes a working admin kubeconfig, and stops on SIGTERM', async () => {
-    // Free OVN ports: the all-in-one refuses taken ones (the defaults, 6641/6642, may be in use on this machine).
-    const [nbPort, sbPort] = (await freePorts(3)).filter((candidate) => candidate !== port);
-    const server = photon(['all-in-one', '--secure-port', String(port), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort)], home);
+    // Free OVN and DNS ports: the all-in-one refuses taken ones (the defaults, 6641/6642 and 10053, may be in use
+    // on this machine — by another test file's all-in-one, too).
+    const [nbPort, sbPort, dnsPort] = (await freePorts(4)).filter((candidate) => candidate !== port);
+    const server = photon(['all-in-one', '--secure-port', String(port), '--ovn-nb-port', String(nbPort), '--ovn-sb-port', String(sbPort), '--dns-port', String(dnsPort)], home);
     try {
       await waitServing(server);
       for (const file of ['admin.kubeconfig', 'tokens.json', 'pki/ca.crt', 'pki/ca.key', 'pki/apiserver.crt', 'pki/apiserver.key', 'data/photon.db']) {
