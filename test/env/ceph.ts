@@ -1,0 +1,48 @@
+// A real one-node Ceph for the tests (agents/ceph/local.ts: monitor, manager and a BlueStore OSD on a sparse
+// file, all on loopback ports of its own), in a temporary directory removed by stop(), and the `rbd` tool as an
+// operator runs it to check what the controllers made.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run, runChecked } from '../../agents/ovn-local/commands.ts';
+import { startLocalCeph, type CephClientConfig, type LocalCeph } from '../../agents/ceph/local.ts';
+
+export interface TestCeph {
+  cluster: LocalCeph;
+  client: CephClientConfig;
+  /** `rbd …args` as an operator runs it; rejects on a non-zero exit. */
+  rbd(...args: string[]): Promise<string>;
+  /** `ceph …args --format json`, parsed. */
+  ceph(...args: string[]): Promise<any>;
+  /** `rbd info --format json pool/image`, or undefined when the image does not exist. */
+  rbdInfo(pool: string, image: string): Promise<{ size: number; parent?: { pool: string; image: string; snapshot: string } } | undefined>;
+  stop(): Promise<void>;
+}
+
+export async function startTestCeph(): Promise<TestCeph> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-ceph-'));
+  // No manager: RBD and QEMU do not need it, and it is the slowest and largest daemon (~300 MiB).
+  const cluster = await startLocalCeph({ dir, manager: false, osdBytes: 4 * 1024 ** 3 }).catch((error) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
+  const clientArgs = ['--conf', cluster.client.conf, '--id', cluster.client.id, '--keyring', cluster.client.keyring];
+  return {
+    cluster,
+    client: cluster.client,
+    ceph: async (...args) => JSON.parse(await runChecked('ceph', [...clientArgs, ...args, '--format', 'json'], { timeoutMs: 60_000 })),
+    rbd: (...args) => runChecked('rbd', [...clientArgs, ...args], { timeoutMs: 60_000 }),
+    async rbdInfo(pool, image) {
+      const result = await run('rbd', [...clientArgs, 'info', '--format', 'json', `${pool}/${image}`], { timeoutMs: 60_000 });
+      if (result.code !== 0) {
+        if (/No such file/.test(result.stderr)) return undefined;
+        throw new Error(`rbd info ${pool}/${image}: ${result.stderr}`);
+      }
+      return JSON.parse(result.stdout);
+    },
+    async stop() {
+      await cluster.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
