@@ -40,6 +40,9 @@ const EXPECTED_KINDS: Record<string, { area: string; scope: 'Cluster' | 'Namespa
   Zone: { area: 'dns', scope: 'Namespaced', specRequired: true },
   LoadBalancer: { area: 'lb', scope: 'Namespaced', specRequired: true },
   Bucket: { area: 'storage', scope: 'Namespaced', specRequired: false },
+  StorageClass: { area: 'storage', scope: 'Cluster', specRequired: true },
+  Volume: { area: 'storage', scope: 'Namespaced', specRequired: true },
+  VolumeSnapshot: { area: 'storage', scope: 'Namespaced', specRequired: true },
 };
 
 /**
@@ -68,6 +71,9 @@ const EXPECTED_IMMUTABLE: Record<string, string[]> = {
   Zone: ['spec.domain', 'spec.vpcRef'],
   LoadBalancer: [],
   Bucket: [],
+  StorageClass: ['spec.backend', 'spec.ceph.pool'],
+  Volume: ['spec.source', 'spec.storageClassName'],
+  VolumeSnapshot: ['spec.volumeRef'],
 };
 
 /** Short names of built-in Kubernetes resources (kubectl api-resources, 1.29–1.33): ours must not shadow them. */

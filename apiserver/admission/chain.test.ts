@@ -100,6 +100,8 @@ describe('admission chain', () => {
       'PortValidation',
       'ZoneValidation',
       'LoadBalancerValidation',
+      'StorageClassValidation',
+      'VolumeValidation',
       'UserPassword',
       'ResourceQuota',
     ]);

@@ -13,7 +13,7 @@
 //      other checks: a grant its author may not make is not worth validating further.
 //   2. ParentLifecycle (parent-lifecycle.ts): no new child of a parent being deleted (a Subnet in a
 //      terminating Vpc, a Port in a terminating Subnet), 403, the same rule one level down.
-//   3. Per-kind checks (network.ts: Vpc, Subnet, SecurityGroup, Port): rules that can never become true or
+//   3. Per-kind checks (network.ts: Vpc, Subnet, SecurityGroup, Port; dns.ts, lb.ts, storage.ts): rules that can never become true or
 //      that conflict with what is already admitted (422). A reference to an object that does not exist yet is
 //      never refused: order must not matter; the controller reports it until the object appears. Then
 //      UserPassword (user-password.ts), which turns a User's write-only password into its hash: a mutation,

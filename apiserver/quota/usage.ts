@@ -1,12 +1,14 @@
 // What one object uses of each quota resource name: 1 of `count/<its plural>.<its group>`, and for a
 // VirtualMachine its cores (requests.cpu), memory (requests.memory) and disks (requests.storage: boot disk
-// plus data disks). A name this server does not know uses nothing, so a ResourceQuota may list names for
+// plus data disks), and a Volume its size (requests.storage too: block storage is storage wherever it lives).
+// A name this server does not know uses nothing, so a ResourceQuota may list names for
 // kinds served later without being refused.
 import { countQuotaName, QUOTA_CPU, QUOTA_MEMORY, QUOTA_STORAGE } from '../../apis/iam/v1alpha1/quota.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { parseQuantity } from './quantity.ts';
 
 const COMPUTE_GROUP = 'compute.photoncloud.io';
+const STORAGE_GROUP = 'storage.photoncloud.io';
 
 interface VmSpec {
   cpu?: { cores?: number };
@@ -26,6 +28,7 @@ export function usageOf(resource: { group: string; plural: string; kind: string 
   if (!object) return {};
   const usage: Record<string, number> = { [countQuotaName(resource.plural, resource.group)]: 1 };
   if (resource.group === COMPUTE_GROUP && resource.kind === 'VirtualMachine') Object.assign(usage, vmSums(object));
+  if (resource.group === STORAGE_GROUP && resource.kind === 'Volume') usage[QUOTA_STORAGE] = parseQuantity((object.spec as { size?: string } | undefined)?.size) ?? 0;
   return usage;
 }
 
@@ -39,6 +42,7 @@ export function countedResource(name: string): { plural: string; group: string }
 export function resourcesFor(name: string): Array<{ plural: string; group: string; kind?: string }> | undefined {
   const counted = countedResource(name);
   if (counted) return [counted];
-  if ([QUOTA_CPU, QUOTA_MEMORY, QUOTA_STORAGE].includes(name)) return [{ plural: 'virtualmachines', group: COMPUTE_GROUP, kind: 'VirtualMachine' }];
+  if ([QUOTA_CPU, QUOTA_MEMORY].includes(name)) return [{ plural: 'virtualmachines', group: COMPUTE_GROUP, kind: 'VirtualMachine' }];
+  if (name === QUOTA_STORAGE) return [{ plural: 'virtualmachines', group: COMPUTE_GROUP, kind: 'VirtualMachine' }, { plural: 'volumes', group: STORAGE_GROUP, kind: 'Volume' }];
   return undefined;
 }
