@@ -1,6 +1,7 @@
 // `photon controller-manager [flags]`: runs the controllers against an API server, with leader election.
 import fs from 'node:fs';
 import path from 'node:path';
+import { CEPH_CLIENT_FLAGS, CEPH_CLIENT_USAGE, cephClientFromFlags } from '../agents/ceph/client.ts';
 import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../lib/cli.ts';
 import { createLogger, setLogLevel } from '../lib/logging.ts';
@@ -33,6 +34,7 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
                               status (the all-in-one passes its local one)
   --dns-resync SECONDS        how often public zones are compared with PowerDNS, restoring records changed behind
                               PhotonCloud's back (default 60)
+${CEPH_CLIENT_USAGE.trimEnd()}
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -57,6 +59,7 @@ function parse(argv: string[]) {
     'dns-nameservers': { type: 'string' },
     'dns-resync': { type: 'string' },
     'dns-nameserver-addresses': { type: 'string' },
+    ...CEPH_CLIENT_FLAGS,
   });
   const seconds = (flag: string): number | undefined => {
     const text = values[flag as keyof typeof values] as string | undefined;
@@ -85,7 +88,7 @@ function parse(argv: string[]) {
   }
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns, storage: { ceph: cephClientFromFlags(values) } };
 }
 
 function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => number | undefined): DnsOptions {
@@ -138,7 +141,7 @@ async function main(argv: string[]): Promise<void> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = createLogger('controller-manager');
   await waitForFile(flags.kubeconfig, log);
-  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, ovnSouthbound: flags.ovnSouthbound, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, dns: flags.dns, logger: log });
+  const manager = startControllerManager({ kubeconfig: flags.kubeconfig, controllers: flags.controllers, leaderElect: flags.leaderElect, ovnNorthbound: flags.ovnNorthbound, ovnNorthboundTls: flags.ovnNorthboundTls, ovnSouthbound: flags.ovnSouthbound, metricsAddress: flags.metricsAddress, nodeLifecycle: flags.nodeLifecycle, dns: flags.dns, storage: flags.storage, logger: log });
   // Losing leadership is not fatal: the manager stops its controllers and campaigns again (see manager.ts).
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });

@@ -11,6 +11,8 @@ import { dnsDriverFrom, zoneController, type DnsOptions } from './dns/index.ts';
 import type { DnsDriver } from '../agents/pdns/index.ts';
 import { ServiceMonitorReader } from '../agents/ovn-sb/index.ts';
 import { loadBalancerController } from './lb/index.ts';
+import { rbdDriverFrom, storageClassController, volumeController, volumeSnapshotController, type StorageOptions } from './storage/index.ts';
+import type { BlockStorageDriver } from '../agents/ceph/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -42,6 +44,8 @@ export class ManagerContext {
     readonly dnsOptions: DnsOptions = {},
     /** OVN Southbound endpoint, read for load balancers' backend health. */
     private readonly ovnSouthbound?: string,
+    /** The Ceph cluster Volumes of ceph-rbd classes live in. */
+    readonly storageOptions: StorageOptions = {},
   ) {
     this.informers = new InformerCache(client, { defaults: { logger: log } });
   }
@@ -91,6 +95,14 @@ export class ManagerContext {
     return this.southbound;
   }
 
+  private rbdDriver?: BlockStorageDriver | null;
+
+  /** The storage controllers' dependencies: the RBD driver of the configured Ceph cluster (if any), made once. */
+  storage() {
+    if (this.rbdDriver === undefined) this.rbdDriver = rbdDriverFrom(this.storageOptions) ?? null;
+    return { client: this.client, informers: this.informers, rbd: this.rbdDriver ?? undefined };
+  }
+
   /** The DNS driver public zones are served through, created on first use. */
   dns(): DnsDriver {
     this.dnsDriver ??= dnsDriverFrom(this.dnsOptions, this.log);
@@ -123,6 +135,10 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   // Load balancing: OVN load balancers (the network controllers' OVN connection and address allocators) with
   // backend health from the Southbound database.
   loadbalancer: (context, log) => loadBalancerController(context.network(), context.health(), log, context.metrics),
+  // Block storage: Ceph pools, RBD images and snapshots through one RBD driver.
+  storageclass: (context, log) => storageClassController(context.storage(), log, context.metrics),
+  volume: (context, log) => volumeController(context.storage(), log, context.metrics),
+  volumesnapshot: (context, log) => volumeSnapshotController(context.storage(), log, context.metrics),
   zone: (context, log) => zoneController({ client: context.client, informers: context.informers, ovn: context.network().deps.ovn }, context.dns(), context.dnsOptions, log, context.metrics),
 };
 
@@ -162,6 +178,8 @@ export interface ControllerManagerOptions {
   nodeLifecycle?: NodeLifecycleOptions;
   /** Where public zones are served (PowerDNS API and key), the nameservers, the resync period. */
   dns?: DnsOptions;
+  /** The Ceph cluster for ceph-rbd StorageClasses. */
+  storage?: StorageOptions;
   /** Serve /metrics on this loopback-or-given address (`host:port`; port 0 picks one); undefined: don't. */
   metricsAddress?: string;
   logger?: Logger;
@@ -197,7 +215,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   let termsEnded = 0;
 
   const runControllers = async (signal?: AbortSignal) => {
-    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle, options.dns, options.ovnSouthbound);
+    context = new ManagerContext(client, log, options.ovnNorthbound, metrics, registry, options.ovnNorthboundTls, options.nodeLifecycle, options.dns, options.ovnSouthbound, options.storage);
     running = names.map((name) => CONTROLLERS[name](context!, log.child({ controller: name })));
     for (const [index, controller] of running.entries()) {
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));

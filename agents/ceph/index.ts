@@ -1,2 +1,3 @@
+export * from './client.ts';
 export * from './local.ts';
 export * from './rbd.ts';

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { run, runChecked } from '../ovn-local/commands.ts';
 import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { DIE_WITH_PARENT, onPath } from '../../lib/programs.ts';
+import type { CephClientConfig } from './client.ts';
 
 /** The programs a local Ceph needs. */
 const PROGRAMS = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph', 'ceph-authtool', 'monmaptool', 'rbd'];
@@ -31,16 +32,6 @@ export interface LocalCephOptions {
   manager?: boolean;
   /** Lines the daemons write to stderr (their logs go to files under dir/log). */
   onLog?: (line: string) => void;
-}
-
-/** How a client reaches the cluster: what every `rbd`/`ceph` call and QEMU's rbd driver is given. */
-export interface CephClientConfig {
-  /** ceph.conf with mon_host. */
-  conf: string;
-  /** Client name without the `client.` prefix. */
-  id: string;
-  /** Keyring file holding the client's key. */
-  keyring: string;
 }
 
 export interface LocalCeph {

@@ -5,7 +5,7 @@
 // gone succeeds. Refusals that a user must act on (an image with snapshots, a snapshot with clones, an image
 // still open by a VM) are typed errors saying so.
 import { run, type ExecResult } from '../ovn-local/commands.ts';
-import type { CephClientConfig } from './local.ts';
+import type { CephClientConfig } from './client.ts';
 
 export interface RbdImage {
   pool: string;

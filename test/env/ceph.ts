@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, runChecked } from '../../agents/ovn-local/commands.ts';
-import { startLocalCeph, type CephClientConfig, type LocalCeph } from '../../agents/ceph/local.ts';
+import { startLocalCeph, type CephClientConfig, type LocalCeph } from '../../agents/ceph/index.ts';
 
 export interface TestCeph {
   cluster: LocalCeph;
@@ -16,6 +16,8 @@ export interface TestCeph {
   ceph(...args: string[]): Promise<any>;
   /** `rbd info --format json pool/image`, or undefined when the image does not exist. */
   rbdInfo(pool: string, image: string): Promise<{ size: number; parent?: { pool: string; image: string; snapshot: string } } | undefined>;
+  /** `qemu-io -c command` on an image through QEMU's rbd driver (librbd, as a VM reaches it); its output. */
+  qemuIo(pool: string, image: string, command: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,13 @@ export async function startTestCeph(): Promise<TestCeph> {
         throw new Error(`rbd info ${pool}/${image}: ${result.stderr}`);
       }
       return JSON.parse(result.stdout);
+    },
+    async qemuIo(pool, image, command) {
+      const target = `rbd:${pool}/${image}:conf=${cluster.client.conf}:id=${cluster.client.id}:keyring=${cluster.client.keyring}`;
+      const result = await run('qemu-io', ['-f', 'raw', '-c', command, target], { timeoutMs: 60_000 });
+      // qemu-io reports a failed pattern check on stdout with exit status 0.
+      if (result.code !== 0 || /Pattern verification failed|failed:/.test(result.stdout)) throw new Error(`qemu-io ${command} on ${pool}/${image}: ${result.stdout}${result.stderr}`);
+      return result.stdout;
     },
     async stop() {
       await cluster.stop();

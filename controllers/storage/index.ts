@@ -1,0 +1,80 @@
+// The storage controllers: StorageClasses (their Ceph pools), Volumes (RBD images) and VolumeSnapshots (RBD
+// snapshots), over the manager's shared informers and one RBD driver for the configured Ceph cluster. Each
+// input is a typed watch: a class becoming ready brings its waiting Volumes back, a snapshot its Volume and
+// the Volumes restored from it, a Volume its snapshots.
+import { CephRbdDriver, type BlockStorageDriver, type CephClientConfig } from '../../agents/ceph/index.ts';
+import { StorageClassResource, VolumeResource, VolumeSnapshotResource } from '../../apis/storage/v1alpha1/index.ts';
+import type { ApiClient } from '../../apis/client/index.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import type { Logger } from '../../lib/logging.ts';
+import { Controller, watchOf } from '../runtime/controller.ts';
+import type { InformerCache } from '../runtime/informer.ts';
+import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import type { ReconcileRequest } from '../runtime/reconciler.ts';
+import { storageInformers } from './informers.ts';
+import { storageClassReconciler } from './storageclass.ts';
+import { volumeReconciler } from './volume.ts';
+import { volumeSnapshotReconciler } from './volumesnapshot.ts';
+
+export { VOLUME_FINALIZER } from './volume.ts';
+export { SNAPSHOT_FINALIZER } from './volumesnapshot.ts';
+
+export interface StorageOptions {
+  /** The Ceph cluster ceph-rbd classes live in; without it their Volumes report CephUnavailable. */
+  ceph?: CephClientConfig;
+}
+
+export interface StorageControllerDeps {
+  client: ApiClient;
+  informers: InformerCache;
+  rbd?: BlockStorageDriver;
+}
+
+export const rbdDriverFrom = (options: StorageOptions): BlockStorageDriver | undefined => (options.ceph ? new CephRbdDriver(options.ceph) : undefined);
+
+const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
+
+export function storageClassController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
+  const informers = storageInformers(deps.informers);
+  return new Controller({ name: 'storageclass-controller', client: deps.client, informers: deps.informers, resource: StorageClassResource, logger: log, metrics, reconciler: storageClassReconciler(deps, informers) });
+}
+
+export function volumeController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
+  const informers = storageInformers(deps.informers);
+  return new Controller({
+    name: 'volume-controller',
+    client: deps.client,
+    informers: deps.informers,
+    resource: VolumeResource,
+    logger: log,
+    metrics,
+    reconciler: volumeReconciler(deps, informers),
+    watches: [
+      // A class becoming ready (or appearing) lets its waiting Volumes be made.
+      watchOf(informers.storageClasses, (storageClass) => requestsFor(informers.volumes.list().filter((volume) => volume.spec.storageClassName === storageClass.metadata.name && !volume.status?.backend))),
+      // A snapshot: its Volume (deletion waits for it) and the Volumes restored from it (waiting for it to be ready).
+      watchOf(informers.snapshots, (snapshot) =>
+        requestsFor(informers.volumes.list(snapshot.metadata.namespace).filter((volume) => volume.metadata.name === snapshot.spec.volumeRef || volume.spec.source?.snapshotRef === snapshot.metadata.name)),
+      ),
+    ],
+  });
+}
+
+export function volumeSnapshotController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
+  const informers = storageInformers(deps.informers);
+  return new Controller({
+    name: 'volumesnapshot-controller',
+    client: deps.client,
+    informers: deps.informers,
+    resource: VolumeSnapshotResource,
+    logger: log,
+    metrics,
+    reconciler: volumeSnapshotReconciler(deps, informers),
+    watches: [
+      // A Volume: its snapshots (waiting for it to be ready) and the snapshot it was restored from (dependents).
+      watchOf(informers.volumes, (volume) =>
+        requestsFor(informers.snapshots.list(volume.metadata.namespace).filter((snapshot) => snapshot.spec.volumeRef === volume.metadata.name || snapshot.metadata.name === volume.spec.source?.snapshotRef)),
+      ),
+    ],
+  });
+}

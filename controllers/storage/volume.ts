@@ -1,0 +1,158 @@
+// Volume → an RBD image. The one reconcile shape (LifecycleReconciler):
+//   apply: the class's pool and the image's name are committed to status first (so a crash at any later line
+//     finds the image again, and deletion knows where to look even if the class is gone); then the image is
+//     made — blank, or a copy-on-write clone of the source VolumeSnapshot — grown to spec.size, and flattened
+//     when asked. Every step is idempotent: a pass killed half-way is finished by the next.
+//   cleanup: refused while a VM has the Volume; deletes its VolumeSnapshots through the API (their own
+//     controller removes the RBD snapshots, and refuses while restored Volumes depend on one); then removes the
+//     image. Whatever blocks is in the DeletionBlocked condition, naming who.
+import { ImageInUseError, RbdError, type BlockStorageDriver, type RbdImage } from '../../agents/ceph/index.ts';
+import { isNotFound } from '../../apis/client/index.ts';
+import { findCondition, isConditionTrue } from '../../apis/meta/conditions.ts';
+import { VolumeSnapshotResource, VolumeResource, type VolumeStatus } from '../../apis/storage/v1alpha1/index.ts';
+import { formatBytes, poolOf, volumeBytes, volumeSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
+import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
+import type { StorageInformers, VolumeObject, VolumeSnapshotObject } from './informers.ts';
+import { imageMetadataOf, imageNameOf } from './names.ts';
+import { CEPH_RETRY_MS, CEPH_UNCONFIGURED, type StorageDeps } from './storageclass.ts';
+import { parseSnapshotHandle } from './volumesnapshot.ts';
+
+export const VOLUME_FINALIZER = 'storage.photoncloud.io/volume';
+
+export function volumeReconciler(deps: StorageDeps, informers: StorageInformers): LifecycleReconciler<VolumeObject> {
+  const pending = (reason: string, message: string, status: VolumeStatus = {}, requeueAfterMs?: number): Outcome => ({
+    readiness: notReady(reason, message),
+    status: { ...status, phase: 'Pending' },
+    ...(requeueAfterMs ? { requeueAfterMs } : {}),
+  });
+  const snapshotsOf = (volume: VolumeObject) => informers.snapshots.list(volume.metadata.namespace).filter((snapshot) => snapshot.spec.volumeRef === volume.metadata.name);
+
+  return new LifecycleReconciler<VolumeObject>({
+    client: deps.client,
+    resource: VolumeResource,
+    informer: informers.volumes,
+    finalizer: VOLUME_FINALIZER,
+    fieldManager: 'volume-controller',
+    apply: async (volume, context): Promise<Outcome> => {
+      const className = volume.spec.storageClassName;
+      const base: VolumeStatus = { storageClassName: className };
+      const [problem] = volumeSpecProblems(volume.spec);
+      if (problem) return { readiness: notReady('InvalidSpec', `${problem.field}: ${problem.message}`), status: { ...base, phase: 'Failed' } };
+      const desiredBytes = volumeBytes(volume.spec.size)!;
+
+      let backend = volume.status?.backend;
+      if (!backend?.pool) {
+        const storageClass = className ? informers.storageClasses.get(className) : undefined;
+        if (!storageClass) return pending('StorageClassNotFound', `StorageClass ${className} does not exist`, base);
+        if (storageClass.spec.backend === 'local') return pending('WaitingForFirstConsumer', 'a local Volume is made on the node of the first VirtualMachine that attaches it', base);
+        if (!isConditionTrue(storageClass.status?.conditions, 'Ready')) {
+          return pending('StorageClassNotReady', `StorageClass ${className} is not ready: ${findCondition(storageClass.status?.conditions, 'Ready')?.message ?? 'not reconciled yet'}`, base);
+        }
+        // Committed before anything is made: the next pass (or the cleanup) finds the image by it.
+        backend = { type: 'ceph-rbd', pool: storageClass.status?.pool ?? poolOf(storageClass), image: imageNameOf(volume) };
+        volume = await context.progress(pending('Provisioning', `making RBD image ${backend.pool}/${backend.image}`, { ...base, backend }));
+      }
+      if (!deps.rbd) return pending('CephUnavailable', CEPH_UNCONFIGURED, { ...base, backend }, 30_000);
+      const rbd = deps.rbd;
+      const pool = backend.pool!;
+      const name = backend.image!;
+      try {
+        let image = await rbd.image(pool, name);
+        let parent = volume.status?.parent;
+        if (!image) {
+          const made = await makeImage(rbd, volume, pool, name, desiredBytes);
+          if ('waiting' in made) return pending(made.waiting.reason, made.waiting.message, { ...base, backend });
+          parent = made.parent;
+          image = (await rbd.image(pool, name))!;
+        }
+        if (image.sizeBytes < desiredBytes) {
+          await rbd.growImage(pool, name, desiredBytes);
+          image = { ...image, sizeBytes: desiredBytes };
+        }
+        if (volume.spec.flatten && image.parent) {
+          await context.progress({ readiness: notReady('Flattening', `copying every block of ${image.parent.image}@${image.parent.snapshot} into ${pool}/${name}`), status: { ...base, backend, parent, phase: volume.status?.phase ?? 'Pending' } });
+          await rbd.flatten(pool, name);
+          image = { ...image, parent: undefined };
+        }
+        const status: VolumeStatus = {
+          ...base,
+          backend,
+          capacity: formatBytes(image.sizeBytes),
+          capacityBytes: image.sizeBytes,
+          parent: image.parent ? parent : undefined,
+          phase: volume.status?.attachedTo ? 'InUse' : 'Available',
+        };
+        const dependsOn = image.parent ? ` (a clone of ${describeParent(image, parent)} until flattened)` : '';
+        return { readiness: ready('Provisioned', `RBD image ${pool}/${name} of ${formatBytes(image.sizeBytes)}${dependsOn}`), status: { ...status } };
+      } catch (error) {
+        if (error instanceof RbdError) return pending('CephError', error.message, { ...base, backend }, CEPH_RETRY_MS);
+        throw error;
+      }
+    },
+    cleanup: async (volume, context): Promise<Outcome | 'done'> => {
+      const blocked = (reason: string, message: string, requeueAfterMs?: number): Outcome => ({
+        readiness: notReady('Deleting', message),
+        status: { phase: 'Deleting' },
+        conditions: [{ type: 'DeletionBlocked', status: 'True', reason, message }],
+        ...(requeueAfterMs ? { requeueAfterMs } : {}),
+      });
+      const holder = volume.status?.attachedTo;
+      if (holder?.virtualMachine) return blocked('AttachedToVirtualMachine', `attached to VirtualMachine ${holder.virtualMachine}: remove it from that VM's spec.volumes (or delete the VM) first`);
+
+      // Snapshots go with their Volume (an RBD snapshot cannot outlive its image).
+      const snapshots = snapshotsOf(volume);
+      for (const snapshot of snapshots.filter((entry) => !entry.metadata.deletionTimestamp)) {
+        await deps.client.delete(VolumeSnapshotResource, snapshot.metadata.name!, { namespace: snapshot.metadata.namespace, signal: context.signal }).catch((error) => (isNotFound(error) ? undefined : Promise.reject(error)));
+      }
+      if (snapshots.length > 0) {
+        const dependents = snapshots.flatMap((snapshot) => (snapshot.status?.dependents ?? []).map((dependent) => `${dependent} (from ${snapshot.metadata.name})`));
+        if (dependents.length > 0) return blocked('ClonesDependOnIt', `Volumes restored from its snapshots still depend on them: ${dependents.join(', ')}; flatten them (spec.flatten: true) or delete them`);
+        return blocked('DeletingSnapshots', `deleting its VolumeSnapshots ${snapshots.map((snapshot) => snapshot.metadata.name).join(', ')}`);
+      }
+
+      const backend = volume.status?.backend;
+      if (!backend?.pool || backend.type !== 'ceph-rbd') return 'done';
+      if (!deps.rbd) return blocked('CephUnavailable', CEPH_UNCONFIGURED, 30_000);
+      try {
+        // RBD snapshots no VolumeSnapshot accounts for (one being taken when its object was deleted) go too.
+        for (const leftover of await deps.rbd.snapshots(backend.pool, backend.image!)) await deps.rbd.removeSnapshot(backend.pool, backend.image!, leftover.name);
+        await deps.rbd.removeImage(backend.pool, backend.image!);
+        return 'done';
+      } catch (error) {
+        if (error instanceof ImageInUseError) return blocked('ImageInUse', `${error.message}: waiting for it to close`, CEPH_RETRY_MS);
+        if (error instanceof RbdError) return blocked(error.reason === 'CephError' ? 'CephError' : error.reason, error.message, CEPH_RETRY_MS);
+        throw error;
+      }
+    },
+  });
+
+  /** Makes the image from the Volume's source; says what it waits for when the source is not usable yet. */
+  async function makeImage(rbd: BlockStorageDriver, volume: VolumeObject, pool: string, name: string, desiredBytes: number): Promise<{ parent?: VolumeStatus['parent'] } | { waiting: { reason: string; message: string } }> {
+    const source = volume.spec.source ?? {};
+    if (source.snapshotRef) {
+      const snapshot = informers.snapshots.get(source.snapshotRef, volume.metadata.namespace);
+      const waiting = snapshotProblem(snapshot, source.snapshotRef, desiredBytes);
+      if (waiting) return { waiting };
+      const handle = parseSnapshotHandle(snapshot!.status!.snapshotHandle!)!;
+      await rbd.clone(handle, { pool, name }, imageMetadataOf(volume));
+      return { parent: { snapshot: source.snapshotRef } };
+    }
+    if (source.imageRef) return { waiting: { reason: 'ImageSourceUnsupported', message: `Volumes from an Image (${source.imageRef}) are not made yet: restore from a VolumeSnapshot or start blank` } };
+    await rbd.createImage(pool, name, desiredBytes, imageMetadataOf(volume));
+    return {};
+  }
+}
+
+function snapshotProblem(snapshot: VolumeSnapshotObject | undefined, name: string, desiredBytes: number): { reason: string; message: string } | undefined {
+  if (!snapshot) return { reason: 'SnapshotNotFound', message: `VolumeSnapshot ${name} does not exist` };
+  if (snapshot.metadata.deletionTimestamp) return { reason: 'SnapshotDeleting', message: `VolumeSnapshot ${name} is being deleted` };
+  const handle = snapshot.status?.snapshotHandle;
+  if (!snapshot.status?.readyToUse || !handle || !parseSnapshotHandle(handle)) return { reason: 'SnapshotNotReady', message: `VolumeSnapshot ${name} is not ready to use yet` };
+  const restoreBytes = snapshot.status.restoreSizeBytes ?? 0;
+  if (restoreBytes > desiredBytes) return { reason: 'SizeTooSmall', message: `spec.size must be at least the snapshot's restoreSize ${snapshot.status.restoreSize ?? formatBytes(restoreBytes)}` };
+  return undefined;
+}
+
+function describeParent(image: RbdImage, parent: VolumeStatus['parent']): string {
+  return parent?.snapshot ? `VolumeSnapshot ${parent.snapshot}` : `${image.parent!.pool}/${image.parent!.image}@${image.parent!.snapshot}`;
+}
