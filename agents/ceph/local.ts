@@ -1,5 +1,5 @@
 // A one-node Ceph for development, the all-in-one and the tests: one monitor, one manager and one OSD
-// (BlueStore on a sparse file), all on loopback, all children of this process that die with it (setpriv
+// (BlueStore on a sparse file), all on one local address (127.0.0.1 by default), all children of this process that die with it (setpriv
 // --pdeathsig), every path (config, keyrings, data, sockets, pid and log files) inside one directory. The
 // recipe was measured on these machines (Ceph Pacific, no kernel modules): cephx on, pools of size 1 with
 // 8 PGs, the monitor's keyring in its own section (a global `keyring = $name` makes it disable cephx).
@@ -26,6 +26,8 @@ const MESSENGER_PORTS = 24;
 export interface LocalCephOptions {
   /** State directory (created; kept across restarts). */
   dir: string;
+  /** The address every daemon listens on (default 127.0.0.1; see agents/ovn-local/uplink.ts for VMs in a chassis namespace). Kept from the first start. */
+  address?: string;
   /** Size of the OSD's BlueStore file (sparse). Default 8 GiB. */
   osdBytes?: number;
   /** Run ceph-mgr (health, statistics, `ceph df`). RBD and QEMU work without it. Default true. */
@@ -51,6 +53,7 @@ export function missingPrograms(): string[] {
 
 interface ClusterIdentity {
   fsid: string;
+  address: string;
   monV2: number;
   monV1: number;
   messengerMin: number;
@@ -63,9 +66,9 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   for (const sub of ['', 'run', 'log', 'crash', 'mon', 'mgr', 'osd']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   const identityFile = path.join(dir, 'cluster.json');
   const fresh = !fs.existsSync(path.join(dir, 'mon', 'done'));
-  const identity: ClusterIdentity = fs.existsSync(identityFile) ? JSON.parse(fs.readFileSync(identityFile, 'utf8')) : await chooseIdentity();
+  const identity: ClusterIdentity = fs.existsSync(identityFile) ? JSON.parse(fs.readFileSync(identityFile, 'utf8')) : await chooseIdentity(options.address ?? '127.0.0.1');
   if (!fs.existsSync(identityFile)) writePrivateFileAtomic(identityFile, JSON.stringify(identity));
-  const monHost = `[v2:127.0.0.1:${identity.monV2},v1:127.0.0.1:${identity.monV1}]`;
+  const monHost = `[v2:${identity.address}:${identity.monV2},v1:${identity.address}:${identity.monV1}]`;
   const conf = path.join(dir, 'ceph.conf');
   writePrivateFileAtomic(conf, cephConf(dir, identity, monHost, options.osdBytes ?? 8 * 1024 ** 3));
   const client: CephClientConfig = { conf, id: 'admin', keyring: path.join(dir, 'client.admin.keyring') };
@@ -125,23 +128,23 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   return { client, monHost, dir, failed, stop };
 }
 
-async function chooseIdentity(): Promise<ClusterIdentity> {
-  // The monitor's two ports and a block for the messengers, all free now on 127.0.0.1.
+async function chooseIdentity(address: string): Promise<ClusterIdentity> {
+  // The monitor's two ports and a block for the messengers, all free now on the address.
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + crypto.randomInt(0, 30_000);
     const ports = Array.from({ length: MESSENGER_PORTS + 2 }, (_, index) => base + index);
-    if ((await Promise.all(ports.map(isFree))).every(Boolean)) {
-      return { fsid: crypto.randomUUID(), monV2: base, monV1: base + 1, messengerMin: base + 2 };
+    if ((await Promise.all(ports.map((port) => isFree(address, port)))).every(Boolean)) {
+      return { fsid: crypto.randomUUID(), address, monV2: base, monV1: base + 1, messengerMin: base + 2 };
     }
   }
-  throw new Error(`no block of ${MESSENGER_PORTS + 2} free ports on 127.0.0.1 for Ceph`);
+  throw new Error(`no block of ${MESSENGER_PORTS + 2} free ports on ${address} for Ceph`);
 }
 
-function isFree(port: number): Promise<boolean> {
+function isFree(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.listen(port, address, () => server.close(() => resolve(true)));
   });
 }
 
@@ -150,7 +153,7 @@ function cephConf(dir: string, identity: ClusterIdentity, monHost: string, osdBy
 [global]
 fsid = ${identity.fsid}
 mon host = ${monHost}
-public addr = 127.0.0.1
+public addr = ${identity.address}
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx
@@ -172,6 +175,8 @@ mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon data avail warn = 5
 mon data avail crit = 1
+# A client (QEMU opening a Volume) that cannot reach the monitors gives up after this long instead of 5 minutes.
+client mount timeout = 30
 
 [mon]
 keyring = ${dir}/mon.keyring

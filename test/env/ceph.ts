@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run, runChecked } from '../../agents/ovn-local/commands.ts';
 import { startLocalCeph, type CephClientConfig, type LocalCeph } from '../../agents/ceph/index.ts';
+import { ensureHostServicesAddress, HOST_SERVICES_ADDRESS } from '../../agents/ovn-local/uplink.ts';
 
 export interface TestCeph {
   cluster: LocalCeph;
@@ -14,6 +15,8 @@ export interface TestCeph {
   rbd(...args: string[]): Promise<string>;
   /** `ceph …args --format json`, parsed. */
   ceph(...args: string[]): Promise<any>;
+  /** `ceph …args` as text (stdout). */
+  cephText(...args: string[]): Promise<string>;
   /** `rbd info --format json pool/image`, or undefined when the image does not exist. */
   rbdInfo(pool: string, image: string): Promise<{ size: number; parent?: { pool: string; image: string; snapshot: string } } | undefined>;
   /** `qemu-io -c command` on an image through QEMU's rbd driver (librbd, as a VM reaches it); its output. */
@@ -24,7 +27,9 @@ export interface TestCeph {
 export async function startTestCeph(): Promise<TestCeph> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-ceph-'));
   // No manager: RBD and QEMU do not need it, and it is the slowest and largest daemon (~300 MiB).
-  const cluster = await startLocalCeph({ dir, manager: false, osdBytes: 4 * 1024 ** 3 }).catch((error) => {
+  // On the host services address, so QEMUs in chassis namespaces reach it too (agents/ovn-local/uplink.ts).
+  await ensureHostServicesAddress();
+  const cluster = await startLocalCeph({ dir, manager: false, osdBytes: 4 * 1024 ** 3, address: HOST_SERVICES_ADDRESS }).catch((error) => {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   });
@@ -33,6 +38,7 @@ export async function startTestCeph(): Promise<TestCeph> {
     cluster,
     client: cluster.client,
     ceph: async (...args) => JSON.parse(await runChecked('ceph', [...clientArgs, ...args, '--format', 'json'], { timeoutMs: 60_000 })),
+    cephText: (...args) => runChecked('ceph', [...clientArgs, ...args], { timeoutMs: 60_000 }),
     rbd: (...args) => runChecked('rbd', [...clientArgs, ...args], { timeoutMs: 60_000 }),
     async rbdInfo(pool, image) {
       const result = await run('rbd', [...clientArgs, 'info', '--format', 'json', `${pool}/${image}`], { timeoutMs: 60_000 });

@@ -40,6 +40,7 @@ import {
   type ExecResult,
 } from '../../agents/ovn-local/commands.ts';
 import { createNetns, uniqueName, type Netns } from './netns.ts';
+import { addUplink } from '../../agents/ovn-local/uplink.ts';
 import { freePort } from './ports.ts';
 import { startProcess, WaitAborted, waitFor, type ManagedProcess } from './process.ts';
 
@@ -205,6 +206,8 @@ export async function startOvnChassis(central: OvnCentral, options: { name: stri
     await vsctl('--no-wait', 'init');
     await vsctl('--no-wait', ...chassisSettings({ systemId: options.name, sbRemote: central.sbTcp, encapIp: options.encapIp ?? '127.0.0.1' }));
     netns = await createNetns('pcch');
+    // QEMUs of VMs on this chassis run in its namespace and reach host services (Ceph) through this.
+    await addUplink(netns.name);
     const vswitchd = netns.spawn(`ovs-vswitchd(${options.name})`, 'ovs-vswitchd', vswitchdArgs({ dir, name: 'vswitchd', db: ovsdbEndpoint }), { env });
     const controller = startProcess(`ovn-controller(${options.name})`, 'ovn-controller', ovnControllerArgs({ dir, name: 'ovn-controller', db: ovsdbEndpoint }), { env });
     processes.push(controller);
