@@ -1,7 +1,7 @@
 // `photon controller-manager [flags]`: runs the controllers against an API server, with leader election.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CEPH_CLIENT_FLAGS, CEPH_CLIENT_USAGE, cephClientFromFlags } from '../agents/ceph/client.ts';
+import { CEPH_CLIENT_FLAGS, cephClientFromFlags, cephClientUsage } from '../agents/ceph/client.ts';
 import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../lib/cli.ts';
 import { createLogger, setLogLevel } from '../lib/logging.ts';
@@ -34,7 +34,7 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
                               status (the all-in-one passes its local one)
   --dns-resync SECONDS        how often public zones are compared with PowerDNS, restoring records changed behind
                               PhotonCloud's back (default 60)
-${CEPH_CLIENT_USAGE.trimEnd()}
+${cephClientUsage(30, 'ceph-rbd Volumes report CephUnavailable').trimEnd()}
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;

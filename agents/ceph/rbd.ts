@@ -48,6 +48,11 @@ export interface BlockStorageDriver {
   flatten(pool: string, name: string): Promise<void>;
   /** Clients that have the image open (a VM's QEMU), as Ceph reports them (address strings). */
   watchers(pool: string, name: string): Promise<string[]>;
+  /**
+   * Fences clients (addresses from watchers()): the cluster refuses them from now on, so a QEMU left running on
+   * a node declared dead can no longer write once its VM starts elsewhere. Idempotent.
+   */
+  fence(addresses: readonly string[]): Promise<void>;
 }
 
 /** Ceph refused or could not be reached; `retryable` when trying again later may succeed. */
@@ -169,6 +174,13 @@ export class CephRbdDriver implements BlockStorageDriver {
     return ((JSON.parse(result.stdout) as { watchers?: { address: string }[] }).watchers ?? []).map((watcher) => watcher.address);
   }
 
+  async fence(addresses: readonly string[]): Promise<void> {
+    for (const address of addresses) {
+      if (!/^[0-9A-Fa-f.:[\]]+:\d+\/\d+$/.test(address)) throw new RbdError(`not a Ceph client address: ${JSON.stringify(address)}`, 22, 'CephError', false);
+      await this.ceph(['osd', 'blocklist', 'add', address]);
+    }
+  }
+
   private async setMetadata(pool: string, name: string, metadata: Record<string, string>): Promise<void> {
     for (const [key, value] of Object.entries(metadata)) await this.rbd(['image-meta', 'set', spec(pool, name), key, value]);
   }
@@ -207,7 +219,8 @@ const spec = (pool: string, name: string) => `${pool}/${name}`;
 /** The errno Ceph's tools print as "(17) File exists", or a known message without one. */
 function errnoOf(result: ExecResult): number | undefined {
   const text = result.stderr;
-  const numbered = /\((\d+)\) [A-Z]/.exec(text);
+  // The tool's own verdict is its last numbered error; earlier ones may be librados warnings (a keyring path tried).
+  const numbered = [...text.matchAll(/\((\d+)\) [A-Z]/g)].pop();
   if (numbered) return Number(numbered[1]);
   if (/already (protected|exists)/.test(text)) return /protected/.test(text) ? EBUSY : EEXIST;
   if (/image has snapshots/.test(text)) return ENOTEMPTY;

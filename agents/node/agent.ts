@@ -4,6 +4,7 @@
 // — with the VmRuntime reconciler (vm-runtime.ts), and the HTTP proxies of LoadBalancers placed on its node
 // (agents/haproxy, proxy-runtime.ts). After a restart it adopts running QEMUs (their state
 // directories say which) and, once its VM list has synced, removes what belongs to VMs no longer bound here.
+import fs from 'node:fs';
 import path from 'node:path';
 import { ExponentialBackoff, noJitterGenerator } from 'cockatiel';
 import { clientFromKubeconfig, loadKubeconfig, type ApiClient } from '../../apis/client/index.ts';
@@ -14,7 +15,9 @@ import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
 import { QemuImgDiskDriver } from '../disks/index.ts';
 import { OvsTapDriver } from '../node-network/index.ts';
-import { QemuDriver, type Accel } from '../qemu/index.ts';
+import { QemuDriver, type Accel, type CephAccess } from '../qemu/index.ts';
+import { keyOf, type CephClientConfig } from '../ceph/client.ts';
+import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { ensureServingCertificate, startAgentServer } from './agent-server.ts';
 import { NodeRegistration, type Resources } from './registration.ts';
 import { VmRuntime } from './vm-runtime.ts';
@@ -42,6 +45,8 @@ export interface NodeAgentOptions {
   labels?: Record<string, string>;
   allocatable?: Partial<Resources>;
   accelerator?: 'auto' | Accel;
+  /** The Ceph cluster Volumes live in; without it VMs with Volumes cannot start here. */
+  ceph?: CephClientConfig;
   qemuBinary?: string;
   leaseDurationSeconds?: number;
   statusIntervalMs?: number;
@@ -67,6 +72,14 @@ export interface NodeAgent {
   stop(): Promise<void>;
 }
 
+/** QEMU's access to Ceph: the client's key alone in a private file under the state dir (QEMU reads it itself). */
+function cephAccess(client: CephClientConfig, stateDir: string): CephAccess {
+  const keyFile = path.join(stateDir, 'ceph', `client.${client.id}.key`);
+  fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+  writePrivateFileAtomic(keyFile, keyOf(client));
+  return { conf: client.conf, user: client.id, keyFile };
+}
+
 /** Directories under the state dir, shared with tests that look at what the agent left. */
 export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir, proxies: path.join(stateDir, 'proxies') });
 
@@ -74,7 +87,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const log = options.logger ?? createLogger('photon-agent');
   const client = clientFromKubeconfig(options.kubeconfig, { component: 'photon-agent', fieldManager: 'photon-agent' });
   const paths = agentPaths(options.stateDir);
-  const hypervisor = new QemuDriver({ stateRoot: paths.qemu, netns: options.netns, accelerator: options.accelerator, qemuBinary: options.qemuBinary });
+  const hypervisor = new QemuDriver({ stateRoot: paths.qemu, netns: options.netns, accelerator: options.accelerator, qemuBinary: options.qemuBinary, ceph: options.ceph && cephAccess(options.ceph, options.stateDir) });
   const disks = new QemuImgDiskDriver({ stateDir: paths.disks });
   const network = new OvsTapDriver({ db: options.ovsDb, netns: options.netns, bridge: options.bridge });
 

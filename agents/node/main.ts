@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../../lib/cli.ts';
 import { createLogger, setLogLevel } from '../../lib/logging.ts';
 import { parseByteQuantity } from '../../apis/meta/quantity.ts';
+import { CEPH_CLIENT_FLAGS, cephClientFromFlags, cephClientUsage } from '../ceph/client.ts';
 import { startNodeAgent } from './agent.ts';
 
 export const AGENT_USAGE = `Usage: photon agent [flags]
@@ -26,7 +27,7 @@ export const AGENT_USAGE = `Usage: photon agent [flags]
   --allocatable-memory Q    memory VMs may use, e.g. 16Gi (default: host memory minus 1Gi)
   --lease-duration SECONDS  heartbeat Lease duration (default 40; renewed every quarter of it)
   --resync SECONDS          how often each running VM's QEMU is checked (default 10)
-  --stop-vms-on-exit        shut this node's VMs down when the agent stops (the all-in-one); by default they keep
+${cephClientUsage(28, 'VMs with Volumes cannot start on this node')}  --stop-vms-on-exit        shut this node's VMs down when the agent stops (the all-in-one); by default they keep
                             running and the next agent adopts them
   --log-level LEVEL         error|warn|info|http|debug (default: info)
 `;
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<void> {
     'stop-vms-on-exit': { type: 'boolean', default: false },
     'log-level': { type: 'string' },
     home: { type: 'string' },
+    ...CEPH_CLIENT_FLAGS,
   });
   if (values['log-level']) setLogLevel(values['log-level']);
   const accelerator = values.accelerator!;
@@ -98,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
     leaseDurationSeconds: leaseSeconds,
     resyncMs: resync ? resync * 1000 : undefined,
     stopVmsOnExit: values['stop-vms-on-exit'] === true,
+    ceph: cephClientFromFlags(values),
     logger: log,
   });
   const shutdown = (signal: string) => {

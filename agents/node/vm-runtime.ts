@@ -30,6 +30,7 @@ import { DiskDriverError, type DiskDriver } from '../disks/index.ts';
 import type { NodeNetworkDriver } from '../node-network/index.ts';
 import { VmSpecError, type HypervisorDriver } from '../qemu/index.ts';
 import { desiredDisks, imageRefs, imageSpecOf, startSpec, vmInterfaces, VmSpecProblem } from './vm-spec.ts';
+import { attachableVolumes, syncVolumes, volumesBlocker, volumesReport } from './volume-sync.ts';
 
 const FIELD_MANAGER = 'photon-agent';
 
@@ -171,6 +172,7 @@ export class VmRuntime implements Reconciler {
     let machine: 'pc' | 'microvm';
     let taps: string[];
     let disksReady: { status: 'True'; reason: string; message: string } | undefined;
+    let volumesPending: string | undefined;
     if (running) {
       // Adopted or already checked: disks change only at the next start, so a running VM costs a QMP query and
       // the tap check, not qemu-img runs.
@@ -179,7 +181,15 @@ export class VmRuntime implements Reconciler {
       const previous = vm.status?.runtime?.node === this.options.nodeName ? vm.status.runtime : undefined;
       accelerator = previous?.accelerator ?? (await hypervisor.probe()).accel;
       machine = previous?.machine ?? vm.spec.machine ?? 'pc';
+      // Volumes added or removed while it runs are hot-plugged or unplugged.
+      volumesPending = (await syncVolumes(hypervisor, vm, context.log)).pending;
     } else {
+      // Every Volume must be attachable before the guest boots: it may need them to start at all.
+      const waiting = volumesBlocker(vm);
+      if (waiting) {
+        await this.report(vm, { state: 'Starting', ...waiting }, undefined, context);
+        return {}; // the controller's next status.volumes brings the VM back
+      }
       // Disks: images fetched and verified once per node, then the VM's overlays and data disks.
       const images = await this.resolveImages(vm, context);
       if (!images) return {};
@@ -192,7 +202,7 @@ export class VmRuntime implements Reconciler {
 
       // QEMU: start it (start() adopts one that came up meanwhile).
       const kernel = vm.spec.boot.kernel;
-      const spec = startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces);
+      const spec = { ...startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces), volumes: attachableVolumes(vm) };
       await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
       const started = await hypervisor.start(spec);
       await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });
@@ -202,6 +212,7 @@ export class VmRuntime implements Reconciler {
       machine = spec.machine ?? 'pc';
     }
     const status = await hypervisor.status(uid);
+    const volumes = volumesReport(vm, await hypervisor.volumes(uid));
     const bound = await Promise.all(interfaces.map((entry) => this.options.network.bound(entry.ifaceId)));
     const startedAt = await startTime(pid);
     const qmpReason = status.qmpStatus ? `Qemu${status.qmpStatus.replace(/(^|-)([a-z])/g, (_match, _dash, letter: string) => letter.toUpperCase())}` : 'Starting';
@@ -210,18 +221,19 @@ export class VmRuntime implements Reconciler {
       {
         state: status.state === 'running' ? 'Running' : 'Starting',
         reason: status.state === 'running' ? 'Running' : qmpReason,
-        message: status.state === 'running' ? `QEMU ${pid} running (${accelerator})` : `QEMU ${pid}: ${status.qmpStatus ?? status.error ?? status.state}`,
+        message: status.state === 'running' ? `QEMU ${pid} running (${accelerator})${volumesPending ? `; ${volumesPending}` : ''}` : `QEMU ${pid}: ${status.qmpStatus ?? status.error ?? status.state}`,
         pid,
         accelerator,
         machine,
         ...(startedAt ? { startedAt } : {}),
         interfaces: interfaces.map((entry, index) => ({ name: entry.name, tap: taps[index], bound: bound[index] })),
+        ...(volumes ? { volumes } : {}),
       },
       disksReady,
       context,
     );
     // Bindings settle within a second or two; after that, look again at the resync pace.
-    return { requeueAfterMs: bound.every(Boolean) && status.state === 'running' ? this.resyncMs : 500 };
+    return { requeueAfterMs: bound.every(Boolean) && status.state === 'running' && !volumesPending ? this.resyncMs : volumesPending ? 2000 : 500 };
   }
 
   /** The VM's Images, or undefined after reporting which one is missing (the VM is looked at again by resync). */

@@ -34,6 +34,21 @@ export interface NicSpec {
   mac: string;
 }
 
+/** A Ceph RBD image attached as a virtio disk (a Volume), through QEMU's rbd driver (librbd). */
+export interface RbdVolumeSpec {
+  /** The attachment's name: the guest's serial number; names QEMU's block node `vol-<name>` and device `vol-<name>-dev`. */
+  name: string;
+  pool: string;
+  image: string;
+}
+
+/** How QEMU reaches Ceph: its ceph.conf (mon_host), the client, and a file holding only that client's key (base64). */
+export interface CephAccess {
+  conf: string;
+  user: string;
+  keyFile: string;
+}
+
 /** Direct kernel boot, or a boot disk (firmware boots it). */
 export type BootSpec = { kernel: string; initrd?: string; append?: string } | { disk: DiskSpec };
 
@@ -50,6 +65,9 @@ export interface VmSpec {
   boot: BootSpec;
   /** Data disks, attached after the boot disk in order. */
   disks?: DiskSpec[];
+  /** RBD Volumes, attached after the data disks in order; they need `ceph`. */
+  volumes?: RbdVolumeSpec[];
+  ceph?: CephAccess;
   nics?: NicSpec[];
   /** Exit QEMU instead of rebooting the guest (-no-reboot). */
   noReboot?: boolean;
@@ -80,6 +98,11 @@ const UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TAP = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** A virtio-blk serial holds 20 bytes. */
+const VOLUME_NAME = /^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/;
+const CEPH_NAME = /^[A-Za-z0-9_.-]{1,253}$/;
+/** The QEMU secret object holding the Ceph key, shared by every Volume of a VM. */
+export const CEPH_KEY_SECRET = 'ceph-key';
 /** sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 const MIB = 1024 * 1024;
@@ -132,6 +155,30 @@ function checkDisk(what: string, disk: DiskSpec): DiskSpec {
   const format = disk.format ?? 'raw';
   if (format !== 'raw' && format !== 'qcow2') throw new VmSpecError(`${what}.format must be raw or qcow2, not ${JSON.stringify(format)}`);
   return { path: disk.path, format, readOnly: disk.readOnly === true };
+}
+
+function checkCeph(ceph: CephAccess | undefined): CephAccess {
+  if (!ceph) throw new VmSpecError('volumes need ceph (conf, user, keyFile)');
+  checkPath('ceph.conf', ceph.conf, { allowComma: false });
+  checkPath('ceph.keyFile', ceph.keyFile);
+  if (!CEPH_NAME.test(ceph.user)) throw new VmSpecError(`ceph.user must be a Ceph client name, not ${JSON.stringify(ceph.user)}`);
+  return ceph;
+}
+
+/** QEMU's block node for an RBD Volume (-blockdev / blockdev-add), as JSON: no option-list parsing at all. */
+export function rbdBlockdev(volume: RbdVolumeSpec, ceph: CephAccess): Record<string, unknown> {
+  if (!volume || !VOLUME_NAME.test(volume.name)) throw new VmSpecError(`volume name must be 1-20 of [a-z0-9-], not ${JSON.stringify(volume?.name)}`);
+  if (!CEPH_NAME.test(volume.pool) || !CEPH_NAME.test(volume.image)) throw new VmSpecError(`volume ${volume.name}: pool and image must be Ceph names, not ${JSON.stringify(`${volume.pool}/${volume.image}`)}`);
+  checkCeph(ceph);
+  return { driver: 'rbd', 'node-name': `vol-${volume.name}`, pool: volume.pool, image: volume.image, conf: ceph.conf, user: ceph.user, 'key-secret': CEPH_KEY_SECRET, 'auth-client-required': ['cephx'] };
+}
+
+/** The secret object holding the Ceph key (read from its file, never on the command line). */
+export const cephKeySecret = (ceph: CephAccess) => ({ 'qom-type': 'secret', id: CEPH_KEY_SECRET, file: ceph.keyFile, format: 'base64' });
+
+/** The virtio disk device of an RBD Volume (-device / device_add). */
+export function volumeDevice(volume: RbdVolumeSpec, machine: Machine): Record<string, string> {
+  return { driver: machine === 'pc' ? 'virtio-blk-pci' : 'virtio-blk-device', drive: `vol-${volume.name}`, id: `vol-${volume.name}-dev`, serial: volume.name };
 }
 
 /** The argument vector (without the binary) that starts this VM daemonized with its files in `paths`. */
@@ -191,6 +238,16 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
       '-drive', `file=${optionValue(disk.path)},format=${disk.format},if=none,id=${id}${disk.readOnly ? ',readonly=on' : ''}`,
       '-device', `${blk},drive=${id},id=${id}-dev${bootIndex !== undefined ? `,bootindex=${bootIndex}` : ''}`,
     );
+  }
+
+  if ((spec.volumes ?? []).length > 0) {
+    const ceph = checkCeph(spec.ceph);
+    args.push('-object', `secret,id=${CEPH_KEY_SECRET},file=${optionValue(ceph.keyFile)},format=base64`);
+    for (const volume of spec.volumes!) {
+      const device = volumeDevice(volume, machine);
+      // -blockdev takes JSON; -device takes an option list of names checked above (no commas possible).
+      args.push('-blockdev', JSON.stringify(rbdBlockdev(volume, ceph)), '-device', Object.entries(device).map(([key, value]) => (key === 'driver' ? value : `${key}=${value}`)).join(','));
+    }
   }
 
   for (const [n, nic] of (spec.nics ?? []).entries()) {

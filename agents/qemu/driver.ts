@@ -12,8 +12,9 @@ import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { qemuArgv, validUid, vmPaths, VmSpecError, type Accel, type VmPaths, type VmSpec } from './argv.ts';
+import { qemuArgv, validUid, vmPaths, VmSpecError, type Accel, type CephAccess, type RbdVolumeSpec, type VmPaths, type VmSpec } from './argv.ts';
 import { QmpClient } from './qmp.ts';
+import { pluggedVolumes, plugVolume, unplugVolume, type PluggedVolume } from './volumes.ts';
 
 export type VmState = 'running' | 'paused' | 'shutdown' | 'absent' | 'unresponsive';
 
@@ -70,9 +71,16 @@ export interface HypervisorDriver {
   /** Stops the VM if it runs (shutdown with timeoutMs, default 0: straight to quit) and deletes its state directory. */
   remove(uid: string, options?: { timeoutMs?: number }): Promise<void>;
   consolePath(uid: string): string;
+  /** RBD Volumes plugged into the running VM ([] when it does not run). */
+  volumes(uid: string): Promise<PluggedVolume[]>;
+  /** Hot-plugs an RBD Volume into the running VM; idempotent. */
+  plugVolume(uid: string, volume: RbdVolumeSpec): Promise<void>;
+  /** Unplugs a Volume once the guest releases it (UnplugPendingError after waitMs); idempotent. */
+  unplugVolume(uid: string, name: string, waitMs: number): Promise<void>;
 }
 
-export type StartSpec = Omit<VmSpec, 'accel'> & { accel?: Accel };
+/** What the agent asks to start; the driver adds the accelerator (if not given) and its Ceph access. */
+export type StartSpec = Omit<VmSpec, 'accel' | 'ceph'> & { accel?: Accel };
 
 /** QEMU could not be started or controlled (not a fault of the VM's spec; retry later). */
 export class HypervisorUnavailableError extends Error {
@@ -101,6 +109,8 @@ export interface QemuDriverOptions {
    * node's switch is not in the host's namespace (the all-in-one's and the tests' userspace chassis).
    */
   netns?: string;
+  /** How QEMU reaches Ceph for RBD Volumes; without it a VM with Volumes is refused (VmSpecError). */
+  ceph?: CephAccess;
 }
 
 interface ExecResult {
@@ -229,7 +239,7 @@ export class QemuDriver implements HypervisorDriver {
     const paths = this.paths(input.uid); // a bad uid rejects (async), it does not throw
     return this.queue.run(input.uid, async () => {
       const accel = input.accel ?? (await this.probe()).accel;
-      const spec: VmSpec = { ...input, accel };
+      const spec: VmSpec = { ...input, accel, ...(input.volumes?.length ? { ceph: this.cephAccess() } : {}) };
       const args = qemuArgv(spec, paths); // validates: a bad spec throws VmSpecError before anything is touched
       await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
 
@@ -263,6 +273,39 @@ export class QemuDriver implements HypervisorDriver {
       const pid = await this.livePid(paths);
       if (pid === undefined) throw new HypervisorUnavailableError(`qemu for ${spec.uid} started but exited at once (see ${paths.consoleLog})`);
       return { pid, adopted: false, accel, specChanged: false };
+    });
+  }
+
+  // ---- volumes (hot-plug) -----------------------------------------------------------------------------------
+
+  private cephAccess(): CephAccess {
+    if (!this.options.ceph) throw new VmSpecError('this node has no Ceph client configured (photon agent --ceph-conf and --ceph-keyring): it cannot attach Volumes');
+    return this.options.ceph;
+  }
+
+  /** RBD Volumes plugged into the VM's running QEMU; [] when it does not run. */
+  async volumes(uid: string): Promise<PluggedVolume[]> {
+    const paths = this.paths(uid);
+    if ((await this.livePid(paths)) === undefined) return [];
+    return this.withQmp(paths, (qmp) => pluggedVolumes(qmp, this.qmpTimeoutMs));
+  }
+
+  /** Hot-plugs an RBD Volume into the running VM (machine pc); idempotent. */
+  async plugVolume(uid: string, volume: RbdVolumeSpec): Promise<void> {
+    const paths = this.paths(uid);
+    return this.queue.run(uid, async () => {
+      if ((await this.livePid(paths)) === undefined) throw new HypervisorUnavailableError(`VM ${uid} is not running`);
+      const machine = await fs.readFile(paths.specFile, 'utf8').then((text) => (JSON.parse(text) as { spec?: VmSpec }).spec?.machine ?? 'pc', () => 'pc' as const);
+      await this.withQmp(paths, (qmp) => plugVolume(qmp, volume, this.cephAccess(), machine, this.qmpTimeoutMs));
+    });
+  }
+
+  /** Unplugs a Volume from the running VM once the guest releases it; UnplugPendingError after waitMs. */
+  async unplugVolume(uid: string, name: string, waitMs: number): Promise<void> {
+    const paths = this.paths(uid);
+    return this.queue.run(uid, async () => {
+      if ((await this.livePid(paths)) === undefined) return;
+      await this.withQmp(paths, (qmp) => unplugVolume(qmp, name, waitMs, this.qmpTimeoutMs));
     });
   }
 

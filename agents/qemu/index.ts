@@ -3,3 +3,4 @@
 export * from './argv.ts';
 export * from './qmp.ts';
 export * from './driver.ts';
+export * from './volumes.ts';

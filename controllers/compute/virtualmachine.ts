@@ -4,7 +4,8 @@
 // resourceVersion precondition, so two VMs racing for one Port cannot both win, and the loser waits with
 // PortInUse until the holder lets go. The Port's status.boundNode follows the node agent's report that the tap
 // is bound. status.interfaces copies each Port's address (what the agent plugs in); printableStatus and Ready
-// summarize the scheduler's, the Node's and the agent's views (vm-state.ts).
+// summarize the scheduler's, the Node's and the agent's views (vm-state.ts). status.volumes resolves each
+// spec.volumes entry for the agent (volumes.ts): attachable only when the Volume is ready and held by this VM.
 //
 // Deleting a VM first waits for the agent of its node to stop QEMU and remove its taps and disks (it reports
 // runtime.reason Deleted), then releases the claimed Ports — so a Port handed to another VM is never plugged
@@ -14,6 +15,7 @@ import { isNotFound, type ApiClient } from '../../apis/client/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import { NodeResource, VirtualMachineResource, type Node, type VirtualMachine, type VirtualMachineInterface } from '../../apis/compute/v1alpha1/index.ts';
 import { PortResource, type Port } from '../../apis/network/v1alpha1/index.ts';
+import { VolumeResource, type Volume } from '../../apis/storage/v1alpha1/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { Controller, watchOf } from '../runtime/controller.ts';
 import type { Informer, InformerCache } from '../runtime/informer.ts';
@@ -21,6 +23,7 @@ import { LifecycleReconciler, notReady, type Outcome, type Readiness } from '../
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
+import { volumeAttachments, volumesCondition } from './volumes.ts';
 import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
 
 export const VM_FINALIZER = 'compute.photoncloud.io/ports';
@@ -30,6 +33,7 @@ export interface ComputeInformers {
   vms: Informer<VirtualMachine>;
   nodes: Informer<Node>;
   ports: Informer<Port>;
+  volumes: Informer<Volume>;
 }
 
 export function computeInformers(informers: InformerCache): ComputeInformers {
@@ -37,6 +41,7 @@ export function computeInformers(informers: InformerCache): ComputeInformers {
     vms: informers.informerFor<VirtualMachine>(VirtualMachineResource),
     nodes: informers.informerFor<Node>(NodeResource),
     ports: informers.informerFor<Port>(PortResource),
+    volumes: informers.informerFor<Volume>(VolumeResource),
   };
 }
 
@@ -128,10 +133,11 @@ export function virtualMachineReconciler(client: ApiClient, informers: ComputeIn
       const networkBlocker = outcomes.find((outcome) => outcome.blocker)?.blocker;
       const node = vm.status?.nodeName ? informers.nodes.get(vm.status.nodeName) : undefined;
       const { printableStatus, readiness } = summarize({ vm, node, networkBlocker });
+      const volumes = volumeAttachments(vm, (name) => informers.volumes.get(name, vm.metadata.namespace));
       return {
         readiness,
-        status: { printableStatus, interfaces: outcomes.map((outcome) => outcome.status) },
-        conditions: [networkCondition(networkBlocker, plans.length, wantsToRun(vm))],
+        status: { printableStatus, interfaces: outcomes.map((outcome) => outcome.status), volumes: volumes.length > 0 ? volumes : undefined },
+        conditions: [networkCondition(networkBlocker, plans.length, wantsToRun(vm)), volumesCondition(volumes)],
       };
     },
     cleanup: async (vm, context) => {
@@ -179,6 +185,8 @@ export function virtualMachineController(deps: { client: ApiClient; informers: I
     watches: [
       watchOf(informers.ports, vmsOfPort),
       watchOf(informers.nodes, (node) => requestsOf(informers.vms.list().filter((vm) => vm.status?.nodeName === node.metadata.name))),
+      // A Volume becoming ready or changing hands concerns the VMs naming it.
+      watchOf(informers.volumes, (volume) => requestsOf(informers.vms.list(volume.metadata.namespace).filter((vm) => (vm.spec.volumes ?? []).some((entry) => entry.volumeRef === volume.metadata.name)))),
     ],
   });
 }

@@ -11,6 +11,7 @@ import { Controller, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
+import { concernsVolume } from './attachment.ts';
 import { storageInformers } from './informers.ts';
 import { storageClassReconciler } from './storageclass.ts';
 import { volumeReconciler } from './volume.ts';
@@ -55,6 +56,10 @@ export function volumeController(deps: StorageControllerDeps, log: Logger, metri
       // A snapshot: its Volume (deletion waits for it) and the Volumes restored from it (waiting for it to be ready).
       watchOf(informers.snapshots, (snapshot) =>
         requestsFor(informers.volumes.list(snapshot.metadata.namespace).filter((volume) => volume.metadata.name === snapshot.spec.volumeRef || volume.spec.source?.snapshotRef === snapshot.metadata.name)),
+      ),
+      // A VM claiming, plugging or letting go of Volumes (its delete event included) moves their attachment.
+      watchOf(informers.virtualMachines, (vm) =>
+        requestsFor(informers.volumes.list(vm.metadata.namespace).filter((volume) => concernsVolume(vm, volume.metadata.name!) || volume.status?.attachedTo?.uid === vm.metadata.uid)),
       ),
     ],
   });

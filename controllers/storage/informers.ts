@@ -1,4 +1,5 @@
-// The shared informers the storage controllers read: classes, Volumes and their snapshots.
+// The shared informers the storage controllers read: classes, Volumes, their snapshots, and the VMs that attach them.
+import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource, type StorageClass, type Volume, type VolumeSnapshot } from '../../apis/storage/v1alpha1/index.ts';
 import type { InformerCache } from '../runtime/informer.ts';
@@ -12,6 +13,7 @@ export function storageInformers(informers: InformerCache) {
     storageClasses: informers.informerFor<StorageClassObject>(StorageClassResource),
     volumes: informers.informerFor<VolumeObject>(VolumeResource),
     snapshots: informers.informerFor<VolumeSnapshotObject>(VolumeSnapshotResource),
+    virtualMachines: informers.informerFor<VirtualMachine>(VirtualMachineResource),
   };
 }
 

@@ -3,6 +3,8 @@
 //     finds the image again, and deletion knows where to look even if the class is gone); then the image is
 //     made — blank, or a copy-on-write clone of the source VolumeSnapshot — grown to spec.size, and flattened
 //     when asked. Every step is idempotent: a pass killed half-way is finished by the next.
+//   attachment: status.attachedTo names the one VM that holds it and its node (attachment.ts); when it changes
+//     hands or nodes, clients still holding the image open are fenced (blocklisted) first;
 //   cleanup: refused while a VM has the Volume; deletes its VolumeSnapshots through the API (their own
 //     controller removes the RBD snapshots, and refuses while restored Volumes depend on one); then removes the
 //     image. Whatever blocks is in the DeletionBlocked condition, naming who.
@@ -13,6 +15,7 @@ import { VolumeSnapshotResource, VolumeResource, type VolumeStatus } from '../..
 import { formatBytes, poolOf, volumeBytes, volumeSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import type { StorageInformers, VolumeObject, VolumeSnapshotObject } from './informers.ts';
+import { volumeHolder } from './attachment.ts';
 import { imageMetadataOf, imageNameOf } from './names.ts';
 import { CEPH_RETRY_MS, CEPH_UNCONFIGURED, type StorageDeps } from './storageclass.ts';
 import { parseSnapshotHandle } from './volumesnapshot.ts';
@@ -35,7 +38,13 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
     fieldManager: 'volume-controller',
     apply: async (volume, context): Promise<Outcome> => {
       const className = volume.spec.storageClassName;
-      const base: VolumeStatus = { storageClassName: className };
+      const holder = volumeHolder(volume, informers.virtualMachines.list(volume.metadata.namespace));
+      const previous = volume.status?.attachedTo;
+      // A handover (another VM, or the same VM on another node) waits until whoever still has the image open
+      // is fenced: until then the Volume stays attached where it was.
+      const handover = !!previous?.uid && !!holder?.node && (previous.uid !== holder.uid || previous.node !== holder.node);
+      let attachedTo = handover ? previous : holder;
+      const base: VolumeStatus = { storageClassName: className, attachedTo };
       const [problem] = volumeSpecProblems(volume.spec);
       if (problem) return { readiness: notReady('InvalidSpec', `${problem.field}: ${problem.message}`), status: { ...base, phase: 'Failed' } };
       const desiredBytes = volumeBytes(volume.spec.size)!;
@@ -74,13 +83,18 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
           await rbd.flatten(pool, name);
           image = { ...image, parent: undefined };
         }
+        if (handover) {
+          await fenceOpeners(rbd, pool, name, previous!, context.log);
+          attachedTo = holder;
+        }
         const status: VolumeStatus = {
           ...base,
+          attachedTo,
           backend,
           capacity: formatBytes(image.sizeBytes),
           capacityBytes: image.sizeBytes,
           parent: image.parent ? parent : undefined,
-          phase: volume.status?.attachedTo ? 'InUse' : 'Available',
+          phase: attachedTo ? 'InUse' : 'Available',
         };
         const dependsOn = image.parent ? ` (a clone of ${describeParent(image, parent)} until flattened)` : '';
         return { readiness: ready('Provisioned', `RBD image ${pool}/${name} of ${formatBytes(image.sizeBytes)}${dependsOn}`), status: { ...status } };
@@ -96,8 +110,8 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
         conditions: [{ type: 'DeletionBlocked', status: 'True', reason, message }],
         ...(requeueAfterMs ? { requeueAfterMs } : {}),
       });
-      const holder = volume.status?.attachedTo;
-      if (holder?.virtualMachine) return blocked('AttachedToVirtualMachine', `attached to VirtualMachine ${holder.virtualMachine}: remove it from that VM's spec.volumes (or delete the VM) first`);
+      const holder = volumeHolder(volume, informers.virtualMachines.list(volume.metadata.namespace));
+      if (holder) return { ...blocked('AttachedToVirtualMachine', `attached to VirtualMachine ${holder.virtualMachine}: remove it from that VM's spec.volumes (or delete the VM) first`), status: { phase: 'Deleting', attachedTo: holder } };
 
       // Snapshots go with their Volume (an RBD snapshot cannot outlive its image).
       const snapshots = snapshotsOf(volume);
@@ -141,6 +155,18 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
     await rbd.createImage(pool, name, desiredBytes, imageMetadataOf(volume));
     return {};
   }
+}
+
+/**
+ * Blocklists every client that still has the image open before the Volume changes hands: normally nobody (the
+ * old VM's QEMU closed it when it unplugged or stopped), but a QEMU left running on a node declared dead would
+ * otherwise keep writing while the VM boots elsewhere on the same image.
+ */
+async function fenceOpeners(rbd: BlockStorageDriver, pool: string, name: string, previous: NonNullable<VolumeStatus['attachedTo']>, log: { warn(message: string, meta?: object): void }): Promise<void> {
+  const watchers = await rbd.watchers(pool, name);
+  if (watchers.length === 0) return;
+  log.warn('fencing the clients that still have the image open before it changes hands', { image: `${pool}/${name}`, from: previous.virtualMachine, node: previous.node, clients: watchers });
+  await rbd.fence(watchers);
 }
 
 function snapshotProblem(snapshot: VolumeSnapshotObject | undefined, name: string, desiredBytes: number): { reason: string; message: string } | undefined {

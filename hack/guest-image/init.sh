@@ -7,6 +7,7 @@
 #   serve <port> ok|failed  for each user-data line "serve <port> <text>" (an HTTP server in the background)
 #   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
 #   ready                   when all of the above is done
+#   disk-added=<dev> serial=<serial> sectors=<n>[ text=<text>] | disk-removed=<dev>   later, as disks are hot-plugged
 # It never exits: PID 1 exiting panics the kernel.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /mnt/data
@@ -185,4 +186,30 @@ if [ -n "$poweroff_after_ready" ]; then
   poweroff -f
 fi
 
-while :; do sleep 3600; done
+# Disks plugged or unplugged from now on (Volumes the host hot-plugs): a line each, with the serial number the
+# host gave (the attachment's name), its size in 512-byte sectors and, when it holds this guest's filesystem, the
+# text last written there (mounted read-only, then unmounted).
+known=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
+mkdir -p /mnt/hot
+while :; do
+  sleep 1
+  now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
+  [ "$now" = "$known" ] && continue
+  for dev in $now; do
+    case " $known " in
+      *" $dev "*) ;;
+      *)
+        text=
+        if mount -o ro "/dev/$dev" /mnt/hot 2>/dev/null; then
+          [ -f /mnt/hot/photon-guest.txt ] && text=" text=$(head -n 1 /mnt/hot/photon-guest.txt)"
+          umount /mnt/hot
+        fi
+        say "disk-added=$dev serial=$(cat "/sys/block/$dev/serial" 2>/dev/null) sectors=$(cat "/sys/block/$dev/size")$text"
+        ;;
+    esac
+  done
+  for dev in $known; do
+    case " $now " in *" $dev "*) ;; *) say "disk-removed=$dev" ;; esac
+  done
+  known=$now
+done

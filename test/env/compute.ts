@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
 import { QemuDriver } from '../../agents/qemu/index.ts';
+import type { CephClientConfig } from '../../agents/ceph/index.ts';
 import { HaproxyDriver } from '../../agents/haproxy/index.ts';
 import { agentPaths } from '../../agents/node/agent.ts';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
@@ -58,6 +59,8 @@ export interface ComputeEnvOptions {
   controllers?: string[];
   /** Where the zone-controller serves public Zones (a test PowerDNS), when it runs. */
   dns?: DnsOptions;
+  /** A Ceph cluster (test/env/ceph.ts) for Volumes: given to the controller manager and every agent. */
+  ceph?: CephClientConfig;
 }
 
 const sha256Of = async (file: string) => createHash('sha256').update(await fs.readFile(file)).digest('hex');
@@ -75,6 +78,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
     controllers: options.controllers ?? COMPUTE_CONTROLLERS,
     nodeLifecycle: { nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? 8000, evictionTimeoutMs: options.evictionTimeoutMs ?? 2000 },
     ...(options.dns ? { dns: options.dns } : {}),
+    ...(options.ceph ? { storage: { ceph: options.ceph } } : {}),
   });
   const agents: TestAgent[] = [];
 
@@ -102,6 +106,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--resync', '2',
       '--allocatable-cpu', String(agentOptions.cpu ?? 8),
       '--allocatable-memory', agentOptions.memory ?? '4Gi',
+      ...(options.ceph ? ['--ceph-conf', options.ceph.conf, '--ceph-keyring', options.ceph.keyring, '--ceph-id', options.ceph.id] : []),
       ...(agentOptions.labels ? ['--node-labels', Object.entries(agentOptions.labels).map(([key, value]) => `${key}=${value}`).join(',')] : []),
     ];
     const launch = () => startProcess(`photon agent ${name}`, process.execPath, args, { env: { ...process.env, PHOTON_LOG_FORMAT: 'json' }, logFile: path.join(stateDir, 'agent.log') });
@@ -169,8 +174,8 @@ export function guestImages(env: ComputeEnv, namespace: string): object[] {
   ];
 }
 
-/** A VM of the test guest: 1 core, 256Mi, kernel boot, the given networks, disks and user data. */
-export function guestVm(namespace: string, name: string, spec: { networks?: object[]; disks?: object[]; userData?: string; runStrategy?: string; cpu?: number; nodeSelector?: Record<string, string>; machine?: 'pc' | 'microvm' } = {}): object {
+/** A VM of the test guest: 1 core, 256Mi, kernel boot, the given networks, disks, Volumes and user data. */
+export function guestVm(namespace: string, name: string, spec: { networks?: object[]; disks?: object[]; volumes?: object[]; userData?: string; runStrategy?: string; cpu?: number; nodeSelector?: Record<string, string>; machine?: 'pc' | 'microvm' } = {}): object {
   return {
     apiVersion: 'compute.photoncloud.io/v1alpha1',
     kind: 'VirtualMachine',
@@ -184,6 +189,7 @@ export function guestVm(namespace: string, name: string, spec: { networks?: obje
       terminationGracePeriodSeconds: 5,
       ...(spec.networks ? { networks: spec.networks } : {}),
       ...(spec.disks ? { disks: spec.disks } : {}),
+      ...(spec.volumes ? { volumes: spec.volumes } : {}),
       ...(spec.userData ? { userData: spec.userData } : {}),
       ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
     },

@@ -72,6 +72,12 @@ export interface VirtualMachineSpec {
    */
   disks?: VirtualMachineDisk[];
   /**
+   * Volumes (storage.photoncloud.io) attached after the data disks, in list order, each to this VM
+   * alone. Entries added or removed while the VM runs are hot-plugged or unplugged (machine pc); the
+   * Volume outlives the VM.
+   */
+  volumes?: VirtualMachineVolume[];
+  /**
    * Network interfaces, in PCI order. The first one is primary: it carries the default route and the
    * VM's automatic DNS record. Omit for a VM without network.
    */
@@ -188,6 +194,21 @@ export interface VirtualMachineDisk {
 }
 
 /**
+ * A Volume attached to the VM.
+ */
+export interface VirtualMachineVolume {
+  /**
+   * Name of the attachment, unique within the VM and among its disks; also the serial number the guest
+   * sees.
+   */
+  name: string;
+  /**
+   * Name of a Volume, in the same namespace. Replace the entry to attach another.
+   */
+  volumeRef: string;
+}
+
+/**
  * A network interface: exactly one of subnetRef (a Port is created and owned by the VM) or portRef (an
  * existing Port is attached). ipAddress and securityGroupRefs only go with subnetRef; for portRef set
  * them on the Port.
@@ -258,6 +279,11 @@ export interface VirtualMachineStatus {
    */
   interfaces?: VirtualMachineInterface[];
   /**
+   * Each spec.volumes entry as the virtualmachine-controller resolved it: attachable (the Volume is
+   * ready and held by this VM) with where its blocks are, or why not.
+   */
+  volumes?: VirtualMachineStatusVolume[];
+  /**
    * What the node agent of status.nodeName observes of the VM's QEMU process, written by that agent
    * alone. The virtualmachine-controller derives printableStatus and Ready from it.
    */
@@ -289,6 +315,40 @@ export interface VirtualMachineInterface {
    * names in external_ids:iface-id so ovn-controller binds it.
    */
   portUID?: string;
+}
+
+/**
+ * One attachment.
+ */
+export interface VirtualMachineStatusVolume {
+  /**
+   * Name of the attachment (spec.volumes[].name).
+   */
+  name: string;
+  /**
+   * The Volume.
+   */
+  volumeRef?: string;
+  /**
+   * Whether the node may attach it now.
+   */
+  attachable?: boolean;
+  /**
+   * CamelCase reason when not attachable (VolumeNotFound, VolumeInUse, VolumeNotReady, ...).
+   */
+  reason?: string;
+  /**
+   * Human-readable details.
+   */
+  message?: string;
+  /**
+   * Ceph pool of the Volume's RBD image.
+   */
+  pool?: string;
+  /**
+   * The Volume's RBD image.
+   */
+  image?: string;
 }
 
 /**
@@ -331,9 +391,32 @@ export interface VirtualMachineRuntime {
    */
   startedAt?: string;
   /**
+   * Volumes plugged into the running QEMU (at boot or hot-plugged). A Volume stays held by the VM while
+   * it is listed here, even after its spec.volumes entry is gone.
+   */
+  volumes?: VirtualMachineStatusRuntimeVolume[];
+  /**
    * The node side of each network interface.
    */
   interfaces?: VirtualMachineStatusRuntimeInterface[];
+}
+
+/**
+ * One plugged Volume.
+ */
+export interface VirtualMachineStatusRuntimeVolume {
+  /**
+   * Name of the attachment (spec.volumes[].name).
+   */
+  name: string;
+  /**
+   * The Volume.
+   */
+  volumeRef?: string;
+  /**
+   * QEMU's device id of the plugged disk.
+   */
+  device?: string;
 }
 
 /**

@@ -1,0 +1,70 @@
+// A VM's Volumes on its node: which to attach at boot, which to hot-plug or unplug while it runs, and what to
+// report. The virtualmachine controller resolved each spec.volumes entry (status.volumes: attachable with pool
+// and image, or why not); this side only plugs attachable entries and unplugs what the spec no longer names —
+// never a Volume still named because it is briefly not attachable (a Ceph hiccup must not yank a live disk).
+import type { VirtualMachine, VirtualMachineStatusRuntimeVolume } from '../../apis/compute/v1alpha1/index.ts';
+import { errorMessage, type Logger } from '../../lib/logging.ts';
+import { UnplugPendingError, type HypervisorDriver, type PluggedVolume, type RbdVolumeSpec } from '../qemu/index.ts';
+
+/** How long one pass waits for a guest to release an unplugged disk before reporting it pending. */
+const UNPLUG_WAIT_MS = 10_000;
+
+/** The attachable Volumes of the VM's current spec, in spec order. */
+export function attachableVolumes(vm: VirtualMachine): RbdVolumeSpec[] {
+  const resolved = new Map((vm.status?.volumes ?? []).map((entry) => [entry.name, entry]));
+  return (vm.spec.volumes ?? []).flatMap((entry) => {
+    const status = resolved.get(entry.name);
+    return status?.attachable && status.volumeRef === entry.volumeRef && status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image }] : [];
+  });
+}
+
+/** Why the VM cannot boot with all its Volumes yet, or undefined when every one is attachable. */
+export function volumesBlocker(vm: VirtualMachine): { reason: string; message: string } | undefined {
+  const attachable = new Set(attachableVolumes(vm).map((volume) => volume.name));
+  const missing = (vm.spec.volumes ?? []).find((entry) => !attachable.has(entry.name));
+  if (!missing) return undefined;
+  const status = (vm.status?.volumes ?? []).find((entry) => entry.name === missing.name);
+  return { reason: 'WaitingForVolumes', message: `Volume ${missing.volumeRef} (${missing.name}): ${status?.message ?? 'not resolved yet'}` };
+}
+
+/** Makes the running QEMU's Volumes match: unplug what the spec dropped (or now names differently), plug what is attachable. */
+export async function syncVolumes(hypervisor: HypervisorDriver, vm: VirtualMachine, log: Logger): Promise<{ plugged: PluggedVolume[]; pending?: string }> {
+  const uid = vm.metadata.uid!;
+  const wanted = new Map(attachableVolumes(vm).map((volume) => [volume.name, volume]));
+  const named = new Map((vm.spec.volumes ?? []).map((entry) => [entry.name, entry]));
+  let pending: string | undefined;
+  for (const current of await hypervisor.volumes(uid)) {
+    const target = wanted.get(current.name);
+    const replaced = target && (target.pool !== current.pool || target.image !== current.image);
+    if (named.has(current.name) && !replaced) continue;
+    try {
+      await hypervisor.unplugVolume(uid, current.name, UNPLUG_WAIT_MS);
+      log.info('Volume unplugged', { volume: current.name, image: `${current.pool}/${current.image}` });
+    } catch (error) {
+      if (!(error instanceof UnplugPendingError)) throw error;
+      pending = error.message;
+    }
+  }
+  const plugged = await hypervisor.volumes(uid);
+  for (const volume of wanted.values()) {
+    if (plugged.some((entry) => entry.name === volume.name)) continue;
+    try {
+      await hypervisor.plugVolume(uid, volume);
+      log.info('Volume hot-plugged', { volume: volume.name, image: `${volume.pool}/${volume.image}` });
+    } catch (error) {
+      // The VM keeps running: a Volume that cannot be plugged now is reported, and tried again next pass.
+      pending = `cannot hot-plug Volume ${volume.name}: ${errorMessage(error)}`;
+      log.warn('Volume hot-plug failed', { volume: volume.name, error: errorMessage(error) });
+    }
+  }
+  return { plugged: await hypervisor.volumes(uid), ...(pending ? { pending } : {}) };
+}
+
+/** runtime.volumes: what is plugged, named by the Volume each attachment was for (from the spec or the last report). */
+export function volumesReport(vm: VirtualMachine, plugged: readonly PluggedVolume[]): VirtualMachineStatusRuntimeVolume[] | undefined {
+  if (plugged.length === 0) return undefined;
+  const fromSpec = new Map((vm.spec.volumes ?? []).map((entry) => [entry.name, entry.volumeRef]));
+  const fromReport = new Map((vm.status?.runtime?.volumes ?? []).map((entry) => [entry.name, entry.volumeRef]));
+  const fromStatus = new Map((vm.status?.volumes ?? []).map((entry) => [`${entry.pool}/${entry.image}`, entry.volumeRef]));
+  return plugged.map((entry) => ({ name: entry.name, volumeRef: fromStatus.get(`${entry.pool}/${entry.image}`) ?? fromReport.get(entry.name) ?? fromSpec.get(entry.name), device: entry.device }));
+}

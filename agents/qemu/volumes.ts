@@ -1,0 +1,84 @@
+// Hot-plugging RBD Volumes into a running QEMU over QMP: what is plugged (devices `vol-<name>-dev` under
+// /machine/peripheral, with the pool/image of their `vol-<name>` block node), plug (the Ceph key's secret
+// object if missing, blockdev-add, device_add) and unplug (device_del — the guest must let go, by ACPI PCI
+// hot-unplug — then blockdev-del). Each step checks first, so a plug or unplug interrupted at any point is
+// finished by calling it again.
+import { cephKeySecret, rbdBlockdev, volumeDevice, VmSpecError, type CephAccess, type Machine, type RbdVolumeSpec } from './argv.ts';
+import { QmpCommandError, type QmpClient } from './qmp.ts';
+
+export interface PluggedVolume {
+  name: string;
+  /** QEMU's device id. */
+  device: string;
+  pool?: string;
+  image?: string;
+}
+
+/** A guest that did not release a device within the time given (it may still, later). */
+export class UnplugPendingError extends Error {}
+
+interface BlockNode {
+  'node-name'?: string;
+  drv?: string;
+  file?: string;
+}
+
+export async function pluggedVolumes(qmp: QmpClient, timeoutMs: number): Promise<PluggedVolume[]> {
+  const peripherals = await qmp.execute<{ name: string }[]>('qom-list', { path: '/machine/peripheral' }, { timeoutMs });
+  const nodes = await qmp.execute<BlockNode[]>('query-named-block-nodes', { flat: true }, { timeoutMs });
+  const plugged: PluggedVolume[] = [];
+  for (const { name: device } of peripherals) {
+    const match = /^vol-(.+)-dev$/.exec(device);
+    if (!match) continue;
+    const node = nodes.find((entry) => entry['node-name'] === `vol-${match[1]}` && entry.drv === 'rbd');
+    plugged.push({ name: match[1], device, ...rbdTarget(node?.file) });
+  }
+  return plugged;
+}
+
+/** The pool and image QEMU shows for an rbd node (its filename is `json:{...}`). */
+function rbdTarget(file: string | undefined): { pool?: string; image?: string } {
+  if (!file?.startsWith('json:')) return {};
+  try {
+    const parsed = JSON.parse(file.slice('json:'.length)) as { pool?: string; image?: string };
+    return { pool: parsed.pool, image: parsed.image };
+  } catch {
+    return {};
+  }
+}
+
+export async function plugVolume(qmp: QmpClient, volume: RbdVolumeSpec, ceph: CephAccess, machine: Machine, timeoutMs: number): Promise<void> {
+  if (machine !== 'pc') throw new VmSpecError(`machine ${machine} has no PCI bus to hot-plug into: its Volumes attach at the next start`);
+  const blockdev = rbdBlockdev(volume, ceph);
+  const objects = await qmp.execute<{ name: string }[]>('qom-list', { path: '/objects' }, { timeoutMs });
+  if (!objects.some((object) => object.name === cephKeySecret(ceph).id)) await qmp.execute('object-add', cephKeySecret(ceph), { timeoutMs });
+  const nodes = await qmp.execute<BlockNode[]>('query-named-block-nodes', { flat: true }, { timeoutMs });
+  if (!nodes.some((node) => node['node-name'] === blockdev['node-name'])) await qmp.execute('blockdev-add', blockdev, { timeoutMs });
+  const peripherals = await qmp.execute<{ name: string }[]>('qom-list', { path: '/machine/peripheral' }, { timeoutMs });
+  const device = volumeDevice(volume, machine);
+  if (!peripherals.some((entry) => entry.name === device.id)) await qmp.execute('device_add', device, { timeoutMs });
+}
+
+/**
+ * Asks the guest to release the Volume's device and, once it has, closes the image. Resolves when the image is
+ * closed; rejects with UnplugPendingError when the guest has not released it within waitMs (call again later).
+ */
+export async function unplugVolume(qmp: QmpClient, name: string, waitMs: number, timeoutMs: number): Promise<void> {
+  const device = `vol-${name}-dev`;
+  const present = async () => (await qmp.execute<{ name: string }[]>('qom-list', { path: '/machine/peripheral' }, { timeoutMs })).some((entry) => entry.name === device);
+  if (await present()) {
+    try {
+      await qmp.execute('device_del', { id: device }, { timeoutMs });
+    } catch (error) {
+      // "already in the process of unplug": asked before, still waiting for the guest.
+      if (!(error instanceof QmpCommandError) || !/in the process of unplug/i.test(error.message)) throw error;
+    }
+    const deadline = Date.now() + waitMs;
+    while (await present()) {
+      if (Date.now() > deadline) throw new UnplugPendingError(`the guest has not released ${device} (ACPI PCI hot-unplug) within ${Math.round(waitMs / 1000)} s`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  const nodes = await qmp.execute<BlockNode[]>('query-named-block-nodes', { flat: true }, { timeoutMs });
+  if (nodes.some((node) => node['node-name'] === `vol-${name}`)) await qmp.execute('blockdev-del', { 'node-name': `vol-${name}` }, { timeoutMs });
+}

@@ -1,0 +1,38 @@
+// Each spec.volumes entry of a VM, resolved for its node agent (status.volumes): attachable — the Volume is
+// ready, held by this VM (the volume controller's status.attachedTo) and on Ceph — with the pool and image the
+// agent plugs in, or why not. Pure. The agent attaches only attachable entries, so a Volume another VM holds
+// is never opened twice, and the agent needs to read nothing but its own VMs.
+import { findCondition } from '../../apis/meta/conditions.ts';
+import type { VirtualMachine, VirtualMachineStatusVolume } from '../../apis/compute/v1alpha1/index.ts';
+import type { Volume } from '../../apis/storage/v1alpha1/index.ts';
+
+export function volumeAttachments(vm: VirtualMachine, volumeNamed: (name: string) => Volume | undefined): VirtualMachineStatusVolume[] {
+  const seen = new Set<string>();
+  return (vm.spec.volumes ?? []).map((entry): VirtualMachineStatusVolume => {
+    const base = { name: entry.name, volumeRef: entry.volumeRef };
+    const no = (reason: string, message: string): VirtualMachineStatusVolume => ({ ...base, attachable: false, reason, message });
+    if (seen.has(entry.volumeRef)) return no('DuplicateVolume', `Volume ${entry.volumeRef} is attached by an earlier entry of this VM`);
+    seen.add(entry.volumeRef);
+    const volume = volumeNamed(entry.volumeRef);
+    if (!volume) return no('VolumeNotFound', `Volume ${entry.volumeRef} does not exist yet`);
+    if (volume.metadata.deletionTimestamp) return no('VolumeDeleting', `Volume ${entry.volumeRef} is being deleted`);
+    const holder = volume.status?.attachedTo;
+    if (holder?.uid !== vm.metadata.uid) {
+      return holder?.uid ? no('VolumeInUse', `Volume ${entry.volumeRef} is attached to VirtualMachine ${holder.virtualMachine}`) : no('WaitingForAttachment', `Volume ${entry.volumeRef} is not attached to this VM yet`);
+    }
+    if ((holder!.node ?? '') !== (vm.status?.nodeName ?? '')) return no('VolumeMoving', `Volume ${entry.volumeRef} is still attached on node ${holder!.node ?? '(none)'}: waiting for it to follow this VM to ${vm.status?.nodeName ?? 'a node'}`);
+    const ready = findCondition(volume.status?.conditions, 'Ready');
+    const backend = volume.status?.backend;
+    if (ready?.status !== 'True' || !backend?.image) return no('VolumeNotReady', `Volume ${entry.volumeRef}: ${ready?.message ?? 'not provisioned yet'}`);
+    if (backend.type !== 'ceph-rbd' || !backend.pool) return no('Unsupported', `Volume ${entry.volumeRef} is ${backend.type}: only ceph-rbd Volumes are attached yet`);
+    return { ...base, attachable: true, pool: backend.pool, image: backend.image };
+  });
+}
+
+/** VolumesReady: every entry attachable, or the first that is not. */
+export function volumesCondition(attachments: readonly VirtualMachineStatusVolume[]) {
+  const blocked = attachments.find((entry) => !entry.attachable);
+  if (blocked) return { type: 'VolumesReady', status: 'False' as const, reason: blocked.reason!, message: `${blocked.name}: ${blocked.message}` };
+  if (attachments.length === 0) return { type: 'VolumesReady', status: 'True' as const, reason: 'NoVolumes', message: 'no Volumes' };
+  return { type: 'VolumesReady', status: 'True' as const, reason: 'VolumesAttachable', message: `${attachments.length} Volume(s) held by this VM and ready` };
+}
