@@ -7,6 +7,7 @@
 //   photon controller-manager [flags]   the controllers (see `photon controller-manager --help`)
 //   photon ovn-local [flags]            a local OVN in the foreground (see `photon ovn-local --help`)
 //   photon dns-local [flags]            a local PowerDNS in the foreground (see `photon dns-local --help`)
+//   photon ceph-local [flags]           a local one-node Ceph in the foreground (see `photon ceph-local --help`)
 //   photon all-in-one [flags]           every component on this machine, on embedded defaults (`npm start`)
 //   photon token-keys, photon kubeconfig  administrators' commands on a control-plane machine (keys, tokens)
 //   photon login --server URL --user NAME  a user's password login, written into their kubeconfig
@@ -31,6 +32,7 @@ const COMPONENTS: Record<string, string> = {
   'controller-manager': 'controllers/main.ts',
   'ovn-local': 'agents/ovn-local/main.ts',
   'dns-local': 'agents/pdns/main.ts',
+  'ceph-local': 'agents/ceph/main.ts',
   agent: 'agents/node/main.ts',
   cordon: 'cli/cordon/cordon-main.ts',
   uncordon: 'cli/cordon/uncordon-main.ts',
@@ -53,6 +55,7 @@ Commands:
   cordon NODE          keep new VMs off a Node (spec.unschedulable); uncordon NODE lets them back
   ovn-local            run a local OVN (NB/SB databases, ovn-northd) in the foreground under $PHOTON_HOME/ovn
   dns-local            run a local PowerDNS Authoritative (public Zones) in the foreground under $PHOTON_HOME/dns
+  ceph-local           run a local one-node Ceph (Volumes) in the foreground under $PHOTON_HOME/ceph
   encryption           manage the keys that encrypt Secrets at rest (list, add-key, remove-key)
   audit verify FILE    check an audit log's hash chain (exit 1 naming the first broken line)
   token-keys           manage the keys that sign tokens (list, rotate, remove KID)
@@ -69,8 +72,8 @@ type AllInOnePortFlag = keyof typeof ALL_IN_ONE_PORT_FLAGS;
 const ALL_IN_ONE_USAGE = `Usage: photon all-in-one [flags]
 
 Runs the API server, the controller manager, when OVN is installed a local OVN (photon ovn-local), when PowerDNS is
-installed a local authoritative DNS server for public Zones (photon dns-local), and when QEMU
-is installed too (and photon runs as root) a node agent for this machine on a local chassis (photon agent), as
+installed a local authoritative DNS server for public Zones (photon dns-local), when Ceph is installed a local
+one-node Ceph for Volumes (photon ceph-local, data in $PHOTON_HOME/ceph), and when QEMU is installed too (and photon runs as root) a node agent for this machine on a local chassis (photon agent), as
 children that never outlive it: SIGINT/SIGTERM stop them gracefully, and if photon itself dies (even by SIGKILL)
 the kernel kills them (setpriv --pdeathsig, util-linux). The local OVN starts first; if it cannot serve (say a
 port is taken) the all-in-one exits 1 naming the port, before anything else starts.
@@ -316,6 +319,16 @@ async function allInOne(args: string[]): Promise<void> {
   } else {
     process.stderr.write('photon: PowerDNS is not installed (apt-get install pdns-server pdns-backend-sqlite3 sqlite3); public Zones will report DNSUnavailable\n');
   }
+  let cephArgs: string[] = [];
+  if (['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph', 'rbd'].every(installed)) {
+    const report = (await supervisor.add({ name: 'ceph-local', args: ['--home', home, '--ready-fd', '3'], readyFd: true })) as { client: { conf: string; id: string; keyring: string }; monHost: string } | undefined;
+    if (!report) return;
+    cephArgs = ['--ceph-conf', report.client.conf, '--ceph-keyring', report.client.keyring, '--ceph-id', report.client.id];
+    managerArgs.push(...cephArgs);
+    process.stderr.write(`photon: Volumes are RBD images in a local one-node Ceph (monitor ${report.monHost}): ceph --conf ${report.client.conf} -s\n`);
+  } else {
+    process.stderr.write('photon: Ceph is not installed (apt-get install ceph-mon ceph-mgr ceph-osd ceph-common qemu-block-extra); ceph-rbd Volumes will report CephUnavailable\n');
+  }
   await supervisor.add({ name: 'apiserver', args: rest });
   await supervisor.add({ name: 'controller-manager', args: managerArgs });
   if (withAgent !== true) {
@@ -324,7 +337,7 @@ async function allInOne(args: string[]): Promise<void> {
   }
   if (!chassis) return;
   const agentArgs = await localAgentArgs(home, chassis);
-  if (agentArgs) await supervisor.add({ name: 'agent', args: agentArgs });
+  if (agentArgs) await supervisor.add({ name: 'agent', args: [...agentArgs, ...cephArgs] });
 }
 
 /** What ovn-local reports about the chassis it runs (agents/ovn-local/local.ts). */

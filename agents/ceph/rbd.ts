@@ -83,6 +83,10 @@ export class CephRbdDriver implements BlockStorageDriver {
   constructor(private readonly client: CephClientConfig) {}
 
   async ensurePool(pool: string, replicas: number): Promise<void> {
+    // A pool with more copies than OSDs never becomes active, and everything on it (even `rbd pool init`)
+    // blocks: say so instead.
+    const osds = JSON.parse((await this.ceph(['osd', 'stat', '--format', 'json'])).stdout) as { num_in_osds?: number };
+    if ((osds.num_in_osds ?? 0) < replicas) throw new RbdError(`a pool with ${replicas} copies needs ${replicas} OSDs; the cluster has ${osds.num_in_osds ?? 0} in`, undefined, 'NotEnoughOSDs');
     const pools = JSON.parse((await this.ceph(['osd', 'pool', 'ls', '--format', 'json'])).stdout) as string[];
     if (!pools.includes(pool)) {
       await this.ceph(['osd', 'pool', 'create', pool]);

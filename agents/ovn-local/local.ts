@@ -16,6 +16,7 @@
 //   (listeners.ts); anything else fails loudly, naming the port, its holder when visible, and the flag.
 // - A daemon still holding one of our pidfiles (another instance on this PHOTON_HOME, or a detached daemon
 //   an older version left behind) is reported rather than fought over: its database is locked anyway.
+import { addUplink } from './uplink.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import {
@@ -259,6 +260,8 @@ export async function startLocalOvn(options: LocalOvnOptions): Promise<LocalOvn>
         await probeChecked('ip', ['netns', 'add', layout.chassisNetns], cenv);
         await probeChecked('ip', ['-n', layout.chassisNetns, 'link', 'set', 'lo', 'up'], cenv);
       }
+      // QEMUs run in this namespace, beside their taps: the uplink lets them reach the local Ceph on the host.
+      await addUplink(layout.chassisNetns);
       const vswitchd = launch('ovs-vswitchd (chassis)', cdir, 'vswitchd', 'ovs-vswitchd', vswitchdArgs({ dir: cdir, name: 'vswitchd', db }), ['ip', 'netns', 'exec', layout.chassisNetns]);
       const controller = launch('ovn-controller (chassis)', cdir, 'ovn-controller', 'ovn-controller', ovnControllerArgs({ dir: cdir, name: 'ovn-controller', db }));
       await until(`chassis ${CHASSIS_NAME} in the southbound database`, async () => {

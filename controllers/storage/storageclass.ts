@@ -38,7 +38,7 @@ export function storageClassReconciler(deps: StorageDeps, informers: StorageInfo
       try {
         await deps.rbd.ensurePool(pool, replicas);
       } catch (error) {
-        if (error instanceof RbdError) return { readiness: notReady('CephError', error.message), status: { pool }, requeueAfterMs: CEPH_RETRY_MS };
+        if (error instanceof RbdError) return { readiness: notReady(error.reason, error.message), status: { pool }, requeueAfterMs: CEPH_RETRY_MS };
         throw error;
       }
       return { readiness: ready('PoolReady', `Ceph pool ${pool} holds ${replicas} ${replicas === 1 ? 'copy' : 'copies'} of every block`), status: { pool } };

@@ -19,11 +19,13 @@ describe('CephRbdDriver on a real Ceph', () => {
     await driver.ensurePool('photon-test', 1);
     expect(await ceph.ceph('osd', 'pool', 'get', 'photon-test', 'size')).toEqual(expect.objectContaining({ size: 1 }));
     expect(await ceph.ceph('osd', 'pool', 'application', 'get', 'photon-test')).toEqual({ rbd: {} });
-    // Replication follows the class: raised, then lowered again.
-    await driver.ensurePool('photon-test', 2);
+    // Replication follows the class: changed by hand, it is put back.
+    await ceph.cephText('osd', 'pool', 'set', 'photon-test', 'size', '2');
     expect(await ceph.ceph('osd', 'pool', 'get', 'photon-test', 'size')).toEqual(expect.objectContaining({ size: 2 }));
     await driver.ensurePool('photon-test', 1);
     expect(await ceph.ceph('osd', 'pool', 'get', 'photon-test', 'size')).toEqual(expect.objectContaining({ size: 1 }));
+    // More copies than OSDs would leave the pool inactive and every call on it hanging: refused, saying why.
+    await expect(driver.ensurePool('photon-three', 3)).rejects.toMatchObject({ reason: 'NotEnoughOSDs', message: 'a pool with 3 copies needs 3 OSDs; the cluster has 1 in' });
   }, 120_000);
 
   it('creates, grows and removes an image; repeating each is harmless; shrinking is refused', async () => {
