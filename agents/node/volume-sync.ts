@@ -65,6 +65,9 @@ export function volumesReport(vm: VirtualMachine, plugged: readonly PluggedVolum
   if (plugged.length === 0) return undefined;
   const fromSpec = new Map((vm.spec.volumes ?? []).map((entry) => [entry.name, entry.volumeRef]));
   const fromReport = new Map((vm.status?.runtime?.volumes ?? []).map((entry) => [entry.name, entry.volumeRef]));
-  const fromStatus = new Map((vm.status?.volumes ?? []).map((entry) => [`${entry.pool}/${entry.image}`, entry.volumeRef]));
+  // Only entries with a pool and an image: unresolved entries have neither, and keying them as "undefined/undefined"
+  // matched a plugged disk whose target QEMU did not show, reporting it as an unrelated Volume (which the volume
+  // controller would then count as held here, and the disk's real Volume as free).
+  const fromStatus = new Map((vm.status?.volumes ?? []).filter((entry) => entry.pool && entry.image).map((entry) => [`${entry.pool}/${entry.image}`, entry.volumeRef]));
   return plugged.map((entry) => ({ name: entry.name, volumeRef: fromStatus.get(`${entry.pool}/${entry.image}`) ?? fromReport.get(entry.name) ?? fromSpec.get(entry.name), device: entry.device }));
 }

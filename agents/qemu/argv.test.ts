@@ -143,3 +143,79 @@ describe('qemuArgv', () => {
     expect(() => vmPaths('relative', UID)).toThrow(/absolute/);
   });
 });
+
+describe('qemuArgv: RBD Volumes', () => {
+  const ceph = { conf: '/etc/photon/ceph.conf', user: 'photon', keyFile: `/var/lib/photon/vms/${UID}/ceph.key` };
+  const volumes = [
+    { name: 'data', pool: 'photon-fast', image: 'vol-1b2c' },
+    { name: 'logs-2024', pool: 'photon-slow', image: 'vol-9f8e' },
+  ];
+  const withVolumes: VmSpec = { ...base, volumes, ceph };
+
+  it('one secret object with the key file, then a JSON rbd blockdev and a virtio-blk device per Volume, after the data disks', () => {
+    const argv = qemuArgv(withVolumes, paths);
+    expect(after(argv, '-object')).toEqual([`secret,id=ceph-key,file=/var/lib/photon/vms/${UID}/ceph.key,format=base64`]);
+    expect(after(argv, '-blockdev').map((arg) => JSON.parse(arg))).toEqual([
+      { driver: 'rbd', 'node-name': 'vol-data', pool: 'photon-fast', image: 'vol-1b2c', conf: '/etc/photon/ceph.conf', user: 'photon', 'key-secret': 'ceph-key', 'auth-client-required': ['cephx'] },
+      { driver: 'rbd', 'node-name': 'vol-logs-2024', pool: 'photon-slow', image: 'vol-9f8e', conf: '/etc/photon/ceph.conf', user: 'photon', 'key-secret': 'ceph-key', 'auth-client-required': ['cephx'] },
+    ]);
+    expect(after(argv, '-device')).toEqual([
+      'virtio-blk-pci,drive=disk0,id=disk0-dev',
+      'virtio-blk-pci,drive=vol-data,id=vol-data-dev,serial=data',
+      'virtio-blk-pci,drive=vol-logs-2024,id=vol-logs-2024-dev,serial=logs-2024',
+      'virtio-net-pci,netdev=net0,mac=0a:00:00:00:00:01,id=net0-dev',
+    ]);
+    // The secret is defined before any blockdev refers to it; the key itself is never on the command line.
+    expect(argv.indexOf('-object')).toBeLessThan(argv.indexOf('-blockdev'));
+    expect(argv.indexOf('-blockdev')).toBeGreaterThan(argv.lastIndexOf('-drive'));
+    expect(argv.join(' ')).not.toMatch(/AQ[A-Za-z0-9+/]{20,}/);
+  });
+
+  it('microvm: virtio-blk-device', () => {
+    const argv = qemuArgv({ ...withVolumes, machine: 'microvm', accel: 'kvm' }, paths);
+    expect(after(argv, '-device')).toContain('virtio-blk-device,drive=vol-data,id=vol-data-dev,serial=data');
+    expect(after(argv, '-device').filter((device) => device.includes('vol-'))).toEqual([
+      'virtio-blk-device,drive=vol-data,id=vol-data-dev,serial=data',
+      'virtio-blk-device,drive=vol-logs-2024,id=vol-logs-2024-dev,serial=logs-2024',
+    ]);
+  });
+
+  it('a key file path with commas stays one file= value', () => {
+    const argv = qemuArgv({ ...withVolumes, ceph: { ...ceph, keyFile: '/keys/a,format=raw,file=/etc/shadow' } }, paths);
+    expect(parseOptions(after(argv, '-object')[0])).toEqual([['secret', ''], ['id', 'ceph-key'], ['file', '/keys/a,format=raw,file=/etc/shadow'], ['format', 'base64']]);
+  });
+
+  it('no Volumes: no secret object, no blockdev, and ceph is not needed', () => {
+    for (const spec of [base, { ...base, volumes: [] }, { ...base, volumes: [], ceph }]) {
+      const argv = qemuArgv(spec, paths);
+      expect(argv).not.toContain('-object');
+      expect(argv).not.toContain('-blockdev');
+    }
+  });
+
+  it('a 20-character name is the longest a virtio-blk serial holds', () => {
+    const name = 'a'.repeat(19) + '1';
+    expect(after(qemuArgv({ ...withVolumes, volumes: [{ name, pool: 'p', image: 'i' }] }, paths), '-device')).toContain(`virtio-blk-pci,drive=vol-${name},id=vol-${name}-dev,serial=${name}`);
+  });
+
+  it.each<[string, Partial<VmSpec>, RegExp]>([
+    ['Volumes without ceph', { volumes, ceph: undefined }, /volumes need ceph/],
+    ['a Volume name over 20 characters', { volumes: [{ name: 'a'.repeat(21), pool: 'p', image: 'i' }] }, /volume name must be 1-20/],
+    ['an empty Volume name', { volumes: [{ name: '', pool: 'p', image: 'i' }] }, /volume name must be 1-20/],
+    ['a Volume name with a comma', { volumes: [{ name: 'a,serial=x', pool: 'p', image: 'i' }] }, /volume name must be 1-20/],
+    ['a Volume name with capitals', { volumes: [{ name: 'Data', pool: 'p', image: 'i' }] }, /volume name must be 1-20/],
+    ['a Volume name ending in a dash', { volumes: [{ name: 'data-', pool: 'p', image: 'i' }] }, /volume name must be 1-20/],
+    ['a pool with a space', { volumes: [{ name: 'data', pool: 'my pool', image: 'i' }] }, /volume data: pool and image must be Ceph names, not "my pool\/i"/],
+    ['a pool with a slash', { volumes: [{ name: 'data', pool: 'a/b', image: 'i' }] }, /pool and image must be Ceph names/],
+    ['an image with a slash', { volumes: [{ name: 'data', pool: 'p', image: '../i' }] }, /pool and image must be Ceph names/],
+    ['an image with a space', { volumes: [{ name: 'data', pool: 'p', image: 'i j' }] }, /pool and image must be Ceph names/],
+    ['an image naming a snapshot', { volumes: [{ name: 'data', pool: 'p', image: 'i@snap' }] }, /pool and image must be Ceph names/],
+    ['a relative ceph.conf', { volumes, ceph: { conf: 'ceph.conf', user: 'photon', keyFile: '/k' } }, /ceph.conf "ceph.conf" must be an absolute path/],
+    ['a ceph.conf with a comma', { volumes, ceph: { conf: '/a,b.conf', user: 'photon', keyFile: '/k' } }, /ceph.conf must not contain ','/],
+    ['a relative key file', { volumes, ceph: { conf: '/c', user: 'photon', keyFile: 'ceph.key' } }, /ceph.keyFile "ceph.key" must be an absolute path/],
+    ['a ceph user with a space', { volumes, ceph: { conf: '/c', user: 'client admin', keyFile: '/k' } }, /ceph.user must be a Ceph client name/],
+  ])('refuses %s', (_what, patch, message) => {
+    expect(() => qemuArgv({ ...withVolumes, ...patch }, paths)).toThrow(VmSpecError);
+    expect(() => qemuArgv({ ...withVolumes, ...patch }, paths)).toThrow(message);
+  });
+});

@@ -48,7 +48,11 @@ export function volumeSpecProblems(spec: VolumeSpec | undefined, old?: VolumeSpe
   const problems: SpecProblem[] = [];
   if (!spec) return problems;
   const bytes = volumeBytes(spec.size);
-  if (bytes === undefined || bytes === 0) problems.push({ field: 'spec.size', value: spec.size, message: 'must be a positive size, e.g. 10Gi' });
+  // A well-formed size past 2^53 bytes (10Pi, the CRD's pattern takes it) does not parse at all: it is too big, and
+  // telling the user it "must be a positive size" was wrong.
+  const wellFormed = typeof spec.size === 'string' && /^0*[1-9][0-9]*(\.[0-9]{1,30})?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.test(spec.size);
+  if (bytes === undefined && wellFormed) problems.push({ field: 'spec.size', value: spec.size, message: `must be at most ${formatBytes(MAX_VOLUME_BYTES)}` });
+  else if (bytes === undefined || bytes === 0) problems.push({ field: 'spec.size', value: spec.size, message: 'must be a positive size, e.g. 10Gi' });
   else if (bytes > MAX_VOLUME_BYTES) problems.push({ field: 'spec.size', value: spec.size, message: `must be at most ${formatBytes(MAX_VOLUME_BYTES)}` });
   if (spec.source?.imageRef && spec.source.snapshotRef) problems.push({ field: 'spec.source', value: spec.source, message: 'give at most one of imageRef and snapshotRef' });
   const oldBytes = volumeBytes(old?.size);
