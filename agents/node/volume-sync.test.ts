@@ -112,6 +112,17 @@ describe('syncVolumes', () => {
     expect(unresolved.calls).toEqual([]);
   });
 
+  it('an entry pointed at another Volume that is not attachable yet: the old Volume is unplugged at once (no swap deadlock)', async () => {
+    const fake = fakeHypervisor([plugged('a', 'img-va')]);
+    const result = await syncVolumes(fake.driver, vm([['a', 'vb']], [no('a', 'vb', 'VolumeInUse', 'Volume vb is attached to VirtualMachine web-2')], [{ name: 'a', volumeRef: 'va', device: 'vol-a-dev' }]), log);
+    expect(fake.calls).toEqual(['unplug a']);
+    expect(result).toEqual({ plugged: [] });
+    // The same Volume still named, reported and briefly not attachable: left alone.
+    const same = fakeHypervisor([plugged('a', 'img-va')]);
+    await syncVolumes(same.driver, vm([['a', 'va']], [no('a', 'va')], [{ name: 'a', volumeRef: 'va', device: 'vol-a-dev' }]), log);
+    expect(same.calls).toEqual([]);
+  });
+
   it('an entry now resolved to another pool or image is unplugged, then the new image plugged', async () => {
     const fake = fakeHypervisor([plugged('a', 'img-old'), plugged('b', 'img-vb', 'old-pool')]);
     const result = await syncVolumes(fake.driver, vm([['a', 'vnew'], ['b', 'vb']], [ok('a', 'vnew'), ok('b', 'vb')]), log);

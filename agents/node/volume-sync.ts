@@ -32,11 +32,17 @@ export async function syncVolumes(hypervisor: HypervisorDriver, vm: VirtualMachi
   const uid = vm.metadata.uid!;
   const wanted = new Map(attachableVolumes(vm).map((volume) => [volume.name, volume]));
   const named = new Map((vm.spec.volumes ?? []).map((entry) => [entry.name, entry]));
+  // Which Volume each plugged attachment was for, as this node last reported it.
+  const reported = new Map((vm.status?.runtime?.volumes ?? []).map((entry) => [entry.name, entry.volumeRef]));
   let pending: string | undefined;
   for (const current of await hypervisor.volumes(uid)) {
     const target = wanted.get(current.name);
     const replaced = target && (target.pool !== current.pool || target.image !== current.image);
-    if (named.has(current.name) && !replaced) continue;
+    // The entry now names another Volume (which may not be attachable yet): the old one must go now, or it stays
+    // held by this VM and two VMs swapping Volumes would wait on each other forever.
+    const previously = reported.get(current.name);
+    const retargeted = previously !== undefined && named.get(current.name)?.volumeRef !== previously;
+    if (named.has(current.name) && !replaced && !retargeted) continue;
     try {
       await hypervisor.unplugVolume(uid, current.name, UNPLUG_WAIT_MS);
       log.info('Volume unplugged', { volume: current.name, image: `${current.pool}/${current.image}` });
