@@ -11,6 +11,8 @@
 //     Running → its name answered (dns.ts)
 //   - LoadBalancer create → first connection through the VIP against the same VIP made with ovn-nbctl, and a
 //     backend failure → out of rotation and → status offline (lb.ts)
+//   - Volume create, VolumeSnapshot and restore → ready on a one-node Ceph against the same by hand with `rbd`,
+//     and sequential writes from a TCG guest to an attached Volume against `rbd bench` (volumes.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -28,6 +30,7 @@ import { benchNetwork } from './network.ts';
 import { benchCompute } from './compute.ts';
 import { benchDns } from './dns.ts';
 import { benchLoadBalancers } from './lb.ts';
+import { benchVolumes } from './volumes.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
     await benchCompute(COUNTS.vms);
     await benchDns({ records: COUNTS.dnsRecords, updates: COUNTS.dnsUpdates, vms: COUNTS.dnsVms });
     await benchLoadBalancers({ rounds: quick ? 3 : 10 });
+    await benchVolumes({ rounds: quick ? 3 : 10, writeMiB: quick ? 64 : 256, passes: quick ? 2 : 3 });
   } finally {
     await apiserver?.stop();
     await etcd.stop();

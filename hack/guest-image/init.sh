@@ -5,6 +5,7 @@
 #   ping <address> ok|failed for each user-data line "ping <address>"
 #   resolve <name> <addresses>|failed for each user-data line "resolve <name>"
 #   serve <port> ok|failed  for each user-data line "serve <port> <text>" (an HTTP server in the background)
+#   bench-write <dev> <MiB> <ms>|failed…  for each user-data line "bench-write <dev> <MiB>" (raw sequential writes)
 #   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
 #   ready                   when all of the above is done
 #   disk-added=<dev> serial=<serial> sectors=<n>[ text=<text>] | disk-removed=<dev>   later, as disks are hot-plugged
@@ -162,6 +163,38 @@ while IFS= read -r line || [ -n "$line" ]; do
       else
         say "write-error=no data disk"
       fi
+      ;;
+    'bench-write '*)
+      # Sequential writes straight to a raw disk, for benchmarks: "bench-write <dev> <MiB>" writes <MiB> MiB of
+      # zeroes to /dev/<dev> from its start in 1 MiB blocks (O_DIRECT, fsync at the end) and prints the time
+      # taken in milliseconds (/proc/uptime, 10 ms steps). Destroys what the disk held, so a mounted disk (the
+      # data disk) and one smaller than <MiB> are refused.
+      set -f
+      set -- ${line#bench-write }
+      set +f
+      dev=${1-} mib=${2-}
+      case "$#:$dev:$mib" in
+        2:vd[a-z]:[1-9] | 2:vd[a-z]:[1-9][0-9] | 2:vd[a-z]:[1-9][0-9][0-9] | 2:vd[a-z]:[1-9][0-9][0-9][0-9] | 2:vd[a-z]:[1-9][0-9][0-9][0-9][0-9])
+          if ! wait_for "/dev/$dev"; then
+            say "bench-write $dev $mib failed: no /dev/$dev"
+          elif grep -q "^/dev/$dev " /proc/mounts; then
+            say "bench-write $dev $mib failed: /dev/$dev is mounted"
+          elif [ $((mib * 2048)) -gt "$(cat "/sys/block/$dev/size")" ]; then
+            say "bench-write $dev $mib failed: /dev/$dev is smaller than $mib MiB"
+          else
+            up=$(cut -d ' ' -f 1 /proc/uptime)
+            if dd if=/dev/zero of="/dev/$dev" bs=1M count="$mib" oflag=direct conv=fsync 2>/dev/null; then
+              done_at=$(cut -d ' ' -f 1 /proc/uptime)
+              # Centiseconds without the dot (and without leading zeroes, which $(( )) would read as octal).
+              start_cs=$(echo "$up" | tr -d . | sed 's/^0*//') end_cs=$(echo "$done_at" | tr -d . | sed 's/^0*//')
+              say "bench-write $dev $mib $(((${end_cs:-0} - ${start_cs:-0}) * 10))"
+            else
+              say "bench-write $dev $mib failed: dd failed"
+            fi
+          fi
+          ;;
+        *) say "bench-write failed: expected bench-write <vdX> <MiB 1-99999>" ;;
+      esac
       ;;
     poweroff) poweroff_after_ready=1 ;;
     *) say "userdata-error=unknown command: $line" ;;
