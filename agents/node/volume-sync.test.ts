@@ -74,6 +74,11 @@ function fakeHypervisor(initial: PluggedVolume[], behaviour: { plugError?: Error
       if (error) throw error;
       current = current.filter((entry) => entry.name !== name);
     },
+    async resizeVolume(uid: string, name: string, sizeBytes: number) {
+      expect(uid).toBe(UID);
+      calls.push(`resize ${name} ${sizeBytes}`);
+      current = current.map((entry) => (entry.name === name ? { ...entry, sizeBytes } : entry));
+    },
   };
   return { driver: driver as unknown as HypervisorDriver, calls, plugged: () => current };
 }
@@ -121,6 +126,12 @@ describe('syncVolumes', () => {
     const same = fakeHypervisor([plugged('a', 'img-va')]);
     await syncVolumes(same.driver, vm([['a', 'va']], [no('a', 'va')], [{ name: 'a', volumeRef: 'va', device: 'vol-a-dev' }]), log);
     expect(same.calls).toEqual([]);
+  });
+
+  it('a Volume grown in Ceph while plugged is grown in QEMU too; never shrunk', async () => {
+    const fake = fakeHypervisor([{ ...plugged('a', 'img-va'), sizeBytes: 64 << 20 }, { ...plugged('b', 'img-vb'), sizeBytes: 64 << 20 }]);
+    await syncVolumes(fake.driver, vm([['a', 'va'], ['b', 'vb']], [{ ...ok('a', 'va'), capacityBytes: 128 << 20 }, { ...ok('b', 'vb'), capacityBytes: 32 << 20 }]), log);
+    expect(fake.calls).toEqual([`resize a ${128 << 20}`]);
   });
 
   it('an entry now resolved to another pool or image is unplugged, then the new image plugged', async () => {

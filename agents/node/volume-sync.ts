@@ -14,7 +14,7 @@ export function attachableVolumes(vm: VirtualMachine): RbdVolumeSpec[] {
   const resolved = new Map((vm.status?.volumes ?? []).map((entry) => [entry.name, entry]));
   return (vm.spec.volumes ?? []).flatMap((entry) => {
     const status = resolved.get(entry.name);
-    return status?.attachable && status.volumeRef === entry.volumeRef && status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image }] : [];
+    return status?.attachable && status.volumeRef === entry.volumeRef && status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image, ...(status.capacityBytes ? { sizeBytes: status.capacityBytes } : {}) }] : [];
   });
 }
 
@@ -53,7 +53,17 @@ export async function syncVolumes(hypervisor: HypervisorDriver, vm: VirtualMachi
   }
   const plugged = await hypervisor.volumes(uid);
   for (const volume of wanted.values()) {
-    if (plugged.some((entry) => entry.name === volume.name)) continue;
+    const current = plugged.find((entry) => entry.name === volume.name);
+    if (current) {
+      // Grown in Ceph while attached: QEMU (and through it the guest) learns the new size.
+      if (volume.sizeBytes && current.sizeBytes && volume.sizeBytes > current.sizeBytes) {
+        await hypervisor.resizeVolume(uid, volume.name, volume.sizeBytes).then(
+          () => log.info('Volume grown online', { volume: volume.name, bytes: volume.sizeBytes }),
+          (error) => (pending = `cannot grow Volume ${volume.name} online: ${errorMessage(error)}`),
+        );
+      }
+      continue;
+    }
     try {
       await hypervisor.plugVolume(uid, volume);
       log.info('Volume hot-plugged', { volume: volume.name, image: `${volume.pool}/${volume.image}` });

@@ -40,6 +40,8 @@ export interface RbdVolumeSpec {
   name: string;
   pool: string;
   image: string;
+  /** The Volume's size, when known: a plugged disk smaller than this is grown online (block_resize). */
+  sizeBytes?: number;
 }
 
 /** How QEMU reaches Ceph: its ceph.conf (mon_host), the client, and a file holding only that client's key (base64). */

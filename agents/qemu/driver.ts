@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { qemuArgv, validUid, vmPaths, VmSpecError, type Accel, type CephAccess, type RbdVolumeSpec, type VmPaths, type VmSpec } from './argv.ts';
 import { QmpClient } from './qmp.ts';
-import { pluggedVolumes, plugVolume, unplugVolume, type PluggedVolume } from './volumes.ts';
+import { pluggedVolumes, plugVolume, resizeVolume, unplugVolume, type PluggedVolume } from './volumes.ts';
 
 export type VmState = 'running' | 'paused' | 'shutdown' | 'absent' | 'unresponsive';
 
@@ -77,6 +77,8 @@ export interface HypervisorDriver {
   plugVolume(uid: string, volume: RbdVolumeSpec): Promise<void>;
   /** Unplugs a Volume once the guest releases it (UnplugPendingError after waitMs); idempotent. */
   unplugVolume(uid: string, name: string, waitMs: number): Promise<void>;
+  /** Grows a plugged Volume's disk online to sizeBytes. */
+  resizeVolume(uid: string, name: string, sizeBytes: number): Promise<void>;
 }
 
 /** What the agent asks to start; the driver adds the accelerator (if not given) and its Ceph access. */
@@ -306,6 +308,14 @@ export class QemuDriver implements HypervisorDriver {
     return this.queue.run(uid, async () => {
       if ((await this.livePid(paths)) === undefined) return;
       await this.withQmp(paths, (qmp) => unplugVolume(qmp, name, waitMs, this.qmpTimeoutMs));
+    });
+  }
+
+  async resizeVolume(uid: string, name: string, sizeBytes: number): Promise<void> {
+    const paths = this.paths(uid);
+    return this.queue.run(uid, async () => {
+      if ((await this.livePid(paths)) === undefined) return;
+      await this.withQmp(paths, (qmp) => resizeVolume(qmp, name, sizeBytes, this.qmpTimeoutMs));
     });
   }
 

@@ -12,6 +12,8 @@ export interface PluggedVolume {
   device: string;
   pool?: string;
   image?: string;
+  /** The disk's size as QEMU sees it. */
+  sizeBytes?: number;
 }
 
 /** A guest that did not release a device within the time given (it may still, later). */
@@ -21,6 +23,7 @@ interface BlockNode {
   'node-name'?: string;
   drv?: string;
   file?: string;
+  image?: { 'virtual-size'?: number };
 }
 
 export async function pluggedVolumes(qmp: QmpClient, timeoutMs: number): Promise<PluggedVolume[]> {
@@ -31,7 +34,7 @@ export async function pluggedVolumes(qmp: QmpClient, timeoutMs: number): Promise
     const match = /^vol-(.+)-dev$/.exec(device);
     if (!match) continue;
     const node = nodes.find((entry) => entry['node-name'] === `vol-${match[1]}` && entry.drv === 'rbd');
-    plugged.push({ name: match[1], device, ...rbdTarget(node?.file) });
+    plugged.push({ name: match[1], device, ...rbdTarget(node?.file), ...(node?.image?.['virtual-size'] ? { sizeBytes: node.image['virtual-size'] } : {}) });
   }
   return plugged;
 }
@@ -81,4 +84,9 @@ export async function unplugVolume(qmp: QmpClient, name: string, waitMs: number,
   }
   const nodes = await qmp.execute<BlockNode[]>('query-named-block-nodes', { flat: true }, { timeoutMs });
   if (nodes.some((node) => node['node-name'] === `vol-${name}`)) await qmp.execute('blockdev-del', { 'node-name': `vol-${name}` }, { timeoutMs });
+}
+
+/** Grows a plugged Volume's disk to sizeBytes (the image was grown in Ceph already); the guest sees the new capacity. */
+export async function resizeVolume(qmp: QmpClient, name: string, sizeBytes: number, timeoutMs: number): Promise<void> {
+  await qmp.execute('block_resize', { 'node-name': `vol-${name}`, size: sizeBytes }, { timeoutMs });
 }

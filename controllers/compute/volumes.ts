@@ -25,7 +25,7 @@ export function volumeAttachments(vm: VirtualMachine, volumeNamed: (name: string
     const backend = volume.status?.backend;
     if (ready?.status !== 'True' || !backend?.image) return no('VolumeNotReady', `Volume ${entry.volumeRef}: ${ready?.message ?? 'not provisioned yet'}`);
     if (backend.type !== 'ceph-rbd' || !backend.pool) return no('Unsupported', `Volume ${entry.volumeRef} is ${backend.type}: only ceph-rbd Volumes are attached yet`);
-    return { ...base, attachable: true, pool: backend.pool, image: backend.image };
+    return { ...base, attachable: true, pool: backend.pool, image: backend.image, ...(volume.status?.capacityBytes ? { capacityBytes: volume.status.capacityBytes } : {}) };
   });
 }
 

@@ -8,7 +8,8 @@
 #   bench-write <dev> <MiB> <ms>|failed…  for each user-data line "bench-write <dev> <MiB>" (raw sequential writes)
 #   disk=<text> | disk-empty after the user data ran, on every boot with a data disk
 #   ready                   when all of the above is done
-#   disk-added=<dev> serial=<serial> sectors=<n>[ text=<text>] | disk-removed=<dev>   later, as disks are hot-plugged
+#   disk-added=<dev> serial=<serial> sectors=<n>[ text=<text>] | disk-removed=<dev> | disk-resized=<dev> sectors=<n>
+#                           later, as disks are hot-plugged, unplugged or grown
 # It never exits: PID 1 exiting panics the kernel.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /mnt/data
@@ -219,30 +220,34 @@ if [ -n "$poweroff_after_ready" ]; then
   poweroff -f
 fi
 
-# Disks plugged or unplugged from now on (Volumes the host hot-plugs): a line each, with the serial number the
-# host gave (the attachment's name), its size in 512-byte sectors and, when it holds this guest's filesystem, the
-# text last written there (mounted read-only, then unmounted).
-known=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
+# Disks plugged, unplugged or grown from now on (Volumes the host hot-plugs or grows online): a line each, with
+# the serial number the host gave (the attachment's name), its size in 512-byte sectors and, when it holds this
+# guest's filesystem, the text last written there (mounted read-only, then unmounted).
+disks() { for dev in $(ls /sys/block | grep '^vd'); do printf '%s:%s ' "$dev" "$(cat "/sys/block/$dev/size")"; done; }
+known=$(disks)
 mkdir -p /mnt/hot
 while :; do
   sleep 1
-  now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')
+  now=$(disks)
   [ "$now" = "$known" ] && continue
-  for dev in $now; do
+  for entry in $now; do
+    dev=${entry%%:*}
     case " $known " in
-      *" $dev "*) ;;
+      *" $entry "*) ;;
+      *" $dev:"*) say "disk-resized=$dev sectors=${entry#*:}" ;;
       *)
         text=
         if mount -o ro "/dev/$dev" /mnt/hot 2>/dev/null; then
           [ -f /mnt/hot/photon-guest.txt ] && text=" text=$(head -n 1 /mnt/hot/photon-guest.txt)"
           umount /mnt/hot
         fi
-        say "disk-added=$dev serial=$(cat "/sys/block/$dev/serial" 2>/dev/null) sectors=$(cat "/sys/block/$dev/size")$text"
+        say "disk-added=$dev serial=$(cat "/sys/block/$dev/serial" 2>/dev/null) sectors=${entry#*:}$text"
         ;;
     esac
   done
-  for dev in $known; do
-    case " $now " in *" $dev "*) ;; *) say "disk-removed=$dev" ;; esac
+  for entry in $known; do
+    dev=${entry%%:*}
+    case " $now " in *" $dev:"*) ;; *) say "disk-removed=$dev" ;; esac
   done
   known=$now
 done

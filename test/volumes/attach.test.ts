@@ -4,6 +4,8 @@
 // marker, and unplugged; a Volume cannot be deleted while attached; and a VM on a Ceph Volume whose node is
 // declared dead starts on the other node with its data, the dead node's QEMU fenced off the image first.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { agentPaths } from '../../agents/node/agent.ts';
+import { QemuDriver } from '../../agents/qemu/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import { VolumeResource, type Volume } from '../../apis/storage/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
@@ -47,7 +49,7 @@ describe('Volumes attached to VirtualMachines', () => {
     await apply(storage('Volume', 'data', { size: '64Mi' }), guestVm(NS, 'writer', { volumes: [{ name: 'data', volumeRef: 'data' }], userData: 'write marker-42\n' }));
     const running = await waitVmStatus(env, NS, 'writer', 'Running', 120_000);
     await waitConsole(env, NS, 'writer', 'photon-guest: disk=marker-42');
-    expect(running.status?.volumes).toEqual([{ name: 'data', volumeRef: 'data', attachable: true, pool: POOL, image: expect.stringMatching(/^vol-/) }]);
+    expect(running.status?.volumes).toEqual([{ name: 'data', volumeRef: 'data', attachable: true, pool: POOL, image: expect.stringMatching(/^vol-/), capacityBytes: 64 * 1024 * 1024 }]);
     expect(findCondition(running.status?.conditions, 'VolumesReady')).toMatchObject({ status: 'True', reason: 'VolumesAttachable' });
     expect(running.status?.runtime?.volumes).toEqual([{ name: 'data', volumeRef: 'data', device: 'vol-data-dev' }]);
     const data = await waitVolume('in use by writer', 'data', (volume) => volume.status?.phase === 'InUse');
@@ -72,6 +74,15 @@ describe('Volumes attached to VirtualMachines', () => {
     await waitVmStatus(env, NS, 'reader', 'Running', 120_000);
     await waitConsole(env, NS, 'reader', 'photon-guest: disk=marker-42');
     expect((await getVolume('data')).status?.attachedTo?.virtualMachine).toBe('reader');
+
+    // Grown while attached: the image in Ceph, then the running QEMU's disk (block_resize; the guest is told).
+    kubectlOk(await env.api.kubectl(['patch', 'volume', 'data', '-n', NS, '--type', 'merge', '-p', JSON.stringify({ spec: { size: '96Mi' } })]));
+    const reader = await getVm(env, NS, 'reader');
+    const node = agents.find((agent) => agent.name === reader.status!.nodeName)!;
+    const qemu = new QemuDriver({ stateRoot: agentPaths(node.stateDir).qemu });
+    await waitFor('the reader\'s disk grown to 96Mi', async () => (await qemu.volumes(reader.metadata.uid!)).find((volume) => volume.name === 'data')?.sizeBytes === 96 * 1024 * 1024, { timeoutMs: 60_000, intervalMs: 500 });
+    // 96 MiB = 196608 sectors, seen by the running guest.
+    await waitConsole(env, NS, 'reader', 'photon-guest: disk-resized=vda sectors=196608');
   }, 360_000);
 
   test('a snapshot restored into a new Volume is hot-plugged into a running guest, which sees the marker; then unplugged', async () => {

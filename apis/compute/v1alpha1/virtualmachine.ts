@@ -349,6 +349,10 @@ export interface VirtualMachineStatusVolume {
    * The Volume's RBD image.
    */
   image?: string;
+  /**
+   * The Volume's size; a running VM's disk grows to it online.
+   */
+  capacityBytes?: number;
 }
 
 /**
