@@ -35,6 +35,8 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
   --dns-resync SECONDS        how often public zones are compared with PowerDNS, restoring records changed behind
                               PhotonCloud's back (default 60)
 ${cephClientUsage(30, 'ceph-rbd Volumes report CephUnavailable').trimEnd()}
+  --image-cache-dir DIR       where Images are fetched and verified before they are imported into Ceph for Volumes
+                              made from them (default: $PHOTON_HOME/image-cache)
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -60,6 +62,7 @@ function parse(argv: string[]) {
     'dns-resync': { type: 'string' },
     'dns-nameserver-addresses': { type: 'string' },
     ...CEPH_CLIENT_FLAGS,
+    'image-cache-dir': { type: 'string' },
   });
   const seconds = (flag: string): number | undefined => {
     const text = values[flag as keyof typeof values] as string | undefined;
@@ -88,7 +91,7 @@ function parse(argv: string[]) {
   }
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns, storage: { ceph: cephClientFromFlags(values) } };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns, storage: { ceph: cephClientFromFlags(values), imageCacheDir: path.resolve(values['image-cache-dir'] ?? path.join(home, 'image-cache')) } };
 }
 
 function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => number | undefined): DnsOptions {

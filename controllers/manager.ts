@@ -11,8 +11,7 @@ import { dnsDriverFrom, zoneController, type DnsOptions } from './dns/index.ts';
 import type { DnsDriver } from '../agents/pdns/index.ts';
 import { ServiceMonitorReader } from '../agents/ovn-sb/index.ts';
 import { loadBalancerController } from './lb/index.ts';
-import { rbdDriverFrom, storageClassController, volumeController, volumeSnapshotController, type StorageOptions } from './storage/index.ts';
-import type { BlockStorageDriver } from '../agents/ceph/index.ts';
+import { storageDriversFrom, storageClassController, volumeController, volumeSnapshotController, type StorageOptions } from './storage/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -95,12 +94,12 @@ export class ManagerContext {
     return this.southbound;
   }
 
-  private rbdDriver?: BlockStorageDriver | null;
+  private storageDrivers?: ReturnType<typeof storageDriversFrom>;
 
-  /** The storage controllers' dependencies: the RBD driver of the configured Ceph cluster (if any), made once. */
+  /** The storage controllers' dependencies: the RBD driver of the configured Ceph cluster and the image cache, made once. */
   storage() {
-    if (this.rbdDriver === undefined) this.rbdDriver = rbdDriverFrom(this.storageOptions) ?? null;
-    return { client: this.client, informers: this.informers, rbd: this.rbdDriver ?? undefined };
+    this.storageDrivers ??= storageDriversFrom(this.storageOptions);
+    return { client: this.client, informers: this.informers, ...this.storageDrivers };
   }
 
   /** The DNS driver public zones are served through, created on first use. */

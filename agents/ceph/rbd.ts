@@ -4,8 +4,13 @@
 // between two calls simply calls again: creating what exists, protecting what is protected or removing what is
 // gone succeeds. Refusals that a user must act on (an image with snapshots, a snapshot with clones, an image
 // still open by a VM) are typed errors saying so.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { run, type ExecResult } from '../ovn-local/commands.ts';
-import type { CephClientConfig } from './client.ts';
+import { writePrivateFileAtomic } from '../../lib/private-file.ts';
+import { keyOf, type CephClientConfig } from './client.ts';
 
 export interface RbdImage {
   pool: string;
@@ -48,6 +53,8 @@ export interface BlockStorageDriver {
   flatten(pool: string, name: string): Promise<void>;
   /** Clients that have the image open (a VM's QEMU), as Ceph reports them (address strings). */
   watchers(pool: string, name: string): Promise<string[]>;
+  /** Makes `name` (sizeBytes) and writes a disk image file (qcow2 or raw) into it as raw blocks. */
+  importImage(pool: string, name: string, file: { path: string; format: 'qcow2' | 'raw' }, sizeBytes: number): Promise<void>;
   /**
    * Fences clients (addresses from watchers()): the cluster refuses them from now on, so a QEMU left running on
    * a node declared dead can no longer write once its VM starts elsewhere. Idempotent.
@@ -75,9 +82,10 @@ const ENOENT = 2;
 const EBUSY = 16;
 const EEXIST = 17;
 const ENOTEMPTY = 39;
-/** Ordinary calls; flatten copies a whole image and gets longer. */
+/** Ordinary calls; flatten and import copy a whole image and get longer. */
 const CALL_TIMEOUT_MS = 60_000;
 const FLATTEN_TIMEOUT_MS = 30 * 60_000;
+const CEPH_NAME = /^[A-Za-z0-9_.-]{1,253}$/;
 
 export class CephRbdDriver implements BlockStorageDriver {
   constructor(private readonly client: CephClientConfig) {}
@@ -176,6 +184,26 @@ export class CephRbdDriver implements BlockStorageDriver {
     const result = await this.rbd(['status', '--format', 'json', spec(pool, name)], { allow: [ENOENT] });
     if (result.errno === ENOENT) return [];
     return ((JSON.parse(result.stdout) as { watchers?: { address: string }[] }).watchers ?? []).map((watcher) => watcher.address);
+  }
+
+  async importImage(pool: string, name: string, file: { path: string; format: 'qcow2' | 'raw' }, sizeBytes: number): Promise<void> {
+    if (!CEPH_NAME.test(pool) || !CEPH_NAME.test(name)) throw new RbdError(`not a Ceph pool/image name: ${JSON.stringify(`${pool}/${name}`)}`, 22, 'CephError', false);
+    // qemu-img reads the target as an option list: a comma in the conf path would end it.
+    if (this.client.conf.includes(',')) throw new RbdError(`the Ceph conf path ${this.client.conf} contains a comma, which qemu-img cannot take`, 22, 'CephError', false);
+    await this.createImage(pool, name, sizeBytes);
+    // The key goes to qemu-img in a private file (a secret object), never on its command line.
+    const keyFile = path.join(os.tmpdir(), `photon-ceph-${crypto.randomBytes(8).toString('hex')}.key`);
+    writePrivateFileAtomic(keyFile, keyOf(this.client));
+    try {
+      const result = await run(
+        'qemu-img',
+        ['convert', '-n', '-f', file.format, '--object', `secret,id=cephkey,file=${keyFile.replaceAll(',', ',,')},format=base64`, '--target-image-opts', file.path, `driver=rbd,pool=${pool},image=${name},conf=${this.client.conf},user=${this.client.id},key-secret=cephkey`],
+        { timeoutMs: FLATTEN_TIMEOUT_MS },
+      );
+      if (result.code !== 0) throw new RbdError(`qemu-img convert ${file.path} into ${spec(pool, name)}: ${result.stderr.trim() || `exit status ${result.code}`}`, undefined);
+    } finally {
+      fs.rmSync(keyFile, { force: true });
+    }
   }
 
   async fence(addresses: readonly string[]): Promise<void> {

@@ -3,6 +3,7 @@
 // input is a typed watch: a class becoming ready brings its waiting Volumes back, a snapshot its Volume and
 // the Volumes restored from it, a Volume its snapshots.
 import { CephRbdDriver, type BlockStorageDriver, type CephClientConfig } from '../../agents/ceph/index.ts';
+import { QemuImgDiskDriver, type DiskDriver } from '../../agents/disks/index.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource } from '../../apis/storage/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
@@ -23,15 +24,22 @@ export { SNAPSHOT_FINALIZER } from './volumesnapshot.ts';
 export interface StorageOptions {
   /** The Ceph cluster ceph-rbd classes live in; without it their Volumes report CephUnavailable. */
   ceph?: CephClientConfig;
+  /** Where Images are fetched and verified before they are imported into Ceph (absolute). */
+  imageCacheDir?: string;
 }
 
 export interface StorageControllerDeps {
   client: ApiClient;
   informers: InformerCache;
   rbd?: BlockStorageDriver;
+  imageCache?: DiskDriver;
 }
 
-export const rbdDriverFrom = (options: StorageOptions): BlockStorageDriver | undefined => (options.ceph ? new CephRbdDriver(options.ceph) : undefined);
+/** The drivers the options describe: RBD for the Ceph cluster, the image cache for Volumes from Images. */
+export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorageDriver; imageCache?: DiskDriver } => ({
+  ...(options.ceph ? { rbd: new CephRbdDriver(options.ceph) } : {}),
+  ...(options.imageCacheDir ? { imageCache: new QemuImgDiskDriver({ stateDir: options.imageCacheDir }) } : {}),
+});
 
 const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
@@ -57,6 +65,8 @@ export function volumeController(deps: StorageControllerDeps, log: Logger, metri
       watchOf(informers.snapshots, (snapshot) =>
         requestsFor(informers.volumes.list(snapshot.metadata.namespace).filter((volume) => volume.metadata.name === snapshot.spec.volumeRef || volume.spec.source?.snapshotRef === snapshot.metadata.name)),
       ),
+      // An Image appearing (or changing) lets the Volumes made from it be made.
+      watchOf(informers.images, (image) => requestsFor(informers.volumes.list(image.metadata.namespace).filter((volume) => volume.spec.source?.imageRef === image.metadata.name && !volume.status?.capacityBytes))),
       // A VM claiming, plugging or letting go of Volumes (its delete event included) moves their attachment.
       watchOf(informers.virtualMachines, (vm) =>
         requestsFor(informers.volumes.list(vm.metadata.namespace).filter((volume) => concernsVolume(vm, volume.metadata.name!) || volume.status?.attachedTo?.uid === vm.metadata.uid)),

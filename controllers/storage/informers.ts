@@ -1,5 +1,5 @@
-// The shared informers the storage controllers read: classes, Volumes, their snapshots, and the VMs that attach them.
-import { VirtualMachineResource, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+// The shared informers the storage controllers read: classes, Volumes, their snapshots, the VMs that attach them and the Images they are made from.
+import { ImageResource, VirtualMachineResource, type Image, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource, type StorageClass, type Volume, type VolumeSnapshot } from '../../apis/storage/v1alpha1/index.ts';
 import type { InformerCache } from '../runtime/informer.ts';
@@ -14,6 +14,7 @@ export function storageInformers(informers: InformerCache) {
     volumes: informers.informerFor<VolumeObject>(VolumeResource),
     snapshots: informers.informerFor<VolumeSnapshotObject>(VolumeSnapshotResource),
     virtualMachines: informers.informerFor<VirtualMachine>(VirtualMachineResource),
+    images: informers.informerFor<Image>(ImageResource),
   };
 }
 

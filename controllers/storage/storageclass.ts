@@ -3,6 +3,7 @@
 // `replicas` reaches Ceph); a local class needs nothing. Deleting a class never deletes its pool: the images of
 // Volumes made in it live there, and those Volumes keep working (each remembers its pool in status).
 import { RbdError, type BlockStorageDriver } from '../../agents/ceph/index.ts';
+import type { DiskDriver } from '../../agents/disks/index.ts';
 import { StorageClassResource } from '../../apis/storage/v1alpha1/index.ts';
 import { poolOf, storageClassSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
@@ -17,6 +18,8 @@ export interface StorageDeps {
   client: ApiClient;
   /** The Ceph cluster's RBD driver; undefined when PhotonCloud was given no Ceph (ceph-rbd Volumes wait). */
   rbd?: BlockStorageDriver;
+  /** Where Images are fetched and verified before they are imported into Ceph (Volumes from Images). */
+  imageCache?: DiskDriver;
 }
 
 export const CEPH_UNCONFIGURED = 'no Ceph cluster is configured: start the controller manager with --ceph-conf and --ceph-keyring (npm start does when Ceph is installed)';

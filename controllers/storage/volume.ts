@@ -1,7 +1,8 @@
 // Volume → an RBD image. The one reconcile shape (LifecycleReconciler):
 //   apply: the class's pool and the image's name are committed to status first (so a crash at any later line
 //     finds the image again, and deletion knows where to look even if the class is gone); then the image is
-//     made — blank, or a copy-on-write clone of the source VolumeSnapshot — grown to spec.size, and flattened
+//     made — blank, or a copy-on-write clone of the source VolumeSnapshot or of the Image's golden image
+//     (images.ts) — grown to spec.size, and flattened
 //     when asked. Every step is idempotent: a pass killed half-way is finished by the next.
 //   attachment: status.attachedTo names the one VM that holds it and its node (attachment.ts); when it changes
 //     hands or nodes, clients still holding the image open are fenced (blocklisted) first;
@@ -12,10 +13,12 @@ import { ImageInUseError, RbdError, type BlockStorageDriver, type RbdImage } fro
 import { isNotFound } from '../../apis/client/index.ts';
 import { findCondition, isConditionTrue } from '../../apis/meta/conditions.ts';
 import { VolumeSnapshotResource, VolumeResource, type VolumeStatus } from '../../apis/storage/v1alpha1/index.ts';
-import { formatBytes, poolOf, volumeBytes, volumeSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
+import { formatBytes, poolOf, VOLUME_GRANULE, volumeBytes, volumeSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import type { StorageInformers, VolumeObject, VolumeSnapshotObject } from './informers.ts';
 import { volumeHolder } from './attachment.ts';
+import { GoldenImages, ImageUnusableError } from './images.ts';
+import { DiskDriverError } from '../../agents/disks/index.ts';
 import { imageMetadataOf, imageNameOf } from './names.ts';
 import { CEPH_RETRY_MS, CEPH_UNCONFIGURED, type StorageDeps } from './storageclass.ts';
 import { parseSnapshotHandle } from './volumesnapshot.ts';
@@ -28,6 +31,7 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
     status: { ...status, phase: 'Pending' },
     ...(requeueAfterMs ? { requeueAfterMs } : {}),
   });
+  const golden = deps.rbd ? new GoldenImages(deps.rbd, deps.imageCache) : undefined;
   const snapshotsOf = (volume: VolumeObject) => informers.snapshots.list(volume.metadata.namespace).filter((snapshot) => snapshot.spec.volumeRef === volume.metadata.name);
 
   return new LifecycleReconciler<VolumeObject>({
@@ -151,7 +155,21 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       await rbd.clone(handle, { pool, name }, imageMetadataOf(volume));
       return { parent: { snapshot: source.snapshotRef } };
     }
-    if (source.imageRef) return { waiting: { reason: 'ImageSourceUnsupported', message: `Volumes from an Image (${source.imageRef}) are not made yet: restore from a VolumeSnapshot or start blank` } };
+    if (source.imageRef) {
+      const image = informers.images.get(source.imageRef, volume.metadata.namespace);
+      if (!image) return { waiting: { reason: 'ImageNotFound', message: `Image ${source.imageRef} does not exist` } };
+      let base;
+      try {
+        base = await golden!.ensure(pool, image);
+      } catch (error) {
+        // A checksum that does not match, a refused source or a wrong format never fixes itself; a download may.
+        if (error instanceof ImageUnusableError || (error instanceof DiskDriverError && error.permanent)) return { waiting: { reason: error.reason, message: error.message } };
+        throw error;
+      }
+      if (base.sizeBytes > desiredBytes) return { waiting: { reason: 'SizeTooSmall', message: `spec.size must be at least Image ${source.imageRef}'s virtual size ${formatBytes(Math.ceil(base.sizeBytes / VOLUME_GRANULE) * VOLUME_GRANULE)}` } };
+      await rbd.clone(base, { pool, name }, imageMetadataOf(volume));
+      return { parent: { image: source.imageRef } };
+    }
     await rbd.createImage(pool, name, desiredBytes, imageMetadataOf(volume));
     return {};
   }
@@ -180,5 +198,7 @@ function snapshotProblem(snapshot: VolumeSnapshotObject | undefined, name: strin
 }
 
 function describeParent(image: RbdImage, parent: VolumeStatus['parent']): string {
-  return parent?.snapshot ? `VolumeSnapshot ${parent.snapshot}` : `${image.parent!.pool}/${image.parent!.image}@${image.parent!.snapshot}`;
+  if (parent?.snapshot) return `VolumeSnapshot ${parent.snapshot}`;
+  if (parent?.image) return `Image ${parent.image}`;
+  return `${image.parent!.pool}/${image.parent!.image}@${image.parent!.snapshot}`;
 }

@@ -1,5 +1,8 @@
 // The block storage tests' environment: an API server on etcd, a real one-node Ceph, and the storage
 // controllers in this process as the controller manager runs them, given that Ceph's client configuration.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
@@ -21,13 +24,14 @@ export interface StorageEnv {
 export async function startStorageEnv(options: { controllers?: string[] } = {}): Promise<StorageEnv> {
   const [api, ceph] = await Promise.all([startTestApiServer({ storage: 'etcd' }), startTestCeph()]);
   const client = clientFromKubeconfig(api.kubeconfig, { component: 'storage-test' });
+  const imageCacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-images-'));
   const manager = startControllerManager({
     kubeconfig: api.kubeconfig,
     ovnNorthbound: 'unix:/nonexistent/nb.sock',
     leaderElect: false,
     controllers: options.controllers ?? STORAGE_CONTROLLERS,
     metricsAddress: '127.0.0.1:0',
-    storage: { ceph: ceph.client },
+    storage: { ceph: ceph.client, imageCacheDir },
   });
   return {
     api,
@@ -38,6 +42,7 @@ export async function startStorageEnv(options: { controllers?: string[] } = {}):
       await manager.stop();
       client.close();
       await Promise.all([api.stop(), ceph.stop()]);
+      fs.rmSync(imageCacheDir, { recursive: true, force: true });
     },
   };
 }

@@ -4,6 +4,11 @@
 // cannot be deleted while a restored Volume depends on it, and can once that Volume is flattened; a Volume
 // restored from a snapshot that does not exist yet waits and converges; Volumes count against storage quota.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource, type StorageClass, type Volume, type VolumeSnapshot } from '../../apis/storage/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
@@ -148,6 +153,46 @@ describe('Volumes on Ceph RBD', () => {
     kubectlOk(await env.api.kubectl(['delete', 'volume', 'later', 'small', '-n', 'acme', '--wait=true', '--timeout=60s']));
     kubectlOk(await env.api.kubectl(['delete', 'volume', 'origin', '-n', 'acme', '--wait=true', '--timeout=60s']));
     await waitGone(env, VolumeSnapshotResource, 'acme', 'not-yet');
+  }, 180_000);
+
+  it('makes Volumes from an Image: imported once into the pool, each Volume a clone holding its data', async () => {
+    // A qcow2 disk image with a pattern at 1 MiB, published as an Image (a file an operator placed).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-image-'));
+    const file = path.join(dir, 'disk.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, '24M']);
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x3c 1M 1M', file]);
+    const sha256 = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const image = (name: string, sha: string) => ({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Image', metadata: { name, namespace: 'acme' }, spec: { source: { path: file }, format: 'qcow2', sha256: sha } });
+    try {
+      // The Volume first, the Image after: it waits, then converges.
+      await apply(volume('acme', 'from-image', { size: '32Mi', source: { imageRef: 'disk' } }));
+      await waitReady<Volume>(env, VolumeResource, 'acme', 'from-image', 'False', 'ImageNotFound');
+      await apply(image('disk', sha256));
+      const made = await waitReady<Volume>(env, VolumeResource, 'acme', 'from-image', 'True', 'Provisioned', 120_000);
+      expect(made.status?.parent).toEqual({ image: 'disk' });
+      expect(findCondition(made.status?.conditions, 'Ready')?.message).toMatch(/a clone of Image disk until flattened/);
+      const info = await env.ceph.rbdInfo(POOL, imageOf(made));
+      expect(info).toEqual(expect.objectContaining({ size: 32 * MiB, parent: expect.objectContaining({ pool: POOL, image: expect.stringMatching(/^img-[0-9a-f]{32}$/), snapshot: 'base' }) }));
+      await env.ceph.qemuIo(POOL, imageOf(made), 'read -P 0x3c 1M 1M');
+
+      // A second Volume from it clones the same golden image: one import per pool.
+      await apply(volume('acme', 'from-image-2', { size: '24Mi', source: { imageRef: 'disk' } }));
+      const second = await waitReady<Volume>(env, VolumeResource, 'acme', 'from-image-2', 'True');
+      expect((await env.ceph.rbdInfo(POOL, imageOf(second)))?.parent?.image).toBe(info!.parent!.image);
+      expect((await env.ceph.rbd('ls', POOL)).split('\n').filter((name) => name.startsWith('img-'))).toEqual([info!.parent!.image]);
+
+      // Smaller than the image: waits for its size to be raised. A checksum that does not match: never imported.
+      await apply(volume('acme', 'too-small', { size: '16Mi', source: { imageRef: 'disk' } }));
+      const small = await waitReady<Volume>(env, VolumeResource, 'acme', 'too-small', 'False', 'SizeTooSmall');
+      expect(findCondition(small.status?.conditions, 'Ready')?.message).toMatch(/at least Image disk's virtual size 24Mi/);
+      await apply(image('tampered', '0'.repeat(64)));
+      await apply(volume('acme', 'from-tampered', { size: '32Mi', source: { imageRef: 'tampered' } }));
+      const tampered = await waitReady<Volume>(env, VolumeResource, 'acme', 'from-tampered', 'False', 'ChecksumMismatch', 60_000);
+      expect(findCondition(tampered.status?.conditions, 'Ready')?.message).toContain('0'.repeat(64));
+      kubectlOk(await env.api.kubectl(['delete', 'volume', 'from-image', 'from-image-2', 'too-small', 'from-tampered', '-n', 'acme', '--wait=true', '--timeout=60s']));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('counts Volume sizes against the namespace storage quota', async () => {
