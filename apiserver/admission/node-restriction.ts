@@ -1,7 +1,7 @@
 // NodeRestriction (Kubernetes' plugin of that name): a node agent's credentials write only what belongs to its
 // node. The node authorizer already limited which requests a node may make; this checks what their bodies
-// say, which the authorizer cannot see: a Node or Lease created under another node's name, or a VirtualMachine
-// status that moves the VM to another node.
+// say, which the authorizer cannot see: a Node or Lease created under another node's name, a VirtualMachine
+// status that moves the VM to another node or touches more than the agent's report.
 import { PROXY_REPORT_FIELDS } from '../../apis/lb/v1alpha1/proxy.ts';
 import { jsonEqual } from '../../apis/meta/equality.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
@@ -13,6 +13,17 @@ import type { AdmissionAttributes, AdmissionPlugin } from './chain.ts';
 const COMPUTE_GROUP = 'compute.photoncloud.io';
 const nodeOfVm = (object: KubeObject | undefined) => (object?.status as { nodeName?: string } | undefined)?.nodeName;
 const proxyNode = (object: KubeObject | undefined) => (object?.status as { proxy?: { node?: string } } | undefined)?.proxy?.node;
+
+/**
+ * A VirtualMachine minus what its node's agent reports (status.runtime, the DisksReady condition) and metadata
+ * that changes with any write: the rest (interfaces, volumes, printableStatus, the controller's conditions) is
+ * the controllers', and a node that could write it could, say, claim another Volume for its VM.
+ */
+function withoutVmAgentFields(object: KubeObject | undefined): unknown {
+  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...metadata } = (object?.metadata ?? {}) as Record<string, unknown>;
+  const { runtime: _runtime, conditions, ...status } = (object?.status ?? {}) as Record<string, unknown> & { conditions?: Array<{ type: string }> };
+  return { spec: (object as { spec?: unknown } | undefined)?.spec, metadata, status: { ...status, conditions: (conditions ?? []).filter((condition) => condition.type !== 'DisksReady') } };
+}
 
 /** The object minus the agent's fields and metadata that changes with any write. */
 function withoutAgentFields(object: KubeObject | undefined): unknown {
@@ -57,6 +68,7 @@ export const nodeRestriction: AdmissionPlugin = {
       return [];
     }
     if (nodeOfVm(old) !== node || nodeOfVm(object) !== node) throw refuse(attributes, node, 'may only write the status of VirtualMachines bound to it, and may not move them');
+    if (!jsonEqual(withoutVmAgentFields(old), withoutVmAgentFields(object))) throw refuse(attributes, node, 'may only write status.runtime and the DisksReady condition of a VirtualMachine');
     return [];
   },
 };

@@ -60,9 +60,14 @@ describe('node restriction', () => {
     expect(isForbidden(await n1.kubectl(['get', 'configmaps', '-A']))).toBe(true);
   });
 
-  it('changes nothing but the status of its own VMs, and cannot move them to another node', async () => {
-    ok(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"printableStatus":"Running"}}']));
-    expect(ok(await tenants.admin(['get', 'virtualmachine', 'on-n1', '-n', 'hosting', '-o', 'jsonpath={.status.printableStatus}']))).toBe('Running');
+  it('changes nothing but its report in the status of its own VMs, and cannot move them to another node', async () => {
+    ok(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"runtime":{"node":"n1","state":"Running","reason":"Running","message":"QEMU running"}}}']));
+    expect(ok(await tenants.admin(['get', 'virtualmachine', 'on-n1', '-n', 'hosting', '-o', 'jsonpath={.status.runtime.state}']))).toBe('Running');
+    // The controllers' fields are not the node's: its VM's summary, and the Volumes it may attach.
+    expect(isForbidden(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"printableStatus":"Running"}}']))).toBe(true);
+    const claimed = await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"volumes":[{"name":"data","volumeRef":"someone-elses","attachable":true,"pool":"photon-standard","image":"vol-0"}]}}']);
+    expect(isForbidden(claimed)).toBe(true);
+    expect(claimed.stderr).toMatch(/may only write status\.runtime and the DisksReady condition/);
     expect(isForbidden(await n1.kubectl(['patch', 'virtualmachine', 'on-n1', '-n', 'hosting', '--type', 'merge', '-p', '{"spec":{"cpu":{"cores":8}}}']))).toBe(true);
     expect(isForbidden(await n1.kubectl(['delete', 'virtualmachine', 'on-n1', '-n', 'hosting', '--wait=false']))).toBe(true);
     expect(isForbidden(await n1.kubectl(['patch', 'virtualmachine', 'on-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"printableStatus":"Stopped"}}']))).toBe(true);
