@@ -66,7 +66,7 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   for (const sub of ['', 'run', 'log', 'crash', 'mon', 'mgr', 'osd']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   const identityFile = path.join(dir, 'cluster.json');
   const fresh = !fs.existsSync(path.join(dir, 'mon', 'done'));
-  const identity: ClusterIdentity = fs.existsSync(identityFile) ? JSON.parse(fs.readFileSync(identityFile, 'utf8')) : await chooseIdentity(options.address ?? '127.0.0.1');
+  const identity: ClusterIdentity = fs.existsSync(identityFile) ? { address: '127.0.0.1', ...JSON.parse(fs.readFileSync(identityFile, 'utf8')) } : await chooseIdentity(options.address ?? '127.0.0.1');
   if (!fs.existsSync(identityFile)) writePrivateFileAtomic(identityFile, JSON.stringify(identity));
   const monHost = `[v2:${identity.address}:${identity.monV2},v1:${identity.address}:${identity.monV1}]`;
   const conf = path.join(dir, 'ceph.conf');
@@ -96,8 +96,9 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   const ceph = (...args: string[]) => runChecked('ceph', ['--conf', conf, '--id', 'admin', '--keyring', client.keyring, '--connect-timeout', '15', ...args], { timeoutMs: 60_000 });
   const stop = async () => {
     stopping = true;
-    // Reverse start order (OSD, manager, monitor): the OSD tells the monitor it is going down.
-    await Promise.all(daemons.slice().reverse().map(stopChild));
+    // Reverse start order, one after the other: the OSD tells the monitor it is going down and waits for its
+    // answer (5 s, osd_mon_shutdown_timeout, when the monitor is already gone).
+    for (const daemon of daemons.slice().reverse()) await stopChild(daemon);
   };
 
   try {
