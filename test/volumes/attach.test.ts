@@ -86,12 +86,13 @@ describe('Volumes attached to VirtualMachines', () => {
   }, 360_000);
 
   test('a snapshot restored into a new Volume is hot-plugged into a running guest, which sees the marker; then unplugged', async () => {
-    await apply(storage('VolumeSnapshot', 'data-snap', { volumeRef: 'data' }), storage('Volume', 'copy', { size: '64Mi', source: { snapshotRef: 'data-snap' } }));
+    // data was grown to 96Mi above: a restore is at least the snapshot's size.
+    await apply(storage('VolumeSnapshot', 'data-snap', { volumeRef: 'data' }), storage('Volume', 'copy', { size: '96Mi', source: { snapshotRef: 'data-snap' } }));
     await readyVolume('copy');
     await patchVm('writer', { spec: { volumes: [{ name: 'copy', volumeRef: 'copy' }] } });
-    // 64 MiB = 131072 sectors of 512 bytes; the serial is the attachment's name.
+    // 96 MiB = 196608 sectors of 512 bytes; the serial is the attachment's name.
     // The guest names the disk (vda, vdb, …); its serial is the attachment's name.
-    await waitFor('the guest sees the restored Volume', async () => /photon-guest: disk-added=(vd[a-z]+) serial=copy sectors=131072 text=marker-42/.exec(await consoleOf(env, NS, 'writer')), { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor('the guest sees the restored Volume', async () => /photon-guest: disk-added=(vd[a-z]+) serial=copy sectors=196608 text=marker-42/.exec(await consoleOf(env, NS, 'writer')), { timeoutMs: 90_000, intervalMs: 500 });
     await waitFor('writer reports copy plugged', async () => (await getVm(env, NS, 'writer')).status?.runtime?.volumes?.[0]?.volumeRef === 'copy', { timeoutMs: 30_000 });
 
     // Attached, it cannot be deleted: deletion waits, saying why, and completes once it is unplugged.
