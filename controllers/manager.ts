@@ -136,7 +136,7 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   loadbalancer: (context, log) => loadBalancerController(context.network(), context.health(), log, context.metrics),
   // Block storage: Ceph pools, RBD images and snapshots through one RBD driver.
   storageclass: (context, log) => storageClassController(context.storage(), log, context.metrics),
-  volume: (context, log) => volumeController(context.storage(), log, context.metrics),
+  volume: (context, log) => volumeController(context.storage(), log, context.metrics, context.storageOptions),
   volumesnapshot: (context, log) => volumeSnapshotController(context.storage(), log, context.metrics),
   zone: (context, log) => zoneController({ client: context.client, informers: context.informers, ovn: context.network().deps.ovn }, context.dns(), context.dnsOptions, log, context.metrics),
 };

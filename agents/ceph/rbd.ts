@@ -16,6 +16,8 @@ export interface RbdImage {
   pool: string;
   name: string;
   sizeBytes: number;
+  /** When the image was created (ISO 8601), as Ceph reports it. */
+  createdAt?: string;
   /** The snapshot this image is a copy-on-write clone of, until flattened. */
   parent?: { pool: string; image: string; snapshot: string };
 }
@@ -34,6 +36,8 @@ export interface BlockStorageDriver {
   ensurePool(pool: string, replicas: number): Promise<void>;
   /** The image, or undefined when it does not exist. */
   image(pool: string, name: string): Promise<RbdImage | undefined>;
+  /** The names of the pool's images ([] when the pool does not exist). */
+  imageNames(pool: string): Promise<string[]>;
   /** Creates a blank image of sizeBytes (an existing one is left as it is). */
   createImage(pool: string, name: string, sizeBytes: number, metadata?: Record<string, string>): Promise<void>;
   /** Grows the image to sizeBytes; never shrinks (ShrinkRefusedError). */
@@ -111,8 +115,20 @@ export class CephRbdDriver implements BlockStorageDriver {
   async image(pool: string, name: string): Promise<RbdImage | undefined> {
     const result = await this.rbd(['info', '--format', 'json', spec(pool, name)], { allow: [ENOENT] });
     if (result.errno === ENOENT) return undefined;
-    const info = JSON.parse(result.stdout) as { size: number; parent?: { pool: string; image: string; snapshot: string } };
-    return { pool, name, sizeBytes: info.size, ...(info.parent ? { parent: { pool: info.parent.pool, image: info.parent.image, snapshot: info.parent.snapshot } } : {}) };
+    const info = JSON.parse(result.stdout) as { size: number; create_timestamp?: string; parent?: { pool: string; image: string; snapshot: string } };
+    const created = info.create_timestamp ? new Date(info.create_timestamp) : undefined;
+    return {
+      pool,
+      name,
+      sizeBytes: info.size,
+      ...(created && !Number.isNaN(created.getTime()) ? { createdAt: created.toISOString() } : {}),
+      ...(info.parent ? { parent: { pool: info.parent.pool, image: info.parent.image, snapshot: info.parent.snapshot } } : {}),
+    };
+  }
+
+  async imageNames(pool: string): Promise<string[]> {
+    const result = await this.rbd(['ls', '--format', 'json', pool], { allow: [ENOENT] });
+    return result.errno === ENOENT ? [] : (JSON.parse(result.stdout) as string[]);
   }
 
   async createImage(pool: string, name: string, sizeBytes: number, metadata: Record<string, string> = {}): Promise<void> {

@@ -14,6 +14,8 @@ import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { concernsVolume } from './attachment.ts';
 import { storageInformers } from './informers.ts';
+import { sweepOrphanImages } from './sweep.ts';
+import { PeriodicTask } from '../../lib/periodic.ts';
 import { storageClassReconciler } from './storageclass.ts';
 import { volumeReconciler } from './volume.ts';
 import { volumeSnapshotReconciler } from './volumesnapshot.ts';
@@ -26,6 +28,8 @@ export interface StorageOptions {
   ceph?: CephClientConfig;
   /** Where Images are fetched and verified before they are imported into Ceph (absolute). */
   imageCacheDir?: string;
+  /** How often images left by Volumes and Images gone without cleanup are looked for (default 10 min). */
+  orphanSweepMs?: number;
 }
 
 export interface StorageControllerDeps {
@@ -48,8 +52,26 @@ export function storageClassController(deps: StorageControllerDeps, log: Logger,
   return new Controller({ name: 'storageclass-controller', client: deps.client, informers: deps.informers, resource: StorageClassResource, logger: log, metrics, reconciler: storageClassReconciler(deps, informers) });
 }
 
-export function volumeController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
+/** The volume controller with its sweep of orphaned RBD images (started and stopped with it). */
+export function volumeController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics, options: StorageOptions = {}) {
   const informers = storageInformers(deps.informers);
+  const controller = volumeControllerOnly(deps, informers, log, metrics);
+  const rbd = deps.rbd;
+  const sweep = rbd ? new PeriodicTask('RBD orphan sweep', options.orphanSweepMs ?? 10 * 60_000, () => sweepOrphanImages(rbd, informers, log).then(() => undefined), log) : undefined;
+  return {
+    controller,
+    async start() {
+      sweep?.start(30_000);
+      await controller.start();
+    },
+    async stop() {
+      sweep?.stop();
+      await controller.stop();
+    },
+  };
+}
+
+function volumeControllerOnly(deps: StorageControllerDeps, informers: ReturnType<typeof storageInformers>, log: Logger, metrics?: RuntimeMetrics): Controller {
   return new Controller({
     name: 'volume-controller',
     client: deps.client,

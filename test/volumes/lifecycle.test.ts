@@ -5,11 +5,16 @@
 // restored from a snapshot that does not exist yet waits and converges; Volumes count against storage quota.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CephRbdDriver } from '../../agents/ceph/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
+import { InformerCache } from '../../controllers/runtime/informer.ts';
+import { storageInformers } from '../../controllers/storage/informers.ts';
+import { sweepOrphanImages, SWEEP_GRACE_MS } from '../../controllers/storage/sweep.ts';
+import { createLogger } from '../../lib/logging.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource, type StorageClass, type Volume, type VolumeSnapshot } from '../../apis/storage/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
@@ -194,6 +199,40 @@ describe('Volumes on Ceph RBD', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('sweeps images left in Ceph by Volumes and Images that are gone, and nothing else', async () => {
+    await apply(volume('acme', 'kept', { size: '8Mi' }));
+    const kept = await waitReady<Volume>(env, VolumeResource, 'acme', 'kept', 'True');
+    // Left behind as a force-removed Volume or Image would leave them (UID-named, nobody's).
+    const stray = (prefix: string) => `${prefix}-${randomBytes(16).toString('hex')}`;
+    const [orphanVolume, orphanGolden, cloned] = [stray('vol'), stray('img'), stray('img')];
+    await env.ceph.rbd('create', '--size', '4M', `${POOL}/${orphanVolume}`);
+    await env.ceph.rbd('create', '--size', '4M', `${POOL}/${orphanGolden}`);
+    await env.ceph.rbd('snap', 'create', `${POOL}/${orphanGolden}@base`);
+    await env.ceph.rbd('snap', 'protect', `${POOL}/${orphanGolden}@base`);
+    // A golden image something still clones from stays, whatever its Image.
+    await env.ceph.rbd('create', '--size', '4M', `${POOL}/${cloned}`);
+    await env.ceph.rbd('snap', 'create', `${POOL}/${cloned}@base`);
+    await env.ceph.rbd('snap', 'protect', `${POOL}/${cloned}@base`);
+    await env.ceph.rbd('clone', `${POOL}/${cloned}@base`, `${POOL}/someone-elses`);
+
+    const informers = new InformerCache(env.client);
+    try {
+      const watched = storageInformers(informers);
+      informers.start();
+      // Within the grace period nothing is touched: its object may just not have been seen yet.
+      expect(await sweepOrphanImages(new CephRbdDriver(env.ceph.client), watched, createLogger('sweep-test'))).toEqual([]);
+      const later = Date.now() + SWEEP_GRACE_MS + 60_000;
+      const removed = await sweepOrphanImages(new CephRbdDriver(env.ceph.client), watched, createLogger('sweep-test'), later);
+      expect(removed.sort()).toEqual([`${POOL}/${orphanGolden}`, `${POOL}/${orphanVolume}`].sort());
+      const left = (await env.ceph.rbd('ls', POOL)).split('\n');
+      expect(left).toEqual(expect.arrayContaining([imageOf(kept), cloned, 'someone-elses']));
+      expect(left).not.toEqual(expect.arrayContaining([orphanVolume]));
+    } finally {
+      await informers.stop();
+      await env.ceph.rbd('rm', `${POOL}/someone-elses`);
+    }
+  }, 120_000);
 
   it('counts Volume sizes against the namespace storage quota', async () => {
     await namespace(env, 'quota');
