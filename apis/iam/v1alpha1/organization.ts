@@ -81,7 +81,7 @@ export interface OrganizationQuota {
   buckets?: number;
   /**
    * Maximum block storage, as a quantity (e.g. 10Ti): the sum of the boot disk and spec.disks[].size of
-   * all VirtualMachines. Object storage is limited per Bucket (spec.quota).
+   * all VirtualMachines and the size of all Volumes. Object storage is limited per Bucket (spec.quota).
    */
   storage?: string;
 }
@@ -141,7 +141,7 @@ export interface OrganizationUsage {
    */
   buckets?: number;
   /**
-   * Sum of VirtualMachine boot and data disk sizes.
+   * Sum of VirtualMachine boot and data disk sizes and Volume sizes.
    */
   storage?: string;
 }

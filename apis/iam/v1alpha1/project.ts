@@ -96,7 +96,7 @@ export interface ProjectQuota {
   buckets?: number;
   /**
    * Maximum block storage, as a quantity (e.g. 2Ti): the sum of the boot disk and spec.disks[].size of
-   * all VirtualMachines. Object storage is limited per Bucket (spec.quota).
+   * all VirtualMachines and the size of all Volumes. Object storage is limited per Bucket (spec.quota).
    */
   storage?: string;
 }
@@ -156,7 +156,7 @@ export interface ProjectUsage {
    */
   buckets?: number;
   /**
-   * Sum of VirtualMachine boot and data disk sizes.
+   * Sum of VirtualMachine boot and data disk sizes and Volume sizes.
    */
   storage?: string;
 }
