@@ -194,7 +194,7 @@ describe('CRDs over built-in groups and other CRDs (a photon apiserver process)'
       { path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'sample' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sample' }, subjects: [{ kind: 'Group', name: 'sample-group' }] } },
     ];
     // PhotonCloud's kinds from their examples, in an order that satisfies their references.
-    const order = ['organization', 'project', 'user', 'group', 'organizationrolebinding', 'vpc', 'subnet', 'securitygroup', 'port', 'image', 'node', 'virtualmachine', 'loadbalancer', 'zone', 'bucket'];
+    const order = ['organization', 'project', 'user', 'group', 'organizationrolebinding', 'vpc', 'subnet', 'securitygroup', 'port', 'image', 'node', 'virtualmachine', 'loadbalancer', 'zone', 'bucket', 'storageclass-standard', 'volume', 'volumesnapshot'];
     const examples = order.map((file) => YAML.parse(fs.readFileSync(path.join(REPOSITORY_ROOT, 'crds', 'examples', `${file}.yaml`), 'utf8')) as Record<string, any>);
     const photonKinds = served.filter((resource) => resource.group.endsWith('.photoncloud.io'));
     expect(examples.map((example) => example.kind).sort()).toEqual(photonKinds.map((resource) => resource.kind).sort());
