@@ -38,8 +38,8 @@ export interface BlockStorageDriver {
   image(pool: string, name: string): Promise<RbdImage | undefined>;
   /** The names of the pool's images ([] when the pool does not exist). */
   imageNames(pool: string): Promise<string[]>;
-  /** Creates a blank image of sizeBytes (an existing one is left as it is). */
-  createImage(pool: string, name: string, sizeBytes: number, metadata?: Record<string, string>): Promise<void>;
+  /** Creates a blank image of sizeBytes (an existing one is left as it is); true when this call created it. */
+  createImage(pool: string, name: string, sizeBytes: number, metadata?: Record<string, string>): Promise<boolean>;
   /** Grows the image to sizeBytes; never shrinks (ShrinkRefusedError). */
   growImage(pool: string, name: string, sizeBytes: number): Promise<void>;
   /** Removes the image (gone already: fine); ImageHasSnapshotsError, ImageInUseError. */
@@ -131,9 +131,10 @@ export class CephRbdDriver implements BlockStorageDriver {
     return result.errno === ENOENT ? [] : (JSON.parse(result.stdout) as string[]);
   }
 
-  async createImage(pool: string, name: string, sizeBytes: number, metadata: Record<string, string> = {}): Promise<void> {
-    await this.rbd(['create', '--size', `${sizeBytes}B`, spec(pool, name)], { allow: [EEXIST] });
+  async createImage(pool: string, name: string, sizeBytes: number, metadata: Record<string, string> = {}): Promise<boolean> {
+    const result = await this.rbd(['create', '--size', `${sizeBytes}B`, spec(pool, name)], { allow: [EEXIST] });
     await this.setMetadata(pool, name, metadata);
+    return result.errno !== EEXIST;
   }
 
   async growImage(pool: string, name: string, sizeBytes: number): Promise<void> {

@@ -70,8 +70,18 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       const pool = backend.pool!;
       const name = backend.image!;
       try {
-        let image = await rbd.image(pool, name);
+        let image: RbdImage | undefined;
         let parent = volume.status?.parent;
+        if (!volume.status?.capacityBytes && !volume.spec.source?.snapshotRef && !volume.spec.source?.imageRef) {
+          // Never made, as far as status says: create it at once (one call instead of a look first and after);
+          // one that exists already (a pass killed before its status write) is looked at below.
+          if (await rbd.createImage(pool, name, desiredBytes, imageMetadataOf(volume))) image = { pool, name, sizeBytes: desiredBytes };
+        }
+        image ??= await rbd.image(pool, name);
+        if (!image && volume.status?.capacityBytes) {
+          // It was made and is gone (deleted in Ceph by hand): never silently replaced by a blank one.
+          return { readiness: notReady('ImageLost', `RBD image ${pool}/${name} no longer exists in Ceph: its data is gone; delete this Volume`), status: { ...base, backend, phase: 'Failed' } };
+        }
         if (!image) {
           const made = await makeImage(rbd, volume, pool, name, desiredBytes);
           if ('waiting' in made) return pending(made.waiting.reason, made.waiting.message, { ...base, backend });

@@ -65,6 +65,19 @@ describe('Volumes on Ceph RBD', () => {
     expect(await env.ceph.rbdInfo(POOL, imageOf(made))).toBeUndefined();
   }, 120_000);
 
+  it('a Volume whose image was deleted in Ceph by hand says so, and is never replaced by a blank one', async () => {
+    await apply(volume('acme', 'lost', { size: '8Mi' }));
+    const made = await waitReady<Volume>(env, VolumeResource, 'acme', 'lost', 'True');
+    await env.ceph.rbd('rm', '--no-progress', `${POOL}/${imageOf(made)}`);
+    // Any change brings the Volume back to the controller: here a label.
+    kubectlOk(await env.api.kubectl(['label', 'volume', 'lost', '-n', 'acme', 'checked=yes']));
+    kubectlOk(await env.api.kubectl(['patch', 'volume', 'lost', '-n', 'acme', '--type', 'merge', '-p', json({ spec: { size: '9Mi' } })]));
+    const lost = await waitReady<Volume>(env, VolumeResource, 'acme', 'lost', 'False', 'ImageLost');
+    expect(lost.status?.phase).toBe('Failed');
+    expect(await env.ceph.rbdInfo(POOL, imageOf(made))).toBeUndefined();
+    kubectlOk(await env.api.kubectl(['delete', 'volume', 'lost', '-n', 'acme', '--wait=true', '--timeout=60s']));
+  }, 60_000);
+
   it('refuses bad specs with an error naming the field, and stores nothing', async () => {
     await apply(volume('acme', 'fixed', { size: '32Mi' }));
     const fixed = await waitReady<Volume>(env, VolumeResource, 'acme', 'fixed', 'True');
