@@ -12,7 +12,7 @@ const vm = (entries: Array<[string, string]>, resolved: VirtualMachineStatusVolu
   spec: { memory: '256Mi', boot: { kernel: { imageRef: 'k' } }, volumes: entries.map(([name, volumeRef]) => ({ name, volumeRef })) },
   status: { nodeName: 'hv-1', volumes: resolved, ...(runtime ? { runtime: { node: 'hv-1', state: 'Running', volumes: runtime } } : {}) },
 });
-const ok = (name: string, volumeRef: string, image = `img-${volumeRef}`, pool = 'rbd'): VirtualMachineStatusVolume => ({ name, volumeRef, attachable: true, pool, image });
+const ok = (name: string, volumeRef: string, image = `img-${volumeRef}`, pool = 'rbd'): VirtualMachineStatusVolume => ({ name, volumeRef, attachable: true, pool, image, node: 'hv-1' });
 const no = (name: string, volumeRef: string, reason = 'VolumeNotReady', message = `Volume ${volumeRef}: ceph is slow`): VirtualMachineStatusVolume => ({ name, volumeRef, attachable: false, reason, message });
 const plugged = (name: string, image: string, pool = 'rbd'): PluggedVolume => ({ name, device: `vol-${name}-dev`, pool, image });
 
@@ -31,6 +31,13 @@ describe('attachableVolumes', () => {
     expect(attachableVolumes(vm([['a', 'va']], [{ name: 'a', volumeRef: 'va', attachable: true, image: 'x' }]))).toEqual([]);
     expect(attachableVolumes(vm([['a', 'va']], [{ name: 'a', volumeRef: 'va', attachable: true, pool: 'rbd' }]))).toEqual([]);
     expect(attachableVolumes(vm([['a', 'va']]))).toEqual([]);
+  });
+});
+
+describe('attachableVolumes across a move', () => {
+  it('an entry resolved for another node (before the VM moved) is stale: not attachable here until re-resolved', () => {
+    expect(attachableVolumes(vm([['a', 'va']], [{ ...ok('a', 'va'), node: 'hv-2' }]))).toEqual([]);
+    expect(volumesBlocker(vm([['a', 'va']], [{ ...ok('a', 'va'), node: 'hv-2' }]))?.reason).toBe('WaitingForVolumes');
   });
 });
 

@@ -14,7 +14,9 @@ export function attachableVolumes(vm: VirtualMachine): RbdVolumeSpec[] {
   const resolved = new Map((vm.status?.volumes ?? []).map((entry) => [entry.name, entry]));
   return (vm.spec.volumes ?? []).flatMap((entry) => {
     const status = resolved.get(entry.name);
-    return status?.attachable && status.volumeRef === entry.volumeRef && status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image, ...(status.capacityBytes ? { sizeBytes: status.capacityBytes } : {}) }] : [];
+    // Resolved for this VM's current node only: an entry from before a move is stale until re-resolved.
+    const current = status?.attachable && status.volumeRef === entry.volumeRef && status.node === vm.status?.nodeName;
+    return current && status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image, ...(status.capacityBytes ? { sizeBytes: status.capacityBytes } : {}) }] : [];
   });
 }
 

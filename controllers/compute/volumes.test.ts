@@ -30,7 +30,7 @@ const lookup = (...volumes: Volume[]) => (name: string) => volumes.find((entry) 
 
 describe('volumeAttachments', () => {
   it('a Volume that is ready, on Ceph and held by this VM on its node is attachable with its pool and image', () => {
-    expect(volumeAttachments(vm([['data', 'db']]), lookup(volume('db')))).toEqual([{ name: 'data', volumeRef: 'db', attachable: true, pool: 'photon-fast', image: 'img-db' }]);
+    expect(volumeAttachments(vm([['data', 'db']]), lookup(volume('db')))).toEqual([{ name: 'data', volumeRef: 'db', attachable: true, pool: 'photon-fast', image: 'img-db', node: 'hv-1' }]);
   });
 
   it('no spec.volumes: nothing to resolve', () => {
@@ -73,9 +73,14 @@ describe('volumeAttachments', () => {
     expect(second).toMatchObject({ name: 'b', attachable: false, reason: 'DuplicateVolume' });
   });
 
-  it('a VM not scheduled yet waits for the Volume to follow it to "a node"', () => {
-    const [entry] = volumeAttachments(vm([['a', 'db']], null), lookup(volume('db')));
-    expect(entry).toMatchObject({ attachable: false, reason: 'VolumeMoving', message: 'Volume db is still attached on node hv-1: waiting for it to follow this VM to a node' });
+  it('a VM not scheduled yet attaches nothing: an entry resolved before scheduling would let the node attach before the Volume follows it', () => {
+    const [entry] = volumeAttachments(vm([['a', 'db']], null), lookup(volume('db', { attachedTo: { virtualMachine: 'web-1', uid: 'vm-uid' } })));
+    expect(entry).toMatchObject({ attachable: false, reason: 'WaitingForNode', message: 'the VM is not scheduled to a node yet' });
+  });
+
+  it('a holder record without a node (the VM was claimed before it was scheduled) is not this node yet', () => {
+    const [entry] = volumeAttachments(vm([['a', 'db']]), lookup(volume('db', { attachedTo: { virtualMachine: 'web-1', uid: 'vm-uid' } })));
+    expect(entry).toMatchObject({ attachable: false, reason: 'VolumeMoving', message: 'Volume db is still attached on node (none): waiting for it to follow this VM to hv-1' });
   });
 
   it('deletion is reported before who holds it, and who holds it before readiness', () => {

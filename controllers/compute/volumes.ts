@@ -16,16 +16,19 @@ export function volumeAttachments(vm: VirtualMachine, volumeNamed: (name: string
     const volume = volumeNamed(entry.volumeRef);
     if (!volume) return no('VolumeNotFound', `Volume ${entry.volumeRef} does not exist yet`);
     if (volume.metadata.deletionTimestamp) return no('VolumeDeleting', `Volume ${entry.volumeRef} is being deleted`);
+    // Only a scheduled VM attaches, and only on the node its holder record names (the volume controller moves that
+    // record after fencing whoever still has the image open).
+    if (!vm.status?.nodeName) return no('WaitingForNode', 'the VM is not scheduled to a node yet');
     const holder = volume.status?.attachedTo;
     if (holder?.uid !== vm.metadata.uid) {
       return holder?.uid ? no('VolumeInUse', `Volume ${entry.volumeRef} is attached to VirtualMachine ${holder.virtualMachine}`) : no('WaitingForAttachment', `Volume ${entry.volumeRef} is not attached to this VM yet`);
     }
-    if ((holder!.node ?? '') !== (vm.status?.nodeName ?? '')) return no('VolumeMoving', `Volume ${entry.volumeRef} is still attached on node ${holder!.node ?? '(none)'}: waiting for it to follow this VM to ${vm.status?.nodeName ?? 'a node'}`);
+    if (holder!.node !== vm.status.nodeName) return no('VolumeMoving', `Volume ${entry.volumeRef} is still attached on node ${holder!.node ?? '(none)'}: waiting for it to follow this VM to ${vm.status?.nodeName ?? 'a node'}`);
     const ready = findCondition(volume.status?.conditions, 'Ready');
     const backend = volume.status?.backend;
     if (ready?.status !== 'True' || !backend?.image) return no('VolumeNotReady', `Volume ${entry.volumeRef}: ${ready?.message ?? 'not provisioned yet'}`);
     if (backend.type !== 'ceph-rbd' || !backend.pool) return no('Unsupported', `Volume ${entry.volumeRef} is ${backend.type}: only ceph-rbd Volumes are attached yet`);
-    return { ...base, attachable: true, pool: backend.pool, image: backend.image, ...(volume.status?.capacityBytes ? { capacityBytes: volume.status.capacityBytes } : {}) };
+    return { ...base, attachable: true, pool: backend.pool, image: backend.image, ...(volume.status?.capacityBytes ? { capacityBytes: volume.status.capacityBytes } : {}), node: vm.status.nodeName };
   });
 }
 

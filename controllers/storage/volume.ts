@@ -46,7 +46,8 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       const previous = volume.status?.attachedTo;
       // A handover (another VM, or the same VM on another node) waits until whoever still has the image open
       // is fenced: until then the Volume stays attached where it was.
-      const handover = !!previous?.uid && !!holder?.node && (previous.uid !== holder.uid || previous.node !== holder.node);
+      // (A holder that never had a node never ran with it: nothing to fence.)
+      const handover = !!previous?.uid && !!previous.node && !!holder?.node && (previous.uid !== holder.uid || previous.node !== holder.node);
       let attachedTo = handover ? previous : holder;
       const base: VolumeStatus = { storageClassName: className, attachedTo };
       const [problem] = volumeSpecProblems(volume.spec);

@@ -49,7 +49,7 @@ describe('Volumes attached to VirtualMachines', () => {
     await apply(storage('Volume', 'data', { size: '64Mi' }), guestVm(NS, 'writer', { volumes: [{ name: 'data', volumeRef: 'data' }], userData: 'write marker-42\n' }));
     const running = await waitVmStatus(env, NS, 'writer', 'Running', 120_000);
     await waitConsole(env, NS, 'writer', 'photon-guest: disk=marker-42');
-    expect(running.status?.volumes).toEqual([{ name: 'data', volumeRef: 'data', attachable: true, pool: POOL, image: expect.stringMatching(/^vol-/), capacityBytes: 64 * 1024 * 1024 }]);
+    expect(running.status?.volumes).toEqual([{ name: 'data', volumeRef: 'data', attachable: true, pool: POOL, image: expect.stringMatching(/^vol-/), capacityBytes: 64 * 1024 * 1024, node: running.status?.nodeName }]);
     expect(findCondition(running.status?.conditions, 'VolumesReady')).toMatchObject({ status: 'True', reason: 'VolumesAttachable' });
     expect(running.status?.runtime?.volumes).toEqual([{ name: 'data', volumeRef: 'data', device: 'vol-data-dev' }]);
     const data = await waitVolume('in use by writer', 'data', (volume) => volume.status?.phase === 'InUse');

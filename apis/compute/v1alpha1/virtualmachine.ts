@@ -353,6 +353,11 @@ export interface VirtualMachineStatusVolume {
    * The Volume's size; a running VM's disk grows to it online.
    */
   capacityBytes?: number;
+  /**
+   * The Node this resolution is for (the VM's status.nodeName when it was made): an agent attaches only
+   * entries made for its own node, never a stale one from before a move.
+   */
+  node?: string;
 }
 
 /**
