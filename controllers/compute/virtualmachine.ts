@@ -17,11 +17,10 @@ import { NodeResource, VirtualMachineResource, type Node, type VirtualMachine, t
 import { PortResource, type Port } from '../../apis/network/v1alpha1/index.ts';
 import { VolumeResource, type Volume } from '../../apis/storage/v1alpha1/index.ts';
 import type { Logger } from '../../lib/logging.ts';
-import { Controller, watchOf } from '../runtime/controller.ts';
+import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
 import type { Informer, InformerCache } from '../runtime/informer.ts';
 import { LifecycleReconciler, notReady, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { volumeAttachments, volumesCondition } from './volumes.ts';
 import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
@@ -164,13 +163,12 @@ function networkCondition(blocker: Readiness | undefined, interfaces: number, ru
     : { type: 'NetworkReady', status: 'True' as const, reason: 'PortsReady', message: `${interfaces} Port(s) ready; bound when the VM runs` };
 }
 
-const requestsOf = (vms: VirtualMachine[]): ReconcileRequest[] => vms.map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
 
 export function virtualMachineController(deps: { client: ApiClient; informers: InformerCache }, log: Logger, metrics?: RuntimeMetrics): Controller {
   const informers = computeInformers(deps.informers);
   // A Port concerns the VMs naming it (portRef or the name a subnetRef creates) and the one holding it.
   const vmsOfPort = (port: Port) =>
-    requestsOf(
+    requestsFor(
       informers.vms.list(port.metadata.namespace).filter((vm) => port.status?.owner?.name === vm.metadata.name || isControlledBy(port, vm) || interfacePlans(vm).some((plan) => plan.portName === port.metadata.name)),
     );
   return new Controller({
@@ -184,9 +182,9 @@ export function virtualMachineController(deps: { client: ApiClient; informers: I
     workers: 4,
     watches: [
       watchOf(informers.ports, vmsOfPort),
-      watchOf(informers.nodes, (node) => requestsOf(informers.vms.list().filter((vm) => vm.status?.nodeName === node.metadata.name))),
+      watchOf(informers.nodes, (node) => requestsFor(informers.vms.list().filter((vm) => vm.status?.nodeName === node.metadata.name))),
       // A Volume becoming ready or changing hands concerns the VMs naming it.
-      watchOf(informers.volumes, (volume) => requestsOf(informers.vms.list(volume.metadata.namespace).filter((vm) => (vm.spec.volumes ?? []).some((entry) => entry.volumeRef === volume.metadata.name)))),
+      watchOf(informers.volumes, (volume) => requestsFor(informers.vms.list(volume.metadata.namespace).filter((vm) => (vm.spec.volumes ?? []).some((entry) => entry.volumeRef === volume.metadata.name)))),
     ],
   });
 }

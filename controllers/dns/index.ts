@@ -8,13 +8,11 @@ import { PowerDnsApi, PowerDnsDriver, UnconfiguredDnsDriver, type DnsDriver } fr
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import { ZoneResource } from '../../apis/dns/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
-import { Controller, watchOf } from '../runtime/controller.ts';
+import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { dnsInformers } from './informers.ts';
 import { zoneReconciler, type ZoneObject } from './zone.ts';
 
@@ -53,7 +51,6 @@ export function dnsDriverFrom(options: DnsOptions, log: Logger): DnsDriver {
   return new PowerDnsDriver(new PowerDnsApi(options.pdnsUrl, key), log.child({ component: 'pdns' }));
 }
 
-const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 const overlaps = (a: string, b: string) => a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
 
 /** The zone-controller with its drift and orphan housekeeping (started and stopped with it). */

@@ -5,9 +5,8 @@
 // Orphaned rows and deleted rows of live LoadBalancers are handled with the network controllers' (NetworkShared).
 import { serviceKey, type HealthSource, type MonitoredService } from '../../agents/ovn-sb/index.ts';
 import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
 import type { Logger } from '../../lib/logging.ts';
-import { watchOf, type Controller } from '../runtime/controller.ts';
+import { requestsFor, watchOf, type Controller } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import type { NetworkShared } from '../network/index.ts';
@@ -15,7 +14,6 @@ import { lbInformers, type LoadBalancerObject } from './informers.ts';
 import { loadBalancerReconciler } from './loadbalancer.ts';
 import { isHttp, PROXY_LABEL } from './proxy.ts';
 
-const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
 /** Which LoadBalancers check which backends (serviceKey → LB keys), replaced per LB at each reconcile. */
 class HealthIndex {

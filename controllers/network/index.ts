@@ -7,16 +7,14 @@ import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from
 import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
-import { Controller, watchOf, type ControllerOptions } from '../runtime/controller.ts';
+import { Controller, requestsFor, watchOf, type ControllerOptions } from '../runtime/controller.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
 import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
 import { subnetReconciler } from './subnet.ts';
 import { vpcReconciler } from './vpc.ts';
 
-const requestsFor = (objects: KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
 /** Kinds whose OVN rows NetworkShared repairs and sweeps (LoadBalancer's controller lives in controllers/lb). */
 type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup' | 'LoadBalancer';

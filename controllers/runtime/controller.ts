@@ -42,6 +42,9 @@ export interface WatchSource<T extends KubeObject = KubeObject> {
   map?(object: T): ReconcileRequest[];
 }
 
+/** The reconcile requests for these objects (a watch mapper's usual answer: the objects of a filtered list). */
+export const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
+
 /** A watch on a typed informer: `watchOf(informers.subnets, (subnet) => [...])`, the mapper typed by it. */
 export function watchOf<T extends KubeObject>(informer: Informer<T>, map: (object: T) => ReconcileRequest[]): WatchSource<T> {
   return { informer, map };

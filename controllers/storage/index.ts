@@ -6,12 +6,10 @@ import { CephRbdDriver, type BlockStorageDriver, type CephClientConfig } from '.
 import { QemuImgDiskDriver, type DiskDriver } from '../../agents/disks/index.ts';
 import { StorageClassResource, VolumeResource, VolumeSnapshotResource } from '../../apis/storage/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
 import type { Logger } from '../../lib/logging.ts';
-import { Controller, watchOf } from '../runtime/controller.ts';
+import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import type { ReconcileRequest } from '../runtime/reconciler.ts';
 import { concernsVolume } from './attachment.ts';
 import { storageInformers } from './informers.ts';
 import { sweepOrphanImages } from './sweep.ts';
@@ -45,7 +43,6 @@ export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorag
   ...(options.imageCacheDir ? { imageCache: new QemuImgDiskDriver({ stateDir: options.imageCacheDir }) } : {}),
 });
 
-const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
 export function storageClassController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
   const informers = storageInformers(deps.informers);
