@@ -10,10 +10,10 @@ import type { BlockStorageDriver } from '../../agents/ceph/index.ts';
 import type { DiskDriver, ImageSpec } from '../../agents/disks/index.ts';
 import type { Image } from '../../apis/compute/v1alpha1/index.ts';
 import { KeyedQueue } from '../../lib/keyed-queue.ts';
+import { goldenNameOf } from './names.ts';
 
 export const GOLDEN_SNAPSHOT = 'base';
 
-export const goldenNameOf = (image: Image): string => `img-${image.metadata.uid!.replace(/-/g, '')}`;
 
 /** An Image that can never become a Volume as specified (wrong format, no checksum, no source). */
 export class ImageUnusableError extends Error {

@@ -8,17 +8,17 @@ import { RbdError, SnapshotHasClonesError, type BlockStorageDriver } from '../..
 import { poolOf } from '../../apis/storage/v1alpha1/validation.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import type { StorageInformers } from './informers.ts';
+import { goldenNameOf, imageNameOf } from './names.ts';
 
 /** Images younger than this are never swept: their object may not have reached the informer yet. */
 export const SWEEP_GRACE_MS = 10 * 60_000;
 
-const compact = (uid: string | undefined) => (uid ?? '').replace(/-/g, '');
 
 /** Removes orphaned images; resolves with the names removed (pool/image). */
 export async function sweepOrphanImages(rbd: BlockStorageDriver, informers: StorageInformers, log: Logger, now = Date.now()): Promise<string[]> {
   await Promise.all([informers.storageClasses.waitForSync(), informers.volumes.waitForSync(), informers.images.waitForSync()]);
-  const liveVolumes = new Set(informers.volumes.list().map((volume) => `vol-${compact(volume.metadata.uid)}`));
-  const liveImages = new Set(informers.images.list().map((image) => `img-${compact(image.metadata.uid)}`));
+  const liveVolumes = new Set(informers.volumes.list().map(imageNameOf));
+  const liveImages = new Set(informers.images.list().map(goldenNameOf));
   const pools = new Set<string>();
   for (const storageClass of informers.storageClasses.list()) if (storageClass.spec.backend === 'ceph-rbd') pools.add(storageClass.status?.pool ?? poolOf(storageClass));
   for (const volume of informers.volumes.list()) if (volume.status?.backend?.type === 'ceph-rbd' && volume.status.backend.pool) pools.add(volume.status.backend.pool);
