@@ -5,3 +5,4 @@ export * from './plan.ts';
 export * from './fetch.ts';
 export * from './qemu-img.ts';
 export * from './driver.ts';
+export * from './local-volumes.ts';

@@ -16,6 +16,14 @@ export interface QemuImgInfo {
   /** The backing file as written in the header, which may be relative. */
   backingFileRaw?: string;
   backingFormat?: string;
+  /** Internal snapshots (qcow2), by name. */
+  snapshots?: QemuImgSnapshot[];
+}
+
+export interface QemuImgSnapshot {
+  name: string;
+  /** When it was taken (seconds since the epoch, as qcow2 records it). */
+  createdAtSeconds: number;
 }
 
 export interface QemuImgOptions {
@@ -55,6 +63,9 @@ export class QemuImg {
     }
     const backingFormat = text('backing-filename-format');
     if (backingFormat !== undefined) info.backingFormat = backingFormat;
+    if (Array.isArray(parsed.snapshots)) {
+      info.snapshots = (parsed.snapshots as Array<Record<string, unknown>>).flatMap((entry) => (typeof entry.name === 'string' ? [{ name: entry.name, createdAtSeconds: typeof entry['date-sec'] === 'number' ? entry['date-sec'] : 0 }] : []));
+    }
     return info;
   }
 
@@ -66,6 +77,23 @@ export class QemuImg {
   /** Grows a qcow2 to sizeBytes (never --shrink: the driver refuses shrinking before it gets here). */
   async resize(file: string, sizeBytes: number): Promise<void> {
     await this.run(['resize', '-q', '-f', 'qcow2', file, String(sizeBytes)]);
+  }
+
+  /**
+   * A standalone qcow2 copy of `source` as it was at its internal snapshot `snapshot` (-l): the data of that
+   * moment only, no backing file. -U reads a source a running QEMU holds (a snapshot's clusters never change).
+   */
+  async copyOfSnapshot(source: string, snapshot: string, target: string): Promise<void> {
+    await this.run(['convert', '-q', '-U', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${snapshot}`, source, target]);
+  }
+
+  /** Takes an internal snapshot (needs the write lock: not while a QEMU has the file open). */
+  async createSnapshot(file: string, snapshot: string): Promise<void> {
+    await this.run(['snapshot', '-q', '-f', 'qcow2', '-c', snapshot, file]);
+  }
+
+  async deleteSnapshot(file: string, snapshot: string): Promise<void> {
+    await this.run(['snapshot', '-q', '-f', 'qcow2', '-d', snapshot, file]);
   }
 
   private run(args: string[]): Promise<string> {

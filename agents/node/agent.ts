@@ -2,7 +2,8 @@
 // watches only the VirtualMachines bound to its node (a field selector the node authorizer requires), and
 // runs each through the drivers — QEMU (agents/qemu), disks (agents/disks), taps on br-int (agents/node-network)
 // — with the VmRuntime reconciler (vm-runtime.ts), and the HTTP proxies of LoadBalancers placed on its node
-// (agents/haproxy, proxy-runtime.ts). After a restart it adopts running QEMUs (their state
+// (agents/haproxy, proxy-runtime.ts), and the qcow2 files and snapshots of local Volumes kept on its node
+// (local-volumes.ts). After a restart it adopts running QEMUs (their state
 // directories say which) and, once its VM list has synced, removes what belongs to VMs no longer bound here.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { Controller } from '../../controllers/runtime/controller.ts';
 import { InformerCache } from '../../controllers/runtime/informer.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
-import { QemuImgDiskDriver } from '../disks/index.ts';
+import { QcowLocalVolumeDriver, QemuImgDiskDriver } from '../disks/index.ts';
 import { OvsTapDriver } from '../node-network/index.ts';
 import { QemuDriver, type Accel, type CephAccess } from '../qemu/index.ts';
 import { keyOf, type CephClientConfig } from '../ceph/client.ts';
@@ -24,6 +25,8 @@ import { VmRuntime } from './vm-runtime.ts';
 import { ProxyRuntime } from './proxy-runtime.ts';
 import { HaproxyDriver } from '../haproxy/index.ts';
 import { LoadBalancerResource, type LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
+import { VolumeResource, VolumeSnapshotResource, type Volume, type VolumeSnapshot } from '../../apis/storage/v1alpha1/index.ts';
+import { LocalSnapshotRuntime, localVolumesDir, LocalVolumeRuntime } from './local-volumes.ts';
 
 /** kubelet's port, by the same convention: the agent's HTTPS endpoint. */
 export const DEFAULT_AGENT_PORT = 10250;
@@ -81,7 +84,7 @@ function cephAccess(client: CephClientConfig, stateDir: string): CephAccess {
 }
 
 /** Directories under the state dir, shared with tests that look at what the agent left. */
-export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir, proxies: path.join(stateDir, 'proxies') });
+export const agentPaths = (stateDir: string) => ({ qemu: path.join(stateDir, 'qemu'), disks: path.join(stateDir, 'disks'), records: stateDir, proxies: path.join(stateDir, 'proxies'), volumes: localVolumesDir(stateDir) });
 
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const log = options.logger ?? createLogger('photon-agent');
@@ -129,7 +132,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const fieldSelector = `status.nodeName=${options.nodeName}`;
   const vms = informers.informerFor<VirtualMachine>(VirtualMachineResource, { fieldSelector });
   vmInformer = vms;
-  const runtime = new VmRuntime({ client, nodeName: options.nodeName, informer: vms, hypervisor, disks, network, stateDir: options.stateDir, resyncMs: options.resyncMs, log });
+  const runtime = new VmRuntime({ client, nodeName: options.nodeName, informer: vms, hypervisor, disks, network, stateDir: options.stateDir, localVolumesDir: paths.volumes, resyncMs: options.resyncMs, log });
   const controller = new Controller({
     name: 'photon-agent',
     client,
@@ -174,12 +177,38 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   });
   await proxyController.start();
 
+  // Local Volumes kept on this node (status.backend.node) and their snapshots (status.node).
+  const localDriver = new QcowLocalVolumeDriver({ dir: paths.volumes });
+  const volumeFieldSelector = `status.backend.node=${options.nodeName}`;
+  const snapshotFieldSelector = `status.node=${options.nodeName}`;
+  const localVolumeInformer = informers.informerFor<Volume>(VolumeResource, { fieldSelector: volumeFieldSelector });
+  const localSnapshotInformer = informers.informerFor<VolumeSnapshot>(VolumeSnapshotResource, { fieldSelector: snapshotFieldSelector });
+  const localVolumes = new LocalVolumeRuntime({ client, nodeName: options.nodeName, volumes: localVolumeInformer, driver: localDriver, hypervisor });
+  const localControllers = [
+    new Controller({ name: 'photon-agent-volumes', client, informers, resource: VolumeResource, fieldSelector: volumeFieldSelector, reconciler: localVolumes, workers: 2, logger: log, stalledConditions: false, clearStalledOnSuccess: false }),
+    new Controller({
+      name: 'photon-agent-snapshots',
+      client,
+      informers,
+      resource: VolumeSnapshotResource,
+      fieldSelector: snapshotFieldSelector,
+      reconciler: new LocalSnapshotRuntime({ client, nodeName: options.nodeName, snapshots: localSnapshotInformer, driver: localDriver, hypervisor }),
+      workers: 2,
+      logger: log,
+      stalledConditions: false,
+      clearStalledOnSuccess: false,
+    }),
+  ];
+  for (const localController of localControllers) await localController.start();
+
   const sweep = async () => {
-    await Promise.all([vms.waitForSync(), loadBalancers.waitForSync()]);
+    await Promise.all([vms.waitForSync(), loadBalancers.waitForSync(), localVolumeInformer.waitForSync()]);
     const removed = await runtime.removeOrphans(log);
     if (removed > 0) log.info('removed leftovers of VMs no longer on this node', { removed });
     const proxiesRemoved = await proxies.removeOrphans();
     if (proxiesRemoved > 0) log.info('removed HTTP proxies of LoadBalancers no longer on this node', { removed: proxiesRemoved });
+    const filesRemoved = await localVolumes.removeOrphans();
+    if (filesRemoved > 0) log.info('removed files of local Volumes no longer on this node', { removed: filesRemoved });
     return removed;
   };
   const sweeper = new PeriodicTask('orphan sweep', options.sweepIntervalMs ?? 5 * 60_000, async () => void (await sweep()), log);
@@ -196,6 +225,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       registration.stop();
       await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));
       await proxyController.stop().catch((error) => log.warn('proxy controller stop failed', { error: errorMessage(error) }));
+      for (const localController of localControllers) await localController.stop().catch((error) => log.warn('local volume controller stop failed', { error: errorMessage(error) }));
       await informers.stop();
       await server.close();
       if (options.stopVmsOnExit) {

@@ -44,6 +44,8 @@ export interface VmRuntimeOptions {
   network: NodeNetworkDriver;
   /** Where per-VM run records live (<stateDir>/vms/<uid>.json). */
   stateDir: string;
+  /** This node's local Volumes' qcow2 files (local-volumes.ts makes them). */
+  localVolumesDir?: string;
   /** How often a running VM is looked at again (QEMU's state changes without an API event). Default 10 s. */
   resyncMs?: number;
   log: Logger;
@@ -182,10 +184,10 @@ export class VmRuntime implements Reconciler {
       accelerator = previous?.accelerator ?? (await hypervisor.probe()).accel;
       machine = previous?.machine ?? vm.spec.machine ?? 'pc';
       // Volumes added or removed while it runs are hot-plugged or unplugged.
-      volumesPending = (await syncVolumes(hypervisor, vm, context.log)).pending;
+      volumesPending = (await syncVolumes(hypervisor, vm, context.log, this.options.localVolumesDir)).pending;
     } else {
       // Every Volume must be attachable before the guest boots: it may need them to start at all.
-      const waiting = volumesBlocker(vm);
+      const waiting = volumesBlocker(vm, this.options.localVolumesDir);
       if (waiting) {
         await this.report(vm, { state: 'Starting', ...waiting }, undefined, context);
         return {}; // the controller's next status.volumes brings the VM back
@@ -202,7 +204,7 @@ export class VmRuntime implements Reconciler {
 
       // QEMU: start it (start() adopts one that came up meanwhile).
       const kernel = vm.spec.boot.kernel;
-      const spec = { ...startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces), volumes: attachableVolumes(vm) };
+      const spec = { ...startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces), volumes: attachableVolumes(vm, this.options.localVolumesDir) };
       await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
       const started = await hypervisor.start(spec);
       await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });

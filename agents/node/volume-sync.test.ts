@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { VirtualMachine, VirtualMachineStatusRuntimeVolume, VirtualMachineStatusVolume } from '../../apis/compute/v1alpha1/index.ts';
 import type { Logger } from '../../lib/logging.ts';
-import { UnplugPendingError, type HypervisorDriver, type PluggedVolume, type RbdVolumeSpec } from '../qemu/index.ts';
+import { UnplugPendingError, type HypervisorDriver, type PluggedVolume, type VolumeSpec } from '../qemu/index.ts';
 import { attachableVolumes, syncVolumes, volumesBlocker, volumesReport } from './volume-sync.ts';
 
 const UID = '0b5c4d4e-8f1a-4c3e-9d2b-1a2b3c4d5e6f';
@@ -67,11 +67,11 @@ function fakeHypervisor(initial: PluggedVolume[], behaviour: { plugError?: Error
       expect(uid).toBe(UID);
       return current.map((entry) => ({ ...entry }));
     },
-    async plugVolume(uid: string, volume: RbdVolumeSpec) {
+    async plugVolume(uid: string, volume: VolumeSpec) {
       expect(uid).toBe(UID);
       calls.push(`plug ${volume.name} ${volume.pool}/${volume.image}`);
       if (behaviour.plugError) throw behaviour.plugError;
-      current.push(plugged(volume.name, volume.image, volume.pool));
+      current.push(plugged(volume.name, volume.image!, volume.pool));
     },
     async unplugVolume(uid: string, name: string, waitMs: number) {
       expect(uid).toBe(UID);

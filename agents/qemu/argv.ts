@@ -34,12 +34,18 @@ export interface NicSpec {
   mac: string;
 }
 
-/** A Ceph RBD image attached as a virtio disk (a Volume), through QEMU's rbd driver (librbd). */
-export interface RbdVolumeSpec {
+/**
+ * A Volume attached as a virtio disk: a Ceph RBD image through QEMU's rbd driver (librbd), or a local Volume's
+ * qcow2 file on this node.
+ */
+export interface VolumeSpec {
   /** The attachment's name: the guest's serial number; names QEMU's block node `vol-<name>` and device `vol-<name>-dev`. */
   name: string;
-  pool: string;
-  image: string;
+  /** RBD: pool and image. */
+  pool?: string;
+  image?: string;
+  /** Local: the qcow2 file's absolute path. */
+  file?: string;
   /** The Volume's size, when known: a plugged disk smaller than this is grown online (block_resize). */
   sizeBytes?: number;
 }
@@ -67,8 +73,8 @@ export interface VmSpec {
   boot: BootSpec;
   /** Data disks, attached after the boot disk in order. */
   disks?: DiskSpec[];
-  /** RBD Volumes, attached after the data disks in order; they need `ceph`. */
-  volumes?: RbdVolumeSpec[];
+  /** Volumes, attached after the data disks in order; RBD ones need `ceph`. */
+  volumes?: VolumeSpec[];
   ceph?: CephAccess;
   nics?: NicSpec[];
   /** Exit QEMU instead of rebooting the guest (-no-reboot). */
@@ -167,19 +173,28 @@ function checkCeph(ceph: CephAccess | undefined): CephAccess {
   return ceph;
 }
 
-/** QEMU's block node for an RBD Volume (-blockdev / blockdev-add), as JSON: no option-list parsing at all. */
-export function rbdBlockdev(volume: RbdVolumeSpec, ceph: CephAccess): Record<string, unknown> {
+/** QEMU's block node for a Volume (-blockdev / blockdev-add), as JSON: no option-list parsing at all. */
+export function volumeBlockdev(volume: VolumeSpec, ceph: CephAccess | undefined): Record<string, unknown> {
   if (!volume || !VOLUME_NAME.test(volume.name)) throw new VmSpecError(`volume name must be 1-20 of [a-z0-9-], not ${JSON.stringify(volume?.name)}`);
-  if (!CEPH_NAME.test(volume.pool) || !CEPH_NAME.test(volume.image)) throw new VmSpecError(`volume ${volume.name}: pool and image must be Ceph names, not ${JSON.stringify(`${volume.pool}/${volume.image}`)}`);
+  if (volume.file !== undefined) {
+    if (volume.pool !== undefined || volume.image !== undefined) throw new VmSpecError(`volume ${volume.name}: a file or an RBD pool and image, not both`);
+    checkPath(`volume ${volume.name} file`, volume.file);
+    // The qcow2 format node is the root: internal snapshots (blockdev-snapshot-internal-sync) are taken on it.
+    return { driver: 'qcow2', 'node-name': `vol-${volume.name}`, file: { driver: 'file', filename: volume.file } };
+  }
+  if (!CEPH_NAME.test(volume.pool ?? '') || !CEPH_NAME.test(volume.image ?? '')) throw new VmSpecError(`volume ${volume.name}: pool and image must be Ceph names, not ${JSON.stringify(`${volume.pool}/${volume.image}`)}`);
   checkCeph(ceph);
-  return { driver: 'rbd', 'node-name': `vol-${volume.name}`, pool: volume.pool, image: volume.image, conf: ceph.conf, user: ceph.user, 'key-secret': CEPH_KEY_SECRET, 'auth-client-required': ['cephx'] };
+  return { driver: 'rbd', 'node-name': `vol-${volume.name}`, pool: volume.pool, image: volume.image, conf: ceph!.conf, user: ceph!.user, 'key-secret': CEPH_KEY_SECRET, 'auth-client-required': ['cephx'] };
 }
+
+/** Whether the Volume is on Ceph (needs the key's secret object). */
+export const isRbdVolume = (volume: VolumeSpec): boolean => volume.file === undefined;
 
 /** The secret object holding the Ceph key (read from its file, never on the command line). */
 export const cephKeySecret = (ceph: CephAccess) => ({ 'qom-type': 'secret', id: CEPH_KEY_SECRET, file: ceph.keyFile, format: 'base64' });
 
-/** The virtio disk device of an RBD Volume (-device / device_add). */
-export function volumeDevice(volume: RbdVolumeSpec, machine: Machine): Record<string, string> {
+/** The virtio disk device of a Volume (-device / device_add). */
+export function volumeDevice(volume: VolumeSpec, machine: Machine): Record<string, string> {
   return { driver: machine === 'pc' ? 'virtio-blk-pci' : 'virtio-blk-device', drive: `vol-${volume.name}`, id: `vol-${volume.name}-dev`, serial: volume.name };
 }
 
@@ -243,12 +258,12 @@ export function qemuArgv(spec: VmSpec, paths: VmPaths): string[] {
   }
 
   if ((spec.volumes ?? []).length > 0) {
-    const ceph = checkCeph(spec.ceph);
-    args.push('-object', `secret,id=${CEPH_KEY_SECRET},file=${optionValue(ceph.keyFile)},format=base64`);
+    const ceph = spec.volumes!.some(isRbdVolume) ? checkCeph(spec.ceph) : undefined;
+    if (ceph) args.push('-object', `secret,id=${CEPH_KEY_SECRET},file=${optionValue(ceph.keyFile)},format=base64`);
     for (const volume of spec.volumes!) {
       const device = volumeDevice(volume, machine);
       // -blockdev takes JSON; -device takes an option list of names checked above (no commas possible).
-      args.push('-blockdev', JSON.stringify(rbdBlockdev(volume, ceph)), '-device', Object.entries(device).map(([key, value]) => (key === 'driver' ? value : `${key}=${value}`)).join(','));
+      args.push('-blockdev', JSON.stringify(volumeBlockdev(volume, ceph)), '-device', Object.entries(device).map(([key, value]) => (key === 'driver' ? value : `${key}=${value}`)).join(','));
     }
   }
 

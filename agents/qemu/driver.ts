@@ -12,9 +12,9 @@ import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { qemuArgv, validUid, vmPaths, VmSpecError, type Accel, type CephAccess, type RbdVolumeSpec, type VmPaths, type VmSpec } from './argv.ts';
+import { isRbdVolume, qemuArgv, validUid, vmPaths, VmSpecError, type Accel, type CephAccess, type VolumeSpec, type VmPaths, type VmSpec } from './argv.ts';
 import { QmpClient } from './qmp.ts';
-import { pluggedVolumes, plugVolume, resizeVolume, unplugVolume, type PluggedVolume } from './volumes.ts';
+import { deleteVolumeSnapshot, pluggedVolumes, plugVolume, resizeVolume, snapshotVolume, unplugVolume, type PluggedVolume } from './volumes.ts';
 
 export type VmState = 'running' | 'paused' | 'shutdown' | 'absent' | 'unresponsive';
 
@@ -71,14 +71,16 @@ export interface HypervisorDriver {
   /** Stops the VM if it runs (shutdown with timeoutMs, default 0: straight to quit) and deletes its state directory. */
   remove(uid: string, options?: { timeoutMs?: number }): Promise<void>;
   consolePath(uid: string): string;
-  /** RBD Volumes plugged into the running VM ([] when it does not run). */
+  /** Volumes plugged into the running VM ([] when it does not run). */
   volumes(uid: string): Promise<PluggedVolume[]>;
-  /** Hot-plugs an RBD Volume into the running VM; idempotent. */
-  plugVolume(uid: string, volume: RbdVolumeSpec): Promise<void>;
+  /** Hot-plugs a Volume into the running VM; idempotent. */
+  plugVolume(uid: string, volume: VolumeSpec): Promise<void>;
   /** Unplugs a Volume once the guest releases it (UnplugPendingError after waitMs); idempotent. */
   unplugVolume(uid: string, name: string, waitMs: number): Promise<void>;
   /** Grows a plugged Volume's disk online to sizeBytes. */
   resizeVolume(uid: string, name: string, sizeBytes: number): Promise<void>;
+  /** Takes (remove: deletes) a qcow2 internal snapshot of a plugged local Volume; idempotent. */
+  snapshotVolume(uid: string, name: string, snapshot: string, remove?: boolean): Promise<void>;
 }
 
 /** What the agent asks to start; the driver adds the accelerator (if not given) and its Ceph access. */
@@ -241,7 +243,7 @@ export class QemuDriver implements HypervisorDriver {
     const paths = this.paths(input.uid); // a bad uid rejects (async), it does not throw
     return this.queue.run(input.uid, async () => {
       const accel = input.accel ?? (await this.probe()).accel;
-      const spec: VmSpec = { ...input, accel, ...(input.volumes?.length ? { ceph: this.cephAccess() } : {}) };
+      const spec: VmSpec = { ...input, accel, ...(input.volumes?.some(isRbdVolume) ? { ceph: this.cephAccess() } : {}) };
       const args = qemuArgv(spec, paths); // validates: a bad spec throws VmSpecError before anything is touched
       await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
 
@@ -285,20 +287,20 @@ export class QemuDriver implements HypervisorDriver {
     return this.options.ceph;
   }
 
-  /** RBD Volumes plugged into the VM's running QEMU; [] when it does not run. */
+  /** Volumes plugged into the VM's running QEMU; [] when it does not run. */
   async volumes(uid: string): Promise<PluggedVolume[]> {
     const paths = this.paths(uid);
     if ((await this.livePid(paths)) === undefined) return [];
     return this.withQmp(paths, (qmp) => pluggedVolumes(qmp, this.qmpTimeoutMs));
   }
 
-  /** Hot-plugs an RBD Volume into the running VM (machine pc); idempotent. */
-  async plugVolume(uid: string, volume: RbdVolumeSpec): Promise<void> {
+  /** Hot-plugs a Volume into the running VM (machine pc); idempotent. */
+  async plugVolume(uid: string, volume: VolumeSpec): Promise<void> {
     const paths = this.paths(uid);
     return this.queue.run(uid, async () => {
       if ((await this.livePid(paths)) === undefined) throw new HypervisorUnavailableError(`VM ${uid} is not running`);
       const machine = await fs.readFile(paths.specFile, 'utf8').then((text) => (JSON.parse(text) as { spec?: VmSpec }).spec?.machine ?? 'pc', () => 'pc' as const);
-      await this.withQmp(paths, (qmp) => plugVolume(qmp, volume, this.cephAccess(), machine, this.qmpTimeoutMs));
+      await this.withQmp(paths, (qmp) => plugVolume(qmp, volume, () => this.cephAccess(), machine, this.qmpTimeoutMs));
     });
   }
 
@@ -316,6 +318,15 @@ export class QemuDriver implements HypervisorDriver {
     return this.queue.run(uid, async () => {
       if ((await this.livePid(paths)) === undefined) return;
       await this.withQmp(paths, (qmp) => resizeVolume(qmp, name, sizeBytes, this.qmpTimeoutMs));
+    });
+  }
+
+  /** Takes (or with `remove`, deletes) a qcow2 internal snapshot of a local Volume plugged into the running VM. */
+  async snapshotVolume(uid: string, name: string, snapshot: string, remove = false): Promise<void> {
+    const paths = this.paths(uid);
+    return this.queue.run(uid, async () => {
+      if ((await this.livePid(paths)) === undefined) throw new HypervisorUnavailableError(`VM ${uid} is not running`);
+      await this.withQmp(paths, (qmp) => (remove ? deleteVolumeSnapshot : snapshotVolume)(qmp, name, snapshot, this.qmpTimeoutMs));
     });
   }
 

@@ -1,7 +1,8 @@
 // NodeRestriction (Kubernetes' plugin of that name): a node agent's credentials write only what belongs to its
 // node. The node authorizer already limited which requests a node may make; this checks what their bodies
 // say, which the authorizer cannot see: a Node or Lease created under another node's name, a VirtualMachine
-// status that moves the VM to another node or touches more than the agent's report.
+// status that moves the VM to another node or touches more than the agent's report, a local Volume's or
+// snapshot's status beyond the agent's report (status.local).
 import { PROXY_REPORT_FIELDS } from '../../apis/lb/v1alpha1/proxy.ts';
 import { jsonEqual } from '../../apis/meta/equality.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
@@ -34,6 +35,18 @@ function withoutAgentFields(object: KubeObject | undefined): unknown {
   return { spec: (object as { spec?: unknown } | undefined)?.spec, metadata, status: { ...status, proxy } };
 }
 
+/** A local Volume or VolumeSnapshot minus the agent's report (status.local) and metadata that changes with any write. */
+function withoutLocalReport(object: KubeObject | undefined): unknown {
+  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...metadata } = (object?.metadata ?? {}) as Record<string, unknown>;
+  const { local: _local, ...status } = (object?.status ?? {}) as Record<string, unknown>;
+  return { spec: (object as { spec?: unknown } | undefined)?.spec, metadata, status };
+}
+/** The node keeping a local Volume (status.backend.node) or a VolumeSnapshot of one (status.node). */
+const localNode = (kind: string, object: KubeObject | undefined) => {
+  const status = object?.status as { node?: string; backend?: { node?: string } } | undefined;
+  return kind === 'Volume' ? status?.backend?.node : status?.node;
+};
+
 function refuse(attributes: AdmissionAttributes, node: string, why: string): ApiError {
   const { resource, object } = attributes;
   return new ApiError(403, 'Forbidden', `${groupResource(resource)} ${JSON.stringify(object.metadata.name)} is forbidden: node ${JSON.stringify(node)} ${why}`, {
@@ -51,6 +64,8 @@ export const nodeRestriction: AdmissionPlugin = {
     { group: 'coordination.k8s.io', kind: 'Lease' },
     { group: COMPUTE_GROUP, kind: 'VirtualMachine' },
     { group: 'lb.photoncloud.io', kind: 'LoadBalancer' },
+    { group: 'storage.photoncloud.io', kind: 'Volume' },
+    { group: 'storage.photoncloud.io', kind: 'VolumeSnapshot' },
   ],
   subresources: true,
   async admit(attributes) {
@@ -65,6 +80,12 @@ export const nodeRestriction: AdmissionPlugin = {
       // Only the agent's report on the proxy it runs: nothing else of the status, and not where it runs.
       if (proxyNode(old) !== node || proxyNode(object) !== node) throw refuse(attributes, node, 'may only report the proxy of LoadBalancers whose proxy runs on it, and may not move it');
       if (!jsonEqual(withoutAgentFields(old), withoutAgentFields(object))) throw refuse(attributes, node, `may only write status.proxy.{${PROXY_REPORT_FIELDS.join(',')}} of a LoadBalancer`);
+      return [];
+    }
+    if (resource.kind === 'Volume' || resource.kind === 'VolumeSnapshot') {
+      // Only the agent's report on the file (or snapshot) it keeps: not where it is kept, nothing else.
+      if (localNode(resource.kind, old) !== node || localNode(resource.kind, object) !== node) throw refuse(attributes, node, `may only report on ${resource.kind}s kept on it, and may not move them`);
+      if (!jsonEqual(withoutLocalReport(old), withoutLocalReport(object))) throw refuse(attributes, node, `may only write status.local of a ${resource.kind}`);
       return [];
     }
     if (nodeOfVm(old) !== node || nodeOfVm(object) !== node) throw refuse(attributes, node, 'may only write the status of VirtualMachines bound to it, and may not move them');

@@ -41,6 +41,8 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
     fieldSelectorName: selectedValue(fieldSelector, 'metadata.name'),
     fieldSelectorNodeName: selectedValue(fieldSelector, 'status.nodeName'),
     fieldSelectorProxyNode: selectedValue(fieldSelector, 'status.proxy.node'),
+    fieldSelectorBackendNode: selectedValue(fieldSelector, 'status.backend.node'),
+    fieldSelectorStatusNode: selectedValue(fieldSelector, 'status.node'),
   };
 }
 

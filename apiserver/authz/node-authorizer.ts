@@ -1,7 +1,8 @@
 // What a node agent's credentials (`system:node:<name>`, group system:nodes) may do, as Kubernetes' Node
 // authorizer decides for kubelets: read only what its node needs and write only its own Node, its own Lease,
-// the status of the VirtualMachines bound to it (status.nodeName) and of the LoadBalancers whose HTTP proxy
-// it runs (status.proxy.node). Which VirtualMachines those are comes
+// the status of the VirtualMachines bound to it (status.nodeName), of the LoadBalancers whose HTTP proxy
+// it runs (status.proxy.node) and of the local Volumes and their snapshots it keeps (status.backend.node,
+// status.node). Which VirtualMachines those are comes
 // from the watch cache, kept per node by an index updated from cache events. For everything it has no
 // opinion on (discovery, self reviews) the request falls through to RBAC; everything else a node asks for
 // is denied here, so a node credential stolen from one hypervisor reaches nothing of another's.
@@ -19,6 +20,9 @@ const COMPUTE_GROUP = 'compute.photoncloud.io';
 const VM_PREFIX = storagePrefixFor(COMPUTE_GROUP, 'virtualmachines');
 const LB_GROUP = 'lb.photoncloud.io';
 const LB_PREFIX = storagePrefixFor(LB_GROUP, 'loadbalancers');
+const STORAGE_GROUP = 'storage.photoncloud.io';
+const VOLUME_PREFIX = storagePrefixFor(STORAGE_GROUP, 'volumes');
+const SNAPSHOT_PREFIX = storagePrefixFor(STORAGE_GROUP, 'volumesnapshots');
 
 /** The node a user speaks for, or undefined for anyone else. */
 export function nodeNameOf(user: UserInfo): string | undefined {
@@ -109,6 +113,14 @@ export class NodeAuthorizer implements Authorizer {
     return (this.cache.get(`${LB_PREFIX}${namespace}/${name}`)?.object?.status as { proxy?: { node?: string } } | undefined)?.proxy?.node === node;
   }
 
+  private localVolumeOn(node: string, namespace: string, name: string): boolean {
+    return (this.cache.get(`${VOLUME_PREFIX}${namespace}/${name}`)?.object?.status as { backend?: { node?: string } } | undefined)?.backend?.node === node;
+  }
+
+  private localSnapshotOn(node: string, namespace: string, name: string): boolean {
+    return (this.cache.get(`${SNAPSHOT_PREFIX}${namespace}/${name}`)?.object?.status as { node?: string } | undefined)?.node === node;
+  }
+
   private decideForNode(node: string, attributes: RequestAttributes): Decision | undefined {
     if (!attributes.resourceRequest) return NO_OPINION;
     const { apiGroup, resource, subresource, verb, namespace, name } = attributes;
@@ -145,6 +157,21 @@ export class NodeAuthorizer implements Authorizer {
       if (verb === 'get' && !subresource) return allow('node: a LoadBalancer whose proxy runs on it');
       if (subresource === 'status' && (verb === 'patch' || verb === 'get')) return allow('node: reports the proxy of a LoadBalancer in its status');
       return deny(`node ${node} may only report the status of LoadBalancers' proxies`);
+    }
+    // Local Volumes kept on this node (status.backend.node) and their snapshots (status.node): read them, report
+    // on their files in status.local.
+    if (apiGroup === STORAGE_GROUP && (resource === 'volumes' || resource === 'volumesnapshots')) {
+      const volumes = resource === 'volumes';
+      const selector = volumes ? 'status.backend.node' : 'status.node';
+      if ((verb === 'list' || verb === 'watch') && !subresource) {
+        const pinned = volumes ? attributes.fieldSelectorBackendNode : attributes.fieldSelectorStatusNode;
+        return pinned === node ? allow(`node: ${resource} kept on it`) : deny(`node ${node} may only list ${resource} with fieldSelector ${selector}=${node}`);
+      }
+      const here = !!name && !!namespace && (volumes ? this.localVolumeOn(node, namespace, name) : this.localSnapshotOn(node, namespace, name));
+      if (!here) return deny(`node ${node} may only access ${resource} kept on it`);
+      if (verb === 'get' && !subresource) return allow(`node: ${resource} kept on it`);
+      if (subresource === 'status' && (verb === 'patch' || verb === 'get')) return allow(`node: reports on ${resource} kept on it`);
+      return deny(`node ${node} may only report the status of ${resource} kept on it`);
     }
     // What its VMs reference (images to boot, ports to plug): readable one by one in the namespaces it runs VMs in.
     const referenced = (apiGroup === COMPUTE_GROUP && resource === 'images') || (apiGroup === 'network.photoncloud.io' && resource === 'ports');

@@ -25,6 +25,10 @@ export interface ResourceAttributes {
   fieldSelectorNodeName?: string;
   /** The node a list or watch of LoadBalancers is pinned to by `status.proxy.node=` (the node authorizer requires it). */
   fieldSelectorProxyNode?: string;
+  /** The node a list or watch of Volumes is pinned to by `status.backend.node=` (local Volumes' node). */
+  fieldSelectorBackendNode?: string;
+  /** The node a list or watch of VolumeSnapshots is pinned to by `status.node=`. */
+  fieldSelectorStatusNode?: string;
 }
 
 export interface NonResourceAttributes {

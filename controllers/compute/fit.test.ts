@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Node, VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
-import { choose, nodeView, occupies, requestOf, type NodeView } from './fit.ts';
+import { choose, nodeView, occupies, pinOf, requestOf, type NodeView, type Pin } from './fit.ts';
 
 const GI = 1024 ** 3;
 const node = (name: string, extra: Partial<NodeView> = {}): NodeView => ({
@@ -60,5 +60,23 @@ describe('what counts', () => {
     expect(nodeView(ready, used)).toEqual({ name: 'hv', labels: { zone: 'a' }, unschedulable: true, ready: true, allocatable: { cpu: 4, memoryBytes: 8 * GI }, used });
     for (const status of ['False', 'Unknown']) expect(nodeView({ ...ready, status: { ...ready.status, conditions: [condition(status)] } } as Node, used).ready).toBe(false);
     expect(nodeView({ ...base } as Node, used)).toMatchObject({ ready: false, unschedulable: false, allocatable: { cpu: 0, memoryBytes: 0 } });
+  });
+});
+
+describe('local Volumes pin a VM to their node', () => {
+  const vmNaming = (...volumes: string[]) => ({ metadata: { name: 'vm', namespace: 'a' }, spec: { memory: '1Gi', volumes: volumes.map((volumeRef, n) => ({ name: `v${n}`, volumeRef })) } }) as unknown as VirtualMachine;
+  const nodes = { data: 'hv-2', logs: 'hv-2', other: 'hv-1' } as Record<string, string | undefined>;
+
+  test('the pinned node only, saying why the others are not', () => {
+    const pin = pinOf(vmNaming('data', 'unbound'), (name) => nodes[name]);
+    expect(pin).toEqual({ node: 'hv-2', why: 'not the node its local Volume data lives on (hv-2)' });
+    expect(choose(small, undefined, [node('hv-1'), node('hv-2')], pin as Pin).node).toBe('hv-2');
+    expect(choose(small, undefined, [node('hv-1'), node('hv-2', { ready: false })], pin as Pin).message).toBe('0/2 nodes are available: 1 not Ready, 1 not the node its local Volume data lives on (hv-2)');
+  });
+
+  test('no bound local Volume: no pin; local Volumes on two nodes: a conflict naming them', () => {
+    expect(pinOf(vmNaming('unbound'), (name) => nodes[name])).toBeUndefined();
+    expect(pinOf(vmNaming('data', 'logs'), (name) => nodes[name])).toMatchObject({ node: 'hv-2' });
+    expect(pinOf(vmNaming('data', 'other'), (name) => nodes[name])).toEqual({ conflict: 'its local Volumes live on different nodes: data on hv-2, other on hv-1' });
   });
 });

@@ -1,6 +1,6 @@
 // Where a VirtualMachine fits, as a pure function (unit-tested in fit.test.ts): the scheduler's filter and
 // score. A Node is a candidate when it is Ready, not cordoned (spec.unschedulable), carries every label of the
-// VM's nodeSelector and has the VM's cpu and memory free: allocatable minus what the VMs bound to it request
+// VM's nodeSelector, is the node its local Volumes live on (if any) and has the VM's cpu and memory free: allocatable minus what the VMs bound to it request
 // (every bound VM that is not Halted, including ones being deleted — their QEMU may still run). Among the
 // candidates the one left least full wins (the larger of its cpu and memory fractions after placement), so VMs
 // spread; ties go to the node with fewer VMs, then to the name. When none fits, the message says why for each
@@ -52,8 +52,14 @@ export function nodeView(node: Node, used: Resources & { vms: number }): NodeVie
 const GIB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(bytes % GIB === 0 ? 0 : 2)}Gi`;
 
+/** A node the VM must run on (its local Volumes live there), and why. */
+export interface Pin {
+  node: string;
+  why: string;
+}
+
 /** Picks the node for a request, or says why there is none. */
-export function choose(request: Resources, nodeSelector: Record<string, string> | undefined, nodes: readonly NodeView[]): Placement {
+export function choose(request: Resources, nodeSelector: Record<string, string> | undefined, nodes: readonly NodeView[], pin?: Pin): Placement {
   if (nodes.length === 0) return { message: 'no Nodes are registered' };
   const rejected = new Map<string, number>();
   const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
@@ -61,6 +67,10 @@ export function choose(request: Resources, nodeSelector: Record<string, string> 
   let mostFreeMemory = 0;
   const fitting: Array<{ node: NodeView; fullness: number }> = [];
   for (const node of nodes) {
+    if (pin && node.name !== pin.node) {
+      reject(pin.why);
+      continue;
+    }
     if (!node.ready) {
       reject('not Ready');
       continue;
@@ -95,4 +105,19 @@ export function choose(request: Resources, nodeSelector: Record<string, string> 
   if (rejected.has('insufficient cpu')) details.push(`wants ${request.cpu} cpu, at most ${Math.max(0, mostFreeCpu)} free on a node`);
   if (rejected.has('insufficient memory')) details.push(`wants ${gib(request.memoryBytes)} memory, at most ${gib(Math.max(0, mostFreeMemory))} free on a node`);
   return { message: `0/${nodes.length} nodes are available: ${reasons.join(', ')}${details.length ? ` (${details.join('; ')})` : ''}` };
+}
+
+/**
+ * Where the VM's local Volumes pin it: the one node they all live on; a message when they live on different
+ * nodes (it can never run: undefined node); undefined when none is bound yet.
+ */
+export function pinOf(vm: VirtualMachine, localNodeOf: (volume: string) => string | undefined): Pin | { conflict: string } | undefined {
+  const bound = (vm.spec.volumes ?? []).flatMap((entry) => {
+    const node = localNodeOf(entry.volumeRef);
+    return node ? [{ volume: entry.volumeRef, node }] : [];
+  });
+  if (bound.length === 0) return undefined;
+  const nodes = [...new Set(bound.map((entry) => entry.node))];
+  if (nodes.length > 1) return { conflict: `its local Volumes live on different nodes: ${bound.map((entry) => `${entry.volume} on ${entry.node}`).join(', ')}` };
+  return { node: nodes[0], why: `not the node its local Volume ${bound[0].volume} lives on (${nodes[0]})` };
 }

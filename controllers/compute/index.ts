@@ -9,6 +9,7 @@ import { Controller, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
+import { VolumeResource, type Volume } from '../../apis/storage/v1alpha1/index.ts';
 import { NodeLifecycle, type NodeLifecycleOptions } from './node-lifecycle.ts';
 import { Scheduler, VmIndex } from './scheduler.ts';
 
@@ -23,7 +24,8 @@ export interface ComputeDeps {
 export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
   const vms = deps.informers.informerFor<VirtualMachine>(VirtualMachineResource);
   const nodes = deps.informers.informerFor<Node>(NodeResource);
-  // Any Node change, or a VM leaving a node (room freed), may let a waiting VM fit.
+  const volumes = deps.informers.informerFor<Volume>(VolumeResource);
+  // Any Node change, a VM leaving a node (room freed), or a local Volume bound to a node may let a waiting VM fit.
   const index = VmIndex.for(vms); // before the controller's own handlers: mappings see it updated
   const pending = () => index.pending().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
   return new Controller({
@@ -31,11 +33,11 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
     client: deps.client,
     informers: deps.informers,
     resource: VirtualMachineResource,
-    reconciler: new Scheduler(deps.client, vms, nodes),
+    reconciler: new Scheduler(deps.client, vms, nodes, volumes),
     logger: log,
     metrics,
     workers: 1,
-    watches: [watchOf(nodes, pending), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? pending() : []))],
+    watches: [watchOf(nodes, pending), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? pending() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? pending() : []))],
   });
 }
 

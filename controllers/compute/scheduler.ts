@@ -13,10 +13,11 @@
 import type { ApiClient } from '../../apis/client/index.ts';
 import { VirtualMachineResource, type Node, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
+import type { Volume } from '../../apis/storage/v1alpha1/index.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
-import { choose, nodeView, occupies, requestOf, type Resources } from './fit.ts';
+import { choose, nodeView, occupies, pinOf, requestOf, type Resources } from './fit.ts';
 
 const FIELD_MANAGER = 'scheduler';
 
@@ -24,6 +25,7 @@ const FIELD_MANAGER = 'scheduler';
 export const isPending = (vm: VirtualMachine): boolean => !vm.status?.nodeName && !vm.metadata.deletionTimestamp && occupies(vm);
 
 export type Usage = Resources & { vms: number };
+const localNode = (volume: Volume | undefined) => (volume?.status?.backend?.type === 'local' ? volume.status.backend.node : undefined);
 const keyOf = (vm: VirtualMachine) => `${vm.metadata.namespace ?? ''}/${vm.metadata.name}`;
 
 /**
@@ -115,6 +117,8 @@ export class Scheduler implements Reconciler {
     private readonly client: ApiClient,
     private readonly vms: Informer<VirtualMachine>,
     private readonly nodes: Informer<Node>,
+    /** Volumes, for where local ones pin the VMs that name them. */
+    private readonly volumes?: Informer<Volume>,
   ) {
     this.index = VmIndex.for(vms);
   }
@@ -124,7 +128,8 @@ export class Scheduler implements Reconciler {
     if (!cached || !isPending(cached)) return {};
     if (this.assumed.get(keyOf(cached))?.staleVersion === cached.metadata.resourceVersion) return {}; // placed already: the cache lags
     const vm = structuredClone(cached);
-    const placement = choose(requestOf(vm), vm.spec.nodeSelector, this.nodeViews());
+    const pin = this.volumes ? pinOf(vm, (name) => localNode(this.volumes!.get(name, vm.metadata.namespace))) : undefined;
+    const placement = pin && 'conflict' in pin ? { message: pin.conflict } : choose(requestOf(vm), vm.spec.nodeSelector, this.nodeViews(), pin);
     const conditions = placement.node
       ? setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `assigned to node ${placement.node}` }, vm.metadata.generation)
       : setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'False', reason: 'Unschedulable', message: placement.message }, vm.metadata.generation);

@@ -59,7 +59,7 @@ describe('volumeAttachments', () => {
     ['a Volume whose Ready is False', [['a', 'db']], [volume('db', { conditions: [{ ...ready, status: 'False', reason: 'Provisioning', message: 'creating RBD image' }] })], 'VolumeNotReady', 'Volume db: creating RBD image'],
     ['a Volume without conditions or backend yet', [['a', 'db']], [volume('db', { conditions: undefined, backend: undefined })], 'VolumeNotReady', 'Volume db: not provisioned yet'],
     ['a Ready Volume without an image', [['a', 'db']], [volume('db', { backend: { type: 'ceph-rbd', pool: 'photon-fast' } })], 'VolumeNotReady', `Volume db: ${ready.message}`],
-    ['a local Volume', [['a', 'db']], [volume('db', { backend: { type: 'local', image: 'db.qcow2', node: 'hv-1' } })], 'Unsupported', 'Volume db is local: only ceph-rbd Volumes are attached yet'],
+    ['a local Volume on another node', [['a', 'db']], [volume('db', { backend: { type: 'local', image: 'vol-db.qcow2', node: 'hv-2' } })], 'VolumeOnOtherNode', 'Volume db is a local Volume on node hv-2: the VM must run there'],
   ])('refuses %s', (_what, entries, volumes, reason, message) => {
     const result = volumeAttachments(vm(entries), lookup(...volumes));
     const last = result[result.length - 1];
@@ -104,5 +104,17 @@ describe('volumesCondition', () => {
   it('False with the reason and message of the first entry that is not attachable, prefixed by its name', () => {
     const entries = volumeAttachments(vm([['a', 'one'], ['b', 'missing'], ['c', 'three']]), lookup(volume('one'), volume('three', { attachedTo: undefined })));
     expect(volumesCondition(entries)).toEqual({ type: 'VolumesReady', status: 'False', reason: 'VolumeNotFound', message: 'b: Volume missing does not exist yet' });
+  });
+});
+
+describe('volumeAttachments of local Volumes', () => {
+  it('attaches a local Volume on the VM\'s node by its file, sized as the spec asks (QEMU grows the file it holds)', () => {
+    const local = volume('db', { backend: { type: 'local', image: 'vol-db.qcow2', node: 'hv-1' }, capacityBytes: 5 * 2 ** 30 });
+    expect(volumeAttachments(vm([['a', 'db']]), lookup(local))).toEqual([{ name: 'a', volumeRef: 'db', attachable: true, file: 'vol-db.qcow2', capacityBytes: 10 * 2 ** 30, node: 'hv-1' }]);
+  });
+
+  it('a local Volume not made yet is not attachable', () => {
+    const making = volume('db', { backend: { type: 'local', image: 'vol-db.qcow2', node: 'hv-1' }, conditions: [{ ...ready, status: 'False', reason: 'Provisioning', message: 'waiting for the agent' }] });
+    expect(volumeAttachments(vm([['a', 'db']]), lookup(making))[0]).toMatchObject({ attachable: false, reason: 'VolumeNotReady' });
   });
 });

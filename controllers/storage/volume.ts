@@ -1,4 +1,4 @@
-// Volume → an RBD image. The one reconcile shape (LifecycleReconciler):
+// Volume → an RBD image, or a local qcow2 file (its binding and readiness in local.ts). The one reconcile shape (LifecycleReconciler):
 //   apply: the class's pool and the image's name are committed to status first (so a crash at any later line
 //     finds the image again, and deletion knows where to look even if the class is gone); then the image is
 //     made — blank, or a copy-on-write clone of the source VolumeSnapshot or of the Image's golden image
@@ -22,6 +22,7 @@ import { DiskDriverError } from '../../agents/disks/index.ts';
 import { imageMetadataOf, imageNameOf } from './names.ts';
 import { CEPH_RETRY_MS, CEPH_UNCONFIGURED, type StorageDeps } from './storageclass.ts';
 import { parseSnapshotHandle } from './volumesnapshot.ts';
+import { localBinding, localVolumeOutcome, localVolumeRemoved } from './local.ts';
 
 export const VOLUME_FINALIZER = 'storage.photoncloud.io/volume';
 
@@ -55,10 +56,17 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       const desiredBytes = volumeBytes(volume.spec.size)!;
 
       let backend = volume.status?.backend;
+      if (backend?.type === 'local' && backend.node) return localVolumeOutcome(volume, { ...base, attachedTo: holder }, backend);
       if (!backend?.pool) {
         const storageClass = className ? informers.storageClasses.get(className) : undefined;
         if (!storageClass) return pending('StorageClassNotFound', `StorageClass ${className} does not exist`, base);
-        if (storageClass.spec.backend === 'local') return pending('WaitingForFirstConsumer', 'a local Volume is made on the node of the first VirtualMachine that attaches it', base);
+        if (storageClass.spec.backend === 'local') {
+          // Bound once (the status write makes it so; the node's agent acts on it): a local Volume never moves.
+          const snapshotRef = volume.spec.source?.snapshotRef;
+          const binding = localBinding(volume, holder?.node, snapshotRef ? informers.snapshots.get(snapshotRef, volume.metadata.namespace) : undefined);
+          if ('waiting' in binding) return pending(binding.waiting.reason, binding.waiting.message, base);
+          return localVolumeOutcome(volume, { ...base, attachedTo: holder }, binding);
+        }
         if (!isConditionTrue(storageClass.status?.conditions, 'Ready')) {
           return pending('StorageClassNotReady', `StorageClass ${className} is not ready: ${findCondition(storageClass.status?.conditions, 'Ready')?.message ?? 'not reconciled yet'}`, base);
         }
@@ -140,6 +148,10 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       }
 
       const backend = volume.status?.backend;
+      if (backend?.type === 'local') {
+        const removed = localVolumeRemoved(volume, (node) => !!informers.nodes.get(node));
+        return removed === true ? 'done' : removed;
+      }
       if (!backend?.pool || backend.type !== 'ceph-rbd') return 'done';
       if (!deps.rbd) return blocked('CephUnavailable', CEPH_UNCONFIGURED, 30_000);
       try {

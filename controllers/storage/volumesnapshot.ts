@@ -1,4 +1,5 @@
-// VolumeSnapshot → a protected RBD snapshot of its Volume's image. The one reconcile shape (LifecycleReconciler):
+// VolumeSnapshot → a protected RBD snapshot of its Volume's image, or for a local Volume a qcow2 internal snapshot
+// its node's agent takes (local.ts). The one reconcile shape (LifecycleReconciler):
 //   apply: once the Volume is ready, the snapshot's handle (pool/image@snap-<uid>) is committed to status, then
 //     the snapshot is taken (idempotent: a pass killed in between finds it). It is taken once: a snapshot that
 //     later vanishes from Ceph is reported lost, never silently retaken at another point in time. Each pass
@@ -11,6 +12,7 @@ import { formatBytes } from '../../apis/storage/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import type { StorageInformers, VolumeSnapshotObject } from './informers.ts';
 import { snapshotNameOf, volumeOfImage } from './names.ts';
+import { localSnapshotHandleOf, localSnapshotOutcome, localSnapshotRemoved, restoringFrom } from './local.ts';
 import { CEPH_RETRY_MS, CEPH_UNCONFIGURED, type StorageDeps } from './storageclass.ts';
 
 export const SNAPSHOT_FINALIZER = 'storage.photoncloud.io/snapshot';
@@ -54,12 +56,16 @@ export function volumeSnapshotReconciler(deps: StorageDeps, informers: StorageIn
         if (!volume) return pending('VolumeNotFound', `Volume ${volumeName} does not exist`);
         if (volume.metadata.deletionTimestamp) return pending('VolumeDeleting', `Volume ${volumeName} is being deleted`);
         const backend = volume.status?.backend;
-        if (!backend?.pool || !backend.image || !isConditionTrue(volume.status?.conditions, 'Ready')) return pending('VolumeNotReady', `Volume ${volumeName} is not ready yet`);
-        if (backend.type !== 'ceph-rbd') return pending('Unsupported', `snapshots of ${backend.type} Volumes are not taken yet`);
+        if (!(backend?.pool || backend?.node) || !backend.image || !isConditionTrue(volume.status?.conditions, 'Ready')) return pending('VolumeNotReady', `Volume ${volumeName} is not ready yet`);
+        if (backend.type === 'local' && backend.node) {
+          // Taken by the agent of the Volume's node, in the Volume's file (local.ts).
+          return localSnapshotOutcome(snapshot, { snapshotHandle: localSnapshotHandleOf(backend.image, snapshot), node: backend.node });
+        }
         handle = `${backend.pool}/${backend.image}@${snapshotNameOf(snapshot)}`;
         // Committed before the snapshot is taken, so a crash in between finds it (and deletion removes it).
         snapshot = await context.progress(pending('Snapshotting', `taking RBD snapshot ${handle}`, { snapshotHandle: handle }));
       }
+      if (snapshot.status?.node) return localSnapshotOutcome(snapshot, { snapshotHandle: handle, node: snapshot.status.node });
       const target = parseSnapshotHandle(handle);
       if (!target) return { readiness: notReady('InvalidHandle', `status.snapshotHandle ${JSON.stringify(handle)} is not pool/image@snapshot`), status: { readyToUse: false } };
       if (!deps.rbd) return pending('CephUnavailable', CEPH_UNCONFIGURED, { snapshotHandle: handle }, 30_000);
@@ -85,6 +91,11 @@ export function volumeSnapshotReconciler(deps: StorageDeps, informers: StorageIn
       }
     },
     cleanup: async (snapshot): Promise<Outcome | 'done'> => {
+      if (snapshot.status?.node) {
+        const restoring = restoringFrom(snapshot, informers.volumes.list(snapshot.metadata.namespace));
+        const removed = localSnapshotRemoved(snapshot, restoring, (node) => !!informers.nodes.get(node));
+        return removed === true ? 'done' : removed;
+      }
       const handle = snapshot.status?.snapshotHandle;
       const target = handle ? parseSnapshotHandle(handle) : undefined;
       if (!target) return 'done';

@@ -350,6 +350,10 @@ export interface VirtualMachineStatusVolume {
    */
   image?: string;
   /**
+   * The Volume's qcow2 file in the node's volumes directory (local Volumes).
+   */
+  file?: string;
+  /**
    * The Volume's size; a running VM's disk grows to it online.
    */
   capacityBytes?: number;

@@ -61,6 +61,10 @@ export function volumeSpecProblems(spec: VolumeSpec | undefined, old?: VolumeSpe
     else if (storageClass?.spec.allowVolumeExpansion === false) problems.push({ field: 'spec.size', value: spec.size, message: `StorageClass ${storageClass.metadata.name} does not allow Volumes to grow (allowVolumeExpansion is false)` });
   }
   if (old?.flatten && !spec.flatten) problems.push({ field: 'spec.flatten', value: spec.flatten ?? false, message: 'a flattened Volume stays flattened' });
+  // A local Volume is a qcow2 file on one node, made blank or copied from a snapshot of another local Volume there.
+  if (storageClass?.spec.backend === 'local' && spec.source?.imageRef && !old) {
+    problems.push({ field: 'spec.source.imageRef', value: spec.source.imageRef, message: `StorageClass ${storageClass.metadata.name} is local: its Volumes are made blank or from a VolumeSnapshot; use a ceph-rbd class to make a Volume from an Image` });
+  }
   return problems;
 }
 

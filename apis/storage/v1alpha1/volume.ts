@@ -118,6 +118,11 @@ export interface VolumeStatus {
    */
   backend?: VolumeBackend;
   /**
+   * The node agent's report on a local Volume's qcow2 file (written by the agent of status.backend.node;
+   * nothing else of the status is).
+   */
+  local?: VolumeLocal;
+  /**
    * What the Volume's image is a copy-on-write clone of, until flattened: the source snapshot (or image)
    * cannot be deleted while this is set.
    */
@@ -145,9 +150,55 @@ export interface VolumeBackend {
    */
   image?: string;
   /**
-   * Node holding the qcow2 file (local).
+   * Node holding the qcow2 file (local): the node of the first VirtualMachine that attached it, or of
+   * the snapshot it is restored from. A local Volume never leaves it.
    */
   node?: string;
+  /**
+   * The qcow2 internal snapshot the file is copied from when it is made (local, restored Volumes).
+   */
+  restoreFrom?: VolumeRestoreFrom;
+}
+
+/**
+ * The qcow2 internal snapshot the file is copied from when it is made (local, restored Volumes).
+ */
+export interface VolumeRestoreFrom {
+  /**
+   * The source Volume's qcow2 file name on the same node.
+   */
+  image?: string;
+  /**
+   * Name of the internal snapshot in that file.
+   */
+  snapshot?: string;
+}
+
+/**
+ * The node agent's report on a local Volume's qcow2 file (written by the agent of status.backend.node;
+ * nothing else of the status is).
+ */
+export interface VolumeLocal {
+  /**
+   * Virtual size of the file, in bytes, when the agent last looked.
+   */
+  sizeBytes?: number;
+  /**
+   * Whether the agent made the file (a made file that disappears is reported lost, never remade blank).
+   */
+  made?: boolean;
+  /**
+   * The file was made and is gone from the node.
+   */
+  lost?: boolean;
+  /**
+   * The Volume is being deleted and its file is removed.
+   */
+  removed?: boolean;
+  /**
+   * Why the agent cannot make or grow the file, when it cannot.
+   */
+  message?: string;
 }
 
 /**

@@ -54,6 +54,15 @@ export interface VolumeSnapshotStatus {
    */
   conditions?: Condition[];
   /**
+   * Node holding the snapshot (snapshots of local Volumes live in the Volume's qcow2 file on its node).
+   */
+  node?: string;
+  /**
+   * The node agent's report on a snapshot of a local Volume (a qcow2 internal snapshot), written by the
+   * agent of status.node; nothing else of the status is.
+   */
+  local?: VolumeSnapshotLocal;
+  /**
    * Whether the snapshot was taken and Volumes may be restored from it.
    */
   readyToUse?: boolean;
@@ -81,6 +90,33 @@ export interface VolumeSnapshotStatus {
    * Items: Name of a Volume in the same namespace.
    */
   dependents?: string[];
+}
+
+/**
+ * The node agent's report on a snapshot of a local Volume (a qcow2 internal snapshot), written by the
+ * agent of status.node; nothing else of the status is.
+ */
+export interface VolumeSnapshotLocal {
+  /**
+   * Whether the internal snapshot exists in the file.
+   */
+  taken?: boolean;
+  /**
+   * When it was taken.
+   */
+  createdAt?: string;
+  /**
+   * Virtual size of the Volume when it was taken.
+   */
+  sizeBytes?: number;
+  /**
+   * The snapshot is being deleted and is gone from the file.
+   */
+  removed?: boolean;
+  /**
+   * Why the agent cannot take or remove it, when it cannot.
+   */
+  message?: string;
 }
 
 /**
