@@ -80,9 +80,9 @@ export class QcowLocalVolumeDriver implements LocalVolumeDriver {
     return { file, sizeBytes: info.virtualSizeBytes, snapshots: (info.snapshots ?? []).map((entry) => ({ name: entry.name, createdAt: new Date(entry.createdAtSeconds * 1000).toISOString() })) };
   }
 
-  create(file: string, sizeBytes: number, from?: { file: string; snapshot: string }): Promise<void> {
+  async create(file: string, sizeBytes: number, from?: { file: string; snapshot: string }): Promise<void> {
     const target = this.pathOf(file);
-    return this.queue.run(file, async () => {
+    return await this.queue.run(file, async () => {
       if (await exists(target)) return;
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       const temporary = `${target}${TEMPORARY_SUFFIX}`;
@@ -101,18 +101,18 @@ export class QcowLocalVolumeDriver implements LocalVolumeDriver {
     });
   }
 
-  grow(file: string, sizeBytes: number): Promise<void> {
+  async grow(file: string, sizeBytes: number): Promise<void> {
     const target = this.pathOf(file);
-    return this.queue.run(file, async () => {
+    return await this.queue.run(file, async () => {
       const info = await this.qemuImg.info(target, 'qcow2');
       if (info.virtualSizeBytes > sizeBytes) throw new DiskShrinkRefused(file, info.virtualSizeBytes, sizeBytes, 'Volumes only grow');
       if (info.virtualSizeBytes < sizeBytes) await this.qemuImg.resize(target, sizeBytes);
     });
   }
 
-  remove(file: string): Promise<boolean> {
+  async remove(file: string): Promise<boolean> {
     const target = this.pathOf(file);
-    return this.queue.run(file, async () => {
+    return await this.queue.run(file, async () => {
       await fsp.rm(`${target}${TEMPORARY_SUFFIX}`, { force: true });
       if (!(await exists(target))) return false;
       await fsp.rm(target, { force: true });
@@ -125,20 +125,20 @@ export class QcowLocalVolumeDriver implements LocalVolumeDriver {
     return entries.filter((entry) => FILE_NAME.test(entry)).sort();
   }
 
-  createSnapshot(file: string, snapshot: string): Promise<void> {
+  async createSnapshot(file: string, snapshot: string): Promise<void> {
     const target = this.pathOf(file);
     checkSnapshotName(snapshot);
-    return this.queue.run(file, async () => {
+    return await this.queue.run(file, async () => {
       const info = await this.qemuImg.info(target, 'qcow2');
       if ((info.snapshots ?? []).some((entry) => entry.name === snapshot)) return;
       await this.qemuImg.createSnapshot(target, snapshot);
     });
   }
 
-  deleteSnapshot(file: string, snapshot: string): Promise<void> {
+  async deleteSnapshot(file: string, snapshot: string): Promise<void> {
     const target = this.pathOf(file);
     checkSnapshotName(snapshot);
-    return this.queue.run(file, async () => {
+    return await this.queue.run(file, async () => {
       if (!(await exists(target))) return;
       const info = await this.qemuImg.info(target, 'qcow2');
       if (!(info.snapshots ?? []).some((entry) => entry.name === snapshot)) return;

@@ -87,13 +87,16 @@ export class QemuImg {
     await this.run(['convert', '-q', '-U', '-f', 'qcow2', '-O', 'qcow2', '-l', `snapshot.name=${snapshot}`, source, target]);
   }
 
-  /** Takes an internal snapshot (needs the write lock: not while a QEMU has the file open). */
+  /**
+   * Takes an internal snapshot (needs the write lock: not while a QEMU has the file open). `qemu-img snapshot`
+   * has no -f: it probes, which is safe here because only files the driver made itself (qcow2) get here.
+   */
   async createSnapshot(file: string, snapshot: string): Promise<void> {
-    await this.run(['snapshot', '-q', '-f', 'qcow2', '-c', snapshot, file]);
+    await this.run(['snapshot', '-q', '-c', snapshot, file]);
   }
 
   async deleteSnapshot(file: string, snapshot: string): Promise<void> {
-    await this.run(['snapshot', '-q', '-f', 'qcow2', '-d', snapshot, file]);
+    await this.run(['snapshot', '-q', '-d', snapshot, file]);
   }
 
   private run(args: string[]): Promise<string> {

@@ -18,6 +18,8 @@ const lb = (name: string) => ({
   metadata: { name, namespace: 'hosting' },
   spec: { subnetRef: 'web', listeners: [{ name: 'www', protocol: 'HTTP', port: 80 }] },
 });
+const STORAGE = 'storage.photoncloud.io/v1alpha1';
+const localVolume = (name: string) => ({ apiVersion: STORAGE, kind: 'Volume', metadata: { name, namespace: 'hosting' }, spec: { size: '1Gi', storageClassName: 'node-local' } });
 const node = (name: string) => ({ apiVersion: COMPUTE, kind: 'Node', metadata: { name }, spec: {} });
 const json = (object: object) => JSON.stringify(object);
 
@@ -36,6 +38,12 @@ beforeAll(async () => {
   await tenants.apply(lb('proxied-n1'), lb('proxied-n2'));
   ok(await tenants.admin(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"vipAddress":"10.0.0.5","proxy":{"node":"n1","configurationHash":"abc"}}}']));
   ok(await tenants.admin(['patch', 'loadbalancer', 'proxied-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"proxy":{"node":"n2"}}}']));
+  // Local Volumes kept on n1 and on n2 (the volume controller's binding, done by the admin), and a snapshot of n1's.
+  await tenants.apply({ apiVersion: STORAGE, kind: 'StorageClass', metadata: { name: 'node-local' }, spec: { backend: 'local' } }, localVolume('kept-n1'), localVolume('kept-n2'));
+  await tenants.apply({ apiVersion: STORAGE, kind: 'VolumeSnapshot', metadata: { name: 'snap-n1', namespace: 'hosting' }, spec: { volumeRef: 'kept-n1' } });
+  ok(await tenants.admin(['patch', 'volume', 'kept-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"backend":{"type":"local","node":"n1","image":"vol-1.qcow2"}}}']));
+  ok(await tenants.admin(['patch', 'volume', 'kept-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"backend":{"type":"local","node":"n2","image":"vol-2.qcow2"}}}']));
+  ok(await tenants.admin(['patch', 'volumesnapshot', 'snap-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"node":"n1","snapshotHandle":"vol-1.qcow2@snap-1"}}']));
   n1 = await tenants.session('n1', 'node');
 }, 120_000);
 
@@ -105,5 +113,27 @@ describe('node restriction', () => {
     expect(isForbidden(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '--type', 'merge', '-p', '{"spec":{"subnetRef":"other"}}']))).toBe(true);
     expect(isForbidden(await n1.kubectl(['patch', 'loadbalancer', 'proxied-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"proxy":{"ready":true}}}']))).toBe(true);
     expect(ok(await tenants.admin(['get', 'loadbalancer', 'proxied-n1', '-n', 'hosting', '-o', 'jsonpath={.status.vipAddress} {.status.proxy.node} {.status.proxy.configurationHash}']))).toBe('10.0.0.5 n1 abc');
+  });
+
+  it('reads and reports only the local Volumes and snapshots kept on it, and only the file report', async () => {
+    const mine = ok(await n1.kubectl(['get', 'volumes', '-A', '--field-selector', 'status.backend.node=n1', '-o', 'name']));
+    expect(mine.trim().split('\n')).toEqual(['volume.storage.photoncloud.io/kept-n1']);
+    expect(isForbidden(await n1.kubectl(['get', 'volumes', '-A']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'volumes', '-A', '--field-selector', 'status.backend.node=n2']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['get', 'volume', 'kept-n2', '-n', 'hosting']))).toBe(true);
+    expect(ok(await n1.kubectl(['get', 'volumesnapshots', '-A', '--field-selector', 'status.node=n1', '-o', 'name'])).trim()).toBe('volumesnapshot.storage.photoncloud.io/snap-n1');
+    expect(isForbidden(await n1.kubectl(['get', 'volumesnapshots', '-A']))).toBe(true);
+    // Its report on the file and on the snapshot.
+    ok(await n1.kubectl(['patch', 'volume', 'kept-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"local":{"made":true,"sizeBytes":1073741824}}}']));
+    ok(await n1.kubectl(['patch', 'volumesnapshot', 'snap-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"local":{"taken":true}}}']));
+    expect(ok(await tenants.admin(['get', 'volume', 'kept-n1', '-n', 'hosting', '-o', 'jsonpath={.status.local.sizeBytes}']))).toBe('1073741824');
+    // Nothing else: not where it is kept, not the readiness, not who holds it, not the spec, not another node's.
+    for (const patch of ['{"status":{"backend":{"node":"n2"}}}', '{"status":{"capacityBytes":5}}', '{"status":{"attachedTo":{"virtualMachine":"on-n1"}}}']) {
+      expect(isForbidden(await n1.kubectl(['patch', 'volume', 'kept-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', patch]))).toBe(true);
+    }
+    expect(isForbidden(await n1.kubectl(['patch', 'volume', 'kept-n1', '-n', 'hosting', '--type', 'merge', '-p', '{"spec":{"size":"2Gi"}}']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['patch', 'volume', 'kept-n2', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"local":{"made":true}}}']))).toBe(true);
+    expect(isForbidden(await n1.kubectl(['patch', 'volumesnapshot', 'snap-n1', '-n', 'hosting', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"readyToUse":true}}']))).toBe(true);
+    expect(ok(await tenants.admin(['get', 'volume', 'kept-n1', '-n', 'hosting', '-o', 'jsonpath={.status.backend.node}']))).toBe('n1');
   });
 });
