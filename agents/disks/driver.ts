@@ -11,6 +11,7 @@
 // re-checked against qemu-img info on every call, so a driver killed at any point converges on the next
 // call. One driver (one agent) per state directory is assumed: leftovers of a killed one are removed.
 import { KeyedQueue } from '../../lib/keyed-queue.ts';
+import { fsyncFile, syncDirectory } from './fsync.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -368,23 +369,3 @@ async function mkdirOrUnavailable(dir: string): Promise<void> {
     throw new DisksUnavailable(`creating ${dir}: ${error.message}`);
   });
 }
-
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Makes renames in dir durable, so a power cut never brings back a temporary name or loses a final one. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-

@@ -10,6 +10,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { KeyedQueue } from '../../lib/keyed-queue.ts';
 import { DiskShrinkRefused, DiskSpecInvalid } from './errors.ts';
+import { fsyncFile, syncDirectory } from './fsync.ts';
 import { QemuImg } from './qemu-img.ts';
 
 const FILE_NAME = /^vol-[a-z0-9]{1,64}\.qcow2$/;
@@ -95,9 +96,9 @@ export class QcowLocalVolumeDriver implements LocalVolumeDriver {
       } else {
         await this.qemuImg.create(temporary, sizeBytes);
       }
-      await fsync(temporary);
+      await fsyncFile(temporary);
       await fsp.rename(temporary, target);
-      await fsync(this.dir);
+      await syncDirectory(this.dir);
     });
   }
 
@@ -152,13 +153,4 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function fsync(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { agentPaths } from '../../agents/node/agent.ts';
 import { QemuDriver } from '../../agents/qemu/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
-import { VolumeResource, type Volume } from '../../apis/storage/v1alpha1/index.ts';
 import { kubectlOk } from '../env/apiserver.ts';
 import { startTestCeph, type TestCeph } from '../env/ceph.ts';
 import { COMPUTE_CONTROLLERS, consoleOf, getVm, guestImages, guestVm, startComputeEnv, waitConsole, waitVmStatus, type ComputeEnv, type TestAgent } from '../env/compute.ts';
 import { processRunning, waitFor } from '../env/process.ts';
-import { manifest } from '../env/tenants.ts';
+import { volumeTools } from './vm-harness.ts';
 
 const NS = 'acme';
 const POOL = 'photon-fast';
@@ -20,16 +19,7 @@ let ceph: TestCeph;
 let env: ComputeEnv;
 let agents: TestAgent[];
 
-const storage = (kind: string, name: string, spec: object) => ({ apiVersion: 'storage.photoncloud.io/v1alpha1', kind, metadata: { name, ...(kind === 'StorageClass' ? {} : { namespace: NS }) }, spec });
-const apply = async (...objects: object[]) => kubectlOk(await env.api.kubectl(['apply', '-f', '-'], { stdin: manifest(...objects) }));
-const patchVm = async (name: string, patch: object, type = 'merge') => kubectlOk(await env.api.kubectl(['patch', 'virtualmachine', name, '-n', NS, '--type', type, '-p', JSON.stringify(patch)]));
-const getVolume = (name: string) => env.client.get<Volume>(VolumeResource, name, { namespace: NS });
-const waitVolume = (what: string, name: string, check: (volume: Volume) => boolean, timeoutMs = 60_000) =>
-  waitFor(`Volume ${name} ${what}`, async () => {
-    const volume = await getVolume(name);
-    return check(volume) ? volume : undefined;
-  }, { timeoutMs, intervalMs: 250 });
-const readyVolume = (name: string) => waitVolume('Ready', name, (volume) => findCondition(volume.status?.conditions, 'Ready')?.status === 'True' && volume.status?.observedGeneration === volume.metadata.generation);
+const { storage, apply, patchVm, getVolume, waitVolume, readyVolume } = volumeTools(() => env, NS);
 
 beforeAll(async () => {
   ceph = await startTestCeph();

@@ -16,6 +16,7 @@ import { kubectlOk } from '../env/apiserver.ts';
 import { COMPUTE_CONTROLLERS, consoleOf, guestImages, guestVm, startComputeEnv, waitConsole, waitVmStatus, type ComputeEnv, type TestAgent } from '../env/compute.ts';
 import { waitFor } from '../env/process.ts';
 import { manifest } from '../env/tenants.ts';
+import { volumeTools } from './vm-harness.ts';
 
 const run = promisify(execFile);
 const NS = 'acme';
@@ -23,16 +24,7 @@ const MI = 1024 * 1024;
 let env: ComputeEnv;
 let agents: TestAgent[];
 
-const storage = (kind: string, name: string, spec: object) => ({ apiVersion: 'storage.photoncloud.io/v1alpha1', kind, metadata: { name, ...(kind === 'StorageClass' ? {} : { namespace: NS }) }, spec });
-const apply = async (...objects: object[]) => kubectlOk(await env.api.kubectl(['apply', '-f', '-'], { stdin: manifest(...objects) }));
-const patchVm = async (name: string, patch: object, type = 'merge') => kubectlOk(await env.api.kubectl(['patch', 'virtualmachine', name, '-n', NS, '--type', type, '-p', JSON.stringify(patch)]));
-const getVolume = (name: string) => env.client.get<Volume>(VolumeResource, name, { namespace: NS });
-const waitVolume = (what: string, name: string, check: (volume: Volume) => boolean, timeoutMs = 60_000) =>
-  waitFor(`Volume ${name} ${what}`, async () => {
-    const volume = await getVolume(name);
-    return check(volume) ? volume : undefined;
-  }, { timeoutMs, intervalMs: 250 });
-const isReady = (volume: Volume) => findCondition(volume.status?.conditions, 'Ready')?.status === 'True' && volume.status?.observedGeneration === volume.metadata.generation;
+const { storage, apply, patchVm, getVolume, waitVolume, isReady } = volumeTools(() => env, NS);
 const gone = (resource: typeof VolumeResource | typeof VolumeSnapshotResource, name: string) => env.client.get(resource, name, { namespace: NS }).then(() => false, (error) => error.code === 404);
 
 /** The file of a local Volume on the node keeping it, and what qemu-img says about it (-U: QEMU may hold it). */
