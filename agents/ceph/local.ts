@@ -1,5 +1,6 @@
 // A one-node Ceph for development, the all-in-one and the tests: one monitor, one manager and one OSD
-// (BlueStore on a sparse file), all on one local address (127.0.0.1 by default), all children of this process that die with it (setpriv
+// (BlueStore on a sparse file), and when asked (and installed) the S3 gateway radosgw with an admin user for its
+// admin REST API, all on one local address (127.0.0.1 by default), all children of this process that die with it (setpriv
 // --pdeathsig), every path (config, keyrings, data, sockets, pid and log files) inside one directory. The
 // recipe was measured on these machines (Ceph Pacific, no kernel modules): cephx on, pools of size 1 with
 // 8 PGs, the monitor's keyring in its own section (a global `keyring = $name` makes it disable cephx).
@@ -17,6 +18,8 @@ import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { DIE_WITH_PARENT, onPath } from '../../lib/programs.ts';
 import type { CephClientConfig } from './client.ts';
 
+/** The program the S3 gateway needs (optional: Volumes do without it). */
+export const RGW_PROGRAM = 'radosgw';
 /** The programs a local Ceph needs. */
 const PROGRAMS = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph', 'ceph-authtool', 'monmaptool', 'rbd'];
 export const CEPH_PACKAGES = 'ceph-mon ceph-mgr ceph-osd ceph-common';
@@ -32,8 +35,16 @@ export interface LocalCephOptions {
   osdBytes?: number;
   /** Run ceph-mgr (health, statistics, `ceph df`). RBD and QEMU work without it. Default true. */
   manager?: boolean;
+  /** Run radosgw (S3, Buckets) on the same address; its port is chosen at creation (or given) and kept. Needs the radosgw package. */
+  rgw?: boolean | { port?: number };
   /** Lines the daemons write to stderr (their logs go to files under dir/log). */
   onLog?: (line: string) => void;
+}
+
+/** The S3 gateway of a local Ceph: its endpoint and the admin user of its admin REST API (users=*, buckets=*). */
+export interface LocalS3 {
+  endpoint: string;
+  admin: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface LocalCeph {
@@ -41,6 +52,8 @@ export interface LocalCeph {
   /** The monitor's addresses, as mon_host holds them. */
   monHost: string;
   dir: string;
+  /** With options.rgw: the S3 gateway. */
+  s3?: LocalS3;
   /** Settles when a daemon ends on its own (with which and why). */
   failed: Promise<Error>;
   stop(): Promise<void>;
@@ -57,6 +70,8 @@ interface ClusterIdentity {
   monV2: number;
   monV1: number;
   messengerMin: number;
+  /** radosgw's port, chosen the first time the gateway is asked for. */
+  rgwPort?: number;
 }
 
 export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCeph> {
@@ -67,7 +82,10 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   const identityFile = path.join(dir, 'cluster.json');
   const fresh = !fs.existsSync(path.join(dir, 'mon', 'done'));
   const identity: ClusterIdentity = fs.existsSync(identityFile) ? { address: '127.0.0.1', ...JSON.parse(fs.readFileSync(identityFile, 'utf8')) } : await chooseIdentity(options.address ?? '127.0.0.1');
-  if (!fs.existsSync(identityFile)) writePrivateFileAtomic(identityFile, JSON.stringify(identity));
+  const rgwPort = typeof options.rgw === 'object' && options.rgw.port ? options.rgw.port : identity.rgwPort;
+  if (options.rgw && !rgwPort) identity.rgwPort = await freePort(identity.address);
+  else if (options.rgw) identity.rgwPort = rgwPort;
+  writePrivateFileAtomic(identityFile, JSON.stringify(identity));
   const monHost = `[v2:${identity.address}:${identity.monV2},v1:${identity.address}:${identity.monV1}]`;
   const conf = path.join(dir, 'ceph.conf');
   writePrivateFileAtomic(conf, cephConf(dir, identity, monHost, options.osdBytes ?? 8 * 1024 ** 3));
@@ -122,11 +140,23 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
       await runChecked('rbd', ['--conf', conf, '--id', 'admin', '--keyring', client.keyring, 'pool', 'init', 'rbd'], { timeoutMs: 120_000 });
       fs.writeFileSync(path.join(dir, 'pools-done'), '');
     }
+    let s3: LocalS3 | undefined;
+    if (options.rgw) {
+      const keyring = path.join(dir, 'rgw', 'keyring');
+      if (!fs.existsSync(keyring)) {
+        fs.mkdirSync(path.dirname(keyring), { recursive: true, mode: 0o700 });
+        await ceph('auth', 'get-or-create', 'client.rgw.a', 'mon', 'allow rw', 'osd', 'allow rwx', 'mgr', 'allow rw', '-o', keyring);
+      }
+      start('radosgw', 'radosgw', ['-n', 'client.rgw.a']);
+      const endpoint = `http://${identity.address}:${identity.rgwPort}`;
+      await waitForS3(endpoint, failed);
+      s3 = { endpoint, admin: await rgwAdminUser(conf, client) };
+    }
+    return { client, monHost, dir, failed, stop, ...(s3 ? { s3 } : {}) };
   } catch (error) {
     await stop();
     throw error;
   }
-  return { client, monHost, dir, failed, stop };
 }
 
 async function chooseIdentity(address: string): Promise<ClusterIdentity> {
@@ -139,6 +169,46 @@ async function chooseIdentity(address: string): Promise<ClusterIdentity> {
     }
   }
   throw new Error(`no block of ${MESSENGER_PORTS + 2} free ports on ${address} for Ceph`);
+}
+
+async function freePort(address: string): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + crypto.randomInt(0, 30_000);
+    if (await isFree(address, port)) return port;
+  }
+  throw new Error(`no free port on ${address} for radosgw`);
+}
+
+/** Waits until radosgw answers S3 (an anonymous GET / lists no buckets); it creates its pools on the first start (~10 s). */
+async function waitForS3(endpoint: string, failed: Promise<Error>): Promise<void> {
+  let failure: Error | undefined;
+  void failed.then((error) => (failure = error));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (failure) throw failure;
+    const answered = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(5000) }).then((response) => response.status < 500, () => false);
+    if (answered) return;
+    if (Date.now() > deadline) throw new Error(`the local Ceph's radosgw did not answer on ${endpoint} within 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+const RGW_ADMIN_UID = 'photon-admin';
+
+/** The gateway's admin user (made once), whose keys sign admin REST API requests. */
+async function rgwAdminUser(conf: string, client: CephClientConfig): Promise<LocalS3['admin']> {
+  const admin = (...args: string[]) => run('radosgw-admin', ['--conf', conf, '--id', client.id, '--keyring', client.keyring, ...args], { timeoutMs: 60_000 });
+  let result = await admin('user', 'info', `--uid=${RGW_ADMIN_UID}`);
+  if (result.code !== 0) {
+    result = await admin('user', 'create', `--uid=${RGW_ADMIN_UID}`, '--display-name=PhotonCloud admin');
+    if (result.code !== 0) throw new Error(`radosgw-admin user create ${RGW_ADMIN_UID}: ${result.stderr.trim()}`);
+  }
+  // Every start (idempotent): a start killed between the two calls left a user without them.
+  const caps = await admin('caps', 'add', `--uid=${RGW_ADMIN_UID}`, '--caps=users=*;buckets=*;usage=read;metadata=read');
+  if (caps.code !== 0) throw new Error(`radosgw-admin caps add ${RGW_ADMIN_UID}: ${caps.stderr.trim()}`);
+  const key = (JSON.parse(result.stdout) as { keys?: { access_key: string; secret_key: string }[] }).keys?.[0];
+  if (!key) throw new Error(`radosgw user ${RGW_ADMIN_UID} has no S3 key`);
+  return { accessKeyId: key.access_key, secretAccessKey: key.secret_key };
 }
 
 function isFree(address: string, port: number): Promise<boolean> {
@@ -196,7 +266,19 @@ osd memory target = 1073741824
 
 [client.admin]
 keyring = ${dir}/client.admin.keyring
-`;
+${
+  identity.rgwPort
+    ? `
+[client.rgw.a]
+keyring = ${dir}/rgw/keyring
+rgw data = ${dir}/rgw
+rgw frontends = beast endpoint=${identity.address}:${identity.rgwPort}
+# Usage statistics refreshed quickly (Bucket status), and bucket quotas checked against fresh stats.
+rgw bucket quota ttl = 0
+rgw user quota bucket sync interval = 0
+`
+    : ''
+}`;
 }
 
 async function createMonitor(dir: string, conf: string, identity: ClusterIdentity, monHost: string): Promise<void> {

@@ -86,6 +86,13 @@ export interface BucketAccess {
    * @default "ReadOnly"
    */
   mode?: 'ReadWrite' | 'ReadOnly';
+  /**
+   * Raise to rotate the credentials: a new key is made and written to the Secret, then the old one is
+   * revoked (it stops working at once).
+   *
+   * @default 0
+   */
+  rotation?: number;
 }
 
 /**
@@ -115,6 +122,14 @@ export interface BucketStatus {
    * Consumption reported by RGW, refreshed periodically.
    */
   usage?: BucketUsage;
+  /**
+   * Region to sign S3 requests with (RGW's zonegroup).
+   */
+  region?: string;
+  /**
+   * The credentials made for spec.access, one entry each.
+   */
+  access?: BucketStatusAccess[];
 }
 
 /**
@@ -129,6 +144,40 @@ export interface BucketUsage {
    * Number of objects, old versions included.
    */
   objectCount?: number;
+  /**
+   * When RGW was last asked for the usage.
+   */
+  updatedAt?: string;
+}
+
+/**
+ * One set of credentials.
+ */
+export interface BucketStatusAccess {
+  /**
+   * The Secret holding them.
+   */
+  secretName: string;
+  /**
+   * What they may do.
+   */
+  mode?: 'ReadWrite' | 'ReadOnly';
+  /**
+   * The RGW user the key belongs to (one per entry, reaching this bucket only).
+   */
+  user?: string;
+  /**
+   * The spec rotation the Secret's key was made for.
+   */
+  rotation?: number;
+  /**
+   * Whether the Secret holds a working key for this entry's mode.
+   */
+  ready?: boolean;
+  /**
+   * Why not, when not ready (e.g. a Secret of that name that this Bucket does not own).
+   */
+  message?: string;
 }
 
 /**
