@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CEPH_CLIENT_FLAGS, cephClientFromFlags, cephClientUsage } from '../agents/ceph/client.ts';
+import { RGW_FLAGS, RGW_USAGE, rgwFromFlags } from '../agents/rgw/flags.ts';
 import { parseEndpoint, type OvsdbTlsFiles } from '../agents/ovsdb/index.ts';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../lib/cli.ts';
 import { createLogger, setLogLevel } from '../lib/logging.ts';
@@ -37,6 +38,7 @@ export const CONTROLLER_MANAGER_USAGE = `Usage: photon controller-manager [flags
 ${cephClientUsage(30, 'ceph-rbd Volumes report CephUnavailable').trimEnd()}
   --image-cache-dir DIR       where Images are fetched and verified before they are imported into Ceph for Volumes
                               made from them (default: $PHOTON_HOME/image-cache)
+${RGW_USAGE.trimEnd()}
   --metrics-address ADDR      serve /metrics and /healthz over HTTP at host:port (default: 127.0.0.1:10257; "" disables)
   --log-level LEVEL           error|warn|info|http|debug (default: info)
 `;
@@ -63,6 +65,7 @@ function parse(argv: string[]) {
     'dns-nameserver-addresses': { type: 'string' },
     ...CEPH_CLIENT_FLAGS,
     'image-cache-dir': { type: 'string' },
+    ...RGW_FLAGS,
   });
   const seconds = (flag: string): number | undefined => {
     const text = values[flag as keyof typeof values] as string | undefined;
@@ -91,7 +94,7 @@ function parse(argv: string[]) {
   }
   const metricsAddress = values['metrics-address'] || undefined;
   if (metricsAddress && !/^[^\s]+:\d+$/.test(metricsAddress)) throw new UsageError(`--metrics-address must be host:port, got ${JSON.stringify(metricsAddress)}`);
-  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns, storage: { ceph: cephClientFromFlags(values), imageCacheDir: path.resolve(values['image-cache-dir'] ?? path.join(home, 'image-cache')) } };
+  return { kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'controller-manager.kubeconfig')), controllers, leaderElect: values['leader-elect'] === 'true', logLevel: values['log-level'], ovnNorthbound, ovnNorthboundTls, ovnSouthbound, metricsAddress, nodeLifecycle, dns, storage: { ceph: cephClientFromFlags(values), imageCacheDir: path.resolve(values['image-cache-dir'] ?? path.join(home, 'image-cache')), objectStorage: rgwFromFlags(values) } };
 }
 
 function dnsFlags(values: Record<string, unknown>, seconds: (flag: string) => number | undefined): DnsOptions {

@@ -11,7 +11,7 @@ import { dnsDriverFrom, zoneController, type DnsOptions } from './dns/index.ts';
 import type { DnsDriver } from '../agents/pdns/index.ts';
 import { ServiceMonitorReader } from '../agents/ovn-sb/index.ts';
 import { loadBalancerController } from './lb/index.ts';
-import { storageDriversFrom, storageClassController, volumeController, volumeSnapshotController, type StorageOptions } from './storage/index.ts';
+import { bucketController, storageDriversFrom, storageClassController, volumeController, volumeSnapshotController, type StorageOptions } from './storage/index.ts';
 import { organizationController, organizationRoleBindingController, projectController } from './iam/index.ts';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
@@ -138,6 +138,8 @@ export const CONTROLLERS: Record<string, (context: ManagerContext, log: Logger) 
   storageclass: (context, log) => storageClassController(context.storage(), log, context.metrics),
   volume: (context, log) => volumeController(context.storage(), log, context.metrics, context.storageOptions),
   volumesnapshot: (context, log) => volumeSnapshotController(context.storage(), log, context.metrics),
+  // Object storage: S3 buckets, their access users, keys and Secrets on RGW.
+  bucket: (context, log) => bucketController(context.storage(), log, context.metrics, context.storageOptions),
   zone: (context, log) => zoneController({ client: context.client, informers: context.informers, ovn: context.network().deps.ovn }, context.dns(), context.dnsOptions, log, context.metrics),
 };
 

@@ -3,3 +3,4 @@
 export * from './admin.ts';
 export * from './driver.ts';
 export * from './errors.ts';
+export * from './flags.ts';

@@ -1,10 +1,13 @@
 // The storage controllers: StorageClasses (their Ceph pools), Volumes (RBD images) and VolumeSnapshots (RBD
-// snapshots), over the manager's shared informers and one RBD driver for the configured Ceph cluster. Each
+// snapshots), over the manager's shared informers and one RBD driver for the configured Ceph cluster; Buckets
+// (S3 buckets on RGW) through one object storage driver. Each
 // input is a typed watch: a class becoming ready brings its waiting Volumes back, a snapshot its Volume and
 // the Volumes restored from it, a Volume its snapshots.
 import { CephRbdDriver, type BlockStorageDriver, type CephClientConfig } from '../../agents/ceph/index.ts';
 import { QemuImgDiskDriver, type DiskDriver } from '../../agents/disks/index.ts';
-import { StorageClassResource, VolumeResource, VolumeSnapshotResource } from '../../apis/storage/v1alpha1/index.ts';
+import { BucketResource, StorageClassResource, VolumeResource, VolumeSnapshotResource, type Bucket } from '../../apis/storage/v1alpha1/index.ts';
+import { RgwObjectStorage, type ObjectStorageDriver, type RgwObjectStorageOptions } from '../../agents/rgw/index.ts';
+import { bucketReconciler } from './bucket.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
@@ -28,6 +31,10 @@ export interface StorageOptions {
   imageCacheDir?: string;
   /** How often images left by Volumes and Images gone without cleanup are looked for (default 10 min). */
   orphanSweepMs?: number;
+  /** The RGW gateway Buckets live on; without it they report ObjectStorageUnavailable. */
+  objectStorage?: RgwObjectStorageOptions;
+  /** How often each Bucket's usage is read from RGW (default 60 s). */
+  bucketResyncMs?: number;
 }
 
 export interface StorageControllerDeps {
@@ -35,13 +42,20 @@ export interface StorageControllerDeps {
   informers: InformerCache;
   rbd?: BlockStorageDriver;
   imageCache?: DiskDriver;
+  objects?: ObjectStorageDriver;
 }
 
 /** The drivers the options describe: RBD for the Ceph cluster, the image cache for Volumes from Images. */
-export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorageDriver; imageCache?: DiskDriver } => ({
+export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorageDriver; imageCache?: DiskDriver; objects?: ObjectStorageDriver } => ({
   ...(options.ceph ? { rbd: new CephRbdDriver(options.ceph) } : {}),
   ...(options.imageCacheDir ? { imageCache: new QemuImgDiskDriver({ stateDir: options.imageCacheDir }) } : {}),
+  ...(options.objectStorage ? { objects: new RgwObjectStorage(options.objectStorage) } : {}),
 });
+
+export function bucketController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics, options: StorageOptions = {}): Controller {
+  const buckets = deps.informers.informerFor<Bucket>(BucketResource);
+  return new Controller({ name: 'bucket-controller', client: deps.client, informers: deps.informers, resource: BucketResource, logger: log, metrics, reconciler: bucketReconciler(deps, buckets, options.bucketResyncMs) });
+}
 
 
 export function storageClassController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics): Controller {

@@ -1,16 +1,18 @@
-// A real one-node Ceph for the tests (agents/ceph/local.ts: monitor, manager and a BlueStore OSD on a sparse
-// file, all on loopback ports of its own), in a temporary directory removed by stop(), and the `rbd` tool as an
+// A real one-node Ceph for the tests (agents/ceph/local.ts: monitor and a BlueStore OSD on a sparse file, and
+// radosgw when asked, all on ports of its own), in a temporary directory removed by stop(), and the `rbd` tool as an
 // operator runs it to check what the controllers made.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, runChecked } from '../../agents/ovn-local/commands.ts';
-import { startLocalCeph, type CephClientConfig, type LocalCeph } from '../../agents/ceph/index.ts';
+import { startLocalCeph, type CephClientConfig, type LocalCeph, type LocalS3 } from '../../agents/ceph/index.ts';
 import { ensureHostServicesAddress, HOST_SERVICES_ADDRESS } from '../../agents/ovn-local/uplink.ts';
 
 export interface TestCeph {
   cluster: LocalCeph;
   client: CephClientConfig;
+  /** With { rgw: true }: the S3 gateway and its admin user. */
+  s3?: LocalS3;
   /** `rbd …args` as an operator runs it; rejects on a non-zero exit. */
   rbd(...args: string[]): Promise<string>;
   /** `ceph …args --format json`, parsed. */
@@ -24,12 +26,12 @@ export interface TestCeph {
   stop(): Promise<void>;
 }
 
-export async function startTestCeph(): Promise<TestCeph> {
+export async function startTestCeph(options: { rgw?: boolean } = {}): Promise<TestCeph> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-ceph-'));
   // No manager: RBD and QEMU do not need it, and it is the slowest and largest daemon (~300 MiB).
   // On the host services address, so QEMUs in chassis namespaces reach it too (agents/ovn-local/uplink.ts).
   await ensureHostServicesAddress();
-  const cluster = await startLocalCeph({ dir, manager: false, osdBytes: 4 * 1024 ** 3, address: HOST_SERVICES_ADDRESS }).catch((error) => {
+  const cluster = await startLocalCeph({ dir, manager: false, osdBytes: 4 * 1024 ** 3, address: HOST_SERVICES_ADDRESS, rgw: options.rgw }).catch((error) => {
     fs.rmSync(dir, { recursive: true, force: true });
     throw error;
   });
@@ -37,6 +39,7 @@ export async function startTestCeph(): Promise<TestCeph> {
   return {
     cluster,
     client: cluster.client,
+    ...(cluster.s3 ? { s3: cluster.s3 } : {}),
     ceph: async (...args) => JSON.parse(await runChecked('ceph', [...clientArgs, ...args, '--format', 'json'], { timeoutMs: 60_000 })),
     cephText: (...args) => runChecked('ceph', [...clientArgs, ...args], { timeoutMs: 60_000 }),
     rbd: (...args) => runChecked('rbd', [...clientArgs, ...args], { timeoutMs: 60_000 }),

@@ -1,5 +1,6 @@
-// The block storage tests' environment: an API server on etcd, a real one-node Ceph, and the storage
-// controllers in this process as the controller manager runs them, given that Ceph's client configuration.
+// The storage tests' environment: an API server on etcd, a real one-node Ceph (with radosgw for Buckets when
+// asked), and the storage controllers in this process as the controller manager runs them, given that Ceph's
+// client configuration and the gateway's admin user.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +22,8 @@ export interface StorageEnv {
   stop(): Promise<void>;
 }
 
-export async function startStorageEnv(options: { controllers?: string[] } = {}): Promise<StorageEnv> {
-  const [api, ceph] = await Promise.all([startTestApiServer({ storage: 'etcd' }), startTestCeph()]);
+export async function startStorageEnv(options: { controllers?: string[]; rgw?: boolean } = {}): Promise<StorageEnv> {
+  const [api, ceph] = await Promise.all([startTestApiServer({ storage: 'etcd' }), startTestCeph({ rgw: options.rgw })]);
   const client = clientFromKubeconfig(api.kubeconfig, { component: 'storage-test' });
   const imageCacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'photon-images-'));
   const manager = startControllerManager({
@@ -31,7 +32,7 @@ export async function startStorageEnv(options: { controllers?: string[] } = {}):
     leaderElect: false,
     controllers: options.controllers ?? STORAGE_CONTROLLERS,
     metricsAddress: '127.0.0.1:0',
-    storage: { ceph: ceph.client, imageCacheDir },
+    storage: { ceph: ceph.client, imageCacheDir, ...(ceph.s3 ? { objectStorage: { endpoint: ceph.s3.endpoint, credentials: ceph.s3.admin }, bucketResyncMs: 2000 } : {}) },
   });
   return {
     api,

@@ -145,7 +145,7 @@ export interface BucketUsage {
    */
   objectCount?: number;
   /**
-   * When RGW was last asked for the usage.
+   * When the usage last changed (it is read from RGW every minute).
    */
   updatedAt?: string;
 }
