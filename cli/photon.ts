@@ -321,11 +321,20 @@ async function allInOne(args: string[]): Promise<void> {
   }
   let cephArgs: string[] = [];
   if (['ceph-mon', 'ceph-mgr', 'ceph-osd', 'ceph', 'rbd'].every(installed)) {
-    const report = (await supervisor.add({ name: 'ceph-local', args: ['--home', home, '--ready-fd', '3'], readyFd: true })) as { client: { conf: string; id: string; keyring: string }; monHost: string } | undefined;
+    const rgw = installed('radosgw');
+    const report = (await supervisor.add({ name: 'ceph-local', args: ['--home', home, '--ready-fd', '3', ...(rgw ? ['--rgw'] : [])], readyFd: true })) as
+      | { client: { conf: string; id: string; keyring: string }; monHost: string; s3?: { endpoint: string; credentials: string } }
+      | undefined;
     if (!report) return;
     cephArgs = ['--ceph-conf', report.client.conf, '--ceph-keyring', report.client.keyring, '--ceph-id', report.client.id];
     managerArgs.push(...cephArgs);
     process.stderr.write(`photon: Volumes are RBD images in a local one-node Ceph (monitor ${report.monHost}): ceph --conf ${report.client.conf} -s\n`);
+    if (report.s3) {
+      managerArgs.push('--rgw-endpoint', report.s3.endpoint, '--rgw-credentials', report.s3.credentials);
+      process.stderr.write(`photon: Buckets are S3 buckets on the local Ceph's RGW: S3 endpoint ${report.s3.endpoint} (path-style, region default)\n`);
+    } else {
+      process.stderr.write('photon: radosgw is not installed (apt-get install radosgw); Buckets will report ObjectStorageUnavailable\n');
+    }
   } else {
     process.stderr.write('photon: Ceph is not installed (apt-get install ceph-mon ceph-mgr ceph-osd ceph-common qemu-block-extra); ceph-rbd Volumes will report CephUnavailable\n');
   }

@@ -31,7 +31,7 @@ if (process.argv.includes('--system')) {
       return false;
     }
   };
-  if (!['etcd', 'etcdctl', 'ovn-northd', 'ovn-controller', 'ovs-vswitchd', 'ovsdb-server', 'ip', 'ping', 'qemu-system-x86_64', 'qemu-img', 'pdns_server', 'sqlite3', 'dig', 'haproxy', 'ceph-mon', 'ceph-osd', 'rbd'].every(has) || !fs.existsSync('/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so')) {
+  if (!['etcd', 'etcdctl', 'ovn-northd', 'ovn-controller', 'ovs-vswitchd', 'ovsdb-server', 'ip', 'ping', 'qemu-system-x86_64', 'qemu-img', 'pdns_server', 'sqlite3', 'dig', 'haproxy', 'ceph-mon', 'ceph-osd', 'rbd', 'radosgw'].every(has) || !fs.existsSync('/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so')) {
     console.error('photon: installing system packages for the tests (hack/install-deps.sh)…');
     run('bash', [path.join(root, 'hack', 'install-deps.sh')]);
   }

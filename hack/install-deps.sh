@@ -14,17 +14,18 @@
 #   ceph-mon ceph-mgr ceph-osd ceph-common      a one-node Ceph for Volumes (npm start and the tests run their own, on
 #                                               a file-backed OSD; rbd and ceph are the tools the RBD driver runs)
 #   qemu-block-extra                            QEMU's rbd block driver (librbd), how VMs open Ceph Volumes
+#   radosgw                                     Ceph's S3 gateway for Buckets (run by the local Ceph beside its OSD)
 #   kubectl, kpt                                must already be on the machine (not packaged by Debian); the tests drive them
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ovn-central ovn-host openvswitch-switch iproute2 iputils-ping ca-certificates openssl qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 pdns-server pdns-backend-sqlite3 sqlite3 bind9-dnsutils haproxy ceph-mon ceph-mgr ceph-osd ceph-common qemu-block-extra
+$SUDO apt-get install -y --no-install-recommends etcd-server etcd-client ovn-central ovn-host openvswitch-switch iproute2 iputils-ping ca-certificates openssl qemu-system-x86 qemu-utils busybox-static linux-image-cloud-amd64 pdns-server pdns-backend-sqlite3 sqlite3 bind9-dnsutils haproxy ceph-mon ceph-mgr ceph-osd ceph-common qemu-block-extra radosgw
 # Debian starts etcd as a service on :2379 when systemd runs; the tests use their own ports and data.
 # (The same for the packaged OVN/OVS and PowerDNS services: tests run their own instances on private sockets and ports.)
 if command -v systemctl >/dev/null 2>&1; then
-  for service in etcd ovn-central ovn-host openvswitch-switch pdns haproxy ceph.target; do
+  for service in etcd ovn-central ovn-host openvswitch-switch pdns haproxy ceph.target ceph-radosgw.target; do
     if systemctl is-active --quiet "$service" 2>/dev/null; then $SUDO systemctl disable --now "$service" || true; fi
   done
 fi

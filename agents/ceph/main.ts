@@ -5,9 +5,11 @@
 // It listens on HOST_SERVICES_ADDRESS (a link-local address it puts on the host's loopback, as root) so QEMUs
 // in the all-in-one's chassis namespace reach it (agents/ovn-local/uplink.ts); without root, on 127.0.0.1.
 // With --ready-fd N it writes one JSON line to file descriptor N once the OSD is up
-// ({"client":{"conf":…,"id":…,"keyring":…},"monHost":…}) and closes it: the all-in-one hands the client to the
-// controller manager and the node agent (--ceph-conf, --ceph-keyring, --ceph-id).
+// ({"client":{"conf":…,"id":…,"keyring":…},"monHost":…}, and with --rgw "s3":{"endpoint":…,"credentials":FILE})
+// and closes it: the all-in-one hands the client to the controller manager and the node agent (--ceph-conf,
+// --ceph-keyring, --ceph-id), and the gateway to the controller manager (--rgw-endpoint, --rgw-credentials).
 import path from 'node:path';
+import { writePrivateFileAtomic } from '../../lib/private-file.ts';
 import { parseFlags, photonHome, readyFdFlag, reportReady, runIfMain, UsageError } from '../../lib/cli.ts';
 import { createLogger, errorMessage, setLogLevel } from '../../lib/logging.ts';
 import { ensureHostServicesAddress, HOST_SERVICES_ADDRESS } from '../ovn-local/uplink.ts';
@@ -22,6 +24,8 @@ ${HOST_SERVICES_ADDRESS} (put on the host's loopback, reachable from the chassis
 otherwise on 127.0.0.1. Use its client with: ceph --conf $PHOTON_HOME/ceph/ceph.conf -s
 
   --osd-size GIB      size of the OSD's file, in GiB (sparse; default 20); used when the cluster is created
+  --rgw               also run radosgw, the S3 gateway for Buckets (its admin user's key is written to
+                      $PHOTON_HOME/ceph/rgw-admin.json, 0600)
   --home DIR          state directory (default: $PHOTON_HOME or ./.photon)
   --ready-fd N        when serving, write the client configuration as one JSON line to file descriptor N
   --log-level LEVEL   error|warn|info|http|debug (default: info)
@@ -30,10 +34,11 @@ otherwise on 127.0.0.1. Use its client with: ceph --conf $PHOTON_HOME/ceph/ceph.
 export async function cephLocalMain(argv: string[]): Promise<void> {
   const values = parseFlags(argv, {
     'osd-size': { type: 'string', default: '20' },
+    rgw: { type: 'boolean' },
     home: { type: 'string' },
     'ready-fd': { type: 'string' },
     'log-level': { type: 'string' },
-  }) as Record<string, string | undefined>;
+  });
   if (values['log-level']) setLogLevel(values['log-level']);
   const osdGiB = Number(values['osd-size']);
   if (!Number.isInteger(osdGiB) || osdGiB < 2 || osdGiB > 4096) throw new UsageError(`--osd-size must be a whole number of GiB from 2 to 4096, got ${JSON.stringify(values['osd-size'])}`);
@@ -56,13 +61,20 @@ export async function cephLocalMain(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT', 0));
   process.on('SIGTERM', () => stop('SIGTERM', 0));
   const dir = path.join(photonHome(values.home), 'ceph');
-  cluster = await startLocalCeph({ dir, address, osdBytes: osdGiB * 1024 ** 3, onLog: (line) => log.debug(line) });
+  cluster = await startLocalCeph({ dir, address, osdBytes: osdGiB * 1024 ** 3, rgw: values.rgw === true, onLog: (line) => log.debug(line) });
   if (stopping) {
     await cluster.stop();
     process.exit(0);
   }
   log.info('the local Ceph is ready', { monHost: cluster.monHost, conf: cluster.client.conf, try: `ceph --conf ${cluster.client.conf} -s` });
-  reportReady(readyFd, { client: cluster.client, monHost: cluster.monHost });
+  let s3: { endpoint: string; credentials: string } | undefined;
+  if (cluster.s3) {
+    const credentials = path.join(dir, 'rgw-admin.json');
+    writePrivateFileAtomic(credentials, JSON.stringify(cluster.s3.admin));
+    s3 = { endpoint: cluster.s3.endpoint, credentials };
+    log.info('the local S3 gateway is ready', { endpoint: cluster.s3.endpoint });
+  }
+  reportReady(readyFd, { client: cluster.client, monHost: cluster.monHost, ...(s3 ? { s3 } : {}) });
   void cluster.failed.then((error) => {
     if (stopping) return;
     log.error('a Ceph daemon ended', { error: errorMessage(error) });

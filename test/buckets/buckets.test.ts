@@ -175,6 +175,20 @@ describe('Buckets on RGW', () => {
     await expect(env.client.get(BucketResource, 'bad', { namespace: 'team-a' })).rejects.toMatchObject({ code: 404 });
   }, 60_000);
 
+  test('a namespace\'s quota counts Buckets and their bytes; a Bucket without a size is refused where bytes are limited', async () => {
+    await namespace(env, 'team-q');
+    await apply({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'project-quota', namespace: 'team-q' }, spec: { hard: { 'count/buckets.storage.photoncloud.io': '3', 'buckets.storage.photoncloud.io/requests.storage': '3Gi' } } });
+    const unbounded = await env.api.kubectl(['apply', '-f', '-'], { stdin: manifest(bucket('team-q', 'unbounded', {})) });
+    expect(unbounded.code).not.toBe(0);
+    expect(unbounded.stderr).toMatch(/must specify spec\.quota\.maxSize/);
+    await apply(bucket('team-q', 'one', { quota: { maxSize: '2Gi' } }));
+    const over = await env.api.kubectl(['apply', '-f', '-'], { stdin: manifest(bucket('team-q', 'two', { quota: { maxSize: '2Gi' } })) });
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toMatch(/exceeded quota: project-quota, requested: buckets.storage.photoncloud.io\/requests.storage=2Gi, used: buckets.storage.photoncloud.io\/requests.storage=2Gi, limited: buckets.storage.photoncloud.io\/requests.storage=3Gi/);
+    await apply(bucket('team-q', 'two', { quota: { maxSize: '1Gi' } }));
+    await readyBucket('team-q', 'two');
+  }, 60_000);
+
   test('Retain leaves the S3 bucket and its objects; Delete empties it, every version, and removes it', async () => {
     const retained = await env.client.get<Bucket>(BucketResource, 'backups', { namespace: 'team-b' });
     const oldKey = await credentials('team-b', 'backups-rw');

@@ -96,9 +96,14 @@ export interface ProjectQuota {
   buckets?: number;
   /**
    * Maximum block storage, as a quantity (e.g. 2Ti): the sum of the boot disk and spec.disks[].size of
-   * all VirtualMachines and the size of all Volumes. Object storage is limited per Bucket (spec.quota).
+   * all VirtualMachines and the size of all Volumes. Object storage is bucketStorage.
    */
   storage?: string;
+  /**
+   * Maximum object storage, as a quantity (e.g. 1Ti): the sum of spec.quota.maxSize of all Buckets, each
+   * enforced by RGW. With this limit set, every Bucket must set quota.maxSize.
+   */
+  bucketStorage?: string;
 }
 
 /**

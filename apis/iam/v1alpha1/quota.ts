@@ -7,6 +7,8 @@ import type { ProjectQuota } from './project.ts';
 export const QUOTA_CPU = 'requests.cpu';
 export const QUOTA_MEMORY = 'requests.memory';
 export const QUOTA_STORAGE = 'requests.storage';
+/** Object storage: the sum of Buckets' spec.quota.maxSize (named as Kubernetes scopes storage by class). */
+export const QUOTA_BUCKET_STORAGE = 'buckets.storage.photoncloud.io/requests.storage';
 
 /** `count/virtualmachines.compute.photoncloud.io`; `count/configmaps` for the core group. */
 export const countQuotaName = (plural: string, group: string) => (group ? `count/${plural}.${group}` : `count/${plural}`);
@@ -20,6 +22,7 @@ export const PROJECT_QUOTA_KEYS: Record<keyof ProjectQuota, string> = {
   ports: countQuotaName('ports', 'network.photoncloud.io'),
   loadBalancers: countQuotaName('loadbalancers', 'lb.photoncloud.io'),
   buckets: countQuotaName('buckets', 'storage.photoncloud.io'),
+  bucketStorage: QUOTA_BUCKET_STORAGE,
 };
 
 /**
