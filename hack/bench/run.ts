@@ -13,6 +13,8 @@
 //     backend failure → out of rotation and → status offline (lb.ts)
 //   - Volume create, VolumeSnapshot and restore → ready on a one-node Ceph against the same by hand with `rbd`,
 //     and sequential writes from a TCG guest to an attached Volume against `rbd bench` (volumes.ts)
+//   - Bucket create → Ready against the same RGW calls by hand, and 1 MiB PUT/GET throughput with a Bucket's
+//     scoped credentials against an admin key (buckets.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -31,6 +33,7 @@ import { benchCompute } from './compute.ts';
 import { benchDns } from './dns.ts';
 import { benchLoadBalancers } from './lb.ts';
 import { benchVolumes } from './volumes.ts';
+import { benchBuckets } from './buckets.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 
 const quick = process.argv.includes('--quick');
@@ -205,6 +208,7 @@ async function main(): Promise<void> {
     await benchDns({ records: COUNTS.dnsRecords, updates: COUNTS.dnsUpdates, vms: COUNTS.dnsVms });
     await benchLoadBalancers({ rounds: quick ? 3 : 10 });
     await benchVolumes({ rounds: quick ? 3 : 10, writeMiB: quick ? 64 : 256, passes: quick ? 2 : 3 });
+    await benchBuckets({ rounds: quick ? 3 : 10, objects: quick ? 16 : 64, passes: quick ? 2 : 3 });
   } finally {
     await apiserver?.stop();
     await etcd.stop();
