@@ -42,6 +42,8 @@ export interface RgwBucketStats {
   objects: number;
 }
 
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+
 export class RgwAdmin {
   private readonly signer: SignatureV4;
   private readonly endpoint: URL;
@@ -119,7 +121,7 @@ export class RgwAdmin {
     return answer !== undefined;
   }
 
-  private async request<T>(method: string, path: string, query: Record<string, string>, options: { missing?: string[]; already?: string[]; empty?: boolean; body?: string } = {}): Promise<T | undefined> {
+  private async request<T>(method: string, path: string, query: Record<string, string>, options: { missing?: string[]; already?: string[]; empty?: boolean } = {}): Promise<T | undefined> {
     const request = {
       method,
       protocol: this.endpoint.protocol,
@@ -127,16 +129,15 @@ export class RgwAdmin {
       port: this.endpoint.port ? Number(this.endpoint.port) : undefined,
       path,
       query: { ...query, format: 'json' },
-      // RGW verifies the payload against x-amz-content-sha256 (without it, a request with a body is refused 501).
-      headers: { host: this.endpoint.host, 'x-amz-content-sha256': createHash('sha256').update(options.body ?? '').digest('hex'), ...(options.body ? { 'content-type': 'application/json' } : {}) },
-      ...(options.body ? { body: options.body } : {}),
+      // Every call carries its arguments in the query (no body): the payload hash is the empty string's.
+      headers: { host: this.endpoint.host, 'x-amz-content-sha256': EMPTY_SHA256 },
     };
     const signed = await this.signer.sign(request);
     const search = new URLSearchParams(signed.query as Record<string, string>).toString().replace(/=(&|$)/g, '$1');
     const url = `${this.endpoint.origin}${path}?${search}`;
     let response: Response;
     try {
-      response = await fetch(url, { method, headers: signed.headers, body: options.body, signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await fetch(url, { method, headers: signed.headers, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
       throw new RgwError('RgwUnavailable', `RGW admin ${method} ${path}: ${(error as Error).message}`);
     }
