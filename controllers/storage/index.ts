@@ -8,6 +8,8 @@ import { QemuImgDiskDriver, type DiskDriver } from '../../agents/disks/index.ts'
 import { BucketResource, StorageClassResource, VolumeResource, VolumeSnapshotResource, type Bucket } from '../../apis/storage/v1alpha1/index.ts';
 import { RgwObjectStorage, type ObjectStorageDriver, type RgwObjectStorageOptions } from '../../agents/rgw/index.ts';
 import { bucketReconciler } from './bucket.ts';
+import { BUCKET_LABEL } from './bucket-access.ts';
+import { SecretResource } from '../../apis/client/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
@@ -54,7 +56,18 @@ export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorag
 
 export function bucketController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics, options: StorageOptions = {}): Controller {
   const buckets = deps.informers.informerFor<Bucket>(BucketResource);
-  return new Controller({ name: 'bucket-controller', client: deps.client, informers: deps.informers, resource: BucketResource, logger: log, metrics, reconciler: bucketReconciler(deps, buckets, options.bucketResyncMs) });
+  // Only the Secrets Buckets write (labelled): one deleted or edited by hand is written again at once.
+  const secrets = deps.informers.informerFor(SecretResource, { labelSelector: BUCKET_LABEL });
+  return new Controller({
+    name: 'bucket-controller',
+    client: deps.client,
+    informers: deps.informers,
+    resource: BucketResource,
+    logger: log,
+    metrics,
+    reconciler: bucketReconciler(deps, buckets, options.bucketResyncMs),
+    watches: [watchOf(secrets, (secret) => (secret.metadata.ownerReferences ?? []).filter((owner) => owner.controller && owner.kind === 'Bucket').map((owner) => ({ namespace: secret.metadata.namespace, name: owner.name })))],
+  });
 }
 
 

@@ -3,7 +3,7 @@
 // with it (Ctrl-C, SIGTERM, and even SIGKILL); its data stays for the next start. Remove $PHOTON_HOME/ceph to
 // start afresh.
 //
-//   node --import tsx hack/ceph/up.ts [--osd-size GIB] [--home DIR]
+//   node --import tsx hack/ceph/up.ts [--osd-size GIB] [--rgw] [--home DIR]
 import { CEPH_LOCAL_USAGE, cephLocalMain } from '../../agents/ceph/main.ts';
 import { runIfMain } from '../../lib/cli.ts';
 

@@ -147,6 +147,13 @@ describe('Buckets on RGW', () => {
     expect(await text(s3(after), after.bucket, 'night-1.tar')).toBe('first backup');
     await waitFor('the old key revoked', async () => (await failure(s3(before).send(new GetObjectCommand({ Bucket: before.bucket, Key: 'night-1.tar' })))) === 'InvalidAccessKeyId', { timeoutMs: 30_000, intervalMs: 250 });
     const rotated = await readyBucket('team-a', 'backups');
+    // A Secret deleted by hand is written again (the controller watches the Secrets it writes) with a new key: the
+    // Secret was the only copy of the old one, which is revoked.
+    await env.client.delete(SecretResource, 'backups-rw', { namespace: 'team-a' });
+    const rewritten = await waitFor('the Secret written again', () => credentials('team-a', 'backups-rw').catch(() => undefined), { timeoutMs: 10_000, intervalMs: 100 });
+    expect(rewritten.accessKeyId).not.toBe(after.accessKeyId);
+    expect(await text(s3(rewritten), rewritten.bucket, 'night-1.tar')).toBe('first backup');
+    await waitFor('the lost key revoked', async () => (await failure(s3(after).send(new GetObjectCommand({ Bucket: after.bucket, Key: 'night-1.tar' })))) === 'InvalidAccessKeyId', { timeoutMs: 30_000, intervalMs: 250 });
     expect(rotated.status?.access?.[0]).toMatchObject({ secretName: 'backups-rw', rotation: 1, ready: true });
 
     const readOnly = await credentials('team-a', 'backups-ro');
