@@ -2,6 +2,7 @@
 // per server instance, so tests can run several servers in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './storage/types.ts';
+import { codecCounts } from './registry/codec.ts';
 
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -48,6 +49,17 @@ export class ApiMetrics {
     labelNames: ['operation'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
+  });
+  readonly codec = new Counter({
+    name: 'apiserver_storage_codec_total',
+    help: 'Objects encoded for storage and decoded from it, in this process.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc({ operation: 'encode' }, codecCounts.encode);
+      this.inc({ operation: 'decode' }, codecCounts.decode);
+    },
   });
   readonly storageErrors = new Counter({
     name: 'apiserver_storage_errors_total',

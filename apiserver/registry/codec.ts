@@ -5,7 +5,14 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import type { KeyValue } from '../storage/types.ts';
 import { fromStorage, toStorage, type ResourceInfo } from './resource.ts';
 
+/**
+ * How many objects this process has encoded for storage and decoded from it (every server in the process):
+ * the API server's metrics export them (apiserver_storage_codec_total), and a test holds a create to its count.
+ */
+export const codecCounts = { encode: 0, decode: 0 };
+
 export function encodeObject(object: KubeObject, resource: ResourceInfo): Buffer {
+  codecCounts.encode++;
   const stored = toStorage(resource, object);
   const { resourceVersion: _ignored, ...metadata } = stored.metadata;
   return Buffer.from(JSON.stringify({ ...stored, metadata }));
@@ -13,6 +20,7 @@ export function encodeObject(object: KubeObject, resource: ResourceInfo): Buffer
 
 /** Decodes a stored value as `resource` serves it. */
 export function decodeObject(value: Buffer, modRevision: number, resource: ResourceInfo): KubeObject {
+  codecCounts.decode++;
   const stored = JSON.parse(value.toString('utf8')) as KubeObject;
   stored.metadata.resourceVersion = String(modRevision);
   return fromStorage(resource, stored);

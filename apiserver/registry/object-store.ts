@@ -45,6 +45,17 @@ export async function deleteUnlessDeleting(objects: ObjectStore, resource: Resou
  * The stored form of an object about to be written, refused (413) when it is larger than storage takes:
  * checked before every write, dry runs included, whatever built the object (create, PUT, any patch).
  */
+/**
+ * The object a write stored, as the client gets it back: `object` itself with its new resourceVersion (decoding
+ * the bytes just encoded would only parse them back), unless the resource converts between a served and a
+ * stored version, where the answer is what the stored form converts back to.
+ */
+function writtenObject(object: KubeObject, written: KeyValue, resource: ResourceInfo): KubeObject {
+  if (resource.conversion) return decodeKeyValue(written, resource);
+  object.metadata.resourceVersion = String(written.modRevision);
+  return object;
+}
+
 export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
   const tooLarge = (why: string) =>
     new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" ${why}`, {
@@ -194,7 +205,7 @@ export class ObjectStore {
           return next;
         }
         const written = await this.store.update(key, encoded, kv.modRevision);
-        return decodeKeyValue(written, resource);
+        return writtenObject(next, written, resource);
       } catch (error) {
         if (isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) {
           if (precondition !== undefined || attempt >= MAX_UPDATE_ATTEMPTS) throw conflict(resource.plural, resource.group, name);
@@ -307,7 +318,7 @@ export class ObjectStore {
     resource.strategy.prepareForDelete?.(next);
     const encoded = encodeForWrite(next, resource);
     if (options.dryRun) return next;
-    return decodeKeyValue(await this.store.update(key, encoded, kv.modRevision), resource);
+    return writtenObject(next, await this.store.update(key, encoded, kv.modRevision), resource);
   }
 
   private checkDeletePreconditions(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): void {
