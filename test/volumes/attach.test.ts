@@ -91,7 +91,12 @@ describe('Volumes attached to VirtualMachines', () => {
     expect(findCondition(blocked.status?.conditions, 'DeletionBlocked')?.message).toMatch(/attached to VirtualMachine writer/);
     await patchVm('writer', [{ op: 'remove', path: '/spec/volumes' }], 'json');
     await waitFor('the guest lets go of it', async () => (await consoleOf(env, NS, 'writer')).split('photon-guest: disk-removed=').length - 1 >= 2, { timeoutMs: 60_000, intervalMs: 500 });
-    await waitFor('copy deleted', async () => getVolume('copy').then(() => false, (error) => error.code === 404), { timeoutMs: 60_000 });
+    await waitFor('copy deleted', async () => getVolume('copy').then(() => false, (error) => error.code === 404), { timeoutMs: 60_000 }).catch(async (error) => {
+      // What still holds it, in the failure: the Volume's conditions and what the writer reports plugged.
+      const left = await getVolume('copy').catch(() => undefined);
+      const writer = await getVm(env, NS, 'writer');
+      throw new Error(`${error.message}: ${JSON.stringify({ conditions: left?.status?.conditions, attachedTo: left?.status?.attachedTo, writer: { volumes: writer.spec.volumes, runtime: writer.status?.runtime } })}`);
+    });
     expect(await ceph.rbdInfo(POOL, blocked.status!.backend!.image!)).toBeUndefined();
   }, 240_000);
 
