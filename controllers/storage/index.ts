@@ -56,8 +56,9 @@ export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorag
 
 export function bucketController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics, options: StorageOptions = {}): Controller {
   const buckets = deps.informers.informerFor<Bucket>(BucketResource);
-  // Only the Secrets Buckets write (labelled): one deleted or edited by hand is written again at once.
-  const secrets = deps.informers.informerFor(SecretResource, { labelSelector: BUCKET_LABEL });
+  // The Secrets Buckets write (labelled, owned): one deleted or edited by hand is written again at once. The
+  // manager's one Secret informer (the garbage collector's), so no second watch.
+  const secrets = deps.informers.informerFor(SecretResource);
   return new Controller({
     name: 'bucket-controller',
     client: deps.client,
@@ -66,7 +67,11 @@ export function bucketController(deps: StorageControllerDeps, log: Logger, metri
     logger: log,
     metrics,
     reconciler: bucketReconciler(deps, buckets, options.bucketResyncMs),
-    watches: [watchOf(secrets, (secret) => (secret.metadata.ownerReferences ?? []).filter((owner) => owner.controller && owner.kind === 'Bucket').map((owner) => ({ namespace: secret.metadata.namespace, name: owner.name })))],
+    watches: [
+      watchOf(secrets, (secret) =>
+        secret.metadata.labels?.[BUCKET_LABEL] === undefined ? [] : (secret.metadata.ownerReferences ?? []).filter((owner) => owner.controller && owner.kind === 'Bucket').map((owner) => ({ namespace: secret.metadata.namespace, name: owner.name })),
+      ),
+    ],
   });
 }
 
