@@ -110,8 +110,8 @@ export interface BucketStatus {
    */
   conditions?: Condition[];
   /**
-   * Name of the bucket in S3, unique across the cloud and stable for the object's life (derived from
-   * namespace, name and UID, since S3 bucket names are global).
+   * Name of the bucket in S3, unique across the cloud and stable for the object's life (the object's
+   * name and 16 hex digits of its UID, since S3 bucket names are global).
    */
   bucketName?: string;
   /**
