@@ -17,6 +17,7 @@ import { BucketResource, type Bucket } from '../../apis/storage/v1alpha1/index.t
 import { waitFor } from '../../test/env/process.ts';
 import { namespace, startStorageEnv, type StorageEnv } from '../../test/volumes/harness.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
+import { record } from './results.ts';
 
 const NS = 'bench';
 const MiB = 1024 * 1024;
@@ -101,6 +102,12 @@ export async function benchBuckets(options: BucketBenchOptions): Promise<void> {
     }
     const line = (what: string, mine: number[], theirs: number[]) =>
       console.log(`${what} 1 MiB × ${options.objects}, 4 in flight: scoped credentials p50 ${fmt(percentile(mine, 50))} MiB/s, admin key p50 ${fmt(percentile(theirs, 50))} MiB/s (${fmt(percentile(mine, 50) / percentile(theirs, 50), 2)})`);
+    record('buckets', 'createP50Ms', percentile(api, 50));
+    record('buckets', 'byHandP50Ms', percentile(hand, 50));
+    record('buckets', 'putScopedMiBps', percentile(result.scopedPut, 50));
+    record('buckets', 'putAdminMiBps', percentile(result.adminPut, 50));
+    record('buckets', 'getScopedMiBps', percentile(result.scopedGet, 50));
+    record('buckets', 'getAdminMiBps', percentile(result.adminGet, 50));
     line('PUT', result.scopedPut, result.adminPut);
     line('GET', result.scopedGet, result.adminGet);
   } finally {

@@ -15,6 +15,7 @@ import { consoleOf, guestImages, guestVm, startComputeEnv, type ComputeEnv } fro
 import { waitFor } from '../../test/env/process.ts';
 import { manifest } from '../../test/env/tenants.ts';
 import { fmt, percentile } from './load.ts';
+import { record } from './results.ts';
 
 const NS = 'bench';
 
@@ -118,6 +119,9 @@ export async function benchCompute(count: number): Promise<void> {
     const apiAddress = platform.map((timing) => timing.address);
     console.log(`bare QEMU:    ${summary('running', bareRunning)}; ${summary('address', bareAddress)}`);
     console.log(`through API:  ${summary('running', apiRunning)}; ${summary('address', apiAddress)}`);
+    record('compute', 'runningP50Ms', percentile(apiRunning, 50));
+    record('compute', 'bareRunningP50Ms', percentile(bareRunning, 50));
+    record('compute', 'addressP50Ms', percentile(apiAddress, 50));
     console.log(`added by the control plane (p50): running +${fmt((percentile(apiRunning, 50) - percentile(bareRunning, 50)) / 1000)} s, address +${fmt((percentile(apiAddress, 50) - percentile(bareAddress, 50)) / 1000)} s (goal: < 1 s)`);
   } finally {
     await env.stop();

@@ -11,6 +11,7 @@ import { waitFor } from '../../test/env/process.ts';
 import { manifest } from '../../test/env/tenants.ts';
 import { namespace, startDnsEnv, waitZone, zone, type DnsEnv } from '../../test/dns/harness.ts';
 import { fmt, percentile } from './load.ts';
+import { record } from './results.ts';
 
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
 
@@ -49,6 +50,8 @@ async function zoneChanges(count: number, updates: number): Promise<void> {
     const apiMs = await answered(env.pdns, `${last}.api.bench`, records(count, 2)[count - 1]!.values[0]!, started);
     console.log(`PowerDNS API alone: ${fmt(count / (rawMs / 1000))} records/s (${fmt(rawMs)} ms for ${count})`);
     console.log(`through a Zone:     ${fmt(count / (apiMs / 1000))} records/s (${fmt(apiMs)} ms for ${count}); ratio ${fmt(rawMs / apiMs, 2)}`);
+    record('dns', 'zoneRecordsPerSecond', count / (apiMs / 1000));
+    record('dns', 'pdnsRecordsPerSecond', count / (rawMs / 1000));
 
     await env.client.create(ZoneResource, zone('bench', 'small', { domain: 'small.bench.', records: [{ name: 'one', type: 'A', values: ['10.3.0.250'] }] }) as unknown as Zone);
     await waitZone(env, 'bench', 'small', 'True');

@@ -13,6 +13,7 @@ import { COMPUTE_CONTROLLERS, startComputeEnv } from '../../test/env/compute.ts'
 import { create, namespace, waitReady } from '../../test/network/harness.ts';
 import { connect, createLb, host, sample, tcpServer, waitLb, condition } from '../../test/lb/harness.ts';
 import { fmt, percentile } from './load.ts';
+import { record } from './results.ts';
 
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
 
@@ -59,6 +60,8 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
       api.push(await firstConnection(client, lb.status!.vipAddress!, 80, started));
     }
     console.log(`  create → first connection: ovn-nbctl alone ${summary(raw)}; LoadBalancer through the API ${summary(api)} (+${fmt(percentile(api, 50) - percentile(raw, 50))} ms at p50)`);
+    record('loadBalancers', 'firstConnectionP50Ms', percentile(api, 50));
+    record('loadBalancers', 'ovnNbctlFirstConnectionP50Ms', percentile(raw, 50));
 
     // HTTP: the proxy Port, the node agent starting HAProxy, OVN to the proxy, then the first 200.
     const http: number[] = [];

@@ -15,6 +15,7 @@ import { startOvnCentral } from '../../test/env/ovn.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { startProcess, waitFor } from '../../test/env/process.ts';
 import { fmt, runConcurrent } from './load.ts';
+import { record } from './results.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -66,6 +67,9 @@ export async function benchNetwork(ports: number): Promise<void> {
     console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
     console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);
     console.log(`OVN NB transactions per Port: ${fmt(transactions / ports, 2)} (${transactions} transactions)`);
+    record('ports', 'readyPerSecond', ports / seconds);
+    record('ports', 'apiCreatesPerSecond', ports / baselineSeconds);
+    record('ports', 'ovnTransactionsPerPort', transactions / ports);
     client.close();
   } finally {
     await manager?.stop();

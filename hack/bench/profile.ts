@@ -12,6 +12,7 @@ import { startEtcd, type EtcdInstance } from '../../test/env/etcd.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { startProcess, waitFor } from '../../test/env/process.ts';
 import { fmt, runConcurrent } from './load.ts';
+import { record } from './results.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -118,6 +119,8 @@ export async function benchCreateProfile(creates: number): Promise<void> {
     const rows = [...loaded.keys()].map((stage) => [stage, Math.max(0, (loaded.get(stage)! - (base.get(stage) ?? 0)) / creates)] as const).sort((a, b) => b[1] - a[1]);
     const total = rows.reduce((sum, [, micros]) => sum + micros, 0);
     console.log(`total: ${fmt(total)} µs of CPU per create (${fmt(1e6 / total)} creates/s per core at this cost)`);
+    record('createCpu', 'totalMicroseconds', total);
+    for (const [stage, micros] of rows) record('createCpu', stage, micros);
     for (const [stage, micros] of rows) if (micros >= total * 0.005) console.log(`  ${stage.padEnd(40)} ${fmt(micros).padStart(8)} µs  ${fmt((100 * micros) / total).padStart(5)}%`);
   } finally {
     await etcd.stop();

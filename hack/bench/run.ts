@@ -18,7 +18,7 @@
 //   - CPU per create by stage (HTTP and TLS, storage client, audit, field manager, …) from two profiled runs of
 //     the API server (profile.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
-// generates load. Options: --quick (smaller counts, for a smoke run).
+// generates load. The figures are also written as JSON to hack/bench/results/latest.json (results.ts). Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -38,6 +38,7 @@ import { benchVolumes } from './volumes.ts';
 import { benchBuckets } from './buckets.ts';
 import { benchCreateProfile } from './profile.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
+import { record, writeResults } from './results.ts';
 
 const quick = process.argv.includes('--quick');
 const COUNTS = quick
@@ -106,6 +107,8 @@ class Client {
 }
 
 async function main(): Promise<void> {
+  // Only the figures (and warnings): the benches that run the API server and controllers in this process log there.
+  process.env.PHOTON_LOG_LEVEL ??= 'warn';
   console.log(`PhotonCloud API benchmark (${quick ? 'quick' : 'full'}) on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   const etcd = await startEtcd();
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-'));
@@ -143,6 +146,13 @@ async function main(): Promise<void> {
     console.log(`API creates/s      c=1: ${fmt(apiSerial.perSecond)}   c=64: ${fmt(apiParallel.perSecond)}`);
     console.log(`ratio API/etcd     c=1: ${fmt(apiSerial.perSecond / rawSerial.perSecond, 3)}   c=64: ${fmt(apiParallel.perSecond / rawParallel.perSecond, 3)}`);
     console.log(`API create latency c=1: p50 ${fmt(percentile(apiSerial.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiSerial.latenciesMs, 99), 2)} ms;  c=64: p50 ${fmt(percentile(apiParallel.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiParallel.latenciesMs, 99), 2)} ms`);
+    record('writes', 'rawEtcdPutsPerSecondC1', rawSerial.perSecond);
+    record('writes', 'rawEtcdPutsPerSecondC64', rawParallel.perSecond);
+    record('writes', 'apiCreatesPerSecondC1', apiSerial.perSecond);
+    record('writes', 'apiCreatesPerSecondC64', apiParallel.perSecond);
+    record('writes', 'ratioC1', apiSerial.perSecond / rawSerial.perSecond);
+    record('writes', 'ratioC64', apiParallel.perSecond / rawParallel.perSecond);
+    record('writes', 'createP99MsC64', percentile(apiParallel.latenciesMs, 99));
 
     await runConcurrent(COUNTS.listObjects, 64, (index) => client.create('list', `vpc-${index}`));
     const listPath = '/apis/network.photoncloud.io/v1alpha1/namespaces/list/vpcs';
@@ -170,6 +180,9 @@ async function main(): Promise<void> {
     console.log(`from the watch cache, Table: p50 ${fmt(p50(listTable.times))} ms  min ${fmt(Math.min(...listTable.times))} ms (kubectl get)`);
     console.log(`from storage (etcd), JSON:   p50 ${fmt(p50(listStorage.times))} ms  min ${fmt(Math.min(...listStorage.times))} ms`);
     console.log(`ratio storage/cache latency: ${fmt(p50(listStorage.times) / p50(listJson.times), 2)}× (higher = the cache is faster)`);
+    record('list', `cacheJsonP50Ms${listJson.items}`, p50(listJson.times));
+    record('list', `cacheTableP50Ms${listJson.items}`, p50(listTable.times));
+    record('list', `storageJsonP50Ms${listJson.items}`, p50(listStorage.times));
 
     // Watch delivery: every watcher must see every event; latency = event received − create sent.
     const sentAt = new Map<string, number>();
@@ -199,11 +212,14 @@ async function main(): Promise<void> {
     for (const close of closers) close();
     console.log(`\n## Watch delivery (${COUNTS.watchers} watchers × ${COUNTS.watchEvents} creates at concurrency 4; create sent → event received)`);
     console.log(`events delivered: ${received}/${expected}   p50 ${fmt(percentile(latencies, 50), 2)} ms   p99 ${fmt(percentile(latencies, 99), 2)} ms   max ${fmt(Math.max(...latencies), 2)} ms`);
+    record('watch', `p50Ms${COUNTS.watchers}Watchers`, percentile(latencies, 50));
+    record('watch', `p99Ms${COUNTS.watchers}Watchers`, percentile(latencies, 99));
     client.close();
 
     const memory = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'hack/bench/cache-memory.ts'), String(COUNTS.listObjects)], { cwd: ROOT });
     const { objects, bytesPerObject, jsonBytesPerObject } = JSON.parse(memory.stdout.trim().split('\n').pop()!);
     console.log(`\n## Watch cache memory: ${bytesPerObject} bytes per cached object (${objects} Vpcs of ${jsonBytesPerObject} bytes of JSON each)`);
+    record('watchCache', 'bytesPerObject', bytesPerObject);
 
     await benchCompaction(COUNTS.churn);
     await benchNetwork(COUNTS.ports);
@@ -213,6 +229,7 @@ async function main(): Promise<void> {
     await benchVolumes({ rounds: quick ? 3 : 10, writeMiB: quick ? 64 : 256, passes: quick ? 2 : 3 });
     await benchBuckets({ rounds: quick ? 3 : 10, objects: quick ? 16 : 64, passes: quick ? 2 : 3 });
     await benchCreateProfile(quick ? 1000 : 5000);
+    console.log(`\nfigures written to ${path.relative(ROOT, await writeResults(quick))}`);
   } finally {
     await apiserver?.stop();
     await etcd.stop();

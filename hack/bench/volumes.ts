@@ -25,6 +25,7 @@ import { buildGuestImage, guestKernelAppend } from '../../test/env/guest-image.t
 import { waitFor } from '../../test/env/process.ts';
 import { namespace, startStorageEnv, storageClass, volume, volumeSnapshot, waitReady, type StorageEnv } from '../../test/volumes/harness.ts';
 import { fmt, percentile } from './load.ts';
+import { record } from './results.ts';
 
 const NS = 'bench';
 const POOL = 'photon-bench';
@@ -115,6 +116,10 @@ export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
     console.log(`  Volume create → Ready:            rbd create ${ms(raw.create)};  through the API ${ms(api.create)}  (${ratio(api.create, raw.create)} at p50)`);
     console.log(`  VolumeSnapshot → readyToUse:      rbd snap create + protect ${ms(raw.snapshot)};  through the API ${ms(api.snapshot)}  (${ratio(api.snapshot, raw.snapshot)})`);
     console.log(`  restore (snapshotRef) → Ready:    rbd clone ${ms(raw.clone)};  through the API ${ms(api.restore)}  (${ratio(api.restore, raw.clone)})`);
+    record('volumes', 'createP50Ms', percentile(api.create, 50));
+    record('volumes', 'rbdCreateP50Ms', percentile(raw.create, 50));
+    record('volumes', 'snapshotP50Ms', percentile(api.snapshot, 50));
+    record('volumes', 'restoreP50Ms', percentile(api.restore, 50));
 
     // Writes: rbd bench on an image of its own (fresh, then overwritten), ...
     await env.ceph.rbd('create', '--size', `${options.writeMiB}M`, `${POOL}/raw-bench`);
@@ -164,6 +169,8 @@ export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
     console.log(`    rbd bench 4M × 16 in flight:     ${list(rbdMiBs)}  (p50 ${fmt(median(rbdMiBs))})`);
     console.log(`    rbd bench 1M × 1 in flight:      ${list(rbdSerialMiBs)}  (p50 ${fmt(median(rbdSerialMiBs))})`);
     console.log(`    TCG guest dd 1M O_DIRECT + fsync: ${list(guestMiBs)}  (p50 ${fmt(median(guestMiBs))}; guest started → all passes reported ${fmt(readyAfter / 1000)} s)`);
+    record('volumes', 'guestWriteMiBps', median(guestMiBs));
+    record('volumes', 'rbdBenchMiBps', median(rbdMiBs));
     console.log(`  summary: create ${ratio(api.create, raw.create)}, snapshot ${ratio(api.snapshot, raw.snapshot)}, restore ${ratio(api.restore, raw.clone)} the rbd tool's p50 (+${fmt(percentile(api.create, 50) - percentile(raw.create, 50))}, +${fmt(percentile(api.snapshot, 50) - percentile(raw.snapshot, 50))}, +${fmt(percentile(api.restore, 50) - percentile(raw.clone, 50))} ms); guest writes ${fmt(median(guestMiBs) / median(rbdMiBs), 3)} of rbd bench's MiB/s (${fmt(median(guestMiBs) / median(rbdSerialMiBs), 3)} of its 1M × 1 pattern)`);
   } finally {
     await driver?.remove(uid).catch((error) => console.error(`removing the guest: ${error}`));
