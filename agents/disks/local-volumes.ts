@@ -49,8 +49,11 @@ export interface QcowLocalVolumeDriverOptions {
   qemuImgTimeoutMs?: number;
 }
 
+/** Whether `file` is a name this driver makes (vol-<letters and digits>.qcow2): never a path. */
+export const isVolumeFileName = (file: unknown): file is string => typeof file === 'string' && FILE_NAME.test(file);
+
 export const checkVolumeFileName = (file: string): string => {
-  if (typeof file !== 'string' || !FILE_NAME.test(file)) throw new DiskSpecInvalid(`local Volume file ${JSON.stringify(file)} must be vol-<letters and digits>.qcow2`);
+  if (!isVolumeFileName(file)) throw new DiskSpecInvalid(`local Volume file ${JSON.stringify(file)} must be vol-<letters and digits>.qcow2`);
   return file;
 };
 export const checkSnapshotName = (snapshot: string): string => {
@@ -123,7 +126,7 @@ export class QcowLocalVolumeDriver implements LocalVolumeDriver {
 
   async list(): Promise<string[]> {
     const entries = await fsp.readdir(this.dir).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
-    return entries.filter((entry) => FILE_NAME.test(entry)).sort();
+    return entries.filter(isVolumeFileName).sort();
   }
 
   async createSnapshot(file: string, snapshot: string): Promise<void> {

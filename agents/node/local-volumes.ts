@@ -16,7 +16,7 @@ import type { ApiClient } from '../../apis/client/index.ts';
 import { jsonEqual } from '../../apis/meta/equality.ts';
 import { VolumeResource, VolumeSnapshotResource, type Volume, type VolumeLocal, type VolumeSnapshot, type VolumeSnapshotLocal } from '../../apis/storage/v1alpha1/index.ts';
 import { volumeBytes } from '../../apis/storage/v1alpha1/validation.ts';
-import { parseLocalSnapshotHandle, REMOVING_FROM_NODE } from '../../apis/storage/v1alpha1/local.ts';
+import { parseLocalSnapshotHandle, REMOVING_FROM_NODE } from '../../apis/storage/v1alpha1/names.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import type { Informer } from '../../controllers/runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../../controllers/runtime/reconciler.ts';
@@ -44,20 +44,26 @@ export interface Plug {
   name: string;
 }
 
-/** The running VM (and attachment) that has this file open, if any. */
-export async function findPlug(hypervisor: HypervisorDriver, filePath: string): Promise<Plug | undefined> {
+/** Every file plugged into a running QEMU on this node, by path, with the VM and attachment that have it open. */
+async function pluggedFiles(hypervisor: HypervisorDriver): Promise<Map<string, Plug>> {
+  const plugged = new Map<string, Plug>();
   for (const vm of await hypervisor.list()) {
     if (vm.state !== 'running' && vm.state !== 'paused') continue;
-    const entry = (await hypervisor.volumes(vm.uid)).find((volume) => volume.file === filePath);
-    if (entry) return { uid: vm.uid, name: entry.name };
+    for (const volume of await hypervisor.volumes(vm.uid)) if (volume.file) plugged.set(volume.file, { uid: vm.uid, name: volume.name });
   }
-  return undefined;
+  return plugged;
+}
+
+/** The running VM (and attachment) that has this file open, if any. */
+export async function findPlug(hypervisor: HypervisorDriver, filePath: string): Promise<Plug | undefined> {
+  return (await pluggedFiles(hypervisor)).get(filePath);
 }
 
 /** The controller's go-ahead to remove a deleted Volume's file or snapshot (see REMOVING_FROM_NODE). */
 const handedOver = (object: Volume | VolumeSnapshot) => findCondition(object.status?.conditions, 'DeletionBlocked')?.reason === REMOVING_FROM_NODE;
 
-const localFileOf = (volume: Volume, node: string): string | undefined => {
+/** The Volume's qcow2 file when this node keeps it. */
+const fileKeptOn = (volume: Volume, node: string): string | undefined => {
   const backend = volume.status?.backend;
   return backend?.type === 'local' && backend.node === node && backend.image ? backend.image : undefined;
 };
@@ -67,7 +73,7 @@ export class LocalVolumeRuntime implements Reconciler {
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const volume = this.options.volumes.get(request.name, request.namespace);
-    const file = volume && localFileOf(volume, this.options.nodeName);
+    const file = volume && fileKeptOn(volume, this.options.nodeName);
     if (!volume || !file) return {}; // gone or not kept here: the sweep removes what is left
     const { driver, hypervisor } = this.options;
     const reported = volume.status?.local ?? {};
@@ -124,10 +130,11 @@ export class LocalVolumeRuntime implements Reconciler {
 
   /** Removes files of Volumes not kept here now and not open in a running VM; resolves with how many went. */
   async removeOrphans(): Promise<number> {
-    const live = new Set(this.options.volumes.list().flatMap((volume) => localFileOf(volume, this.options.nodeName) ?? []));
+    const live = new Set(this.options.volumes.list().flatMap((volume) => fileKeptOn(volume, this.options.nodeName) ?? []));
+    const plugged = await pluggedFiles(this.options.hypervisor);
     let removed = 0;
     for (const file of await this.options.driver.list()) {
-      if (live.has(file) || (await findPlug(this.options.hypervisor, this.options.driver.pathOf(file)))) continue;
+      if (live.has(file) || plugged.has(this.options.driver.pathOf(file))) continue;
       if (await this.options.driver.remove(file)) removed++;
     }
     return removed;
@@ -159,12 +166,12 @@ export class LocalSnapshotRuntime implements Reconciler {
     const { driver, hypervisor } = this.options;
     const reported = snapshot.status.local ?? {};
     try {
-      const plug = await findPlug(hypervisor, driver.pathOf(handle.file));
       const file = await driver.inspect(handle.file);
       const present = file?.snapshots.find((entry) => entry.name === handle.snapshot);
       if (snapshot.metadata.deletionTimestamp) {
         if (!handedOver(snapshot)) return { requeueAfterMs: 5000 }; // a restore may still be reading it
         if (present) {
+          const plug = await findPlug(hypervisor, driver.pathOf(handle.file));
           if (plug) await hypervisor.snapshotVolume(plug.uid, plug.name, handle.snapshot, true);
           else await driver.deleteSnapshot(handle.file, handle.snapshot);
           context.log.info('local snapshot removed', { snapshot: `${request.namespace}/${request.name}`, handle: snapshot.status.snapshotHandle });
@@ -184,6 +191,7 @@ export class LocalSnapshotRuntime implements Reconciler {
         await this.report(snapshot, { message: `the Volume's file ${handle.file} is not on node ${this.options.nodeName} yet` });
         return { requeueAfterMs: 5000 };
       }
+      const plug = await findPlug(hypervisor, driver.pathOf(handle.file));
       if (plug) await hypervisor.snapshotVolume(plug.uid, plug.name, handle.snapshot);
       else await driver.createSnapshot(handle.file, handle.snapshot);
       const taken = (await driver.inspect(handle.file))?.snapshots.find((entry) => entry.name === handle.snapshot);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { VirtualMachine, VirtualMachineStatusRuntimeVolume } from '../../apis/compute/v1alpha1/index.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { UnplugPendingError, type HypervisorDriver, type PluggedVolume, type VolumeSpec } from '../qemu/index.ts';
-import { checkVolumeFileName } from '../disks/index.ts';
+import { isVolumeFileName } from '../disks/index.ts';
 
 /** How long one pass waits for a guest to release an unplugged disk before reporting it pending. */
 const UNPLUG_WAIT_MS = 10_000;
@@ -20,18 +20,10 @@ export function attachableVolumes(vm: VirtualMachine, localDir?: string): Volume
     const current = status?.attachable && status.volumeRef === entry.volumeRef && status.node === vm.status?.nodeName;
     if (!current) return [];
     const size = status.capacityBytes ? { sizeBytes: status.capacityBytes } : {};
-    if (status.file) return localDir && isFileName(status.file) ? [{ name: entry.name, file: path.join(localDir, status.file), ...size }] : [];
+    if (status.file) return localDir && isVolumeFileName(status.file) ? [{ name: entry.name, file: path.join(localDir, status.file), ...size }] : [];
     return status.pool && status.image ? [{ name: entry.name, pool: status.pool, image: status.image, ...size }] : [];
   });
 }
-
-const isFileName = (file: string) => {
-  try {
-    return checkVolumeFileName(file) === file;
-  } catch {
-    return false;
-  }
-};
 
 /** Where a plugged or wanted Volume's blocks are, to tell whether an attachment now names other ones. */
 const targetOf = (volume: { pool?: string; image?: string; file?: string }) => (volume.file ? `file:${path.basename(volume.file)}` : `rbd:${volume.pool}/${volume.image}`);

@@ -11,6 +11,7 @@ import { isNotFound, SecretResource, type ApiClient } from '../../apis/client/in
 import { controllerReference, isControlledBy } from '../../apis/meta/owners.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import type { Bucket, BucketStatusAccess } from '../../apis/storage/v1alpha1/index.ts';
+import { compactUidOf } from '../../apis/storage/v1alpha1/names.ts';
 import type { BucketGrant, ObjectStorageDriver } from '../../agents/rgw/index.ts';
 
 export const ROTATION_ANNOTATION = 'storage.photoncloud.io/rotation';
@@ -21,9 +22,8 @@ interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-const compact = (uid: string) => uid.replace(/-/g, '');
 /** The RGW user that owns the bucket (and nothing else). */
-export const bucketOwnerOf = (bucket: KubeObject): string => `photon-${compact(bucket.metadata.uid!)}`;
+export const bucketOwnerOf = (bucket: KubeObject): string => `photon-${compactUidOf(bucket)}`;
 /** The prefix of every access user of the Bucket. */
 export const accessUserPrefixOf = (bucket: KubeObject): string => `${bucketOwnerOf(bucket)}-a-`;
 /** The RGW user of one access entry. */

@@ -8,6 +8,7 @@
 //   cleanup: every access user and Secret revoked; deletionPolicy Delete also removes the bucket with every
 //     object version, and its owner; Retain leaves bucket, data and owner in RGW.
 import { BucketResource, type Bucket, type BucketStatus } from '../../apis/storage/v1alpha1/index.ts';
+import { compactUidOf } from '../../apis/storage/v1alpha1/names.ts';
 import { parseByteQuantity } from '../../apis/meta/quantity.ts';
 import { RgwError, type ObjectStorageDriver } from '../../agents/rgw/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
@@ -24,7 +25,7 @@ export const RGW_UNCONFIGURED = 'no object storage is configured: start the cont
 /** `<name>-<16 hex of the UID>`: lower case, at most 57 characters, a valid S3 bucket name. */
 export function bucketNameOf(bucket: Bucket): string {
   const base = bucket.metadata.name!.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40).replace(/-+$/, '') || 'bucket';
-  return `${base}-${bucket.metadata.uid!.replace(/-/g, '').slice(0, 16)}`;
+  return `${base}-${compactUidOf(bucket).slice(0, 16)}`;
 }
 
 export interface BucketDeps {

@@ -56,7 +56,7 @@ export const storageDriversFrom = (options: StorageOptions): { rbd?: BlockStorag
 
 export function bucketController(deps: StorageControllerDeps, log: Logger, metrics?: RuntimeMetrics, options: StorageOptions = {}): Controller {
   const buckets = deps.informers.informerFor<Bucket>(BucketResource);
-  // The Secrets Buckets write (labelled, owned): one deleted or edited by hand is written again at once. The
+  // The Secrets Buckets write (labelled with the Bucket's name): one deleted or edited by hand is written again at once. The
   // manager's one Secret informer (the garbage collector's), so no second watch.
   const secrets = deps.informers.informerFor(SecretResource);
   return new Controller({
@@ -68,9 +68,10 @@ export function bucketController(deps: StorageControllerDeps, log: Logger, metri
     metrics,
     reconciler: bucketReconciler(deps, buckets, options.bucketResyncMs),
     watches: [
-      watchOf(secrets, (secret) =>
-        secret.metadata.labels?.[BUCKET_LABEL] === undefined ? [] : (secret.metadata.ownerReferences ?? []).filter((owner) => owner.controller && owner.kind === 'Bucket').map((owner) => ({ namespace: secret.metadata.namespace, name: owner.name })),
-      ),
+      watchOf(secrets, (secret) => {
+        const bucket = secret.metadata.labels?.[BUCKET_LABEL];
+        return bucket ? [{ namespace: secret.metadata.namespace, name: bucket }] : [];
+      }),
     ],
   });
 }

@@ -10,9 +10,9 @@ import { formatBytes } from '../../apis/storage/v1alpha1/validation.ts';
 import type { VolumeBackend, VolumeSnapshotStatus, VolumeStatus } from '../../apis/storage/v1alpha1/index.ts';
 import { notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import type { VolumeObject, VolumeSnapshotObject } from './informers.ts';
-import { localFileOf, parseLocalSnapshotHandle, REMOVING_FROM_NODE } from '../../apis/storage/v1alpha1/local.ts';
+import { localFileOf, parseLocalSnapshotHandle, REMOVING_FROM_NODE } from '../../apis/storage/v1alpha1/names.ts';
 
-export { localFileOf, localSnapshotHandleOf, parseLocalSnapshotHandle } from '../../apis/storage/v1alpha1/local.ts';
+export { localFileOf, localSnapshotHandleOf, parseLocalSnapshotHandle } from '../../apis/storage/v1alpha1/names.ts';
 
 type Waiting = { waiting: { reason: string; message: string } };
 

@@ -1,16 +1,15 @@
-// Names of what Volumes and snapshots own in Ceph: derived from UIDs (never reused, unlike names), so a Volume
-// deleted and made again with the same name never meets its predecessor's image, and an operator reading
-// `rbd ls` finds the owner by `rbd image-meta get <image> photoncloud.io/volume`.
+// Names of what Volumes, Images and snapshots own in Ceph, derived from UIDs (the derivation shared with the node
+// agents is in apis/storage/v1alpha1/names.ts), and the metadata by which an operator reading `rbd ls` finds the
+// owner (`rbd image-meta get <image> photoncloud.io/volume`).
 import type { KubeObject } from '../../apis/meta/types.ts';
-import type { VolumeObject, VolumeSnapshotObject } from './informers.ts';
-
-const compact = (uid: string) => uid.replace(/-/g, '');
+import { compactUidOf, snapshotNameOf, volumeImageNameOf } from '../../apis/storage/v1alpha1/names.ts';
+import type { VolumeObject } from './informers.ts';
 
 /** A Volume's RBD image. */
-export const imageNameOf = (volume: KubeObject): string => `vol-${compact(volume.metadata.uid!)}`;
+export const imageNameOf = volumeImageNameOf;
 /** An Image's golden RBD image (images.ts), one per pool. */
-export const goldenNameOf = (image: KubeObject): string => `img-${compact(image.metadata.uid!)}`;
-export const snapshotNameOf = (snapshot: VolumeSnapshotObject): string => `snap-${compact(snapshot.metadata.uid!)}`;
+export const goldenNameOf = (image: KubeObject): string => `img-${compactUidOf(image)}`;
+export { snapshotNameOf };
 
 /** The Volume (among these) whose image is `pool/name` or `name`. */
 export function volumeOfImage<T extends KubeObject>(image: string, volumes: readonly T[]): T | undefined {
