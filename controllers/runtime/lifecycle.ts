@@ -71,11 +71,29 @@ export interface LifecycleOptions<T extends KubeObject> {
 
 /** A Reconciler built from apply/cleanup (see the top of this file). */
 export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
+  /**
+   * Per key, the resourceVersion of this reconciler's last status write that the informer has not shown yet.
+   * A pass that starts from a cache older than its own write would act on a status it already replaced
+   * (e.g. "no image recorded yet → make one" after the image was recorded and then lost), and the write's
+   * 409 comes only after the side effect. Such a pass does nothing: the write's own watch event brings the
+   * key back with the object as written.
+   */
+  private readonly lastWritten = new Map<string, number>();
+
   constructor(private readonly options: LifecycleOptions<T>) {}
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
+    const key = keyOf(request);
     const cached = this.options.informer.get(request.name, request.namespace);
-    if (!cached) return {};
+    if (!cached) {
+      this.lastWritten.delete(key);
+      return {};
+    }
+    const written = this.lastWritten.get(key);
+    if (written !== undefined) {
+      if (Number(cached.metadata.resourceVersion) < written) return {};
+      this.lastWritten.delete(key);
+    }
     let object = structuredClone(cached);
     const { client, resource, finalizer, fieldManager } = this.options;
     const lifecycle: LifecycleContext<T> = {
@@ -108,10 +126,21 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     for (const extra of outcome.conditions ?? []) conditions = setCondition(conditions, extra, generation);
     const status = { ...current, ...outcome.status, observedGeneration: generation, conditions };
     const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
+    if (result.changed) this.remember(result.object);
     const before = findCondition(current.conditions, 'Ready');
     if (announce && before?.reason !== readiness.reason) void context.recorder.event(object, readiness.ready ? 'Normal' : 'Warning', outcome.eventReason ?? readiness.reason, readiness.message);
     return result.object;
   }
+
+  private remember(written: T): void {
+    const version = Number(written.metadata.resourceVersion);
+    // Resource versions are opaque to clients in general; ours are store revisions. Anything else: no guard.
+    if (Number.isSafeInteger(version)) this.lastWritten.set(keyOf({ name: written.metadata.name!, namespace: written.metadata.namespace }), version);
+  }
+}
+
+function keyOf(request: ReconcileRequest): string {
+  return `${request.namespace ?? ''}/${request.name}`;
 }
 
 function requeueOf(outcome: Outcome): Result {
