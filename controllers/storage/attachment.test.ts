@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { VolumeAttachedTo } from '../../apis/storage/v1alpha1/index.ts';
-import { concernsVolume, volumeHolder } from './attachment.ts';
+import { concernsVolume, nextAttachment, volumeHolder } from './attachment.ts';
 import type { VolumeObject } from './informers.ts';
 
 const volume = (attachedTo?: VolumeAttachedTo, name = 'data'): VolumeObject => ({
@@ -113,5 +113,28 @@ describe('concernsVolume', () => {
     expect(concernsVolume(vm('a', { plugs: ['data'] }), 'data')).toBe(true);
     expect(concernsVolume(vm('a', { claims: ['other'], plugs: ['another'] }), 'data')).toBe(false);
     expect(concernsVolume(vm('a'), 'data')).toBe(false);
+  });
+});
+
+describe('nextAttachment', () => {
+  const on = (node?: string, name = 'mover'): VolumeAttachedTo => ({ virtualMachine: name, uid: `${name}-uid`, ...(node ? { node } : {}) });
+
+  it('takes the holder when nothing ran with the Volume before, or nobody holds it now', () => {
+    expect(nextAttachment(undefined, on('hv-1'))).toEqual({ attachedTo: on('hv-1'), handover: false });
+    expect(nextAttachment(on(), on('hv-1'))).toEqual({ attachedTo: on('hv-1'), handover: false });
+    expect(nextAttachment(on('hv-1'), undefined)).toEqual({ attachedTo: undefined, handover: false });
+    expect(nextAttachment(on('hv-1'), on('hv-1'))).toEqual({ attachedTo: on('hv-1'), handover: false });
+  });
+
+  it('a move to another node or another VM is a handover that keeps the old record until fenced', () => {
+    expect(nextAttachment(on('hv-1'), on('hv-2'))).toEqual({ attachedTo: on('hv-1'), handover: true });
+    expect(nextAttachment(on('hv-1'), on('hv-1', 'other'))).toEqual({ attachedTo: on('hv-1'), handover: true });
+  });
+
+  it('a holder released from a dead node keeps the record with the old node, so landing elsewhere fences the old QEMU', () => {
+    const released = nextAttachment(on('hv-1'), on(undefined));
+    expect(released).toEqual({ attachedTo: on('hv-1'), handover: false });
+    expect(nextAttachment(released.attachedTo, on('hv-2'))).toEqual({ attachedTo: on('hv-1'), handover: true });
+    expect(nextAttachment(on('hv-1'), on(undefined, 'other'))).toEqual({ attachedTo: on('hv-1'), handover: false });
   });
 });

@@ -27,3 +27,18 @@ export function volumeHolder(volume: VolumeObject, vms: readonly VirtualMachine[
 
 /** Whether the VM names or uses the Volume (for watches). */
 export const concernsVolume = (vm: VirtualMachine, volume: string): boolean => claims(vm, volume) || plugs(vm, volume);
+
+/**
+ * What status.attachedTo becomes, given what it is and who holds the Volume now. A change of hands or of node
+ * is a handover: it waits (the record stays as it was) until whoever still has the image open is fenced. A
+ * holder released from its node (declared dead: its nodeName and runtime are cleared while its QEMU may still
+ * run there), or a new holder not scheduled yet, leaves the record as it is until the holder lands on a node,
+ * so that landing is a handover too; writing the nodeless holder instead would forget where the image may
+ * still be open. A record without a node never ran anywhere: nothing to fence.
+ */
+export function nextAttachment(previous: VolumeAttachedTo | undefined, holder: VolumeAttachedTo | undefined): { attachedTo: VolumeAttachedTo | undefined; handover: boolean } {
+  if (!previous?.uid || !previous.node || !holder) return { attachedTo: holder, handover: false };
+  if (!holder.node) return { attachedTo: previous, handover: false };
+  const handover = previous.uid !== holder.uid || previous.node !== holder.node;
+  return { attachedTo: handover ? previous : holder, handover };
+}

@@ -16,7 +16,7 @@ import { VolumeSnapshotResource, VolumeResource, type VolumeStatus } from '../..
 import { formatBytes, poolOf, VOLUME_GRANULE, volumeBytes, volumeSpecProblems } from '../../apis/storage/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import type { StorageInformers, VolumeObject, VolumeSnapshotObject } from './informers.ts';
-import { volumeHolder } from './attachment.ts';
+import { nextAttachment, volumeHolder } from './attachment.ts';
 import { GoldenImages, ImageUnusableError } from './images.ts';
 import { DiskDriverError } from '../../agents/disks/index.ts';
 import { imageMetadataOf, imageNameOf } from './names.ts';
@@ -45,11 +45,8 @@ export function volumeReconciler(deps: StorageDeps, informers: StorageInformers)
       const className = volume.spec.storageClassName;
       const holder = volumeHolder(volume, informers.virtualMachines.list(volume.metadata.namespace));
       const previous = volume.status?.attachedTo;
-      // A handover (another VM, or the same VM on another node) waits until whoever still has the image open
-      // is fenced: until then the Volume stays attached where it was.
-      // (A holder that never had a node never ran with it: nothing to fence.)
-      const handover = !!previous?.uid && !!previous.node && !!holder?.node && (previous.uid !== holder.uid || previous.node !== holder.node);
-      let attachedTo = handover ? previous : holder;
+      // A handover waits until whoever still has the image open is fenced (see nextAttachment).
+      let { attachedTo, handover } = nextAttachment(previous, holder);
       const base: VolumeStatus = { storageClassName: className, attachedTo };
       const [problem] = volumeSpecProblems(volume.spec);
       if (problem) return { readiness: notReady('InvalidSpec', `${problem.field}: ${problem.message}`), status: { ...base, phase: 'Failed' } };
