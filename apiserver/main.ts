@@ -6,6 +6,7 @@ import type { FlowControlLimits } from './http/flow-control.ts';
 import type { ConnectionLimits } from './http/connections.ts';
 import type { EtcdTlsFiles } from './storage/etcd.ts';
 import { startApiServer, type ApiServerHandle, type StorageOptions } from './server.ts';
+import { autoWorkerCount, becomeWorker, runPrimary, workerNumber } from './workers.ts';
 
 export const APISERVER_USAGE = `Usage: photon apiserver [flags]
 
@@ -16,6 +17,10 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
                               (default: the system's root CAs)
   --etcd-certfile FILE        client certificate (PEM) presented to etcd; needs --etcd-keyfile
   --etcd-keyfile FILE         the client certificate's private key (PEM)
+  --workers N|auto            API server processes sharing the port, each with its own watch cache, flow
+                              control and audit log (workers after the first write <log>.worker-N.log);
+                              auto: one per core, at most 8 (default: 1). With the embedded store this
+                              process holds the file and serves it to them.
   --bind-address ADDRESS      address to listen on (default: 127.0.0.1)
   --secure-port PORT          HTTPS port (default: 6443)
   --home DIR                  state directory (default: $PHOTON_HOME or ./.photon)
@@ -62,11 +67,13 @@ export interface ApiServerFlags {
   flowControl: Partial<FlowControlLimits>;
   auditLogPath?: string;
   auditPolicyFile?: string;
+  workers: number;
 }
 
 function parseApiServerFlags(argv: string[]): ApiServerFlags {
   const values = parseFlags(argv, {
     storage: { type: 'string', default: 'embedded' },
+    workers: { type: 'string', default: '1' },
     'etcd-endpoints': { type: 'string' },
     'etcd-prefix': { type: 'string' },
     'etcd-cafile': { type: 'string' },
@@ -114,7 +121,10 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
   } else {
     throw new UsageError(`--storage must be embedded or etcd, got ${JSON.stringify(values.storage)}`);
   }
+  const workers = values.workers === 'auto' ? autoWorkerCount() : wholeNumberFlag(values.workers, 1, `--workers must be a whole number of at least 1 or auto, got ${JSON.stringify(values.workers)}`)!;
+  if (workers > 64) throw new UsageError(`--workers must be at most 64, got ${workers}`);
   return {
+    workers,
     storage,
     bindAddress: values['bind-address']!,
     port,
@@ -175,12 +185,19 @@ function connectionFlags(values: Record<string, unknown>): Partial<ConnectionLim
   return limits;
 }
 
-/** Starts the server and stops it cleanly on SIGINT/SIGTERM. */
-async function runApiServer(argv: string[]): Promise<ApiServerHandle> {
+/** Starts the server (or, with --workers, its workers) and stops it cleanly on SIGINT/SIGTERM. */
+async function runApiServer(argv: string[]): Promise<ApiServerHandle | void> {
   const flags = parseApiServerFlags(argv);
   if (flags.logLevel) setLogLevel(flags.logLevel);
-  const log = createLogger('apiserver');
-  const server = await startApiServer({ ...flags, logger: log });
+  const worker = workerNumber();
+  if (flags.workers > 1 && worker === undefined) return runPrimary({ count: flags.workers, storage: flags.storage, home: flags.home, log: createLogger('apiserver') });
+  const log = createLogger('apiserver', worker === undefined ? {} : { worker });
+  let options = { ...flags, logger: log };
+  if (worker !== undefined) {
+    const settings = becomeWorker(worker, flags.storage, flags.home, flags.auditLogPath);
+    options = { ...options, storage: settings.storage, auditLogPath: settings.auditLogPath, compactionIntervalSeconds: settings.compactsStorage ? flags.compactionIntervalSeconds : 0 };
+  }
+  const server = await startApiServer(options);
   const shutdown = (signal: string) => {
     log.info('shutting down', { signal });
     server.stop().then(

@@ -48,7 +48,11 @@ import { WatchHandler } from './http/watch-handler.ts';
 
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export type StorageOptions = { backend: 'embedded'; path?: string } | { backend: 'etcd'; endpoints: string[]; prefix?: string; tls?: EtcdTlsFiles };
+export type StorageOptions =
+  | { backend: 'embedded'; path?: string }
+  | { backend: 'etcd'; endpoints: string[]; prefix?: string; tls?: EtcdTlsFiles }
+  /** A store another process holds (an API server worker's RemoteStore, see workers.ts). */
+  | { backend: 'shared'; store: Store };
 
 export interface ApiServerOptions {
   /** PHOTON_HOME: PKI, tokens, kubeconfigs and (embedded) data live here. */
@@ -121,7 +125,8 @@ export const SERVER_VERSION: VersionInfo = {
   platform: `${os.platform()}/${os.arch()}`,
 };
 
-async function openStore(options: StorageOptions, home: string): Promise<Store> {
+export async function openStore(options: StorageOptions, home: string): Promise<Store> {
+  if (options.backend === 'shared') return options.store;
   if (options.backend === 'etcd') return openEtcdStore({ endpoints: options.endpoints, prefix: options.prefix, tls: options.tls && readEtcdTlsFiles(options.tls) });
   const file = options.path ?? path.join(home, 'data', 'photon.db');
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -1,6 +1,7 @@
 // `npm run bench`: API server throughput and latency, each against a baseline measured in the same run on
 // the same machine, so the ratios mean something anywhere:
 //   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency
+//   - the same at c=64 by API server worker count (--workers), on etcd and on the embedded store (workers.ts)
 //   - list latency of 10,000 objects (JSON and Table), served from the watch cache ÷ read from storage
 //   - watch delivery latency p50/p99 to 100 concurrent watchers
 //   - memory per object in the watch cache
@@ -20,13 +21,11 @@
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. The figures are also written as JSON to hack/bench/results/latest.json (results.ts). Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../../test/env/etcd.ts';
-import { freePort } from '../../test/env/ports.ts';
-import { startProcess, waitFor } from '../../test/env/process.ts';
+import { waitFor } from '../../test/env/process.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchCompaction } from './compaction.ts';
@@ -37,7 +36,9 @@ import { benchLoadBalancers } from './lb.ts';
 import { benchVolumes } from './volumes.ts';
 import { benchBuckets } from './buckets.ts';
 import { benchCreateProfile } from './profile.ts';
+import { startBenchApiServer, vpcBody, type BenchApiServer } from './api.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
+import { benchWorkers } from './workers.ts';
 import { record, writeResults } from './results.ts';
 
 const quick = process.argv.includes('--quick');
@@ -46,73 +47,13 @@ const COUNTS = quick
   : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000, ports: 1000, vms: 20, dnsRecords: 1000, dnsUpdates: 30, dnsVms: 5 };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-function vpcBody(name: string, namespace: string, extra: Record<string, string> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'network.photoncloud.io/v1alpha1',
-    kind: 'Vpc',
-    metadata: { name, namespace, labels: { bench: 'true' }, annotations: extra },
-    spec: { cidrBlocks: ['10.0.0.0/16'], staticRoutes: [{ destination: '0.0.0.0/0', nextHop: '10.0.0.1' }] },
-  });
-}
-
-class Client {
-  private readonly agent: https.Agent;
-  constructor(
-    private readonly base: string,
-    private readonly token: string,
-    ca: string,
-  ) {
-    this.agent = new https.Agent({ ca, keepAlive: true, maxSockets: 128 });
-  }
-  request(method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-    return new Promise((resolve, reject) => {
-      const request = https.request(new URL(urlPath, this.base), {
-        method,
-        agent: this.agent,
-        headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers },
-      }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        response.on('error', reject);
-      });
-      request.on('error', reject);
-      request.end(body);
-    });
-  }
-  async create(namespace: string, name: string, annotations?: Record<string, string>): Promise<void> {
-    const result = await this.request('POST', `/apis/network.photoncloud.io/v1alpha1/namespaces/${namespace}/vpcs`, vpcBody(name, namespace, annotations));
-    if (result.status !== 201) throw new Error(`create ${name}: ${result.status} ${result.text}`);
-  }
-  /** Opens a watch and calls onLine for every event line. */
-  watch(urlPath: string, onLine: (line: string) => void): () => void {
-    const request = https.request(new URL(urlPath, this.base), { agent: new https.Agent({ ca: (this.agent.options as { ca: string }).ca }), headers: { Authorization: `Bearer ${this.token}` } }, (response) => {
-      let buffer = '';
-      response.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          onLine(buffer.slice(0, newline));
-          buffer = buffer.slice(newline + 1);
-        }
-      });
-    });
-    request.on('error', () => undefined);
-    request.end();
-    return () => request.destroy();
-  }
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
 async function main(): Promise<void> {
   // Only the figures (and warnings): the benches that run the API server and controllers in this process log there.
   process.env.PHOTON_LOG_LEVEL ??= 'warn';
   console.log(`PhotonCloud API benchmark (${quick ? 'quick' : 'full'}) on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   const etcd = await startEtcd();
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-'));
-  let apiserver: ReturnType<typeof startProcess> | undefined;
+  let apiserver: BenchApiServer | undefined;
   try {
     // Baseline: raw etcd puts of objects the same size as the API's stored objects.
     const raw = new Etcd3({ hosts: etcd.endpoint });
@@ -126,15 +67,8 @@ async function main(): Promise<void> {
       cleanup.close();
     })();
 
-    const port = await freePort();
-    apiserver = startProcess('apiserver', process.execPath, ['--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
-    const kubeconfig = path.join(home, 'admin.kubeconfig');
-    await waitFor('API server kubeconfig', async () => (await fs.stat(kubeconfig).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
-    const text = await fs.readFile(kubeconfig, 'utf8');
-    const token = /token:\s*(\S+)/.exec(text)![1];
-    const ca = await fs.readFile(path.join(home, 'pki', 'ca.crt'), 'utf8');
-    const client = new Client(`https://127.0.0.1:${port}`, token, ca);
-    await waitFor('API server ready', async () => (await client.request('GET', '/readyz')).status === 200, { timeoutMs: 60_000 });
+    apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint]);
+    const client = apiserver.client;
     for (const namespace of ['serial', 'parallel', 'list', 'watch']) {
       await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
     }
@@ -221,6 +155,7 @@ async function main(): Promise<void> {
     console.log(`\n## Watch cache memory: ${bytesPerObject} bytes per cached object (${objects} Vpcs of ${jsonBytesPerObject} bytes of JSON each)`);
     record('watchCache', 'bytesPerObject', bytesPerObject);
 
+    await benchWorkers({ creates: quick ? 1000 : 5000 });
     await benchCompaction(COUNTS.churn);
     await benchNetwork(COUNTS.ports);
     await benchCompute(COUNTS.vms);
