@@ -8,6 +8,7 @@ import { createLogger, setLogLevel } from '../../lib/logging.ts';
 import { parseByteQuantity } from '../../apis/meta/quantity.ts';
 import { CEPH_CLIENT_FLAGS, cephClientFromFlags, cephClientUsage } from '../ceph/client.ts';
 import { startNodeAgent } from './agent.ts';
+import { startHollowFleet } from '../hollow/fleet.ts';
 
 export const AGENT_USAGE = `Usage: photon agent [flags]
 
@@ -30,6 +31,15 @@ export const AGENT_USAGE = `Usage: photon agent [flags]
 ${cephClientUsage(28, 'VMs with Volumes cannot start on this node')}  --stop-vms-on-exit        shut this node's VMs down when the agent stops (the all-in-one); by default they keep
                             running and the next agent adopts them
   --log-level LEVEL         error|warn|info|http|debug (default: info)
+
+Scale simulation (the kubemark idea):
+  --hollow N                run N simulated nodes in this process instead of this hypervisor: each registers
+                            <node-name>-<i> (default prefix hollow), heartbeats and reports its VMs through the
+                            agent's own code, and a VM runs the moment it is started (no QEMU, disks or taps).
+                            Needs a kubeconfig that may act for every node (e.g. admin.kubeconfig). There,
+                            --lease-duration defaults to 120, --resync to 600 and the allocatable to
+                            --allocatable-cpu 64 / --allocatable-memory 256Gi per node; --status-interval
+                            SECONDS (default 300) is how often each Node's status is recomputed.
 `;
 
 function labelsOf(text: string | undefined): Record<string, string> | undefined {
@@ -66,6 +76,8 @@ async function main(argv: string[]): Promise<void> {
     'allocatable-memory': { type: 'string' },
     'lease-duration': { type: 'string' },
     resync: { type: 'string' },
+    hollow: { type: 'string' },
+    'status-interval': { type: 'string' },
     'stop-vms-on-exit': { type: 'boolean', default: false },
     'log-level': { type: 'string' },
     home: { type: 'string' },
@@ -85,6 +97,27 @@ async function main(argv: string[]): Promise<void> {
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be 0-65535, got ${JSON.stringify(values.port)}`);
   const log = createLogger('photon-agent');
+  if (values.hollow !== undefined) {
+    const count = positive('--hollow', values.hollow)!;
+    if (!Number.isInteger(count) || count > 100_000) throw new UsageError(`--hollow must be a whole number of nodes up to 100000, got ${JSON.stringify(values.hollow)}`);
+    const statusSeconds = positive('--status-interval', values['status-interval']);
+    const fleet = await startHollowFleet({
+      kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'admin.kubeconfig')),
+      count,
+      prefix: values['node-name'] ?? 'hollow',
+      stateDir: path.resolve(values['state-dir'] ?? path.join(home, 'hollow')),
+      labels: labelsOf(values['node-labels']),
+      allocatable: { cpu: Math.floor(cpu ?? 64), memory: memory ?? 256 * 1024 ** 3 },
+      leaseDurationSeconds: leaseSeconds ?? 120,
+      statusIntervalMs: (statusSeconds ?? 300) * 1000,
+      resyncMs: (resync ?? 600) * 1000,
+      log,
+    });
+    const stopFleet = () => void fleet.stop().then(() => process.exit(0), () => process.exit(1));
+    process.once('SIGINT', stopFleet);
+    process.once('SIGTERM', stopFleet);
+    return;
+  }
   const agent = await startNodeAgent({
     kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'agent.kubeconfig')),
     nodeName,

@@ -49,6 +49,8 @@ export interface RegistrationOptions {
   leaseDurationSeconds?: number;
   /** How often the Node's status is recomputed (default 10 s). */
   statusIntervalMs?: number;
+  /** The Node's nodeInfo as given (hollow nodes: thousands per process), instead of asking QEMU and OVS. */
+  nodeInfo?: NodeStatus['nodeInfo'];
   log: Logger;
 }
 
@@ -133,6 +135,7 @@ export class NodeRegistration {
     } catch (error) {
       networkProblem = errorMessage(error);
     }
+    this.staticInfo ??= this.options.nodeInfo;
     if (!this.staticInfo) {
       const qemu = await execText('qemu-system-x86_64', ['--version']);
       const ovs = await execText('ovs-vsctl', ['--version']);

@@ -18,6 +18,7 @@ import { waitFor } from '../../test/env/process.ts';
 import { namespace, startStorageEnv, type StorageEnv } from '../../test/volumes/harness.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 import { record } from './results.ts';
+import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
 
 const NS = 'bench';
 const MiB = 1024 * 1024;
@@ -73,10 +74,13 @@ export async function benchBuckets(options: BucketBenchOptions): Promise<void> {
     await createReady(env, 'warmup');
     const hand: number[] = [];
     const api: number[] = [];
+    const writes = inProcessWrites(env.api.server);
+    const writesBefore = await writes();
     for (let round = 0; round < options.rounds; round++) {
       hand.push(await byHand(round));
       api.push(await createReady(env, `b-${round}`));
     }
+    reportWrites('Bucket', 'buckets', options.rounds, writesBetween(writesBefore, await writes()));
     console.log(`Bucket create → Ready (Secret written): ${ms(api)}; the same RGW calls by hand: ${ms(hand)} (×${fmt(percentile(api, 50) / percentile(hand, 50), 2)})`);
 
     // Throughput: the Bucket's scoped key against a system user's (admin) key, on the same bucket, alternating.

@@ -16,6 +16,7 @@ import { waitFor } from '../../test/env/process.ts';
 import { manifest } from '../../test/env/tenants.ts';
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
+import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
 
 const NS = 'bench';
 
@@ -109,10 +110,14 @@ export async function benchCompute(count: number): Promise<void> {
     await bareStart(env.guest, dir, -1);
     const bare: Timing[] = [];
     const platform: Timing[] = [];
+    const writes = inProcessWrites(env.api.server);
+    const writesBefore = await writes();
     for (let index = 0; index < count; index++) {
       bare.push(await bareStart(env.guest, dir, index));
       platform.push(await platformStart(env, `vm-${index}`));
     }
+    // Each VM's whole life: create → scheduled → Running with an address → deleted and gone.
+    reportWrites('VirtualMachine', 'virtualmachines', count, writesBetween(writesBefore, await writes()));
     const bareRunning = bare.map((timing) => timing.running);
     const bareAddress = bare.map((timing) => timing.address);
     const apiRunning = platform.map((timing) => timing.running);

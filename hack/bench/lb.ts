@@ -14,6 +14,7 @@ import { create, namespace, waitReady } from '../../test/network/harness.ts';
 import { connect, createLb, host, sample, tcpServer, waitLb, condition } from '../../test/lb/harness.ts';
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
+import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
 
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
 
@@ -47,6 +48,8 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
 
     const raw: number[] = [];
     const api: number[] = [];
+    const writes = inProcessWrites(env.api.server);
+    const writesBefore = await writes();
     for (let round = 0; round < options.rounds; round++) {
       // Baseline: the VIP straight in OVN (what the controller writes, in ovn-nbctl's commands).
       const rawVip = `10.0.1.${100 + round}`;
@@ -59,6 +62,7 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
       const lb = await waitLb(env, 'bench', `lb-${round}`, 'VIP', (object) => !!object.status?.vipAddress, 60_000);
       api.push(await firstConnection(client, lb.status!.vipAddress!, 80, started));
     }
+    reportWrites('LoadBalancer', 'loadbalancers', options.rounds, writesBetween(writesBefore, await writes()));
     console.log(`  create → first connection: ovn-nbctl alone ${summary(raw)}; LoadBalancer through the API ${summary(api)} (+${fmt(percentile(api, 50) - percentile(raw, 50))} ms at p50)`);
     record('loadBalancers', 'firstConnectionP50Ms', percentile(api, 50));
     record('loadBalancers', 'ovnNbctlFirstConnectionP50Ms', percentile(raw, 50));

@@ -7,15 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
-import { PortResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
+import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import { isConditionTrue } from '../../apis/meta/conditions.ts';
 import { NETWORK_CONTROLLERS } from '../../test/network/harness.ts';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { startOvnCentral } from '../../test/env/ovn.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { startProcess, waitFor } from '../../test/env/process.ts';
+import { startBenchApiServer, type BenchApiServer } from './api.ts';
 import { fmt, runConcurrent } from './load.ts';
 import { record } from './results.ts';
+import { reportWrites, writesBetween, writesByResource } from './writes.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
@@ -32,16 +34,45 @@ async function createPorts(client: ApiClient, namespace: string, count: number):
   return run.seconds;
 }
 
+/** Writes and OVN transactions per Vpc, Subnet and SecurityGroup: 20 of each, one kind at a time, to Ready. */
+async function networkKindWrites(client: ApiClient, writes: () => Promise<Map<string, number>>, metricsPort: number): Promise<void> {
+  const COUNT = 20;
+  const namespace = 'kinds';
+  await client.create(NamespaceResource, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  const kinds = [
+    { resource: VpcResource, kind: 'Vpc', object: (index: number) => ({ metadata: { name: `v${index}` }, spec: { cidrBlocks: [`10.${index}.0.0/16`] } }) },
+    { resource: SubnetResource, kind: 'Subnet', object: (index: number) => ({ metadata: { name: `s${index}` }, spec: { vpcRef: `v${index}`, cidr: `10.${index}.0.0/24` } }) },
+    {
+      resource: SecurityGroupResource,
+      kind: 'SecurityGroup',
+      object: (index: number) => ({ metadata: { name: `g${index}` }, spec: { ingress: [{ protocol: 'TCP', ports: '443', from: { cidr: '0.0.0.0/0' } }, { protocol: 'TCP', ports: '22', from: { securityGroupRef: `g${index}` } }] } }),
+    },
+  ];
+  for (const { resource, kind, object } of kinds) {
+    const before = await writes();
+    const transactionsBefore = await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}');
+    await runConcurrent(COUNT, 8, async (index) => {
+      const { metadata, spec } = object(index);
+      await client.create(resource, { apiVersion: resource.apiVersion, kind, metadata: { ...metadata, namespace }, spec } as KubeObject);
+    });
+    await waitFor(`${kind}s Ready`, async () => (await client.listAll(resource, { namespace })).items.filter(ready).length === COUNT, { timeoutMs: 120_000, intervalMs: 250 });
+    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}')) - transactionsBefore;
+    reportWrites(kind, resource.plural, COUNT, writesBetween(before, await writes()));
+    console.log(`OVN NB transactions per ${kind}: ${fmt(transactions / COUNT, 2)}`);
+    record('ovnTransactionsPerObject', kind, transactions / COUNT);
+  }
+}
+
 export async function benchNetwork(ports: number): Promise<void> {
   console.log(`\n## Ports to Ready in OVN (${ports} Ports in one /20, created at concurrency 32)`);
   const [etcd, ovn] = await Promise.all([startEtcd(), startOvnCentral()]);
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-net-'));
-  const apiPort = await freePort();
   const metricsPort = await freePort();
-  const apiserver = startProcess('apiserver', process.execPath, ['--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--secure-port', String(apiPort), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
+  let apiserver: BenchApiServer | undefined;
   let manager: ReturnType<typeof startProcess> | undefined;
   try {
-    await waitFor('API server', async () => (await fs.stat(path.join(home, 'admin.kubeconfig')).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
+    apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint]);
+    const writes = async () => writesByResource((await apiserver!.client.request('GET', '/metrics')).text);
     const client = clientFromKubeconfig(path.join(home, 'admin.kubeconfig'), { component: 'bench' });
     const startManager = () =>
       startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', NETWORK_CONTROLLERS.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
@@ -59,21 +90,25 @@ export async function benchNetwork(ports: number): Promise<void> {
     // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
     await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
     const before = await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}');
+    const writesBefore = await writes();
     const started = performance.now();
     const createSeconds = await createPorts(client, 'bench', ports);
     await waitFor('all Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'bench' })).items.filter(ready).length === ports, { timeoutMs: 600_000, intervalMs: 250 });
     const seconds = (performance.now() - started) / 1000;
     const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}')) - before;
+    const portWrites = writesBetween(writesBefore, await writes());
     console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
     console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);
     console.log(`OVN NB transactions per Port: ${fmt(transactions / ports, 2)} (${transactions} transactions)`);
     record('ports', 'readyPerSecond', ports / seconds);
     record('ports', 'apiCreatesPerSecond', ports / baselineSeconds);
     record('ports', 'ovnTransactionsPerPort', transactions / ports);
+    reportWrites('Port', 'ports', ports, portWrites);
+    await networkKindWrites(client, writes, metricsPort);
     client.close();
   } finally {
     await manager?.stop();
-    await apiserver.stop();
+    await apiserver?.stop();
     await Promise.all([etcd.stop(), ovn.stop()]);
     await fs.rm(home, { recursive: true, force: true });
   }

@@ -43,8 +43,8 @@ import { record, writeResults } from './results.ts';
 
 const quick = process.argv.includes('--quick');
 const COUNTS = quick
-  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 20, watchEvents: 100, churn: 10000, ports: 200, vms: 5, dnsRecords: 200, dnsUpdates: 10, dnsVms: 2 }
-  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 100, watchEvents: 500, churn: 100000, ports: 1000, vms: 20, dnsRecords: 1000, dnsUpdates: 30, dnsVms: 5 };
+  ? { rawSerial: 300, rawParallel: 3000, apiSerial: 200, apiParallel: 2000, listObjects: 2000, listRuns: 5, watchers: 100, watchEvents: 100, churn: 10000, ports: 200, vms: 5, dnsRecords: 200, dnsUpdates: 10, dnsVms: 2 }
+  : { rawSerial: 2000, rawParallel: 20000, apiSerial: 1000, apiParallel: 10000, listObjects: 10000, listRuns: 10, watchers: 1000, watchEvents: 500, churn: 100000, ports: 1000, vms: 20, dnsRecords: 1000, dnsUpdates: 30, dnsVms: 5 };
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 async function main(): Promise<void> {

@@ -26,6 +26,7 @@ import { waitFor } from '../../test/env/process.ts';
 import { namespace, startStorageEnv, storageClass, volume, volumeSnapshot, waitReady, type StorageEnv } from '../../test/volumes/harness.ts';
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
+import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
 
 const NS = 'bench';
 const POOL = 'photon-bench';
@@ -98,10 +99,13 @@ export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
 
     const raw = { create: [] as number[], snapshot: [] as number[], clone: [] as number[] };
     const api = { create: [] as number[], snapshot: [] as number[], restore: [] as number[] };
+    const writes = inProcessWrites(env.api.server);
+    let writesBefore = await writes();
     for (let round = 0; round < options.rounds; round++) {
       raw.create.push(await timed(() => env.ceph.rbd('create', '--size', '64M', `${POOL}/raw-${round}`)));
       api.create.push(await createUntil(env, VolumeResource, volume(NS, `v-${round}`, { size: '64Mi' }), volumeReady));
     }
+    reportWrites('Volume', 'volumes', options.rounds, writesBetween(writesBefore, (writesBefore = await writes())));
     for (let round = 0; round < options.rounds; round++) {
       raw.snapshot.push(await timed(async () => {
         await env.ceph.rbd('snap', 'create', '--no-progress', `${POOL}/raw-${round}@snap`);
@@ -109,6 +113,7 @@ export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
       }));
       api.snapshot.push(await createUntil(env, VolumeSnapshotResource, volumeSnapshot(NS, `s-${round}`, `v-${round}`), snapshotReady));
     }
+    reportWrites('VolumeSnapshot', 'volumesnapshots', options.rounds, writesBetween(writesBefore, await writes()));
     for (let round = 0; round < options.rounds; round++) {
       raw.clone.push(await timed(() => env.ceph.rbd('clone', `${POOL}/raw-${round}@snap`, `${POOL}/raw-clone-${round}`)));
       api.restore.push(await createUntil(env, VolumeResource, volume(NS, `r-${round}`, { size: '64Mi', source: { snapshotRef: `s-${round}` } }), volumeReady));
