@@ -5,7 +5,7 @@ import { createLogger, errorMessage, setLogLevel } from '../lib/logging.ts';
 import type { FlowControlLimits } from './http/flow-control.ts';
 import type { ConnectionLimits } from './http/connections.ts';
 import type { EtcdTlsFiles } from './storage/etcd.ts';
-import { startApiServer, type ApiServerHandle, type StorageOptions } from './server.ts';
+import { startApiServer, type ApiServerHandle, type ApiServerOptions, type StorageOptions } from './server.ts';
 import { autoWorkerCount, becomeWorker, runPrimary, workerNumber } from './workers.ts';
 
 export const APISERVER_USAGE = `Usage: photon apiserver [flags]
@@ -192,10 +192,10 @@ async function runApiServer(argv: string[]): Promise<ApiServerHandle | void> {
   const worker = workerNumber();
   if (flags.workers > 1 && worker === undefined) return runPrimary({ count: flags.workers, storage: flags.storage, home: flags.home, log: createLogger('apiserver') });
   const log = createLogger('apiserver', worker === undefined ? {} : { worker });
-  let options = { ...flags, logger: log };
+  let options: ApiServerOptions = { ...flags, logger: log };
   if (worker !== undefined) {
     const settings = becomeWorker(worker, flags.storage, flags.home, flags.auditLogPath);
-    options = { ...options, storage: settings.storage, auditLogPath: settings.auditLogPath, compactionIntervalSeconds: settings.compactsStorage ? flags.compactionIntervalSeconds : 0 };
+    options = { ...options, storage: settings.storage, auditLogPath: settings.auditLogPath, compactionIntervalSeconds: settings.compactsStorage ? flags.compactionIntervalSeconds : 0, metricsText: settings.metricsText };
   }
   const server = await startApiServer(options);
   const shutdown = (signal: string) => {

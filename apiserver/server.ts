@@ -90,6 +90,8 @@ export interface ApiServerOptions {
   auditPolicyFile?: string;
   /** How often the token signing key directory is checked for added or removed keys (default 1000 ms). */
   tokenKeyPollMs?: number;
+  /** What /metrics answers instead of this server's own registry (an API server worker: every worker's). */
+  metricsText?: (own: ApiMetrics) => () => Promise<string>;
   /** Failed-login limits and password checks at once for POST /login (defaults: DEFAULT_LOGIN_LIMITS). */
   loginLimits?: Partial<LoginLimits>;
   logger?: Logger;
@@ -252,6 +254,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     flowControl,
     login: createLoginHandler({ users: watchCacheDirectory(registry, cache), issuer: tokenIssuer, limiter: new LoginLimiter(options.loginLimits), log: log.child({ component: 'login' }) }),
     metrics,
+    metricsText: options.metricsText?.(metrics),
     version: SERVER_VERSION,
     log,
     serverAddress: `${hostForUrl}:${port}`,

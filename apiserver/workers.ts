@@ -10,11 +10,13 @@
 // whole server with its exit status (a taken port, a bad file: restarting cannot help); one that dies later
 // is restarted with a backoff while the others keep serving. SIGINT/SIGTERM stop every worker gracefully.
 import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIGURATION_EXIT_STATUS } from '../lib/cli.ts';
 import { errorMessage, type Logger } from '../lib/logging.ts';
 import { defaultAuditPaths } from './audit/index.ts';
+import type { ApiMetrics } from './metrics.ts';
 import { isStoreMessage, RemoteStore, serveStore, type StoreChannel } from './storage/shared.ts';
 import type { Store } from './storage/types.ts';
 import { openStore, type StorageOptions } from './server.ts';
@@ -24,6 +26,8 @@ const WORKER_ENV = 'PHOTON_APISERVER_WORKER';
 const RESTART = { initialDelayMs: 1000, maxDelayMs: 30_000, stableRunMs: 60_000 };
 /** How long a stopping worker may take before it is killed. */
 const STOP_GRACE_MS = 15_000;
+/** How long a worker's /metrics waits for the primary's sum (prom-client gives each worker 5 s). */
+const METRICS_WAIT_MS = 6000;
 
 /** `--workers auto`: one per core the process may use, at most 8 (each holds a whole watch cache). */
 export function autoWorkerCount(): number {
@@ -64,14 +68,43 @@ function channelToWorker(worker: Worker): StoreChannel {
  * lone API server — where its store is, its own audit log (a hash chain has one writer), and only the first
  * one compacts storage.
  */
-export function becomeWorker(number: number, storage: StorageOptions, home: string, auditLogPath: string | undefined): { storage: StorageOptions; auditLogPath: string; compactsStorage: boolean } {
+export function becomeWorker(number: number, storage: StorageOptions, home: string, auditLogPath: string | undefined): { storage: StorageOptions; auditLogPath: string; compactsStorage: boolean; metricsText: (own: ApiMetrics) => () => Promise<string> } {
   const configured = auditLogPath ?? defaultAuditPaths(home).logPath;
   const extension = path.extname(configured);
   const ownLog = number === 1 ? configured : `${configured.slice(0, configured.length - extension.length)}.worker-${number}${extension}`;
   // The IPC ends when the primary does (even by SIGKILL): a worker never outlives it.
   process.once('disconnect', () => process.exit(1));
   const shared: StorageOptions = storage.backend === 'embedded' ? { backend: 'shared', store: new RemoteStore(channelToPrimary()) } : storage;
-  return { storage: shared, auditLogPath: ownLog, compactsStorage: number === 1 };
+  return { storage: shared, auditLogPath: ownLog, compactsStorage: number === 1, metricsText: clusterMetricsText };
+}
+
+/**
+ * A worker's /metrics: every worker's counters, histograms and gauges summed by the primary (prom-client's
+ * AggregatorRegistry asks each worker for its registry over IPC), so a scrape means the whole server whichever
+ * worker it lands on. Falls back to this worker's own when the primary does not answer in time.
+ */
+function clusterMetricsText(own: ApiMetrics): () => Promise<string> {
+  // Constructing one is what makes prom-client answer the primary's requests in this worker.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([own.registry]);
+  const pending = new Map<number, (text: string | undefined) => void>();
+  let nextId = 1;
+  process.on('message', (message: { metricsAnswer?: number; text?: string }) => {
+    if (typeof message?.metricsAnswer === 'number') pending.get(message.metricsAnswer)?.(message.text);
+  });
+  return () =>
+    new Promise<string>((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => finish(undefined), METRICS_WAIT_MS);
+      const finish = (text: string | undefined) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        if (text !== undefined) resolve(text);
+        else void own.registry.metrics().then(resolve);
+      };
+      pending.set(id, finish);
+      if (process.connected) process.send!({ metricsRequest: id });
+    });
 }
 
 /**
@@ -82,6 +115,7 @@ export async function runPrimary(options: { count: number; storage: StorageOptio
   const { count, log } = options;
   const store: Store | undefined = options.storage.backend === 'embedded' ? await openStore(options.storage, options.home) : undefined;
   cluster.setupPrimary({ serialization: 'advanced' });
+  const metrics = new AggregatorRegistry();
   const workers = new Map<number, Worker>();
   const everServed = new Set<number>();
   const delays = new Map<number, number>();
@@ -112,6 +146,11 @@ export async function runPrimary(options: { count: number; storage: StorageOptio
       const worker = cluster.fork({ [WORKER_ENV]: String(number) });
       workers.set(number, worker);
       if (store) serveStore(store, channelToWorker(worker));
+      worker.on('message', (message: { metricsRequest?: number }) => {
+        if (typeof message?.metricsRequest !== 'number') return;
+        const answer = (text: string | undefined) => worker.isConnected() && worker.send({ metricsAnswer: message.metricsRequest, text });
+        metrics.clusterMetrics().then(answer, () => answer(undefined));
+      });
       worker.once('listening', () => {
         everServed.add(number);
         log.info('API server worker serving', { worker: number, pid: worker.process.pid });

@@ -49,6 +49,8 @@ export interface RouterDeps {
   /** POST /login (anonymous, limited by its own per-name and per-address budgets); absent: 404. */
   login?: LoginHandler;
   metrics: ApiMetrics;
+  /** What /metrics answers when it is more than this server's own (workers: every worker's, summed). */
+  metricsText?: () => Promise<string>;
   version: VersionInfo;
   log: Logger;
   /** Named readiness checks (storage reachable, watch cache synced). */
@@ -205,7 +207,7 @@ async function serveNonResource(
   if (pathname === '/livez' || pathname === '/healthz') return sendHealth(response, query, { ping: () => true });
   if (pathname === '/readyz') return sendHealth(response, query, deps.readiness);
   if (pathname === '/metrics') {
-    const body = await deps.metrics.registry.metrics();
+    const body = await (deps.metricsText ?? (() => deps.metrics.registry.metrics()))();
     response.writeHead(200, { 'Content-Type': deps.metrics.registry.contentType });
     response.end(body);
     return;

@@ -92,6 +92,19 @@ function watchNames(server: Server, url: string): { names: string[]; close(): vo
 
 const configMap = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS }, data: { name } });
 
+/** ConfigMap creates answered 201, as /metrics counts them. */
+async function configMapCreates(server: Server): Promise<number> {
+  const text = (await new Promise<string>((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port: server.port, path: '/metrics', ca: server.ca, agent: false, headers: { authorization: `Bearer ${server.token}` } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve(body));
+    }).on('error', reject);
+  }));
+  return text.split('\n').filter((line) => line.startsWith('apiserver_request_total{') && line.includes('verb="CREATE"') && line.includes('resource="configmaps"') && line.includes('code="201"')).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
 async function auditedCreates(file: string): Promise<number> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   return text.split('\n').filter((line) => line.includes('"verb":"create"') && line.includes('"resource":"configmaps"') && line.includes('"stage":"ResponseComplete"')).length;
@@ -110,6 +123,7 @@ describe('photon apiserver --workers 2 on the embedded store', () => {
 
   it('serves from both workers: each audits what it served, and a watch on one sees every write made through either', async () => {
     expect([...server.workers().keys()].sort()).toEqual([1, 2]);
+    const createsBefore = await configMapCreates(server);
     const watch = watchNames(server, `/api/v1/namespaces/${NS}/configmaps?watch=1`);
     try {
       const names = Array.from({ length: 12 }, (_, index) => `spread-${index}`);
@@ -129,6 +143,9 @@ describe('photon apiserver --workers 2 on the embedded store', () => {
     // workers): creates in a row go to both, each audited in its worker's own hash-chained log.
     for (let index = 0; index < 4; index++) expect((await request(server, 'POST', `/api/v1/namespaces/${NS}/configmaps`, configMap(`audited-${index}`))).status).toBe(201);
     await waitFor('both audit logs to hold creates', async () => (await auditedCreates(path.join(server.home, 'audit', 'audit.log'))) > 0 && (await auditedCreates(path.join(server.home, 'audit', 'audit.worker-2.log'))) > 0, { timeoutMs: 10_000 });
+    // /metrics sums every worker's counters, whichever worker answers: each of the 16 creates counts once.
+    expect((await configMapCreates(server)) - createsBefore).toBe(16);
+    expect((await configMapCreates(server)) - createsBefore).toBe(16);
     for (const file of ['audit.log', 'audit.worker-2.log']) {
       const verify = startProcess('photon audit verify', process.execPath, ['--import', 'tsx', PHOTON, 'audit', 'verify', path.join(server.home, 'audit', file)], { cwd: REPOSITORY_ROOT });
       expect(await verify.exited).toBe(0);
