@@ -39,6 +39,7 @@ import { benchCreateProfile } from './profile.ts';
 import { startBenchApiServer, vpcBody, type BenchApiServer } from './api.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 import { benchWorkers } from './workers.ts';
+import { runScaleBench } from './scale.ts';
 import { record, writeResults } from './results.ts';
 
 const quick = process.argv.includes('--quick');
@@ -172,7 +173,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+// `npm run bench -- scale …` is the scale run (scale.ts); anything else the benchmark above.
+(process.argv[2] === 'scale' ? runScaleBench(process.argv.slice(3)) : main()).then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,245 @@
+// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 30]`: the kubemark-style
+// scale run. Real etcd, the real API server (`--workers auto`, its own processes), the real compute controllers
+// (controller manager: scheduler, virtualmachine, node-lifecycle, garbage collector), and `photon agent --hollow
+// N`: N simulated nodes in one process that register, heartbeat and report VMs Running through the agent's own
+// code. It registers the nodes, then creates the VMs at a fixed concurrency while sampling every component,
+// and reports: API latency by verb (server side, from the API server's histogram, and the creates as the
+// client saw them), VM create → Running, controller queue depth, memory of each component, and where it
+// broke first (the first of: mutating p99 over 1 s, a queue that keeps growing, errors, the time budget).
+// VMs have no network interfaces here: OVN is measured by the network bench (hack/bench/network.ts).
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startEtcd } from '../../test/env/etcd.ts';
+import { freePort } from '../../test/env/ports.ts';
+import { startProcess, waitFor, type ManagedProcess } from '../../test/env/process.ts';
+import { startBenchApiServer, type BenchApiServer } from './api.ts';
+import { fmt, percentile } from './load.ts';
+import { record, writeResults } from './results.ts';
+import { reportWrites, writesBetween, writesByResource } from './writes.ts';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const NS = 'scale';
+const SAMPLE_MS = 5000;
+
+interface ScaleOptions {
+  nodes: number;
+  vms: number;
+  concurrency: number;
+  budgetMinutes: number;
+}
+
+function parseOptions(argv: string[]): ScaleOptions {
+  const value = (flag: string, fallback: number) => {
+    const index = argv.indexOf(flag);
+    if (index < 0) return fallback;
+    const number = Number(argv[index + 1]);
+    if (!Number.isInteger(number) || number <= 0) throw new Error(`${flag} needs a whole number, got ${JSON.stringify(argv[index + 1])}`);
+    return number;
+  };
+  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 30) };
+}
+
+/** Resident memory of a process and its descendants (the API server's workers), in MiB. */
+async function rssMiB(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  const children = new Map<number, number[]>();
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  let total = 0;
+  const visit = async (current: number) => {
+    const status = await fs.readFile(`/proc/${current}/status`, 'utf8').catch(() => '');
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    for (const child of children.get(current) ?? []) await visit(child);
+  };
+  await visit(pid);
+  return total;
+}
+
+/** p-th percentile per verb from apiserver_request_duration_seconds buckets (upper bound of the bucket). */
+function latencyByVerb(metricsText: string): Map<string, { count: number; p50: number; p99: number }> {
+  const buckets = new Map<string, Map<number, number>>();
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith('apiserver_request_duration_seconds_bucket{')) continue;
+    const verb = /verb="([^"]+)"/.exec(line)?.[1];
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (!verb || !le || verb === 'WATCH') continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    const byBound = buckets.get(verb) ?? new Map<number, number>();
+    byBound.set(bound, (byBound.get(bound) ?? 0) + Number(line.split(' ').pop()));
+    buckets.set(verb, byBound);
+  }
+  const result = new Map<string, { count: number; p50: number; p99: number }>();
+  for (const [verb, byBound] of buckets) {
+    const sorted = [...byBound].sort((a, b) => a[0] - b[0]);
+    const count = sorted[sorted.length - 1]?.[1] ?? 0;
+    const quantile = (q: number) => sorted.find(([, cumulative]) => cumulative >= q * count)?.[0] ?? Infinity;
+    if (count > 0) result.set(verb, { count, p50: quantile(0.5) * 1000, p99: quantile(0.99) * 1000 });
+  }
+  return result;
+}
+
+const metricSum = (text: string, name: string, filter = '') => text.split('\n').filter((line) => line.startsWith(`${name}{`) && line.includes(filter)).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+
+export async function benchScale(options: ScaleOptions): Promise<void> {
+  console.log(`PhotonCloud scale run: ${options.nodes} hollow nodes, ${options.vms} VMs at concurrency ${options.concurrency}, budget ${options.budgetMinutes} min, on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+  process.env.PHOTON_LOG_LEVEL ??= 'warn';
+  const deadline = Date.now() + options.budgetMinutes * 60_000;
+  const etcd = await startEtcd({ extraArgs: ['--quota-backend-bytes', String(8 * 2 ** 30)] });
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-scale-'));
+  let apiserver: BenchApiServer | undefined;
+  let manager: ManagedProcess | undefined;
+  let hollow: ManagedProcess | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  let stoppedBecause = '';
+  try {
+    apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--workers', 'auto']);
+    const client = apiserver.client;
+    const kubeconfig = path.join(home, 'admin.kubeconfig');
+    const metricsPort = await freePort();
+    manager = startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--leader-elect', 'false', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+    hollow = startProcess('hollow nodes', process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
+
+    // Samples: memory of each component and the controllers' queue depth, every few seconds.
+    const peaks = { etcd: 0, apiserver: 0, manager: 0, hollow: 0, queue: 0 };
+    const queueSamples: number[] = [];
+    sampler = setInterval(() => {
+      void (async () => {
+        peaks.etcd = Math.max(peaks.etcd, await rssMiB(etcd.process.child.pid));
+        peaks.apiserver = Math.max(peaks.apiserver, await rssMiB(apiserver?.process.child.pid));
+        peaks.manager = Math.max(peaks.manager, await rssMiB(manager?.child.pid));
+        peaks.hollow = Math.max(peaks.hollow, await rssMiB(hollow?.child.pid));
+        const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => response.text(), () => '');
+        const depth = metricSum(text, 'photon_workqueue_depth');
+        queueSamples.push(depth);
+        peaks.queue = Math.max(peaks.queue, depth);
+      })();
+    }, SAMPLE_MS);
+
+    // Phase 1: every node registered and Ready.
+    const registerStarted = performance.now();
+    const readyNodes = async () => {
+      const list = JSON.parse((await client.request('GET', '/apis/compute.photoncloud.io/v1alpha1/nodes?labelSelector=photoncloud.io%2Fhollow%3Dtrue')).text) as { items?: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> };
+      return (list.items ?? []).filter((node) => node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True')).length;
+    };
+    let registered = 0;
+    await waitFor(`${options.nodes} hollow nodes Ready`, async () => {
+      if (hollow!.child.exitCode !== null) throw new Error(`the hollow agent exited: ${hollow!.output().slice(-2000)}`);
+      registered = await readyNodes();
+      return registered === options.nodes;
+    }, { timeoutMs: Math.max(60_000, deadline - Date.now()), intervalMs: 2000 }).catch((error: Error) => {
+      stoppedBecause = `registering nodes: ${registered}/${options.nodes} Ready (${error.message})`;
+    });
+    const registerSeconds = (performance.now() - registerStarted) / 1000;
+    console.log(`\n## Nodes: ${registered}/${options.nodes} Ready in ${fmt(registerSeconds)} s`);
+    record('scale', 'nodesReady', registered);
+    record('scale', 'nodesReadySeconds', registerSeconds);
+
+    // Phase 2: VMs, created at a fixed concurrency; a watch notes when each first reports Running.
+    const createdAt = new Map<string, number>();
+    const runningAfter: number[] = [];
+    const seenRunning = new Set<string>();
+    const createLatencies: number[] = [];
+    let createErrors = 0;
+    let lastError = '';
+    if (!stoppedBecause) {
+      await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }));
+      for (const [name, format] of [['kernel', 'kernel'], ['initrd', 'initrd']]) {
+        await client.request('POST', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/images`, JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Image', metadata: { name, namespace: NS }, spec: { source: { url: `https://images.example/${name}` }, format, sha256: '0'.repeat(64) } }));
+      }
+      const revision = JSON.parse((await client.request('GET', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines?limit=1`)).text).metadata.resourceVersion;
+      const closeWatch = client.watch(`/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines?watch=true&resourceVersion=${revision}&allowWatchBookmarks=false`, (line) => {
+        const event = JSON.parse(line) as { object?: { metadata?: { name?: string }; status?: { runtime?: { state?: string } } } };
+        const name = event.object?.metadata?.name;
+        if (!name || seenRunning.has(name) || event.object?.status?.runtime?.state !== 'Running') return;
+        seenRunning.add(name);
+        const created = createdAt.get(name);
+        if (created !== undefined) runningAfter.push(performance.now() - created);
+      });
+      const writesBefore = writesByResource((await client.request('GET', '/metrics')).text);
+      const started = performance.now();
+      let next = 0;
+      let lastReport = performance.now();
+      const worker = async () => {
+        while (next < options.vms && !stoppedBecause) {
+          if (Date.now() > deadline) {
+            stoppedBecause ||= `time budget (${options.budgetMinutes} min) while creating VMs`;
+            return;
+          }
+          const name = `vm-${next++}`;
+          const body = JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: NS }, spec: { runStrategy: 'Always', cpu: { cores: 1 }, memory: '1Gi', boot: { kernel: { imageRef: 'kernel', initrdRef: 'initrd' } } } });
+          const begin = performance.now();
+          createdAt.set(name, begin);
+          const answer = await client.request('POST', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines`, body).catch((error: Error) => ({ status: 0, text: error.message }));
+          createLatencies.push(performance.now() - begin);
+          if (answer.status !== 201) {
+            createErrors++;
+            lastError = `${answer.status} ${answer.text.slice(0, 200)}`;
+            if (createErrors > 100) stoppedBecause ||= `more than 100 failed creates (last: ${lastError})`;
+          }
+          if (performance.now() - lastReport > 30_000) {
+            lastReport = performance.now();
+            console.log(`  ${next} created, ${seenRunning.size} Running, create p99 so far ${fmt(percentile(createLatencies.slice(-5000), 99))} ms, queue depth ${queueSamples[queueSamples.length - 1] ?? 0}`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: options.concurrency }, worker));
+      const createSeconds = (performance.now() - started) / 1000;
+      const created = createdAt.size - createErrors;
+      await waitFor('every created VM Running', () => seenRunning.size >= created, { timeoutMs: Math.max(30_000, deadline - Date.now()), intervalMs: 500 }).catch(() => {
+        stoppedBecause ||= `time budget while VMs start: ${seenRunning.size}/${created} Running`;
+      });
+      const allSeconds = (performance.now() - started) / 1000;
+      closeWatch();
+      reportWrites('VirtualMachine (hollow, to Running)', 'virtualmachines', Math.max(1, created), writesBetween(writesBefore, writesByResource((await client.request('GET', '/metrics')).text)));
+      console.log(`\n## VMs: ${created} created in ${fmt(createSeconds)} s (${fmt(created / createSeconds)}/s, ${createErrors} failed${lastError ? `, last: ${lastError}` : ''}); ${seenRunning.size} Running after ${fmt(allSeconds)} s`);
+      console.log(`create latency (client): p50 ${fmt(percentile(createLatencies, 50))} ms  p99 ${fmt(percentile(createLatencies, 99))} ms`);
+      console.log(`create → Running: p50 ${fmt(percentile(runningAfter, 50))} ms  p99 ${fmt(percentile(runningAfter, 99))} ms`);
+      record('scale', 'vmsCreated', created);
+      record('scale', 'vmsRunning', seenRunning.size);
+      record('scale', 'vmCreatesPerSecond', created / createSeconds);
+      record('scale', 'createP50Ms', percentile(createLatencies, 50));
+      record('scale', 'createP99Ms', percentile(createLatencies, 99));
+      record('scale', 'runningP50Ms', percentile(runningAfter, 50));
+      record('scale', 'runningP99Ms', percentile(runningAfter, 99));
+    }
+
+    // Server-side latency by verb (every worker's histogram, summed by /metrics).
+    const byVerb = latencyByVerb((await client.request('GET', '/metrics')).text);
+    console.log('\n## API latency by verb (server side, whole run; bucket upper bounds)');
+    for (const [verb, figures] of [...byVerb].sort((a, b) => b[1].count - a[1].count)) {
+      console.log(`${verb.padEnd(8)} ${String(figures.count).padStart(9)} requests   p50 ≤ ${fmt(figures.p50)} ms   p99 ≤ ${fmt(figures.p99)} ms`);
+      record('scale', `${verb.toLowerCase()}P99Ms`, figures.p99);
+    }
+    const mutatingP99 = Math.max(...['CREATE', 'UPDATE', 'PATCH', 'DELETE'].map((verb) => byVerb.get(verb)?.p99 ?? 0));
+    const lastDepths = queueSamples.slice(-6);
+    const growing = lastDepths.length >= 6 && lastDepths.every((depth, index) => index === 0 || depth >= lastDepths[index - 1]!) && lastDepths[lastDepths.length - 1]! > 1000;
+    console.log(`\n## Controllers: peak queue depth ${peaks.queue} (sampled every ${SAMPLE_MS / 1000} s)${growing ? ', still growing at the end' : ''}`);
+    console.log(`## Memory (peak RSS): etcd ${fmt(peaks.etcd)} MiB, API server (all workers) ${fmt(peaks.apiserver)} MiB, controller manager ${fmt(peaks.manager)} MiB, hollow agent ${fmt(peaks.hollow)} MiB`);
+    record('scale', 'mutatingP99Ms', mutatingP99);
+    record('scale', 'peakQueueDepth', peaks.queue);
+    for (const [name, value] of Object.entries(peaks)) if (name !== 'queue') record('scale', `${name}PeakRssMiB`, value);
+    const breaks = [
+      stoppedBecause && `stopped: ${stoppedBecause}`,
+      mutatingP99 > 1000 && `mutating p99 ${fmt(mutatingP99)} ms is over the 1 s SLO`,
+      growing && 'the controllers\' queue kept growing',
+    ].filter(Boolean);
+    console.log(`\n## Result: ${breaks.length === 0 ? `completed: ${options.nodes} nodes, ${options.vms} VMs, mutating p99 ≤ ${fmt(mutatingP99)} ms` : breaks.join('; ')}`);
+    console.log(`figures written to ${path.relative(ROOT, await writeResults(false, `scale-${options.nodes}-${options.vms}`))}`);
+  } finally {
+    if (sampler) clearInterval(sampler);
+    await hollow?.stop(20_000);
+    await manager?.stop(20_000);
+    await apiserver?.stop();
+    await etcd.stop();
+    await fs.rm(home, { recursive: true, force: true });
+  }
+}
+
+export async function runScaleBench(argv: string[]): Promise<void> {
+  await benchScale(parseOptions(argv));
+}
