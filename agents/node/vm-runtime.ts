@@ -33,6 +33,8 @@ import { desiredDisks, imageRefs, imageSpecOf, startSpec, vmInterfaces, VmSpecPr
 import { attachableVolumes, syncVolumes, volumesBlocker, volumesReport } from './volume-sync.ts';
 
 const FIELD_MANAGER = 'photon-agent';
+/** A start step shows in status.runtime only when it takes longer than this (see withProgress). */
+const PROGRESS_AFTER_MS = 1000;
 
 export interface VmRuntimeOptions {
   client: ApiClient;
@@ -195,18 +197,18 @@ export class VmRuntime implements Reconciler {
       // Disks: images fetched and verified once per node, then the VM's overlays and data disks.
       const images = await this.resolveImages(vm, context);
       if (!images) return {};
-      await this.report(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context);
       const cached = new Map<string, string>();
-      for (const [name, image] of images) cached.set(name, await this.verifyImage(image, context));
-      const disks = await this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
+      const disks = await this.withProgress(vm, { state: 'Starting', reason: 'PreparingDisks', message: 'fetching images and creating disks' }, undefined, context, async () => {
+        for (const [name, image] of images) cached.set(name, await this.verifyImage(image, context));
+        return this.options.disks.ensureVmDisks(uid, desiredDisks(vm, images));
+      });
       disksReady = { status: 'True', reason: 'DisksCreated', message: `${disks.data.length + (disks.boot ? 1 : 0)} disk(s) on ${this.options.nodeName}` };
       taps = (await this.options.network.ensure(uid, interfaces)).taps;
 
       // QEMU: start it (start() adopts one that came up meanwhile).
       const kernel = vm.spec.boot.kernel;
       const spec = { ...startSpec(vm, { kernel: kernel ? cached.get(kernel.imageRef) : undefined, initrd: kernel?.initrdRef ? cached.get(kernel.initrdRef) : undefined, bootDisk: disks.boot?.path, dataDisks: disks.data.map((disk) => disk.path), taps }, interfaces), volumes: attachableVolumes(vm, this.options.localVolumesDir) };
-      await this.report(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context);
-      const started = await hypervisor.start(spec);
+      const started = await this.withProgress(vm, { state: 'Starting', reason: 'StartingQemu', message: 'starting QEMU' }, disksReady, context, () => hypervisor.start(spec));
       await this.writeRecord(uid, { started: true, generation: vm.metadata.generation });
       if (!started.adopted) context.log.info('VM started', { pid: started.pid, accel: started.accel });
       pid = started.pid;
@@ -281,6 +283,24 @@ export class VmRuntime implements Reconciler {
     } catch (error) {
       // Another node reported the same Image meanwhile (409), or it went: the VM does not wait on that.
       if (!isConflict(error) && !isNotFound(error)) throw error;
+    }
+  }
+
+  /**
+   * Runs one step of a start, reporting it as the VM's state only if it takes longer than PROGRESS_AFTER_MS
+   * (an image download, a slow QEMU): a quick step costs no status write — and no summary write by the VM
+   * controller after it — while a slow one still shows what the node is doing. The report finishes before
+   * the step's result is used, so later reports build on it.
+   */
+  private async withProgress<T>(vm: VirtualMachine, runtime: RuntimeReport, disks: { status: 'True' | 'False'; reason: string; message: string } | undefined, context: ReconcileContext, step: () => Promise<T>): Promise<T> {
+    let reporting: Promise<void> | undefined;
+    // A progress report that fails (a 409 from a newer VM) is only progress: the pass's final report decides.
+    const timer = setTimeout(() => (reporting = this.report(vm, runtime, disks, context).catch(() => undefined)), PROGRESS_AFTER_MS);
+    try {
+      return await step();
+    } finally {
+      clearTimeout(timer);
+      await reporting;
     }
   }
 

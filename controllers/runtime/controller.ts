@@ -13,7 +13,8 @@
 //
 // Per reconcile: a winston child logger {controller, resource, namespace, name, reconcileID}, the event
 // recorder and an AbortSignal that fires when the controller stops. Outcomes (see reconciler.ts): success →
-// forget; requeueAfterMs → again later; error → rate-limited retry (409 conflicts logged at debug only);
+// forget; requeueAfterMs → again later; 409 Conflict (a stale view) → looked at again shortly, and rate-limited
+// only after several in a row (logged at debug); any other error → rate-limited retry;
 // TerminalError → no retry, Stalled=True/Ready=False (reason from the error, observedGeneration) through the
 // status helper plus a Warning event. A later successful reconcile removes a Stalled condition again.
 import { randomUUID } from 'node:crypto';
@@ -43,6 +44,10 @@ export interface WatchSource<T extends KubeObject = KubeObject> {
 }
 
 /** The reconcile requests for these objects (a watch mapper's usual answer: the objects of a filtered list). */
+/** Conflicts in a row that are looked at again after CONFLICT_REQUEUE_MS × the streak, before the rate limiter takes over. */
+const QUICK_CONFLICT_RETRIES = 5;
+const CONFLICT_REQUEUE_MS = 50;
+
 export const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
 /** A watch on a typed informer: `watchOf(informers.subnets, (subnet) => [...])`, the mapper typed by it. */
@@ -114,6 +119,8 @@ export class Controller {
   readonly name: string;
   /** Primary resources by `<resource>.<group>`; they are only ever added. */
   private readonly primaries = new Map<string, Primary>();
+  /** Keys whose last reconciles ended in a 409 Conflict, and how many in a row. */
+  private readonly conflictStreaks = new Map<string, number>();
   private readonly secondary: Array<{ informer: Informer<KubeObject>; map: (object: KubeObject) => ReconcileRequest[] }>;
   private readonly log: Logger;
   readonly recorder: EventRecorder;
@@ -266,6 +273,7 @@ export class Controller {
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const result = (await this.options.reconciler.reconcile(request, { log, recorder: this.recorder, signal })) ?? {};
+      this.conflictStreaks.delete(key);
       if (this.options.stalledConditions !== false && this.options.clearStalledOnSuccess !== false) await this.clearStalled(request, signal, log);
       const requeueAfterMs = result.requeueAfterMs;
       this.options.metrics?.observeReconcile(this.name, requeueAfterMs !== undefined ? 'requeue_after' : 'success', seconds());
@@ -284,7 +292,17 @@ export class Controller {
       }
       if (isStaleViewConflict(error)) {
         this.options.metrics?.observeReconcile(this.name, 'conflict', seconds());
-        log.debug('stale view (409 Conflict); requeueing', { error: errorMessage(error) });
+        // The newer version that refused the write is on its way through the watch, which queues the key again
+        // at once; the short requeue is the fallback. Sending conflicts through the rate limiter instead (one
+        // global bucket per queue) made every write race on a busy object wait behind all the others.
+        const streak = (this.conflictStreaks.get(key) ?? 0) + 1;
+        if (streak <= QUICK_CONFLICT_RETRIES) {
+          this.conflictStreaks.set(key, streak);
+          log.debug('stale view (409 Conflict); looking again shortly', { error: errorMessage(error), streak });
+          return { requeueAfterMs: CONFLICT_REQUEUE_MS * streak };
+        }
+        this.conflictStreaks.delete(key);
+        log.debug('stale view (409 Conflict) again; retrying with backoff', { error: errorMessage(error) });
         throw error;
       }
       this.options.metrics?.observeReconcile(this.name, 'error', seconds());

@@ -40,9 +40,8 @@ function parseOptions(argv: string[]): ScaleOptions {
   return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 30) };
 }
 
-/** Resident memory of a process and its descendants (the API server's workers), in MiB. */
-async function rssMiB(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
+/** A process and its descendants (the API server's workers, the launcher's component). */
+async function processTree(pid: number): Promise<number[]> {
   const children = new Map<number, number[]>();
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -50,14 +49,36 @@ async function rssMiB(pid: number | undefined): Promise<number> {
     const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     if (parent) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
   }
-  let total = 0;
-  const visit = async (current: number) => {
-    const status = await fs.readFile(`/proc/${current}/status`, 'utf8').catch(() => '');
-    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-    for (const child of children.get(current) ?? []) await visit(child);
+  const tree: number[] = [];
+  const visit = (current: number) => {
+    tree.push(current);
+    for (const child of children.get(current) ?? []) visit(child);
   };
-  await visit(pid);
+  visit(pid);
+  return tree;
+}
+
+/** Resident memory of a process tree, in MiB. */
+async function rssMiB(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  let total = 0;
+  for (const member of await processTree(pid)) {
+    const status = await fs.readFile(`/proc/${member}/status`, 'utf8').catch(() => '');
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  }
   return total;
+}
+
+/** CPU seconds (user + system) a process tree has used so far. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  let ticks = 0;
+  for (const member of await processTree(pid)) {
+    const stat = await fs.readFile(`/proc/${member}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks / 100;
 }
 
 /** p-th percentile per verb from apiserver_request_duration_seconds buckets (upper bound of the bucket). */
@@ -161,6 +182,8 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         if (created !== undefined) runningAfter.push(performance.now() - created);
       });
       const writesBefore = writesByResource((await client.request('GET', '/metrics')).text);
+      const components = { etcd: etcd.process.child.pid, 'API server': apiserver.process.child.pid, 'controller manager': manager.child.pid, 'hollow agent': hollow.child.pid, };
+      const cpuBefore = await Promise.all(Object.values(components).map(cpuSeconds));
       const started = performance.now();
       let next = 0;
       let lastReport = performance.now();
@@ -195,6 +218,9 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       });
       const allSeconds = (performance.now() - started) / 1000;
       closeWatch();
+      const cpuAfter = await Promise.all(Object.values(components).map(cpuSeconds));
+      const used = Object.keys(components).map((name, index) => `${name} ${fmt(((cpuAfter[index]! - cpuBefore[index]!) / allSeconds) * 100, 0)}%`);
+      console.log(`CPU while creating and starting VMs (100% = one core of ${os.cpus().length}): ${used.join(', ')}`);
       reportWrites('VirtualMachine (hollow, to Running)', 'virtualmachines', Math.max(1, created), writesBetween(writesBefore, writesByResource((await client.request('GET', '/metrics')).text)));
       console.log(`\n## VMs: ${created} created in ${fmt(createSeconds)} s (${fmt(created / createSeconds)}/s, ${createErrors} failed${lastError ? `, last: ${lastError}` : ''}); ${seenRunning.size} Running after ${fmt(allSeconds)} s`);
       console.log(`create latency (client): p50 ${fmt(percentile(createLatencies, 50))} ms  p99 ${fmt(percentile(createLatencies, 99))} ms`);
