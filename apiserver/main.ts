@@ -19,7 +19,7 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --etcd-keyfile FILE         the client certificate's private key (PEM)
   --workers N|auto            API server processes sharing the port, each with its own watch cache, flow
                               control and audit log (workers after the first write <log>.worker-N.log);
-                              auto: one per core, at most 8 (default: 1). With the embedded store this
+                              auto: one per core but one, at most 8 (default: 1). With the embedded store this
                               process holds the file and serves it to them.
   --bind-address ADDRESS      address to listen on (default: 127.0.0.1)
   --secure-port PORT          HTTPS port (default: 6443)

@@ -29,9 +29,13 @@ const STOP_GRACE_MS = 15_000;
 /** How long a worker's /metrics waits for the primary's sum (prom-client gives each worker 5 s). */
 const METRICS_WAIT_MS = 6000;
 
-/** `--workers auto`: one per core the process may use, at most 8 (each holds a whole watch cache). */
+/**
+ * `--workers auto`: one per core but one, at most 8 (each holds a whole watch cache). The core left over is
+ * for the store, the primary and, on one machine, the controllers and agents: measured on 2 cores, two
+ * workers beside etcd and the load were ~10% slower than one (hack/bench/workers.ts).
+ */
 export function autoWorkerCount(): number {
-  return Math.max(1, Math.min(8, os.availableParallelism()));
+  return Math.max(1, Math.min(8, os.availableParallelism() - 1));
 }
 
 /** This process's worker number when it is an API server worker, else undefined. */

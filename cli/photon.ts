@@ -85,7 +85,7 @@ All-in-one flags:
   --dns-port PORT      UDP and TCP port the local PowerDNS answers public Zones on, on 127.0.0.1 (default: 10053)
                        (when pdns-server and pdns-backend-sqlite3 are installed; state in $PHOTON_HOME/dns)
 
-Every other flag goes to the API server; it runs one worker per core (--workers auto) unless --workers is given:
+Every other flag goes to the API server; it runs one worker per core but one (--workers auto) unless --workers is given:
 `;
 
 /** Whether the kernel can be asked to kill our children when we die (setpriv from util-linux is on PATH). */
@@ -338,7 +338,7 @@ async function allInOne(args: string[]): Promise<void> {
   } else {
     process.stderr.write('photon: Ceph is not installed (apt-get install ceph-mon ceph-mgr ceph-osd ceph-common qemu-block-extra); ceph-rbd Volumes will report CephUnavailable\n');
   }
-  // One API server worker per core (each its own watch cache; the embedded store stays in one process) unless
+  // One API server worker per core but one (each its own watch cache; the embedded store stays in one process) unless
   // the operator chose a number.
   const workers = rest.some((arg) => arg === '--workers' || arg.startsWith('--workers=')) ? [] : ['--workers', 'auto'];
   await supervisor.add({ name: 'apiserver', args: [...workers, ...rest] });
