@@ -25,9 +25,10 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
   const vms = deps.informers.informerFor<VirtualMachine>(VirtualMachineResource);
   const nodes = deps.informers.informerFor<Node>(NodeResource);
   const volumes = deps.informers.informerFor<Volume>(VolumeResource);
-  // Any Node change, a VM leaving a node (room freed), or a local Volume bound to a node may let a waiting VM fit.
+  // Any Node change, a VM leaving a node (room freed), or a local Volume bound to a node may let a VM that did
+  // not fit before fit now (VMs not tried yet are queued by their own events).
   const index = VmIndex.for(vms); // before the controller's own handlers: mappings see it updated
-  const pending = () => index.pending().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
+  const pending = () => index.unschedulable().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
   return new Controller({
     name: 'scheduler',
     client: deps.client,
@@ -36,7 +37,7 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
     reconciler: new Scheduler(deps.client, vms, nodes, volumes),
     logger: log,
     metrics,
-    workers: 1,
+    workers: 4,
     watches: [watchOf(nodes, pending), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? pending() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? pending() : []))],
   });
 }

@@ -4,12 +4,14 @@
 // room, being uncordoned). A bound VM is never moved here; the node-lifecycle controller releases the VMs of a
 // lost node. A Halted VM without a node stays unscheduled until it should run.
 //
-// Placements are counted the moment they are written ("assumed", as kube-scheduler does): the informer sees
-// the write a little later, and a second VM scheduled in between must not be put into the same room. One worker,
-// so decisions are serial.
+// Placements are counted the moment they are chosen ("assumed", as kube-scheduler does): the informer sees
+// the write a little later, and a VM scheduled in between must not be put into the same room. Choosing and
+// assuming happen in one synchronous step, so several workers decide concurrently while their writes are in
+// flight; a placement not written is taken back.
 //
 // Cheap on thousands of nodes and VMs: a VmIndex kept by the VM informer's events holds, per node, its bound
-// VMs and what they request, and the set of pending VMs; a decision costs O(nodes), an eviction O(VMs on it).
+// VMs and what they request, and the pending VMs that did not fit; a decision costs O(nodes), an eviction O(VMs on it).
+// A change elsewhere (a node, room freed) requeues only the pending VMs that did not fit before.
 import type { ApiClient } from '../../apis/client/index.ts';
 import { VirtualMachineResource, type Node, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
@@ -37,7 +39,8 @@ export class VmIndex {
   private readonly usage = new Map<string, Usage>();
   /** Key → where the VM was counted (node and request), to take it back out on update or delete. */
   private readonly counted = new Map<string, { node: string; request: Resources | undefined }>();
-  private readonly pendingVms = new Map<string, VirtualMachine>();
+  /** Pending VMs already tried and found no room (Scheduled=False): what a freed room or a new node may help. */
+  private readonly unschedulableVms = new Map<string, VirtualMachine>();
 
   private static readonly perInformer = new WeakMap<Informer<VirtualMachine>, VmIndex>();
 
@@ -65,14 +68,19 @@ export class VmIndex {
     return { ...(this.usage.get(node) ?? { cpu: 0, memoryBytes: 0, vms: 0 }) };
   }
 
-  pending(): VirtualMachine[] {
-    return [...this.pendingVms.values()];
+  /**
+   * The pending VMs that were tried and did not fit. Only these wait for a change elsewhere (a node, a VM
+   * freeing room): a VM not tried yet is queued by its own event. Requeueing every pending VM on every such
+   * change instead cost O(pending) per VM status write — quadratic in a burst of creates (the scale run).
+   */
+  unschedulable(): VirtualMachine[] {
+    return [...this.unschedulableVms.values()];
   }
 
   private put(vm: VirtualMachine): void {
     const key = keyOf(vm);
     this.remove(key);
-    if (isPending(vm)) this.pendingVms.set(key, vm);
+    if (isPending(vm) && findCondition(vm.status?.conditions, 'Scheduled')?.status === 'False') this.unschedulableVms.set(key, vm);
     const node = vm.status?.nodeName;
     if (!node) return;
     let vms = this.byNode.get(node);
@@ -84,7 +92,7 @@ export class VmIndex {
   }
 
   private remove(key: string): void {
-    this.pendingVms.delete(key);
+    this.unschedulableVms.delete(key);
     const was = this.counted.get(key);
     if (!was) return;
     this.counted.delete(key);
@@ -134,9 +142,19 @@ export class Scheduler implements Reconciler {
       ? setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `assigned to node ${placement.node}` }, vm.metadata.generation)
       : setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'False', reason: 'Unschedulable', message: placement.message }, vm.metadata.generation);
     const status = { ...vm.status, ...(placement.node ? { nodeName: placement.node } : {}), conditions };
-    const result = await writeStatusIfChanged(this.client, VirtualMachineResource, vm, status, { fieldManager: FIELD_MANAGER, signal: context.signal });
+    // Assumed before the write, in the same synchronous step as the choice: decisions of concurrent workers
+    // (and of the next VM while this write is in flight) count this placement. Taken back if it is not written.
+    const key = keyOf(vm);
+    if (placement.node) this.assumed.set(key, { staleVersion: vm.metadata.resourceVersion!, node: placement.node, request: requestOf(vm) });
+    let result;
+    try {
+      result = await writeStatusIfChanged(this.client, VirtualMachineResource, vm, status, { fieldManager: FIELD_MANAGER, signal: context.signal });
+    } catch (error) {
+      this.assumed.delete(key);
+      throw error;
+    }
+    if (!result.changed) this.assumed.delete(key);
     if (placement.node && result.changed) {
-      this.assumed.set(keyOf(vm), { staleVersion: vm.metadata.resourceVersion!, node: placement.node, request: requestOf(vm) });
       context.log.info('scheduled', { node: placement.node });
     } else if (!placement.node && findCondition(cached.status?.conditions, 'Scheduled')?.message !== placement.message) {
       void context.recorder.event(vm, 'Warning', 'FailedScheduling', placement.message);
