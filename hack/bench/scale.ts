@@ -213,7 +213,13 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       await Promise.all(Array.from({ length: options.concurrency }, worker));
       const createSeconds = (performance.now() - started) / 1000;
       const created = createdAt.size - createErrors;
-      await waitFor('every created VM Running', () => seenRunning.size >= created, { timeoutMs: Math.max(30_000, deadline - Date.now()), intervalMs: 500 }).catch(() => {
+      await waitFor('every created VM Running', () => {
+        if (performance.now() - lastReport > 30_000) {
+          lastReport = performance.now();
+          console.log(`  ${created} created, ${seenRunning.size} Running, queue depth ${queueSamples[queueSamples.length - 1] ?? 0}`);
+        }
+        return seenRunning.size >= created;
+      }, { timeoutMs: Math.max(30_000, deadline - Date.now()), intervalMs: 500 }).catch(() => {
         stoppedBecause ||= `time budget while VMs start: ${seenRunning.size}/${created} Running`;
       });
       const allSeconds = (performance.now() - started) / 1000;
