@@ -39,14 +39,28 @@ export function requestOf(vm: VirtualMachine): Resources {
 export const occupies = (vm: VirtualMachine): boolean => (vm.spec.runStrategy ?? 'Always') !== 'Halted';
 
 export function nodeView(node: Node, used: Resources & { vms: number }): NodeView {
-  return {
-    name: node.metadata.name!,
-    labels: node.metadata.labels ?? {},
-    unschedulable: node.spec?.unschedulable === true,
-    ready: findCondition(node.status?.conditions, 'Ready')?.status === 'True',
-    allocatable: { cpu: node.status?.allocatable?.cpu ?? 0, memoryBytes: parseByteQuantity(node.status?.allocatable?.memory) ?? 0 },
-    used,
-  };
+  return { ...staticViewOf(node), used };
+}
+
+/**
+ * What a decision reads of a Node, worked out once per version of it: informers replace an object on every
+ * change, so the object itself is the key. A decision looks at every node; parsing each one's quantities and
+ * conditions again for every VM was most of a decision's cost at 5,000 nodes.
+ */
+const staticViews = new WeakMap<Node, Omit<NodeView, 'used'>>();
+function staticViewOf(node: Node): Omit<NodeView, 'used'> {
+  let view = staticViews.get(node);
+  if (!view) {
+    view = {
+      name: node.metadata.name!,
+      labels: node.metadata.labels ?? {},
+      unschedulable: node.spec?.unschedulable === true,
+      ready: findCondition(node.status?.conditions, 'Ready')?.status === 'True',
+      allocatable: { cpu: node.status?.allocatable?.cpu ?? 0, memoryBytes: parseByteQuantity(node.status?.allocatable?.memory) ?? 0 },
+    };
+    staticViews.set(node, view);
+  }
+  return view;
 }
 
 const GIB = 1024 ** 3;
@@ -65,7 +79,9 @@ export function choose(request: Resources, nodeSelector: Record<string, string> 
   const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
   let mostFreeCpu = 0;
   let mostFreeMemory = 0;
-  const fitting: Array<{ node: NodeView; fullness: number }> = [];
+  // The least full node that fits (then the fewest VMs, then the name): one pass, no sort of every node.
+  let best: { node: NodeView; fullness: number } | undefined;
+  const better = (a: { node: NodeView; fullness: number }, b: { node: NodeView; fullness: number }) => (a.fullness - b.fullness || a.node.used.vms - b.node.used.vms || a.node.name.localeCompare(b.node.name)) < 0;
   for (const node of nodes) {
     if (pin && node.name !== pin.node) {
       reject(pin.why);
@@ -94,12 +110,10 @@ export function choose(request: Resources, nodeSelector: Record<string, string> 
     if (memoryShort) reject('insufficient memory');
     if (cpuShort || memoryShort) continue;
     const fraction = (used: number, wanted: number, total: number) => (total > 0 ? (used + wanted) / total : 1);
-    fitting.push({ node, fullness: Math.max(fraction(node.used.cpu, request.cpu, node.allocatable.cpu), fraction(node.used.memoryBytes, request.memoryBytes, node.allocatable.memoryBytes)) });
+    const candidate = { node, fullness: Math.max(fraction(node.used.cpu, request.cpu, node.allocatable.cpu), fraction(node.used.memoryBytes, request.memoryBytes, node.allocatable.memoryBytes)) };
+    if (!best || better(candidate, best)) best = candidate;
   }
-  if (fitting.length > 0) {
-    fitting.sort((a, b) => a.fullness - b.fullness || a.node.used.vms - b.node.used.vms || a.node.name.localeCompare(b.node.name));
-    return { node: fitting[0].node.name, message: '' };
-  }
+  if (best) return { node: best.node.name, message: '' };
   const reasons = [...rejected.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([why, count]) => `${count} ${why}`);
   const details: string[] = [];
   if (rejected.has('insufficient cpu')) details.push(`wants ${request.cpu} cpu, at most ${Math.max(0, mostFreeCpu)} free on a node`);

@@ -22,6 +22,7 @@ import type { Informer, InformerCache } from '../runtime/informer.ts';
 import { LifecycleReconciler, notReady, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
+import { VmIndex } from './scheduler.ts';
 import { volumeAttachments, volumesCondition } from './volumes.ts';
 import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
 
@@ -166,6 +167,7 @@ function networkCondition(blocker: Readiness | undefined, interfaces: number, ru
 
 export function virtualMachineController(deps: { client: ApiClient; informers: InformerCache }, log: Logger, metrics?: RuntimeMetrics): Controller {
   const informers = computeInformers(deps.informers);
+  const byNode = VmIndex.for(informers.vms);
   // A Port concerns the VMs naming it (portRef or the name a subnetRef creates) and the one holding it.
   const vmsOfPort = (port: Port) =>
     requestsFor(
@@ -182,7 +184,9 @@ export function virtualMachineController(deps: { client: ApiClient; informers: I
     workers: 4,
     watches: [
       watchOf(informers.ports, vmsOfPort),
-      watchOf(informers.nodes, (node) => requestsFor(informers.vms.list().filter((vm) => vm.status?.nodeName === node.metadata.name))),
+      // The VMs bound to the node, from the index by node: a scan of every VM per Node event was O(VMs) for
+      // each heartbeat-driven status change (the scale run's 5,000 nodes and 150,000 VMs).
+      watchOf(informers.nodes, (node) => requestsFor(byNode.onNode(node.metadata.name!))),
       // A Volume becoming ready or changing hands concerns the VMs naming it.
       watchOf(informers.volumes, (volume) => requestsFor(informers.vms.list(volume.metadata.namespace).filter((vm) => (vm.spec.volumes ?? []).some((entry) => entry.volumeRef === volume.metadata.name)))),
     ],
