@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Node, VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
-import { choose, nodeView, occupies, pinOf, requestOf, type NodeView, type Pin } from './fit.ts';
+import { choose, enoughFitting, nodeView, occupies, pinOf, requestOf, type NodeView, type Pin } from './fit.ts';
 
 const GI = 1024 ** 3;
 const node = (name: string, extra: Partial<NodeView> = {}): NodeView => ({
@@ -78,5 +78,24 @@ describe('local Volumes pin a VM to their node', () => {
     expect(pinOf(vmNaming('unbound'), (name) => nodes[name])).toBeUndefined();
     expect(pinOf(vmNaming('data', 'logs'), (name) => nodes[name])).toMatchObject({ node: 'hv-2' });
     expect(pinOf(vmNaming('data', 'other'), (name) => nodes[name])).toEqual({ conflict: 'its local Volumes live on different nodes: data on hv-2, other on hv-1' });
+  });
+});
+
+describe('choose with a sample (many nodes)', () => {
+  test('looks at enough fitting nodes from where it starts, and says how many it scanned', () => {
+    expect(enoughFitting(50)).toBe(50);
+    expect(enoughFitting(1000)).toBe(420);
+    expect(enoughFitting(5000)).toBe(500);
+    expect(enoughFitting(20_000)).toBe(1000);
+    // 300 nodes, the emptiest last: a full scan finds it, a sample of 100 from the start does not.
+    const nodes = Array.from({ length: 300 }, (_, index) => node(`n-${String(index).padStart(3, '0')}`, { used: { cpu: index === 299 ? 0 : 2, memoryBytes: 0, vms: index === 299 ? 0 : 1 } }));
+    expect(choose(small, undefined, nodes).node).toBe('n-299');
+    const sampled = choose(small, undefined, nodes, undefined, { start: 0, enough: 100 });
+    expect(sampled).toEqual({ node: 'n-000', message: '', scanned: 100 });
+    // Started further on (where the previous decision stopped), the sample reaches it.
+    expect(choose(small, undefined, nodes, undefined, { start: 250, enough: 100 }).node).toBe('n-299');
+    // Nodes that do not fit are scanned past; with none fitting the answer says why, as a full scan does.
+    const full = nodes.map((entry) => ({ ...entry, used: { cpu: 8, memoryBytes: 0, vms: 8 } }));
+    expect(choose(small, undefined, full, undefined, { start: 7, enough: 100 }).message).toBe('0/300 nodes are available: 300 insufficient cpu (wants 1 cpu, at most 0 free on a node)');
   });
 });

@@ -19,7 +19,7 @@ import type { Volume } from '../../apis/storage/v1alpha1/index.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
-import { choose, nodeView, occupies, pinOf, requestOf, type Resources } from './fit.ts';
+import { choose, enoughFitting, nodeView, occupies, pinOf, requestOf, type Placement, type Resources } from './fit.ts';
 
 const FIELD_MANAGER = 'scheduler';
 
@@ -27,6 +27,7 @@ const FIELD_MANAGER = 'scheduler';
 export const isPending = (vm: VirtualMachine): boolean => !vm.status?.nodeName && !vm.metadata.deletionTimestamp && occupies(vm);
 
 export type Usage = Resources & { vms: number };
+const NO_USAGE: Readonly<Usage> = Object.freeze({ cpu: 0, memoryBytes: 0, vms: 0 });
 const localNode = (volume: Volume | undefined) => (volume?.status?.backend?.type === 'local' ? volume.status.backend.node : undefined);
 const keyOf = (vm: VirtualMachine) => `${vm.metadata.namespace ?? ''}/${vm.metadata.name}`;
 
@@ -63,9 +64,9 @@ export class VmIndex {
     return [...(this.byNode.get(node)?.values() ?? [])];
   }
 
-  /** What the VMs bound to a node request (Halted ones not counted). */
-  usageOf(node: string): Usage {
-    return { ...(this.usage.get(node) ?? { cpu: 0, memoryBytes: 0, vms: 0 }) };
+  /** What the VMs bound to a node request (Halted ones not counted); the index's own record: read, never change it. */
+  usageOf(node: string): Readonly<Usage> {
+    return this.usage.get(node) ?? NO_USAGE;
   }
 
   /**
@@ -120,6 +121,7 @@ export class Scheduler implements Reconciler {
    */
   private readonly assumed = new Map<string, { staleVersion: string; node: string; request: Resources }>();
   private readonly index: VmIndex;
+  private scanStart = 0;
 
   constructor(
     private readonly client: ApiClient,
@@ -137,7 +139,10 @@ export class Scheduler implements Reconciler {
     if (this.assumed.get(keyOf(cached))?.staleVersion === cached.metadata.resourceVersion) return {}; // placed already: the cache lags
     const vm = structuredClone(cached);
     const pin = this.volumes ? pinOf(vm, (name) => localNode(this.volumes!.get(name, vm.metadata.namespace))) : undefined;
-    const placement = pin && 'conflict' in pin ? { message: pin.conflict } : choose(requestOf(vm), vm.spec.nodeSelector, this.nodeViews(), pin);
+    const views = this.nodeViews();
+    // Each decision starts its scan where the last one stopped, so sampling still spreads over every node.
+    const placement: Placement = pin && 'conflict' in pin ? { message: pin.conflict } : choose(requestOf(vm), vm.spec.nodeSelector, views, pin, { start: this.scanStart, enough: enoughFitting(views.length) });
+    this.scanStart += placement.scanned ?? 0;
     const conditions = placement.node
       ? setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `assigned to node ${placement.node}` }, vm.metadata.generation)
       : setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'False', reason: 'Unschedulable', message: placement.message }, vm.metadata.generation);
@@ -180,12 +185,7 @@ export class Scheduler implements Reconciler {
       const name = node.metadata.name!;
       const used = this.index.usageOf(name);
       const assumed = extra.get(name);
-      if (assumed) {
-        used.cpu += assumed.cpu;
-        used.memoryBytes += assumed.memoryBytes;
-        used.vms += assumed.vms;
-      }
-      return nodeView(node, used);
+      return nodeView(node, assumed ? { cpu: used.cpu + assumed.cpu, memoryBytes: used.memoryBytes + assumed.memoryBytes, vms: used.vms + assumed.vms } : used);
     });
   }
 }

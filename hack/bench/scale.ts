@@ -122,7 +122,9 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const client = apiserver.client;
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     const metricsPort = await freePort();
-    manager = startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--leader-elect', 'false', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+    // PHOTON_SCALE_PROFILE_DIR=dir: the controller manager runs under --cpu-prof (node's profile of it, on exit).
+    const profile = process.env.PHOTON_SCALE_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PHOTON_SCALE_PROFILE_DIR}`] : [];
+    manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--leader-elect', 'false', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
     hollow = startProcess('hollow nodes', process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
 
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
