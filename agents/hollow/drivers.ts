@@ -26,7 +26,7 @@ export class HollowHypervisor implements HypervisorDriver {
   async start(spec: StartSpec): Promise<StartResult> {
     const existing = this.vms.get(spec.uid);
     if (existing?.running) return { pid: existing.pid, adopted: true, accel: 'kvm', specChanged: false };
-    const vm = { name: spec.name, pid: nextPid++, running: true, volumes: [] };
+    const vm = { name: spec.name, pid: nextPid++, running: true, volumes: [] as PluggedVolume[] };
     this.vms.set(spec.uid, vm);
     return { pid: vm.pid, adopted: false, accel: 'kvm', specChanged: false };
   }
@@ -62,7 +62,7 @@ export class HollowHypervisor implements HypervisorDriver {
 
   async plugVolume(uid: string, volume: VolumeSpec): Promise<void> {
     const vm = this.vms.get(uid);
-    if (vm && !vm.volumes.some((plugged) => plugged.name === volume.name)) vm.volumes.push({ ...volume } as unknown as PluggedVolume);
+    if (vm && !vm.volumes.some((plugged) => plugged.name === volume.name)) vm.volumes.push({ ...volume, device: `vol-${volume.name}-dev` });
   }
 
   async unplugVolume(uid: string, name: string): Promise<void> {
@@ -70,7 +70,10 @@ export class HollowHypervisor implements HypervisorDriver {
     if (vm) vm.volumes = vm.volumes.filter((plugged) => plugged.name !== name);
   }
 
-  async resizeVolume(): Promise<void> {}
+  async resizeVolume(uid: string, name: string, sizeBytes: number): Promise<void> {
+    const plugged = this.vms.get(uid)?.volumes.find((volume) => volume.name === name);
+    if (plugged) plugged.sizeBytes = sizeBytes;
+  }
 
   async snapshotVolume(): Promise<void> {}
 }
@@ -79,7 +82,7 @@ export class HollowDisks implements DiskDriver {
   private readonly vms = new Set<string>();
 
   async ensureImage(image: ImageSpec): Promise<CachedImage> {
-    return { path: `/dev/null/hollow-image/${image.sha256 ?? 'image'}`, format: image.format, sizeBytes: 0, virtualSizeBytes: 0, fetched: false } as CachedImage;
+    return { path: `/dev/null/hollow-image/${image.sha256}`, format: image.format, sha256: image.sha256, sizeBytes: 0, virtualSizeBytes: 0, fetched: false };
   }
 
   async ensureVmDisks(vmUid: string, desired: DesiredVmDisks): Promise<VmDisks> {
