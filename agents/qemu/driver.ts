@@ -154,6 +154,22 @@ export async function processMatches(pid: number, marker: string): Promise<boole
   }
 }
 
+/**
+ * Whether QEMU `pid` has really exited: no such process, a zombie, or the pid now belongs to another program.
+ * Stricter than !processMatches: while a process exits, its /proc cmdline reads empty before it turns into a
+ * zombie, and a caller told "exited" then may still find it running (seen under load in CI).
+ */
+async function processGone(pid: number, marker: string): Promise<boolean> {
+  try {
+    const [cmdline, stat] = await Promise.all([fs.readFile(`/proc/${pid}/cmdline`, 'utf8'), fs.readFile(`/proc/${pid}/stat`, 'utf8')]);
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return true;
+    return cmdline !== '' && !cmdline.split('\0').includes(marker);
+  } catch {
+    return true;
+  }
+}
+
 function runState(status: string): VmState {
   if (status === 'running') return 'running';
   if (status === 'shutdown') return 'shutdown';
@@ -373,7 +389,7 @@ export class QemuDriver implements HypervisorDriver {
 
   private async waitExit(paths: VmPaths, pid: number, deadline: number): Promise<boolean> {
     for (;;) {
-      if (!(await processMatches(pid, paths.pidFile))) return true;
+      if (await processGone(pid, paths.pidFile)) return true;
       if (Date.now() >= deadline) return false;
       await delay(Math.min(50, Math.max(1, deadline - Date.now())));
     }
