@@ -15,10 +15,6 @@ let nextPid = 10_000_000;
 export class HollowHypervisor implements HypervisorDriver {
   private readonly vms = new Map<string, { name?: string; pid: number; running: boolean; volumes: PluggedVolume[] }>();
 
-  get count(): number {
-    return this.vms.size;
-  }
-
   async probe(): Promise<HypervisorProbe> {
     return PROBE;
   }

@@ -41,13 +41,11 @@ export interface HollowFleetOptions {
 
 export interface HollowFleet {
   readonly nodes: string[];
-  /** Simulated VMs running now, over every node. */
-  runningVms(): number;
   stop(): Promise<void>;
 }
 
 /** A node's view of the shared VM informer: what VmRuntime reads (get, list) through one watch. */
-function nodeView(shared: Informer<VirtualMachine>, node: string): Informer<VirtualMachine> {
+function informerForNode(shared: Informer<VirtualMachine>, node: string): Informer<VirtualMachine> {
   return {
     get: (name: string, namespace?: string) => shared.get(name, namespace),
     list: () => shared.list().filter((vm) => vm.status?.nodeName === node),
@@ -88,18 +86,17 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   const { log } = options;
   const client = clientFromKubeconfig(options.kubeconfig, { component: 'photon-agent-hollow', fieldManager: 'photon-agent' });
   const nodes = Array.from({ length: options.count }, (_, index) => `${options.prefix}-${index}`);
-  const hypervisors = new Map<string, HollowHypervisor>();
+  const drivers = new Map<string, { hypervisor: HollowHypervisor; network: HollowNetwork }>();
   const registrations: NodeRegistration[] = [];
   const nodeInfo = { agentVersion: AGENT_VERSION, kernelVersion: 'hollow', osImage: 'hollow node (simulated)', architecture: 'amd64' };
   await inBatches(nodes, options.registrationConcurrency ?? 16, async (node) => {
-    const hypervisor = new HollowHypervisor();
-    hypervisors.set(node, hypervisor);
+    const simulated = { hypervisor: new HollowHypervisor(), network: new HollowNetwork(`hollow-${node}`) };
+    drivers.set(node, simulated);
     const registration = new NodeRegistration({
       client,
       nodeName: node,
       labels: { ...options.labels, 'photoncloud.io/hollow': 'true' },
-      hypervisor,
-      network: new HollowNetwork(`hollow-${node}`),
+      ...simulated,
       stateDir: options.stateDir,
       internalIp: '127.0.0.1',
       allocatable: options.allocatable,
@@ -119,7 +116,7 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   for (const node of nodes) {
     const stateDir = path.join(options.stateDir, node);
     await fs.mkdir(stateDir, { recursive: true });
-    runtimes.set(node, new VmRuntime({ client, nodeName: node, informer: nodeView(shared, node), hypervisor: hypervisors.get(node)!, disks: new HollowDisks(), network: new HollowNetwork(`hollow-${node}`), stateDir, resyncMs: options.resyncMs, log }));
+    runtimes.set(node, new VmRuntime({ client, nodeName: node, informer: informerForNode(shared, node), ...drivers.get(node)!, disks: new HollowDisks(), stateDir, resyncMs: options.resyncMs, log }));
   }
   const controller = new Controller({
     name: 'photon-agent-hollow',
@@ -137,7 +134,6 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
 
   return {
     nodes,
-    runningVms: () => [...hypervisors.values()].reduce((sum, hypervisor) => sum + hypervisor.count, 0),
     async stop() {
       for (const registration of registrations) registration.stop();
       await controller.stop().catch((error) => log.warn('controller stop failed', { error: errorMessage(error) }));

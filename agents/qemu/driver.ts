@@ -144,13 +144,18 @@ async function exists(file: string): Promise<boolean> {
 
 /** Whether pid is a live (non-zombie) process whose command line contains `marker` as one argument. */
 export async function processMatches(pid: number, marker: string): Promise<boolean> {
+  const found = await readProcess(pid);
+  return found !== undefined && !found.dead && found.argv.includes(marker);
+}
+
+/** A process as /proc shows it: undefined when there is none; dead for a zombie; argv empty while it exits. */
+async function readProcess(pid: number): Promise<{ dead: boolean; argv: string[] } | undefined> {
   try {
     const [cmdline, stat] = await Promise.all([fs.readFile(`/proc/${pid}/cmdline`, 'utf8'), fs.readFile(`/proc/${pid}/stat`, 'utf8')]);
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-    return cmdline.split('\0').includes(marker);
+    return { dead: state === 'Z' || state === 'X', argv: cmdline === '' ? [] : cmdline.split('\0') };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -160,14 +165,8 @@ export async function processMatches(pid: number, marker: string): Promise<boole
  * zombie, and a caller told "exited" then may still find it running (seen under load in CI).
  */
 async function processGone(pid: number, marker: string): Promise<boolean> {
-  try {
-    const [cmdline, stat] = await Promise.all([fs.readFile(`/proc/${pid}/cmdline`, 'utf8'), fs.readFile(`/proc/${pid}/stat`, 'utf8')]);
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return true;
-    return cmdline !== '' && !cmdline.split('\0').includes(marker);
-  } catch {
-    return true;
-  }
+  const found = await readProcess(pid);
+  return found === undefined || found.dead || (found.argv.length > 0 && !found.argv.includes(marker));
 }
 
 function runState(status: string): VmState {

@@ -28,7 +28,7 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
   // Any Node change, a VM leaving a node (room freed), or a local Volume bound to a node may let a VM that did
   // not fit before fit now (VMs not tried yet are queued by their own events).
   const index = VmIndex.for(vms); // before the controller's own handlers: mappings see it updated
-  const pending = () => index.unschedulable().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
+  const unschedulable = () => index.unschedulable().map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name! }));
   return new Controller({
     name: 'scheduler',
     client: deps.client,
@@ -38,7 +38,7 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
     logger: log,
     metrics,
     workers: 4,
-    watches: [watchOf(nodes, pending), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? pending() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? pending() : []))],
+    watches: [watchOf(nodes, unschedulable), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? unschedulable() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? unschedulable() : []))],
   });
 }
 
