@@ -29,6 +29,11 @@ const KEY_SUFFIX = '.key';
 const KID_LENGTH = 22;
 const KID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
+/** Whether text has the shape of a key id (it may start with '-': one id in 64 does). */
+export function isKeyId(text: string): boolean {
+  return KID_PATTERN.test(text);
+}
+
 /** base64url(sha256(SubjectPublicKeyInfo DER)), truncated: the same key always gets the same id. */
 export function keyIdOf(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
@@ -101,7 +106,7 @@ export function ensureSigningKey(directory: string): SigningKey[] {
  * remove the last key, which would leave the cluster unable to issue or accept any token.
  */
 export function removeSigningKey(directory: string, kid: string): void {
-  if (!KID_PATTERN.test(kid)) throw new Error(`${JSON.stringify(kid)} is not a key id (see photon token-keys list)`);
+  if (!isKeyId(kid)) throw new Error(`${JSON.stringify(kid)} is not a key id (see photon token-keys list)`);
   const keys = readSigningKeys(directory);
   if (!keys.some((key) => key.kid === kid)) throw new Error(`no token signing key ${kid} in ${directory}`);
   if (keys.length === 1) throw new Error(`${kid} is the only token signing key; rotate (add a new key) before removing it`);

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { photonHome, runIfMain, UsageError } from '../../../lib/cli.ts';
 import { errorMessage } from '../../../lib/logging.ts';
-import { addSigningKey, readSigningKeys, removeSigningKey, signingKeyDirectory } from './keys.ts';
+import { addSigningKey, isKeyId, readSigningKeys, removeSigningKey, signingKeyDirectory } from './keys.ts';
 
 const USAGE = `Usage: photon token-keys <command> [--home DIR]
 
@@ -17,16 +17,26 @@ Keys live in $PHOTON_HOME/pki/token-signing/<kid>.key (PHOTON_HOME defaults to .
 servers notice a change within about two seconds.
 `;
 
-function flags(argv: string[]) {
+/**
+ * The command line's flags and positionals. Key ids are base64url, so one in 64 starts with '-' and would
+ * be taken for an unknown flag (`remove -Xy…` a usage error): anything shaped like a key id is a positional
+ * (no flag or flag value of ours looks like one), passed through parseArgs as a placeholder.
+ */
+export function parseTokenKeysArgs(argv: string[]) {
+  const keyIds: string[] = [];
+  const args = argv.map((arg) => (arg.startsWith('-') && isKeyId(arg) ? `\0key-id-${keyIds.push(arg) - 1}` : arg));
+  let parsed;
   try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { home: { type: 'string' } } });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { home: { type: 'string' } } });
   } catch (error) {
     throw new UsageError(errorMessage(error));
   }
+  const positionals = parsed.positionals.map((arg) => (arg.startsWith('\0key-id-') ? keyIds[Number(arg.slice('\0key-id-'.length))]! : arg));
+  return { values: parsed.values, positionals };
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = flags(argv);
+  const { values, positionals } = parseTokenKeysArgs(argv);
   const directory = signingKeyDirectory(photonHome(values.home));
   const [command, ...rest] = positionals;
   const expectArguments = (count: number) => {
