@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { ApiError } from '../errors.ts';
+import { encodeJson } from '../watch/encoded.ts';
 
 export function wantsYaml(accept: string | undefined): boolean {
   if (!accept) return false;
@@ -34,7 +35,7 @@ export function sendJson(response: ServerResponse, code: number, body: unknown, 
     payload = YAML.stringify(body);
     contentType = 'application/yaml';
   } else {
-    payload = JSON.stringify(body);
+    payload = encodeJson(body);
   }
   const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' };
   if (options.warnings?.length) headers.Warning = warningHeaders(options.warnings);

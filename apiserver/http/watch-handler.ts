@@ -11,6 +11,7 @@ import { listScope, parseResourceVersion } from '../registry/list.ts';
 import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resource.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
 import { ExpiredError, type CacheEvent, type WatchCache } from '../watch/cache.ts';
+import { jsonOf } from '../watch/encoded.ts';
 import { WatchWriter } from '../watch/writer.ts';
 
 export interface WatchHandlerOptions {
@@ -103,7 +104,8 @@ export class WatchHandler {
           wireObject = { kind: 'PartialObjectMetadata', apiVersion: representation.apiVersion, metadata: object.metadata };
         }
       }
-      const line = JSON.stringify({ type, object: wireObject }) + '\n';
+      // The object itself (the cache's, unconverted) has its JSON remembered: initial events of many watchers.
+      const line = wireObject === object ? `{"type":${JSON.stringify(type)},"object":${jsonOf(object)}}\n` : JSON.stringify({ type, object: wireObject }) + '\n';
       if (event) (event.encoded ??= new Map()).set(shape, line);
       return line;
     };

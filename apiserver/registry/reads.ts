@@ -45,11 +45,12 @@ export class Reader {
     const { prefix, exactKey, matches } = listScope(resource, namespace, query.labelSelector, query.fieldSelector);
     const limit = query.limit && query.limit > 0 ? query.limit : 0;
     const revision = this.cache.revision;
-    const entries = exactKey ? [this.cache.get(exactKey)].filter((entry) => entry !== undefined) : this.cache.list(prefix);
+    // Read lazily: a page (limit) reads up to one object past it, not the whole collection.
+    const entries = exactKey ? [this.cache.get(exactKey)].filter((entry) => entry !== undefined) : this.cache.entries(prefix);
     const items: KubeObject[] = [];
     let continueToken: string | undefined;
-    for (let index = 0; index < entries.length; index++) {
-      const object = fromStorage(resource, entries[index].object);
+    for (const entry of entries) {
+      const object = fromStorage(resource, entry.object);
       if (!matches(object)) continue;
       if (limit && items.length === limit) {
         const last = items[items.length - 1];

@@ -146,6 +146,30 @@ describe('WatchCache', () => {
     cache.stop();
   });
 
+  it('keeps lists in key order as keys come and go, within a namespace too, and reads a page lazily', async () => {
+    const store = new FakeStore();
+    for (const name of ['b', 'd']) store.seed(`${VPCS}prod/${name}`, vpc('prod', name));
+    store.seed(`${VPCS}dev/z`, vpc('dev', 'z'));
+    const cache = await startedCache(store);
+    const names = (prefix: string) => cache.list(prefix).map((entry) => `${entry.object.metadata.namespace}/${entry.object.metadata.name}`);
+    expect(names(VPCS)).toEqual(['dev/z', 'prod/b', 'prod/d']);
+    store.put(`${VPCS}prod/c`, vpc('prod', 'c'));
+    store.put(`${VPCS}prod/a`, vpc('prod', 'a'));
+    store.put(`${VPCS}pro/x`, vpc('pro', 'x')); // a namespace whose name is a prefix of another's
+    expect(names(VPCS)).toEqual(['dev/z', 'pro/x', 'prod/a', 'prod/b', 'prod/c', 'prod/d']);
+    expect(names(`${VPCS}prod/`)).toEqual(['prod/a', 'prod/b', 'prod/c', 'prod/d']);
+    store.remove(`${VPCS}prod/b`);
+    store.put(`${VPCS}prod/c`, vpc('prod', 'c', { changed: true })); // a modification keeps its place
+    expect(names(`${VPCS}prod/`)).toEqual(['prod/a', 'prod/c', 'prod/d']);
+    expect(cache.list(`${VPCS}prod/c`)[0]!.object.spec).toEqual({ changed: true });
+    expect(names(`${VPCS}zz/`)).toEqual([]);
+    // A page takes what it reads: the walk stops where the reader stops.
+    const walk = cache.entries(VPCS);
+    expect(walk.next().value?.object.metadata.name).toBe('z');
+    expect(walk.next().value?.object.metadata.name).toBe('x');
+    cache.stop();
+  });
+
   it('pages through large stores', async () => {
     const store = new FakeStore();
     for (let index = 0; index < 1005; index++) store.seed(`${VPCS}ns/vpc-${String(index).padStart(4, '0')}`, vpc('ns', `vpc-${index}`));

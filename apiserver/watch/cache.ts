@@ -9,6 +9,7 @@
 //    event up to `revision`, which is what makes bookmarks and replay-then-register gap-free.
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
+import { markShared } from './encoded.ts';
 import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle, type WatchHandler } from '../storage/types.ts';
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -59,6 +60,8 @@ export interface WatchCacheOptions {
 
 export class WatchCache {
   private readonly objects = new Map<string, Map<string, CacheEntry>>();
+  /** Per resource prefix, its objects' keys in order; dropped when a key is added or removed. */
+  private readonly sortedKeys = new Map<string, string[]>();
   private readonly buffer: CacheEvent[] = [];
   private readonly watchers = new Map<string, Set<WatcherSink>>();
   private storageWatch?: WatchHandle;
@@ -124,6 +127,7 @@ export class WatchCache {
       startAfter = page.items[page.items.length - 1].key;
     }
     this.objects.clear();
+    this.sortedKeys.clear();
     for (const [prefix, entries] of state) this.objects.set(prefix, entries);
     this.buffer.length = 0;
     this.revision = revision;
@@ -209,6 +213,7 @@ export class WatchCache {
       const object = JSON.parse(value.toString('utf8')) as KubeObject;
       object.metadata ??= {};
       object.metadata.resourceVersion = String(revision);
+      markShared(object);
       return object;
     } catch (error) {
       this.log.error('undecodable object in storage; skipped', { key, error: errorMessage(error) });
@@ -223,6 +228,7 @@ export class WatchCache {
     if (event.type === 'delete') {
       if (!prevObject) return undefined;
       const object = { ...prevObject, metadata: { ...prevObject.metadata, resourceVersion: String(event.modRevision) } };
+      markShared(object);
       return { type: 'DELETED', key: event.key, object, prevObject, revision: event.modRevision };
     }
     const object = this.decode(event.key, event.value!, event.modRevision);
@@ -243,6 +249,7 @@ export class WatchCache {
       if (!event) continue;
       if (event.type === 'DELETED') entries.delete(event.key);
       else entries.set(event.key, { object: event.object, revision: event.revision });
+      if (event.type === 'DELETED' || !previous) this.sortedKeys.delete(prefix);
       this.buffer.push(event);
       this.dispatch(prefix, event);
     }
@@ -260,12 +267,24 @@ export class WatchCache {
 
   /** Current objects under a key prefix (a resource, a namespace of it, or one key), sorted by key. */
   list(keyPrefix: string): CacheEntry[] {
-    const entries = this.objects.get(resourcePrefixOf(keyPrefix) ?? keyPrefix);
-    if (!entries) return [];
-    const result: Array<[string, CacheEntry]> = [];
-    for (const [key, entry] of entries) if (key.startsWith(keyPrefix)) result.push([key, entry]);
-    result.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return result.map(([, entry]) => entry);
+    return [...this.entries(keyPrefix)];
+  }
+
+  /**
+   * The entries under keyPrefix in key order, produced as they are read (a page of a list stops early):
+   * a binary search into the resource's sorted keys, which are sorted again only after a key came or went.
+   * Iterate synchronously: an event applied meanwhile is not reflected in the keys being walked.
+   */
+  *entries(keyPrefix: string): Generator<CacheEntry> {
+    const prefix = resourcePrefixOf(keyPrefix) ?? keyPrefix;
+    const entries = this.objects.get(prefix);
+    if (!entries) return;
+    let keys = this.sortedKeys.get(prefix);
+    if (!keys) this.sortedKeys.set(prefix, (keys = [...entries.keys()].sort()));
+    for (let index = lowerBound(keys, keyPrefix); index < keys.length && keys[index]!.startsWith(keyPrefix); index++) {
+      const entry = entries.get(keys[index]!);
+      if (entry) yield entry;
+    }
   }
 
   get(key: string): CacheEntry | undefined {
@@ -319,4 +338,16 @@ export class WatchCache {
     for (const sinks of this.watchers.values()) total += sinks.size;
     return total;
   }
+}
+
+/** The index of the first key not below `key` in sorted `keys`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (keys[middle]! < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
