@@ -118,7 +118,6 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
-  const waitingForAddress = (port: PortObject) => ['SubnetExhausted', 'IPAddressConflict'].includes(port.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason ?? '');
   return shared.controller('Port', {
     name: 'port-controller',
     resource: PortResource,
@@ -128,9 +127,9 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
       watchOf(informers.subnets, (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name)),
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
-      watchOf(informers.ports, (changed) => ports(changed.metadata.namespace, (port) => port.spec.subnetRef === changed.spec.subnetRef && port.metadata.uid !== changed.metadata.uid && waitingForAddress(port))),
+      watchOf(informers.ports, (changed) => shared.allocators.waitingPorts(changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),
       // So does a LoadBalancer's VIP (and the informer is synced before any allocator is built from it).
-      watchOf(informers.loadBalancers, (lb) => ports(lb.metadata.namespace, (port) => waitingForAddress(port))),
+      watchOf(informers.loadBalancers, (lb) => shared.allocators.waitingPorts(lb.metadata.namespace)),
     ],
   }, log, metrics);
 }

@@ -8,7 +8,7 @@
 import { link, type DesiredRow, type RowLink } from '../../agents/ovn-nb/index.ts';
 import { PortResource } from '../../apis/network/v1alpha1/index.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
-import { TerminalError } from '../runtime/reconciler.ts';
+import { TerminalError, type ReconcileRequest } from '../runtime/reconciler.ts';
 import { sharedGroupsFor } from './acls.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type PortObject, type SecurityGroupObject, type SubnetObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
@@ -42,6 +42,32 @@ export class Allocators {
   /** A Port or LoadBalancer is gone (or moved its address): what `owner` held is free again. */
   release(owner: string): void {
     for (const { allocator } of this.bySubnet.values()) allocator.release(owner);
+  }
+
+  /**
+   * Ports that found no address (SubnetExhausted, IPAddressConflict), by UID: the ones a freed address may
+   * settle. Kept here, where the decision is made, so a Port event looks them up instead of scanning every
+   * Port of the namespace (which made 1,000 Ports in one namespace cost ~10⁶ checks). After a restart the
+   * initial sync reconciles every Port, which fills it again.
+   */
+  private readonly waiting = new Map<string, { namespace: string | undefined; name: string; subnetRef: string }>();
+
+  /** Records whether `port` is waiting for an address. */
+  setWaiting(port: PortObject, waiting: boolean): void {
+    if (waiting) this.waiting.set(port.metadata.uid!, { namespace: port.metadata.namespace, name: port.metadata.name!, subnetRef: port.spec.subnetRef });
+    else this.waiting.delete(port.metadata.uid!);
+  }
+
+  /** Requests for the Ports of the namespace waiting for an address (in subnetRef, when given). */
+  waitingPorts(namespace: string | undefined, subnetRef?: string): ReconcileRequest[] {
+    const requests: ReconcileRequest[] = [];
+    for (const [uid, port] of this.waiting) {
+      if (port.namespace !== namespace || (subnetRef !== undefined && port.subnetRef !== subnetRef)) continue;
+      // A Port that went without its cleanup (its finalizer removed by hand) is forgotten here.
+      if (this.informers.ports.get(port.name, namespace)?.metadata.uid !== uid) this.waiting.delete(uid);
+      else requests.push({ namespace, name: port.name });
+    }
+    return requests;
   }
 
   /** Who holds an address, for messages: "Port web-1" or "LoadBalancer web (VIP)". */
@@ -121,6 +147,11 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
     const ip = allocator.allocate(uid);
     return ip ? { ip, mac } : notReady('SubnetExhausted', `Subnet ${port.spec.subnetRef} has no free address left`);
   };
+  const addressOf = (port: PortObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
+    const address = assignAddress(port, allocator);
+    allocators.setWaiting(port, !('ip' in address));
+    return address;
+  };
 
   return new LifecycleReconciler<PortObject>({
     client: deps.client,
@@ -139,7 +170,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
       if (missing.length > 0) return { readiness: notReady('SecurityGroupNotFound', `SecurityGroups not found yet: ${missing.join(', ')}`) };
 
       // 1. Address: committed in status before anything is programmed.
-      const address = assignAddress(port, allocators.allocatorFor(subnet));
+      const address = addressOf(port, allocators.allocatorFor(subnet));
       if (!('ip' in address)) return { readiness: address };
       const status = { ipAddress: address.ip, macAddress: address.mac };
       if (port.status?.ipAddress !== address.ip || port.status?.macAddress !== address.mac) {
@@ -161,6 +192,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
       withOvn(deps.ovn, async () => {
         await deps.ovn.apply(ownerOfObject(port), []);
         allocators.release(port.metadata.uid!);
+        allocators.setWaiting(port, false);
         return 'done' as const;
       }),
   });
