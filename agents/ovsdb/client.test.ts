@@ -44,6 +44,8 @@ class FakeServer {
   readonly received: Message[] = [];
   rows: Record<string, Record<string, unknown>> = { [U1]: { name: 'one', tags: ['set', ['a']], peer: ['set', []] } };
   silent = false;
+  /** Whether it speaks monitor_cond (update2), as ovsdb-server ≥ 2.6 does; otherwise it refuses the method. */
+  update2 = false;
   monitorId: unknown;
   onTransact: (socket: net.Socket, message: Message) => void = (socket, message) => this.reply(socket, message.id, [{}]);
 
@@ -73,7 +75,16 @@ class FakeServer {
         this.received.push(message);
         if (this.silent) continue;
         if (message.method === 'get_schema') this.reply(socket, message.id, SCHEMA);
-        else if (message.method === 'monitor') {
+        else if (message.method === 'monitor_cond') {
+          if (!this.update2) {
+            this.reply(socket, message.id, null, 'unknown method');
+            continue;
+          }
+          this.monitorId = message.params![1];
+          const snapshot: Record<string, unknown> = {};
+          for (const [id, row] of Object.entries(this.rows)) snapshot[id] = { initial: row };
+          this.reply(socket, message.id, { Thing: snapshot });
+        } else if (message.method === 'monitor') {
           this.monitorId = message.params![1];
           const snapshot: Record<string, unknown> = {};
           for (const [id, row] of Object.entries(this.rows)) snapshot[id] = { new: row };
@@ -90,6 +101,10 @@ class FakeServer {
 
   update(table: string, updates: Record<string, unknown>): string {
     return JSON.stringify({ id: null, method: 'update', params: [this.monitorId, { [table]: updates }] });
+  }
+
+  update2Message(table: string, updates: Record<string, unknown>): string {
+    return JSON.stringify({ id: null, method: 'update2', params: [this.monitorId, { [table]: updates }] });
   }
 
   async stop(): Promise<void> {
@@ -122,8 +137,43 @@ describe('OvsdbClient protocol handling', () => {
     fake = await FakeServer.start();
     client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' } });
     expect(client.get('Thing', U1)).toEqual({ _uuid: U1, name: 'one', tags: ['a'] });
+    // This server refuses monitor_cond (as ovsdb-server before 2.6): the same request by plain monitor.
+    expect(fake.received.map((message) => message.method).filter((method) => method?.startsWith('monitor'))).toEqual(['monitor_cond', 'monitor']);
     const monitor = fake.received.find((message) => message.method === 'monitor')!;
     expect(monitor.params).toEqual(['Test', expect.any(String), { Thing: { columns: ['name', 'tags', 'peer'] } }]);
+  });
+
+  it('with monitor_cond, applies update2: set and optional columns by their changed elements, scalars by value', async () => {
+    fake = await FakeServer.start();
+    fake.update2 = true;
+    fake.rows = { [U1]: { name: 'one', tags: ['set', ['a', 'b']], peer: ['set', []] } };
+    client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' } });
+    expect(fake.received.some((message) => message.method === 'monitor')).toBe(false);
+    expect(client.get('Thing', U1)).toEqual({ _uuid: U1, name: 'one', tags: ['a', 'b'] });
+    const socket = [...fake.connections][0]!;
+    const seen: Array<[string, unknown, unknown]> = [];
+    client.onUpdate((_table, id, old, row) => seen.push([id, old, row]));
+    // tags (a set): remove a, add c — the symmetric difference; peer (optional) and name: their new values.
+    // Then peer replaced and tags emptied, peer cleared; then an insert (columns at their default left out,
+    // as ovsdb-server does) and a delete.
+    socket.write(fake.update2Message('Thing', { [U1]: { modify: { tags: ['set', ['a', 'c']], peer: 'x', name: 'uno' } } }));
+    await until(() => client!.get('Thing', U1)?.name === 'uno');
+    expect(client.get('Thing', U1)).toEqual({ _uuid: U1, name: 'uno', tags: ['b', 'c'], peer: 'x' });
+    socket.write(fake.update2Message('Thing', { [U1]: { modify: { peer: 'y', tags: ['set', ['b', 'c']] } } }));
+    await until(() => client!.get('Thing', U1)?.peer === 'y');
+    expect(client.get('Thing', U1)).toEqual({ _uuid: U1, name: 'uno', tags: [], peer: 'y' });
+    socket.write(fake.update2Message('Thing', { [U1]: { modify: { peer: ['set', []] } } }));
+    await until(() => client!.get('Thing', U1)?.peer === undefined);
+    socket.write(fake.update2Message('Thing', { [U2]: { insert: { peer: 'z' } }, [U1]: { delete: null } }));
+    await until(() => client!.get('Thing', U1) === undefined);
+    expect(client.get('Thing', U2)).toEqual({ _uuid: U2, name: '', tags: [], peer: 'z' });
+    expect(seen.map(([id, old, row]) => [id, old !== undefined, row !== undefined])).toEqual([
+      [U1, true, true],
+      [U1, true, true],
+      [U1, true, true],
+      [U2, false, true],
+      [U1, true, false],
+    ]);
   });
 
   it('answers the server’s echo requests with the same params', async () => {

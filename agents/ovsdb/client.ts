@@ -9,6 +9,8 @@
 //   (ovsdb_jsonrpc_session_send flushes the monitors first), and this client applies updates synchronously as
 //   they are read. As a safety net, when an inserted row of a monitored table is still missing after the
 //   reply, transact waits for an echo round trip (which the server can only answer after flushing) first.
+// - The monitor is monitor_cond (update2: a modified row carries only its changed columns, a set or map
+//   column only the elements that changed), falling back to plain monitor (whole rows) on a server without it.
 // - Row updates are applied a whole notification at a time, then listeners are told (table, uuid, old, new).
 // - Keepalive: the server's "echo" requests are answered; after probeIntervalMs without any traffic the client
 //   sends its own echo, and a connection silent for another probeIntervalMs is considered dead and dropped.
@@ -28,7 +30,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { OvsdbConnectionError, OvsdbError, OvsdbRpcError, OvsdbTransactionError } from './errors.ts';
 import { JsonStreamParser } from './framing.ts';
-import { decodeDatum, decodeRow, decodeValue, parseSchema, type DatabaseSchema, type Row, type TableSchema } from './codec.ts';
+import { applyDatumDiff, decodeDatum, defaultDatum, decodeRow, decodeValue, parseSchema, type DatabaseSchema, type Row, type TableSchema } from './codec.ts';
 import { decodeResults, encodeOperations, type Operation, type OperationResult } from './operations.ts';
 
 /** The logging surface the client needs (a winston Logger fits). */
@@ -106,6 +108,8 @@ interface Session {
   readonly pending: Map<number, Pending>;
   readonly endpoint: string;
   monitorId?: string;
+  /** update2 (monitor_cond: modifications carry only what changed) or update (plain monitor). */
+  updates?: 'update' | 'update2';
   ready: boolean;
   dead: boolean;
   lastReceive: number;
@@ -159,6 +163,8 @@ export class OvsdbClient<T extends TableRows = TableRows> {
   private readonly endpoints: string[];
   private readonly tlsFiles: OvsdbTlsFiles | undefined;
   private readonly monitorSpec: MonitorSpec<T>;
+  /** The columns monitored per table, as last requested (update2 rows leave out those at their default). */
+  private monitoredColumns = new Map<string, string[]>();
   private readonly log: OvsdbLogger;
   private readonly connectTimeoutMs: number;
   private readonly initialBackoffMs: number;
@@ -378,13 +384,25 @@ export class OvsdbClient<T extends TableRows = TableRows> {
         requests[table] = { columns: wanted };
       }
       if (Object.keys(requests).length > 0) {
-        const monitorId = `photon-${this.nextMonitor++}`;
-        await this.request(session, 'monitor', [this.database, monitorId, requests], (result) => {
-          // Synchronous: later messages (updates for this monitor) are applied on top of this snapshot.
-          session.monitorId = monitorId;
-          this.currentSchema = schema;
-          this.installSnapshot(schema, result);
-        });
+        // monitor_cond (ovsdb-server ≥ 2.6) sends a modified row's changes only — for a set column the elements
+        // added or removed — where monitor resends the whole row; plain monitor is the fallback.
+        const load = (method: 'monitor_cond' | 'monitor') => {
+          const monitorId = `photon-${this.nextMonitor++}`;
+          return this.request(session, method, [this.database, monitorId, requests], (result) => {
+            // Synchronous: later messages (updates for this monitor) are applied on top of this snapshot.
+            session.monitorId = monitorId;
+            session.updates = method === 'monitor_cond' ? 'update2' : 'update';
+            this.currentSchema = schema;
+            this.monitoredColumns = new Map(Object.entries(requests).map(([table, request]) => [table, request.columns]));
+            this.installSnapshot(schema, method === 'monitor_cond' ? this.initialRows(schema, result) : result);
+          });
+        };
+        try {
+          await load('monitor_cond');
+        } catch (error) {
+          if (!(error instanceof OvsdbRpcError) || error.error !== 'unknown method') throw error;
+          await load('monitor');
+        }
       }
       this.currentSchema = schema;
       if (this.closed) throw new OvsdbConnectionError('client closed');
@@ -570,8 +588,11 @@ export class OvsdbClient<T extends TableRows = TableRows> {
       const isRequest = message.id !== null && message.id !== undefined;
       if (message.method === 'echo' && isRequest) {
         this.send(session, { id: message.id, result: params, error: null });
-      } else if (message.method === 'update' && !isRequest) {
-        if (params[0] === session.monitorId && session.monitorId !== undefined) this.applyUpdate(params[1] as Record<string, Record<string, RowUpdate>>);
+      } else if (message.method === session.updates && !isRequest) {
+        if (params[0] === session.monitorId && session.monitorId !== undefined) {
+          if (session.updates === 'update2') this.applyUpdate2(params[1] as Record<string, Record<string, RowUpdate2>>);
+          else this.applyUpdate(params[1] as Record<string, Record<string, RowUpdate>>);
+        }
       } else if (isRequest) {
         this.send(session, { id: message.id, result: null, error: 'unknown method' });
       } else {
@@ -646,6 +667,69 @@ export class OvsdbClient<T extends TableRows = TableRows> {
     this.emitUpdates(events);
   }
 
+  /** An update2 row (columns holding their default left out) with every monitored column. */
+  private withDefaults(tableSchema: TableSchema | undefined, table: string, json: Record<string, unknown>): Record<string, unknown> {
+    const complete: Record<string, unknown> = {};
+    for (const column of this.monitoredColumns.get(table) ?? []) {
+      const type = tableSchema?.columns[column]?.type;
+      if (!type || column in json) continue;
+      const value = defaultDatum(type);
+      // In wire form, for decodeRow: a map or set as its empty form, a scalar as itself.
+      if (value !== undefined) complete[column] = Array.isArray(value) ? ['set', []] : typeof value === 'object' ? ['map', []] : type.key.type === 'uuid' ? ['uuid', value] : value;
+    }
+    return { ...complete, ...json };
+  }
+
+  /** A monitor_cond reply (<table-updates2>, rows as `initial`) in the shape of a monitor reply (`new`). */
+  private initialRows(schema: DatabaseSchema, result: unknown): Record<string, Record<string, RowUpdate>> {
+    const tables: Record<string, Record<string, RowUpdate>> = {};
+    for (const [table, rows] of Object.entries((result ?? {}) as Record<string, Record<string, RowUpdate2>>)) {
+      tables[table] = {};
+      for (const [id, update] of Object.entries(rows)) {
+        const row = update.initial ?? update.insert;
+        if (row) tables[table][id] = { new: this.withDefaults(schema.tables[table], table, row) };
+      }
+    }
+    return tables;
+  }
+
+  /** An update2 notification: rows inserted, deleted, or modified by the changes of their columns. */
+  private applyUpdate2(tableUpdates: Record<string, Record<string, RowUpdate2>>): void {
+    const events: ChangeEvent[] = [];
+    for (const [table, rows] of Object.entries(tableUpdates ?? {})) {
+      const target = this.replica.get(table);
+      if (!target) continue;
+      const tableSchema = this.currentSchema?.tables[table];
+      for (const [id, update] of Object.entries(rows)) {
+        const old = target.get(id);
+        let row: Row;
+        if (update.modify && old) {
+          const changed: Record<string, unknown> = { ...old };
+          for (const [column, diff] of Object.entries(update.modify)) {
+            const schema = tableSchema?.columns[column];
+            const value = schema ? applyDatumDiff(old[column], diff, schema.type) : decodeValue(diff);
+            if (value === undefined) delete changed[column];
+            else changed[column] = value;
+          }
+          row = changed as Row;
+        } else if (update.insert || update.initial) {
+          row = decodeRow(tableSchema, id, this.withDefaults(tableSchema, table, (update.insert ?? update.initial)!));
+        } else {
+          // delete (or a modify of a row this replica never had, which a correct server does not send)
+          if (old) {
+            target.delete(id);
+            events.push([table, id, old, undefined]);
+          }
+          continue;
+        }
+        Object.freeze(row);
+        target.set(id, row);
+        events.push([table, id, old, row]);
+      }
+    }
+    this.emitUpdates(events);
+  }
+
   private emitUpdates(events: ChangeEvent[]): void {
     for (const [table, id, old, row] of events) {
       for (const listener of this.updateListeners) {
@@ -682,6 +766,15 @@ interface RowUpdate {
   old?: Record<string, unknown>;
   new?: Record<string, unknown>;
 }
+
+/** A <row-update2> of monitor_cond: exactly one member is present. */
+interface RowUpdate2 {
+  initial?: Record<string, unknown>;
+  insert?: Record<string, unknown>;
+  modify?: Record<string, unknown>;
+  delete?: null;
+}
+
 
 type ChangeEvent = [table: string, uuid: string, oldRow: Row | undefined, newRow: Row | undefined];
 

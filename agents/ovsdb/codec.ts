@@ -189,6 +189,45 @@ export function decodeDatum(json: unknown, type: ColumnType): unknown {
 }
 
 /**
+ * Applies a `modify` of an update2 notification (monitor_cond) to a decoded value. A column that holds many
+ * values carries what changed: for a set, the elements added or removed (the symmetric difference); for a
+ * map, keys added (with their value), removed (with their old value) or changed (with their new value).
+ * Any other column (a scalar, or an optional value) carries its new value. This keeps a 1,000-port
+ * Logical_Switch's update to one element instead of the whole set twice.
+ */
+export function applyDatumDiff(old: unknown, diff: unknown, type: ColumnType): unknown {
+  if (!isMulti(type)) return decodeDatum(diff, type);
+  if (isMap(type)) {
+    const result: Record<string, Atom> = { ...((old as Record<string, Atom> | undefined) ?? {}) };
+    for (const [key, value] of Object.entries(decodeMap(diff))) {
+      if (!(key in result)) result[key] = value;
+      else if (result[key] === value) delete result[key];
+      else result[key] = value;
+    }
+    return result;
+  }
+  const elements = new Set<Atom>((old as Atom[] | undefined) ?? []);
+  for (const element of setElements(diff).map(decodeAtom)) {
+    if (elements.has(element)) elements.delete(element);
+    else elements.add(element);
+  }
+  return [...elements];
+}
+
+const DEFAULT_ATOMS: Record<AtomicType, Atom> = { integer: 0, real: 0, boolean: false, string: '', uuid: '00000000-0000-0000-0000-000000000000' };
+
+/**
+ * A column's default in decoded form (undefined: left out, as an empty optional column is). update2 rows
+ * (monitor_cond) leave out columns that hold their default; plain monitor rows have every column.
+ */
+export function defaultDatum(type: ColumnType): unknown {
+  if (isMap(type)) return {};
+  if (isMulti(type)) return [];
+  if (isOptional(type)) return undefined;
+  return DEFAULT_ATOMS[type.key.type];
+}
+
+/**
  * Decodes a wire row. Columns unknown to the schema are decoded without it; optional columns whose set is
  * empty are left out (so `'peer' in row` is false for an empty peer).
  */

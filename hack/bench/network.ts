@@ -75,7 +75,8 @@ export async function benchNetwork(ports: number): Promise<void> {
     const writes = async () => writesByResource((await apiserver!.client.request('GET', '/metrics')).text);
     const client = clientFromKubeconfig(path.join(home, 'admin.kubeconfig'), { component: 'bench' });
     const startManager = () =>
-      startProcess('controller-manager', process.execPath, ['--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', NETWORK_CONTROLLERS.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+      // PHOTON_BENCH_PROFILE_DIR=dir: the controller manager runs under --cpu-prof (its profile is written on exit).
+      startProcess('controller-manager', process.execPath, [...(process.env.PHOTON_BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PHOTON_BENCH_PROFILE_DIR}`] : []), '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', path.join(home, 'admin.kubeconfig'), '--ovn-nb', ovn.nbEndpoint, '--leader-elect', 'false', '--controllers', NETWORK_CONTROLLERS.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
     for (const namespace of ['baseline', 'bench']) {
       await client.create(NamespaceResource, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
       await client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'main', namespace }, spec: { cidrBlocks: ['10.0.0.0/16'] } } as KubeObject);

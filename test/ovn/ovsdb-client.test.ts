@@ -221,6 +221,42 @@ describe('OvsdbClient against a real northbound database', () => {
     ]);
   });
 
+  it('keeps its replica equal to a fresh snapshot through set, map, optional and scalar changes (monitor_cond diffs)', async () => {
+    await central.nbctl('ls-add', 'ls-diff');
+    for (let index = 0; index < 40; index++) await central.nbctl('lsp-add', 'ls-diff', `lsp-diff-${index}`);
+    await central.nbctl('set', 'Logical_Switch', 'ls-diff', 'external_ids:a=1', 'external_ids:b=2', 'other_config:mcast_snoop=true');
+    await central.nbctl('lsp-del', 'lsp-diff-7');
+    await central.nbctl('lsp-del', 'lsp-diff-30');
+    await central.nbctl('set', 'Logical_Switch', 'ls-diff', 'external_ids:a=changed');
+    await central.nbctl('remove', 'Logical_Switch', 'ls-diff', 'external_ids', 'b');
+    await central.nbctl('set', 'Logical_Switch_Port', 'lsp-diff-1', 'addresses="00:00:00:00:00:01 10.0.0.1"', 'type=router', 'enabled=false', 'tag=7');
+    await central.nbctl('set', 'Logical_Switch_Port', 'lsp-diff-1', 'tag=9', 'enabled=true');
+    await central.nbctl('clear', 'Logical_Switch_Port', 'lsp-diff-1', 'tag');
+    await central.nbctl('lsp-set-addresses', 'lsp-diff-2', 'dynamic', 'unknown');
+    await central.nbctl('lsp-set-addresses', 'lsp-diff-2', 'unknown');
+    await central.nbctl('ls-add', 'ls-diff-marker');
+    await waitFor('the last change in the replica', () => nb.find('Logical_Switch', (row) => row.name === 'ls-diff-marker').length === 1);
+    const fresh = await connectNorthbound({ endpoint: central.nbEndpoint });
+    try {
+      const sorted = (row: object) => JSON.parse(JSON.stringify(row, (_key, value) => (Array.isArray(value) ? [...value].sort() : value)));
+      for (const table of ['Logical_Switch', 'Logical_Switch_Port'] as const) {
+        const ours = new Map([...nb.rows(table)].map(([id, row]) => [id, sorted(row)]));
+        const theirs = new Map([...fresh.rows(table)].map(([id, row]) => [id, sorted(row)]));
+        expect(ours).toEqual(theirs);
+      }
+      const ls = nb.find('Logical_Switch', (row) => row.name === 'ls-diff')[0]!;
+      expect(ls.ports).toHaveLength(38);
+      expect(ls.external_ids).toEqual({ a: 'changed' });
+      const port = nb.find('Logical_Switch_Port', (row) => row.name === 'lsp-diff-1')[0]!;
+      expect(port).toMatchObject({ addresses: ['00:00:00:00:00:01 10.0.0.1'], type: 'router', enabled: true });
+      expect('tag' in port).toBe(false);
+    } finally {
+      await fresh.close();
+      await central.nbctl('ls-del', 'ls-diff');
+      await central.nbctl('ls-del', 'ls-diff-marker');
+    }
+  });
+
   it('a client monitoring only some columns keeps just those', async () => {
     const narrow = await OvsdbClient.connect({ endpoint: central.nbTcp, database: 'OVN_Northbound', monitor: { Logical_Switch: ['name'] } });
     try {
