@@ -21,6 +21,14 @@ export interface ReplicaView {
   rows(table: NorthboundTable): ReadonlyMap<string, Row>;
   /** The rows owned by a UID, when the replica keeps an index (owner-index.ts); otherwise tables are scanned. */
   ownedBy?(uid: string): Iterable<{ table: NorthboundTable; row: Row }>;
+  /** The rows of a table with a name, when the replica keeps an index; otherwise the table is scanned. */
+  named?(table: NorthboundTable, name: string): Iterable<Row>;
+}
+
+/** The rows of `table` named `name`. */
+function namedRows(replica: ReplicaView, table: NorthboundTable, name: string): Row[] {
+  if (replica.named) return [...replica.named(table, name)];
+  return [...replica.rows(table).values()].filter((row) => (row as { name?: unknown }).name === name);
 }
 
 /** Every row owned by `uid`, by table. */
@@ -65,8 +73,7 @@ const emptyLike = (value: unknown) => (Array.isArray(value) ? [] : value !== nul
 /** The replica's row for a link, or undefined. */
 export function findLinked(replica: ReplicaView, target: RowLink): Row | undefined {
   if (!('name' in target)) return ownedRows(replica, target.owner).find(({ table, row }) => table === target.table && roleOf(row) === (target.key ?? ''))?.row;
-  for (const row of replica.rows(target.table).values()) if ((row as { name?: unknown }).name === target.name) return row;
-  return undefined;
+  return namedRows(replica, target.table, target.name)[0];
 }
 
 /** The operations that make `owner`'s rows exactly `desired` (none when they already are). */
@@ -102,7 +109,7 @@ export function planOwnerTransaction(replica: ReplicaView, owner: Owner, desired
   desired.forEach((row, index) => {
     const current = existing.get(slot(row.table, row.key))?.[0];
     if (current) return void refs.set(slot(row.table, row.key), current._uuid);
-    const unowned = typeof row.columns.name === 'string' ? [...replica.rows(row.table).values()].find((candidate) => (candidate as { name?: unknown }).name === row.columns.name && !isOurs(candidate)) : undefined;
+    const unowned = typeof row.columns.name === 'string' ? namedRows(replica, row.table, row.columns.name).find((candidate) => !isOurs(candidate)) : undefined;
     if (unowned) {
       adopted.set(slot(row.table, row.key), unowned);
       return void refs.set(slot(row.table, row.key), unowned._uuid);

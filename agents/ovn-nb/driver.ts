@@ -16,7 +16,7 @@ import type { Logger } from '../../lib/logging.ts';
 import type { DesiredRow, RowLink } from './desired-state.ts';
 import { findLinked, MANAGED_TABLES, planOwnerTransaction, type ReplicaView } from './diff.ts';
 import { connectNorthbound, type NorthboundClient } from './connect.ts';
-import type { NorthboundTables } from './schema.ts';
+import type { NorthboundTable, NorthboundTables } from './schema.ts';
 import { OwnerIndex } from './owner-index.ts';
 import { ownerOf, type Owner } from './ownership.ts';
 
@@ -115,7 +115,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   private replicaOf(nb: NorthboundClient): ReplicaView {
     const index = this.index;
-    return { rows: (table) => nb.rows(table), ...(index ? { ownedBy: (uid: string) => index.ownedBy(uid) } : {}) };
+    return { rows: (table) => nb.rows(table), ...(index ? { ownedBy: (uid: string) => index.ownedBy(uid), named: (table: NorthboundTable, name: string) => index.named(table, name) } : {}) };
   }
 
   private connected(): NorthboundClient {

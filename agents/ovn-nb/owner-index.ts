@@ -1,6 +1,6 @@
-// The replica's rows by owner UID, kept current from the client's update stream, so planning one object's
-// transaction reads that object's rows instead of scanning every managed table (which made each reconcile
-// cost O(all rows): quadratic over a subnet filling up with ports).
+// The replica's rows by owner UID and by name, kept current from the client's update stream, so planning one
+// object's transaction reads that object's rows (and looks up a name) instead of scanning every managed table
+// (which made each reconcile cost O(all rows): quadratic over a subnet filling up with ports).
 import type { Row } from '../ovsdb/index.ts';
 import type { NorthboundClient } from './connect.ts';
 import { MANAGED_TABLES } from './diff.ts';
@@ -17,6 +17,8 @@ const uidOf = (row: Row | undefined) => (row as { external_ids?: Record<string, 
 
 export class OwnerIndex {
   private readonly byOwner = new Map<string, Map<string, OwnedRow>>();
+  /** `table\0name` → the rows of that name (names are unique in most tables, not all). */
+  private readonly byName = new Map<string, Map<string, Row>>();
   /** Stops following the client. */
   readonly close: () => void;
 
@@ -27,6 +29,8 @@ export class OwnerIndex {
       if (!managed.has(table)) return;
       const before = uidOf(oldRow);
       if (before !== undefined) this.remove(before, uuid);
+      const oldName = nameOf(oldRow);
+      if (oldName !== undefined) removeFrom(this.byName, `${table}\0${oldName}`, uuid);
       if (newRow) this.add(table as NorthboundTable, newRow);
     });
   }
@@ -35,7 +39,18 @@ export class OwnerIndex {
     return this.byOwner.get(uid)?.values() ?? [];
   }
 
+  /** The rows of `table` whose name column is `name`. */
+  named(table: NorthboundTable, name: string): Iterable<Row> {
+    return this.byName.get(`${table}\0${name}`)?.values() ?? [];
+  }
+
   private add(table: NorthboundTable, row: Row): void {
+    const name = nameOf(row);
+    if (name !== undefined) {
+      let rows = this.byName.get(`${table}\0${name}`);
+      if (!rows) this.byName.set(`${table}\0${name}`, (rows = new Map()));
+      rows.set(row._uuid, row);
+    }
     const uid = uidOf(row);
     if (uid === undefined) return;
     let rows = this.byOwner.get(uid);
@@ -44,8 +59,17 @@ export class OwnerIndex {
   }
 
   private remove(uid: string, uuid: string): void {
-    const rows = this.byOwner.get(uid);
-    rows?.delete(uuid);
-    if (rows?.size === 0) this.byOwner.delete(uid);
+    removeFrom(this.byOwner, uid, uuid);
   }
+}
+
+const nameOf = (row: Row | undefined) => {
+  const name = (row as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' ? name : undefined;
+};
+
+function removeFrom<V>(index: Map<string, Map<string, V>>, key: string, uuid: string): void {
+  const rows = index.get(key);
+  rows?.delete(uuid);
+  if (rows?.size === 0) index.delete(key);
 }
