@@ -33,7 +33,7 @@ describe('OwnerIndex on a real northbound database', () => {
     const view: ReplicaView = { rows: (table) => nb.rows(table), ownedBy: (uid) => index.ownedBy(uid), named: (table, name) => index.named(table, name) };
     const owner = { kind: 'SecurityGroup', namespace: 'acme', name: 'web', uid: 'sg-uid-1' };
     const ops = planOwnerTransaction(view, owner, [{ table: 'Port_Group', columns: { name: 'pg_adopt' } }]);
-    expect(ops.map((operation) => `${operation.op} ${operation.table}`)).toEqual(['update Port_Group']);
+    expect(ops.map((operation) => `${operation.op} ${(operation as { table?: string }).table}`)).toEqual(['update Port_Group']);
     await nb.transact(ops);
     expect([...index.ownedBy('sg-uid-1')].map(({ row }) => row._uuid)).toEqual([uuid]);
     // Planned again: nothing to do (owned now, found through the owner index).
