@@ -118,13 +118,28 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
+  // A Subnet's status counts its used addresses, so it changes with every Port: only a change Ports depend on
+  // (its spec, deletion, readiness — its switch programmed — or the Subnet gone) requeues all of its Ports.
+  const subnetStates = new Map<string, string>();
+  const subnetChangedForPorts = (subnet: KubeObject): boolean => {
+    const uid = subnet.metadata.uid!;
+    if (informers.subnets.get(subnet.metadata.name!, subnet.metadata.namespace)?.metadata.uid !== uid) {
+      subnetStates.delete(uid);
+      return true;
+    }
+    const ready = (subnet.status as { conditions?: Array<{ type: string; status: string; reason?: string }> } | undefined)?.conditions?.find((condition) => condition.type === 'Ready');
+    const state = JSON.stringify([subnet.metadata.generation, subnet.metadata.deletionTimestamp, ready?.status, ready?.reason]);
+    if (subnetStates.get(uid) === state) return false;
+    subnetStates.set(uid, state);
+    return true;
+  };
   return shared.controller('Port', {
     name: 'port-controller',
     resource: PortResource,
     reconciler: portReconciler(shared.deps, informers, shared.allocators),
     workers: 16,
     watches: [
-      watchOf(informers.subnets, (subnet) => ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name)),
+      watchOf(informers.subnets, (subnet) => (subnetChangedForPorts(subnet) ? ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) : [])),
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
       watchOf(informers.ports, (changed) => shared.allocators.waitingPorts(changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),
