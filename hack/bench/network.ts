@@ -17,14 +17,12 @@ import { startProcess, waitFor } from '../../test/env/process.ts';
 import { startBenchApiServer, type BenchApiServer } from './api.ts';
 import { fmt, runConcurrent } from './load.ts';
 import { record } from './results.ts';
-import { reportWrites, writesBetween, writesByResource } from './writes.ts';
+import { metricSum, reportWrites, writesBetween, writesByResource } from './writes.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-async function metric(port: number, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}${labels} `));
-  return Number(line?.split(' ').pop() ?? 0);
+async function metric(port: number, name: string, filter = ''): Promise<number> {
+  return metricSum(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), name, filter);
 }
 
 const ready = (object: KubeObject) => isConditionTrue((object.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
@@ -50,13 +48,13 @@ async function networkKindWrites(client: ApiClient, writes: () => Promise<Map<st
   ];
   for (const { resource, kind, object } of kinds) {
     const before = await writes();
-    const transactionsBefore = await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}');
+    const transactionsBefore = await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"');
     await runConcurrent(COUNT, 8, async (index) => {
       const { metadata, spec } = object(index);
       await client.create(resource, { apiVersion: resource.apiVersion, kind, metadata: { ...metadata, namespace }, spec } as KubeObject);
     });
     await waitFor(`${kind}s Ready`, async () => (await client.listAll(resource, { namespace })).items.filter(ready).length === COUNT, { timeoutMs: 120_000, intervalMs: 250 });
-    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}')) - transactionsBefore;
+    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"')) - transactionsBefore;
     reportWrites(kind, resource.plural, COUNT, writesBetween(before, await writes()));
     console.log(`OVN NB transactions per ${kind}: ${fmt(transactions / COUNT, 2)}`);
     record('ovnTransactionsPerObject', kind, transactions / COUNT);
@@ -90,13 +88,13 @@ export async function benchNetwork(ports: number): Promise<void> {
     await waitFor('subnet ready', async () => ready(await client.get(SubnetResource, 'big', { namespace: 'bench' })), { timeoutMs: 60_000 });
     // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
     await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
-    const before = await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}');
+    const before = await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"');
     const writesBefore = await writes();
     const started = performance.now();
     const createSeconds = await createPorts(client, 'bench', ports);
     await waitFor('all Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'bench' })).items.filter(ready).length === ports, { timeoutMs: 600_000, intervalMs: 250 });
     const seconds = (performance.now() - started) / 1000;
-    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', '{result="committed"}')) - before;
+    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"')) - before;
     const portWrites = writesBetween(writesBefore, await writes());
     console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
     console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);

@@ -16,7 +16,7 @@ import { startProcess, waitFor, type ManagedProcess } from '../../test/env/proce
 import { startBenchApiServer, type BenchApiServer } from './api.ts';
 import { fmt, percentile } from './load.ts';
 import { record, writeResults } from './results.ts';
-import { reportWrites, writesBetween, writesByResource } from './writes.ts';
+import { metricSum, reportWrites, writesBetween, writesByResource } from './writes.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const NS = 'scale';
@@ -103,8 +103,6 @@ function latencyByVerb(metricsText: string): Map<string, { count: number; p50: n
   }
   return result;
 }
-
-const metricSum = (text: string, name: string, filter = '') => text.split('\n').filter((line) => line.startsWith(`${name}{`) && line.includes(filter)).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
 
 export async function benchScale(options: ScaleOptions): Promise<void> {
   console.log(`PhotonCloud scale run: ${options.nodes} hollow nodes, ${options.vms} VMs at concurrency ${options.concurrency}, budget ${options.budgetMinutes} min, on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);

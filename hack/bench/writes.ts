@@ -57,3 +57,11 @@ export function reportWrites(kind: string, plural: string, objects: number, writ
 export function inProcessWrites(server: { metrics: { registry: { metrics(): Promise<string> } } }): () => Promise<Map<string, number>> {
   return async () => writesByResource(await server.metrics.registry.metrics());
 }
+
+/** The sum of a Prometheus text exposition's samples of `name` whose labels include `filter` (all when empty). */
+export function metricSum(text: string, name: string, filter = ''): number {
+  return text
+    .split('\n')
+    .filter((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(filter))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
