@@ -28,6 +28,8 @@ type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 /** The watch_id etcd puts on its answer to a progress_request (not tied to any one watcher of the stream). */
 const PROGRESS_RESPONSE_WATCH_ID = '-1';
+/** The probe's watch_id (see EtcdWatch): far above the ids etcd hands out on a stream (0, 1, 2, …). */
+const PROBE_WATCH_ID = '1000000000000000000';
 /**
  * etcd's watchBatchMaxRevs (3.4 and 3.5): a catch-up batch holding events of this many distinct revisions may
  * have been cut short; one with fewer is complete up to its header revision.
@@ -39,6 +41,8 @@ const WATCH_BATCH_MAX_REVISIONS = 1000;
  * 100 ms and says nothing when there is nothing to send; this is the only guess in this module (EtcdWatch).
  */
 const SILENT_CATCH_UP_MS = 1000;
+/** Answers, after a candidate's, that must arrive with no event at or below it in between (see EtcdWatch). */
+const CONFIRMING_ANSWERS = 2;
 
 /**
  * One watch on its own gRPC Watch stream (etcd multiplexes streams over the one HTTP/2 connection).
@@ -50,12 +54,19 @@ const SILENT_CATCH_UP_MS = 1000;
  * events); never on the header of a created response or of a catch-up batch, which carry the current
  * revision while older events may still be on the way, nor on answers to progress requests (below).
  *
- * Starting the watcher: first optimistically at lastRevision + 1. When that is above the revision etcd
- * reports in the created response, there was nothing to replay and etcd registered the watcher as caught up
- * ("synced") at once. Otherwise the watcher is replaced by one starting at lastRevision itself: that makes
- * etcd's own check ("start < compacted revision" → canceled with compact_revision) mean exactly "events after
- * lastRevision may be gone" (a watcher from lastRevision + 1 with the compaction at exactly that revision
- * would silently miss a delete there).
+ * Starting the watcher: first optimistically at lastRevision + 1. etcd registers a watcher as caught up
+ * ("synced") if its start is above the current revision at that moment; otherwise the watcher has history to
+ * replay, which a background pass sends up to 100 ms later. The created response cannot tell which: etcd 3.4
+ * reads its revision just before registering the watcher, and a write landing in between leaves a watcher
+ * that looks caught up but replays that write after the answers to progress requests (seen under CPU load
+ * with etcd 3.4.23 for 1–3 % of the watches created while writing). So every create request is followed by a
+ * probe: a watcher that can send nothing (its filters drop every event), created and cancelled right behind
+ * it with a watch_id of our own (etcd ≥ 3.4). etcd handles a stream's requests in order, so the probe's
+ * created revision is at least the revision the watcher was registered at: a start above it is caught up.
+ * Otherwise the watcher is replaced by one starting at lastRevision itself: that makes etcd's own check
+ * ("start < compacted revision" → canceled with compact_revision) mean exactly "events after lastRevision may
+ * be gone" (a watcher from lastRevision + 1 with the compaction at exactly that revision would silently miss
+ * a delete there).
  *
  * Progress requests (requestProgress). etcd 3.4 answers WatchRequest.progress_request with a header-only
  * response (watch_id -1) whose revision is the store's current revision — but before 3.4.31 / 3.5.13 it is
@@ -65,18 +76,23 @@ const SILENT_CATCH_UP_MS = 1000;
  * caught-up watcher's events queued in the stream's send buffer can be passed (observed under write bursts;
  * etcd-io/etcd#15220). So an answer is only a candidate:
  *   - progress is requested only once the watcher is known to have caught up: created with nothing to
- *     replay, or after a response that says so (any event batch from fewer than WATCH_BATCH_MAX_REVISIONS
- *     revisions, or a periodic progress notification), or — the one guess — after SILENT_CATCH_UP_MS without
- *     a word from a watcher that had history to replay;
+ *     replay (as its probe shows), or after a response that says so (any event batch from fewer than
+ *     WATCH_BATCH_MAX_REVISIONS revisions, or a periodic progress notification), or — the one guess — after
+ *     SILENT_CATCH_UP_MS without a word from a watcher that had history to replay;
  *   - a candidate R is confirmed by an event above R (etcd delivers a watcher's events in revision order,
- *     so everything up to R came first), or by a second request's answer arriving with no event at or below
- *     R in between (whatever was queued at R's time has drained). Otherwise the newer answer is the candidate.
+ *     so everything up to R came first), or by the answers to CONFIRMING_ANSWERS more requests, each sent
+ *     once the previous answer is in, with no event at or below R arriving in between. Otherwise the newer
+ *     answer is the candidate. Why that holds: a caught-up watcher's event is queued before its revision
+ *     becomes current, so before R was read; etcd's sender, having sent an answer, takes a queued event next
+ *     — unless it stalls right there for the whole round trip of the next request, and then picks the next
+ *     answer (Go's select chooses at random among ready channels). Rare, but a loaded machine does stall;
+ *     a second round needs a second such stall right after the first.
  * onProgress then reports max(R, lastRevision). Confirmed progress is reported but is not a resume point:
  * should the guess ever be wrong, an event arrives late instead of being skipped on a reconnect.
- * etcd ≥ 3.4.31 / 3.5.13 orders these answers itself; the confirmation then merely costs one round trip.
+ * etcd ≥ 3.4.31 / 3.5.13 orders these answers itself; the confirmation then merely costs the round trips.
  * Not covered: a caught-up watcher falling behind again without the client seeing it (etcd's "victim" path
- * after 1024 unsent responses, or a follower restoring a snapshot) — both come with a backlog that the
- * confirming round trip normally sees.
+ * after 128 responses queued on the stream, or a follower restoring a snapshot) — both come with a backlog
+ * that the confirming round trips normally see.
  */
 export class EtcdWatch implements WatchHandle {
   private lastRevision: number;
@@ -88,6 +104,8 @@ export class EtcdWatch implements WatchHandle {
   // Per stream (reset by dropStream):
   /** start_revision of the watcher being created on the stream. */
   private createStart = 0;
+  /** The watcher's created response said nothing to replay; its probe's created response decides. */
+  private awaitingProbe = false;
   /** The stream's current watcher, once created; responses for any other watcher are ignored. */
   private watchId: string | undefined;
   /** Known to have caught up (see the class comment). */
@@ -97,6 +115,8 @@ export class EtcdWatch implements WatchHandle {
   /** The progress answer awaiting confirmation, and whether an event at or below it arrived since. */
   private candidate: number | undefined;
   private candidateDisturbed = false;
+  /** Answers since the candidate's with no event at or below it in between. */
+  private confirmations = 0;
   // Across streams:
   /** requestProgress() called and not yet being answered. */
   private progressWanted = false;
@@ -158,11 +178,17 @@ export class EtcdWatch implements WatchHandle {
         progress_notify: true,
       },
     });
+    // The probe (see the class comment). Its cancellation is ignored like that of any watcher not ours.
+    stream.write({ create_request: { key: this.range.key, watch_id: PROBE_WATCH_ID, filters: ['Noput', 'Nodelete'] } });
+    stream.write({ cancel_request: { watch_id: PROBE_WATCH_ID } });
   }
 
   private receive(stream: WatchStream, response: IWatchResponse): void {
     const id = String(response.watch_id);
-    if (response.created && !response.canceled) return this.created(stream, id, Number(response.header.revision));
+    if (response.created && !response.canceled) {
+      const revision = Number(response.header.revision);
+      return id === PROBE_WATCH_ID ? this.probed(stream, revision) : this.created(stream, id, revision);
+    }
     if (id === PROGRESS_RESPONSE_WATCH_ID && !response.created) return this.progressAnswer(Number(response.header.revision));
     // Responses of a watcher this stream replaced (its events, its cancellation) are not ours.
     if (!response.created && id !== this.watchId) return;
@@ -207,18 +233,32 @@ export class EtcdWatch implements WatchHandle {
   private created(stream: WatchStream, id: string, revision: number): void {
     this.failures = 0;
     this.disconnectedSince = undefined;
-    if (this.createStart > revision) {
-      // Nothing to replay: etcd registered the watcher as caught up.
-      this.watchId = id;
-      return this.markSynced();
-    }
+    this.watchId = id;
+    // Nothing to replay at that revision, but was it so when etcd registered the watcher? The probe tells.
+    if (this.createStart > revision) this.awaitingProbe = true;
+    else this.replay(stream);
+  }
+
+  /** The created response of the probe that followed the watcher's create request (see the class comment). */
+  private probed(stream: WatchStream, revision: number): void {
+    // The probe of a watcher already replaced (its created response showed history) has nothing to add.
+    if (!this.awaitingProbe) return;
+    this.awaitingProbe = false;
+    if (this.createStart > revision) return this.markSynced();
+    // A write came in between: the watcher may have it to replay, unless a batch that came meanwhile showed it
+    // caught up.
+    if (!this.synced) this.replay(stream);
+  }
+
+  /** For a watcher that may have history to replay. */
+  private replay(stream: WatchStream): void {
     const inclusive = Math.max(this.lastRevision, 1);
-    if (this.createStart !== inclusive) {
-      // History to replay: start from lastRevision itself (see the class comment) with a new watcher.
-      stream.write({ cancel_request: { watch_id: id } });
+    if (this.createStart > inclusive) {
+      // Started after lastRevision: replaced by one from lastRevision itself (see the class comment).
+      stream.write({ cancel_request: { watch_id: this.watchId } });
+      this.watchId = undefined;
       return this.create(stream, inclusive);
     }
-    this.watchId = id;
     // Caught up once its replay arrives, or (nothing to replay after all) after etcd's silent background pass.
     this.guessCatchUp(stream);
   }
@@ -256,9 +296,11 @@ export class EtcdWatch implements WatchHandle {
     if (this.candidate === undefined || this.candidateDisturbed) {
       this.candidate = revision;
       this.candidateDisturbed = false;
+      this.confirmations = 0;
       return this.pumpProgress();
     }
-    // A whole round trip after the candidate without an event at or below it: confirmed.
+    // Another whole round trip after the candidate without an event at or below it.
+    if (++this.confirmations < CONFIRMING_ANSWERS) return this.pumpProgress();
     this.answerProgress();
   }
 
@@ -291,6 +333,7 @@ export class EtcdWatch implements WatchHandle {
     const stream = this.stream;
     this.stream = undefined;
     this.watchId = undefined;
+    this.awaitingProbe = false;
     this.synced = false;
     clearTimeout(this.catchUpTimer);
     this.progressInFlight = false;
