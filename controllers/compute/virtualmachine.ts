@@ -23,6 +23,7 @@ import { LifecycleReconciler, notReady, type Outcome, type Readiness } from '../
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { VmIndex } from './scheduler.ts';
+import { VmReferenceIndex } from './vm-refs.ts';
 import { volumeAttachments, volumesCondition } from './volumes.ts';
 import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
 
@@ -168,11 +169,16 @@ function networkCondition(blocker: Readiness | undefined, interfaces: number, ru
 export function virtualMachineController(deps: { client: ApiClient; informers: InformerCache }, log: Logger, metrics?: RuntimeMetrics): Controller {
   const informers = computeInformers(deps.informers);
   const byNode = VmIndex.for(informers.vms);
-  // A Port concerns the VMs naming it (portRef or the name a subnetRef creates) and the one holding it.
-  const vmsOfPort = (port: Port) =>
-    requestsFor(
-      informers.vms.list(port.metadata.namespace).filter((vm) => port.status?.owner?.name === vm.metadata.name || isControlledBy(port, vm) || interfacePlans(vm).some((plan) => plan.portName === port.metadata.name)),
-    );
+  const references = VmReferenceIndex.for(informers.vms);
+  // A Port concerns the VMs naming it (portRef or the name a subnetRef creates), the one holding it and the
+  // one controlling it; looked up, not scanned for (see vm-refs.ts).
+  const vmsOfPort = (port: Port) => {
+    const names = new Set(references.namedBy('port', port.metadata.namespace, port.metadata.name!));
+    if (port.status?.owner?.name) names.add(port.status.owner.name);
+    const controller = port.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === 'VirtualMachine');
+    if (controller) names.add(controller.name);
+    return [...names].map((name) => ({ namespace: port.metadata.namespace, name }));
+  };
   return new Controller({
     name: 'virtualmachine-controller',
     client: deps.client,
@@ -188,7 +194,7 @@ export function virtualMachineController(deps: { client: ApiClient; informers: I
       // each heartbeat-driven status change (the scale run's 5,000 nodes and 150,000 VMs).
       watchOf(informers.nodes, (node) => requestsFor(byNode.onNode(node.metadata.name!))),
       // A Volume becoming ready or changing hands concerns the VMs naming it.
-      watchOf(informers.volumes, (volume) => requestsFor(informers.vms.list(volume.metadata.namespace).filter((vm) => (vm.spec.volumes ?? []).some((entry) => entry.volumeRef === volume.metadata.name)))),
+      watchOf(informers.volumes, (volume) => references.namedBy('volume', volume.metadata.namespace, volume.metadata.name!).map((name) => ({ namespace: volume.metadata.namespace, name }))),
     ],
   });
 }
