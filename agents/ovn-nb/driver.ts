@@ -10,7 +10,7 @@
 // It also reports owned rows that disappear from OVN (deleted by hand, or a database restored from an
 // older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
 // owning object is reconciled again and its rows come back.
-import type { OvsdbTlsFiles } from '../ovsdb/index.ts';
+import type { OvsdbTlsFiles, Row } from '../ovsdb/index.ts';
 import { BackgroundConnection } from '../ovsdb/background.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { DesiredRow, RowLink } from './desired-state.ts';
@@ -26,6 +26,8 @@ export interface NorthboundDriver {
   readonly unavailableReason: string | undefined;
   /** Whether the row a link names exists (e.g. a Subnet waits for its Vpc's router). */
   has(target: RowLink): boolean;
+  /** The rows an owner has now (empty while disconnected): what a controller programmed, read back. */
+  ownedRows(uid: string): Array<{ table: NorthboundTable; row: Row }>;
   /** Makes the owner's rows exactly `desired` in one transaction; resolves with the transactions sent (0 or 1). */
   apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number>;
   /** Removes every row of owners of these kinds whose UID is not live; resolves with the owners cleaned. */
@@ -85,6 +87,14 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   has(target: RowLink): boolean {
     const nb = this.current;
     return nb !== undefined && findLinked(this.replicaOf(nb), target) !== undefined;
+  }
+
+  ownedRows(uid: string): Array<{ table: NorthboundTable; row: Row }> {
+    const nb = this.current;
+    if (!nb) return [];
+    const view = this.replicaOf(nb);
+    if (view.ownedBy) return [...view.ownedBy(uid)];
+    return MANAGED_TABLES.flatMap((table) => [...nb.rows(table).values()].filter((row) => ownerOf(row)?.uid === uid).map((row) => ({ table, row })));
   }
 
   async apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number> {

@@ -20,7 +20,7 @@ import { loadBalancerSpecProblems } from '../../apis/lb/v1alpha1/validation.ts';
 import { proxyConfigurationHash, proxyReportOf } from '../../apis/lb/v1alpha1/proxy.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
-import { ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
+import { OVN_RETRY_MS, ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
 import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
 import { LbAddresses } from './addresses.ts';
 import { resolvePools, type Backend, type ResolvedPool } from './backends.ts';
@@ -55,7 +55,9 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     const vpc = informers.vpcs.get(subnet.spec.vpcRef, namespace);
     if (!vpc) return { readiness: notReady('VpcNotFound', `Vpc ${subnet.spec.vpcRef} of Subnet ${subnet.metadata.name} does not exist yet`) };
 
-    // 1. The VIP, committed before anything uses it.
+    // 1. The VIP, committed before anything uses it. (The subnet's allocator is built only while OVN is
+    //    connected, where a Port's address may be recorded before its status: see network/port.ts.)
+    if (deps.ovn.unavailableReason) return { readiness: notReady('OVNUnavailable', deps.ovn.unavailableReason), requeueAfterMs: OVN_RETRY_MS };
     const vip = addresses.vip(lb, subnet);
     if (typeof vip !== 'string') return { readiness: vip };
 

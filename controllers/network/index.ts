@@ -32,7 +32,7 @@ export class NetworkShared {
     private readonly log: Logger,
   ) {
     this.informers = networkInformers(deps.informers);
-    this.allocators = new Allocators(this.informers);
+    this.allocators = new Allocators(this.informers, deps.ovn);
     // A Port gone without its finalizer running here (e.g. force-removed) still frees its address.
     this.informers.ports.addEventHandler({ onDelete: (port) => this.allocators.release(port.metadata.uid!) });
     // So does a LoadBalancer's VIP and health-check sources (its own cleanup releases them first when it runs).

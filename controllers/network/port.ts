@@ -1,11 +1,13 @@
 // Port → one OVN logical switch port named by the Port's UID (the iface-id a hypervisor binds), with
 // "MAC IP" addresses and port security, OVN DHCP, and membership of its SecurityGroups' port groups.
-// Addresses: a requested static one, or the lowest free one of the subnet (see ipam.ts); the allocation is
-// committed by writing status.ipAddress before anything is programmed, so a crash at any line leaves either
-// no address (retried) or a recorded one (reused) — never a leaked or duplicated one. A Subnet or
+// Addresses: a requested static one, or the lowest free one of the subnet (see ipam.ts). An allocation is
+// recorded before it is used: in status.ipAddress, or — when OVN can be programmed at once — in the logical
+// switch port itself, with status written once afterwards (one API write fewer per Port). Allocators are
+// rebuilt from both records (built only while OVN is connected), so a crash at any line leaves either no
+// address (retried) or a recorded one (reused) — never a leaked or duplicated one. A Subnet or
 // SecurityGroup that does not exist yet (or is not programmed yet) is reported; its watch brings the Port
 // back when it changes.
-import { link, type DesiredRow, type RowLink } from '../../agents/ovn-nb/index.ts';
+import { link, OvnUnavailableError, type DesiredRow, type NorthboundDriver, type RowLink } from '../../agents/ovn-nb/index.ts';
 import { PortResource } from '../../apis/network/v1alpha1/index.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { TerminalError, type ReconcileRequest } from '../runtime/reconciler.ts';
@@ -24,17 +26,24 @@ import { logicalSwitchPortName, macFor } from './names.ts';
 export class Allocators {
   private readonly bySubnet = new Map<string, { allocator: SubnetAllocator; spec: string }>();
 
-  constructor(private readonly informers: NetworkInformers) {}
+  constructor(
+    private readonly informers: NetworkInformers,
+    private readonly ovn: NorthboundDriver,
+  ) {}
 
-  /** The subnet's allocator (rebuilt when the subnet's addressing changed). */
+  /**
+   * The subnet's allocator (rebuilt when the subnet's addressing changed). Building one needs OVN, where a
+   * Port's address may be recorded before its status is (OvnUnavailableError until it is connected).
+   */
   allocatorFor(subnet: SubnetObject): SubnetAllocator {
     const uid = subnet.metadata.uid!;
     const spec = JSON.stringify([subnet.spec.cidr, subnet.spec.gateway, subnet.spec.excludeIPs]);
     const existing = this.bySubnet.get(uid);
     if (existing && existing.spec === spec) return existing.allocator;
+    if (this.ovn.unavailableReason) throw new OvnUnavailableError(this.ovn.unavailableReason);
     const allocator = new SubnetAllocator(subnet.spec);
     // Oldest first: if two holders ever recorded the same address, the older keeps it.
-    for (const { address, owner } of recordedAddresses(this.informers, subnet)) allocator.reserve(address, owner);
+    for (const { address, owner } of recordedAddresses(this.informers, subnet, (port) => this.programmedAddress(port, subnet))) allocator.reserve(address, owner);
     this.bySubnet.set(uid, { allocator, spec });
     return allocator;
   }
@@ -70,6 +79,17 @@ export class Allocators {
     return requests;
   }
 
+  /** The address the Port's logical switch port in this subnet's switch has in OVN, if it has one. */
+  programmedAddress(port: PortObject, subnet: SubnetObject): { ip: string; mac: string } | undefined {
+    for (const { table, row } of this.ovn.ownedRows(port.metadata.uid!)) {
+      const lsp = row as { addresses?: string[]; external_ids?: Record<string, string> };
+      if (table !== 'Logical_Switch_Port' || lsp.external_ids?.[SUBNET_UID_LABEL] !== subnet.metadata.uid) continue;
+      const [mac, ip] = (lsp.addresses?.[0] ?? '').split(' ');
+      if (mac && ip) return { ip, mac };
+    }
+    return undefined;
+  }
+
   /** Who holds an address, for messages: "Port web-1" or "LoadBalancer web (VIP)". */
   describeHolder(namespace: string | undefined, owner: string): string {
     const port = this.informers.ports.list(namespace).find((other) => other.metadata.uid === owner);
@@ -81,18 +101,26 @@ export class Allocators {
   }
 }
 
+/** On a Port's logical switch port: the Subnet whose switch it was made in. */
+const SUBNET_UID_LABEL = 'photoncloud.io/subnet-uid';
+
 /** The allocator owner of a LoadBalancer's health-check source address in one subnet (its VIP's owner is its UID). */
 export const HEALTH_CHECK_SOURCE = 'health-check-source';
 export const healthCheckSourceOwner = (lbUid: string): string => `${lbUid}/${HEALTH_CHECK_SOURCE}`;
 
-/** Every address recorded in the API for a subnet, with its owner, oldest holder first. */
-function recordedAddresses(informers: NetworkInformers, subnet: SubnetObject): Array<{ address: string; owner: string }> {
+/**
+ * Every address recorded for a subnet, with its owner, oldest holder first: in the API, and for a Port whose
+ * status has none yet, in its logical switch port (programmed, the status write lost to a crash).
+ */
+function recordedAddresses(informers: NetworkInformers, subnet: SubnetObject, programmed: (port: PortObject) => { ip: string } | undefined): Array<{ address: string; owner: string }> {
   const namespace = subnet.metadata.namespace;
   const name = subnet.metadata.name;
   const held: Array<{ address: string; owner: string; since: string }> = [];
   const since = (object: { metadata: { creationTimestamp?: string; name?: string } }) => `${object.metadata.creationTimestamp}/${object.metadata.name}`;
   for (const port of informers.ports.list(namespace)) {
-    if (port.spec.subnetRef === name && port.status?.ipAddress && !port.metadata.deletionTimestamp) held.push({ address: port.status.ipAddress, owner: port.metadata.uid!, since: since(port) });
+    if (port.spec.subnetRef !== name || port.metadata.deletionTimestamp) continue;
+    const address = port.status?.ipAddress ?? programmed(port)?.ip;
+    if (address) held.push({ address, owner: port.metadata.uid!, since: since(port) });
   }
   // A LoadBalancer being deleted keeps its addresses until its cleanup releases them (OVN may still use them).
   for (const lb of informers.loadBalancers.list(namespace)) {
@@ -121,7 +149,7 @@ export function portRows(port: PortObject, subnet: SubnetObject, groups: Securit
         addresses: [macIp],
         port_security: [macIp],
         ...(withDhcp ? { dhcpv4_options: link({ table: 'DHCP_Options', owner: subnet.metadata.uid! }) } : {}),
-        external_ids: { 'photoncloud.io/subnet-uid': subnet.metadata.uid! },
+        external_ids: { [SUBNET_UID_LABEL]: subnet.metadata.uid! },
       },
       memberOf: [{ parent: { table: 'Logical_Switch', owner: subnet.metadata.uid! }, column: 'ports' }, ...portGroups.map((parent) => ({ parent, column: 'ports' }))],
     },
@@ -130,10 +158,11 @@ export function portRows(port: PortObject, subnet: SubnetObject, groups: Securit
 
 export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, allocators: Allocators): LifecycleReconciler<PortObject> {
   /** The Port's address: its static or recorded one, else a free one; or why it has none. */
-  const assignAddress = (port: PortObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
+  const assignAddress = (port: PortObject, subnet: SubnetObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
     const uid = port.metadata.uid!;
-    const mac = port.spec.macAddress ?? port.status?.macAddress ?? macFor(uid);
-    const wanted = port.spec.ipAddress ?? port.status?.ipAddress;
+    const programmed = port.status?.ipAddress ? undefined : allocators.programmedAddress(port, subnet);
+    const mac = port.spec.macAddress ?? port.status?.macAddress ?? programmed?.mac ?? macFor(uid);
+    const wanted = port.spec.ipAddress ?? port.status?.ipAddress ?? programmed?.ip;
     if (wanted) {
       const result = allocator.reserve(wanted, uid);
       if (result.ok) return { ip: wanted, mac };
@@ -147,8 +176,8 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
     const ip = allocator.allocate(uid);
     return ip ? { ip, mac } : notReady('SubnetExhausted', `Subnet ${port.spec.subnetRef} has no free address left`);
   };
-  const addressOf = (port: PortObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
-    const address = assignAddress(port, allocator);
+  const addressOf = (port: PortObject, subnet: SubnetObject): { ip: string; mac: string } | Readiness => {
+    const address = assignAddress(port, subnet, allocators.allocatorFor(subnet));
     allocators.setWaiting(port, !('ip' in address));
     return address;
   };
@@ -159,7 +188,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
     informer: informers.ports,
     finalizer: OVN_FINALIZER,
     fieldManager: 'port-controller',
-    apply: async (port, context) => {
+    apply: async (port) => {
       const namespace = port.metadata.namespace;
       const subnet = informers.subnets.get(port.spec.subnetRef, namespace);
       if (!subnet) return { readiness: notReady('SubnetNotFound', `Subnet ${port.spec.subnetRef} does not exist yet`) };
@@ -169,23 +198,21 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
       const missing = refs.filter((name) => !informers.securityGroups.get(name, namespace));
       if (missing.length > 0) return { readiness: notReady('SecurityGroupNotFound', `SecurityGroups not found yet: ${missing.join(', ')}`) };
 
-      // 1. Address: committed in status before anything is programmed.
-      const address = addressOf(port, allocators.allocatorFor(subnet));
-      if (!('ip' in address)) return { readiness: address };
-      const status = { ipAddress: address.ip, macAddress: address.mac };
-      if (port.status?.ipAddress !== address.ip || port.status?.macAddress !== address.mac) {
-        port = await context.progress({ readiness: notReady('Programming', `address ${address.ip} assigned; programming OVN`), status });
-      }
-
-      // 2. OVN, once what the port plugs into is there.
       return withOvn(deps.ovn, async (): Promise<Outcome> => {
+        // 1. Address: recorded before it is used (see the file header). Allocators are built from OVN too.
+        const address = addressOf(port, subnet);
+        if (!('ip' in address)) return { readiness: address };
+        const status = { ipAddress: address.ip, macAddress: address.mac };
+
+        // 2. OVN, once what the port plugs into is there; until then the address is recorded in status.
         if (!deps.ovn.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! })) return { readiness: notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), status };
         const unprogrammed = groups.filter((group) => !deps.ovn.has({ table: 'Port_Group', owner: group.metadata.uid! })).map((group) => group.metadata.name!);
         if (unprogrammed.length > 0) return { readiness: notReady('SecurityGroupNotReady', `SecurityGroups not programmed yet: ${unprogrammed.join(', ')}`), status };
         const withDhcp = deps.ovn.has({ table: 'DHCP_Options', owner: subnet.metadata.uid! });
+        // The logical switch port records the address (as "MAC IP"): status follows in the one write below.
         await deps.ovn.apply(ownerOfObject(port), portRows(port, subnet, groups, address, withDhcp));
         return { readiness: ready('Programmed', `logical switch port ${logicalSwitchPortName(port.metadata.uid!)} has ${address.ip}`), status };
-      }, status);
+      });
     },
     cleanup: (port) =>
       // Port groups hold weak references: they forget the port with it.
