@@ -131,7 +131,7 @@ export class WatchHandler {
       registration?.cancel();
       clearTimeout(timeoutTimer);
       clearInterval(bookmarkTimer);
-      writer.close();
+      writer.finish();
       this.open.delete(response);
       this.options.onClose?.(resource);
       endGracefully(response);

@@ -43,13 +43,21 @@ class FakeOutput extends EventEmitter implements WatchOutput {
 const line = (n: number, size = 10) => `${String(n).padStart(size - 1, '0')}\n`;
 
 describe('WatchWriter', () => {
-  it('writes immediately while the socket takes output', () => {
+  it('writes a line at once into an idle socket; lines that come while it holds output go out together next turn', async () => {
     const output = new FakeOutput(1000);
     const writer = new WatchWriter(output, { maxBufferedBytes: 10_000 });
     writer.send(line(1));
+    expect(output.written).toEqual([line(1)]);
     writer.send(line(2));
-    expect(output.written).toEqual([line(1), line(2)]);
+    writer.send(line(3));
+    expect(output.written).toEqual([line(1)]);
+    expect(writer.backlogged).toBe(true);
+    await new Promise(setImmediate);
+    expect(output.written).toEqual([line(1), line(2) + line(3)]);
     expect(writer.backlogged).toBe(false);
+    output.read();
+    writer.send(line(4));
+    expect(output.written).toEqual([line(1), line(2) + line(3), line(4)]);
   });
 
   it('encodes a lazy initial list only as fast as the client reads it', () => {
@@ -67,13 +75,20 @@ describe('WatchWriter', () => {
     expect(produced).toHaveBeenCalledTimes(6);
   });
 
-  it('delivers everything in order to a reader that keeps up, live lines after the initial list', () => {
+  it('delivers everything in order to a reader that keeps up, live lines after the initial list', async () => {
     const output = new FakeOutput(25);
     const writer = new WatchWriter(output, { maxBufferedBytes: 1000 });
     writer.sendLazily(Array.from({ length: 50 }, (_, n) => line(n)));
     for (let n = 50; n < 60; n++) writer.send(line(n));
-    while (writer.backlogged) output.read();
-    expect(output.written).toEqual(Array.from({ length: 60 }, (_, n) => line(n)));
+    while (writer.backlogged) {
+      output.read();
+      await new Promise(setImmediate);
+    }
+    expect(output.written.join('')).toEqual(Array.from({ length: 60 }, (_, n) => line(n)).join(''));
+    // The initial list one line per write (produced as the client reads); the live lines queued behind it
+    // together, once the list is out.
+    expect(output.written.slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, n) => line(n)));
+    expect(output.written.length).toBeLessThan(60);
     expect(output.destroyed).toBe(false);
   });
 
@@ -138,6 +153,18 @@ describe('WatchWriter', () => {
     expect(() => output.read()).not.toThrow();
     expect(output.destroyed).toBe(true);
     expect(onError).toHaveBeenCalledTimes(1);
+  });
+
+  it('finish() hands the lines queued for the next turn to the socket before it stops (an ERROR before the end)', () => {
+    const output = new FakeOutput(1000);
+    const writer = new WatchWriter(output, { maxBufferedBytes: 10_000 });
+    writer.send(line(1));
+    writer.send(line(2));
+    writer.send('{"type":"ERROR"}\n');
+    writer.finish();
+    expect(output.written).toEqual([line(1), line(2) + '{"type":"ERROR"}\n']);
+    writer.send(line(3));
+    expect(output.written).toHaveLength(2);
   });
 
   it('close() drops what is queued and stops listening for drain', () => {

@@ -7,6 +7,9 @@
 // A socket that takes a lot at once (a fast client's kernel buffers hold megabytes) is fed at most
 // maxBytesPerTurn before the writer yields to the event loop, so one watch's initial list cannot hold up
 // every other request while it is encoded.
+// Lines that come while the socket still holds unsent output (typically: earlier lines of the same turn)
+// are written together on the next turn, as one chunk: a busy server fanning events out to many watchers
+// spent most of its time in a TLS record and a write per line per watcher (1,000 watchers: 12 µs a line).
 
 /** The part of a ServerResponse the writer uses (a fake in unit tests). */
 export interface WatchOutput {
@@ -32,6 +35,9 @@ export interface WatchWriterOptions {
   /** Producing a line failed (a bug): the connection was destroyed; the client re-watches. */
   onError?(error: unknown): void;
 }
+
+/** What one write takes at most of the queued lines (more lines than that are written in several). */
+const MAX_CHUNK = 64 * 1024;
 
 /** Queued output: a line, or lines produced on demand (the initial list) that are encoded as they are sent. */
 type Pending = string | Iterator<string>;
@@ -77,7 +83,16 @@ export class WatchWriter {
     }
     this.pending.push(line);
     this.queuedBytes += line.length;
-    this.pump();
+    if (this.output.writableLength > 0) this.schedulePump();
+    else this.pump();
+  }
+
+  /** Pumps on the next turn of the event loop (once, however many lines come meanwhile). */
+  private schedulePump(): void {
+    this.yielded ??= setImmediate(() => {
+      this.yielded = undefined;
+      this.pump();
+    });
   }
 
   /** Whether output is waiting for the client (bookmarks are skipped then: they would only add to it). */
@@ -88,6 +103,21 @@ export class WatchWriter {
   /** Unread output: queued here plus held in Node's buffers for the socket. */
   bufferedBytes(): number {
     return this.queuedBytes + this.output.writableLength;
+  }
+
+  /**
+   * Ends the output: the lines already queued (up to a lazy list not produced yet) are handed to the socket
+   * first — a line sent just before the end, such as an ERROR, must not wait for a turn that never comes —
+   * then as close(). They fit the cap: send() enforced it.
+   */
+  finish(): void {
+    let queued = '';
+    for (const item of this.pending) {
+      if (typeof item !== 'string') break;
+      queued += item;
+    }
+    if (queued && !this.closed && !this.output.destroyed && !this.output.writableEnded) this.output.write(queued);
+    this.close();
   }
 
   /** Stops writing and drops what is queued (the stream is ending). */
@@ -114,26 +144,26 @@ export class WatchWriter {
     if (this.yielded) return; // the scheduled pump continues in order
     let budget = this.options.maxBytesPerTurn ?? 1024 * 1024;
     while (!this.waitingForDrain && !this.closed && !this.output.destroyed && !this.output.writableEnded) {
-      if (budget <= 0 && this.pending.length > 0) {
-        this.yielded = setImmediate(() => {
-          this.yielded = undefined;
-          this.pump();
-        });
-        return;
-      }
-      let line: string | undefined;
+      if (budget <= 0 && this.pending.length > 0) return this.schedulePump();
+      let chunk: string | undefined;
       try {
-        line = this.next();
+        chunk = this.next();
       } catch (error) {
         this.close();
         this.output.destroy();
         this.options.onError?.(error);
         return;
       }
-      if (line === undefined) return;
-      budget -= line.length;
+      if (chunk === undefined) return;
       this.options.onLineSent?.();
-      if (!this.output.write(line)) {
+      // Lines already queued go out with it, up to a chunk: one write (one TLS record) instead of one per
+      // line. (Lines of a lazy list are not pulled for this: they are produced only as the socket takes them.)
+      while (chunk.length < MAX_CHUNK && typeof this.pending[0] === 'string') {
+        chunk += this.next()!;
+        this.options.onLineSent?.();
+      }
+      budget -= chunk.length;
+      if (!this.output.write(chunk)) {
         this.waitingForDrain = true;
         this.output.once('drain', this.onDrain);
       }
