@@ -46,9 +46,10 @@ export class Client {
     const result = await this.request('POST', `/apis/network.photoncloud.io/v1alpha1/namespaces/${namespace}/vpcs`, vpcBody(name, namespace, annotations));
     if (result.status !== 201) throw new Error(`create ${name}: ${result.status} ${result.text}`);
   }
-  /** Opens a watch and calls onLine for every event line. */
-  watch(urlPath: string, onLine: (line: string) => void): () => void {
+  /** Opens a watch and calls onLine for every event line (onOpen once the server answered). */
+  watch(urlPath: string, onLine: (line: string) => void, onOpen?: () => void): () => void {
     const request = https.request(new URL(urlPath, this.base), { agent: new https.Agent({ ca: (this.agent.options as { ca: string }).ca }), headers: { Authorization: `Bearer ${this.token}` } }, (response) => {
+      onOpen?.();
       let buffer = '';
       response.on('data', (chunk: Buffer) => {
         buffer += chunk.toString();
