@@ -643,7 +643,19 @@ export class OvsdbClient<T extends TableRows = TableRows> {
     this.emitUpdates(events);
   }
 
+  /** An update notification (plain monitor): whole new rows, or for a modification the changed columns. */
   private applyUpdate(tableUpdates: Record<string, Record<string, RowUpdate>>): void {
+    this.applyRows(tableUpdates, (_table, schema, id, update, old) => {
+      if (!update.new) return undefined;
+      return old && update.old ? mergeRow(schema, old, update.new) : decodeRow(schema, id, update.new);
+    });
+  }
+
+  /** Applies one notification's rows to the replica: `next` gives a row's new state (undefined: deleted). */
+  private applyRows<U>(
+    tableUpdates: Record<string, Record<string, U>>,
+    next: (table: string, schema: TableSchema | undefined, id: string, update: U, old: Row | undefined) => Row | undefined,
+  ): void {
     const events: ChangeEvent[] = [];
     for (const [table, rows] of Object.entries(tableUpdates ?? {})) {
       const target = this.replica.get(table);
@@ -651,14 +663,14 @@ export class OvsdbClient<T extends TableRows = TableRows> {
       const tableSchema = this.currentSchema?.tables[table];
       for (const [id, update] of Object.entries(rows)) {
         const old = target.get(id);
-        if (!update.new) {
+        const row = next(table, tableSchema, id, update, old);
+        if (!row) {
           if (old) {
             target.delete(id);
             events.push([table, id, old, undefined]);
           }
           continue;
         }
-        const row = old && update.old ? mergeRow(tableSchema, old, update.new) : decodeRow(tableSchema, id, update.new);
         Object.freeze(row);
         target.set(id, row);
         events.push([table, id, old, row]);
@@ -695,39 +707,21 @@ export class OvsdbClient<T extends TableRows = TableRows> {
 
   /** An update2 notification: rows inserted, deleted, or modified by the changes of their columns. */
   private applyUpdate2(tableUpdates: Record<string, Record<string, RowUpdate2>>): void {
-    const events: ChangeEvent[] = [];
-    for (const [table, rows] of Object.entries(tableUpdates ?? {})) {
-      const target = this.replica.get(table);
-      if (!target) continue;
-      const tableSchema = this.currentSchema?.tables[table];
-      for (const [id, update] of Object.entries(rows)) {
-        const old = target.get(id);
-        let row: Row;
-        if (update.modify && old) {
-          const changed: Record<string, unknown> = { ...old };
-          for (const [column, diff] of Object.entries(update.modify)) {
-            const schema = tableSchema?.columns[column];
-            const value = schema ? applyDatumDiff(old[column], diff, schema.type) : decodeValue(diff);
-            if (value === undefined) delete changed[column];
-            else changed[column] = value;
-          }
-          row = changed as Row;
-        } else if (update.insert || update.initial) {
-          row = decodeRow(tableSchema, id, this.withDefaults(tableSchema, table, (update.insert ?? update.initial)!));
-        } else {
-          // delete (or a modify of a row this replica never had, which a correct server does not send)
-          if (old) {
-            target.delete(id);
-            events.push([table, id, old, undefined]);
-          }
-          continue;
+    this.applyRows(tableUpdates, (table, schema, id, update, old) => {
+      if (update.modify && old) {
+        const changed: Record<string, unknown> = { ...old };
+        for (const [column, diff] of Object.entries(update.modify)) {
+          const type = schema?.columns[column]?.type;
+          const value = type ? applyDatumDiff(old[column], diff, type) : decodeValue(diff);
+          if (value === undefined) delete changed[column];
+          else changed[column] = value;
         }
-        Object.freeze(row);
-        target.set(id, row);
-        events.push([table, id, old, row]);
+        return changed as Row;
       }
-    }
-    this.emitUpdates(events);
+      const inserted = update.insert ?? update.initial;
+      // Otherwise a delete (or a modify of a row this replica never had, which a correct server does not send).
+      return inserted ? decodeRow(schema, id, this.withDefaults(schema, table, inserted)) : undefined;
+    });
   }
 
   private emitUpdates(events: ChangeEvent[]): void {
