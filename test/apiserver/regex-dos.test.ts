@@ -90,6 +90,12 @@ async function establish(plural: string, properties: Record<string, unknown>): P
   expect([created.status, created.text.slice(0, 300)]).toEqual([201, expect.any(String)]);
   const path = `/apis/regex.example.com/v1/namespaces/${NS}/${plural}`;
   await waitFor(`${plural} served`, async () => (await request(path)).status === 200, { timeoutMs: 30_000 });
+  // Served comes before the controller's status write (Established): a read-modify-write of the CRD made in
+  // between would get 409 Conflict for the status write, not for anything it tests.
+  await waitFor(`${plural} Established`, async () => {
+    const conditions = (await request(`${CRDS}/${plural}.regex.example.com`)).json().status?.conditions as Array<{ type: string; status: string }> | undefined;
+    return conditions?.some((condition) => condition.type === 'Established' && condition.status === 'True') === true;
+  }, { timeoutMs: 30_000 });
   return path;
 }
 
