@@ -32,7 +32,7 @@ function namedRows(replica: ReplicaView, table: NorthboundTable, name: string): 
 }
 
 /** Every row owned by `uid`, by table. */
-function ownedRows(replica: ReplicaView, uid: string): Array<{ table: NorthboundTable; row: Row }> {
+export function ownedRows(replica: ReplicaView, uid: string): Array<{ table: NorthboundTable; row: Row }> {
   if (replica.ownedBy) return [...replica.ownedBy(uid)];
   return MANAGED_TABLES.flatMap((table) => [...replica.rows(table).values()].filter((row) => labelsOf(row)[LABEL_UID] === uid).map((row) => ({ table, row })));
 }

@@ -14,7 +14,7 @@ import type { OvsdbTlsFiles, Row } from '../ovsdb/index.ts';
 import { BackgroundConnection } from '../ovsdb/background.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { DesiredRow, RowLink } from './desired-state.ts';
-import { findLinked, MANAGED_TABLES, planOwnerTransaction, type ReplicaView } from './diff.ts';
+import { findLinked, MANAGED_TABLES, ownedRows, planOwnerTransaction, type ReplicaView } from './diff.ts';
 import { connectNorthbound, type NorthboundClient } from './connect.ts';
 import type { NorthboundTable, NorthboundTables } from './schema.ts';
 import { OwnerIndex } from './owner-index.ts';
@@ -91,10 +91,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
 
   ownedRows(uid: string): Array<{ table: NorthboundTable; row: Row }> {
     const nb = this.current;
-    if (!nb) return [];
-    const view = this.replicaOf(nb);
-    if (view.ownedBy) return [...view.ownedBy(uid)];
-    return MANAGED_TABLES.flatMap((table) => [...nb.rows(table).values()].filter((row) => ownerOf(row)?.uid === uid).map((row) => ({ table, row })));
+    return nb ? ownedRows(this.replicaOf(nb), uid) : [];
   }
 
   async apply(owner: Owner, desired: readonly DesiredRow[]): Promise<number> {

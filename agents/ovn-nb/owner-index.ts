@@ -46,16 +46,9 @@ export class OwnerIndex {
 
   private add(table: NorthboundTable, row: Row): void {
     const name = nameOf(row);
-    if (name !== undefined) {
-      let rows = this.byName.get(`${table}\0${name}`);
-      if (!rows) this.byName.set(`${table}\0${name}`, (rows = new Map()));
-      rows.set(row._uuid, row);
-    }
+    if (name !== undefined) addTo(this.byName, `${table}\0${name}`, row._uuid, row);
     const uid = uidOf(row);
-    if (uid === undefined) return;
-    let rows = this.byOwner.get(uid);
-    if (!rows) this.byOwner.set(uid, (rows = new Map()));
-    rows.set(row._uuid, { table, row });
+    if (uid !== undefined) addTo(this.byOwner, uid, row._uuid, { table, row });
   }
 
   private remove(uid: string, uuid: string): void {
@@ -67,6 +60,12 @@ const nameOf = (row: Row | undefined) => {
   const name = (row as { name?: unknown } | undefined)?.name;
   return typeof name === 'string' ? name : undefined;
 };
+
+function addTo<V>(index: Map<string, Map<string, V>>, key: string, uuid: string, value: V): void {
+  let rows = index.get(key);
+  if (!rows) index.set(key, (rows = new Map()));
+  rows.set(uuid, value);
+}
 
 function removeFrom<V>(index: Map<string, Map<string, V>>, key: string, uuid: string): void {
   const rows = index.get(key);

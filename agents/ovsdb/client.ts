@@ -30,7 +30,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { OvsdbConnectionError, OvsdbError, OvsdbRpcError, OvsdbTransactionError } from './errors.ts';
 import { JsonStreamParser } from './framing.ts';
-import { applyDatumDiff, decodeDatum, defaultDatum, decodeRow, decodeValue, parseSchema, type DatabaseSchema, type Row, type TableSchema } from './codec.ts';
+import { applyDatumDiff, decodeDatum, defaultDatum, decodeRow, decodeValue, parseSchema, type ColumnType, type DatabaseSchema, type Row, type TableSchema } from './codec.ts';
 import { decodeResults, encodeOperations, type Operation, type OperationResult } from './operations.ts';
 
 /** The logging surface the client needs (a winston Logger fits). */
@@ -708,16 +708,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
   /** An update2 notification: rows inserted, deleted, or modified by the changes of their columns. */
   private applyUpdate2(tableUpdates: Record<string, Record<string, RowUpdate2>>): void {
     this.applyRows(tableUpdates, (table, schema, id, update, old) => {
-      if (update.modify && old) {
-        const changed: Record<string, unknown> = { ...old };
-        for (const [column, diff] of Object.entries(update.modify)) {
-          const type = schema?.columns[column]?.type;
-          const value = type ? applyDatumDiff(old[column], diff, type) : decodeValue(diff);
-          if (value === undefined) delete changed[column];
-          else changed[column] = value;
-        }
-        return changed as Row;
-      }
+      if (update.modify && old) return mergeRow(schema, old, update.modify, (diff, type, current) => applyDatumDiff(current, diff, type));
       const inserted = update.insert ?? update.initial;
       // Otherwise a delete (or a modify of a row this replica never had, which a correct server does not send).
       return inserted ? decodeRow(schema, id, this.withDefaults(schema, table, inserted)) : undefined;
@@ -769,16 +760,20 @@ interface RowUpdate2 {
   delete?: null;
 }
 
-
 type ChangeEvent = [table: string, uuid: string, oldRow: Row | undefined, newRow: Row | undefined];
 
 /** A "modify" update: the old row with every column the server sent replaced (empty optional → removed). */
-function mergeRow(table: TableSchema | undefined, old: Row, json: Record<string, unknown>): Row {
+function mergeRow(
+  table: TableSchema | undefined,
+  old: Row,
+  json: Record<string, unknown>,
+  decode: (value: unknown, type: ColumnType, current: unknown) => unknown = (value, type) => decodeDatum(value, type),
+): Row {
   const row: Record<string, unknown> = { ...old };
   for (const [column, value] of Object.entries(json)) {
     if (column === '_uuid') continue;
     const schema = table?.columns[column];
-    const decoded = schema ? decodeDatum(value, schema.type) : decodeValue(value);
+    const decoded = schema ? decode(value, schema.type, old[column]) : decodeValue(value);
     if (decoded === undefined) delete row[column];
     else row[column] = decoded;
   }
