@@ -76,10 +76,13 @@ describe('photon command', () => {
       expect(waited).toMatchObject({ code: 0 });
       await expect(fs.stat(path.join(home, 'ovn', 'nb.sock'))).resolves.toBeDefined();
     } finally {
-      await server.stop();
+      // The grace before the harness's SIGKILL, not an assertion about speed: the all-in-one's six components (OVN, DNS, Ceph,
+      // API server, controller manager, node agent) stop in parallel, ~1 s alone, but a loaded CI machine has
+      // taken over the default 5 s. What this test asserts is that the stop is clean (exit 0).
+      await server.stop(30_000);
     }
-    expect(server.child.exitCode).toBe(0);
-  });
+    if (server.child.exitCode !== 0) throw new Error(`all-in-one exit ${server.child.exitCode} (${server.child.signalCode}):\n${server.output().slice(-4000)}`);
+  }, 180_000);
 
   it('restarts with the same CA, token and data', async () => {
     const caBefore = await fs.readFile(path.join(home, 'pki/ca.crt'), 'utf8');
