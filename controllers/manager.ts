@@ -16,12 +16,15 @@ import { organizationController, organizationRoleBindingController, projectContr
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InformerCache } from './runtime/informer.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import { CONTROLLER_MANAGER_LEASE, formatHandledFinalizers, HANDLED_FINALIZERS_ANNOTATION, type HandledFinalizer } from '../apis/meta/finalizers.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
 import { serveMetrics, type MetricsServer } from './metrics-server.ts';
 
 export interface ManagedController {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Finalizers it keeps on every object of a resource (announced on the leader Lease; see apis/meta/finalizers.ts). */
+  readonly finalizers?: readonly HandledFinalizer[];
 }
 
 /** What controllers of one manager share: the client, one informer per resource, the OVN connection. */
@@ -222,6 +225,9 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
       controller.start().catch((error) => log.error('controller failed to start', { controller: names[index], error: errorMessage(error) }));
     }
     log.info('controllers started', { controllers: names });
+    // Announced at the next renewal: from then on the API server adds these finalizers at create.
+    const handled = formatHandledFinalizers(running.flatMap((controller) => controller.finalizers ?? []));
+    elector?.setAnnotation(HANDLED_FINALIZERS_ANNOTATION, handled || undefined);
     if (signal) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   };
   const stopControllers = async () => {
@@ -236,7 +242,7 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
   if (options.leaderElect ?? true) {
     elector = new LeaderElector({
       client,
-      name: options.leaseName ?? 'photon-controller-manager',
+      name: options.leaseName ?? CONTROLLER_MANAGER_LEASE.name,
       namespace: options.leaseNamespace,
       identity: options.identity,
       leaseDurationMs: options.leaseDurationMs,
@@ -254,6 +260,8 @@ export function startControllerManager(options: ControllerManagerOptions): Contr
         if (!stopped) log.warn('leadership lost; controllers stopped, campaigning again');
       },
     });
+    // Managed from the first write: taking the Lease over removes what the previous term announced.
+    elector.setAnnotation(HANDLED_FINALIZERS_ANNOTATION, undefined);
     elector.start();
   } else {
     void runControllers();

@@ -15,11 +15,14 @@ const GROUP = 'network.photoncloud.io';
 const SUBNETS = { group: GROUP, version: 'v1alpha1', kind: 'Subnet', plural: 'subnets', namespaced: true } as ResourceInfo;
 const NAMESPACES = { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false } as ResourceInfo;
 
-const emptyLookup: AdmissionLookup = { get: async () => undefined, list: async () => [] };
+const emptyLookup: AdmissionLookup = { get: async () => undefined, list: async () => [], cached: () => undefined };
 
 function lookupOver(objects: Array<{ plural: string; object: KubeObject }>): AdmissionLookup {
+  const cached: AdmissionLookup['cached'] = (resource, namespace, name) =>
+    objects.find(({ plural, object }) => plural === resource.plural && object.metadata.namespace === namespace && object.metadata.name === name)?.object;
   return {
-    get: async (resource, namespace, name) => objects.find(({ plural, object }) => plural === resource.plural && object.metadata.namespace === namespace && object.metadata.name === name)?.object,
+    get: async (resource, namespace, name) => cached(resource, namespace, name),
+    cached,
     list: async (resource, namespace) => objects.filter(({ plural, object }) => plural === resource.plural && (!namespace || object.metadata.namespace === namespace)).map(({ object }) => object),
   };
 }
@@ -103,6 +106,7 @@ describe('admission chain', () => {
       'StorageClassValidation',
       'VolumeValidation',
       'UserPassword',
+      'ControllerFinalizers',
       'ResourceQuota',
     ]);
   });

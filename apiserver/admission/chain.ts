@@ -18,6 +18,8 @@
 //      never refused: order must not matter; the controller reports it until the object appears. Then
 //      UserPassword (user-password.ts), which turns a User's write-only password into its hash: a mutation,
 //      last among them so a write refused by an earlier plugin costs no (deliberately slow) hash.
+//      ControllerFinalizers (controller-finalizers.ts) after it, another mutation: a create gets the
+//      finalizers the leading controller manager keeps on its kind, saving the controller that write.
 // ResourceQuota goes last, after 3, so only writes that every other plugin admitted are charged.
 //
 // Plugins see CREATE and UPDATE of the object itself (subresource writes such as status only when they ask
@@ -58,6 +60,8 @@ export interface AdmissionLookup {
   get(resource: ResourceRef, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   /** Every object of a resource in a namespace (every namespace when undefined). */
   list(resource: ResourceRef, namespace?: string): Promise<KubeObject[]>;
+  /** The cache's copy only, no storage read on a miss: for a hint read on every write (a miss is an answer). */
+  cached(resource: ResourceRef, namespace: string | undefined, name: string): KubeObject | undefined;
 }
 
 export interface GroupKind {

@@ -20,6 +20,10 @@ export function watchCacheLookup(registry: ResourceRegistry, cache: WatchCache, 
       const kv = await store.get(key);
       return kv ? (JSON.parse(kv.value.toString('utf8')) as KubeObject) : undefined;
     },
+    cached({ group, plural }, namespace, name) {
+      const resource = registry.byGroupResource(group, plural);
+      return resource ? cache.get(objectKey(resource, namespace, name))?.object : undefined;
+    },
     async list({ group, plural }, namespace) {
       const resource = registry.byGroupResource(group, plural);
       return resource ? cache.list(listPrefix(resource, namespace)).map((entry) => entry.object) : [];

@@ -23,8 +23,10 @@ const plural = (kind: string) => `${kind.toLowerCase()}s`;
 
 function lookupOver(objects: KubeObject[]): AdmissionLookup {
   const matches = (item: KubeObject, pluralName: string) => plural(item.kind!) === pluralName;
+  const cached: AdmissionLookup['cached'] = (resource, namespace, name) => objects.find((item) => matches(item, resource.plural) && item.metadata.namespace === namespace && item.metadata.name === name);
   return {
-    get: async (resource, namespace, name) => objects.find((item) => matches(item, resource.plural) && item.metadata.namespace === namespace && item.metadata.name === name),
+    get: async (resource, namespace, name) => cached(resource, namespace, name),
+    cached,
     list: async (resource, namespace) => objects.filter((item) => matches(item, resource.plural) && (!namespace || item.metadata.namespace === namespace)),
   };
 }

@@ -10,6 +10,7 @@ import { loadBalancerValidation } from './lb.ts';
 import { NETWORK_PARENTS, networkAdmission } from './network.ts';
 import { parentLifecycle } from './parent-lifecycle.ts';
 import { userPassword } from './user-password.ts';
+import { controllerFinalizers } from './controller-finalizers.ts';
 import { projectOrganization, rbacEscalation } from './rbac-escalation.ts';
 import { resourceQuota } from './resource-quota.ts';
 import { storageClassValidation, volumeValidation } from './storage.ts';
@@ -22,5 +23,5 @@ export interface AdmissionDeps {
 export function standardAdmissionPlugins(deps: AdmissionDeps): AdmissionPlugin[] {
   // Who may grant what comes right after the namespace check: nothing else is worth validating about a grant
   // its author may not make.
-  return [namespaceLifecycle, nodeRestriction, rbacEscalation(deps.authorizer), projectOrganization(deps.authorizer), parentLifecycle(NETWORK_PARENTS), ...networkAdmission, zoneValidation, loadBalancerValidation, storageClassValidation, volumeValidation, userPassword, resourceQuota(deps.quota)];
+  return [namespaceLifecycle, nodeRestriction, rbacEscalation(deps.authorizer), projectOrganization(deps.authorizer), parentLifecycle(NETWORK_PARENTS), ...networkAdmission, zoneValidation, loadBalancerValidation, storageClassValidation, volumeValidation, userPassword, controllerFinalizers(), resourceQuota(deps.quota)];
 }

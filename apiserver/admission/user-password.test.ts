@@ -7,7 +7,7 @@ import { AdmissionChain, type AdmissionAttributes } from './chain.ts';
 import { userPassword } from './user-password.ts';
 
 const USERS = { group: 'iam.photoncloud.io', version: 'v1alpha1', kind: 'User', plural: 'users', namespaced: false } as ResourceInfo;
-const chain = new AdmissionChain([userPassword], { get: async () => undefined, list: async () => [] });
+const chain = new AdmissionChain([userPassword], { get: async () => undefined, list: async () => [], cached: () => undefined });
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 const user = (spec: Record<string, unknown>, annotations?: Record<string, string>): KubeObject => ({

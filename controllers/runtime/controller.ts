@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { groupResourceOf, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
+import type { HandledFinalizer } from '../../apis/meta/finalizers.ts';
 import { ApiEventRecorder, type EventRecorder } from './events.ts';
 import type { Informer, InformerCache } from './informer.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -139,6 +140,15 @@ export class Controller {
       map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(this.soleResource()),
     }));
     this.recorder = options.recorder ?? new ApiEventRecorder(options.client, { component: options.name, logger: this.log });
+  }
+
+  /**
+   * The finalizers its reconciler keeps on every object of its primary kind. None for a controller that sees
+   * only some objects (a namespace, a selector: a node agent's): it does not handle the others.
+   */
+  get finalizers(): readonly HandledFinalizer[] {
+    const { namespace, labelSelector, fieldSelector } = this.options;
+    return namespace || labelSelector || fieldSelector ? [] : (this.options.reconciler.finalizers ?? []);
   }
 
   /** The informer of the primary kind (of a controller built with `resource`). */

@@ -8,7 +8,10 @@
 //    another holder on renewal steps down at once;
 //  - onStartedLeading(signal) runs while leading (signal aborts on step-down); onStoppedLeading() after;
 //  - stop() releases the Lease (holderIdentity cleared, so the next candidate takes over at its next try)
-//    after the leading work has ended; stop({ release: false }) just stops (a crash, for tests).
+//    after the leading work has ended; stop({ release: false }) just stops (a crash, for tests);
+//  - setAnnotation(key, value) publishes something about this leader's term on the Lease (the controller
+//    manager: the finalizers its controllers keep); every write sets or removes those keys, so a new holder's
+//    first write clears what the previous term announced, and a term's announcements end with it.
 // Expiry compares the holder's renewTime with this machine's clock (as the Lease API defines it); machines
 // must keep their clocks in sync to well within leaseDuration − renewDeadline.
 import os from 'node:os';
@@ -70,6 +73,8 @@ export class LeaderElector {
   private observedHolder = '';
   private lease?: Lease;
   private release = true;
+  /** Keys this elector writes on the Lease: a value to set, undefined to remove. */
+  private readonly annotations = new Map<string, string | undefined>();
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.name = options.name;
@@ -90,6 +95,26 @@ export class LeaderElector {
   /** The holder this elector last saw on the Lease ('' when free or unknown). */
   get leader(): string {
     return this.observedHolder;
+  }
+
+  /**
+   * Sets (or, with undefined, removes) an annotation on the Lease at this elector's next write (the next
+   * renewal while leading). A key given once is this elector's from then on: every write sets or removes
+   * it, so give a key (undefined) before start() to have a takeover clear the previous holder's value.
+   * Cleared for every key when leading ends, before onStoppedLeading.
+   */
+  setAnnotation(key: string, value: string | undefined): void {
+    this.annotations.set(key, value);
+  }
+
+  /** The Lease's annotations with this elector's keys applied; undefined when that leaves none. */
+  private annotated(existing: Record<string, string> | undefined): Record<string, string> | undefined {
+    const annotations = { ...existing };
+    for (const [key, value] of this.annotations) {
+      if (value === undefined) delete annotations[key];
+      else annotations[key] = value;
+    }
+    return Object.keys(annotations).length > 0 ? annotations : undefined;
   }
 
   /** Starts campaigning in the background (idempotent). */
@@ -166,6 +191,8 @@ export class LeaderElector {
     if (deadline.signal.aborted && !this.stopped) lostReason = `could not renew within ${this.renewDeadlineMs} ms`;
     this.leading = false;
     this.options.metrics?.setLeader(this.name, false);
+    // What this term announced ends with it (written by the release, or by whoever takes the Lease next).
+    for (const key of this.annotations.keys()) this.annotations.set(key, undefined);
     work.abort(new Error(`leadership lost: ${lostReason}`));
     // Wait for the work to wind down (so two leaders never overlap), but not forever: after a lease
     // duration another candidate may lead anyway.
@@ -197,7 +224,7 @@ export class LeaderElector {
         const created = await client.create<Lease>(
           LeaseResource,
           {
-            metadata: { name: this.name, namespace: this.namespace },
+            metadata: { name: this.name, namespace: this.namespace, annotations: this.annotated(undefined) },
             spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: microTimestamp(now), renewTime: microTimestamp(now), leaseTransitions: 0 },
           },
           { signal: requestSignal },
@@ -216,6 +243,7 @@ export class LeaderElector {
       const takeover = holder !== this.identity;
       const next: Lease = {
         ...current,
+        metadata: { ...current.metadata, annotations: this.annotated(current.metadata.annotations) },
         spec: {
           ...spec,
           holderIdentity: this.identity,
@@ -270,7 +298,8 @@ export class LeaderElector {
         const current = await this.options.client.get<Lease>(LeaseResource, this.name, { namespace: this.namespace, timeoutMs });
         if (current.spec?.holderIdentity !== this.identity) return;
         const now = microTimestamp(new Date());
-        await this.options.client.update<Lease>(LeaseResource, { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } }, { timeoutMs });
+        const metadata = { ...current.metadata, annotations: this.annotated(current.metadata.annotations) };
+        await this.options.client.update<Lease>(LeaseResource, { ...current, metadata, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } }, { timeoutMs });
         this.observedHolder = '';
         this.lease = undefined;
         this.log.info('released the lease');

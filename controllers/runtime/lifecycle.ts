@@ -5,7 +5,9 @@
 // and the helper does the rest, the same way for every kind:
 //   read from the informer's cache (a copy) → gone: nothing to do
 //   being deleted → cleanup; 'done' removes the finalizer (a JSON patch with a `test`), else report why not
-//   not deleted → add the finalizer first (the update event brings the object back), then apply
+//   not deleted → add the finalizer first (the update event brings the object back), then apply; while the
+//     manager leads it announces the finalizer and the API server adds it at create, so this write is
+//     needed only for objects made before (or while no manager led)
 //   report: Ready with a stable reason, the kind's status fields and observedGeneration, written only when
 //   they changed; a Normal/Warning event when the Ready reason changes
 // Faults follow the Reconciler contract (reconciler.ts): throw TerminalError for what only a spec change
@@ -15,6 +17,7 @@
 import type { ApiClient, ResourceRef } from '../../apis/client/index.ts';
 import { findCondition, setCondition, type ConditionInput } from '../../apis/meta/conditions.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
+import type { HandledFinalizer } from '../../apis/meta/finalizers.ts';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from './reconciler.ts';
@@ -81,6 +84,10 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
   private readonly lastWritten = new Map<string, number>();
 
   constructor(private readonly options: LifecycleOptions<T>) {}
+
+  get finalizers(): HandledFinalizer[] {
+    return [{ group: this.options.resource.group, plural: this.options.resource.plural, finalizer: this.options.finalizer }];
+  }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const key = keyOf(request);

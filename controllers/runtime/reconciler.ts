@@ -10,6 +10,7 @@ import { isConflict, type ResourceRef } from '../../apis/client/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import type { EventRecorder } from './events.ts';
 import { toReason } from '../../apis/meta/conditions.ts';
+import type { HandledFinalizer } from '../../apis/meta/finalizers.ts';
 
 export interface ReconcileRequest {
   /** Absent for cluster-scoped kinds. */
@@ -36,6 +37,8 @@ export interface Result {
 
 export interface Reconciler {
   reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result>;
+  /** Finalizers it keeps on every object of its primary kind (LifecycleReconciler's one), announced by the manager. */
+  readonly finalizers?: readonly HandledFinalizer[];
 }
 
 /** An error retrying cannot fix (bad spec, missing reference the user must create): no retry, Stalled=True. */

@@ -23,7 +23,8 @@ export interface NetworkEnv {
   stop(): Promise<void>;
 }
 
-export async function startNetworkEnv(options: { chassis?: boolean; controllers?: string[] } = {}): Promise<NetworkEnv> {
+/** leaderElect: run the manager as production does, on its leader Lease (which also announces its finalizers). */
+export async function startNetworkEnv(options: { chassis?: boolean; controllers?: string[]; leaderElect?: boolean } = {}): Promise<NetworkEnv> {
   const [api, ovn] = await Promise.all([startTestApiServer({ storage: 'etcd' }), startOvnCentral()]);
   const chassis = options.chassis ? await startOvnChassis(ovn, { name: `chassis-${process.pid}` }) : undefined;
   const client = clientFromKubeconfig(api.kubeconfig, { component: 'network-test' });
@@ -33,7 +34,7 @@ export async function startNetworkEnv(options: { chassis?: boolean; controllers?
     chassis,
     client,
     startControllers() {
-      env.manager = startControllerManager({ kubeconfig: api.kubeconfig, ovnNorthbound: ovn.nbEndpoint, ovnSouthbound: ovn.sbEndpoint, leaderElect: false, controllers: options.controllers ?? NETWORK_CONTROLLERS, metricsAddress: '127.0.0.1:0' });
+      env.manager = startControllerManager({ kubeconfig: api.kubeconfig, ovnNorthbound: ovn.nbEndpoint, ovnSouthbound: ovn.sbEndpoint, leaderElect: options.leaderElect ?? false, controllers: options.controllers ?? NETWORK_CONTROLLERS, metricsAddress: '127.0.0.1:0' });
     },
     async stopControllers() {
       await env.manager?.stop();

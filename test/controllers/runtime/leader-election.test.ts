@@ -3,7 +3,7 @@
 // cannot renew steps down; leaseTransitions counts holders.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { clientFromKubeconfig, LeaseResource, type ApiClient, type Lease } from '../../../apis/client/index.ts';
+import { clientFromKubeconfig, isConflict, LeaseResource, type ApiClient, type Lease } from '../../../apis/client/index.ts';
 import { LeaderElector, RuntimeMetrics } from '../../../controllers/runtime/index.ts';
 import { startTestApiServer, type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
@@ -28,7 +28,7 @@ describe('LeaderElector', () => {
   const metrics = new RuntimeMetrics(registry);
   const candidates: Candidate[] = [];
 
-  function candidate(lease: string, identity: string, withMetrics = false): Candidate {
+  function candidate(lease: string, identity: string, withMetrics = false, annotationKeys: string[] = []): Candidate {
     const state: Candidate = { elector: undefined as unknown as LeaderElector, started: 0, stopped: 0, working: false };
     state.elector = new LeaderElector({
       client,
@@ -52,6 +52,7 @@ describe('LeaderElector', () => {
       },
     });
     candidates.push(state);
+    for (const key of annotationKeys) state.elector.setAnnotation(key, undefined);
     state.elector.start();
     return state;
   }
@@ -128,6 +129,37 @@ describe('LeaderElector', () => {
     await b.elector.stop();
     await waitFor('c leads', () => c.elector.isLeader, { timeoutMs: 2000 });
     expect((await lease('crash')).spec?.leaseTransitions).toBe(2);
+  });
+
+  it("announces a term's annotations on the Lease: kept while it leads, removed by the next holder and on release, others untouched", async () => {
+    const KEY = 'example.photoncloud.io/term';
+    const a = candidate('announce', 'a', false, [KEY]);
+    await waitFor('a leads', () => a.elector.isLeader, { timeoutMs: 5000 });
+    // Someone else's annotation on the same Lease survives every write.
+    // (A read-modify-write racing the leader's renewals: a 409 is retried.)
+    await waitFor('the other annotation to be written', async () => {
+      const current = await lease('announce');
+      return client.update<Lease>(LeaseResource, { ...current, metadata: { ...current.metadata, annotations: { 'other/key': 'kept' } } }).then(
+        () => true,
+        (error: unknown) => (isConflict(error) ? false : Promise.reject(error)),
+      );
+    }, { timeoutMs: 5000, intervalMs: 50 });
+    a.elector.setAnnotation(KEY, 'from-a');
+    await waitFor('the renewal to write it', async () => (await lease('announce')).metadata.annotations?.[KEY] === 'from-a', { timeoutMs: 3000, intervalMs: 50 });
+    expect((await lease('announce')).metadata.annotations?.['other/key']).toBe('kept');
+
+    // A crashed leader's announcement is not the next holder's: its first write removes the key it manages.
+    const b = candidate('announce', 'b', false, [KEY]);
+    await a.elector.stop({ release: false });
+    await waitFor('b takes over', () => b.elector.isLeader, { timeoutMs: 6000, intervalMs: 20 });
+    expect((await lease('announce')).metadata.annotations).toEqual({ 'other/key': 'kept' });
+
+    b.elector.setAnnotation(KEY, 'from-b');
+    await waitFor('b announces', async () => (await lease('announce')).metadata.annotations?.[KEY] === 'from-b', { timeoutMs: 3000, intervalMs: 50 });
+    await b.elector.stop();
+    const released = await lease('announce');
+    expect(released.spec?.holderIdentity).toBe('');
+    expect(released.metadata.annotations).toEqual({ 'other/key': 'kept' });
   });
 
   it('a leader that cannot renew within renewDeadline steps down', async () => {
