@@ -6,6 +6,7 @@
 //     reaching the bucket through its policy), against the same client with an RGW system user's key (an admin
 //     key: no policy evaluated). The cost of scoping should be nothing.
 // Options: --quick (fewer rounds and objects).
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runChecked } from '../../agents/ovn-local/commands.ts';
@@ -53,7 +54,7 @@ async function throughput(client: S3Client, bucket: string, count: number, verb:
 
 export async function benchBuckets(options: BucketBenchOptions): Promise<void> {
   console.log(`\n## Buckets on a one-node Ceph's RGW: create → Ready (${options.rounds} each) against the RGW calls by hand; 1 MiB PUT/GET throughput, scoped credentials against an admin key`);
-  const env = await startStorageEnv({ rgw: true, controllers: ['bucket'] });
+  const env = await startStorageEnv({ rgw: true, controllers: ['bucket'], leaderElect: true });
   const clients: S3Client[] = [];
   try {
     await namespace(env, NS);
@@ -69,6 +70,7 @@ export async function benchBuckets(options: BucketBenchOptions): Promise<void> {
       await driver.setGrants(bucket, `hand-owner-${round}`, [{ user: `hand-user-${round}`, mode: 'ReadWrite' }]);
       return performance.now() - started;
     };
+    await waitForAnnouncedFinalizers(env.client, ['buckets.storage.photoncloud.io']);
     // Warm-up both ways (informers, the SDK, RGW's first bucket), not counted.
     await byHand(-1);
     await createReady(env, 'warmup');

@@ -4,6 +4,7 @@
 // kernel, initramfs, memory, TCG; user-mode networking's DHCP) measured in the same run. The goal is the
 // control plane adding under a second to the bare start. Everything is real: API server, OVN, controllers and
 // a `photon agent` process on a userspace chassis (test/env/compute.ts).
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -94,7 +95,7 @@ const summary = (label: string, values: number[]) => `${label} p50 ${fmt(percent
 
 export async function benchCompute(count: number): Promise<void> {
   console.log(`\n## VirtualMachine create → running and → guest address (${count} VMs one after another, TCG), against a bare QEMU start of the same guest`);
-  const env = await startComputeEnv();
+  const env = await startComputeEnv({ leaderElect: true });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-'));
   try {
     await env.startAgent('bench-hv', { cpu: 16, memory: '8Gi' });
@@ -110,6 +111,7 @@ export async function benchCompute(count: number): Promise<void> {
     await bareStart(env.guest, dir, -1);
     const bare: Timing[] = [];
     const platform: Timing[] = [];
+    await waitForAnnouncedFinalizers(env.client, ['virtualmachines.compute.photoncloud.io']);
     const writes = inProcessWrites(env.api.server);
     const writesBefore = await writes();
     for (let index = 0; index < count; index++) {

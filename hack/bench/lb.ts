@@ -7,6 +7,7 @@
 //     LoadBalancer above: the cost of the proxy;
 //   - a backend's server stopped → out of rotation (the first of 20 straight connections that all avoid it)
 //     and → status offline, with health checks every 1 s, failure threshold 2 (OVN's own detection: ~2 s).
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import type { AttachedPort } from '../../test/env/ovn.ts';
 import { waitFor } from '../../test/env/process.ts';
 import { COMPUTE_CONTROLLERS, startComputeEnv } from '../../test/env/compute.ts';
@@ -25,7 +26,7 @@ async function firstConnection(client: AttachedPort, vip: string, port: number, 
 
 export async function benchLoadBalancers(options: { rounds: number }): Promise<void> {
   console.log(`\n## LoadBalancer: create → first connection (${options.rounds} each), backend failure → out of rotation`);
-  const env = await startComputeEnv({ controllers: [...COMPUTE_CONTROLLERS, 'loadbalancer'] });
+  const env = await startComputeEnv({ controllers: [...COMPUTE_CONTROLLERS, 'loadbalancer'], leaderElect: true });
   try {
     const agent = await env.startAgent('bench-node');
     const onAgent = { client: env.client, chassis: agent.chassis };
@@ -48,6 +49,7 @@ export async function benchLoadBalancers(options: { rounds: number }): Promise<v
 
     const raw: number[] = [];
     const api: number[] = [];
+    await waitForAnnouncedFinalizers(env.client, ['loadbalancers.lb.photoncloud.io']);
     const writes = inProcessWrites(env.api.server);
     const writesBefore = await writes();
     for (let round = 0; round < options.rounds; round++) {

@@ -5,8 +5,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clientFromKubeconfig, LeaseResource, NamespaceResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
-import { CONTROLLER_MANAGER_LEASE, HANDLED_FINALIZERS_ANNOTATION } from '../../apis/meta/finalizers.ts';
+import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import type { Condition, KubeObject } from '../../apis/meta/types.ts';
 import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import { isConditionTrue } from '../../apis/meta/conditions.ts';
@@ -91,10 +91,7 @@ export async function benchNetwork(ports: number): Promise<void> {
     await waitFor('subnet ready', async () => ready(await client.get(SubnetResource, 'big', { namespace: 'bench' })), { timeoutMs: 60_000 });
     // The manager runs as in production, on its leader Lease, where it announces the finalizers the API
     // server then adds at create (a write less per object): measured once that is in place.
-    await waitFor('the manager to announce its finalizers', async () => {
-      const lease = await client.get<Lease>(LeaseResource, CONTROLLER_MANAGER_LEASE.name, { namespace: CONTROLLER_MANAGER_LEASE.namespace }).catch(() => undefined);
-      return lease?.metadata.annotations?.[HANDLED_FINALIZERS_ANNOTATION]?.includes('ports.network.photoncloud.io=') === true;
-    }, { timeoutMs: 30_000 });
+    await waitForAnnouncedFinalizers(client, ['ports.network.photoncloud.io']);
     // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
     await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
     const before = await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"');

@@ -13,6 +13,7 @@
 //     fsync is what makes the last of its writes durable and is inside its time.
 // The `rbd` baselines include starting the tool and connecting to the cluster, as the controllers' calls do.
 // Options: --quick (fewer rounds, smaller writes).
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,7 +79,7 @@ export interface VolumeBenchOptions {
 export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
   console.log(`\n## Volumes on a one-node Ceph: create, snapshot, restore → ready (${options.rounds} each), against rbd by hand; sequential writes from a TCG guest against rbd bench`);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-vol-'));
-  const [started, built] = await Promise.allSettled([startStorageEnv(), buildGuestImage(path.join(dir, 'guest.img'))]);
+  const [started, built] = await Promise.allSettled([startStorageEnv({ leaderElect: true }), buildGuestImage(path.join(dir, 'guest.img'))]);
   if (started.status === 'rejected' || built.status === 'rejected') {
     if (started.status === 'fulfilled') await started.value.stop();
     await fs.rm(dir, { recursive: true, force: true });
@@ -99,6 +100,7 @@ export async function benchVolumes(options: VolumeBenchOptions): Promise<void> {
 
     const raw = { create: [] as number[], snapshot: [] as number[], clone: [] as number[] };
     const api = { create: [] as number[], snapshot: [] as number[], restore: [] as number[] };
+    await waitForAnnouncedFinalizers(env.client, ['volumes.storage.photoncloud.io', 'volumesnapshots.storage.photoncloud.io']);
     const writes = inProcessWrites(env.api.server);
     let writesBefore = await writes();
     for (let round = 0; round < options.rounds; round++) {

@@ -1,12 +1,15 @@
 // Finalizers added at create (apiserver/admission/controller-finalizers.ts), with the controller manager
 // as production runs it (leader election on its Lease) on a real API server, etcd and OVN: while it leads,
 // a Vpc, Subnet, SecurityGroup and Port are created with their OVN finalizer, and a Port then costs two API
-// writes (create, status) instead of three; a deleted Port still leaves OVN. Without a manager a Port is
-// created without it and deleted at once; a manager that comes back adds it itself (objects made meanwhile).
+// writes (create, status) instead of three; re-applying a manifest (server-side) keeps it; a deleted Port
+// still leaves OVN. Without a manager a Port is created without it and deleted at once; a manager that comes
+// back adds it itself (objects made meanwhile).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isNotFound, LeaseResource, type Lease } from '../../apis/client/index.ts';
 import { CONTROLLER_MANAGER_LEASE, HANDLED_FINALIZERS_ANNOTATION } from '../../apis/meta/finalizers.ts';
 import { PortResource } from '../../apis/network/v1alpha1/index.ts';
+import { kubectlOk } from '../env/apiserver.ts';
+import { waitForAnnouncedFinalizers } from '../env/announced-finalizers.ts';
 import { waitFor } from '../env/process.ts';
 import { create, namespace, portAddress, startNetworkEnv, waitReady, type NetworkEnv } from './harness.ts';
 
@@ -39,11 +42,9 @@ afterAll(async () => {
 
 describe('finalizers added at create', () => {
   it('while the manager leads, every network kind is created with its finalizer, and a Port takes two writes to Ready', async () => {
-    const announced = await waitFor('the manager to announce its finalizers', async () => {
-      const lease = await env.client.get<Lease>(LeaseResource, CONTROLLER_MANAGER_LEASE.name, { namespace: CONTROLLER_MANAGER_LEASE.namespace }).catch(() => undefined);
-      return lease?.metadata.annotations?.[HANDLED_FINALIZERS_ANNOTATION];
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    for (const plural of ['ports', 'securitygroups', 'subnets', 'vpcs']) expect(announced).toContain(`${plural}.network.photoncloud.io=${OVN_FINALIZER}`);
+    const kinds = ['ports', 'securitygroups', 'subnets', 'vpcs'].map((plural) => `${plural}.network.photoncloud.io`);
+    const announced = await waitForAnnouncedFinalizers(env.client, kinds);
+    for (const kind of kinds) expect(announced.get(kind)).toEqual([OVN_FINALIZER]);
 
     const vpc = await create(env, 'Vpc', NS, 'main', { cidrBlocks: ['10.0.0.0/16'] });
     const subnet = await create(env, 'Subnet', NS, 'web', { vpcRef: 'main', cidr: '10.0.1.0/24' });
@@ -57,6 +58,13 @@ describe('finalizers added at create', () => {
     for (const port of ports) await waitReady(env, 'Port', NS, port.metadata.name!);
     const after = await portWrites();
     expect({ ports: after.ports - before.ports, status: after.status - before.status }).toEqual({ ports: 3, status: 3 });
+
+    // GitOps re-applies the same manifest: the finalizer, which the manifest does not name, stays (it was
+    // added after the applier's fields were recorded, so re-applying without it does not remove it).
+    const manifest = JSON.stringify({ apiVersion: PortResource.apiVersion, kind: 'Port', metadata: { name: 'applied', namespace: NS }, spec: { subnetRef: 'web' } });
+    for (let round = 0; round < 2; round++) kubectlOk(await env.api.kubectl(['apply', '--server-side', '-f', '-'], { stdin: manifest }));
+    const applied = await waitReady(env, 'Port', NS, 'applied');
+    expect(applied.metadata.finalizers).toEqual([OVN_FINALIZER]);
 
     // The finalizer still does its job: a deleted Port leaves OVN before it leaves the API.
     const { uid } = portAddress(await waitReady(env, 'Port', NS, 'a'));
