@@ -6,7 +6,6 @@
 //     reaching the bucket through its policy), against the same client with an RGW system user's key (an admin
 //     key: no policy evaluated). The cost of scoping should be nothing.
 // Options: --quick (fewer rounds and objects).
-import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runChecked } from '../../agents/ovn-local/commands.ts';
@@ -20,6 +19,7 @@ import { namespace, startStorageEnv, type StorageEnv } from '../../test/volumes/
 import { fmt, percentile, runConcurrent } from './load.ts';
 import { record } from './results.ts';
 import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 
 const NS = 'bench';
 const MiB = 1024 * 1024;

@@ -4,7 +4,6 @@
 // kernel, initramfs, memory, TCG; user-mode networking's DHCP) measured in the same run. The goal is the
 // control plane adding under a second to the bare start. Everything is real: API server, OVN, controllers and
 // a `photon agent` process on a userspace chassis (test/env/compute.ts).
-import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -18,6 +17,7 @@ import { manifest } from '../../test/env/tenants.ts';
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
 import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 
 const NS = 'bench';
 

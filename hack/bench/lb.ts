@@ -7,7 +7,6 @@
 //     LoadBalancer above: the cost of the proxy;
 //   - a backend's server stopped → out of rotation (the first of 20 straight connections that all avoid it)
 //     and → status offline, with health checks every 1 s, failure threshold 2 (OVN's own detection: ~2 s).
-import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import type { AttachedPort } from '../../test/env/ovn.ts';
 import { waitFor } from '../../test/env/process.ts';
 import { COMPUTE_CONTROLLERS, startComputeEnv } from '../../test/env/compute.ts';
@@ -16,6 +15,7 @@ import { connect, createLb, host, sample, tcpServer, waitLb, condition } from '.
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
 import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 
 const summary = (values: number[]) => `p50 ${fmt(percentile(values, 50))} ms, p95 ${fmt(percentile(values, 95))} ms`;
 

@@ -17,6 +17,8 @@ import { startBenchApiServer, type BenchApiServer } from './api.ts';
 import { fmt, percentile } from './load.ts';
 import { record, writeResults } from './results.ts';
 import { metricSum, reportWrites, writesBetween, writesByResource } from './writes.ts';
+import { clientFromKubeconfig } from '../../apis/client/index.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const NS = 'scale';
@@ -122,7 +124,7 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const metricsPort = await freePort();
     // PHOTON_SCALE_PROFILE_DIR=dir: the controller manager runs under --cpu-prof (node's profile of it, on exit).
     const profile = process.env.PHOTON_SCALE_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PHOTON_SCALE_PROFILE_DIR}`] : [];
-    manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--leader-elect', 'false', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+    manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
     hollow = startProcess('hollow nodes', process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
 
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
@@ -168,6 +170,10 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     let createErrors = 0;
     let lastError = '';
     if (!stoppedBecause) {
+      // The manager runs on its leader Lease, as in production: VMs are created with its finalizer once it
+      // announced it (a write less per VM).
+      const announcements = clientFromKubeconfig(kubeconfig, { component: 'scale-bench' });
+      await waitForAnnouncedFinalizers(announcements, ['virtualmachines.compute.photoncloud.io'], 60_000).finally(() => announcements.close());
       await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }));
       for (const [name, format] of [['kernel', 'kernel'], ['initrd', 'initrd']]) {
         await client.request('POST', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/images`, JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Image', metadata: { name, namespace: NS }, spec: { source: { url: `https://images.example/${name}` }, format, sha256: '0'.repeat(64) } }));

@@ -13,7 +13,6 @@
 //     fsync is what makes the last of its writes durable and is inside its time.
 // The `rbd` baselines include starting the tool and connecting to the cluster, as the controllers' calls do.
 // Options: --quick (fewer rounds, smaller writes).
-import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +27,7 @@ import { namespace, startStorageEnv, storageClass, volume, volumeSnapshot, waitR
 import { fmt, percentile } from './load.ts';
 import { record } from './results.ts';
 import { inProcessWrites, reportWrites, writesBetween } from './writes.ts';
+import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
 
 const NS = 'bench';
 const POOL = 'photon-bench';
