@@ -24,6 +24,12 @@ export interface NodeView {
   used: Resources & { vms: number };
 }
 
+/** Nodes to choose from by position (an array of views, or views made as the scan reaches them). */
+export interface NodeViews {
+  readonly length: number;
+  at(position: number): NodeView | undefined;
+}
+
 export interface Placement {
   node?: string;
   /** Why no node fits (empty when one does). */
@@ -47,7 +53,8 @@ export function nodeView(node: Node, used: Resources & { vms: number }): NodeVie
 /**
  * What a decision reads of a Node, worked out once per version of it: informers replace an object on every
  * change, so the object itself is the key. A decision looks at every node; parsing each one's quantities and
- * conditions again for every VM was most of a decision's cost at 5,000 nodes.
+ * conditions again for every VM was most of a decision's cost at 5,000 nodes (a decision now makes views only for
+ * the nodes its scan reaches: the scheduler's NodeViews).
  */
 const staticViews = new WeakMap<Node, Omit<NodeView, 'used'>>();
 function staticViewOf(node: Node): Omit<NodeView, 'used'> {
@@ -108,7 +115,7 @@ export function enoughFitting(nodes: number): number {
  * `sample.start` (the scheduler rotates it so decisions spread over the cluster) and stops once
  * `sample.enough` nodes fit; without it, every node is looked at.
  */
-export function choose(request: Resources, nodeSelector: Record<string, string> | undefined, nodes: readonly NodeView[], pin?: Pin, sample?: { start: number; enough: number }): Placement {
+export function choose(request: Resources, nodeSelector: Record<string, string> | undefined, nodes: NodeViews, pin?: Pin, sample?: { start: number; enough: number }): Placement {
   if (nodes.length === 0) return { message: 'no Nodes are registered' };
   const rejected = new Map<string, number>();
   const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
@@ -120,7 +127,7 @@ export function choose(request: Resources, nodeSelector: Record<string, string> 
   let scanned = 0;
   const start = sample && nodes.length > 0 ? sample.start % nodes.length : 0;
   for (let offset = 0; offset < nodes.length; offset++) {
-    const node = nodes[(start + offset) % nodes.length]!;
+    const node = nodes.at((start + offset) % nodes.length)!;
     scanned++;
     if (pin && node.name !== pin.node) {
       reject(pin.why);

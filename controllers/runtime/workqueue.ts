@@ -14,6 +14,7 @@
 //    work finish; delayed keys are dropped); shutDown({ drain: false }) only lets in-flight work finish.
 //  - Depth, adds, retries, queue wait and processing durations go to optional hooks (metrics.ts).
 import { ExponentialBackoff, noJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
+import { Fifo } from './fifo.ts';
 
 export interface WorkQueueHooks {
   /** Queue depth changed (keys ready and waiting for a worker). */
@@ -98,7 +99,7 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 
 export class WorkQueue {
   readonly name: string;
-  private readonly queue: string[] = [];
+  private readonly queue = new Fifo<string>();
   /** Keys that need processing (queued, or re-added while processing). */
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
@@ -265,7 +266,7 @@ export class WorkQueue {
           this.dirty.delete(key);
           this.readySince.delete(key);
         }
-        this.queue.length = 0;
+        this.queue.clear();
         this.hooks.depth?.(0);
       }
       this.wakeIdleGettersIfDrained();
