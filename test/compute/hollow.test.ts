@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clientFromKubeconfig, LeaseResource, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
+import { clientFromKubeconfig, isConflict, LeaseResource, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
 import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
 import { ImageResource, NodeResource, VirtualMachineResource, type Node, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
@@ -79,6 +79,30 @@ describe('photon agent --hollow', () => {
     await waitFor('the Lease renewed', async () => (await client.get<typeof lease>(LeaseResource, 'sim-0', { namespace: NODE_LEASE_NAMESPACE })).spec.renewTime !== lease.spec.renewTime, { timeoutMs: 10_000, intervalMs: 100 });
     expect(hollow.output()).not.toMatch(/"level":"error"/);
   }, 90_000);
+
+  it("renews each Lease with one write (no read first), and after someone else's write reads it again and keeps that write", async () => {
+    /** Successful requests on Leases by verb, from the API server's own counters. */
+    const leaseRequests = async (verb: string) =>
+      (await api.server.metrics.registry.metrics())
+        .split('\n')
+        .filter((line) => line.startsWith('apiserver_request_total{') && line.includes(`verb="${verb}"`) && line.includes('resource="leases"') && /code="2\d\d"/.test(line))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    const [getsBefore, updatesBefore] = [await leaseRequests('GET'), await leaseRequests('UPDATE')];
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // 12 nodes renewing every 750 ms
+    expect((await leaseRequests('UPDATE')) - updatesBefore).toBeGreaterThanOrEqual(NODES * 2);
+    expect((await leaseRequests('GET')) - getsBefore).toBe(0);
+
+    // Someone else writes sim-0's Lease: the agent's next renewal meets a 409, reads it, and renews that.
+    // (Our own read-modify-write races the renewals too: a 409 here is retried.)
+    const written = await waitFor('the admin write', async () => {
+      const current = await client.get<KubeObject & { spec: { renewTime: string } }>(LeaseResource, 'sim-0', { namespace: NODE_LEASE_NAMESPACE });
+      return client.update<typeof current>(LeaseResource, { ...current, metadata: { ...current.metadata, labels: { touched: 'by-admin' } } }).catch((error: unknown) => (isConflict(error) ? undefined : Promise.reject(error)));
+    }, { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor('a renewal after that write', async () => {
+      const lease = await client.get<typeof written>(LeaseResource, 'sim-0', { namespace: NODE_LEASE_NAMESPACE });
+      return lease.spec.renewTime !== written.spec.renewTime && lease.metadata.labels?.touched === 'by-admin';
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+  });
 
   it('runs VMs the scheduler spreads over the hollow nodes, each reported Running by its own node, and deletes them', async () => {
     await waitFor('nodes Ready', async () => (await nodes()).filter((node) => findCondition(node.status?.conditions, 'Ready')?.status === 'True').length === NODES, { timeoutMs: 60_000 });
