@@ -13,10 +13,11 @@
 //
 // Per reconcile: a winston child logger {controller, resource, namespace, name, reconcileID}, the event
 // recorder and an AbortSignal that fires when the controller stops. Outcomes (see reconciler.ts): success →
-// forget; requeueAfterMs → again later; 409 Conflict (a stale view) → looked at again shortly, and rate-limited
-// only after several in a row (logged at debug); any other error → rate-limited retry;
-// TerminalError → no retry, Stalled=True/Ready=False (reason from the error, observedGeneration) through the
-// status helper plus a Warning event. A later successful reconcile removes a Stalled condition again.
+// forget; requeueAfterMs → again later; 409 Conflict (a stale view) → again as soon as the informer shows a
+// newer version (in the same worker turn, not behind the queued keys), else shortly, and rate-limited only
+// after several in a row (logged at debug); any other error → rate-limited retry; TerminalError → no retry,
+// Stalled=True/Ready=False (reason from the error, observedGeneration) through the status helper plus a
+// Warning event. A later successful reconcile removes a Stalled condition again.
 import { randomUUID } from 'node:crypto';
 import { groupResourceOf, type ApiClient, type ResourceRef } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
@@ -48,6 +49,8 @@ export interface WatchSource<T extends KubeObject = KubeObject> {
 /** Conflicts in a row that are looked at again after CONFLICT_REQUEUE_MS × the streak, before the rate limiter takes over. */
 const QUICK_CONFLICT_RETRIES = 5;
 const CONFLICT_REQUEUE_MS = 50;
+/** How long a worker waits, after a 409, for the informer to show a newer version of its object. */
+const CONFLICT_CATCH_UP_MS = 250;
 
 export const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
@@ -281,6 +284,7 @@ export class Controller {
     const log = this.log.child({ resource: groupResourceOf(request.resource), namespace: request.namespace, name: request.name, reconcileID });
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    const seenVersion = this.cached(request)?.metadata.resourceVersion;
     try {
       const result = (await this.options.reconciler.reconcile(request, { log, recorder: this.recorder, signal })) ?? {};
       this.conflictStreaks.delete(key);
@@ -309,6 +313,10 @@ export class Controller {
         if (streak <= QUICK_CONFLICT_RETRIES) {
           this.conflictStreaks.set(key, streak);
           log.debug('stale view (409 Conflict); looking again shortly', { error: errorMessage(error), streak });
+          // Once the informer shows a newer version, at once and in this turn: requeued, the key went behind
+          // every queued key (30,000 VMs in the scale run: minutes), and the scheduler and the VM controller
+          // both writing a new VM's status met a 409 on about a third of their passes.
+          if (await this.caughtUp(request, seenVersion, signal)) return this.process(key, signal);
           return { requeueAfterMs: CONFLICT_REQUEUE_MS * streak };
         }
         this.conflictStreaks.delete(key);
@@ -319,6 +327,16 @@ export class Controller {
       log.error('reconcile failed; retrying with backoff', { error: errorMessage(error), retries: this.currentQueue?.numRequeues(key) ?? 0 });
       throw error;
     }
+  }
+
+  /** Whether the informer shows the object at another version than `seen` (or gone) within CONFLICT_CATCH_UP_MS. */
+  private async caughtUp(request: PrimaryRequest, seen: string | undefined, signal: AbortSignal): Promise<boolean> {
+    const deadline = performance.now() + CONFLICT_CATCH_UP_MS;
+    while (!signal.aborted && performance.now() < deadline) {
+      if (this.cached(request)?.metadata.resourceVersion !== seen) return true;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return false;
   }
 
   private cached(request: PrimaryRequest): KubeObject | undefined {

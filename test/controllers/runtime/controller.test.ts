@@ -189,6 +189,38 @@ describe('Controller', () => {
     expect((await env.kubectl(['get', 'vpc', 'flaky', '-n', NS])).stderr).toContain('NotFound');
   });
 
+  it('retries a 409 (stale view) as soon as the informer shows the newer version, before the keys queued behind it', async () => {
+    // One worker, 21 ConfigMaps queued at start: a-racy first. Its first pass changes the object behind its own
+    // back and then writes its stale copy (409). Requeued, it would come back after all 20 others.
+    const order: string[] = [];
+    let raced = false;
+    const racer: Reconciler = {
+      async reconcile(request) {
+        order.push(request.name);
+        if (request.name === 'a-racy' && !raced) {
+          raced = true;
+          const stale = await client.get<ConfigMap>(ConfigMapResource, request.name, { namespace: NS });
+          await client.patch(ConfigMapResource, request.name, { metadata: { annotations: { bumped: 'yes' } } }, { namespace: NS });
+          await client.update(ConfigMapResource, { ...stale, data: { reconciled: 'yes' } });
+        }
+        if (request.name !== 'a-racy') await sleep(20);
+        return {};
+      },
+    };
+    const labels = { 'queue-test': 'true' };
+    for (const name of ['a-racy', ...Array.from({ length: 20 }, (_, index) => `slow-${String(index).padStart(2, '0')}`)]) {
+      await client.create(ConfigMapResource, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels } });
+    }
+    const queued = new Controller({ name: 'queue-order', client, resource: ConfigMapResource, reconciler: racer, informers, namespace: NS, labelSelector: 'queue-test=true', workers: 1, logger });
+    await queued.start();
+    try {
+      await waitFor('every ConfigMap reconciled', () => new Set(order).size === 21 && order.filter((name) => name === 'a-racy').length >= 2, { timeoutMs: 20_000 });
+      expect(order.slice(0, 2)).toEqual(['a-racy', 'a-racy']);
+    } finally {
+      await queued.stop();
+    }
+  });
+
   it('exports queue and reconcile metrics on the given registry', async () => {
     const text = await registry.metrics();
     expect(text).toMatch(/photon_workqueue_adds_total\{name="sample-controller"\} \d+/);
