@@ -87,6 +87,8 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
   }, log);
   return {
     controller,
+    // The manager announces them (see ManagedController).
+    finalizers: controller.finalizers,
     async start() {
       stopRowWatch = deps.ovn.onOwnedRowRemoved((owner) => {
         const zone = owner.kind === 'Zone' ? informers.zones.get(owner.name, owner.namespace) : undefined;

@@ -64,6 +64,8 @@ export function loadBalancerController(shared: NetworkShared, health: HealthSour
   let stopHealth: (() => void) | undefined;
   return {
     controller,
+    // The manager announces them (see ManagedController).
+    finalizers: controller.finalizers,
     async start() {
       stopHealth = health.onChange((service) => {
         for (const request of index.lbsOf(service)) controller.enqueue(request);

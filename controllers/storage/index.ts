@@ -90,6 +90,8 @@ export function volumeController(deps: StorageControllerDeps, log: Logger, metri
   const sweep = rbd ? new PeriodicTask('RBD orphan sweep', options.orphanSweepMs ?? 10 * 60_000, () => sweepOrphanImages(rbd, informers, log).then(() => undefined), log) : undefined;
   return {
     controller,
+    // The manager announces them (see ManagedController).
+    finalizers: controller.finalizers,
     async start() {
       sweep?.start(30_000);
       await controller.start();
