@@ -5,7 +5,7 @@
 // Ceph here: announcing needs none of them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { clientFromKubeconfig, NamespaceResource, type ApiClient } from '../../apis/client/index.ts';
-import { VpcResource } from '../../apis/network/v1alpha1/index.ts';
+import { VpcResource, type Vpc } from '../../apis/network/v1alpha1/index.ts';
 import { startControllerManager, type ControllerManager } from '../../controllers/manager.ts';
 import { startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitForAnnouncedFinalizers } from '../env/announced-finalizers.ts';
@@ -47,7 +47,7 @@ describe('the controller manager announces its finalizers', () => {
     const announced = await waitForAnnouncedFinalizers(client, Object.keys(EXPECTED));
     for (const [resource, finalizer] of Object.entries(EXPECTED)) expect({ resource, finalizers: announced.get(resource) }).toEqual({ resource, finalizers: [finalizer] });
     await client.create(NamespaceResource, { metadata: { name: 'announced' } });
-    const vpc = await client.create(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'v', namespace: 'announced' }, spec: { cidrBlocks: ['10.0.0.0/16'] } });
+    const vpc = await client.create<Vpc>(VpcResource, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', metadata: { name: 'v', namespace: 'announced' }, spec: { cidrBlocks: ['10.0.0.0/16'] } });
     expect(vpc.metadata.finalizers).toEqual(['network.photoncloud.io/ovn']);
   });
 });
