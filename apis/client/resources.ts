@@ -109,3 +109,12 @@ export interface Lease {
   spec?: LeaseSpec;
   [field: string]: unknown;
 }
+
+/**
+ * The Lease API's expiry rule: expired once renewTime + leaseDurationSeconds has passed (a Lease without a
+ * readable renewTime is expired). `defaultDurationSeconds` stands in for a missing duration.
+ */
+export function leaseExpired(spec: LeaseSpec | undefined, nowMs: number, defaultDurationSeconds = 0): boolean {
+  const renewedMs = spec?.renewTime ? Date.parse(spec.renewTime) : Number.NaN;
+  return !Number.isFinite(renewedMs) || renewedMs + (spec?.leaseDurationSeconds ?? defaultDurationSeconds) * 1000 < nowMs;
+}

@@ -1,5 +1,6 @@
 // Finalizer names the API server and the controllers both act on (Kubernetes' own names, so kubectl's
 // `--cascade=foreground|orphan` and namespace deletion behave as users know them).
+import { groupResourceOf } from '../client/resources.ts';
 
 /** Set by the API server on a `propagationPolicy: Foreground` delete; the garbage collector removes it once no dependent with blockOwnerDeletion is left. */
 export const FOREGROUND_FINALIZER = 'foregroundDeletion';
@@ -32,7 +33,7 @@ const FINALIZER = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-
 
 /** `ports.network.photoncloud.io=network.photoncloud.io/ovn,…` (a core resource is its plural alone), sorted. */
 export function formatHandledFinalizers(handled: readonly HandledFinalizer[]): string {
-  const entries = handled.map(({ group, plural, finalizer }) => `${group ? `${plural}.${group}` : plural}=${finalizer}`);
+  const entries = handled.map((entry) => `${groupResourceOf(entry)}=${entry.finalizer}`);
   return [...new Set(entries)].sort().join(',');
 }
 

@@ -2,6 +2,7 @@
 // resource, and nothing without a held Lease or a well-formed announcement.
 import { describe, expect, it } from '@jest/globals';
 import { CONTROLLER_MANAGER_LEASE, formatHandledFinalizers, HANDLED_FINALIZERS_ANNOTATION, parseHandledFinalizers } from '../../apis/meta/finalizers.ts';
+import type { Lease, LeaseSpec } from '../../apis/client/resources.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import type { ResourceInfo } from '../registry/resource.ts';
 import type { AdmissionLookup } from './chain.ts';
@@ -17,7 +18,7 @@ const ANNOUNCED = formatHandledFinalizers([
   { group: '', plural: 'secrets', finalizer: 'example.photoncloud.io/keep' },
 ]);
 
-function managerLease(spec: Record<string, unknown>, annotation: string | null = ANNOUNCED): KubeObject {
+function managerLease(spec: LeaseSpec, annotation: string | null = ANNOUNCED): Lease {
   return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...CONTROLLER_MANAGER_LEASE, annotations: annotation === null ? undefined : { [HANDLED_FINALIZERS_ANNOTATION]: annotation } }, spec };
 }
 const held = { holderIdentity: 'manager-1', renewTime: new Date(NOW - 5000).toISOString(), leaseDurationSeconds: 15 };

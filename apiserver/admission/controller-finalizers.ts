@@ -12,22 +12,13 @@
 //
 // Read from the watch cache on every create, never from storage: a miss means "no manager", which costs
 // nothing. The parsed announcement is kept until the annotation changes.
+import { groupResourceOf, leaseExpired, LeaseResource, type Lease } from '../../apis/client/resources.ts';
 import { CONTROLLER_MANAGER_LEASE, HANDLED_FINALIZERS_ANNOTATION, parseHandledFinalizers } from '../../apis/meta/finalizers.ts';
-import type { KubeObject } from '../../apis/meta/types.ts';
 import type { AdmissionPlugin } from './chain.ts';
 
-const LEASES = { group: 'coordination.k8s.io', plural: 'leases' };
-
-interface LeaseView extends KubeObject {
-  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
-}
-
-/** Whether the Lease is held now: a holder, renewed within its duration (the Lease API's own expiry rule). */
-export function leaseHeld(lease: LeaseView | undefined, nowMs: number): boolean {
-  const spec = lease?.spec;
-  if (!spec?.holderIdentity) return false;
-  const renewedMs = spec.renewTime ? Date.parse(spec.renewTime) : Number.NaN;
-  return Number.isFinite(renewedMs) && renewedMs + (spec.leaseDurationSeconds ?? 0) * 1000 >= nowMs;
+/** Whether the Lease is held now: a holder, and not expired by the Lease API's own rule. */
+export function leaseHeld(lease: Lease | undefined, nowMs: number): boolean {
+  return !!lease?.spec?.holderIdentity && !leaseExpired(lease.spec, nowMs);
 }
 
 export function controllerFinalizers(now: () => number = Date.now): AdmissionPlugin {
@@ -44,10 +35,10 @@ export function controllerFinalizers(now: () => number = Date.now): AdmissionPlu
     name: 'ControllerFinalizers',
     operations: ['CREATE'],
     async admit({ resource, object }, lookup) {
-      const lease = lookup.cached(LEASES, CONTROLLER_MANAGER_LEASE.namespace, CONTROLLER_MANAGER_LEASE.name) as LeaseView | undefined;
+      const lease = lookup.cached(LeaseResource, CONTROLLER_MANAGER_LEASE.namespace, CONTROLLER_MANAGER_LEASE.name) as Lease | undefined;
       const text = lease?.metadata.annotations?.[HANDLED_FINALIZERS_ANNOTATION];
       if (!text || !leaseHeld(lease, now())) return [];
-      const finalizers = announced(text)?.get(resource.group ? `${resource.plural}.${resource.group}` : resource.plural);
+      const finalizers = announced(text)?.get(groupResourceOf(resource));
       if (!finalizers) return [];
       const missing = finalizers.filter((finalizer) => !object.metadata.finalizers?.includes(finalizer));
       if (missing.length > 0) object.metadata.finalizers = [...(object.metadata.finalizers ?? []), ...missing];

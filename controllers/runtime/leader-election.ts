@@ -16,7 +16,7 @@
 // must keep their clocks in sync to well within leaseDuration − renewDeadline.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { isAlreadyExists, isConflict, isNotFound, LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
+import { isAlreadyExists, isConflict, isNotFound, leaseExpired, LeaseResource, type ApiClient, type Lease } from '../../apis/client/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { microTimestamp } from '../../apis/meta/time.ts';
@@ -234,12 +234,7 @@ export class LeaderElector {
       const spec = current.spec ?? {};
       const holder = spec.holderIdentity ?? '';
       this.observe(holder);
-      if (holder !== this.identity) {
-        const renewMs = spec.renewTime ? Date.parse(spec.renewTime) : 0;
-        const durationMs = (spec.leaseDurationSeconds ?? leaseSeconds) * 1000;
-        const expired = !Number.isFinite(renewMs) || renewMs + durationMs < now.getTime();
-        if (holder && !expired) return false;
-      }
+      if (holder !== this.identity && holder && !leaseExpired(spec, now.getTime(), leaseSeconds)) return false;
       const takeover = holder !== this.identity;
       const next: Lease = {
         ...current,
