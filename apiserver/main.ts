@@ -45,6 +45,9 @@ export const APISERVER_USAGE = `Usage: photon apiserver [flags]
   --request-headers-timeout SECS
                               408 and close when a request's headers take longer (default: 20); a whole
                               request (headers and body) may take 3×SECS; responses (watches) are not limited
+  --http2-max-streams-per-connection N
+                              HTTP/2 streams (requests and watches) one connection may have open (default: 250)
+  --disable-http2-serving     serve HTTP/1.1 only (default: HTTP/2 to clients that offer it by ALPN, as kubectl does)
   --audit-log-path FILE       the audit log, audit.k8s.io/v1 Events as hash-chained JSON lines
                               (default: $PHOTON_HOME/audit/audit.log; check it with photon audit verify FILE)
   --audit-policy-file FILE    the audit Policy (default: $PHOTON_HOME/audit/policy.yaml, written when absent)
@@ -64,6 +67,7 @@ export interface ApiServerFlags {
   compactionIntervalSeconds?: number;
   eventTtlSeconds?: number;
   connections: Partial<ConnectionLimits>;
+  http2: boolean;
   flowControl: Partial<FlowControlLimits>;
   auditLogPath?: string;
   auditPolicyFile?: string;
@@ -92,6 +96,8 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     'max-connections-per-client': { type: 'string' },
     'tls-handshake-timeout': { type: 'string' },
     'request-headers-timeout': { type: 'string' },
+    'http2-max-streams-per-connection': { type: 'string' },
+    'disable-http2-serving': { type: 'boolean', default: false },
     'max-requests-inflight': { type: 'string' },
     'max-mutating-requests-inflight': { type: 'string' },
     'max-requests-inflight-per-user': { type: 'string' },
@@ -136,6 +142,7 @@ function parseApiServerFlags(argv: string[]): ApiServerFlags {
     compactionIntervalSeconds: wholeNumberFlag(values['compaction-interval'], 0, '--compaction-interval must be a whole number of seconds (0 disables)'),
     eventTtlSeconds: wholeNumberFlag(values['event-ttl'], 1, '--event-ttl must be a whole number of seconds'),
     connections: connectionFlags(values),
+    http2: !values['disable-http2-serving'],
     auditLogPath: values['audit-log-path'],
     auditPolicyFile: values['audit-policy-file'],
     flowControl: {
@@ -174,7 +181,11 @@ function connectionFlags(values: Record<string, unknown>): Partial<ConnectionLim
   const flag = (name: string, min: number) => wholeNumberFlag(values[name] as string | undefined, min, `--${name} must be a whole number of at least ${min}`);
   const headersSeconds = flag('request-headers-timeout', 1);
   const handshakeSeconds = flag('tls-handshake-timeout', 1);
-  const limits: Partial<ConnectionLimits> = { maxConnections: flag('max-connections', 1), maxConnectionsPerClient: flag('max-connections-per-client', 1) };
+  const limits: Partial<ConnectionLimits> = {
+    maxConnections: flag('max-connections', 1),
+    maxConnectionsPerClient: flag('max-connections-per-client', 1),
+    maxStreamsPerConnection: flag('http2-max-streams-per-connection', 1),
+  };
   if (handshakeSeconds !== undefined) limits.handshakeTimeoutMs = handshakeSeconds * 1000;
   if (headersSeconds !== undefined) {
     limits.headersTimeoutMs = headersSeconds * 1000;

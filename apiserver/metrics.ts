@@ -75,6 +75,13 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly requestsByProtocol = new Counter({
+    name: 'apiserver_requests_by_protocol_total',
+    help: 'Requests by HTTP version (2.0: clients that negotiated HTTP/2, such as kubectl; 1.1: the others).',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
+
   readonly storageWatches = new Gauge({
     name: 'apiserver_storage_watches',
     help: 'Open watches on the storage backend (the watch cache needs one, however many clients watch).',

@@ -1,11 +1,12 @@
 // Composition of the API server: PHOTON_HOME → storage → registry → watch cache → control loops → HTTPS.
 // `startApiServer` is what `photon apiserver`, the all-in-one and the test environment call.
 import fs from 'node:fs';
-import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
 import { createLogger, errorMessage, type Logger } from '../lib/logging.ts';
 import { ConfigurationError } from '../lib/cli.ts';
 import { prepareHome, servingHosts, writeKubeconfigs } from './bootstrap.ts';
@@ -31,7 +32,8 @@ import { OpenApiDocuments } from './discovery/openapi.ts';
 import { encryptSecrets } from './encryption/rotation.ts';
 import { NamespaceLifecycle } from './housekeeping/namespace-lifecycle.ts';
 import { closeBodyDecoders } from './http/body.ts';
-import { answerClientError, connectionServerOptions, DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionLimits } from './http/connections.ts';
+import { answerClientError, DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionLimits } from './http/connections.ts';
+import { createServingServer } from './http/serving.ts';
 import { FlowControl, type FlowControlLimits } from './http/flow-control.ts';
 import { ResourceHandler } from './http/resource-handler.ts';
 import { createRouter, type VersionInfo } from './http/router.ts';
@@ -84,6 +86,8 @@ export interface ApiServerOptions {
   watchMaxBufferedBytes?: number;
   /** Timeouts and connection caps (defaults: DEFAULT_CONNECTION_LIMITS). */
   connections?: Partial<ConnectionLimits>;
+  /** HTTP/2 is offered to clients that ask for it (ALPN), beside HTTP/1.1 (default: true). */
+  http2?: boolean;
   /** The audit log (default $PHOTON_HOME/audit/audit.log). */
   auditLogPath?: string;
   /** The audit policy (default $PHOTON_HOME/audit/policy.yaml, written when absent). */
@@ -135,7 +139,7 @@ export async function openStore(options: StorageOptions, home: string): Promise<
   return openEmbeddedStore({ path: file });
 }
 
-function listen(server: https.Server, port: number, bindAddress: string): Promise<number> {
+function listen(server: tls.Server, port: number, bindAddress: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, bindAddress, () => resolve((server.address() as AddressInfo).port));
@@ -182,16 +186,20 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const lifecycle = new NamespaceLifecycle(registry, objects, cache, options.namespaceIntervalMs ?? 1000, log.child({ component: 'namespace-lifecycle' }));
   let loops: ControlLoops | undefined;
   const connectionLimits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
-  const server = https.createServer({
+  // The router exists once the server listens; a request cannot arrive before that.
+  let router: ((request: IncomingMessage, response: ServerResponse) => Promise<void>) | undefined;
+  const serving = createServingServer({
     cert: pki.serving.certificatePem,
     key: pki.serving.keyPem,
     ca: pki.ca.certificatePem,
-    // Client certificates are optional (tokens work too) but, when sent, must chain to our CA to count.
-    requestCert: true,
-    rejectUnauthorized: false,
-    keepAliveTimeout: 65_000,
-    ...connectionServerOptions(connectionLimits),
+    limits: connectionLimits,
+    http2: options.http2 ?? true,
+    onRequest: (request, response) => {
+      metrics.requestsByProtocol.inc({ protocol: request.httpVersion });
+      void router!(request, response);
+    },
   });
+  const { server } = serving;
   limitConnections(server, connectionLimits, (reason) => metrics.connectionsRefused.inc({ reason }));
   let port: number;
   try {
@@ -243,7 +251,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const reader = new Reader(store, cache);
   // A VirtualMachine's console, proxied to its node agent with the API server's agent client certificate.
   const consoles = new ConsoleProxy({ reader, registry, clientCertificate: pki.agentClient, log: log.child({ component: 'console-proxy' }) });
-  const router = createRouter({
+  router = createRouter({
     registry,
     // Reviews ask the router's own authorizer, and RBAC's rules for SelfSubjectRulesReview.
     resources: new ResourceHandler({ registry, objects, reader, watches, authorizer, rules: rbac, tokens: tokenIssuer, readSubresource: consoles.serve }),
@@ -266,7 +274,6 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       'watch-cache': () => cache.ready,
     },
   });
-  server.on('request', (request, response) => void router(request, response));
   server.on('clientError', answerClientError);
 
   writeKubeconfigs(prepared, url);
@@ -299,7 +306,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       cache.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        serving.closeAllConnections();
       });
       try {
         await rawStore.close();

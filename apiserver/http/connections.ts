@@ -2,9 +2,10 @@
 // and to send its request headers and body, how many connections one client address may hold, and how
 // many the server holds in all. Without them a client can open raw TCP connections that never start TLS
 // (or never finish a request) until the server runs out of sockets or memory.
-import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import { isHttp2Connection } from './serving.ts';
 
 export interface ConnectionLimits {
   /** A TLS handshake not finished in this time is dropped. */
@@ -19,6 +20,8 @@ export interface ConnectionLimits {
   maxConnectionsPerClient: number;
   /** Connections the server holds at once. */
   maxConnections: number;
+  /** HTTP/2 streams (requests, watches) one connection may have open at once. */
+  maxStreamsPerConnection: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -28,17 +31,8 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   checkIntervalMs: 2_000,
   maxConnectionsPerClient: 2048,
   maxConnections: 16_384,
+  maxStreamsPerConnection: 250,
 };
-
-/** The https.createServer options that carry the timeouts. */
-export function connectionServerOptions(limits: ConnectionLimits): Pick<https.ServerOptions, 'handshakeTimeout' | 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
-  return {
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    connectionsCheckingInterval: limits.checkIntervalMs,
-  };
-}
 
 /** Status lines for the HTTP-level failures a client can cause before a request exists. */
 const CLIENT_ERROR_RESPONSES: Record<string, string> = {
@@ -64,7 +58,7 @@ export function answerClientError(error: Error, socket: Duplex): void {
  * Counts connections per client address and closes those over the limit as they arrive; `onRefused` is
  * told each time (for metrics). Returns the current count for an address (tests, metrics).
  */
-export function limitConnections(server: https.Server, limits: ConnectionLimits, onRefused: (reason: 'per-client' | 'total') => void): (address: string) => number {
+export function limitConnections(server: tls.Server, limits: ConnectionLimits, onRefused: (reason: 'per-client' | 'total') => void): (address: string) => number {
   server.maxConnections = limits.maxConnections;
   server.on('drop', () => onRefused('total'));
   const perClient = new Map<string, number>();
@@ -85,7 +79,9 @@ export function limitConnections(server: https.Server, limits: ConnectionLimits,
   });
   // Node's header timeout starts with a request's first byte; a connection that finishes TLS and then says
   // nothing would be held forever (idle timeouts would also cut quiet watches), so it gets the same budget.
-  server.on('secureConnection', (socket: Socket) => {
+  // An HTTP/2 connection's session reads the socket itself; its idle rule is in serving.ts.
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    if (isHttp2Connection(socket)) return;
     const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
     timer.unref();
     socket.once('data', () => clearTimeout(timer));

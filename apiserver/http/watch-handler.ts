@@ -110,7 +110,8 @@ export class WatchHandler {
       return line;
     };
 
-    response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    // No length: HTTP/1.1 sends it chunked, HTTP/2 as DATA frames (where Transfer-Encoding is not allowed).
+    response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     response.flushHeaders();
 
     let finished = false;

@@ -1,6 +1,7 @@
 // The API server as the benches run it: its own process (`photon apiserver`, as in production) on a free port,
 // and a keep-alive HTTPS client with the admin token. This process only generates load.
 import fs from 'node:fs/promises';
+import http2 from 'node:http2';
 import https from 'node:https';
 import path from 'node:path';
 import { freePort } from '../../test/env/ports.ts';
@@ -69,8 +70,83 @@ export class Client {
   }
 }
 
+/**
+ * The same requests over HTTP/2, as kubectl and client-go send them: streams on few connections (a new
+ * connection once one holds `streamsPerConnection`, the server's advertised limit).
+ */
+export class Http2Client {
+  private readonly sessions: Array<{ session: http2.ClientHttp2Session; streams: number }> = [];
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+    private readonly ca: string,
+    private readonly streamsPerConnection = 250,
+  ) {}
+  private session(): http2.ClientHttp2Session {
+    let entry = this.sessions.find((candidate) => candidate.streams < this.streamsPerConnection && !candidate.session.closed && !candidate.session.destroyed);
+    if (!entry) {
+      const session = http2.connect(this.base, { ca: this.ca });
+      session.on('error', () => undefined);
+      entry = { session, streams: 0 };
+      this.sessions.push(entry);
+    }
+    const held = entry;
+    held.streams++;
+    return held.session;
+  }
+  /** Hands a stream slot back once its stream closed. */
+  private release(session: http2.ClientHttp2Session): void {
+    const entry = this.sessions.find((candidate) => candidate.session === session);
+    if (entry) entry.streams--;
+  }
+  private open(method: string, urlPath: string, body?: string): http2.ClientHttp2Stream {
+    const session = this.session();
+    const stream = session.request({ ':method': method, ':path': urlPath, authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) });
+    stream.once('close', () => this.release(session));
+    stream.end(body);
+    return stream;
+  }
+  request(method: string, urlPath: string, body?: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const stream = this.open(method, urlPath, body);
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
+      stream.on('error', reject);
+    });
+  }
+  async create(namespace: string, name: string): Promise<void> {
+    const result = await this.request('POST', `/apis/network.photoncloud.io/v1alpha1/namespaces/${namespace}/vpcs`, vpcBody(name, namespace));
+    if (result.status !== 201) throw new Error(`create ${name}: ${result.status} ${result.text}`);
+  }
+  /** Opens a watch stream and calls onLine for every event line (onOpen once the server answered). */
+  watch(urlPath: string, onLine: (line: string) => void, onOpen?: () => void): () => void {
+    const stream = this.open('GET', urlPath);
+    stream.on('error', () => undefined);
+    stream.on('response', () => onOpen?.());
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        onLine(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    });
+    return () => stream.close();
+  }
+  close(): void {
+    for (const { session } of this.sessions) session.destroy();
+    this.sessions.length = 0;
+  }
+}
+
 export interface BenchApiServer {
   client: Client;
+  /** A new HTTP/2 client (its own connections); close() it. */
+  http2Client(): Http2Client;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -90,6 +166,7 @@ export async function startBenchApiServer(home: string, args: string[], options:
   await waitFor('API server ready', async () => (await client.request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 60_000 });
   return {
     client,
+    http2Client: () => new Http2Client(`https://127.0.0.1:${port}`, token, ca),
     process: child,
     async stop() {
       client.close();

@@ -1,9 +1,11 @@
 // `npm run bench`: API server throughput and latency, each against a baseline measured in the same run on
 // the same machine, so the ratios mean something anywhere:
-//   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency
+//   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency; c=64
+//     also over HTTP/2 (64 streams on one connection, as kubectl and client-go send them)
 //   - the same at c=64 by API server worker count (--workers), on etcd and on the embedded store (workers.ts)
 //   - list latency of 10,000 objects (JSON and Table), served from the watch cache ÷ read from storage
-//   - watch delivery latency p50/p99 to 100 concurrent watchers
+//   - watch delivery latency p50/p99 to 1,000 concurrent watchers, over HTTP/1.1 (a connection each) and over
+//     HTTP/2 (250 watches per connection)
 //   - memory per object in the watch cache
 //   - the store's size under a churn of 100,000 updates, before and after compaction (etcd and embedded)
 //   - Ports per second from creation to Ready in a real OVN, and OVN NB transactions per Port
@@ -25,7 +27,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../../test/env/etcd.ts';
-import { waitFor } from '../../test/env/process.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchCompaction } from './compaction.ts';
@@ -38,6 +39,7 @@ import { benchBuckets } from './buckets.ts';
 import { benchCreateProfile } from './profile.ts';
 import { startBenchApiServer, vpcBody, type BenchApiServer } from './api.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
+import { benchWatchDelivery } from './watch.ts';
 import { benchWorkers } from './workers.ts';
 import { runScaleBench } from './scale.ts';
 import { record, writeResults } from './results.ts';
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
 
     apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint]);
     const client = apiserver.client;
-    for (const namespace of ['serial', 'parallel', 'list', 'watch']) {
+    for (const namespace of ['serial', 'parallel', 'parallel-h2', 'list', 'watch', 'watch-h2']) {
       await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
     }
 
@@ -88,6 +90,14 @@ async function main(): Promise<void> {
     record('writes', 'ratioC1', apiSerial.perSecond / rawSerial.perSecond);
     record('writes', 'ratioC64', apiParallel.perSecond / rawParallel.perSecond);
     record('writes', 'createP99MsC64', percentile(apiParallel.latenciesMs, 99));
+    // The same creates as kubectl and client-go send them: 64 streams on one HTTP/2 connection.
+    const h2 = apiserver.http2Client();
+    const apiParallelH2 = await runConcurrent(COUNTS.apiParallel, 64, (index) => h2.create('parallel-h2', `vpc-${index}`));
+    h2.close();
+    console.log(`API creates/s over HTTP/2 (64 streams, one connection) c=64: ${fmt(apiParallelH2.perSecond)}   ratio ${fmt(apiParallelH2.perSecond / rawParallel.perSecond, 3)}   p99 ${fmt(percentile(apiParallelH2.latenciesMs, 99), 2)} ms`);
+    record('writes', 'apiCreatesPerSecondC64Http2', apiParallelH2.perSecond);
+    record('writes', 'ratioC64Http2', apiParallelH2.perSecond / rawParallel.perSecond);
+    record('writes', 'createP99MsC64Http2', percentile(apiParallelH2.latenciesMs, 99));
 
     await runConcurrent(COUNTS.listObjects, 64, (index) => client.create('list', `vpc-${index}`));
     const listPath = '/apis/network.photoncloud.io/v1alpha1/namespaces/list/vpcs';
@@ -119,41 +129,12 @@ async function main(): Promise<void> {
     record('list', `cacheTableP50Ms${listJson.items}`, p50(listTable.times));
     record('list', `storageJsonP50Ms${listJson.items}`, p50(listStorage.times));
 
-    // Watch delivery: every watcher must see every event; latency = event received − create sent.
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    let received = 0;
-    const closers: Array<() => void> = [];
-    let open = 0;
-    const revision = JSON.parse((await client.request('GET', '/apis/network.photoncloud.io/v1alpha1/namespaces/watch/vpcs')).text).metadata.resourceVersion;
-    for (let watcher = 0; watcher < COUNTS.watchers; watcher++) {
-      closers.push(client.watch(`/apis/network.photoncloud.io/v1alpha1/namespaces/watch/vpcs?watch=true&resourceVersion=${revision}`, (line) => {
-        const now = performance.now();
-        // The name is picked out of the line, not parsed: this process reads 1,000 × 500 lines, and parsing
-        // them all made the bench's own backlog the p99 (9.4 s), not the server's delivery.
-        const at = line.indexOf('"name":"w-');
-        const sent = at < 0 ? undefined : sentAt.get(line.slice(at + 8, line.indexOf('"', at + 8)));
-        if (line.startsWith('{"type":"ADDED"') && sent !== undefined) {
-          latencies.push(now - sent);
-          received++;
-        }
-      }, () => open++));
-    }
-    // Every watch connected (1,000 TLS handshakes take seconds here) before the first create: the figure is
-    // delivery, not the set-up of the other watchers.
-    await waitFor('every watch to connect', () => open === COUNTS.watchers, { timeoutMs: 120_000 });
-    await runConcurrent(COUNTS.watchEvents, 4, async (index) => {
-      const name = `w-${index}`;
-      sentAt.set(name, performance.now());
-      await client.create('watch', name);
-    });
-    const expected = COUNTS.watchers * COUNTS.watchEvents;
-    await waitFor('all watch events', () => received >= expected, { timeoutMs: 60_000 });
-    for (const close of closers) close();
-    console.log(`\n## Watch delivery (${COUNTS.watchers} watchers × ${COUNTS.watchEvents} creates at concurrency 4; create sent → event received)`);
-    console.log(`events delivered: ${received}/${expected}   p50 ${fmt(percentile(latencies, 50), 2)} ms   p99 ${fmt(percentile(latencies, 99), 2)} ms   max ${fmt(latencies.reduce((most, value) => Math.max(most, value), 0), 2)} ms`);
-    record('watch', `p50Ms${COUNTS.watchers}Watchers`, percentile(latencies, 50));
-    record('watch', `p99Ms${COUNTS.watchers}Watchers`, percentile(latencies, 99));
+    // Watch delivery over HTTP/1.1 (a connection per watch) and over HTTP/2 (watches as streams, 250 to a
+    // connection, as client-go multiplexes them).
+    await benchWatchDelivery({ client, watcher: client, namespace: 'watch', how: 'HTTP/1.1, one connection each', recordSuffix: '', watchers: COUNTS.watchers, events: COUNTS.watchEvents });
+    const h2Watches = apiserver.http2Client();
+    await benchWatchDelivery({ client, watcher: h2Watches, namespace: 'watch-h2', how: 'HTTP/2, 250 streams per connection', recordSuffix: 'Http2', watchers: COUNTS.watchers, events: COUNTS.watchEvents });
+    h2Watches.close();
     client.close();
 
     const memory = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'hack/bench/cache-memory.ts'), String(COUNTS.listObjects)], { cwd: ROOT });
