@@ -25,12 +25,33 @@ export class ApiMetrics {
     labelNames: ['group', 'resource'] as const,
     registers: [this.registry],
   });
-  readonly watchEventsSent = new Counter({
+  /**
+   * Watch events sent, tallied as plain numbers per resource and added to the counter when it is read: a
+   * labelled inc() per line per watcher (label hashing) was ~5% of the server's time fanning events out to
+   * 1,000 watchers.
+   */
+  private readonly watchEventTallies = new Map<string, { group: string; resource: string; count: number }>();
+  readonly watchEventsSent: Counter<'group' | 'resource'> = new Counter({
     name: 'apiserver_watch_events_total',
     help: 'Watch events sent to clients by group and resource.',
     labelNames: ['group', 'resource'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const tally of this.watchEventTallies.values()) {
+        if (tally.count === 0) continue;
+        this.watchEventsSent.inc({ group: tally.group, resource: tally.resource }, tally.count);
+        tally.count = 0;
+      }
+    },
   });
+
+  /** The tally a watch of this resource adds its sent events to (`count++` per line). */
+  watchEventTally(group: string, resource: string): { count: number } {
+    const key = `${group}/${resource}`;
+    let tally = this.watchEventTallies.get(key);
+    if (!tally) this.watchEventTallies.set(key, (tally = { group, resource, count: 0 }));
+    return tally;
+  }
   readonly watchSlowReadersTerminated = new Counter({
     name: 'apiserver_watch_slow_readers_terminated_total',
     help: 'Watches cut off because their client fell too far behind reading them, by group and resource.',

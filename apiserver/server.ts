@@ -236,7 +236,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     onSlowReaderTerminated: (resource) => metrics.watchSlowReadersTerminated.inc({ group: resource.group, resource: resource.plural }),
     onOpen: (resource) => metrics.openWatches.inc({ group: resource.group, resource: resource.plural }),
     onClose: (resource) => metrics.openWatches.dec({ group: resource.group, resource: resource.plural }),
-    onEventSent: (resource) => metrics.watchEventsSent.inc({ group: resource.group, resource: resource.plural }),
+    eventTally: (resource) => metrics.watchEventTally(resource.group, resource.plural),
   });
   const hostForUrl = bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress.includes(':') ? `[${bindAddress}]` : bindAddress;
   const url = `https://${hostForUrl}:${port}`;

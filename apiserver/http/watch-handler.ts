@@ -23,7 +23,8 @@ export interface WatchHandlerOptions {
   logger?: Logger;
   onOpen?(resource: ResourceInfo): void;
   onClose?(resource: ResourceInfo): void;
-  onEventSent?(resource: ResourceInfo): void;
+  /** Where a watch of this resource counts the events it sent (`count++`, read by the metrics). */
+  eventTally?(resource: ResourceInfo): { count: number };
   onSlowReaderTerminated?(resource: ResourceInfo): void;
 }
 
@@ -114,12 +115,13 @@ export class WatchHandler {
     response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     response.flushHeaders();
 
+    const tally = this.options.eventTally?.(resource);
     let finished = false;
     let registration: { cancel(): void } | undefined;
     let bookmarkTimer: NodeJS.Timeout | undefined;
     const writer = new WatchWriter(response, {
       maxBufferedBytes: this.options.maxBufferedBytes,
-      onLineSent: () => this.options.onEventSent?.(resource),
+      onLineSent: tally ? () => void tally.count++ : undefined,
       onSlowReader: (buffered) => {
         this.log.warn('cut off a watch whose client does not keep up', { resource: resource.plural, buffered });
         this.options.onSlowReaderTerminated?.(resource);

@@ -85,7 +85,10 @@ export class Http2Client {
   private session(): http2.ClientHttp2Session {
     let entry = this.sessions.find((candidate) => candidate.streams < this.streamsPerConnection && !candidate.session.closed && !candidate.session.destroyed);
     if (!entry) {
-      const session = http2.connect(this.base, { ca: this.ca });
+      // Go's HTTP/2 client windows (client-go's): 4 MiB per stream, 1 GiB per connection. Node's default of
+      // 64 KiB per connection would make 250 watches share 64 KiB in flight.
+      const session = http2.connect(this.base, { ca: this.ca, settings: { initialWindowSize: 4 << 20 } });
+      session.once('connect', () => session.setLocalWindowSize(1 << 30));
       session.on('error', () => undefined);
       entry = { session, streams: 0 };
       this.sessions.push(entry);

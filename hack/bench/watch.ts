@@ -36,7 +36,7 @@ export async function benchWatchDelivery(options: { client: Client; watcher: Wat
   // Every watch connected (1,000 TLS handshakes take seconds here) before the first create: the figure is
   // delivery, not the set-up of the other watchers.
   await waitFor('every watch to connect', () => open === options.watchers, { timeoutMs: 120_000 });
-  await runConcurrent(options.events, 4, async (index) => {
+  await runConcurrent(options.events, Number(process.env.WATCH_C ?? 4), async (index) => {
     const name = `w-${index}`;
     sentAt.set(name, performance.now());
     await client.create(namespace, name);

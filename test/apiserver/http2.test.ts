@@ -90,14 +90,18 @@ describe('HTTP/2', () => {
 
   it('multiplexes requests and a watch on one connection, and sends events to the watch', async () => {
     const session = await connect();
+    const sentBefore = await metric('apiserver_watch_events_total', 'group="",resource="configmaps"');
     const lines: string[] = [];
     const watch = session.request({ ':path': `/api/v1/namespaces/${NS}/configmaps?watch=true&resourceVersion=0`, authorization: `Bearer ${server.adminToken}` });
     watch.setEncoding('utf8');
     watch.on('data', (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)));
     watch.on('error', () => undefined);
+    await new Promise((resolve) => watch.once('response', resolve));
     const created = await Promise.all(Array.from({ length: 5 }, (_, index) => request(session, `/api/v1/namespaces/${NS}/configmaps`, { method: 'POST', body: configMap(`multiplexed-${index}`) })));
     expect(created.map((response) => response.status)).toEqual([201, 201, 201, 201, 201]);
     await waitFor('the watch to see all five', () => [0, 1, 2, 3, 4].every((index) => lines.some((line) => line.includes(`"multiplexed-${index}"`))), { timeoutMs: 10_000 });
+    // Every event sent is counted (tallied per watch, added to the counter when it is read).
+    expect(await metric('apiserver_watch_events_total', 'group="",resource="configmaps"')).toBeGreaterThanOrEqual(sentBefore + 5);
     // A bad request is a Status over HTTP/2 as over HTTP/1.
     const bad = await request(session, `/api/v1/namespaces/${NS}/configmaps`, { method: 'POST', body: '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Not_Valid"}}' });
     expect(bad.status).toBe(422);
