@@ -182,5 +182,8 @@ function asIncomingMessage(request: http2.Http2ServerRequest): void {
  * (a watch writer and flow control check it before writing or releasing).
  */
 function asServerResponse(response: http2.Http2ServerResponse): void {
-  Object.defineProperty(response, 'destroyed', { get: () => response.stream.destroyed, configurable: true });
+  // A plain field set when the stream closes, not a getter: a watch writer reads it for every line.
+  const shaped = response as unknown as { destroyed: boolean };
+  shaped.destroyed = response.stream.destroyed;
+  response.stream.once('close', () => (shaped.destroyed = true));
 }

@@ -87,12 +87,17 @@ export class WatchHandler {
     const matches = scope.matches;
     const apiVersion = apiVersionOf(resource);
     // The cache holds stored objects; watchers see (and select on) this resource's form of them.
-    const view = (object: KubeObject) => fromStorage(resource, object);
+    // (Stored in this version already, the usual case, it is the cache's object itself: this runs for every
+    // watcher of every event.)
+    const view = (object: KubeObject) => (!resource.conversion && object.apiVersion === apiVersion ? object : fromStorage(resource, object));
     // Initial state is sent when no revision is given ("" / "0"), or when explicitly asked for.
     const fromRevision = sendInitialEvents === true || requested === undefined || requested === 0 ? undefined : requested;
 
+    // What an encoded line depends on besides the event: watchers that agree share the line.
+    const shapeOf = (type: WireType | 'BOOKMARK') => `${representation.as}:${include}:${apiVersion}:${type}`;
+    const shapes = { ADDED: shapeOf('ADDED'), MODIFIED: shapeOf('MODIFIED'), DELETED: shapeOf('DELETED'), BOOKMARK: shapeOf('BOOKMARK') };
     const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): string => {
-      const shape = `${representation.as}:${include}:${apiVersion}:${type}`;
+      const shape = shapes[type];
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
       let wireObject: unknown = object;
