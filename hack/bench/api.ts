@@ -18,6 +18,19 @@ export function vpcBody(name: string, namespace: string, extra: Record<string, s
   });
 }
 
+/** A 'data' listener that calls onLine for every complete line of a watch stream. */
+function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk.toString();
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      onLine(buffer.slice(0, newline));
+      buffer = buffer.slice(newline + 1);
+    }
+  };
+}
+
 export class Client {
   private readonly agent: https.Agent;
   constructor(
@@ -51,15 +64,7 @@ export class Client {
   watch(urlPath: string, onLine: (line: string) => void, onOpen?: () => void): () => void {
     const request = https.request(new URL(urlPath, this.base), { agent: new https.Agent({ ca: (this.agent.options as { ca: string }).ca }), headers: { Authorization: `Bearer ${this.token}` } }, (response) => {
       onOpen?.();
-      let buffer = '';
-      response.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          onLine(buffer.slice(0, newline));
-          buffer = buffer.slice(newline + 1);
-        }
-      });
+      response.on('data', lineSplitter(onLine));
     });
     request.on('error', () => undefined);
     request.end();
@@ -129,15 +134,7 @@ export class Http2Client {
     const stream = this.open('GET', urlPath);
     stream.on('error', () => undefined);
     stream.on('response', () => onOpen?.());
-    let buffer = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        onLine(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    });
+    stream.on('data', lineSplitter(onLine));
     return () => stream.close();
   }
   close(): void {

@@ -127,6 +127,9 @@ describe('photon command', () => {
     const negativeTtl = photon(['apiserver', '--event-ttl=-5'], home);
     expect(await negativeTtl.exited).toBe(2);
     expect(negativeTtl.output()).toContain('--event-ttl must be a whole number of seconds');
+    const noStreams = photon(['apiserver', '--http2-max-streams-per-connection', '0'], home);
+    expect(await noStreams.exited).toBe(2);
+    expect(noStreams.output()).toContain('--http2-max-streams-per-connection must be a whole number of at least 1');
     // The controller manager refuses what its OVSDB client could never connect to, instead of retrying forever.
     const badNorthbound = photon(['controller-manager', '--ovn-nb', 'udp:10.0.0.1:6641'], home);
     expect(await badNorthbound.exited).toBe(2);
