@@ -10,6 +10,7 @@
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { markShared } from './encoded.ts';
+import { EventBuffer } from './event-buffer.ts';
 import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle, type WatchHandler } from '../storage/types.ts';
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -62,7 +63,7 @@ export class WatchCache {
   private readonly objects = new Map<string, Map<string, CacheEntry>>();
   /** Per resource prefix, its objects' keys in order; dropped when a key is added or removed. */
   private readonly sortedKeys = new Map<string, string[]>();
-  private readonly buffer: CacheEvent[] = [];
+  private readonly buffer = new EventBuffer<CacheEvent>();
   private readonly watchers = new Map<string, Set<WatcherSink>>();
   private storageWatch?: WatchHandle;
   private readonly revisionWaiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
@@ -129,7 +130,7 @@ export class WatchCache {
     this.objects.clear();
     this.sortedKeys.clear();
     for (const [prefix, entries] of state) this.objects.set(prefix, entries);
-    this.buffer.length = 0;
+    this.buffer.clear();
     this.revision = revision;
     // Watchers resuming from before this point get 410 Expired and relist, as with Kubernetes' watch cache
     // after an API server restart.
@@ -253,10 +254,8 @@ export class WatchCache {
       this.buffer.push(event);
       this.dispatch(prefix, event);
     }
-    if (this.buffer.length > this.capacity) {
-      const dropped = this.buffer.splice(0, this.buffer.length - this.capacity);
-      this.oldestRevision = dropped[dropped.length - 1].revision;
-    }
+    const lastDropped = this.buffer.trimTo(this.capacity);
+    if (lastDropped) this.oldestRevision = lastDropped.revision;
   }
 
   private dispatch(prefix: string, event: CacheEvent): void {
@@ -309,7 +308,7 @@ export class WatchCache {
       initial = this.list(sink.keyPrefix).map((entry) => ({ type: 'ADDED', key: '', object: entry.object, revision: entry.revision }));
     } else {
       if (fromRevision < this.oldestRevision) throw new ExpiredError(`too old resource version: ${fromRevision} (${this.oldestRevision})`);
-      initial = this.buffer.filter((event) => event.revision > fromRevision && event.key.startsWith(sink.keyPrefix));
+      initial = this.buffer.after(fromRevision, (event) => event.key.startsWith(sink.keyPrefix));
     }
     if (!this.watchers.has(prefix)) this.watchers.set(prefix, new Set());
     this.watchers.get(prefix)!.add(sink);
@@ -327,9 +326,7 @@ export class WatchCache {
   compactedTo(revision: number): void {
     if (revision <= this.oldestRevision) return;
     this.oldestRevision = Math.min(revision, this.revision);
-    let drop = 0;
-    while (drop < this.buffer.length && this.buffer[drop].revision <= revision) drop++;
-    this.buffer.splice(0, drop);
+    this.buffer.dropThrough(revision);
   }
 
   /** Open watchers (for metrics). */
