@@ -13,7 +13,7 @@ import { fieldCountUpTo, MAX_OBJECT_BYTES, MAX_OBJECT_FIELDS } from '../limits.t
 import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
-import { apiVersionOf, groupResource, objectKey, type ResourceInfo } from './resource.ts';
+import { apiVersionOf, fromStorage, groupResource, objectKey, type ResourceInfo } from './resource.ts';
 
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -103,6 +103,11 @@ export class ObjectStore {
   constructor(
     private readonly store: Store,
     private readonly admission?: AdmissionChain,
+    /**
+     * The watch cache's copy of a key (stored form, its modRevision), when it has one: an update's first
+     * attempt starts from it instead of reading storage.
+     */
+    private readonly cached?: (key: string) => { object: KubeObject; revision: number } | undefined,
   ) {}
 
   async get(resource: ResourceInfo, namespace: string | undefined, name: string): Promise<KubeObject> {
@@ -185,26 +190,52 @@ export class ObjectStore {
   ): Promise<KubeObject> {
     const key = objectKey(resource, namespace, name);
     for (let attempt = 1; ; attempt++) {
-      const kv = await this.store.get(key);
-      if (!kv) throw notFound(resource.plural, resource.group, name);
-      const current = decodeKeyValue(kv, resource);
-      if (precondition !== undefined && precondition !== current.metadata.resourceVersion) throw conflict(resource.plural, resource.group, name);
-      const desired = mutate(clone(current));
-      if (desired.metadata?.resourceVersion !== undefined && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
-        throw conflict(resource.plural, resource.group, name);
+      // The first attempt starts from the watch cache's copy, as Kubernetes' GuaranteedUpdate does: no storage
+      // read, and the write's compare-and-swap on that copy's revision says whether it was current. Whatever
+      // else the copy alone would decide (an error, a conflict, nothing to change, a dry run's answer) is
+      // decided again from storage: the cache may lag by a few milliseconds.
+      const guess = attempt === 1 ? this.cached?.(key) : undefined;
+      let current: KubeObject;
+      let modRevision: number;
+      if (guess) {
+        current = fromStorage(resource, guess.object); // the cache's object: read, never modified
+        modRevision = guess.revision;
+      } else {
+        const kv = await this.store.get(key);
+        if (!kv) throw notFound(resource.plural, resource.group, name);
+        current = decodeKeyValue(kv, resource);
+        modRevision = kv.modRevision;
       }
-      const next = await this.prepareUpdate(resource, desired, current, options, subresource);
-      if (jsonEqual(withoutResourceVersion(next), withoutResourceVersion(current))) return current;
-      // The last finalizer gone: the object is deleted, not written (so not size-checked either).
-      const deleting = next.metadata.deletionTimestamp !== undefined && !this.hasPendingFinalizers(resource, next);
-      const encoded = deleting ? undefined : encodeForWrite(next, resource);
-      if (options.dryRun) return next;
+      let next: KubeObject;
+      let encoded: Buffer | undefined;
+      try {
+        if (precondition !== undefined && precondition !== current.metadata.resourceVersion) throw conflict(resource.plural, resource.group, name);
+        const desired = mutate(clone(current));
+        if (desired.metadata?.resourceVersion !== undefined && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
+          throw conflict(resource.plural, resource.group, name);
+        }
+        next = await this.prepareUpdate(resource, desired, current, options, subresource);
+        if (jsonEqual(withoutResourceVersion(next), withoutResourceVersion(current))) {
+          if (guess) continue;
+          return current;
+        }
+        // The last finalizer gone: the object is deleted, not written (so not size-checked either).
+        const deleting = next.metadata.deletionTimestamp !== undefined && !this.hasPendingFinalizers(resource, next);
+        encoded = deleting ? undefined : encodeForWrite(next, resource);
+      } catch (error) {
+        if (guess) continue;
+        throw error;
+      }
+      if (options.dryRun) {
+        if (guess) continue;
+        return next;
+      }
       try {
         if (!encoded) {
-          await this.store.delete(key, kv.modRevision);
+          await this.store.delete(key, modRevision);
           return next;
         }
-        const written = await this.store.update(key, encoded, kv.modRevision);
+        const written = await this.store.update(key, encoded, modRevision);
         return writtenObject(next, written, resource);
       } catch (error) {
         if (isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) {

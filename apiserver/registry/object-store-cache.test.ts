@@ -1,0 +1,113 @@
+// Updates start from the watch cache's copy of the object instead of reading storage (as Kubernetes'
+// GuaranteedUpdate does). The cache may lag: every decision the copy alone would make must be taken again from
+// storage, so a stale copy can cost a retry but never lose a write, answer a false 409 or 422, or report
+// "nothing to change" while storage holds something else. Here the "cache" is a lookup the test controls,
+// holding an old version of the object on purpose.
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import { openEmbeddedStore } from '../storage/embedded.ts';
+import type { Store } from '../storage/types.ts';
+import { defaultWriteOptions } from './admit.ts';
+import { builtinResources } from './builtins/index.ts';
+import { decodeKeyValue } from './codec.ts';
+import { ObjectStore } from './object-store.ts';
+import { objectKey, type ResourceInfo } from './resource.ts';
+
+const configMaps = builtinResources().find((resource) => resource.plural === 'configmaps' && resource.group === '')! as ResourceInfo;
+const NS = 'default';
+
+let store: Store;
+/** What the "watch cache" answers for a key: set by each test. */
+let cachedCopies: Map<string, { object: KubeObject; revision: number }>;
+let reads: number;
+let cachedObjects: ObjectStore;
+let plainObjects: ObjectStore;
+
+beforeEach(() => {
+  store = openEmbeddedStore({ path: ':memory:' });
+  reads = 0;
+  const counted: Store = Object.create(store, { get: { value: (key: string) => (reads++, store.get(key)) } });
+  cachedCopies = new Map();
+  cachedObjects = new ObjectStore(counted, undefined, (key) => cachedCopies.get(key));
+  plainObjects = new ObjectStore(store);
+});
+
+afterEach(async () => {
+  await store.close();
+});
+
+const configMap = (data: Record<string, string>, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: NS, ...extra }, data } as KubeObject);
+
+/** Remembers the stored object as the cache's (current now, stale after the next write). */
+async function snapshot(): Promise<void> {
+  const key = objectKey(configMaps, NS, 'cm');
+  const kv = (await store.get(key))!;
+  cachedCopies.set(key, { object: decodeKeyValue(kv, configMaps), revision: kv.modRevision });
+}
+
+/** A write the cache has not seen yet. */
+async function writeBehindTheCache(data: Record<string, string>): Promise<KubeObject> {
+  return plainObjects.update(configMaps, NS, 'cm', configMap(data), defaultWriteOptions());
+}
+
+const stored = async () => (await plainObjects.get(configMaps, NS, 'cm')) as KubeObject & { data: Record<string, string> };
+
+describe('updates from the watch cache copy', () => {
+  it('writes without reading storage when the copy is current', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    const written = await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { a: '2' } } as KubeObject));
+    expect(reads).toBe(0);
+    expect((written as { data?: object }).data).toEqual({ a: '2' });
+    expect((await stored()).data).toEqual({ a: '2' });
+  });
+
+  it('applies a change on top of what storage holds when the copy is stale (nothing lost)', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await writeBehindTheCache({ a: '1', b: 'behind' });
+    await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { ...(current as unknown as { data: object }).data, c: 'mine' } } as KubeObject));
+    expect(reads).toBe(1); // the compare-and-swap on the stale revision failed, then storage was read
+    expect((await stored()).data).toEqual({ a: '1', b: 'behind', c: 'mine' });
+  });
+
+  it('writes a change that is "nothing to do" only on the stale copy', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await writeBehindTheCache({ a: 'changed' });
+    // The client wants a=1: the stale copy already says so, storage does not.
+    await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { a: '1' } } as KubeObject));
+    expect((await stored()).data).toEqual({ a: '1' });
+  });
+
+  it("honours a resourceVersion precondition against storage, not against the stale copy", async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    const latest = await writeBehindTheCache({ a: '2' });
+    // Current in storage: accepted, though the copy has an older resourceVersion.
+    const accepted = await cachedObjects.update(configMaps, NS, 'cm', configMap({ a: '3' }, { resourceVersion: latest.metadata.resourceVersion }), defaultWriteOptions());
+    expect((accepted as { data?: object }).data).toEqual({ a: '3' });
+    // The copy's (stale) resourceVersion: a real conflict, 409.
+    const staleVersion = [...cachedCopies.values()][0].object.metadata.resourceVersion;
+    await expect(cachedObjects.update(configMaps, NS, 'cm', configMap({ a: '4' }, { resourceVersion: staleVersion }), defaultWriteOptions())).rejects.toMatchObject({ code: 409 });
+    expect((await stored()).data).toEqual({ a: '3' });
+  });
+
+  it('reads storage when the copy is missing, and answers 404 for an object that is gone', async () => {
+    await expect(cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => current)).rejects.toMatchObject({ code: 404 });
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await plainObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    // The copy still has it; storage does not.
+    await expect(cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { a: '2' } } as KubeObject))).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('never modifies the cache copy it started from', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    const copy = [...cachedCopies.values()][0].object;
+    const before = JSON.stringify(copy);
+    await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, metadata: { ...current.metadata, labels: { x: 'y' } }, data: { a: '2' } } as KubeObject));
+    expect(JSON.stringify(copy)).toBe(before);
+  });
+});
