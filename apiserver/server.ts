@@ -139,6 +139,8 @@ export async function openStore(options: StorageOptions, home: string): Promise<
   return openEmbeddedStore({ path: file });
 }
 
+const KNOWN_HTTP_VERSIONS = new Set(['2.0', '1.1', '1.0']);
+
 function listen(server: tls.Server, port: number, bindAddress: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     server.once('error', reject);
@@ -196,7 +198,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     limits: connectionLimits,
     http2: options.http2 ?? true,
     onRequest: (request, response) => {
-      metrics.requestsByProtocol.inc({ protocol: request.httpVersion });
+      // The version comes from the client's request line: any other than these counts as "other" (no new series).
+      metrics.requestsByProtocol.inc({ protocol: KNOWN_HTTP_VERSIONS.has(request.httpVersion) ? request.httpVersion : 'other' });
       void router!(request, response);
     },
   });
