@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
 import tls from 'node:tls';
 import { runKubectl } from '../env/apiserver.ts';
-import { duringAttack, startApiServerProcess, type ApiServerProcess } from '../env/apiserver-process.ts';
+import { duringAttack, metricValue, startApiServerProcess, type ApiServerProcess } from '../env/apiserver-process.ts';
 import { waitFor } from '../env/process.ts';
 
 let server: ApiServerProcess;
@@ -50,11 +50,7 @@ function tlsConnection(localAddress: string): Promise<tls.TLSSocket> {
 const closed = (socket: net.Socket) => socket.destroyed || socket.readyState === 'closed';
 const isClosed = (socket: net.Socket) => new Promise<boolean>((resolve) => (closed(socket) ? resolve(true) : socket.once('close', () => resolve(true))));
 
-async function metric(name: string, labels: string): Promise<number> {
-  const text = (await server.client.request('/metrics')).text;
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}}`));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const metric = (name: string, labels: string) => metricValue(server, name, labels);
 
 describe('connection limits', () => {
   it('closes raw TCP connections that never start TLS, once the handshake timeout passes', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { runKubectl } from '../env/apiserver.ts';
-import { duringAttack, startApiServerProcess, type ApiServerProcess } from '../env/apiserver-process.ts';
+import { duringAttack, metricValue, startApiServerProcess, type ApiServerProcess } from '../env/apiserver-process.ts';
 import { waitFor } from '../env/process.ts';
 
 const MAX_STREAMS = 8;
@@ -60,11 +60,7 @@ function request(session: http2.ClientHttp2Session, path: string, options: { met
   });
 }
 
-async function metric(name: string, labels: string): Promise<number> {
-  const text = (await server.client.request('/metrics')).text;
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}}`));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const metric = (name: string, labels: string) => metricValue(server, name, labels);
 
 const configMap = (name: string, data: Record<string, string> = {}) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data });
 

@@ -149,6 +149,13 @@ export async function duringAttack<T>(server: ApiServerProcess, attack: () => Pr
   }
 }
 
+/** One series of the server's /metrics (`name{labels}` exactly as the server writes them), 0 when absent. */
+export async function metricValue(server: Pick<ApiServerProcess, 'client'>, name: string, labels: string): Promise<number> {
+  const text = (await server.client.request('/metrics')).text;
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 /** Runs `task` over `items` with at most `concurrency` at a time; results in input order. */
 export async function mapConcurrently<I, O>(items: readonly I[], concurrency: number, task: (item: I, index: number) => Promise<O>): Promise<O[]> {
   const results = new Array<O>(items.length);
