@@ -93,6 +93,16 @@ describe('updates from the watch cache copy', () => {
     expect((await stored()).data).toEqual({ a: '3' });
   });
 
+  it('answers a dry run from storage, not from the copy, and writes nothing', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await writeBehindTheCache({ a: '1', b: 'behind' });
+    const answer = await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', { ...defaultWriteOptions(), dryRun: true }, (current) => ({ ...current, data: { ...(current as unknown as { data: object }).data, c: 'dry' } } as KubeObject));
+    expect((answer as { data?: object }).data).toEqual({ a: '1', b: 'behind', c: 'dry' });
+    expect(reads).toBe(1);
+    expect((await stored()).data).toEqual({ a: '1', b: 'behind' });
+  });
+
   it('reads storage when the copy is missing, and answers 404 for an object that is gone', async () => {
     await expect(cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => current)).rejects.toMatchObject({ code: 404 });
     await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());

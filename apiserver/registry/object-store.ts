@@ -192,9 +192,10 @@ export class ObjectStore {
     for (let attempt = 1; ; attempt++) {
       // The first attempt starts from the watch cache's copy, as Kubernetes' GuaranteedUpdate does: no storage
       // read, and the write's compare-and-swap on that copy's revision says whether it was current. Whatever
-      // else the copy alone would decide (an error, a conflict, nothing to change, a dry run's answer) is
-      // decided again from storage: the cache may lag by a few milliseconds.
-      const guess = attempt === 1 ? this.cached?.(key) : undefined;
+      // else the copy alone would decide (an error, a conflict, nothing to change) is decided again from
+      // storage: the cache may lag by a few milliseconds. A dry run writes nothing to check the copy with, so
+      // it reads storage from the start.
+      const guess = attempt === 1 && !options.dryRun ? this.cached?.(key) : undefined;
       let current: KubeObject;
       let modRevision: number;
       if (guess) {
@@ -226,10 +227,7 @@ export class ObjectStore {
         if (guess) continue;
         throw error;
       }
-      if (options.dryRun) {
-        if (guess) continue;
-        return next;
-      }
+      if (options.dryRun) return next;
       try {
         if (!encoded) {
           await this.store.delete(key, modRevision);
