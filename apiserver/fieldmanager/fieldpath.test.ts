@@ -25,6 +25,10 @@ describe('path elements', () => {
     expect(parseElement('z:unknown')).toBeUndefined();
     expect(() => parseElement('k:[1]')).toThrow();
     expect(() => parseElement('i:-1')).toThrow();
+    // Parsed forms are remembered: asked again, the same canonical answers (and a malformed key still throws).
+    expect(parseElement('k:{ "b": "2", "a": 1 }')).toBe('k:{"a":1,"b":"2"}');
+    expect(parseElement('v: "x"')).toBe('v:"x"');
+    expect(() => parseElement('k:[1]')).toThrow();
   });
 
   it('renders paths the way Kubernetes prints them in conflicts', () => {
@@ -73,6 +77,11 @@ describe('FieldSet', () => {
     expect(() => FieldSet.fromFieldsV1({ 'f:spec': 'x' })).toThrow();
     expect(() => FieldSet.fromFieldsV1([])).toThrow();
     expect(FieldSet.fromFieldsV1({}).isEmpty()).toBe(true);
+  });
+
+  it('merges two keys that name the same element (its fields in another order) instead of keeping one', () => {
+    const set = FieldSet.fromFieldsV1({ 'f:spec': { 'k:{"a":1,"b":2}': { 'f:x': {} }, 'k:{"b":2,"a":1}': { 'f:y': {} } } });
+    expect(set.toFieldsV1()).toEqual({ 'f:spec': { 'k:{"a":1,"b":2}': { 'f:x': {}, 'f:y': {} } } });
   });
 
   it('difference is path by path; recursive difference also drops what is below a member', () => {

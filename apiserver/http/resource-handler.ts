@@ -25,6 +25,7 @@ import type { ResourceRequest } from './request-info.ts';
 import { sendJson } from './respond.ts';
 import { issueServiceAccountToken, tokenRequestSpec } from './token-request.ts';
 import type { WatchHandler } from './watch-handler.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 /** Who asked, and the audit record the handler adds the request and response objects to. */
 export interface RequestContext {
@@ -133,7 +134,7 @@ export class ResourceHandler {
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         context.audit.requestObject = body;
-        const created = await objects.create(resource, namespace, structuredClone(body), options);
+        const created = await objects.create(resource, namespace, cloneJson(body), options);
         context.audit.responseObject = created;
         return sendJson(response, 201, created, { accept, warnings: options.warnings });
       }
@@ -141,7 +142,7 @@ export class ResourceHandler {
         const options = writeOptions(query, request.headers['user-agent'], context.user);
         const body = await decodeObjectBody(request.headers['content-type'], await readBody(request));
         context.audit.requestObject = body;
-        const updated = await objects.update(resource, namespace, info.name!, structuredClone(body), options, info.subresource);
+        const updated = await objects.update(resource, namespace, info.name!, cloneJson(body), options, info.subresource);
         context.audit.responseObject = updated;
         return sendJson(response, 200, updated, { accept, warnings: options.warnings });
       }
@@ -259,7 +260,7 @@ export class ResourceHandler {
         }
         try {
           // Apply creates what does not exist yet.
-          const created = await objects.create(resource, info.namespace, applyFields(undefined, structuredClone(config), manager, { force }, fieldContext(resource)), options);
+          const created = await objects.create(resource, info.namespace, applyFields(undefined, cloneJson(config), manager, { force }, fieldContext(resource)), options);
           return sendJson(response, 201, created, { accept, warnings: options.warnings });
         } catch (error) {
           if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;

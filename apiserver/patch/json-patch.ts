@@ -4,6 +4,7 @@ import { jsonEqual } from '../../apis/meta/equality.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
 import { jsonBytesUpTo, MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS } from '../limits.ts';
 import { setOwn } from './merge-patch.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 export class JsonPatchError extends Error {
   constructor(
@@ -119,15 +120,15 @@ function add(root: unknown, pointer: string, value: unknown, replaceOnly: boolea
  * AccumulatedCopySizeLimit does.
  */
 export function applyJsonPatch(document: unknown, patch: unknown): unknown {
-  let root = structuredClone(document);
+  let root = cloneJson(document);
   let copiedBytes = 0;
   for (const operation of parseJsonPatch(patch)) {
     switch (operation.op) {
       case 'add':
-        root = add(root, operation.path, structuredClone(operation.value), false);
+        root = add(root, operation.path, cloneJson(operation.value), false);
         break;
       case 'replace':
-        root = add(root, operation.path, structuredClone(operation.value), true);
+        root = add(root, operation.path, cloneJson(operation.value), true);
         break;
       case 'remove':
         remove(root, operation.path);
@@ -142,7 +143,7 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
         const value = getValue(root, operation.from!);
         copiedBytes += jsonBytesUpTo(value, MAX_JSON_PATCH_COPY_BYTES - copiedBytes);
         if (copiedBytes > MAX_JSON_PATCH_COPY_BYTES) throw new JsonPatchError(`the patch's copy operations would copy more than ${MAX_JSON_PATCH_COPY_BYTES} bytes`, 'too-large');
-        root = add(root, operation.path, structuredClone(value), false);
+        root = add(root, operation.path, cloneJson(value), false);
         break;
       }
       case 'test': {

@@ -17,6 +17,7 @@
 // directive when order matters).
 import { isPlainObject } from '../schema/structural-schema.ts';
 import { setOwn } from './merge-patch.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 export class StrategicMergePatchError extends Error {}
 
@@ -58,7 +59,7 @@ export function patchStrategiesFor(apiVersion: string, kind: string): PatchMeta 
 
 export function applyStrategicMergePatch(original: unknown, patch: unknown, meta: PatchMeta): unknown {
   if (!isPlainObject(patch)) throw new StrategicMergePatchError('a strategic merge patch must be a JSON object');
-  return mergeMap(isPlainObject(original) ? structuredClone(original) : {}, structuredClone(patch), meta);
+  return mergeMap(isPlainObject(original) ? cloneJson(original) : {}, cloneJson(patch), meta);
 }
 
 type Obj = Record<string, unknown>;

@@ -14,6 +14,7 @@ import { isStorageError, type KeyValue, type Store } from '../storage/types.ts';
 import { admitObject, checkTypeMeta, managerOf, type WriteOptions } from './admit.ts';
 import { decodeKeyValue, encodeObject } from './codec.ts';
 import { apiVersionOf, fromStorage, groupResource, objectKey, type ResourceInfo } from './resource.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -80,9 +81,8 @@ export function deleteRefusal(resource: ResourceInfo, object: KubeObject, conseq
   return forbidden(`${groupResource(resource)} "${name}" is forbidden: ${refusal}${consequence}`, { plural: resource.plural, group: resource.group, name });
 }
 
-function clone<T>(value: T): T {
-  return structuredClone(value);
-}
+/** Objects here are JSON data (decoded from storage or a request): see lib/json-clone.ts. */
+const clone = cloneJson;
 
 /** Everything but metadata and (when it is a subresource) status: what metadata.generation tracks. */
 function specOf(object: KubeObject, hasStatus: boolean): Record<string, unknown> {

@@ -9,6 +9,7 @@ import { KNOWN_FORMATS, registerFormats } from './formats.ts';
 import { PATTERN_BUDGET_KEYWORD, re2RegExp, withPatternBudget, type BudgetedValidator } from './schema-patterns.ts';
 import { childSchema, fieldPath, isPlainObject, renderValue, type JSONSchemaProps } from './structural-schema.ts';
 import { OBJECT_META_FIELDS } from '../admission/metadata.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 /** Schema errors reported per object (see validate). */
 const MAX_SCHEMA_ERRORS = 256;
@@ -273,7 +274,7 @@ function applyDefaults(value: unknown, schema: JSONSchemaProps, isRoot = false):
   if (!isPlainObject(value)) return;
   for (const [name, child] of Object.entries(schema.properties ?? {})) {
     if (isRoot && name === 'metadata') continue;
-    if (value[name] === undefined && child.default !== undefined) value[name] = structuredClone(child.default);
+    if (value[name] === undefined && child.default !== undefined) value[name] = cloneJson(child.default);
     if (value[name] !== undefined) applyDefaults(value[name], child);
   }
   const values = typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
