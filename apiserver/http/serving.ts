@@ -12,7 +12,9 @@
 //   - a connection with no open stream is closed after the keep-alive timeout (and one that never opens a
 //     stream after the header timeout) — HTTP/1's idle rules; a quiet watch is an open stream, so it stays;
 //   - a request's body must arrive within the request timeout, as on HTTP/1, else the stream is reset;
-//   - nghttp2 itself limits invalid frames, rejected streams, SETTINGS and PING floods and rapid resets.
+//   - nghttp2 itself limits invalid frames, rejected streams, SETTINGS and PING floods and rapid resets;
+//     a client that resets more than MAX_CLIENT_RESETS_PER_SECOND streams in a second is disconnected here
+//     (nghttp2's own rapid-reset limit sends GOAWAY but leaves the TCP connection open, still read).
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,6 +30,12 @@ const HTTP2_HEADER_FIELD_OVERHEAD = 64 * 32;
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** How long a closing HTTP/2 connection may take to say goodbye before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Streams a client may cancel (RST_STREAM before the stream ended) in one second before its connection is
+ * closed: a rapid-reset flood (CVE-2023-44487) makes the server start work for every stream it cancels. A
+ * client-go program that stops its informers cancels a few dozen watches at once.
+ */
+export const MAX_CLIENT_RESETS_PER_SECOND = 100;
 
 export interface ServingOptions {
   cert: string;
@@ -96,7 +104,10 @@ function createServer(options: ServingOptions): tls.Server {
   // HTTP/1.1 connections: Node's own header and request timeouts (408), and its keep-alive. The HTTP/2
   // server reads them from its properties (its options are HTTP/2's).
   Object.assign(server, http1Limits);
-  server.on('session', (session) => closeWhenIdle(session, limits));
+  server.on('session', (session) => {
+    closeWhenIdle(session, limits);
+    closeOnResetFlood(session);
+  });
   server.on('stream', (stream) => limitRequestTime(stream, limits.requestTimeoutMs));
   server.on('request', (request: IncomingMessage | http2.Http2ServerRequest, response: ServerResponse | http2.Http2ServerResponse) => {
     if (response instanceof http2.Http2ServerResponse) {
@@ -143,6 +154,27 @@ function closeWhenIdle(session: http2.ServerHttp2Session, limits: ConnectionLimi
   session.once('close', () => clearTimeout(timer));
   // A session error (a protocol violation, a reset connection) ends the session; nothing else to do.
   session.on('error', () => undefined);
+}
+
+/**
+ * Closes a connection whose client cancels streams faster than MAX_CLIENT_RESETS_PER_SECOND: GOAWAY with
+ * ENHANCE_YOUR_CALM (Go's answer to the same flood), then the TCP connection.
+ */
+function closeOnResetFlood(session: http2.ServerHttp2Session): void {
+  let windowStart = 0;
+  let resets = 0;
+  session.on('stream', (stream) => {
+    stream.once('close', () => {
+      // A stream that ended normally closes with NO_ERROR; one the client cancelled, with its RST_STREAM code.
+      if (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR || session.destroyed) return;
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        resets = 0;
+      }
+      if (++resets > MAX_CLIENT_RESETS_PER_SECOND) session.destroy(undefined, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    });
+  });
 }
 
 /** A request body not received in full within the request timeout resets its stream (HTTP/1: 408). */
