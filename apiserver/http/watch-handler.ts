@@ -96,9 +96,7 @@ export class WatchHandler {
     // What an encoded line depends on besides the event: watchers that agree share the line.
     const shapeOf = (type: WireType | 'BOOKMARK') => `${representation.as}:${include}:${apiVersion}:${type}`;
     const shapes = { ADDED: shapeOf('ADDED'), MODIFIED: shapeOf('MODIFIED'), DELETED: shapeOf('DELETED'), BOOKMARK: shapeOf('BOOKMARK') };
-    // A live event's line is shared by every watcher of its shape, so it is kept as UTF-8 bytes: encoded once,
-    // not once per watcher's write. (Initial events are this watcher's alone and stay strings.)
-    const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): string | Buffer => {
+    const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): string => {
       const shape = shapes[type];
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
@@ -114,10 +112,8 @@ export class WatchHandler {
       }
       // The object itself (the cache's, unconverted) has its JSON remembered: initial events of many watchers.
       const line = wireObject === object ? `{"type":${JSON.stringify(type)},"object":${jsonOf(object)}}\n` : JSON.stringify({ type, object: wireObject }) + '\n';
-      if (!event) return line;
-      const bytes = Buffer.from(line);
-      (event.encoded ??= new Map()).set(shape, bytes);
-      return bytes;
+      if (event) (event.encoded ??= new Map()).set(shape, line);
+      return line;
     };
 
     // No length: HTTP/1.1 sends it chunked, HTTP/2 as DATA frames (where Transfer-Encoding is not allowed).
@@ -155,7 +151,7 @@ export class WatchHandler {
     this.options.onOpen?.(resource);
 
     /** The line an event becomes for this watcher (selector transitions included), or none. */
-    const lineFor = (event: CacheEvent): string | Buffer | undefined => {
+    const lineFor = (event: CacheEvent): string | undefined => {
       const object = view(event.object);
       const now = matches(object);
       const before = event.prevObject !== undefined && event.type !== 'ADDED' ? matches(view(event.prevObject)) : false;
@@ -168,7 +164,7 @@ export class WatchHandler {
     const bookmarkLine = (revision: number, annotations?: Record<string, string>) =>
       JSON.stringify({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(revision), ...(annotations ? { annotations } : {}) } } }) + '\n';
     // Encoded one at a time as the client reads: a large initial list is never held encoded in full.
-    function* initialLines(initial: CacheEvent[], revision: number): Generator<string | Buffer> {
+    function* initialLines(initial: CacheEvent[], revision: number): Generator<string> {
       for (const event of initial) {
         if (fromRevision !== undefined) {
           const line = lineFor(event);

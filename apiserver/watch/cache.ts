@@ -24,7 +24,7 @@ export interface CacheEvent {
   prevObject?: KubeObject;
   revision: number;
   /** Serialisations shared by every watcher that sends this event in the same shape. */
-  encoded?: Map<string, Buffer>;
+  encoded?: Map<string, string>;
 }
 
 export interface CacheEntry {

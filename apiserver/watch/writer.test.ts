@@ -19,11 +19,8 @@ class FakeOutput extends EventEmitter implements WatchOutput {
     super();
   }
 
-  chunkTypes: string[] = [];
-
-  write(chunk: string | Buffer): boolean {
-    this.chunkTypes.push(typeof chunk === 'string' ? 'string' : 'bytes');
-    this.written.push(chunk.toString());
+  write(chunk: string): boolean {
+    this.written.push(chunk);
     this.writableLength += chunk.length;
     this.needDrain = this.writableLength >= this.capacity;
     return !this.needDrain;
@@ -46,23 +43,6 @@ class FakeOutput extends EventEmitter implements WatchOutput {
 const line = (n: number, size = 10) => `${String(n).padStart(size - 1, '0')}\n`;
 
 describe('WatchWriter', () => {
-  it('writes a line shared as bytes (one encoding for every watcher) in order with string lines, joined into one chunk', async () => {
-    const shared = Buffer.from('{"type":"ADDED","name":"é"}\n');
-    const outputs = [new FakeOutput(1000), new FakeOutput(1000)];
-    const writers = outputs.map((output) => new WatchWriter(output, { maxBufferedBytes: 10_000 }));
-    for (const writer of writers) writer.send(shared);
-    expect(outputs.map((output) => output.written)).toEqual([[shared.toString()], [shared.toString()]]);
-    expect(outputs[0]!.chunkTypes).toEqual(['bytes']);
-    // Queued behind unsent output: a string line and a shared one go out together next turn, in order.
-    writers[0]!.send(line(1));
-    writers[0]!.send(shared);
-    await new Promise(setImmediate);
-    expect(outputs[0]!.written).toEqual([shared.toString(), line(1) + shared.toString()]);
-    expect(outputs[0]!.chunkTypes).toEqual(['bytes', 'bytes']);
-    // The shared bytes were copied into the chunk, not changed.
-    expect(shared.toString()).toBe('{"type":"ADDED","name":"é"}\n');
-  });
-
   it('writes a line at once into an idle socket; lines that come while it holds output go out together next turn', async () => {
     const output = new FakeOutput(1000);
     const writer = new WatchWriter(output, { maxBufferedBytes: 10_000 });

@@ -13,7 +13,7 @@
 
 /** The part of a ServerResponse the writer uses (a fake in unit tests). */
 export interface WatchOutput {
-  write(chunk: string | Buffer): boolean;
+  write(chunk: string): boolean;
   /** Bytes accepted by write() but not yet taken by the client's socket. */
   readonly writableLength: number;
   readonly destroyed: boolean;
@@ -39,12 +39,8 @@ export interface WatchWriterOptions {
 /** What one write takes at most of the queued lines (more lines than that are written in several). */
 const MAX_CHUNK = 64 * 1024;
 
-/**
- * Queued output: a line, or lines produced on demand (the initial list) that are encoded as they are sent.
- * A line shared by many watchers comes as a Buffer, encoded to UTF-8 once instead of once per watcher.
- */
-export type Line = string | Buffer;
-type Pending = Line | Iterator<Line>;
+/** Queued output: a line, or lines produced on demand (the initial list) that are encoded as they are sent. */
+type Pending = string | Iterator<string>;
 
 export class WatchWriter {
   private readonly pending: Pending[] = [];
@@ -68,7 +64,7 @@ export class WatchWriter {
    * Lines sent after everything already queued, pulled one at a time only while the socket takes them, so a
    * large initial list costs its size only once the client has read it.
    */
-  sendLazily(lines: Iterable<Line>): void {
+  sendLazily(lines: Iterable<string>): void {
     if (this.closed) return;
     this.pending.push(lines[Symbol.iterator]());
     this.pump();
@@ -78,7 +74,7 @@ export class WatchWriter {
    * Sends one line after everything queued before it. A reader whose unread output would grow beyond the cap
    * is cut off; a single line into an empty buffer is always accepted, however large.
    */
-  send(line: Line): void {
+  send(line: string): void {
     if (this.closed) return;
     const unread = this.bufferedBytes();
     if (unread > 0 && unread + line.length > this.options.maxBufferedBytes) {
@@ -115,13 +111,12 @@ export class WatchWriter {
    * then as close(). They fit the cap: send() enforced it.
    */
   finish(): void {
-    const lines: Line[] = [];
+    let queued = '';
     for (const item of this.pending) {
-      if (!isLine(item)) break;
-      lines.push(item);
+      if (typeof item !== 'string') break;
+      queued += item;
     }
-    const queued = joinLines(lines);
-    if (queued.length > 0 && !this.closed && !this.output.destroyed && !this.output.writableEnded) this.output.write(queued);
+    if (queued && !this.closed && !this.output.destroyed && !this.output.writableEnded) this.output.write(queued);
     this.close();
   }
 
@@ -150,30 +145,22 @@ export class WatchWriter {
     let budget = this.options.maxBytesPerTurn ?? 1024 * 1024;
     while (!this.waitingForDrain && !this.closed && !this.output.destroyed && !this.output.writableEnded) {
       if (budget <= 0 && this.pending.length > 0) return this.schedulePump();
-      let first: Line | undefined;
+      let chunk: string | undefined;
       try {
-        first = this.next();
+        chunk = this.next();
       } catch (error) {
         this.close();
         this.output.destroy();
         this.options.onError?.(error);
         return;
       }
-      if (first === undefined) return;
+      if (chunk === undefined) return;
       this.options.onLineSent?.();
       // Lines already queued go out with it, up to a chunk: one write (one TLS record) instead of one per
       // line. (Lines of a lazy list are not pulled for this: they are produced only as the socket takes them.)
-      let chunk = first;
-      if (chunk.length < MAX_CHUNK && isLine(this.pending[0])) {
-        const lines = [chunk];
-        let length = chunk.length;
-        while (length < MAX_CHUNK && isLine(this.pending[0])) {
-          const line = this.next()!;
-          lines.push(line);
-          length += line.length;
-          this.options.onLineSent?.();
-        }
-        chunk = joinLines(lines);
+      while (chunk.length < MAX_CHUNK && typeof this.pending[0] === 'string') {
+        chunk += this.next()!;
+        this.options.onLineSent?.();
       }
       budget -= chunk.length;
       if (!this.output.write(chunk)) {
@@ -183,10 +170,10 @@ export class WatchWriter {
     }
   }
 
-  private next(): Line | undefined {
+  private next(): string | undefined {
     while (this.pending.length > 0) {
       const head = this.pending[0];
-      if (isLine(head)) {
+      if (typeof head === 'string') {
         this.pending.shift();
         this.queuedBytes -= head.length;
         return head;
@@ -197,14 +184,4 @@ export class WatchWriter {
     }
     return undefined;
   }
-}
-
-function isLine(item: Pending | undefined): item is Line {
-  return typeof item === 'string' || Buffer.isBuffer(item);
-}
-
-/** Lines as one chunk: a string if they all are, else the bytes of each (strings encoded) joined. */
-function joinLines(lines: Line[]): Line {
-  if (lines.every((line) => typeof line === 'string')) return lines.join('');
-  return Buffer.concat(lines.map((line) => (typeof line === 'string' ? Buffer.from(line) : line)));
 }
