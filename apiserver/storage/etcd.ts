@@ -1,6 +1,9 @@
 // The etcd backend (production). Revisions are etcd's: a key's modRevision is its mod_revision and every
 // conditional write is a single txn whose compares make it a compare-and-swap.
 //
+// Unary calls (reads, conditional writes, compaction) go through etcd-rpc.ts, a lean gRPC client over
+// node:http2; watch streams go through etcd3's client.
+//
 // Things about etcd3@1.1.2 this module works around (checked against etcd 3.4):
 //   - Its Watcher is not used:
 //       * a watch started below the compacted revision ends with a bare EtcdError("Watcher canceled: "):
@@ -14,7 +17,7 @@
 //         received an event or a disconnect, even across an etcd restart.
 //     Watches here run on raw Watch streams with their own resume point (see etcd-watch.ts).
 //   - Its dialTimeout option is never read; requests are bounded by a per-call deadline instead.
-//   - Its default fault handling retries failed calls three times, including writes whose response was lost
+//   - Its default fault handling (still configured for the watch streams' connection) retries failed calls three times, including writes whose response was lost
 //     after etcd applied them (the compare then fails on the retry: a create that succeeded is reported as
 //     AlreadyExists), and opens a per-endpoint circuit breaker for 5 s after 3 failures (a single etcd that
 //     restarted stays "unavailable" for 5 s more). Here: no retries (Unavailable goes to the caller, who
@@ -25,16 +28,7 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
-import {
-  ClientClosedError,
-  CompareResult,
-  CompareTarget,
-  Etcd3,
-  isRecoverableError,
-  type IEvent,
-  type IKeyValue,
-  type IOptions,
-} from 'etcd3';
+import { ClientClosedError, Etcd3, isRecoverableError, type IEvent, type IOptions } from 'etcd3';
 import { errorMessage } from '../../lib/logging.ts';
 import {
   directoryOf,
@@ -49,6 +43,20 @@ import {
   type WatchHandler,
 } from './types.ts';
 import { EtcdWatch, type KeyRange } from './etcd-watch.ts';
+import {
+  decodeRangeResponse,
+  decodeTxnResponse,
+  encodeCompactionRequest,
+  encodeRangeRequest,
+  encodeTxnRequest,
+  type Compare,
+  type KeyValueMessage,
+  type RangeRequest,
+  type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
+} from './etcd-proto.ts';
+import { EtcdRpcClient, EtcdRpcError } from './etcd-rpc.ts';
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. ['http://127.0.0.1:2379']; https:// URLs use TLS. */
@@ -126,7 +134,9 @@ function withTlsHint(error: unknown): unknown {
 
 class EtcdStore implements Store {
   readonly backend = 'etcd' as const;
+  /** Carries the watch streams only (etcd-watch.ts). */
   readonly client: Etcd3;
+  private readonly rpc: EtcdRpcClient;
   readonly watchRetryTimeoutMs: number;
   private readonly prefix: Buffer;
   private readonly watches = new Set<EtcdWatch>();
@@ -157,15 +167,16 @@ class EtcdStore implements Store {
       },
     };
     this.client = new Etcd3(clientOptions);
+    this.rpc = new EtcdRpcClient({ endpoints: options.endpoints, tls: options.tls, timeoutMs });
   }
 
   async get(key: string): Promise<KeyValue | null> {
-    const response = await this.call('get', () => this.client.kv.range({ key: this.key(key) }));
+    const response = await this.range('get', { key: this.key(key) });
     return response.kvs.length > 0 ? this.keyValue(response.kvs[0]) : null;
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
-    const range = this.range(prefix);
+    const range = this.keyRange(prefix);
     let from = range.key;
     if (options.startAfter !== undefined) {
       // The smallest key greater than startAfter is startAfter + '\0'.
@@ -174,72 +185,66 @@ class EtcdStore implements Store {
     }
     const revision = options.revision !== undefined && options.revision > 0 ? options.revision : 0;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
-    const response = await this.call(`list ${prefix}`, () =>
-      this.client.kv.range({ key: from, range_end: range.end, revision, limit }),
-    );
+    const response = await this.range(`list ${prefix}`, { key: from, rangeEnd: range.end, revision, limit });
     return {
       items: response.kvs.map((kv) => this.keyValue(kv)),
-      revision: revision || Number(response.header.revision),
+      revision: revision || response.revision,
       more: response.more,
     };
   }
 
   async count(prefix: string): Promise<number> {
-    const range = this.range(prefix);
-    const response = await this.call(`count ${prefix}`, () =>
-      this.client.kv.range({ key: range.key, range_end: range.end, count_only: true }),
-    );
-    return Number(response.count);
+    const range = this.keyRange(prefix);
+    const response = await this.range(`count ${prefix}`, { key: range.key, rangeEnd: range.end, countOnly: true });
+    return response.count;
   }
 
   async create(key: string, value: Buffer): Promise<KeyValue> {
     const k = this.key(key);
-    const response = await this.call(`create ${key}`, () =>
-      this.client.kv.txn({
-        compare: [{ key: k, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 }],
-        success: [{ request_put: { key: k, value } }],
-      }),
-    );
+    const response = await this.txn(`create ${key}`, {
+      compare: [{ key: k, target: 'create', result: 'equal', operand: 0 }],
+      success: [{ put: { key: k, value } }],
+    });
     if (!response.succeeded) throw new StorageError('AlreadyExists', `key ${key} already exists`);
-    const revision = Number(response.header.revision);
+    const revision = response.revision;
     return { key, value, createRevision: revision, modRevision: revision };
   }
 
   async update(key: string, value: Buffer, expectedModRevision: number): Promise<KeyValue> {
     const k = this.key(key);
-    const response = await this.call(`update ${key}`, () =>
-      this.client.kv.txn({
-        compare: [...exists(k), { key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedModRevision }],
-        success: [{ request_put: { key: k, value, prev_kv: true } }],
-        failure: [{ request_range: { key: k } }],
-      }),
-    );
-    if (!response.succeeded) throw failedWrite(key, expectedModRevision, response.responses[0].response_range.kvs);
-    const previous = response.responses[0].response_put.prev_kv;
-    return { key, value, createRevision: Number(previous.create_revision), modRevision: Number(response.header.revision) };
+    const response = await this.txn(`update ${key}`, {
+      compare: [exists(k), { key: k, target: 'mod', result: 'equal', operand: expectedModRevision }],
+      success: [{ put: { key: k, value, prevKv: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    if (!response.succeeded) throw failedWrite(key, expectedModRevision, response.responses[0]);
+    const op = response.responses[0];
+    const previous = 'put' in op ? op.put.prevKv : null;
+    if (!previous) throw new StorageError('Unavailable', `update ${key}: etcd's answer has no previous value`);
+    return { key, value, createRevision: previous.createRevision, modRevision: response.revision };
   }
 
   async delete(key: string, expectedModRevision?: number): Promise<{ revision: number; deleted: KeyValue }> {
     const k = this.key(key);
-    const compare =
+    const compare: Compare[] =
       expectedModRevision === undefined
-        ? exists(k)
-        : [...exists(k), { key: k, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expectedModRevision }];
-    const response = await this.call(`delete ${key}`, () =>
-      this.client.kv.txn({
-        compare,
-        success: [{ request_delete_range: { key: k, prev_kv: true } }],
-        failure: [{ request_range: { key: k } }],
-      }),
-    );
-    if (!response.succeeded) throw failedWrite(key, expectedModRevision, response.responses[0].response_range.kvs);
-    const deleted = response.responses[0].response_delete_range.prev_kvs[0];
-    return { revision: Number(response.header.revision), deleted: this.keyValue(deleted) };
+        ? [exists(k)]
+        : [exists(k), { key: k, target: 'mod', result: 'equal', operand: expectedModRevision }];
+    const response = await this.txn(`delete ${key}`, {
+      compare,
+      success: [{ deleteRange: { key: k, prevKv: true } }],
+      failure: [{ range: { key: k } }],
+    });
+    if (!response.succeeded) throw failedWrite(key, expectedModRevision, response.responses[0]);
+    const op = response.responses[0];
+    const deleted = 'deleteRange' in op ? op.deleteRange.prevKvs[0] : undefined;
+    if (!deleted) throw new StorageError('Unavailable', `delete ${key}: etcd's answer has no deleted value`);
+    return { revision: response.revision, deleted: this.keyValue(deleted) };
   }
 
   watch(prefix: string, afterRevision: number, handler: WatchHandler): WatchHandle {
     if (this.closed) throw new StorageError('Unavailable', 'the etcd store is closed');
-    const watch = new EtcdWatch(this, this.range(prefix), afterRevision, handler);
+    const watch = new EtcdWatch(this, this.keyRange(prefix), afterRevision, handler);
     this.watches.add(watch);
     watch.start();
     return watch;
@@ -247,15 +252,13 @@ class EtcdStore implements Store {
 
   async currentRevision(): Promise<number> {
     // A count-only range over one key is the cheapest linearizable request that returns a header.
-    const response = await this.call('currentRevision', () =>
-      this.client.kv.range({ key: this.prefix.length > 0 ? this.prefix : Buffer.from([0]), count_only: true }),
-    );
-    return Number(response.header.revision);
+    const response = await this.range('currentRevision', { key: this.prefix.length > 0 ? this.prefix : Buffer.from([0]), countOnly: true });
+    return response.revision;
   }
 
   async compact(revision: number): Promise<void> {
     try {
-      await this.call(`compact ${revision}`, () => this.client.kv.compact({ revision }));
+      await this.call(`compact ${revision}`, () => this.rpc.call('KV', 'Compact', encodeCompactionRequest(revision)));
       this.learnCompacted(revision);
     } catch (error) {
       // Compacting at or below an earlier compaction is a no-op, as in the embedded store.
@@ -290,6 +293,7 @@ class EtcdStore implements Store {
     this.closed = true;
     for (const watch of [...this.watches]) watch.close();
     this.client.close();
+    this.rpc.close();
   }
 
   /** Called by watches that learned the compacted revision from etcd. */
@@ -314,12 +318,21 @@ class EtcdStore implements Store {
 
   private async readableAt(revision: number): Promise<boolean> {
     try {
-      await this.call('compaction probe', () => this.client.kv.range({ key: Buffer.from([0]), revision, count_only: true }), false);
+      await this.range('compaction probe', { key: Buffer.from([0]), revision, countOnly: true }, false);
       return true;
     } catch (error) {
       if (isStorageError(error, 'Compacted')) return false;
       throw error;
     }
+  }
+
+  private async range(what: string, request: RangeRequest, withCompactedRevision = true): Promise<RangeResponse> {
+    const response = await this.call(what, () => this.rpc.call('KV', 'Range', encodeRangeRequest(request)), withCompactedRevision);
+    return decodeRangeResponse(response);
+  }
+
+  private async txn(what: string, request: TxnRequest): Promise<TxnResponse> {
+    return decodeTxnResponse(await this.call(what, () => this.rpc.call('KV', 'Txn', encodeTxnRequest(request))));
   }
 
   /** Runs one request, translating etcd/gRPC failures into StorageErrors. */
@@ -347,20 +360,15 @@ class EtcdStore implements Store {
     return key.subarray(this.prefix.length).toString();
   }
 
-  private keyValue(kv: IKeyValue): KeyValue {
-    return {
-      key: this.unkey(kv.key),
-      value: kv.value,
-      createRevision: Number(kv.create_revision),
-      modRevision: Number(kv.mod_revision),
-    };
+  private keyValue(kv: KeyValueMessage): KeyValue {
+    return { key: this.unkey(kv.key), value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision };
   }
 
   /**
    * The etcd key range a prefix covers. A prefix is a directory: '/a/b' covers '/a/b/x' but neither '/a/bc'
    * nor '/a/b' itself (a trailing '/' is implied); '' covers every key in the namespace.
    */
-  private range(prefix: string): KeyRange {
+  private keyRange(prefix: string): KeyRange {
     const start = this.key(directoryOf(prefix));
     return { key: start.length > 0 ? start : Buffer.from([0]), end: prefixEnd(start) };
   }
@@ -379,14 +387,15 @@ function prefixEnd(prefix: Buffer): Buffer {
 }
 
 /** A missing key has version 0; without this compare, "mod_revision == 0" would match a missing key. */
-function exists(key: Buffer) {
-  return [{ key, target: CompareTarget.Version, result: CompareResult.Greater, version: 0 }];
+function exists(key: Buffer): Compare {
+  return { key, target: 'version', result: 'greater', operand: 0 };
 }
 
 /** Why a conditional write's compares failed, from the failure branch's read of the key. */
-function failedWrite(key: string, expected: number | undefined, current: IKeyValue[]): StorageError {
+function failedWrite(key: string, expected: number | undefined, failureRead: TxnResponse['responses'][number]): StorageError {
+  const current = 'range' in failureRead ? failureRead.range.kvs : [];
   if (current.length === 0) return new StorageError('NotFound', `key ${key} not found`);
-  const modRevision = Number(current[0].mod_revision);
+  const modRevision = current[0].modRevision;
   return new StorageError('Conflict', `key ${key} is at modRevision ${modRevision}, not ${expected}`, modRevision);
 }
 
@@ -397,6 +406,9 @@ function isTransportError(error: unknown): boolean {
   return (
     typeof error === 'object' &&
     error !== null &&
-    (isRecoverableError(error as Error) || error instanceof ClientClosedError || 'isBrokenCircuitError' in error)
+    ((error instanceof EtcdRpcError && error.transient) ||
+      isRecoverableError(error as Error) ||
+      error instanceof ClientClosedError ||
+      'isBrokenCircuitError' in error)
   );
 }

@@ -18,7 +18,7 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 
 /** Stages by where the code lives, innermost first wins; the first rule that matches a frame's URL names it. */
 const STAGES: Array<[string, RegExp]> = [
-  ['storage client (etcd3, gRPC)', /node_modules\/(@grpc|etcd3|long|protobufjs)\/|apiserver\/storage\//],
+  ['storage client (gRPC)', /node_modules\/(@grpc|etcd3|long|protobufjs)\/|apiserver\/storage\//],
   ['encode/decode for storage', /apiserver\/registry\/codec\.ts/],
   ['field manager', /apiserver\/fieldmanager\//],
   ['admission', /apiserver\/admission\/|apiserver\/quota\//],
