@@ -3,7 +3,15 @@
 // does not know, and refusal of malformed input. The real-etcd conformance suite (test/storage) covers the
 // codec against etcd itself.
 import { describe, expect, it } from '@jest/globals';
-import { decodeRangeResponse, decodeTxnResponse, encodeCompactionRequest, encodeRangeRequest, encodeTxnRequest } from './etcd-proto.ts';
+import {
+  decodeRangeResponse,
+  decodeTxnResponse,
+  decodeWatchResponse,
+  encodeCompactionRequest,
+  encodeRangeRequest,
+  encodeTxnRequest,
+  encodeWatchRequest,
+} from './etcd-proto.ts';
 
 function varint(value: number | bigint): number[] {
   let rest = BigInt(value);
@@ -67,6 +75,19 @@ describe('etcd-proto encoding', () => {
     expect([...encodeCompactionRequest(123_456)]).toEqual(uintField(1, 123_456));
   });
 
+  it('writes watch requests: a create with every option, the probe with its own 64-bit id and packed filters, cancel, progress', () => {
+    expect([...encodeWatchRequest({ create: { key: Buffer.from('/a/'), rangeEnd: Buffer.from('/a0'), startRevision: 2 ** 33, prevKv: true, progressNotify: true } })]).toEqual(
+      bytesField(1, message(bytesField(1, '/a/'), bytesField(2, '/a0'), uintField(3, 2 ** 33), uintField(4, 1), uintField(6, 1))),
+    );
+    // 10^18 is above 2^53: it must be written exactly, not through a JS number.
+    expect([...encodeWatchRequest({ create: { key: Buffer.from('/a/'), watchId: '1000000000000000000', filters: ['noput', 'nodelete'] } })]).toEqual(
+      bytesField(1, message(bytesField(1, '/a/'), bytesField(5, [0, 1]), uintField(7, 1000000000000000000n))),
+    );
+    expect([...encodeWatchRequest({ cancel: { watchId: '1000000000000000000' } })]).toEqual(bytesField(2, uintField(1, 1000000000000000000n)));
+    expect([...encodeWatchRequest({ cancel: { watchId: '0' } })]).toEqual(bytesField(2, uintField(1, 0)));
+    expect([...encodeWatchRequest({ progress: true })]).toEqual(bytesField(3, []));
+  });
+
   it('refuses a number that cannot be a revision', () => {
     expect(() => encodeRangeRequest({ key: Buffer.from('a'), revision: -1 })).toThrow(RangeError);
     expect(() => encodeRangeRequest({ key: Buffer.from('a'), revision: 2 ** 60 })).toThrow(RangeError);
@@ -122,6 +143,31 @@ describe('etcd-proto decoding', () => {
     // A put whose key had no previous value: prev_kv absent.
     const fresh = decodeTxnResponse(Buffer.from(message(bytesField(1, header(102)), uintField(2, 1), bytesField(3, bytesField(2, bytesField(1, header(102)))))));
     expect('put' in fresh.responses[0] && fresh.responses[0].put.prevKv).toBeNull();
+  });
+
+  it('reads watch responses: the progress answer (watch_id -1), created, events with their previous values, cancellation', () => {
+    // -1 as int64: ten bytes of two's complement.
+    const progress = decodeWatchResponse(Buffer.from(message(bytesField(1, header(77)), uintField(2, 0xffffffffffffffffn))));
+    expect([progress.watchId, progress.revision, progress.created, progress.events]).toEqual(['-1', 77, false, []]);
+    const probe = decodeWatchResponse(Buffer.from(message(bytesField(1, header(78)), uintField(2, 1000000000000000000n), uintField(3, 1))));
+    expect([probe.watchId, probe.created]).toEqual(['1000000000000000000', true]);
+    // The first watcher of a stream has id 0, which etcd leaves out.
+    const events = decodeWatchResponse(
+      Buffer.from(
+        message(
+          bytesField(1, header(80)),
+          bytesField(11, message(bytesField(2, keyValue('/a', 'new', 79, 79)))),
+          bytesField(11, message(uintField(1, 1), bytesField(2, keyValue('/b', '', 0, 80)), bytesField(3, keyValue('/b', 'old', 5, 60)))),
+        ),
+      ),
+    );
+    expect(events.watchId).toBe('0');
+    expect(events.events.map((event) => [event.type, event.kv.key.toString(), event.kv.modRevision, event.prevKv?.value.toString() ?? null])).toEqual([
+      ['put', '/a', 79, null],
+      ['delete', '/b', 80, 'old'],
+    ]);
+    const canceled = decodeWatchResponse(Buffer.from(message(bytesField(1, header(81)), uintField(2, 3), uintField(4, 1), uintField(5, 42), bytesField(6, 'mvcc: required revision has been compacted'))));
+    expect([canceled.watchId, canceled.canceled, canceled.compactRevision, canceled.cancelReason]).toEqual(['3', true, 42, 'mvcc: required revision has been compacted']);
   });
 
   it('refuses truncated or malformed messages with a RangeError instead of reading past them', () => {

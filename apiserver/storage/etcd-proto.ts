@@ -4,7 +4,9 @@
 // Only what etcd.ts uses is here; fields a response carries that are not read are skipped, so a newer etcd
 // that adds fields still decodes.
 //
-// int64 fields are carried as JS numbers: revisions and counts stay far below 2^53.
+// int64 fields are carried as JS numbers: revisions and counts stay far below 2^53. Watch ids are the
+// exception: the store picks one near 10^18 and etcd answers progress requests with -1, so they are decimal
+// strings, read and written exactly.
 
 /** mvccpb.KeyValue */
 export interface KeyValueMessage {
@@ -52,6 +54,43 @@ export interface TxnRequest {
   failure?: RequestOp[];
 }
 
+export type WatchFilter = 'noput' | 'nodelete';
+
+export type WatchRequest =
+  | {
+      create: {
+        key: Buffer;
+        rangeEnd?: Buffer;
+        startRevision?: number;
+        progressNotify?: boolean;
+        filters?: WatchFilter[];
+        prevKv?: boolean;
+        /** Chosen by the client (etcd ≥ 3.4); without it etcd numbers the stream's watchers 0, 1, 2, … */
+        watchId?: string;
+      };
+    }
+  | { cancel: { watchId: string } }
+  | { progress: true };
+
+/** mvccpb.Event */
+export interface EventMessage {
+  type: 'put' | 'delete';
+  kv: KeyValueMessage;
+  prevKv: KeyValueMessage | null;
+}
+
+export interface WatchResponse {
+  /** The header's revision. */
+  revision: number;
+  /** '-1' on the answer to a progress request. */
+  watchId: string;
+  created: boolean;
+  canceled: boolean;
+  compactRevision: number;
+  cancelReason: string;
+  events: EventMessage[];
+}
+
 export type ResponseOp =
   | { range: RangeResponse }
   | { put: { prevKv: KeyValueMessage | null } }
@@ -83,6 +122,19 @@ class Writer {
   optionalUint(field: number, value: number | boolean | undefined): this {
     const number = value === true ? 1 : value === false || value === undefined ? 0 : value;
     return number === 0 ? this : this.uint(field, number);
+  }
+
+  /** A signed 64-bit integer given as a decimal string (two's complement, as protobuf's int64). */
+  int64(field: number, decimal: string): this {
+    this.varint(field * 8 + WIRE_VARINT);
+    let value = BigInt.asUintN(64, BigInt(decimal));
+    this.reserve(10);
+    while (value > 0x7fn) {
+      this.buffer[this.length++] = Number(value & 0x7fn) | 0x80;
+      value >>= 7n;
+    }
+    this.buffer[this.length++] = Number(value);
+    return this;
   }
 
   bytes(field: number, value: Uint8Array): this {
@@ -163,6 +215,27 @@ export function encodePutRequest(key: Buffer, value: Buffer): Buffer {
   return new Writer().bytes(1, key).bytes(2, value).finish();
 }
 
+const FILTER: Record<WatchFilter, number> = { noput: 0, nodelete: 1 };
+
+export function encodeWatchRequest(request: WatchRequest): Buffer {
+  const writer = new Writer();
+  if ('create' in request) {
+    const create = request.create;
+    const body = new Writer().bytes(1, create.key);
+    if (create.rangeEnd) body.bytes(2, create.rangeEnd);
+    body.optionalUint(3, create.startRevision).optionalUint(4, create.progressNotify);
+    if (create.filters?.length) {
+      // A packed repeated enum: the values' varints as one length-delimited field.
+      body.bytes(5, Buffer.from(create.filters.map((filter) => FILTER[filter])));
+    }
+    body.optionalUint(6, create.prevKv);
+    if (create.watchId !== undefined) body.int64(7, create.watchId);
+    return writer.bytes(1, body.finish()).finish();
+  }
+  if ('cancel' in request) return writer.bytes(2, new Writer().int64(1, request.cancel.watchId).finish()).finish();
+  return writer.bytes(3, Buffer.alloc(0)).finish();
+}
+
 export function encodeCompactionRequest(revision: number): Buffer {
   return new Writer().optionalUint(1, revision).finish();
 }
@@ -201,6 +274,20 @@ class Reader {
     throw new RangeError('etcd-proto: varint longer than 10 bytes');
   }
 
+  /** A varint read as a signed 64-bit integer, exactly, in decimal. */
+  int64(): string {
+    let value = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.position >= this.end) throw new RangeError('etcd-proto: truncated varint');
+      const byte = this.buffer[this.position++];
+      value |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return BigInt.asIntN(64, value).toString();
+      shift += 7n;
+    }
+    throw new RangeError('etcd-proto: varint longer than 10 bytes');
+  }
+
   /** A length-delimited field as a Reader over its bytes (no copy). */
   message(): Reader {
     const { start, end } = this.span();
@@ -211,6 +298,11 @@ class Reader {
   bytes(): Buffer {
     const { start, end } = this.span();
     return Buffer.from(this.buffer.subarray(start, end));
+  }
+
+  string(): string {
+    const { start, end } = this.span();
+    return this.buffer.toString('utf8', start, end);
   }
 
   skip(wire: number): void {
@@ -312,6 +404,35 @@ export function decodeTxnResponse(message: Buffer): TxnResponse {
     if (tag.field === 1 && tag.wire === WIRE_BYTES) response.revision = decodeHeaderRevision(reader.message());
     else if (tag.field === 2 && tag.wire === WIRE_VARINT) response.succeeded = reader.varint() !== 0;
     else if (tag.field === 3 && tag.wire === WIRE_BYTES) response.responses.push(decodeResponseOp(reader.message()));
+    else reader.skip(tag.wire);
+  }
+  return response;
+}
+
+function decodeEvent(reader: Reader): EventMessage {
+  const event: EventMessage = { type: 'put', kv: EMPTY_KV, prevKv: null };
+  for (let tag = reader.next(); tag; tag = reader.next()) {
+    if (tag.field === 1 && tag.wire === WIRE_VARINT) event.type = reader.varint() === 1 ? 'delete' : 'put';
+    else if (tag.field === 2 && tag.wire === WIRE_BYTES) event.kv = decodeKeyValue(reader.message());
+    else if (tag.field === 3 && tag.wire === WIRE_BYTES) event.prevKv = decodeKeyValue(reader.message());
+    else reader.skip(tag.wire);
+  }
+  return event;
+}
+
+const EMPTY_KV: KeyValueMessage = Object.freeze({ key: EMPTY, value: EMPTY, createRevision: 0, modRevision: 0, version: 0 });
+
+export function decodeWatchResponse(message: Buffer): WatchResponse {
+  const reader = new Reader(message);
+  const response: WatchResponse = { revision: 0, watchId: '0', created: false, canceled: false, compactRevision: 0, cancelReason: '', events: [] };
+  for (let tag = reader.next(); tag; tag = reader.next()) {
+    if (tag.field === 1 && tag.wire === WIRE_BYTES) response.revision = decodeHeaderRevision(reader.message());
+    else if (tag.field === 2 && tag.wire === WIRE_VARINT) response.watchId = reader.int64();
+    else if (tag.field === 3 && tag.wire === WIRE_VARINT) response.created = reader.varint() !== 0;
+    else if (tag.field === 4 && tag.wire === WIRE_VARINT) response.canceled = reader.varint() !== 0;
+    else if (tag.field === 5 && tag.wire === WIRE_VARINT) response.compactRevision = reader.varint();
+    else if (tag.field === 6 && tag.wire === WIRE_BYTES) response.cancelReason = reader.string();
+    else if (tag.field === 11 && tag.wire === WIRE_BYTES) response.events.push(decodeEvent(reader.message()));
     else reader.skip(tag.wire);
   }
   return response;

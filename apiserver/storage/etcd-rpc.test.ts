@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { EtcdRpcClient, EtcdRpcError, GRPC_STATUS } from './etcd-rpc.ts';
+import { EtcdRpcClient, EtcdRpcError, GRPC_STATUS, type RpcStream } from './etcd-rpc.ts';
 
 type Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, request: Buffer) => void;
 
@@ -55,8 +55,11 @@ async function blackHole(): Promise<string> {
   return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
 
-function client(endpoints: string[], options: { timeoutMs?: number; maxResponseBytes?: number } = {}): EtcdRpcClient {
-  const rpc = new EtcdRpcClient({ endpoints, timeoutMs: options.timeoutMs ?? 2000, maxResponseBytes: options.maxResponseBytes });
+function client(
+  endpoints: string[],
+  options: { timeoutMs?: number; maxResponseBytes?: number; keepaliveIntervalMs?: number; keepaliveTimeoutMs?: number } = {},
+): EtcdRpcClient {
+  const rpc = new EtcdRpcClient({ endpoints, timeoutMs: 2000, ...options });
   cleanups.push(() => rpc.close());
   return rpc;
 }
@@ -196,5 +199,139 @@ describe('EtcdRpcClient', () => {
     expect((await inFlight).code).toBe(GRPC_STATUS.UNAVAILABLE);
     const later = await failure(rpc.call('KV', 'Range', Buffer.alloc(0)));
     expect(later.message).toBe('the etcd client is closed');
+  });
+});
+
+/** gRPC frames of messages, concatenated. */
+function framed(...messages: string[]): Buffer {
+  return Buffer.concat(
+    messages.map((text) => {
+      const body = Buffer.from(text);
+      const head = Buffer.from([0, 0, 0, 0, 0]);
+      head.writeUInt32BE(body.length, 1);
+      return Buffer.concat([head, body]);
+    }),
+  );
+}
+
+/** Collects a stream's messages and how it ended. */
+function observe(stream: RpcStream) {
+  const seen = { messages: [] as string[], ended: false, error: undefined as EtcdRpcError | undefined };
+  stream.on('message', (message: Buffer) => seen.messages.push(message.toString()));
+  stream.on('end', () => (seen.ended = true));
+  stream.on('error', (error: EtcdRpcError) => (seen.error = error));
+  return seen;
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('EtcdRpcClient streams', () => {
+  /** A server whose stream handler gets the server stream at once (a bidirectional call). */
+  async function streamServer(onStream: (stream: http2.ServerHttp2Stream) => void): Promise<string> {
+    const server = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    server.on('session', (session) => sessions.add(session));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      onStream(stream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const session of sessions) session.destroy();
+      server.close();
+    });
+    return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
+
+  it('reassembles messages split across DATA frames and several in one, both ways, and ends with OK', async () => {
+    const received: string[] = [];
+    const url = await streamServer((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      let pending = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          received.push(pending.subarray(5, 5 + pending.readUInt32BE(1)).toString());
+          pending = pending.subarray(5 + pending.readUInt32BE(1));
+        }
+        if (received.length === 2) {
+          const bytes = framed('one', 'two', 'three-is-longer');
+          // A header split in two, then the rest of one, two whole messages in one write.
+          stream.write(bytes.subarray(0, 2));
+          stream.write(bytes.subarray(2, 6));
+          setTimeout(() => stream.end(bytes.subarray(6)), 20);
+        }
+      });
+    });
+    const rpc = client([url]);
+    const stream = rpc.openStream('Watch', 'Watch');
+    const seen = observe(stream);
+    stream.write(Buffer.from('first'));
+    stream.write(Buffer.from('second'));
+    await until('the stream to end', () => seen.ended || seen.error !== undefined);
+    expect(received).toEqual(['first', 'second']);
+    expect(seen).toEqual({ messages: ['one', 'two', 'three-is-longer'], ended: true, error: undefined });
+  });
+
+  it("ends with etcd's error status, and on an oversized message", async () => {
+    const url = await streamServer((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('data', (chunk: Buffer) => {
+        if (chunk.subarray(5).toString() === 'big') {
+          stream.write(Buffer.from([0, 0, 1, 0, 0]));
+          return;
+        }
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '14', 'grpc-message': encodeURIComponent('etcdserver: no leader') }));
+        stream.end(framed('before the error'));
+      });
+    });
+    const rpc = client([url], { maxResponseBytes: 1024 });
+    const failing = rpc.openStream('Watch', 'Watch');
+    const seen = observe(failing);
+    failing.write(Buffer.from('x'));
+    await until('the stream to fail', () => seen.error !== undefined);
+    expect(seen.messages).toEqual(['before the error']);
+    expect([seen.error?.code, seen.error?.message, seen.ended]).toEqual([GRPC_STATUS.UNAVAILABLE, 'etcdserver: no leader', false]);
+
+    const oversized = rpc.openStream('Watch', 'Watch');
+    const big = observe(oversized);
+    oversized.write(Buffer.from('big'));
+    await until('the oversized stream to fail', () => big.error !== undefined);
+    expect([big.error?.code, big.error?.message]).toEqual([GRPC_STATUS.RESOURCE_EXHAUSTED, 'etcd sent a message larger than 1024 bytes']);
+  });
+
+  it('after cancel(), emits nothing and the server sees the stream reset', async () => {
+    let serverStream: http2.ServerHttp2Stream | undefined;
+    let reset: number | undefined;
+    const url = await streamServer((stream) => {
+      serverStream = stream;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.on('close', () => (reset = stream.rstCode));
+    });
+    const rpc = client([url]);
+    const stream = rpc.openStream('Watch', 'Watch');
+    const seen = observe(stream);
+    stream.write(Buffer.from('x'));
+    await until('the server to see the stream', () => serverStream !== undefined);
+    stream.cancel();
+    await until('the server to see the reset', () => reset !== undefined);
+    expect(reset).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(seen).toEqual({ messages: [], ended: false, error: undefined });
+  });
+
+  it('ends an open stream with an error when its session stops answering keepalive pings', async () => {
+    const rpc = client([await blackHole()], { keepaliveIntervalMs: 100, keepaliveTimeoutMs: 200 });
+    const stream = rpc.openStream('Watch', 'Watch');
+    const seen = observe(stream);
+    stream.write(Buffer.from('x'));
+    await until('the stream to fail', () => seen.error !== undefined);
+    expect(seen.error?.code).toBe(GRPC_STATUS.UNAVAILABLE);
   });
 });

@@ -1,19 +1,22 @@
-// etcd's unary KV calls (Range, Txn, Compact) as plain gRPC over one node:http2 session, with the messages
-// encoded by etcd-proto.ts. Why not etcd3's client for these: every call through it costs ~3× the client
-// CPU of a bare HTTP/2 request (cockatiel policies, grpc-js's call stack and filters, protobufjs), measured
-// at 224 µs against 75 µs per create txn at concurrency 64, and the API server makes one or two such calls
-// per request. Watch streams stay on etcd3 (etcd-watch.ts).
+// etcd's gRPC calls as plain HTTP/2 over one node:http2 session: unary KV calls (Range, Txn, Compact) and
+// long-lived Watch streams (openStream, used by etcd-watch.ts), with the messages encoded by etcd-proto.ts.
+// Why not the etcd3 package's client: every unary call through it cost ~3× the client CPU of a bare HTTP/2
+// request (cockatiel policies, grpc-js's call stack and filters, protobufjs), measured at 224 µs against
+// 75 µs per create txn at concurrency 64, and the API server makes one or two such calls per request.
 //
 // What a gRPC client owes etcd here, and how:
 //   - Deadlines: every call has one (grpc-timeout tells etcd too); a call past it is cancelled and fails
 //     DEADLINE_EXCEEDED. The session is then pinged, and dropped if it does not answer, so a peer that
 //     vanished without a reset (partition) is noticed without a keepalive timer on an idle connection
 //     (etcd's keepalive policy penalises pings without calls).
+//   - Keepalive: while streams are open, the session is pinged every KEEPALIVE_INTERVAL_MS and dropped when
+//     a ping goes unanswered for KEEPALIVE_TIMEOUT_MS, so a watch on a vanished peer ends and reconnects.
 //   - Failover: a session that fails (connection refused, reset, GOAWAY, no answer to a ping) is dropped and
 //     the next call connects to the next endpoint. No call is retried: a write whose answer was lost may
 //     have been applied, and only the caller knows whether repeating it is safe.
 //   - Bounds: a response larger than MAX_RESPONSE_BYTES fails the call (RESOURCE_EXHAUSTED) instead of
 //     growing memory; lists are paged by the callers well below it.
+import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { errorMessage } from '../../lib/logging.ts';
 
@@ -44,6 +47,9 @@ const TRANSIENT_STATUS = new Set<number>([
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** How long a session has to answer a ping after one of its calls missed its deadline. */
 const PING_TIMEOUT_MS = 2000;
+/** Keepalive of a session with open streams (as grpc's keepalive_time_ms / keepalive_timeout_ms were). */
+const KEEPALIVE_INTERVAL_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
 /** Flow-control windows: large answers (list pages) arrive without waiting for window updates. */
 const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 const SESSION_WINDOW_BYTES = 32 * 1024 * 1024;
@@ -73,6 +79,9 @@ export interface EtcdRpcOptions {
   timeoutMs: number;
   /** The largest answer accepted (default MAX_RESPONSE_BYTES). */
   maxResponseBytes?: number;
+  /** Keepalive while streams are open (defaults KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS). */
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
 }
 
 export class EtcdRpcClient {
@@ -80,6 +89,9 @@ export class EtcdRpcClient {
   private endpointIndex = 0;
   private closed = false;
   private readonly pinging = new WeakSet<http2.ClientHttp2Session>();
+  /** Open streams (watches), for keepalive. */
+  private openStreams = 0;
+  private keepalive: NodeJS.Timeout | undefined;
   readonly maxResponseBytes: number;
   readonly timeoutMs: number;
   private readonly grpcTimeout: string;
@@ -115,6 +127,26 @@ export class EtcdRpcClient {
     return call.promise;
   }
 
+  /**
+   * Opens a long-lived call (a bidirectional stream) on the current session: no deadline; its messages are
+   * written with write() and arrive as 'message' events; it ends with 'end' (etcd finished it) or 'error'.
+   */
+  openStream(service: 'Watch', method: string): RpcStream {
+    if (this.closed) throw new EtcdRpcError('the etcd client is closed', GRPC_STATUS.UNAVAILABLE);
+    let session: http2.ClientHttp2Session;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      session = this.currentSession();
+      stream = session.request({ ':method': 'POST', ':path': `/etcdserverpb.${service}/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+    } catch (error) {
+      this.dropSession(this.session, error);
+      throw new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE);
+    }
+    this.openStreams++;
+    this.scheduleKeepalive();
+    return new RpcStream(stream, this.maxResponseBytes, () => this.openStreams--);
+  }
+
   /** For UnaryCall: a call missed its deadline on session. */
   missedDeadline(session: http2.ClientHttp2Session): void {
     this.checkAlive(session);
@@ -122,6 +154,7 @@ export class EtcdRpcClient {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.keepalive);
     this.session?.destroy();
     this.session = undefined;
   }
@@ -161,12 +194,25 @@ export class EtcdRpcClient {
     }
   }
 
-  /** After a missed deadline: a session that does not answer a ping in time is dropped. */
-  private checkAlive(session: http2.ClientHttp2Session): void {
+  private scheduleKeepalive(): void {
+    if (this.keepalive) return;
+    this.keepalive = setInterval(() => {
+      if (this.openStreams === 0) {
+        clearInterval(this.keepalive);
+        this.keepalive = undefined;
+        return;
+      }
+      if (this.session) this.checkAlive(this.session, this.options.keepaliveTimeoutMs ?? KEEPALIVE_TIMEOUT_MS);
+    }, this.options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS);
+    this.keepalive.unref();
+  }
+
+  /** After a missed deadline, or for keepalive: a session that does not answer a ping in time is dropped. */
+  private checkAlive(session: http2.ClientHttp2Session, timeoutMs = PING_TIMEOUT_MS): void {
     if (session.destroyed || session.closed || this.pinging.has(session)) return;
     this.pinging.add(session);
     const dead = () => this.dropSession(session, new Error('etcd did not answer a ping'));
-    const timer = setTimeout(dead, PING_TIMEOUT_MS);
+    const timer = setTimeout(dead, timeoutMs);
     timer.unref();
     const sent = session.ping((error) => {
       clearTimeout(timer);
@@ -287,6 +333,97 @@ function onClose(this: CallStream): void {
 }
 function onDeadline(call: UnaryCall): void {
   call.expired();
+}
+
+/**
+ * A long-lived call: length-prefixed messages both ways. Events: 'message' (Buffer, one whole message),
+ * 'end' (etcd finished the call with status OK), 'error' (EtcdRpcError: the connection failed, etcd ended the
+ * call with an error status, or a message broke the framing or the size bound). After cancel(), nothing.
+ */
+export class RpcStream extends EventEmitter {
+  private status: number | undefined;
+  private statusMessage = '';
+  private finished = false;
+  /** Bytes received and not yet handed out as messages. */
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly stream: http2.ClientHttp2Stream,
+    private readonly maxMessageBytes: number,
+    private readonly onFinish: () => void,
+  ) {
+    super();
+    const readStatus = (headers: http2.IncomingHttpHeaders) => {
+      if (headers['grpc-status'] === undefined) return;
+      this.status = Number(headers['grpc-status']);
+      this.statusMessage = decodeStatusMessage(headers['grpc-message']);
+    };
+    stream.on('response', readStatus);
+    stream.on('trailers', readStatus);
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('error', (error) => this.finish(new EtcdRpcError(`the call to etcd failed: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE)));
+    // etcd ends the call with its status (trailers); our side is still open then, so the stream would never
+    // close by itself: 'end' of what etcd sends is the end of the call.
+    const ended = () => {
+      const status = this.status;
+      if (status === undefined) this.finish(new EtcdRpcError('the call to etcd failed: the stream closed before etcd ended it', GRPC_STATUS.UNAVAILABLE));
+      else if (status !== GRPC_STATUS.OK) this.finish(new EtcdRpcError(this.statusMessage || `gRPC status ${status}`, status));
+      else this.finish(undefined);
+      if (!stream.closed) stream.close();
+    };
+    stream.on('end', ended);
+    stream.on('close', ended);
+  }
+
+  write(message: Buffer): void {
+    if (!this.finished) this.stream.write(frame(message));
+  }
+
+  /** Ends the call from this side (RST_STREAM CANCEL); no event follows. */
+  cancel(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onFinish();
+    this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.finished) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (this.pendingBytes >= 5) {
+      const head = this.pending[0].length >= 5 ? this.pending[0] : Buffer.concat(this.pending);
+      if (head[0] !== 0) return this.broken(new EtcdRpcError('etcd sent a compressed message, which this client never asks for', GRPC_STATUS.INTERNAL));
+      const length = head.readUInt32BE(1);
+      if (length > this.maxMessageBytes) {
+        return this.broken(new EtcdRpcError(`etcd sent a message larger than ${this.maxMessageBytes} bytes`, GRPC_STATUS.RESOURCE_EXHAUSTED));
+      }
+      if (this.pendingBytes < 5 + length) return;
+      // One copy per message at most: the common case is a message that arrived in one chunk.
+      const bytes = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+      const message = bytes.subarray(5, 5 + length);
+      const rest = bytes.subarray(5 + length);
+      this.pending.length = 0;
+      this.pendingBytes = rest.length;
+      if (rest.length > 0) this.pending.push(rest);
+      this.emit('message', message);
+      if (this.finished) return;
+    }
+  }
+
+  private broken(error: EtcdRpcError): void {
+    this.finish(error);
+    this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  private finish(error: EtcdRpcError | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onFinish();
+    if (error) this.emit('error', error);
+    else this.emit('end');
+  }
 }
 
 /** A gRPC length-prefixed message: no compression flag, 4-byte big-endian length, the bytes. */

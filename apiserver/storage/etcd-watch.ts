@@ -1,18 +1,21 @@
 // Watches on the etcd backend: one raw gRPC Watch stream per watch, with its own resume point and confirmed
-// progress (see EtcdWatch, and etcd.ts's header for why etcd3's own Watcher is not used).
-import type { Etcd3, IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+// progress (see EtcdWatch, and etcd.ts's header for what the etcd3 package's Watcher got wrong).
+import { EventEmitter } from 'node:events';
 import { errorMessage } from '../../lib/logging.ts';
+import { decodeWatchResponse, encodeWatchRequest, type EventMessage, type WatchRequest, type WatchResponse } from './etcd-proto.ts';
+import type { RpcStream } from './etcd-rpc.ts';
 import { StorageError, type WatchEvent, type WatchHandle, type WatchHandler } from './types.ts';
 import { callHandler } from './handlers.ts';
 
 /** What a watch needs from the store that owns it. */
 export interface EtcdWatchOwner {
-  readonly client: Etcd3;
+  /** A new Watch stream (a gRPC call of its own); throws when it cannot even be started. */
+  openWatchStream(): WatchStream;
   /** How long a watch keeps reconnecting before it reports Unavailable. */
   readonly watchRetryTimeoutMs: number;
   learnCompacted(revision: number): void;
   forget(watch: EtcdWatch): void;
-  event(event: IEvent): WatchEvent;
+  event(event: EventMessage): WatchEvent;
 }
 
 /** An etcd key range: [key, end). */
@@ -24,7 +27,43 @@ export interface KeyRange {
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 
-type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+/** A Watch call as EtcdWatch uses it: requests in, decoded responses out as 'data', then 'error' or 'end'. */
+export interface WatchStream {
+  write(request: WatchRequest): void;
+  on(event: 'data', listener: (response: WatchResponse) => void): this;
+  on(event: 'error', listener: (error: unknown) => void): this;
+  on(event: 'end', listener: () => void): this;
+  /** Ends the call from this side; nothing is emitted afterwards. */
+  cancel(): void;
+}
+
+/** A WatchStream over an RpcStream: requests encoded, responses decoded (a malformed one ends the stream). */
+export class DecodedWatchStream extends EventEmitter implements WatchStream {
+  constructor(private readonly rpc: RpcStream) {
+    super();
+    rpc.on('message', (message: Buffer) => {
+      let response: WatchResponse;
+      try {
+        response = decodeWatchResponse(message);
+      } catch (error) {
+        rpc.cancel();
+        this.emit('error', error);
+        return;
+      }
+      this.emit('data', response);
+    });
+    rpc.on('error', (error) => this.emit('error', error));
+    rpc.on('end', () => this.emit('end'));
+  }
+
+  write(request: WatchRequest): void {
+    this.rpc.write(encodeWatchRequest(request));
+  }
+
+  cancel(): void {
+    this.rpc.cancel();
+  }
+}
 
 /** The watch_id etcd puts on its answer to a progress_request (not tied to any one watcher of the stream). */
 const PROGRESS_RESPONSE_WATCH_ID = '-1';
@@ -135,7 +174,7 @@ export class EtcdWatch implements WatchHandle {
   }
 
   start(): void {
-    void this.connect();
+    this.connect();
   }
 
   close(): void {
@@ -152,14 +191,14 @@ export class EtcdWatch implements WatchHandle {
     this.pumpProgress();
   }
 
-  private async connect(): Promise<void> {
+  private connect(): void {
+    if (this.closed) return;
     let stream: WatchStream;
     try {
-      stream = await this.store.client.watchClient.watch();
+      stream = this.store.openWatchStream();
     } catch (error) {
       return this.disconnected(error);
     }
-    if (this.closed) return endStream(stream);
     this.stream = stream;
     stream.on('data', (response) => this.stream === stream && this.receive(stream, response));
     stream.on('error', (error) => this.stream === stream && this.lost(error));
@@ -169,31 +208,23 @@ export class EtcdWatch implements WatchHandle {
 
   private create(stream: WatchStream, start: number): void {
     this.createStart = start;
-    stream.write({
-      create_request: {
-        key: this.range.key,
-        range_end: this.range.end,
-        start_revision: start,
-        prev_kv: true,
-        progress_notify: true,
-      },
-    });
+    stream.write({ create: { key: this.range.key, rangeEnd: this.range.end, startRevision: start, prevKv: true, progressNotify: true } });
     // The probe (see the class comment). Its cancellation is ignored like that of any watcher not ours.
-    stream.write({ create_request: { key: this.range.key, watch_id: PROBE_WATCH_ID, filters: ['Noput', 'Nodelete'] } });
-    stream.write({ cancel_request: { watch_id: PROBE_WATCH_ID } });
+    stream.write({ create: { key: this.range.key, watchId: PROBE_WATCH_ID, filters: ['noput', 'nodelete'] } });
+    stream.write({ cancel: { watchId: PROBE_WATCH_ID } });
   }
 
-  private receive(stream: WatchStream, response: IWatchResponse): void {
-    const id = String(response.watch_id);
+  private receive(stream: WatchStream, response: WatchResponse): void {
+    const id = response.watchId;
     if (response.created && !response.canceled) {
-      const revision = Number(response.header.revision);
+      const revision = response.revision;
       return id === PROBE_WATCH_ID ? this.probed(stream, revision) : this.created(stream, id, revision);
     }
-    if (id === PROGRESS_RESPONSE_WATCH_ID && !response.created) return this.progressAnswer(Number(response.header.revision));
+    if (id === PROGRESS_RESPONSE_WATCH_ID && !response.created) return this.progressAnswer(response.revision);
     // Responses of a watcher this stream replaced (its events, its cancellation) are not ours.
     if (!response.created && id !== this.watchId) return;
     if (response.canceled) {
-      const compacted = Number(response.compact_revision);
+      const compacted = response.compactRevision;
       if (compacted > 0) {
         this.store.learnCompacted(compacted);
         return this.fail(
@@ -201,18 +232,18 @@ export class EtcdWatch implements WatchHandle {
         );
       }
       // Cancelled for another reason (e.g. a member losing its leader): try again from where we are.
-      return this.lost(new Error(`watch canceled by etcd: ${response.cancel_reason || 'no reason given'}`));
+      return this.lost(new Error(`watch canceled by etcd: ${response.cancelReason || 'no reason given'}`));
     }
     if (response.events.length === 0) {
       // A periodic progress notification: sent only to a caught-up watcher, behind all of its events.
-      this.lastRevision = Math.max(this.lastRevision, Number(response.header.revision));
+      this.lastRevision = Math.max(this.lastRevision, response.revision);
       this.markSynced();
       if (this.candidate !== undefined && this.lastRevision >= this.candidate) return this.answerProgress();
       return this.report(false);
     }
-    const revisions = new Set(response.events.map((event) => String(event.kv.mod_revision))).size;
+    const revisions = new Set(response.events.map((event) => event.kv.modRevision)).size;
     const events = response.events
-      .filter((event) => Number(event.kv.mod_revision) > this.lastRevision)
+      .filter((event) => event.kv.modRevision > this.lastRevision)
       .map((event) => this.store.event(event));
     if (events.length > 0) {
       this.lastRevision = events[events.length - 1].modRevision;
@@ -255,7 +286,7 @@ export class EtcdWatch implements WatchHandle {
     const inclusive = Math.max(this.lastRevision, 1);
     if (this.createStart > inclusive) {
       // Started after lastRevision: replaced by one from lastRevision itself (see the class comment).
-      stream.write({ cancel_request: { watch_id: this.watchId } });
+      stream.write({ cancel: { watchId: this.watchId! } });
       this.watchId = undefined;
       return this.create(stream, inclusive);
     }
@@ -287,7 +318,7 @@ export class EtcdWatch implements WatchHandle {
       this.progressRound = true;
     }
     this.progressInFlight = true;
-    this.stream.write({ progress_request: {} });
+    this.stream.write({ progress: true });
   }
 
   private progressAnswer(revision: number): void {
@@ -354,7 +385,7 @@ export class EtcdWatch implements WatchHandle {
     }
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures++);
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), delay * (0.5 + Math.random() / 2));
+    this.retryTimer = setTimeout(() => this.connect(), delay * (0.5 + Math.random() / 2));
   }
 
   private fail(error: StorageError): void {
@@ -364,12 +395,6 @@ export class EtcdWatch implements WatchHandle {
   }
 }
 
-/**
- * Ends a watch stream. end() first: the connection pool counts an error on a still-writable stream as a
- * failure of the endpoint (resetting its connections), and cancel() makes the stream emit CANCELLED.
- */
 function endStream(stream: WatchStream): void {
-  stream.on('error', () => undefined);
-  stream.end();
   stream.cancel();
 }

@@ -1,34 +1,22 @@
 // The etcd backend (production). Revisions are etcd's: a key's modRevision is its mod_revision and every
 // conditional write is a single txn whose compares make it a compare-and-swap.
 //
-// Unary calls (reads, conditional writes, compaction) go through etcd-rpc.ts, a lean gRPC client over
-// node:http2; watch streams go through etcd3's client.
-//
-// Things about etcd3@1.1.2 this module works around (checked against etcd 3.4):
-//   - Its Watcher is not used:
-//       * a watch started below the compacted revision ends with a bare EtcdError("Watcher canceled: "):
-//         the response's compact_revision is dropped;
-//       * after a disconnect it resumes from the revision in the header of the last response, including the
-//         "created" response, whose header is the *current* revision: a disconnect while history is still
-//         being replayed silently skips the rest of it (read from its source);
-//       * its reconnect-backoff timer (up to 30 s) survives client.close() and keeps the process alive;
-//       * when etcd cancels the only watcher on the client's shared stream (compaction), the manager cancels
-//         the stream but stays "connected": a watcher created afterwards resolved create() and then never
-//         received an event or a disconnect, even across an etcd restart.
-//     Watches here run on raw Watch streams with their own resume point (see etcd-watch.ts).
-//   - Its dialTimeout option is never read; requests are bounded by a per-call deadline instead.
-//   - Its default fault handling (still configured for the watch streams' connection) retries failed calls three times, including writes whose response was lost
-//     after etcd applied them (the compare then fails on the retry: a create that succeeded is reported as
-//     AlreadyExists), and opens a per-endpoint circuit breaker for 5 s after 3 failures (a single etcd that
-//     restarted stays "unavailable" for 5 s more). Here: no retries (Unavailable goes to the caller, who
-//     knows whether the write is safe to repeat), and a short breaker only when there are several endpoints
-//     to fail over to.
+// All calls go through etcd-rpc.ts: plain gRPC over one node:http2 session per store, with the few KV and
+// Watch messages encoded by etcd-proto.ts. The etcd3 package was the client before; what it did that this
+// module must not repeat (checked with etcd3@1.1.2 against etcd 3.4):
+//   - its Watcher, after a disconnect, resumed from the header revision of the last response, including the
+//     "created" one (the *current* revision): a disconnect during a history replay skipped the rest of it; a
+//     watch below the compacted revision ended without the compact_revision; when etcd cancelled the only
+//     watcher of its shared stream, later watchers never received anything. Watches here run on raw Watch
+//     streams with their own resume point (etcd-watch.ts).
+//   - its default fault handling retried failed calls, including writes whose answer was lost after etcd
+//     applied them (a create that succeeded came back AlreadyExists). Here no call is retried: Unavailable
+//     goes to the caller, who knows whether the write is safe to repeat; a failed session moves to the next
+//     endpoint.
+//   - each unary call cost ~3× the client CPU of a bare HTTP/2 request (see etcd-rpc.ts).
 // And one about etcd itself: before 3.4.31 / 3.5.13 its answer to a watch progress request can overtake the
 // watcher's events, so the answer is confirmed before it is reported (see etcd-watch.ts).
 import fs from 'node:fs';
-import tls from 'node:tls';
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, noop } from 'cockatiel';
-import { ClientClosedError, Etcd3, isRecoverableError, type IEvent, type IOptions } from 'etcd3';
 import { errorMessage } from '../../lib/logging.ts';
 import {
   directoryOf,
@@ -42,7 +30,7 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './types.ts';
-import { EtcdWatch, type KeyRange } from './etcd-watch.ts';
+import { DecodedWatchStream, EtcdWatch, type KeyRange, type WatchStream } from './etcd-watch.ts';
 import {
   decodeRangeResponse,
   decodeTxnResponse,
@@ -50,6 +38,7 @@ import {
   encodeRangeRequest,
   encodeTxnRequest,
   type Compare,
+  type EventMessage,
   type KeyValueMessage,
   type RangeRequest,
   type RangeResponse,
@@ -134,8 +123,6 @@ function withTlsHint(error: unknown): unknown {
 
 class EtcdStore implements Store {
   readonly backend = 'etcd' as const;
-  /** Carries the watch streams only (etcd-watch.ts). */
-  readonly client: Etcd3;
   private readonly rpc: EtcdRpcClient;
   readonly watchRetryTimeoutMs: number;
   private readonly prefix: Buffer;
@@ -148,25 +135,6 @@ class EtcdStore implements Store {
     this.prefix = Buffer.from(options.prefix ?? '');
     this.watchRetryTimeoutMs = options.watchRetryTimeoutMs ?? 30_000;
     const timeoutMs = options.dialTimeoutMs ?? 5000;
-    const several = options.endpoints.length > 1;
-    const clientOptions: IOptions = {
-      hosts: options.endpoints,
-      credentials: options.tls && {
-        rootCertificate: options.tls.ca ?? Buffer.from(tls.rootCertificates.join('\n')),
-        privateKey: options.tls.key,
-        certChain: options.tls.cert,
-      },
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-      // Notice a dead peer on an idle watch stream (no RST, e.g. a network partition).
-      grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 },
-      faultHandling: {
-        // etcd3 resolves the project's cockatiel (3.2.1, one copy), so these policies are its own type.
-        host: () =>
-          several ? circuitBreaker(handleWhen(isTransportError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) : noop,
-        global: noop,
-      },
-    };
-    this.client = new Etcd3(clientOptions);
     this.rpc = new EtcdRpcClient({ endpoints: options.endpoints, tls: options.tls, timeoutMs });
   }
 
@@ -292,7 +260,6 @@ class EtcdStore implements Store {
     if (this.closed) return;
     this.closed = true;
     for (const watch of [...this.watches]) watch.close();
-    this.client.close();
     this.rpc.close();
   }
 
@@ -305,15 +272,17 @@ class EtcdStore implements Store {
     this.watches.delete(watch);
   }
 
-  event(event: IEvent): WatchEvent {
+  openWatchStream(): WatchStream {
+    return new DecodedWatchStream(this.rpc.openStream('Watch', 'Watch'));
+  }
+
+  event(event: EventMessage): WatchEvent {
     const key = this.unkey(event.kv.key);
-    const modRevision = Number(event.kv.mod_revision);
-    // prev_kv is null (not absent) for creates: the proto loader fills defaults.
-    const previous = event.prev_kv ? { prevValue: event.prev_kv.value, prevModRevision: Number(event.prev_kv.mod_revision) } : {};
-    // The proto loader renders the enum by its proto name ('PUT' / 'DELETE'), not as its typings claim.
-    return String(event.type).toUpperCase() === 'DELETE'
+    const modRevision = event.kv.modRevision;
+    const previous = event.prevKv ? { prevValue: event.prevKv.value, prevModRevision: event.prevKv.modRevision } : {};
+    return event.type === 'delete'
       ? { type: 'delete', key, modRevision, ...previous }
-      : { type: 'put', key, modRevision, value: event.kv.value, createRevision: Number(event.kv.create_revision), ...previous };
+      : { type: 'put', key, modRevision, value: event.kv.value, createRevision: event.kv.createRevision, ...previous };
   }
 
   private async readableAt(revision: number): Promise<boolean> {
@@ -399,16 +368,7 @@ function failedWrite(key: string, expected: number | undefined, failureRead: Txn
   return new StorageError('Conflict', `key ${key} is at modRevision ${modRevision}, not ${expected}`, modRevision);
 }
 
-/** Network-level failures: etcd unreachable, closed client, timeouts, an open circuit breaker. */
+/** etcd unreachable, the connection lost or the client closed, or a call not finished in time. */
 function isTransportError(error: unknown): boolean {
-  // Not `instanceof Error`: errors raised inside Node's own modules come from another realm under a test
-  // runner's VM context.
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    ((error instanceof EtcdRpcError && error.transient) ||
-      isRecoverableError(error as Error) ||
-      error instanceof ClientClosedError ||
-      'isBrokenCircuitError' in error)
-  );
+  return error instanceof EtcdRpcError && error.transient;
 }
