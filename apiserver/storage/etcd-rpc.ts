@@ -105,23 +105,13 @@ export class EtcdRpcClient {
 
   /** Calls /etcdserverpb.<service>/<method> with an encoded request; resolves with the encoded response. */
   call(service: 'KV', method: string, request: Buffer): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new EtcdRpcError('the etcd client is closed', GRPC_STATUS.UNAVAILABLE));
-    let session: http2.ClientHttp2Session;
-    let stream: http2.ClientHttp2Stream;
+    let started: { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream };
     try {
-      session = this.currentSession();
-      stream = session.request({
-        ':method': 'POST',
-        ':path': `/etcdserverpb.${service}/${method}`,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-timeout': this.grpcTimeout,
-      });
+      started = this.start(service, method, this.grpcTimeout);
     } catch (error) {
-      // The session closed between the check and the request; the next call opens another.
-      this.dropSession(this.session, error);
-      return Promise.reject(new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE));
+      return Promise.reject(error);
     }
+    const { session, stream } = started;
     const call = new UnaryCall(this, session, stream);
     stream.end(frame(request));
     return call.promise;
@@ -132,19 +122,25 @@ export class EtcdRpcClient {
    * written with write() and arrive as 'message' events; it ends with 'end' (etcd finished it) or 'error'.
    */
   openStream(service: 'Watch', method: string): RpcStream {
-    if (this.closed) throw new EtcdRpcError('the etcd client is closed', GRPC_STATUS.UNAVAILABLE);
-    let session: http2.ClientHttp2Session;
-    let stream: http2.ClientHttp2Stream;
-    try {
-      session = this.currentSession();
-      stream = session.request({ ':method': 'POST', ':path': `/etcdserverpb.${service}/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
-    } catch (error) {
-      this.dropSession(this.session, error);
-      throw new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE);
-    }
+    const { stream } = this.start(service, method, undefined);
     this.openStreams++;
     this.scheduleKeepalive();
     return new RpcStream(stream, this.maxResponseBytes, () => this.openStreams--);
+  }
+
+  /** A new gRPC call's HTTP/2 stream on the current session; grpcTimeout tells etcd the call's deadline. */
+  private start(service: string, method: string, grpcTimeout: string | undefined): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
+    if (this.closed) throw new EtcdRpcError('the etcd client is closed', GRPC_STATUS.UNAVAILABLE);
+    try {
+      const session = this.currentSession();
+      const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `/etcdserverpb.${service}/${method}`, 'content-type': 'application/grpc', te: 'trailers' };
+      if (grpcTimeout) headers['grpc-timeout'] = grpcTimeout;
+      return { session, stream: session.request(headers) };
+    } catch (error) {
+      // The session closed between the check and the request; the next call opens another.
+      this.dropSession(this.session, error);
+      throw new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE);
+    }
   }
 
   /** For UnaryCall: a call missed its deadline on session. */

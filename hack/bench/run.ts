@@ -1,7 +1,8 @@
 // `npm run bench`: API server throughput and latency, each against a baseline measured in the same run on
 // the same machine, so the ratios mean something anywhere:
 //   - creates/s through the API at concurrency 1 and 64  ÷  raw etcd puts/s at the same concurrency (through
-//     etcd3's client, as in earlier runs, and through the store's own gRPC client); c=64
+//     etcd3's client, as in earlier runs, and through the store's own gRPC client; on an etcd of their own,
+//     see baseline.ts); c=64
 //     also over HTTP/2 (64 streams on one connection, as kubectl and client-go send them)
 //   - the same at c=64 by API server worker count (--workers), on etcd and on the embedded store (workers.ts)
 //   - list latency of 10,000 objects (JSON and Table), served from the watch cache ÷ read from storage
@@ -26,12 +27,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { encodePutRequest } from '../../apiserver/storage/etcd-proto.ts';
-import { EtcdRpcClient } from '../../apiserver/storage/etcd-rpc.ts';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { measureRawPuts } from './baseline.ts';
 import { benchCompaction } from './compaction.ts';
 import { benchNetwork } from './network.ts';
 import { benchCompute } from './compute.ts';
@@ -61,25 +60,11 @@ async function main(): Promise<void> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-bench-'));
   let apiserver: BenchApiServer | undefined;
   try {
-    // Baseline: raw etcd puts of objects the same size as the API's stored objects.
-    const raw = new Etcd3({ hosts: etcd.endpoint });
+    // Baseline: raw etcd puts of objects the same size as the API's stored objects (on an etcd of their own).
     const value = vpcBody('x'.repeat(8), 'bench');
-    const rawSerial = await runConcurrent(COUNTS.rawSerial, 1, (index) => raw.put(`/bench/raw/serial/${index}`).value(value).exec());
-    const rawParallel = await runConcurrent(COUNTS.rawParallel, 64, (index) => raw.put(`/bench/raw/parallel/${index}`).value(value).exec());
-    raw.close();
-    // The same puts through the store's own gRPC client (etcd-rpc.ts), which costs a third of etcd3's client
-    // CPU per call: on 2 cores shared with etcd, this is the closer measure of what etcd itself can take.
-    const lean = new EtcdRpcClient({ endpoints: [etcd.endpoint], timeoutMs: 10_000 });
-    const valueBytes = Buffer.from(value);
-    const leanPut = (key: string) => lean.call('KV', 'Put', encodePutRequest(Buffer.from(key), valueBytes));
-    const leanSerial = await runConcurrent(COUNTS.rawSerial, 1, (index) => leanPut(`/bench/lean/serial/${index}`));
-    const leanParallel = await runConcurrent(COUNTS.rawParallel, 64, (index) => leanPut(`/bench/lean/parallel/${index}`));
-    lean.close();
-    await (async () => {
-      const cleanup = new Etcd3({ hosts: etcd.endpoint });
-      await cleanup.delete().prefix('/bench/');
-      cleanup.close();
-    })();
+    const serial = await measureRawPuts(COUNTS.rawSerial, 1, value);
+    const parallel = await measureRawPuts(COUNTS.rawParallel, 64, value);
+    const [rawSerial, rawParallel, storeClientSerial, storeClientParallel] = [serial.etcd3, parallel.etcd3, serial.store, parallel.store];
 
     apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint]);
     const client = apiserver.client;
@@ -91,10 +76,10 @@ async function main(): Promise<void> {
     const apiParallel = await runConcurrent(COUNTS.apiParallel, 64, (index) => client.create('parallel', `vpc-${index}`));
     console.log('\n## Writes (create a Vpc through the API vs a raw etcd put of the same bytes)');
     console.log(`raw etcd puts/s    c=1: ${fmt(rawSerial.perSecond)}   c=64: ${fmt(rawParallel.perSecond)}   (etcd3 client)`);
-    console.log(`raw etcd puts/s    c=1: ${fmt(leanSerial.perSecond)}   c=64: ${fmt(leanParallel.perSecond)}   (the store's gRPC client)`);
+    console.log(`raw etcd puts/s    c=1: ${fmt(storeClientSerial.perSecond)}   c=64: ${fmt(storeClientParallel.perSecond)}   (the store's gRPC client)`);
     console.log(`API creates/s      c=1: ${fmt(apiSerial.perSecond)}   c=64: ${fmt(apiParallel.perSecond)}`);
     console.log(`ratio API/etcd     c=1: ${fmt(apiSerial.perSecond / rawSerial.perSecond, 3)}   c=64: ${fmt(apiParallel.perSecond / rawParallel.perSecond, 3)}   (etcd3 baseline, as in earlier runs)`);
-    console.log(`ratio API/etcd     c=1: ${fmt(apiSerial.perSecond / leanSerial.perSecond, 3)}   c=64: ${fmt(apiParallel.perSecond / leanParallel.perSecond, 3)}   (the store's client as baseline)`);
+    console.log(`ratio API/etcd     c=1: ${fmt(apiSerial.perSecond / storeClientSerial.perSecond, 3)}   c=64: ${fmt(apiParallel.perSecond / storeClientParallel.perSecond, 3)}   (the store's client as baseline)`);
     console.log(`API create latency c=1: p50 ${fmt(percentile(apiSerial.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiSerial.latenciesMs, 99), 2)} ms;  c=64: p50 ${fmt(percentile(apiParallel.latenciesMs, 50), 2)} ms  p99 ${fmt(percentile(apiParallel.latenciesMs, 99), 2)} ms`);
     record('writes', 'rawEtcdPutsPerSecondC1', rawSerial.perSecond);
     record('writes', 'rawEtcdPutsPerSecondC64', rawParallel.perSecond);
@@ -102,10 +87,10 @@ async function main(): Promise<void> {
     record('writes', 'apiCreatesPerSecondC64', apiParallel.perSecond);
     record('writes', 'ratioC1', apiSerial.perSecond / rawSerial.perSecond);
     record('writes', 'ratioC64', apiParallel.perSecond / rawParallel.perSecond);
-    record('writes', 'rawEtcdPutsPerSecondC1StoreClient', leanSerial.perSecond);
-    record('writes', 'rawEtcdPutsPerSecondC64StoreClient', leanParallel.perSecond);
-    record('writes', 'ratioC1StoreClient', apiSerial.perSecond / leanSerial.perSecond);
-    record('writes', 'ratioC64StoreClient', apiParallel.perSecond / leanParallel.perSecond);
+    record('writes', 'rawEtcdPutsPerSecondC1StoreClient', storeClientSerial.perSecond);
+    record('writes', 'rawEtcdPutsPerSecondC64StoreClient', storeClientParallel.perSecond);
+    record('writes', 'ratioC1StoreClient', apiSerial.perSecond / storeClientSerial.perSecond);
+    record('writes', 'ratioC64StoreClient', apiParallel.perSecond / storeClientParallel.perSecond);
     record('writes', 'createP99MsC64', percentile(apiParallel.latenciesMs, 99));
     // The same creates as kubectl and client-go send them: 64 streams on one HTTP/2 connection.
     const h2 = apiserver.http2Client();

@@ -4,10 +4,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { waitFor } from '../../test/env/process.ts';
 import { startBenchApiServer, vpcBody } from './api.ts';
+import { measureRawPuts } from './baseline.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 import { record } from './results.ts';
 
@@ -19,11 +19,7 @@ function workerCounts(): number[] {
 export async function benchWorkers(options: { creates: number }): Promise<void> {
   const etcd = await startEtcd();
   try {
-    const raw = new Etcd3({ hosts: etcd.endpoint });
-    const value = vpcBody('x'.repeat(8), 'bench');
-    const rawParallel = await runConcurrent(options.creates, 64, (index) => raw.put(`/bench/raw/${index}`).value(value).exec());
-    await raw.delete().prefix('/bench/');
-    raw.close();
+    const rawParallel = (await measureRawPuts(options.creates, 64, vpcBody('x'.repeat(8), 'bench'))).etcd3;
     console.log(`\n## Creates by API server worker count (${options.creates} Vpc creates at c=64; raw etcd puts/s at c=64: ${fmt(rawParallel.perSecond)})`);
     console.log('storage    workers   creates/s   p99 ms   ratio to raw etcd');
     for (const storage of ['etcd', 'embedded'] as const) {
