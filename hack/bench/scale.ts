@@ -131,6 +131,8 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
     const peaks = { etcd: 0, apiserver: 0, manager: 0, hollow: 0, queue: 0 };
     const queueSamples: number[] = [];
+    /** Each controller's deepest queue: which one the pipeline waits on. */
+    const peakByController = new Map<string, number>();
     sampler = setInterval(() => {
       void (async () => {
         peaks.etcd = Math.max(peaks.etcd, await rssMiB(etcd.process.child.pid));
@@ -139,6 +141,9 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         peaks.hollow = Math.max(peaks.hollow, await rssMiB(hollow?.child.pid));
         const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => response.text(), () => '');
         const depth = metricSum(text, 'photon_workqueue_depth');
+        for (const [, name, value] of text.matchAll(/^photon_workqueue_depth\{name="([^"]+)"\} (\d+)$/gm)) {
+          peakByController.set(name!, Math.max(peakByController.get(name!) ?? 0, Number(value)));
+        }
         queueSamples.push(depth);
         peaks.queue = Math.max(peaks.queue, depth);
       })();
@@ -257,7 +262,9 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const mutatingP99 = Math.max(...['CREATE', 'UPDATE', 'PATCH', 'DELETE'].map((verb) => byVerb.get(verb)?.p99 ?? 0));
     const lastDepths = queueSamples.slice(-6);
     const growing = lastDepths.length >= 6 && lastDepths.every((depth, index) => index === 0 || depth >= lastDepths[index - 1]!) && lastDepths[lastDepths.length - 1]! > 1000;
-    console.log(`\n## Controllers: peak queue depth ${peaks.queue} (sampled every ${SAMPLE_MS / 1000} s)${growing ? ', still growing at the end' : ''}`);
+    const byController = [...peakByController].filter(([, depth]) => depth > 0).sort((a, b) => b[1] - a[1]);
+    console.log(`\n## Controllers: peak queue depth ${peaks.queue} (sampled every ${SAMPLE_MS / 1000} s)${growing ? ', still growing at the end' : ''}; peak by controller: ${byController.map(([name, depth]) => `${name} ${depth}`).join(', ') || 'none'}`);
+    for (const [name, depth] of byController) record('scale', `peakQueueDepth.${name}`, depth);
     console.log(`## Memory (peak RSS): etcd ${fmt(peaks.etcd)} MiB, API server (all workers) ${fmt(peaks.apiserver)} MiB, controller manager ${fmt(peaks.manager)} MiB, hollow agent ${fmt(peaks.hollow)} MiB`);
     record('scale', 'mutatingP99Ms', mutatingP99);
     record('scale', 'peakQueueDepth', peaks.queue);
