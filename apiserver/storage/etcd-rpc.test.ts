@@ -148,6 +148,39 @@ describe('EtcdRpcClient', () => {
     expect(calls).toBe(1);
   });
 
+  it('repeats a read whose connection was lost before the answer, once, on a new connection; never a write', async () => {
+    const seen: string[] = [];
+    let losses = 1;
+    const url = await grpcServer((stream, headers, body) => {
+      seen.push(`${headers[':path']} ${body.subarray(5).toString()}`);
+      // The connection is lost under the call (as when etcd stops gracefully with calls in flight).
+      if (losses > 0) {
+        losses--;
+        stream.session?.destroy();
+        return;
+      }
+      answer(stream, Buffer.from('ok'));
+    });
+    const rpc = client([url]);
+    expect((await rpc.call('KV', 'Range', Buffer.from('read'), { idempotent: true })).toString()).toBe('ok');
+    expect(seen).toEqual(['/etcdserverpb.KV/Range read', '/etcdserverpb.KV/Range read']);
+    // A write whose connection was lost may have been applied: the caller decides (here it is not repeated).
+    seen.length = 0;
+    losses = 1;
+    const error = await failure(rpc.call('KV', 'Txn', Buffer.from('write')));
+    expect([error.code, error.connectionLost]).toEqual([GRPC_STATUS.UNAVAILABLE, true]);
+    expect(seen).toEqual(['/etcdserverpb.KV/Txn write']);
+    // Once, not more: a read that loses its connection twice fails.
+    seen.length = 0;
+    losses = 2;
+    expect((await failure(rpc.call('KV', 'Range', Buffer.from('read'), { idempotent: true }))).connectionLost).toBe(true);
+    expect(seen).toHaveLength(2);
+    // Not repeated either: a read that etcd answered with an error.
+    const refusing = await grpcServer((stream) => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'no leader' }, { endStream: true }));
+    const refused = await failure(client([refusing]).call('KV', 'Range', Buffer.alloc(0), { idempotent: true }));
+    expect([refused.message, refused.connectionLost]).toEqual(['no leader', false]);
+  });
+
   it('drops a session that stops answering (no reset, no pings) and reaches the next endpoint', async () => {
     const silent = await blackHole();
     const good = await grpcServer((stream) => answer(stream, Buffer.from('ok')));

@@ -12,8 +12,10 @@
 //   - Keepalive: while streams are open, the session is pinged every KEEPALIVE_INTERVAL_MS and dropped when
 //     a ping goes unanswered for KEEPALIVE_TIMEOUT_MS, so a watch on a vanished peer ends and reconnects.
 //   - Failover: a session that fails (connection refused, reset, GOAWAY, no answer to a ping) is dropped and
-//     the next call connects to the next endpoint. No call is retried: a write whose answer was lost may
-//     have been applied, and only the caller knows whether repeating it is safe.
+//     the next call connects to the next endpoint. A write is never repeated: one whose answer was lost may
+//     have been applied, and only the caller knows whether repeating it is safe. Two things are: a request
+//     that never left (the session closed just before it), and a read (idempotent: true) whose connection
+//     was lost before etcd answered — etcd stopping gracefully closes its connections under calls in flight.
 //   - Bounds: a response larger than MAX_RESPONSE_BYTES fails the call (RESOURCE_EXHAUSTED) instead of
 //     growing memory; lists are paged by the callers well below it.
 import { EventEmitter } from 'node:events';
@@ -59,6 +61,8 @@ export class EtcdRpcError extends Error {
     message: string,
     /** The gRPC status; UNAVAILABLE for failures of the connection itself. */
     readonly code: number,
+    /** The connection failed before etcd finished answering: a read may be repeated on a new one. */
+    readonly connectionLost = false,
   ) {
     super(message);
     this.name = 'EtcdRpcError';
@@ -103,8 +107,23 @@ export class EtcdRpcClient {
     this.grpcTimeout = `${options.timeoutMs}m`;
   }
 
-  /** Calls /etcdserverpb.<service>/<method> with an encoded request; resolves with the encoded response. */
-  call(service: 'KV', method: string, request: Buffer): Promise<Buffer> {
+  /**
+   * Calls /etcdserverpb.<service>/<method> with an encoded request; resolves with the encoded response. An
+   * idempotent call (a read) whose connection is lost before etcd answers is made once more, on a new one.
+   */
+  call(service: 'KV', method: string, request: Buffer, options: { idempotent?: boolean } = {}): Promise<Buffer> {
+    const attempt = this.callOnce(service, method, request);
+    if (!options.idempotent) return attempt;
+    return attempt.catch(async (error: unknown) => {
+      if (!(error instanceof EtcdRpcError && error.connectionLost) || this.closed) throw error;
+      // A session that failed closes its streams before it reports its own end: let it, so the second try
+      // does not go to the same dead session.
+      await new Promise((resolve) => setImmediate(resolve));
+      return this.callOnce(service, method, request);
+    });
+  }
+
+  private callOnce(service: 'KV', method: string, request: Buffer): Promise<Buffer> {
     let started: { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream };
     try {
       started = this.start(service, method, this.grpcTimeout);
@@ -131,15 +150,17 @@ export class EtcdRpcClient {
   /** A new gRPC call's HTTP/2 stream on the current session; grpcTimeout tells etcd the call's deadline. */
   private start(service: string, method: string, grpcTimeout: string | undefined): { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream } {
     if (this.closed) throw new EtcdRpcError('the etcd client is closed', GRPC_STATUS.UNAVAILABLE);
-    try {
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `/etcdserverpb.${service}/${method}`, 'content-type': 'application/grpc', te: 'trailers' };
+    if (grpcTimeout) headers['grpc-timeout'] = grpcTimeout;
+    for (let attempt = 1; ; attempt++) {
       const session = this.currentSession();
-      const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `/etcdserverpb.${service}/${method}`, 'content-type': 'application/grpc', te: 'trailers' };
-      if (grpcTimeout) headers['grpc-timeout'] = grpcTimeout;
-      return { session, stream: session.request(headers) };
-    } catch (error) {
-      // The session closed between the check and the request; the next call opens another.
-      this.dropSession(this.session, error);
-      throw new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE);
+      try {
+        return { session, stream: session.request(headers) };
+      } catch (error) {
+        // The session closed between the check and the request: nothing was sent, so a new session may take it.
+        this.dropSession(session, error);
+        if (attempt === 2) throw new EtcdRpcError(`cannot start a call to etcd: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE, true);
+      }
     }
   }
 
@@ -275,7 +296,7 @@ class UnaryCall {
   }
 
   failed(error: unknown): void {
-    this.settle(new EtcdRpcError(`the call to etcd failed: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE));
+    this.settle(new EtcdRpcError(`the call to etcd failed: ${errorMessage(error)}`, GRPC_STATUS.UNAVAILABLE, true));
   }
 
   closed(): void {
@@ -284,7 +305,7 @@ class UnaryCall {
     if (status === undefined) {
       const why =
         this.httpStatus !== undefined && this.httpStatus !== 200 ? `HTTP status ${this.httpStatus} without a gRPC status` : 'the stream closed before etcd answered';
-      return this.settle(new EtcdRpcError(`the call to etcd failed: ${why}`, GRPC_STATUS.UNAVAILABLE));
+      return this.settle(new EtcdRpcError(`the call to etcd failed: ${why}`, GRPC_STATUS.UNAVAILABLE, true));
     }
     if (status !== GRPC_STATUS.OK) return this.settle(new EtcdRpcError(this.statusMessage || `gRPC status ${status}`, status));
     try {

@@ -10,9 +10,9 @@
 //     watcher of its shared stream, later watchers never received anything. Watches here run on raw Watch
 //     streams with their own resume point (etcd-watch.ts).
 //   - its default fault handling retried failed calls, including writes whose answer was lost after etcd
-//     applied them (a create that succeeded came back AlreadyExists). Here no call is retried: Unavailable
-//     goes to the caller, who knows whether the write is safe to repeat; a failed session moves to the next
-//     endpoint.
+//     applied them (a create that succeeded came back AlreadyExists). Here no write is retried: Unavailable
+//     goes to the caller, who knows whether the write is safe to repeat; only a read whose connection was
+//     lost under it is made once more (etcd-rpc.ts); a failed session moves to the next endpoint.
 //   - each unary call cost ~3× the client CPU of a bare HTTP/2 request (see etcd-rpc.ts).
 // And one about etcd itself: before 3.4.31 / 3.5.13 its answer to a watch progress request can overtake the
 // watcher's events, so the answer is confirmed before it is reported (see etcd-watch.ts).
@@ -296,7 +296,7 @@ class EtcdStore implements Store {
   }
 
   private async range(what: string, request: RangeRequest, withCompactedRevision = true): Promise<RangeResponse> {
-    const response = await this.call(what, () => this.rpc.call('KV', 'Range', encodeRangeRequest(request)), withCompactedRevision);
+    const response = await this.call(what, () => this.rpc.call('KV', 'Range', encodeRangeRequest(request), { idempotent: true }), withCompactedRevision);
     return decodeRangeResponse(response);
   }
 

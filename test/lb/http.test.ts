@@ -135,6 +135,8 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
     await waitFor('LoadBalancer gone', async () => (await getLb().catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
     await waitFor('proxy Port gone', async () => (await env.client.get(PortResource, 'web-proxy', { namespace: 'web' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 200 });
     await waitFor('proxy namespace gone', async () => !(await run('ip', ['netns', 'list'])).stdout.includes(proxyName(lb.metadata.uid!)), { timeoutMs: 30_000, intervalMs: 200 });
+    // The agent removes the proxy's state directory after its namespace.
+    await waitFor('proxy state directory gone', async () => (await fs.readdir(path.join(agent.stateDir, 'proxies'))).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
     expect(await fs.readdir(path.join(agent.stateDir, 'proxies'))).toEqual([]);
     const rows = await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=_uuid', 'find', 'Load_Balancer', `external_ids:photoncloud.io/uid=${lb.metadata.uid}`);
     expect(rows.trim()).toBe('');

@@ -205,10 +205,23 @@ describe('etcd store: watch progress', () => {
   });
 });
 
+/** store.get, retried while etcd is unavailable (the writer's read of a key it may have written). */
+async function getThroughOutages(store: Store, key: string, state: { retried: number; stopped: boolean }): Promise<KeyValue | null> {
+  for (;;) {
+    try {
+      return await store.get(key);
+    } catch (error) {
+      if (!isStorageError(error, 'Unavailable') || state.stopped) throw error;
+      state.retried++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /**
  * Creates `${dir}/k000`… one after another, retrying through outages. A create whose outcome was unknown
  * (the connection dropped after etcd applied it) shows up on retry as AlreadyExists; then the stored key is
- * checked to be ours and taken as written.
+ * read (also through outages) and checked to be ours and taken as written.
  */
 function writeSequentially(store: Store, dir: string, count: number) {
   const state = { done: 0, retried: 0, stopped: false };
@@ -223,7 +236,7 @@ function writeSequentially(store: Store, dir: string, count: number) {
           break;
         } catch (error) {
           if (attempt > 0 && isStorageError(error, 'AlreadyExists')) {
-            const stored = await store.get(key);
+            const stored = await getThroughOutages(store, key, state);
             expect(stored?.value).toEqual(value);
             written.push(stored!);
             break;
