@@ -252,8 +252,7 @@ class UnaryCall {
   private resolve!: (response: Buffer) => void;
   private reject!: (error: Error) => void;
   private settled = false;
-  private status: number | undefined;
-  private statusMessage = '';
+  private status: GrpcStatus | undefined;
   private httpStatus: number | undefined;
   private received = 0;
   private readonly chunks: Buffer[] = [];
@@ -279,10 +278,7 @@ class UnaryCall {
 
   headers(headers: http2.IncomingHttpHeaders, isTrailers: boolean): void {
     if (!isTrailers) this.httpStatus = Number(headers[':status']);
-    const code = headers['grpc-status'];
-    if (code === undefined) return;
-    this.status = Number(code);
-    this.statusMessage = decodeStatusMessage(headers['grpc-message']);
+    this.status = readGrpcStatus(headers) ?? this.status;
   }
 
   data(chunk: Buffer): void {
@@ -301,13 +297,10 @@ class UnaryCall {
 
   closed(): void {
     if (this.settled) return;
-    const status = this.status;
-    if (status === undefined) {
-      const why =
-        this.httpStatus !== undefined && this.httpStatus !== 200 ? `HTTP status ${this.httpStatus} without a gRPC status` : 'the stream closed before etcd answered';
-      return this.settle(new EtcdRpcError(`the call to etcd failed: ${why}`, GRPC_STATUS.UNAVAILABLE, true));
-    }
-    if (status !== GRPC_STATUS.OK) return this.settle(new EtcdRpcError(this.statusMessage || `gRPC status ${status}`, status));
+    const why =
+      this.httpStatus !== undefined && this.httpStatus !== 200 ? `HTTP status ${this.httpStatus} without a gRPC status` : 'the stream closed before etcd answered';
+    const error = endOfCallError(this.status, why);
+    if (error) return this.settle(error);
     try {
       this.settle(undefined, unframe(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)));
     } catch (error) {
@@ -358,8 +351,7 @@ function onDeadline(call: UnaryCall): void {
  * call with an error status, or a message broke the framing or the size bound). After cancel(), nothing.
  */
 export class RpcStream extends EventEmitter {
-  private status: number | undefined;
-  private statusMessage = '';
+  private status: GrpcStatus | undefined;
   private finished = false;
   /** Bytes received and not yet handed out as messages. */
   private readonly pending: Buffer[] = [];
@@ -372,9 +364,7 @@ export class RpcStream extends EventEmitter {
   ) {
     super();
     const readStatus = (headers: http2.IncomingHttpHeaders) => {
-      if (headers['grpc-status'] === undefined) return;
-      this.status = Number(headers['grpc-status']);
-      this.statusMessage = decodeStatusMessage(headers['grpc-message']);
+      this.status = readGrpcStatus(headers) ?? this.status;
     };
     stream.on('response', readStatus);
     stream.on('trailers', readStatus);
@@ -383,10 +373,7 @@ export class RpcStream extends EventEmitter {
     // etcd ends the call with its status (trailers); our side is still open then, so the stream would never
     // close by itself: 'end' of what etcd sends is the end of the call.
     const ended = () => {
-      const status = this.status;
-      if (status === undefined) this.finish(new EtcdRpcError('the call to etcd failed: the stream closed before etcd ended it', GRPC_STATUS.UNAVAILABLE));
-      else if (status !== GRPC_STATUS.OK) this.finish(new EtcdRpcError(this.statusMessage || `gRPC status ${status}`, status));
-      else this.finish(undefined);
+      this.finish(endOfCallError(this.status, 'the stream closed before etcd ended it'));
       if (!stream.closed) stream.close();
     };
     stream.on('end', ended);
@@ -411,8 +398,12 @@ export class RpcStream extends EventEmitter {
     this.pendingBytes += chunk.length;
     while (this.pendingBytes >= 5) {
       const head = this.pending[0].length >= 5 ? this.pending[0] : Buffer.concat(this.pending);
-      if (head[0] !== 0) return this.broken(new EtcdRpcError('etcd sent a compressed message, which this client never asks for', GRPC_STATUS.INTERNAL));
-      const length = head.readUInt32BE(1);
+      let length: number;
+      try {
+        length = messageLength(head);
+      } catch (error) {
+        return this.broken(error as EtcdRpcError);
+      }
       if (length > this.maxMessageBytes) {
         return this.broken(new EtcdRpcError(`etcd sent a message larger than ${this.maxMessageBytes} bytes`, GRPC_STATUS.RESOURCE_EXHAUSTED));
       }
@@ -452,13 +443,39 @@ function frame(message: Buffer): Buffer {
   return framed;
 }
 
+/** The length in a message's 5-byte prefix (at least 5 bytes given); a compressed message is refused. */
+function messageLength(head: Buffer): number {
+  if (head[0] !== 0) throw new EtcdRpcError('etcd sent a compressed message, which this client never asks for', GRPC_STATUS.INTERNAL);
+  return head.readUInt32BE(1);
+}
+
 /** The one message of a unary response. */
 function unframe(body: Buffer): Buffer {
   if (body.length < 5) throw new EtcdRpcError(`etcd answered with ${body.length} bytes, not a gRPC message`, GRPC_STATUS.INTERNAL);
-  if (body[0] !== 0) throw new EtcdRpcError('etcd answered with a compressed message, which this client never asks for', GRPC_STATUS.INTERNAL);
-  const length = body.readUInt32BE(1);
+  const length = messageLength(body);
   if (body.length < 5 + length) throw new EtcdRpcError(`etcd's answer is truncated (${body.length - 5} of ${length} bytes)`, GRPC_STATUS.INTERNAL);
   return body.subarray(5, 5 + length);
+}
+
+/** The status a call ended with (in its trailers, or in the headers of a trailers-only answer). */
+interface GrpcStatus {
+  code: number;
+  message: string;
+}
+
+function readGrpcStatus(headers: http2.IncomingHttpHeaders): GrpcStatus | undefined {
+  const code = headers['grpc-status'];
+  return code === undefined ? undefined : { code: Number(code), message: decodeStatusMessage(headers['grpc-message']) };
+}
+
+/**
+ * Why a call that ended failed, or undefined when it succeeded: etcd's status, or — without one — a lost
+ * connection (noStatus says how), after which a read may be repeated.
+ */
+function endOfCallError(status: GrpcStatus | undefined, noStatus: string): EtcdRpcError | undefined {
+  if (status === undefined) return new EtcdRpcError(`the call to etcd failed: ${noStatus}`, GRPC_STATUS.UNAVAILABLE, true);
+  if (status.code !== GRPC_STATUS.OK) return new EtcdRpcError(status.message || `gRPC status ${status.code}`, status.code);
+  return undefined;
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2, "Responses"). */

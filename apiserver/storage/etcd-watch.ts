@@ -373,7 +373,7 @@ export class EtcdWatch implements WatchHandle {
     // An unfinished round is asked again on the next stream.
     if (this.progressRound) this.progressWanted = true;
     this.progressRound = false;
-    if (stream) endStream(stream);
+    stream?.cancel();
   }
 
   /** Schedules a reconnect with capped exponential backoff, or gives up after watchRetryTimeoutMs. */
@@ -393,8 +393,4 @@ export class EtcdWatch implements WatchHandle {
     this.close();
     callHandler(() => this.handler.onError(error));
   }
-}
-
-function endStream(stream: WatchStream): void {
-  stream.cancel();
 }

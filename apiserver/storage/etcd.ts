@@ -226,7 +226,7 @@ class EtcdStore implements Store {
 
   async compact(revision: number): Promise<void> {
     try {
-      await this.call(`compact ${revision}`, () => this.rpc.call('KV', 'Compact', encodeCompactionRequest(revision)));
+      await this.call(`compact ${revision}`, 'Compact', encodeCompactionRequest(revision));
       this.learnCompacted(revision);
     } catch (error) {
       // Compacting at or below an earlier compaction is a no-op, as in the embedded store.
@@ -296,19 +296,18 @@ class EtcdStore implements Store {
   }
 
   private async range(what: string, request: RangeRequest, withCompactedRevision = true): Promise<RangeResponse> {
-    const response = await this.call(what, () => this.rpc.call('KV', 'Range', encodeRangeRequest(request), { idempotent: true }), withCompactedRevision);
-    return decodeRangeResponse(response);
+    return decodeRangeResponse(await this.call(what, 'Range', encodeRangeRequest(request), withCompactedRevision));
   }
 
   private async txn(what: string, request: TxnRequest): Promise<TxnResponse> {
-    return decodeTxnResponse(await this.call(what, () => this.rpc.call('KV', 'Txn', encodeTxnRequest(request))));
+    return decodeTxnResponse(await this.call(what, 'Txn', encodeTxnRequest(request)));
   }
 
-  /** Runs one request, translating etcd/gRPC failures into StorageErrors. */
-  private async call<T>(what: string, request: () => Promise<T>, withCompactedRevision = true): Promise<T> {
+  /** Runs one KV call (reads are idempotent), translating etcd/gRPC failures into StorageErrors. */
+  private async call(what: string, method: 'Range' | 'Txn' | 'Compact', request: Buffer, withCompactedRevision = true): Promise<Buffer> {
     if (this.closed) throw new StorageError('Unavailable', `${what}: the etcd store is closed`);
     try {
-      return await request();
+      return await this.rpc.call('KV', method, request, { idempotent: method === 'Range' });
     } catch (error) {
       const message = errorMessage(error);
       if (message.includes('required revision has been compacted')) {
