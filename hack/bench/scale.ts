@@ -118,15 +118,15 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
   let stoppedBecause = '';
   try {
-    // PHOTON_SCALE_PROFILE_DIR=dir: the API server (its worker too) and the controller manager run under
-    // --cpu-prof (node writes each process's profile there when it exits).
+    // PHOTON_SCALE_PROFILE_DIR=dir: the API server (its worker too), the controller manager and the hollow agent
+    // run under --cpu-prof (node writes each process's profile there when it exits).
     const profile = process.env.PHOTON_SCALE_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PHOTON_SCALE_PROFILE_DIR}`] : [];
     apiserver = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--workers', 'auto'], { nodeArgs: profile });
     const client = apiserver.client;
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     const metricsPort = await freePort();
     manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
-    hollow = startProcess('hollow nodes', process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
+    hollow = startProcess('hollow nodes', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
 
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
     const peaks = { etcd: 0, apiserver: 0, manager: 0, hollow: 0, queue: 0 };
