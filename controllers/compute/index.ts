@@ -21,6 +21,9 @@ export interface ComputeDeps {
   informers: InformerCache;
 }
 
+/** Status writes the scheduler has in flight at most (its decisions themselves are one at a time). */
+const SCHEDULER_WORKERS = 16;
+
 export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: RuntimeMetrics): Controller {
   const vms = deps.informers.informerFor<VirtualMachine>(VirtualMachineResource);
   const nodes = deps.informers.informerFor<Node>(NodeResource);
@@ -37,7 +40,10 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
     reconciler: new Scheduler(deps.client, vms, nodes, volumes),
     logger: log,
     metrics,
-    workers: 4,
+    // Decisions are synchronous and cheap (~0.1 ms at 5,000 nodes); a worker spends nearly all its time waiting
+    // for its status write. Those writes are the head of every VM's way to Running, so more of them are in
+    // flight than other controllers' (kube-scheduler binds asynchronously for the same reason).
+    workers: SCHEDULER_WORKERS,
     watches: [watchOf(nodes, unschedulable), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? unschedulable() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? unschedulable() : []))],
   });
 }

@@ -31,7 +31,6 @@ function fakeInformer<T extends KubeObject>() {
   return { informer, put };
 }
 
-const GI = 1024 ** 3;
 const node = (name: string, cpu: number): Node =>
   ({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Node', metadata: { name }, spec: {}, status: { allocatable: { cpu, memory: '64Gi' }, conditions: [{ type: 'Ready', status: 'True', reason: 'AgentReady', message: '', lastTransitionTime: '' }] } }) as Node;
 let version = 0;
