@@ -1,4 +1,4 @@
-// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 30]`: the kubemark-style
+// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 45]`: the kubemark-style
 // scale run. Real etcd, the real API server (`--workers auto`, its own processes), the real compute controllers
 // (controller manager: scheduler, virtualmachine, node-lifecycle, garbage collector), and `photon agent --hollow
 // N`: N simulated nodes in one process that register, heartbeat and report VMs Running through the agent's own
@@ -39,7 +39,7 @@ function parseOptions(argv: string[]): ScaleOptions {
     if (!Number.isInteger(number) || number <= 0) throw new Error(`${flag} needs a whole number, got ${JSON.stringify(argv[index + 1])}`);
     return number;
   };
-  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 30) };
+  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45) };
 }
 
 /** A process and its descendants (the API server's workers, the launcher's component). */
