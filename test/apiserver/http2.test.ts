@@ -200,7 +200,8 @@ describe('HTTP/2', () => {
     const { readyz } = await duringAttack(server, async () => {
       // Raw frames: Node's own client would honour the stream limit, an attacker does not.
       const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca: server.caCertificatePem, servername: 'localhost', ALPNProtocols: ['h2'] });
-      socket.on('error', () => undefined);
+      let socketError = '';
+      socket.on('error', (error: NodeJS.ErrnoException) => (socketError ||= error.code ?? error.message));
       await new Promise((resolve) => socket.once('secureConnect', resolve));
       expect(socket.alpnProtocol).toBe('h2');
       const received = frameTypes(socket);
@@ -218,9 +219,13 @@ describe('HTTP/2', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       // The server says GOAWAY (nghttp2's own reset rate limit, or ours) and closes the TCP connection: the
-      // client does not get to keep it, or to keep the server reading its frames.
-      await waitFor('the server to send GOAWAY', () => received.has(FRAME_GOAWAY), { timeoutMs: 15_000 });
-      await waitFor('the server to close the connection', () => socket.closed, { timeoutMs: 10_000 });
+      // client does not get to keep it, or to keep the server reading its frames. A client still flooding
+      // when the server closes has its connection reset (the server's kernel holds frames the server never
+      // read), and Linux drops what the client had received but not read yet with it — possibly the GOAWAY.
+      // (CI once timed out waiting for the GOAWAY; not reproduced here, this is the likely cause.) So: GOAWAY
+      // seen, or the server reset the connection.
+      await waitFor('the server to close the connection', () => socket.closed, { timeoutMs: 15_000 });
+      if (!received.has(FRAME_GOAWAY)) expect(socketError).toBe('ECONNRESET');
     });
     expect(server.alive()).toBe(true);
     expect(readyz.failures).toBe(0);
