@@ -13,8 +13,9 @@
 //     stream after the header timeout) — HTTP/1's idle rules; a quiet watch is an open stream, so it stays;
 //   - a request's body must arrive within the request timeout, as on HTTP/1, else the stream is reset;
 //   - nghttp2 itself limits invalid frames, rejected streams, SETTINGS and PING floods and rapid resets;
-//     a client that resets more than MAX_CLIENT_RESETS_PER_SECOND streams in a second is disconnected here
-//     (nghttp2's own rapid-reset limit sends GOAWAY but leaves the TCP connection open, still read).
+//     a client that resets more than MAX_CLIENT_RESETS_PER_SECOND streams in a second is told GOAWAY and
+//     disconnected a moment later here (nghttp2's own rapid-reset limit sends GOAWAY but leaves the TCP
+//     connection open, still read).
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -158,21 +159,31 @@ function closeWhenIdle(session: http2.ServerHttp2Session, limits: ConnectionLimi
 
 /**
  * Closes a connection whose client cancels streams faster than MAX_CLIENT_RESETS_PER_SECOND: GOAWAY with
- * ENHANCE_YOUR_CALM (Go's answer to the same flood), then the TCP connection.
+ * ENHANCE_YOUR_CALM (Go's answer to the same flood), then, CLOSE_GRACE_MS later, the TCP connection.
+ *
+ * Why not at once: a client still sending when the server closes gets its connection reset (the server's
+ * kernel holds bytes nobody will read), and a reset makes the client's kernel drop what it had received but
+ * not read yet — the GOAWAY too, so the client never learns why. During the grace nghttp2 goes on reading
+ * and discarding (after a GOAWAY it opens no new stream), as Go's server does for its GOAWAY timeout; the
+ * grace is short and fixed, so the flood's cost stays bounded.
  */
 function closeOnResetFlood(session: http2.ServerHttp2Session): void {
   let windowStart = 0;
   let resets = 0;
+  let closing = false;
   session.on('stream', (stream) => {
     stream.once('close', () => {
       // A stream that ended normally closes with NO_ERROR; one the client cancelled, with its RST_STREAM code.
-      if (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR || session.destroyed) return;
+      if (closing || stream.rstCode === http2.constants.NGHTTP2_NO_ERROR || session.destroyed) return;
       const now = Date.now();
       if (now - windowStart >= 1000) {
         windowStart = now;
         resets = 0;
       }
-      if (++resets > MAX_CLIENT_RESETS_PER_SECOND) session.destroy(undefined, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      if (++resets <= MAX_CLIENT_RESETS_PER_SECOND) return;
+      closing = true;
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
     });
   });
 }
