@@ -12,7 +12,7 @@ import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resour
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
 import { ExpiredError, type CacheEvent, type WatchCache } from '../watch/cache.ts';
 import { jsonOf } from '../watch/encoded.ts';
-import { WatchWriter } from '../watch/writer.ts';
+import { WatchWriter, type Line } from '../watch/writer.ts';
 
 export interface WatchHandlerOptions {
   bookmarkIntervalMs: number;
@@ -96,7 +96,9 @@ export class WatchHandler {
     // What an encoded line depends on besides the event: watchers that agree share the line.
     const shapeOf = (type: WireType | 'BOOKMARK') => `${representation.as}:${include}:${apiVersion}:${type}`;
     const shapes = { ADDED: shapeOf('ADDED'), MODIFIED: shapeOf('MODIFIED'), DELETED: shapeOf('DELETED'), BOOKMARK: shapeOf('BOOKMARK') };
-    const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): string => {
+    // A live event's line is kept as bytes (written as is to every watcher of its shape); an initial line
+    // stays text (its object's JSON is remembered by jsonOf for other watchers' initial lists).
+    const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): Line => {
       const shape = shapes[type];
       const cached = event?.encoded?.get(shape);
       if (cached) return cached;
@@ -112,8 +114,10 @@ export class WatchHandler {
       }
       // The object itself (the cache's, unconverted) has its JSON remembered: initial events of many watchers.
       const line = wireObject === object ? `{"type":${JSON.stringify(type)},"object":${jsonOf(object)}}\n` : JSON.stringify({ type, object: wireObject }) + '\n';
-      if (event) (event.encoded ??= new Map()).set(shape, line);
-      return line;
+      if (!event) return line;
+      const bytes = Buffer.from(line);
+      (event.encoded ??= new Map()).set(shape, bytes);
+      return bytes;
     };
 
     // No length: HTTP/1.1 sends it chunked, HTTP/2 as DATA frames (where Transfer-Encoding is not allowed).
@@ -151,7 +155,7 @@ export class WatchHandler {
     this.options.onOpen?.(resource);
 
     /** The line an event becomes for this watcher (selector transitions included), or none. */
-    const lineFor = (event: CacheEvent): string | undefined => {
+    const lineFor = (event: CacheEvent): Line | undefined => {
       const object = view(event.object);
       const now = matches(object);
       const before = event.prevObject !== undefined && event.type !== 'ADDED' ? matches(view(event.prevObject)) : false;
@@ -164,7 +168,7 @@ export class WatchHandler {
     const bookmarkLine = (revision: number, annotations?: Record<string, string>) =>
       JSON.stringify({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion, metadata: { resourceVersion: String(revision), ...(annotations ? { annotations } : {}) } } }) + '\n';
     // Encoded one at a time as the client reads: a large initial list is never held encoded in full.
-    function* initialLines(initial: CacheEvent[], revision: number): Generator<string> {
+    function* initialLines(initial: CacheEvent[], revision: number): Generator<Line> {
       for (const event of initial) {
         if (fromRevision !== undefined) {
           const line = lineFor(event);

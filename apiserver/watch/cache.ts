@@ -23,8 +23,8 @@ export interface CacheEvent {
   /** The object before the event (absent for ADDED). */
   prevObject?: KubeObject;
   revision: number;
-  /** Serialisations shared by every watcher that sends this event in the same shape. */
-  encoded?: Map<string, string>;
+  /** Serialisations (UTF-8 lines) shared by every watcher that sends this event in the same shape. */
+  encoded?: Map<string, Buffer>;
 }
 
 export interface CacheEntry {

@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it, jest } from '@jest/globals';
 import { ApiError } from '../errors.ts';
 import { watchTimeoutSeconds } from '../http/watch-handler.ts';
-import { WatchWriter, type WatchOutput } from './writer.ts';
+import { WatchWriter, type Line, type WatchOutput } from './writer.ts';
 
 /**
  * A socket-like output: write() accepts everything but reports "full" once `capacity` characters are
  * unread; read() lets the client take characters, and emits 'drain' once it took everything (as Node does).
  */
 class FakeOutput extends EventEmitter implements WatchOutput {
-  written: string[] = [];
+  written: Line[] = [];
   writableLength = 0;
   destroyed = false;
   writableEnded = false;
@@ -19,7 +19,7 @@ class FakeOutput extends EventEmitter implements WatchOutput {
     super();
   }
 
-  write(chunk: string): boolean {
+  write(chunk: Line): boolean {
     this.written.push(chunk);
     this.writableLength += chunk.length;
     this.needDrain = this.writableLength >= this.capacity;
@@ -58,6 +58,21 @@ describe('WatchWriter', () => {
     output.read();
     writer.send(line(4));
     expect(output.written).toEqual([line(1), line(2) + line(3), line(4)]);
+  });
+
+  it('writes a shared Buffer line as that Buffer (no copy per watcher); lines queued together are joined in order', async () => {
+    const shared = Buffer.from(line(2));
+    const outputs = [new FakeOutput(1000), new FakeOutput(1000)];
+    const writers = outputs.map((output) => new WatchWriter(output, { maxBufferedBytes: 10_000 }));
+    for (const writer of writers) writer.send(shared);
+    expect(outputs[0]!.written[0]).toBe(shared);
+    expect(outputs[1]!.written[0]).toBe(shared);
+    // Text and bytes queued in one turn go out as one chunk, in order, and sizes are counted in bytes.
+    writers[0]!.send(line(3));
+    writers[0]!.send(Buffer.from('é\n'));
+    expect(writers[0]!.bufferedBytes()).toBe(10 + 10 + 3);
+    await new Promise(setImmediate);
+    expect(outputs[0]!.written.map(String)).toEqual([line(2), line(3) + 'é\n']);
   });
 
   it('encodes a lazy initial list only as fast as the client reads it', () => {
