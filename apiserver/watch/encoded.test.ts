@@ -35,4 +35,31 @@ describe('encoded JSON of the watch cache objects', () => {
     ];
     for (const body of bodies) expect(encodeJson(body)).toBe(JSON.stringify(body));
   });
+
+  it('writes a Table exactly as JSON.stringify does, and serialises each shared row object or metadata once', () => {
+    const shared = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', labels: { 'x"y': 'é\n' } }, data: { k: 'v' } };
+    markShared(shared);
+    const other = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' } };
+    const partial = (metadata: object) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata });
+    const table = (rows: unknown[]) => ({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: '9' }, columnDefinitions: [{ name: 'Name', type: 'string' }], rows });
+    const bodies: unknown[] = [
+      table([{ cells: ['a', 1, null, undefined] , object: partial(shared.metadata) }, { cells: ['b'], object: partial(other.metadata) }]),
+      table([{ cells: ['a'], object: shared }, { cells: ['b'], object: other }]), // includeObject=Object
+      table([{ cells: ['a'] }, { cells: ['b'] }]), // includeObject=None
+      table([]),
+      table([{ cells: ['a'], object: { kind: undefined, apiVersion: undefined, metadata: shared.metadata } }]),
+      table([{ cells: undefined, object: partial(shared.metadata) }]),
+      table([{ object: partial(shared.metadata), cells: ['a'] }]),
+      table([{ cells: ['a'], object: { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: shared.metadata } }]),
+      table([null, 3, 'row', Symbol('s')]),
+      { rows: [{ cells: [], object: partial(shared.metadata) }], after: 1 }, // rows not last: the plain path
+    ];
+    for (const body of bodies) expect(encodeJson(body)).toBe(JSON.stringify(body));
+
+    const counted = { name: 'c', serialised: 0, toJSON() { counted.serialised++; return { name: 'c' }; } };
+    const object = { metadata: counted };
+    markShared(object);
+    for (let i = 0; i < 3; i++) expect(encodeJson(table([{ cells: ['c'], object: partial(counted) }]))).toContain('"metadata":{"name":"c"}');
+    expect(counted.serialised).toBe(1);
+  });
 });
