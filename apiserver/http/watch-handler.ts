@@ -115,7 +115,10 @@ export class WatchHandler {
       // The object itself (the cache's, unconverted) has its JSON remembered: initial events of many watchers.
       const line = wireObject === object ? `{"type":${JSON.stringify(type)},"object":${jsonOf(object)}}\n` : JSON.stringify({ type, object: wireObject }) + '\n';
       if (!event) return line;
-      const bytes = Buffer.from(line);
+      // Its own memory, not a slice of Node's shared 8 KiB pool: the event (and so the line) stays in the
+      // cache's history long after, and a pooled slice would keep its whole slab alive with it.
+      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(line));
+      bytes.write(line);
       (event.encoded ??= new Map()).set(shape, bytes);
       return bytes;
     };
