@@ -53,6 +53,15 @@ describe('audit events', () => {
     expect(microTime(5)).toBe('1970-01-01T00:00:00.000005Z');
   });
 
+  it('microTime: RFC 3339 with microseconds, the same within a second, across seconds and back again', () => {
+    const reference = (micros: number) => `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, -1)}${String(Math.floor(micros) % 1000).padStart(3, '0')}Z`;
+    const base = Date.UTC(2026, 11, 31, 23, 59, 59) * 1000;
+    const values = [base, base + 1, base + 999_999, base + 1_000_000, base + 1_000_001.7, base + 123_456, base - 1, base + 86_400_000_000, base, 0, 999_999, 1_000_000];
+    for (const value of values) expect(microTime(value)).toBe(reference(value));
+    expect(microTime(base + 999_999)).toBe('2026-12-31T23:59:59.999999Z');
+    expect(microTime(base + 1_000_000)).toBe('2027-01-01T00:00:00.000000Z');
+  });
+
   it('non-resource and unauthenticated requests: lower-case method as verb, no objectRef, the right user', () => {
     const nonResource = buildEvent(request({ method: 'GET', requestUri: '/apis', attributes: { user: alice, resourceRequest: false, verb: 'get', path: '/apis' } }), 200, 'Metadata');
     expect(nonResource.verb).toBe('get');

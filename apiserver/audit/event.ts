@@ -32,10 +32,16 @@ export interface AuditEvent {
 
 /** RFC 3339 with microseconds, as Kubernetes' MicroTime. */
 export function microTime(epochMicros: number): string {
-  const millis = Math.floor(epochMicros / 1000);
-  const iso = new Date(millis).toISOString();
-  return `${iso.slice(0, -1)}${String(Math.floor(epochMicros) % 1000).padStart(3, '0')}Z`;
+  const micros = Math.floor(epochMicros);
+  const second = Math.floor(micros / 1_000_000);
+  // Every request formats two timestamps, nearly always within the same second as the last: the date and
+  // time up to the second are formatted once per second (Date's toISOString was ~7 µs a call under load).
+  if (second !== lastSecond.second) lastSecond = { second, prefix: new Date(second * 1000).toISOString().slice(0, -4) };
+  return `${lastSecond.prefix}${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
 }
+
+/** `YYYY-MM-DDTHH:MM:SS.` of the last second microTime formatted. */
+let lastSecond = { second: Number.NaN, prefix: '' };
 
 /** Now, in microseconds since the epoch (Date alone has milliseconds). */
 export function nowMicros(): number {
@@ -87,7 +93,19 @@ function userOf(request: AuditRequest, code: number): AuditEvent['user'] {
 /** The event for a completed request at `level` (not None), its objects redacted (the writer bounds its size). */
 export function buildEvent(request: AuditRequest, code: number, level: Exclude<Level, 'None'>, stageMicros: number = nowMicros()): AuditEvent {
   const policy = policyAttributes(request);
-  const event: AuditEvent = {
+  const annotations: Record<string, string> = { ...request.annotations };
+  let requestObject: unknown;
+  let responseObject: unknown;
+  const wantsRequest = level === 'Request' || level === 'RequestResponse';
+  const omitted = omittedBecause(request.attributes, pathOf(request.requestUri));
+  if (omitted && (wantsRequest && (request.requestObject !== undefined || request.responseObject !== undefined))) {
+    annotations[OMITTED_ANNOTATION] = `${omitted}: objects are never logged`;
+  } else if (!omitted) {
+    if (wantsRequest && request.requestObject !== undefined) requestObject = scrub(request.requestObject);
+    if (level === 'RequestResponse' && request.responseObject !== undefined) responseObject = scrub(request.responseObject);
+  }
+  // Keys keep their insertion order, and annotations must be the last (the chain seals the line's end).
+  return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
     level,
@@ -103,20 +121,10 @@ export function buildEvent(request: AuditRequest, code: number, level: Exclude<L
     responseStatus: { metadata: {}, code },
     requestReceivedTimestamp: microTime(request.requestReceivedTimestamp.getTime() * 1000),
     stageTimestamp: microTime(stageMicros),
-    annotations: {},
+    ...(requestObject !== undefined ? { requestObject } : {}),
+    ...(responseObject !== undefined ? { responseObject } : {}),
+    annotations,
   };
-  const annotations: Record<string, string> = { ...request.annotations };
-  const wantsRequest = level === 'Request' || level === 'RequestResponse';
-  const omitted = omittedBecause(request.attributes, pathOf(request.requestUri));
-  if (omitted && (wantsRequest && (request.requestObject !== undefined || request.responseObject !== undefined))) {
-    annotations[OMITTED_ANNOTATION] = `${omitted}: objects are never logged`;
-  } else if (!omitted) {
-    if (wantsRequest && request.requestObject !== undefined) event.requestObject = scrub(request.requestObject);
-    if (level === 'RequestResponse' && request.responseObject !== undefined) event.responseObject = scrub(request.responseObject);
-  }
-  // Keys keep their insertion order and annotations must stay last: rebuild rather than assign.
-  const { annotations: _, ...fields } = event;
-  return { ...fields, annotations };
 }
 
 /** The event without its objects, saying why: for a line over MAX_EVENT_BYTES (`size`). */
