@@ -1,9 +1,13 @@
 // Where one create's CPU goes in the API server, by stage. `photon apiserver` runs as its own process under
-// `--cpu-prof` twice on the same etcd: once started, warmed up (500 creates) and stopped, and once the same plus
-// N more creates at concurrency 64. The difference between the two profiles, divided by N, is what the N
-// creates cost (start-up and warm-up cancel out). Each sample's CPU goes to the innermost frame on its stack that
-// belongs to a stage (so JSON.parse called from the body parser counts as parsing); garbage collection is its own
-// stage. Options: --quick (fewer creates), a number (N).
+// `--cpu-prof` on etcd, is warmed up (500 creates), then takes N creates at concurrency 64. Only the samples
+// taken while those N ran count, divided by N: the profile's timestamps and this process's hrtime are the same
+// monotonic clock, so the window is exact. (An earlier version subtracted a second run without the N creates;
+// start-up work — compiling every kind's schema — varies between runs by more than a stage's whole cost, and
+// showed up as e.g. "validation" at 10% of a create.) Each sample's CPU goes to the innermost frame on its stack
+// that belongs to a stage (so JSON.parse called from the body parser counts as parsing); garbage collection is
+// its own stage. The profiler samples wall time: a thread preempted by other processes on a full machine is
+// charged to what it was running, so totals read high there; shares between stages hold.
+// Options: --quick (fewer creates), a number (N).
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -37,12 +41,23 @@ const STAGES: Array<[string, RegExp]> = [
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  /** Microseconds on the monotonic clock (process.hrtime's). */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
-/** Microseconds of CPU by stage (idle excluded). */
-function byStage(profile: CpuProfile): Map<string, number> {
+/** A span of the monotonic clock, in microseconds. */
+interface Window {
+  from: number;
+  to: number;
+}
+
+/** Now on the clock V8's profiler stamps samples with, in microseconds. */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Microseconds of CPU by stage (idle excluded), of the samples taken within the window. */
+function byStage(profile: CpuProfile, window: Window): Map<string, number> {
   const parent = new Map<number, number>();
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -63,21 +78,26 @@ function byStage(profile: CpuProfile): Map<string, number> {
     return stage;
   };
   const totals = new Map<string, number>();
+  let at = profile.startTime;
   profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    if (at < window.from || at > window.to) return;
     const stage = resolve(id);
-    if (stage !== 'idle') totals.set(stage, (totals.get(stage) ?? 0) + (profile.timeDeltas[index] ?? 0));
+    if (stage !== 'idle') totals.set(stage, (totals.get(stage) ?? 0) + delta);
   });
   return totals;
 }
 
-/** Runs the API server under --cpu-prof, warms it up, makes `creates` Vpcs at c=64, stops it; its profile. */
-async function profiledRun(etcd: EtcdInstance, creates: number, run: number): Promise<CpuProfile> {
+/** Runs the API server under --cpu-prof, warms it up, makes `creates` Vpcs at c=64, stops it; its profile and when the creates ran. */
+async function profiledRun(etcd: EtcdInstance, creates: number): Promise<{ profile: CpuProfile; window: Window }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-prof-'));
   const profDir = path.join(home, 'profile');
   const port = await freePort();
-  const prefix = `/photon-prof-${run}/`;
+  const prefix = '/photon-prof/';
   const server = startProcess('apiserver', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
   const agent = new https.Agent({ keepAlive: true, maxSockets: 128 });
+  const window: Window = { from: 0, to: 0 };
   try {
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     await waitFor('API server kubeconfig', async () => (await fs.stat(kubeconfig).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
@@ -99,7 +119,9 @@ async function profiledRun(etcd: EtcdInstance, creates: number, run: number): Pr
       if (status !== 201) throw new Error(`create ${name}: ${status}`);
     };
     await runConcurrent(500, 64, (index) => create(`warm-${index}`));
-    if (creates > 0) await runConcurrent(creates, 64, (index) => create(`vpc-${index}`));
+    window.from = monotonicMicros();
+    await runConcurrent(creates, 64, (index) => create(`vpc-${index}`));
+    window.to = monotonicMicros();
   } finally {
     agent.destroy();
     await server.stop(); // SIGTERM: Node writes the profile on the way out
@@ -107,16 +129,16 @@ async function profiledRun(etcd: EtcdInstance, creates: number, run: number): Pr
   const [file] = await fs.readdir(profDir);
   const profile = JSON.parse(await fs.readFile(path.join(profDir, file), 'utf8')) as CpuProfile;
   await fs.rm(home, { recursive: true, force: true });
-  return profile;
+  return { profile, window };
 }
 
 export async function benchCreateProfile(creates: number): Promise<void> {
-  console.log(`\n## CPU per create by stage (photon apiserver under --cpu-prof; ${creates} Vpc creates at c=64 minus a run without them)`);
+  console.log(`\n## CPU per create by stage (photon apiserver under --cpu-prof; the samples taken while it made ${creates} Vpc creates at c=64)`);
   const etcd = await startEtcd();
   try {
-    const base = byStage(await profiledRun(etcd, 0, 0));
-    const loaded = byStage(await profiledRun(etcd, creates, 1));
-    const rows = [...loaded.keys()].map((stage) => [stage, Math.max(0, (loaded.get(stage)! - (base.get(stage) ?? 0)) / creates)] as const).sort((a, b) => b[1] - a[1]);
+    const { profile, window } = await profiledRun(etcd, creates);
+    const loaded = byStage(profile, window);
+    const rows = [...loaded.keys()].map((stage) => [stage, loaded.get(stage)! / creates] as const).sort((a, b) => b[1] - a[1]);
     const total = rows.reduce((sum, [, micros]) => sum + micros, 0);
     console.log(`total: ${fmt(total)} µs of CPU per create (${fmt(1e6 / total)} creates/s per core at this cost)`);
     record('createCpu', 'totalMicroseconds', total);
