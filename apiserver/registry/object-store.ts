@@ -57,6 +57,16 @@ function writtenObject(object: KubeObject, written: KeyValue, resource: Resource
   return object;
 }
 
+/**
+ * Past this many fields, checking, field ownership and encoding an object each take tens of milliseconds of
+ * the event loop (a 20,000-key ConfigMap: ~60, ~90 and ~30 ms): a create lets other requests — /readyz,
+ * watches, other clients — in between them rather than holding the loop for all of it at once.
+ */
+const LARGE_OBJECT_FIELDS = 2000;
+
+/** Resolves on the next turn of the event loop, after pending I/O (a resolved promise would not wait for it). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
   const tooLarge = (why: string) =>
     new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: ${groupResource(resource)} "${object.metadata.name ?? ''}" ${why}`, {
@@ -143,8 +153,11 @@ export class ObjectStore {
       if (options.operation !== 'Apply') delete meta.managedFields;
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
+      const large = fieldCountUpTo(candidate, LARGE_OBJECT_FIELDS) > LARGE_OBJECT_FIELDS;
+      if (large) await nextTurn();
       admitObject(resource, candidate, undefined, options);
       await this.admission?.admit({ operation: 'CREATE', resource, object: candidate, dryRun: options.dryRun, user: options.user });
+      if (large) await nextTurn();
       if (options.operation !== 'Apply') candidate.metadata = withManagedFields(candidate.metadata, recordUpdate(undefined, candidate, managerOf(options), fieldContext(resource)));
       const encoded = encodeForWrite(candidate, resource);
       if (options.dryRun) return candidate;
