@@ -1,7 +1,7 @@
 // Protocol behaviour of OvsdbClient that a healthy ovsdb-server never shows: a scripted peer on a unix socket
 // answers like ovsdb-server, then misbehaves on demand (goes silent, drops the connection, asks for echo,
 // writes messages in odd chunks). The real-server behaviour is covered in test/ovn/ovsdb-client.test.ts.
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -324,6 +324,44 @@ describe('OvsdbClient protocol handling', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('close() with a reconnect dial in flight resolves only once its socket and connect timer are gone', async () => {
+    const resources = () => {
+      const counts: Record<string, number> = {};
+      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+      return counts;
+    };
+    const watched = (counts: Record<string, number>) => Object.fromEntries(['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap'].map((kind) => [kind, counts[kind] ?? 0]));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = watched(resources());
+    fake = await FakeServer.start();
+    client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' }, initialBackoffMs: 5, maxBackoffMs: 20 });
+    const states: string[] = [];
+    client.onStateChange((state) => states.push(state));
+    const serverClosed = new Promise<void>((resolve) => fake!.server.close(() => resolve()));
+    for (const socket of fake.connections) socket.destroy();
+    await serverClosed;
+    await until(() => states.includes('disconnected'));
+    // Close as soon as the next reconnect attempt has dialled: a microtask runs after the attempt's synchronous
+    // part and before its unix connect's failure (delivered in a later phase of the loop).
+    const dial = net.connect;
+    let closing: Promise<void> | undefined;
+    const closed = new Promise<void>((resolve, reject) => {
+      jest.spyOn(net, 'connect').mockImplementation(((...args: Parameters<typeof net.connect>) => {
+        const socket = dial(...args);
+        if (!closing) queueMicrotask(() => (closing = client!.close()).then(resolve, reject));
+        return socket;
+      }) as typeof net.connect);
+    });
+    try {
+      await closed; // microtasks only from close() to here: no loop turn for its socket to close by itself
+    } finally {
+      jest.restoreAllMocks();
+    }
+    // No loop turn allowed after close() resolves: whatever it left behind is still listed now.
+    expect(watched(resources())).toEqual(before);
+    fake.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
   });
 
   it('fails connect at once for a table the schema does not have', async () => {

@@ -180,8 +180,8 @@ export class OvsdbClient<T extends TableRows = TableRows> {
   private endpointIndex = 0;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  /** A socket still connecting (not yet a session), so close() can abort it. */
-  private connecting: net.Socket | undefined;
+  /** A connection still connecting (not yet this.session), so close() can abort it and wait for its socket. */
+  private connecting: Session | undefined;
   private readonly updateListeners = new Set<UpdateListener<T>>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
 
@@ -343,7 +343,13 @@ export class OvsdbClient<T extends TableRows = TableRows> {
       this.reconnectTimer = undefined;
       this.emitState('closed');
     }
-    this.connecting?.destroy();
+    // A connection attempt in flight: its socket and connect timer go away on the socket's 'close' event,
+    // which comes a loop turn after destroy(); wait for it so close() leaves nothing behind when it resolves.
+    const connecting = this.connecting;
+    if (connecting) {
+      connecting.socket.destroy();
+      await connecting.closed;
+    }
     const session = this.session;
     if (session) {
       this.teardown(session, new OvsdbConnectionError('client closed'));
@@ -421,7 +427,6 @@ export class OvsdbClient<T extends TableRows = TableRows> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new OvsdbConnectionError('client closed'));
       const { socket, ready } = dial(endpoint, this.tlsFiles);
-      this.connecting = socket;
       socket.setNoDelay?.(true);
       let closedResolve!: () => void;
       const session: Session = {
@@ -434,6 +439,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
         lastReceive: Date.now(),
         closed: new Promise<void>((done) => (closedResolve = done)),
       };
+      this.connecting = session;
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
@@ -467,7 +473,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
       });
       socket.on('close', () => {
         clearTimeout(timer);
-        if (this.connecting === socket) this.connecting = undefined;
+        if (this.connecting === session) this.connecting = undefined;
         closedResolve();
         if (!settled) {
           settled = true;
