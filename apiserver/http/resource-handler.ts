@@ -7,12 +7,12 @@ import type { Authorizer, RuleResolver } from '../authz/types.ts';
 import type { KubeList, KubeObject } from '../../apis/meta/types.ts';
 import { isPlainObject } from '../schema/structural-schema.ts';
 import { ApiError, badRequest, invalid, methodNotAllowed, routeNotFound, serviceUnavailable } from '../errors.ts';
-import { apply as applyFields, ApplyConflictError } from '../fieldmanager/index.ts';
+import { applySteps, ApplyConflictError } from '../fieldmanager/index.ts';
 import { applyJsonPatch, JsonPatchError } from '../patch/json-patch.ts';
 import { applyMergePatch } from '../patch/merge-patch.ts';
 import { applyStrategicMergePatch, patchStrategiesFor, StrategicMergePatchError } from '../patch/strategic-merge-patch.ts';
 import type { WriteOptions } from '../registry/admit.ts';
-import { deleteRefusal, fieldContext, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
+import { deleteRefusal, fieldContext, runSteps, type DeleteOptions, type ObjectStore } from '../registry/object-store.ts';
 import type { Reader } from '../registry/reads.ts';
 import type { ResourceRegistry } from '../registry/registry.ts';
 import { apiVersionOf, type ResourceInfo } from '../registry/resource.ts';
@@ -253,14 +253,15 @@ export class ResourceHandler {
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
         try {
-          const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => applyFields(current, config, manager, { force }, fieldContext(resource, subresource)), { subresource: info.subresource });
+          const updated = await objects.guaranteedUpdate(resource, info.namespace, name, options, (current) => runSteps(applySteps(current, config, manager, { force }, fieldContext(resource, subresource)), current, config), { subresource: info.subresource });
           return sendJson(response, 200, updated, { accept, warnings: options.warnings });
         } catch (error) {
           if (!(error instanceof ApiError && error.code === 404 && error.details?.kind === resource.plural && error.details?.name === name) || info.subresource) throw error;
         }
         try {
           // Apply creates what does not exist yet.
-          const created = await objects.create(resource, info.namespace, applyFields(undefined, cloneJson(config), manager, { force }, fieldContext(resource)), options);
+          const applied = await runSteps(applySteps(undefined, cloneJson(config), manager, { force }, fieldContext(resource)), config);
+          const created = await objects.create(resource, info.namespace, applied, options);
           return sendJson(response, 201, created, { accept, warnings: options.warnings });
         } catch (error) {
           if (!(error instanceof ApiError && error.reason === 'AlreadyExists')) throw error;

@@ -59,13 +59,28 @@ function writtenObject(object: KubeObject, written: KeyValue, resource: Resource
 
 /**
  * Past this many fields, checking, field ownership and encoding an object each take tens of milliseconds of
- * the event loop (a 20,000-key ConfigMap: ~60, ~90 and ~30 ms): a create lets other requests — /readyz,
- * watches, other clients — in between them rather than holding the loop for all of it at once.
+ * the event loop (a 20,000-key ConfigMap: ~60, ~90 and ~30 ms): a create or update lets other requests —
+ * /readyz, watches, other clients — in between them rather than holding the loop for all of it at once.
  */
 const LARGE_OBJECT_FIELDS = 2000;
 
+const isLarge = (object: unknown) => fieldCountUpTo(object, LARGE_OBJECT_FIELDS) > LARGE_OBJECT_FIELDS;
+
 /** Resolves on the next turn of the event loop, after pending I/O (a resolved promise would not wait for it). */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Runs a computation written as steps (see the field manager's applySteps) to its result: straight through,
+ * or, when one of `objects` is large, with a loop turn between steps.
+ */
+export async function runSteps<T>(steps: Generator<void, T, void>, ...objects: unknown[]): Promise<T> {
+  const large = objects.some(isLarge);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (large) await nextTurn();
+  }
+}
 
 export function encodeForWrite(object: KubeObject, resource: ResourceInfo): Buffer {
   const tooLarge = (why: string) =>
@@ -153,7 +168,7 @@ export class ObjectStore {
       if (options.operation !== 'Apply') delete meta.managedFields;
       if (resource.hasStatus) delete candidate.status;
       resource.strategy.prepareForCreate?.(candidate);
-      const large = fieldCountUpTo(candidate, LARGE_OBJECT_FIELDS) > LARGE_OBJECT_FIELDS;
+      const large = isLarge(candidate);
       if (large) await nextTurn();
       admitObject(resource, candidate, undefined, options);
       await this.admission?.admit({ operation: 'CREATE', resource, object: candidate, dryRun: options.dryRun, user: options.user });
@@ -198,7 +213,7 @@ export class ObjectStore {
     namespace: string | undefined,
     name: string,
     options: WriteOptions,
-    mutate: (current: KubeObject) => KubeObject,
+    mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
     { precondition, subresource }: { precondition?: string; subresource?: string } = {},
   ): Promise<KubeObject> {
     const key = objectKey(resource, namespace, name);
@@ -224,11 +239,14 @@ export class ObjectStore {
       let encoded: Buffer | undefined;
       try {
         if (precondition !== undefined && precondition !== current.metadata.resourceVersion) throw conflict(resource.plural, resource.group, name);
-        const desired = mutate(clone(current));
+        const desired = await mutate(clone(current));
         if (desired.metadata?.resourceVersion !== undefined && desired.metadata.resourceVersion !== current.metadata.resourceVersion) {
           throw conflict(resource.plural, resource.group, name);
         }
-        next = await this.prepareUpdate(resource, desired, current, options, subresource);
+        const large = isLarge(desired) || isLarge(current);
+        if (large) await nextTurn();
+        next = await this.prepareUpdate(resource, desired, current, options, subresource, large);
+        if (large) await nextTurn();
         if (jsonEqual(withoutResourceVersion(next), withoutResourceVersion(current))) {
           if (guess) continue;
           return current;
@@ -259,7 +277,7 @@ export class ObjectStore {
   }
 
   /** Builds the object to store from what the client sent and what is stored (system fields are the server's). */
-  private async prepareUpdate(resource: ResourceInfo, desired: KubeObject, current: KubeObject, options: WriteOptions, subresource?: string): Promise<KubeObject> {
+  private async prepareUpdate(resource: ResourceInfo, desired: KubeObject, current: KubeObject, options: WriteOptions, subresource: string | undefined, large: boolean): Promise<KubeObject> {
     if (typeof desired !== 'object' || desired === null || typeof desired.metadata !== 'object' || desired.metadata === null) {
       throw badRequest('the patched object must be an object with metadata');
     }
@@ -299,6 +317,7 @@ export class ObjectStore {
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     admitObject(resource, next, current, options);
     await this.admission?.admit({ operation: 'UPDATE', resource, object: next, old: current, subresource, dryRun: options.dryRun, user: options.user });
+    if (large) await nextTurn();
     // Ownership: an apply already computed it; the namespace finalize channel leaves it alone.
     if (options.operation !== 'Apply' && subresource !== 'finalize') {
       next.metadata = withManagedFields(next.metadata, recordUpdate(current, next, managerOf(options), fieldContext(resource, subresource === 'status' ? 'status' : undefined)));

@@ -90,4 +90,24 @@ describe('parser bombs', () => {
     expect(Object.keys(result.json().data)).toHaveLength(20_000);
     expect(readyz.maxMs).toBeLessThan(1000);
   });
+
+  it('replaces and applies a large ordinary YAML document while /readyz stays fast', async () => {
+    const document = (value: string) => {
+      const data = Array.from({ length: 20_000 }, (_, index) => `  key-${index}: "${value} ${index}"`).join('\n');
+      return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: large-update\ndata:\n${data}\n`;
+    };
+    const yaml = { 'Content-Type': 'application/yaml' };
+    expect((await server.client.request(CM, { method: 'POST', body: document('created'), headers: yaml })).status).toBe(201);
+    const put = await duringAttack(server, () => server.client.request(`${CM}/large-update`, { method: 'PUT', body: document('replaced'), headers: yaml }));
+    expect(put.result.status).toBe(200);
+    expect(put.result.json().data['key-19999']).toBe('replaced 19999');
+    expect(put.readyz.maxMs).toBeLessThan(1000);
+    const applied = await duringAttack(server, () =>
+      server.client.request(`${CM}/large-update?fieldManager=large-applier&force=true`, { method: 'PATCH', body: document('applied'), headers: { 'Content-Type': 'application/apply-patch+yaml' } }),
+    );
+    expect(applied.result.status).toBe(200);
+    expect(applied.result.json().data['key-0']).toBe('applied 0');
+    expect(applied.result.json().metadata.managedFields.map((entry: { manager: string }) => entry.manager)).toContain('large-applier');
+    expect(applied.readyz.maxMs).toBeLessThan(1000);
+  });
 });
