@@ -54,7 +54,7 @@ describe('writes of large objects wait loop turns between their passes', () => {
     expect(created.turns).toBeGreaterThanOrEqual(2);
     const updated = await turnsDuring(() => objects.update(configMaps, NS, 'big', configMap('big', 5000, 'b'), defaultWriteOptions()));
     expect(updated.turns).toBeGreaterThanOrEqual(3);
-    expect((updated.result as { data: Record<string, string> }).data['key-4999']).toBe('b 4999');
+    expect((updated.result as unknown as { data: Record<string, string> }).data['key-4999']).toBe('b 4999');
     const config = configMap('big', 5000, 'c');
     const applied = await turnsDuring(() =>
       objects.guaranteedUpdate(configMaps, NS, 'big', { ...defaultWriteOptions(), operation: 'Apply' }, (current) =>
@@ -63,7 +63,7 @@ describe('writes of large objects wait loop turns between their passes', () => {
     );
     // The update's own turns and apply's (views, applied set, merge, comparison, result).
     expect(applied.turns).toBeGreaterThanOrEqual(7);
-    expect((applied.result as { data: Record<string, string> }).data['key-0']).toBe('c 0');
+    expect((applied.result as unknown as { data: Record<string, string> }).data['key-0']).toBe('c 0');
     expect(applied.result.metadata.managedFields?.map((entry) => entry.manager)).toContain('applier');
   });
 
