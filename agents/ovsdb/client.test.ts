@@ -124,6 +124,27 @@ afterEach(async () => {
   fake = undefined;
 });
 
+/** What a client could leave behind: the process's sockets, timers and pending connects, by kind. */
+const LEAKABLE = ['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap'] as const;
+function leakable(): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(LEAKABLE.map((kind) => [kind, 0]));
+  for (const kind of process.getActiveResourcesInfo()) if (kind in counts) counts[kind]!++;
+  return counts;
+}
+
+/** A client connected to a fake server that then goes away for good (the client keeps retrying with backoff); its states so far. */
+async function connectThenLosePeer(): Promise<string[]> {
+  fake = await FakeServer.start();
+  client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' }, initialBackoffMs: 5, maxBackoffMs: 20 });
+  const states: string[] = [];
+  client.onStateChange((state) => states.push(state));
+  const serverClosed = new Promise<void>((resolve) => fake!.server.close(() => resolve()));
+  for (const socket of fake.connections) socket.destroy();
+  await serverClosed;
+  await until(() => states.includes('disconnected'));
+  return states;
+}
+
 async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -270,41 +291,23 @@ describe('OvsdbClient protocol handling', () => {
   });
 
   it('close() while reconnecting leaves no timers or sockets behind', async () => {
-    const resources = () => {
-      const counts: Record<string, number> = {};
-      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-      return counts;
-    };
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const before = resources();
-    fake = await FakeServer.start();
-    client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' }, initialBackoffMs: 5, maxBackoffMs: 20 });
-    const states: string[] = [];
-    client.onStateChange((state) => states.push(state));
-    // The peer goes away for good: the client keeps trying (ENOENT/ECONNREFUSED) with backoff.
-    const serverClosed = new Promise<void>((resolve) => fake!.server.close(() => resolve()));
-    for (const socket of fake.connections) socket.destroy();
-    await serverClosed;
-    await until(() => states.includes('disconnected'));
+    const before = leakable();
+    const states = await connectThenLosePeer();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await client.close();
+    await client!.close();
     await new Promise((resolve) => setImmediate(resolve));
     expect(states).toEqual(['disconnected', 'closed']);
-    const after = resources();
+    const after = leakable();
     // Nothing more than before the client existed (other tests' handles may still be closing).
-    for (const kind of ['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap']) expect(after[kind] ?? 0).toBeLessThanOrEqual(before[kind] ?? 0);
-    await expect(client.transact([op.comment('x')])).rejects.toBeInstanceOf(OvsdbConnectionError);
-    fake.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
+    for (const kind of LEAKABLE) expect(after[kind]).toBeLessThanOrEqual(before[kind]!);
+    await expect(client!.transact([op.comment('x')])).rejects.toBeInstanceOf(OvsdbConnectionError);
+    fake!.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
   });
 
   it('an aborted connect() gives up at once and leaves no timers or sockets behind', async () => {
-    const resources = () => {
-      const counts: Record<string, number> = {};
-      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-      return counts;
-    };
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const before = resources();
+    const before = leakable();
     // Nobody listens: connect() would retry with backoff for its whole 30 s budget (what kept a stopped
     // controller manager's process, and jest's workers, alive after their tests).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ovsdb-abort-'));
@@ -317,8 +320,8 @@ describe('OvsdbClient protocol handling', () => {
       await expect(connecting).rejects.toThrow(/connecting to OVSDB Test was aborted/);
       expect(Date.now() - started).toBeLessThan(5_000);
       await new Promise((resolve) => setImmediate(resolve));
-      const after = resources();
-      for (const kind of ['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap']) expect(after[kind] ?? 0).toBeLessThanOrEqual(before[kind] ?? 0);
+      const after = leakable();
+      for (const kind of LEAKABLE) expect(after[kind]).toBeLessThanOrEqual(before[kind]!);
       // Aborted before it starts: rejects without dialling.
       await expect(OvsdbClient.connect({ endpoint: `unix:${dir}/nobody.sock`, database: 'Test', signal: AbortSignal.abort() })).rejects.toThrow(/was aborted/);
     } finally {
@@ -327,22 +330,9 @@ describe('OvsdbClient protocol handling', () => {
   });
 
   it('close() with a reconnect dial in flight resolves only once its socket and connect timer are gone', async () => {
-    const resources = () => {
-      const counts: Record<string, number> = {};
-      for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-      return counts;
-    };
-    const watched = (counts: Record<string, number>) => Object.fromEntries(['PipeWrap', 'TCPWrap', 'Timeout', 'PipeConnectWrap'].map((kind) => [kind, counts[kind] ?? 0]));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const before = watched(resources());
-    fake = await FakeServer.start();
-    client = await OvsdbClient.connect({ endpoint: fake.endpoint, database: 'Test', monitor: { Thing: 'all' }, initialBackoffMs: 5, maxBackoffMs: 20 });
-    const states: string[] = [];
-    client.onStateChange((state) => states.push(state));
-    const serverClosed = new Promise<void>((resolve) => fake!.server.close(() => resolve()));
-    for (const socket of fake.connections) socket.destroy();
-    await serverClosed;
-    await until(() => states.includes('disconnected'));
+    const before = leakable();
+    await connectThenLosePeer();
     // Close as soon as the next reconnect attempt has dialled: a microtask runs after the attempt's synchronous
     // part and before its unix connect's failure (delivered in a later phase of the loop).
     const dial = net.connect;
@@ -360,8 +350,8 @@ describe('OvsdbClient protocol handling', () => {
       jest.restoreAllMocks();
     }
     // No loop turn allowed after close() resolves: whatever it left behind is still listed now.
-    expect(watched(resources())).toEqual(before);
-    fake.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
+    expect(leakable()).toEqual(before);
+    fake!.stop = async () => fs.rmSync(path.dirname(fake!.socketPath), { recursive: true, force: true });
   });
 
   it('fails connect at once for a table the schema does not have', async () => {
