@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
 import type { KubeObject } from '../../apis/meta/types.ts';
+import { waitFor } from '../../test/env/process.ts';
 import { defaultWriteOptions } from '../registry/admit.ts';
 import { builtinResources } from '../registry/builtins/index.ts';
 import { ObjectStore } from '../registry/object-store.ts';
@@ -77,27 +78,19 @@ async function watch(watcher: string, revision: number, extra = ''): Promise<str
   return lines;
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe('watch fan-out', () => {
   it('writes one Buffer per live event to every watcher of the same shape, and another to a different shape', async () => {
     const objects = new ObjectStore(store);
     const first = await objects.create(configMaps, NS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: NS }, data: { k: 'é' } } as KubeObject, defaultWriteOptions());
-    await until(() => cache.revision >= Number(first.metadata.resourceVersion), 'the cache to see the first create');
+    await waitFor('the cache to see the first create', () => cache.revision >= Number(first.metadata.resourceVersion), { intervalMs: 5 });
     const from = cache.revision;
     const one = await watch('one', from);
     const two = await watch('two', from);
     const table = await watch('table', from, '&as=table');
-    await until(() => cache.watcherCount() === 3, 'three watchers');
+    await waitFor('three watchers', () => cache.watcherCount() === 3, { intervalMs: 5 });
 
     await objects.create(configMaps, NS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: NS }, data: { k: 'ü' } } as KubeObject, defaultWriteOptions());
-    await until(() => one.length === 1 && two.length === 1 && table.length === 1, 'the event at every watcher');
+    await waitFor('the event at every watcher', () => one.length === 1 && two.length === 1 && table.length === 1, { intervalMs: 5 });
 
     const event = JSON.parse(one[0]!);
     expect(event).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'b' }, data: { k: 'ü' } } });
