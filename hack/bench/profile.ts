@@ -1,13 +1,18 @@
-// Where one create's CPU goes in the API server, by stage. `photon apiserver` runs as its own process under
-// `--cpu-prof` on etcd, is warmed up (500 creates), then takes N creates at concurrency 64. Only the samples
-// taken while those N ran count, divided by N: the profile's timestamps and this process's hrtime are the same
-// monotonic clock, so the window is exact. (An earlier version subtracted a second run without the N creates;
+// Where one request's CPU goes in the API server, by verb and by stage. `photon apiserver` runs as its own
+// process under `--cpu-prof` on etcd, is warmed up (500 creates), then takes N requests of each verb in turn at
+// concurrency 64: create, get, update (PUT), merge patch, server-side apply (each write changes a label, so none
+// is a no-op), and lists of one 500-object page (kubectl's chunk). Only the samples taken while a verb's requests
+// ran count for it, divided by their number: the profile's timestamps and this process's hrtime are the same
+// monotonic clock, so each window is exact. (An earlier version subtracted a second run without the requests;
 // start-up work — compiling every kind's schema — varies between runs by more than a stage's whole cost, and
-// showed up as e.g. "validation" at 10% of a create.) Each sample's CPU goes to the innermost frame on its stack
-// that belongs to a stage (so JSON.parse called from the body parser counts as parsing); garbage collection is
-// its own stage. The profiler samples wall time: a thread preempted by other processes on a full machine is
-// charged to what it was running, so totals read high there; shares between stages hold.
-// Options: --quick (fewer creates), a number (N).
+// showed up as e.g. "validation" at 10% of a create.) A watch's cost is per line sent: 100 watchers see N/5
+// patches, and what the window took beyond the same patches' cost (the patch verb's figure) is divided by the
+// lines delivered. Each sample's CPU goes to the innermost frame on its stack that belongs to a stage (so
+// JSON.parse called from the body parser counts as parsing); garbage collection is its own stage. The profiler
+// samples wall time: a thread preempted by other processes on a full machine is charged to what it was running,
+// so totals read high there; shares between stages hold.
+// Options: --quick (fewer requests), a number (N), --keep-profile=FILE (the run's .cpuprofile, with each verb's
+// window in microseconds as `windows`, for a closer look).
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
@@ -89,61 +94,152 @@ function byStage(profile: CpuProfile, window: Window): Map<string, number> {
   return totals;
 }
 
-/** Runs the API server under --cpu-prof, warms it up, makes `creates` Vpcs at c=64, stops it; its profile and when the creates ran. */
-async function profiledRun(etcd: EtcdInstance, creates: number): Promise<{ profile: CpuProfile; window: Window }> {
+/** The verbs profiled, in the order they run; `watch line` is one event line sent to one watcher. */
+const VERBS = ['create', 'get', 'update', 'patch', 'apply', 'list', 'watch line'] as const;
+type Verb = (typeof VERBS)[number];
+
+/** One verb's requests: when they ran and how many there were. */
+interface Phase {
+  window: Window;
+  requests: number;
+}
+
+/** What a list of the profile reads per request (kubectl's default chunk size). */
+const LIST_PAGE = 500;
+/** Watchers of the watch phase. */
+const WATCHERS = 100;
+
+/** Runs the API server under --cpu-prof, warms it up, runs every verb's requests in turn, stops it; its profile and when each verb ran. */
+async function profiledRun(etcd: EtcdInstance, count: number): Promise<{ profile: CpuProfile; phases: Map<Verb, Phase> }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-prof-'));
   const profDir = path.join(home, 'profile');
   const port = await freePort();
   const prefix = '/photon-prof/';
   const server = startProcess('apiserver', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
   const agent = new https.Agent({ keepAlive: true, maxSockets: 128 });
-  const window: Window = { from: 0, to: 0 };
+  // Watches hold their connections: an agent of their own, so the requests beside them keep theirs.
+  const watchAgent = new https.Agent({ keepAlive: false, maxSockets: WATCHERS });
+  const phases = new Map<Verb, Phase>();
+  const watches: Array<import('node:http').ClientRequest> = [];
   try {
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     await waitFor('API server kubeconfig', async () => (await fs.stat(kubeconfig).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
     const token = /token:\s*(\S+)/.exec(await fs.readFile(kubeconfig, 'utf8'))![1];
-    agent.options.ca = await fs.readFile(path.join(home, 'pki', 'ca.crt'), 'utf8');
-    const request = (method: string, urlPath: string, body?: string) =>
-      new Promise<number>((resolve, reject) => {
-        const sent = https.request(new URL(urlPath, `https://127.0.0.1:${port}`), { method, agent, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) } }, (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
+    agent.options.ca = watchAgent.options.ca = await fs.readFile(path.join(home, 'pki', 'ca.crt'), 'utf8');
+    const base = `https://127.0.0.1:${port}`;
+    const request = (method: string, urlPath: string, body?: string, contentType = 'application/json') =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const sent = https.request(new URL(urlPath, base), { method, agent, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': contentType } : {}) } }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
         });
         sent.on('error', reject);
         sent.end(body);
       });
-    await waitFor('API server ready', async () => (await request('GET', '/readyz').catch(() => 0)) === 200, { timeoutMs: 60_000 });
-    await request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prof' } }));
-    const create = async (name: string) => {
-      const status = await request('POST', '/apis/network.photoncloud.io/v1alpha1/namespaces/prof/vpcs', JSON.stringify({ apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name }, spec: { cidrBlocks: ['10.0.0.0/16'] } }));
-      if (status !== 201) throw new Error(`create ${name}: ${status}`);
+    const expect = async (status: number, what: string, pending: Promise<{ status: number; text: string }>) => {
+      const result = await pending;
+      if (result.status !== status) throw new Error(`${what}: ${result.status} ${result.text.slice(0, 300)}`);
+      return result;
     };
-    await runConcurrent(500, 64, (index) => create(`warm-${index}`));
-    window.from = monotonicMicros();
-    await runConcurrent(creates, 64, (index) => create(`vpc-${index}`));
+    await waitFor('API server ready', async () => (await request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 60_000 });
+    await request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prof' } }));
+    const collection = '/apis/network.photoncloud.io/v1alpha1/namespaces/prof/vpcs';
+    const vpc = (name: string, labels: Record<string, string> = {}) => JSON.stringify({ apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name, labels }, spec: { cidrBlocks: ['10.0.0.0/16'] } });
+    const merge = (labels: Record<string, string>) => JSON.stringify({ metadata: { labels } });
+    const phase = async (verb: Verb, requests: number, operation: (index: number) => Promise<unknown>) => {
+      const window = { from: monotonicMicros(), to: 0 };
+      await runConcurrent(requests, 64, operation);
+      window.to = monotonicMicros();
+      phases.set(verb, { window, requests });
+    };
+
+    await runConcurrent(500, 64, (index) => expect(201, 'warm-up create', request('POST', collection, vpc(`warm-${index}`))));
+    await phase('create', count, (index) => expect(201, 'create', request('POST', collection, vpc(`vpc-${index}`))));
+    await phase('get', count, (index) => expect(200, 'get', request('GET', `${collection}/vpc-${index}`)));
+    // A PUT without resourceVersion is an unconditional update (as `kubectl replace --force` is not: it is one write).
+    await phase('update', count, (index) => expect(200, 'update', request('PUT', `${collection}/vpc-${index}`, vpc(`vpc-${index}`, { updated: 'true' }))));
+    await phase('patch', count, (index) => expect(200, 'patch', request('PATCH', `${collection}/vpc-${index}`, merge({ patched: 'true' }), 'application/merge-patch+json')));
+    await phase('apply', count, (index) => expect(200, 'apply', request('PATCH', `${collection}/vpc-${index}?fieldManager=bench&force=true`, vpc(`vpc-${index}`, { applied: 'true' }), 'application/apply-patch+yaml')));
+    const lists = Math.max(20, Math.round(count / 10));
+    await phase('list', lists, () => expect(200, 'list', request('GET', `${collection}?limit=${LIST_PAGE}`)));
+
+    // Watchers from now on (no initial events), then patches they all see.
+    const revision = JSON.parse((await expect(200, 'list', request('GET', `${collection}?limit=1`))).text).metadata.resourceVersion;
+    const events = Math.max(10, Math.round(count / 5));
+    let lines = 0;
+    let open = 0;
+    for (let index = 0; index < WATCHERS; index++) {
+      const watch = https.get(new URL(`${collection}?watch=true&resourceVersion=${revision}`, base), { agent: watchAgent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
+        open++;
+        response.on('data', (chunk: Buffer) => {
+          for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) lines++;
+        });
+      });
+      watch.on('error', () => undefined);
+      watches.push(watch);
+    }
+    await waitFor('every watch to connect', () => open === WATCHERS, { timeoutMs: 60_000 });
+    const window = { from: monotonicMicros(), to: 0 };
+    await runConcurrent(events, 64, (index) => expect(200, 'patch', request('PATCH', `${collection}/vpc-${index}`, merge({ watched: 'true' }), 'application/merge-patch+json')));
+    await waitFor('every watcher to see every event', () => lines >= WATCHERS * events, { timeoutMs: 120_000, intervalMs: 5 });
     window.to = monotonicMicros();
+    phases.set('watch line', { window, requests: events });
   } finally {
+    for (const watch of watches) watch.destroy();
     agent.destroy();
+    watchAgent.destroy();
     await server.stop(); // SIGTERM: Node writes the profile on the way out
   }
   const [file] = await fs.readdir(profDir);
   const profile = JSON.parse(await fs.readFile(path.join(profDir, file), 'utf8')) as CpuProfile;
   await fs.rm(home, { recursive: true, force: true });
-  return { profile, window };
+  return { profile, phases };
 }
 
-export async function benchCreateProfile(creates: number): Promise<void> {
-  console.log(`\n## CPU per create by stage (photon apiserver under --cpu-prof; the samples taken while it made ${creates} Vpc creates at c=64)`);
+/** Microseconds of CPU per request by stage, for each verb. */
+function perRequest(profile: CpuProfile, phases: Map<Verb, Phase>): Map<Verb, Map<string, number>> {
+  const result = new Map<Verb, Map<string, number>>();
+  for (const [verb, { window, requests }] of phases) {
+    const totals = byStage(profile, window);
+    if (verb === 'watch line') {
+      // The window also ran `requests` patches: take their cost (the patch verb's) off, spread the rest over the lines.
+      const patch = result.get('patch')!;
+      const lines = requests * WATCHERS;
+      result.set(verb, new Map([...totals].map(([stage, micros]) => [stage, Math.max(0, micros - (patch.get(stage) ?? 0) * requests) / lines])));
+    } else {
+      result.set(verb, new Map([...totals].map(([stage, micros]) => [stage, micros / requests])));
+    }
+  }
+  return result;
+}
+
+export async function benchRequestProfile(count: number, keepProfile?: string): Promise<void> {
+  console.log(`\n## CPU per request by verb and stage, µs (photon apiserver under --cpu-prof on etcd; ${count} of each write and get at c=64, lists of a ${LIST_PAGE}-object page, a watch line to one of ${WATCHERS} watchers)`);
   const etcd = await startEtcd();
   try {
-    const { profile, window } = await profiledRun(etcd, creates);
-    const loaded = byStage(profile, window);
-    const rows = [...loaded.keys()].map((stage) => [stage, loaded.get(stage)! / creates] as const).sort((a, b) => b[1] - a[1]);
-    const total = rows.reduce((sum, [, micros]) => sum + micros, 0);
-    console.log(`total: ${fmt(total)} µs of CPU per create (${fmt(1e6 / total)} creates/s per core at this cost)`);
-    record('createCpu', 'totalMicroseconds', total);
-    for (const [stage, micros] of rows) record('createCpu', stage, micros);
-    for (const [stage, micros] of rows) if (micros >= total * 0.005) console.log(`  ${stage.padEnd(40)} ${fmt(micros).padStart(8)} µs  ${fmt((100 * micros) / total).padStart(5)}%`);
+    const { profile, phases } = await profiledRun(etcd, count);
+    if (keepProfile) await fs.writeFile(keepProfile, JSON.stringify({ ...profile, windows: Object.fromEntries([...phases].map(([verb, { window, requests }]) => [verb, { ...window, requests }])) }));
+    const costs = perRequest(profile, phases);
+    const totalOf = (verb: Verb) => [...costs.get(verb)!.values()].reduce((sum, micros) => sum + micros, 0);
+    const create = costs.get('create')!;
+    // Stages in the order of their cost to a create (the figure tracked since the first profile), then the rest.
+    const stages = [...new Set([...[...create].sort((a, b) => b[1] - a[1]).map(([stage]) => stage), ...VERBS.flatMap((verb) => [...costs.get(verb)!.keys()])])];
+    const cell = (value: string) => value.padStart(11);
+    console.log(`${'stage'.padEnd(40)}${VERBS.map((verb) => cell(verb)).join('')}`);
+    console.log(`${'total'.padEnd(40)}${VERBS.map((verb) => cell(fmt(totalOf(verb)))).join('')}`);
+    for (const stage of stages) {
+      // A stage shows when it is at least 1% of some verb's cost.
+      if (!VERBS.some((verb) => (costs.get(verb)!.get(stage) ?? 0) >= totalOf(verb) * 0.01)) continue;
+      console.log(`  ${stage.padEnd(38)}${VERBS.map((verb) => cell(fmt(costs.get(verb)!.get(stage) ?? 0))).join('')}`);
+    }
+    console.log(`per core at these costs: ${VERBS.map((verb) => `${verb} ${fmt(1e6 / totalOf(verb), 0)}/s`).join(', ')}`);
+    for (const verb of VERBS) {
+      // createCpu keeps the name it has had since the first profile: earlier results compare.
+      const section = `${verb.replace(/ (\w)/g, (_, letter: string) => letter.toUpperCase())}Cpu`;
+      record(section, 'totalMicroseconds', totalOf(verb));
+      for (const [stage, micros] of costs.get(verb)!) record(section, stage, micros);
+    }
   } finally {
     await etcd.stop();
   }
@@ -151,7 +247,8 @@ export async function benchCreateProfile(creates: number): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   const number = process.argv.slice(2).find((argument) => /^\d+$/.test(argument));
-  benchCreateProfile(number ? Number(number) : process.argv.includes('--quick') ? 1000 : 5000).then(
+  const keep = process.argv.find((argument) => argument.startsWith('--keep-profile='))?.slice('--keep-profile='.length);
+  benchRequestProfile(number ? Number(number) : process.argv.includes('--quick') ? 1000 : 5000, keep).then(
     () => process.exit(0),
     (error) => {
       console.error(error);

@@ -20,8 +20,8 @@
 //     and sequential writes from a TCG guest to an attached Volume against `rbd bench` (volumes.ts)
 //   - Bucket create → Ready against the same RGW calls by hand, and 1 MiB PUT/GET throughput with a Bucket's
 //     scoped credentials against an admin key (buckets.ts)
-//   - CPU per create by stage (HTTP and TLS, storage client, audit, field manager, …) from two profiled runs of
-//     the API server (profile.ts)
+//   - CPU per request by verb (create, get, update, patch, apply, list, a watch line) and stage (HTTP and TLS,
+//     storage client, audit, field manager, …) from one profiled run of the API server (profile.ts)
 // The API server runs as its own process (`photon apiserver`), as in production; this process only
 // generates load. The figures are also written as JSON to hack/bench/results/latest.json (results.ts). Options: --quick (smaller counts, for a smoke run).
 import fs from 'node:fs/promises';
@@ -38,7 +38,7 @@ import { benchDns } from './dns.ts';
 import { benchLoadBalancers } from './lb.ts';
 import { benchVolumes } from './volumes.ts';
 import { benchBuckets } from './buckets.ts';
-import { benchCreateProfile } from './profile.ts';
+import { benchRequestProfile } from './profile.ts';
 import { startBenchApiServer, vpcBody, type BenchApiServer } from './api.ts';
 import { fmt, percentile, runConcurrent } from './load.ts';
 import { benchWatchDelivery } from './watch.ts';
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     await benchLoadBalancers({ rounds: quick ? 3 : 10 });
     await benchVolumes({ rounds: quick ? 3 : 10, writeMiB: quick ? 64 : 256, passes: quick ? 2 : 3 });
     await benchBuckets({ rounds: quick ? 3 : 10, objects: quick ? 16 : 64, passes: quick ? 2 : 3 });
-    await benchCreateProfile(quick ? 1000 : 5000);
+    await benchRequestProfile(quick ? 1000 : 5000);
     console.log(`\nfigures written to ${path.relative(ROOT, await writeResults(quick))}`);
   } finally {
     await apiserver?.stop();
