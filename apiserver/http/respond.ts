@@ -29,7 +29,7 @@ export function sendJson(response: ServerResponse, code: number, body: unknown, 
     response.end();
     return;
   }
-  let payload: string;
+  let payload: string | Buffer;
   let contentType = options.contentType ?? 'application/json';
   if (wantsYaml(options.accept)) {
     payload = YAML.stringify(body);

@@ -11,7 +11,7 @@ import { listScope, parseResourceVersion } from '../registry/list.ts';
 import { apiVersionOf, fromStorage, type ResourceInfo } from '../registry/resource.ts';
 import { renderRow, renderTable, type IncludeObject } from '../table/table.ts';
 import { ExpiredError, type CacheEvent, type WatchCache } from '../watch/cache.ts';
-import { jsonOf } from '../watch/encoded.ts';
+import { bytesOf, ownBytes, watchLine } from '../watch/encoded.ts';
 import { WatchWriter, type Line } from '../watch/writer.ts';
 
 export interface WatchHandlerOptions {
@@ -96,8 +96,8 @@ export class WatchHandler {
     // What an encoded line depends on besides the event: watchers that agree share the line.
     const shapeOf = (type: WireType | 'BOOKMARK') => `${representation.as}:${include}:${apiVersion}:${type}`;
     const shapes = { ADDED: shapeOf('ADDED'), MODIFIED: shapeOf('MODIFIED'), DELETED: shapeOf('DELETED'), BOOKMARK: shapeOf('BOOKMARK') };
-    // A live event's line is kept as bytes (written as is to every watcher of its shape); an initial line
-    // stays text (its object's JSON is remembered by jsonOf for other watchers' initial lists).
+    // A line is bytes. A live event's is kept on the event and written as is to every watcher of its shape; the
+    // object's own JSON is remembered by the cache (bytesOf) for other watchers' lines and lists.
     const encode = (type: WireType | 'BOOKMARK', object: KubeObject, event?: CacheEvent): Line => {
       const shape = shapes[type];
       const cached = event?.encoded?.get(shape);
@@ -112,13 +112,9 @@ export class WatchHandler {
           wireObject = { kind: 'PartialObjectMetadata', apiVersion: representation.apiVersion, metadata: object.metadata };
         }
       }
-      // The object itself (the cache's, unconverted) has its JSON remembered: initial events of many watchers.
-      const line = wireObject === object ? `{"type":${JSON.stringify(type)},"object":${jsonOf(object)}}\n` : JSON.stringify({ type, object: wireObject }) + '\n';
+      const line = wireObject === object ? watchLine(type, bytesOf(object), event !== undefined) : JSON.stringify({ type, object: wireObject }) + '\n';
       if (!event) return line;
-      // Its own memory, not a slice of Node's shared 8 KiB pool: the event (and so the line) stays in the
-      // cache's history long after, and a pooled slice would keep its whole slab alive with it.
-      const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(line));
-      bytes.write(line);
+      const bytes = typeof line === 'string' ? ownBytes(line) : line;
       (event.encoded ??= new Map()).set(shape, bytes);
       return bytes;
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { encodeJson, jsonOf, markShared } from './encoded.ts';
+import { bytesOf, encodeJson, markShared, watchLine } from './encoded.ts';
 
 /** An object that counts how often it is serialised. */
 function counted(name: string) {
@@ -12,8 +12,8 @@ describe('encoded JSON of the watch cache objects', () => {
     const shared = counted('a');
     const fresh = counted('b');
     markShared(shared);
-    for (let i = 0; i < 3; i++) expect(jsonOf(shared)).toBe('{"metadata":{"name":"a"}}');
-    for (let i = 0; i < 3; i++) expect(jsonOf(fresh)).toBe('{"metadata":{"name":"b"}}');
+    for (let i = 0; i < 3; i++) expect(bytesOf(shared).toString()).toBe('{"metadata":{"name":"a"}}');
+    for (let i = 0; i < 3; i++) expect(bytesOf(fresh).toString()).toBe('{"metadata":{"name":"b"}}');
     expect(shared.serialised).toBe(1);
     expect(fresh.serialised).toBe(3);
   });
@@ -33,7 +33,33 @@ describe('encoded JSON of the watch cache objects', () => {
       'text',
       null,
     ];
-    for (const body of bodies) expect(encodeJson(body)).toBe(JSON.stringify(body));
+    for (const body of bodies) expect(String(encodeJson(body))).toBe(JSON.stringify(body));
+  });
+
+  it('writes a list as one Buffer of its items' remembered bytes, serialising each shared item once', () => {
+    const shared = counted('a');
+    markShared(shared);
+    const list = { kind: 'List', items: [shared, shared, counted('b')] };
+    for (let i = 0; i < 3; i++) {
+      const body = encodeJson(list);
+      expect(Buffer.isBuffer(body)).toBe(true);
+      expect(body.toString()).toBe('{"kind":"List","items":[{"metadata":{"name":"a"}},{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}');
+    }
+    expect(shared.serialised).toBe(1);
+    // The same bytes every time, and not a slice of Node's shared pool (they live as long as the cached object).
+    expect(bytesOf(shared)).toBe(bytesOf(shared));
+    expect(bytesOf(shared).byteOffset).toBe(0);
+    expect(bytesOf(shared).buffer.byteLength).toBe(bytesOf(shared).length);
+    expect(bytesOf({ not: 'shared' }).toString()).toBe('{"not":"shared"}');
+  });
+
+  it('writes a watch line around an object\'s bytes, in memory of its own when asked', () => {
+    const object = { metadata: { name: 'é' } };
+    markShared(object);
+    const live = watchLine('ADDED', bytesOf(object), true);
+    expect(live.toString()).toBe(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+    expect(live.buffer.byteLength).toBe(live.length);
+    expect(watchLine('DELETED', bytesOf(object), false).toString()).toBe(`${JSON.stringify({ type: 'DELETED', object })}\n`);
   });
 
   it('writes a Table exactly as JSON.stringify does, and serialises each shared row object or metadata once', () => {
@@ -54,12 +80,12 @@ describe('encoded JSON of the watch cache objects', () => {
       table([null, 3, 'row', Symbol('s')]),
       { rows: [{ cells: [], object: partial(shared.metadata) }], after: 1 }, // rows not last: the plain path
     ];
-    for (const body of bodies) expect(encodeJson(body)).toBe(JSON.stringify(body));
+    for (const body of bodies) expect(String(encodeJson(body))).toBe(JSON.stringify(body));
 
     const counted = { name: 'c', serialised: 0, toJSON() { counted.serialised++; return { name: 'c' }; } };
     const object = { metadata: counted };
     markShared(object);
-    for (let i = 0; i < 3; i++) expect(encodeJson(table([{ cells: ['c'], object: partial(counted) }]))).toContain('"metadata":{"name":"c"}');
+    for (let i = 0; i < 3; i++) expect(String(encodeJson(table([{ cells: ['c'], object: partial(counted) }])))).toContain('"metadata":{"name":"c"}');
     expect(counted.serialised).toBe(1);
   });
 });
