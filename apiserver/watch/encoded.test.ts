@@ -36,7 +36,7 @@ describe('encoded JSON of the watch cache objects', () => {
     for (const body of bodies) expect(String(encodeJson(body))).toBe(JSON.stringify(body));
   });
 
-  it('writes a list as one Buffer of its items' remembered bytes, serialising each shared item once', () => {
+  it("writes a list as one Buffer of its items' remembered bytes, serialising each shared item once", () => {
     const shared = counted('a');
     markShared(shared);
     const list = { kind: 'List', items: [shared, shared, counted('b')] };
