@@ -10,6 +10,7 @@
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/logging.ts';
 import { markShared } from './encoded.ts';
+import { lowerBound, SortedKeys } from './sorted-keys.ts';
 import { EventBuffer } from './event-buffer.ts';
 import { type Store, type StorageError, type WatchEvent as StoreEvent, type WatchHandle, type WatchHandler } from '../storage/types.ts';
 
@@ -61,8 +62,8 @@ export interface WatchCacheOptions {
 
 export class WatchCache {
   private readonly objects = new Map<string, Map<string, CacheEntry>>();
-  /** Per resource prefix, its objects' keys in order; dropped when a key is added or removed. */
-  private readonly sortedKeys = new Map<string, string[]>();
+  /** Per resource prefix, its objects' keys in order. */
+  private readonly sortedKeys = new Map<string, SortedKeys>();
   private readonly buffer = new EventBuffer<CacheEvent>();
   private readonly watchers = new Map<string, Set<WatcherSink>>();
   private storageWatch?: WatchHandle;
@@ -250,7 +251,8 @@ export class WatchCache {
       if (!event) continue;
       if (event.type === 'DELETED') entries.delete(event.key);
       else entries.set(event.key, { object: event.object, revision: event.revision });
-      if (event.type === 'DELETED' || !previous) this.sortedKeys.delete(prefix);
+      if (event.type === 'DELETED') this.sortedKeys.get(prefix)?.remove();
+      else if (!previous) this.sortedKeys.get(prefix)?.add(event.key);
       this.buffer.push(event);
       this.dispatch(prefix, event);
     }
@@ -271,15 +273,16 @@ export class WatchCache {
 
   /**
    * The entries under keyPrefix in key order, produced as they are read (a page of a list stops early):
-   * a binary search into the resource's sorted keys, which are sorted again only after a key came or went.
+   * a binary search into the resource's sorted keys (sorted-keys.ts: keys that came since are merged in).
    * Iterate synchronously: an event applied meanwhile is not reflected in the keys being walked.
    */
   *entries(keyPrefix: string): Generator<CacheEntry> {
     const prefix = resourcePrefixOf(keyPrefix) ?? keyPrefix;
     const entries = this.objects.get(prefix);
     if (!entries) return;
-    let keys = this.sortedKeys.get(prefix);
-    if (!keys) this.sortedKeys.set(prefix, (keys = [...entries.keys()].sort()));
+    let sorted = this.sortedKeys.get(prefix);
+    if (!sorted) this.sortedKeys.set(prefix, (sorted = new SortedKeys()));
+    const keys = sorted.read(entries);
     for (let index = lowerBound(keys, keyPrefix); index < keys.length && keys[index]!.startsWith(keyPrefix); index++) {
       const entry = entries.get(keys[index]!);
       if (entry) yield entry;
@@ -335,16 +338,4 @@ export class WatchCache {
     for (const sinks of this.watchers.values()) total += sinks.size;
     return total;
   }
-}
-
-/** The index of the first key not below `key` in sorted `keys`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (keys[middle]! < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
