@@ -75,6 +75,21 @@ describe('WatchWriter', () => {
     expect(outputs[0]!.written.map(String)).toEqual([line(2), line(3) + 'é\n']);
   });
 
+  it('hands watchers that queued the same shared lines one chunk joined once', async () => {
+    const lines = [1, 2, 3].map((n) => Buffer.from(line(n)));
+    const outputs = [new FakeOutput(1000), new FakeOutput(1000), new FakeOutput(1000)];
+    const writers = outputs.map((output) => new WatchWriter(output, { maxBufferedBytes: 10_000 }));
+    // Each writes the first line at once; the next two wait for the turn (its socket still holds the first).
+    for (const line of lines) for (const writer of writers) writer.send(line);
+    // The third watcher's own text line makes its queue differ: it gets a chunk of its own.
+    writers[2]!.send(line(4));
+    await new Promise(setImmediate);
+    const chunks = outputs.map((output) => output.written[1]);
+    expect(chunks.map(String)).toEqual([line(2) + line(3), line(2) + line(3), line(2) + line(3) + line(4)]);
+    expect(chunks[1]).toBe(chunks[0]);
+    expect(chunks[2]).not.toBe(chunks[0]);
+  });
+
   it('encodes a lazy initial list only as fast as the client reads it', () => {
     const output = new FakeOutput(30);
     const produced = jest.fn((n: number) => line(n));
