@@ -14,16 +14,13 @@
 // Options: --quick (fewer requests), a number (N), --keep-profile=FILE (the run's .cpuprofile, with each verb's
 // window in microseconds as `windows`, for a closer look).
 import fs from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { startEtcd, type EtcdInstance } from '../../test/env/etcd.ts';
-import { freePort } from '../../test/env/ports.ts';
-import { startProcess, waitFor } from '../../test/env/process.ts';
+import { waitFor } from '../../test/env/process.ts';
+import { startBenchApiServer } from './api.ts';
 import { fmt, runConcurrent } from './load.ts';
 import { record } from './results.ts';
-
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 /** Stages by where the code lives, innermost first wins; the first rule that matches a frame's URL names it. */
 const STAGES: Array<[string, RegExp]> = [
@@ -113,39 +110,20 @@ const WATCHERS = 100;
 async function profiledRun(etcd: EtcdInstance, count: number): Promise<{ profile: CpuProfile; phases: Map<Verb, Phase> }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-prof-'));
   const profDir = path.join(home, 'profile');
-  const port = await freePort();
-  const prefix = '/photon-prof/';
-  const server = startProcess('apiserver', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), '--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', prefix, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 128 });
-  // Watches hold their connections: an agent of their own, so the requests beside them keep theirs.
-  const watchAgent = new https.Agent({ keepAlive: false, maxSockets: WATCHERS });
   const phases = new Map<Verb, Phase>();
-  const watches: Array<import('node:http').ClientRequest> = [];
+  const closers: Array<() => void> = [];
+  const api = await startBenchApiServer(home, ['--storage', 'etcd', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', '/photon-prof/'], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   try {
-    const kubeconfig = path.join(home, 'admin.kubeconfig');
-    await waitFor('API server kubeconfig', async () => (await fs.stat(kubeconfig).catch(() => undefined)) !== undefined, { timeoutMs: 60_000 });
-    const token = /token:\s*(\S+)/.exec(await fs.readFile(kubeconfig, 'utf8'))![1];
-    agent.options.ca = watchAgent.options.ca = await fs.readFile(path.join(home, 'pki', 'ca.crt'), 'utf8');
-    const base = `https://127.0.0.1:${port}`;
-    const request = (method: string, urlPath: string, body?: string, contentType = 'application/json') =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const sent = https.request(new URL(urlPath, base), { method, agent, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': contentType } : {}) } }, (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        });
-        sent.on('error', reject);
-        sent.end(body);
-      });
-    const expect = async (status: number, what: string, pending: Promise<{ status: number; text: string }>) => {
+    const { client } = api;
+    const expectStatus = async (status: number, what: string, pending: Promise<{ status: number; text: string }>) => {
       const result = await pending;
       if (result.status !== status) throw new Error(`${what}: ${result.status} ${result.text.slice(0, 300)}`);
       return result;
     };
-    await waitFor('API server ready', async () => (await request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 60_000 });
-    await request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prof' } }));
+    await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prof' } }));
     const collection = '/apis/network.photoncloud.io/v1alpha1/namespaces/prof/vpcs';
     const vpc = (name: string, labels: Record<string, string> = {}) => JSON.stringify({ apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Vpc', metadata: { name, labels }, spec: { cidrBlocks: ['10.0.0.0/16'] } });
+    const patch = (urlPath: string, body: string, contentType: string) => client.request('PATCH', urlPath, body, { 'Content-Type': contentType });
     const merge = (labels: Record<string, string>) => JSON.stringify({ metadata: { labels } });
     const phase = async (verb: Verb, requests: number, operation: (index: number) => Promise<unknown>) => {
       const window = { from: monotonicMicros(), to: 0 };
@@ -154,42 +132,31 @@ async function profiledRun(etcd: EtcdInstance, count: number): Promise<{ profile
       phases.set(verb, { window, requests });
     };
 
-    await runConcurrent(500, 64, (index) => expect(201, 'warm-up create', request('POST', collection, vpc(`warm-${index}`))));
-    await phase('create', count, (index) => expect(201, 'create', request('POST', collection, vpc(`vpc-${index}`))));
-    await phase('get', count, (index) => expect(200, 'get', request('GET', `${collection}/vpc-${index}`)));
+    await runConcurrent(500, 64, (index) => expectStatus(201, 'warm-up create', client.request('POST', collection, vpc(`warm-${index}`))));
+    await phase('create', count, (index) => expectStatus(201, 'create', client.request('POST', collection, vpc(`vpc-${index}`))));
+    await phase('get', count, (index) => expectStatus(200, 'get', client.request('GET', `${collection}/vpc-${index}`)));
     // A PUT without resourceVersion is an unconditional update (as `kubectl replace --force` is not: it is one write).
-    await phase('update', count, (index) => expect(200, 'update', request('PUT', `${collection}/vpc-${index}`, vpc(`vpc-${index}`, { updated: 'true' }))));
-    await phase('patch', count, (index) => expect(200, 'patch', request('PATCH', `${collection}/vpc-${index}`, merge({ patched: 'true' }), 'application/merge-patch+json')));
-    await phase('apply', count, (index) => expect(200, 'apply', request('PATCH', `${collection}/vpc-${index}?fieldManager=bench&force=true`, vpc(`vpc-${index}`, { applied: 'true' }), 'application/apply-patch+yaml')));
+    await phase('update', count, (index) => expectStatus(200, 'update', client.request('PUT', `${collection}/vpc-${index}`, vpc(`vpc-${index}`, { updated: 'true' }))));
+    await phase('patch', count, (index) => expectStatus(200, 'patch', patch(`${collection}/vpc-${index}`, merge({ patched: 'true' }), 'application/merge-patch+json')));
+    await phase('apply', count, (index) => expectStatus(200, 'apply', patch(`${collection}/vpc-${index}?fieldManager=bench&force=true`, vpc(`vpc-${index}`, { applied: 'true' }), 'application/apply-patch+yaml')));
     const lists = Math.max(20, Math.round(count / 10));
-    await phase('list', lists, () => expect(200, 'list', request('GET', `${collection}?limit=${LIST_PAGE}`)));
+    await phase('list', lists, () => expectStatus(200, 'list', client.request('GET', `${collection}?limit=${LIST_PAGE}`)));
 
     // Watchers from now on (no initial events), then patches they all see.
-    const revision = JSON.parse((await expect(200, 'list', request('GET', `${collection}?limit=1`))).text).metadata.resourceVersion;
+    const revision = JSON.parse((await expectStatus(200, 'list', client.request('GET', `${collection}?limit=1`))).text).metadata.resourceVersion;
     const events = Math.max(10, Math.round(count / 5));
     let lines = 0;
     let open = 0;
-    for (let index = 0; index < WATCHERS; index++) {
-      const watch = https.get(new URL(`${collection}?watch=true&resourceVersion=${revision}`, base), { agent: watchAgent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
-        open++;
-        response.on('data', (chunk: Buffer) => {
-          for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) lines++;
-        });
-      });
-      watch.on('error', () => undefined);
-      watches.push(watch);
-    }
+    for (let index = 0; index < WATCHERS; index++) closers.push(client.watch(`${collection}?watch=true&resourceVersion=${revision}`, () => lines++, () => open++));
     await waitFor('every watch to connect', () => open === WATCHERS, { timeoutMs: 60_000 });
     const window = { from: monotonicMicros(), to: 0 };
-    await runConcurrent(events, 64, (index) => expect(200, 'patch', request('PATCH', `${collection}/vpc-${index}`, merge({ watched: 'true' }), 'application/merge-patch+json')));
+    await runConcurrent(events, 64, (index) => expectStatus(200, 'patch', patch(`${collection}/vpc-${index}`, merge({ watched: 'true' }), 'application/merge-patch+json')));
     await waitFor('every watcher to see every event', () => lines >= WATCHERS * events, { timeoutMs: 120_000, intervalMs: 5 });
     window.to = monotonicMicros();
     phases.set('watch line', { window, requests: events });
   } finally {
-    for (const watch of watches) watch.destroy();
-    agent.destroy();
-    watchAgent.destroy();
-    await server.stop(); // SIGTERM: Node writes the profile on the way out
+    for (const close of closers) close();
+    await api.stop(); // SIGTERM: Node writes the profile on the way out
   }
   const [file] = await fs.readdir(profDir);
   const profile = JSON.parse(await fs.readFile(path.join(profDir, file), 'utf8')) as CpuProfile;
