@@ -23,6 +23,8 @@ export interface ApiServerProcess {
   caCertificatePem: string;
   kubeconfig: string;
   process: ManagedProcess;
+  /** The server's process id (on Linux also its event loop's thread id). */
+  pid: number;
   /** A client with the admin token (close() it, or stop() closes it). */
   client: ApiClient;
   /** Whether the process is still running. */
@@ -81,6 +83,7 @@ export async function startApiServerProcess(options: ApiServerProcessOptions = {
     caCertificatePem,
     kubeconfig,
     process: child,
+    pid: child.child.pid!,
     client,
     alive: () => child.child.exitCode === null && child.child.signalCode === null,
     rssBytes: () => rssOf(child.child.pid!),
@@ -97,8 +100,19 @@ export interface ReadyzReport {
   probes: number;
   /** Probes that did not answer 200 (or failed). */
   failures: number;
-  /** The slowest probe's latency in ms (a probe still outstanding at stop counts with its age). */
+  /**
+   * The slowest probe's latency in ms, less the time the host kept the server's event loop thread (or the
+   * probe's own thread) runnable but waiting for a CPU during it: the server's own responsiveness, which a
+   * long synchronous task or a blocking call still shows in full. A probe still outstanding at stop counts
+   * with its age. Without the server's pid, or off Linux, only the probe's own wait is taken off.
+   */
   maxMs: number;
+  /** The slowest probe's latency in ms as the clock saw it, host contention included. */
+  wallMaxMs: number;
+  /** The longest CPU wait taken off one probe, in ms (how starved the host kept the server). */
+  maxCpuWaitMs: number;
+  /** The most time the hypervisor took from one CPU during one probe, in ms (reported, never taken off). */
+  maxStealMs: number;
 }
 
 /**
@@ -107,8 +121,8 @@ export interface ReadyzReport {
  * worker thread (readyz-probe-worker.mjs), so the test's own work cannot delay it; `started` resolves once
  * its connection is established (the handshake is not measured).
  */
-export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificatePem'>, intervalMs = 100): { started: Promise<void>; stop(): Promise<ReadyzReport> } {
-  const worker = new Worker(new URL('./readyz-probe-worker.mjs', import.meta.url), { workerData: { url: server.url, ca: server.caCertificatePem, intervalMs } });
+export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificatePem'> & Partial<Pick<ApiServerProcess, 'pid'>>, intervalMs = 100): { started: Promise<void>; stop(): Promise<ReadyzReport> } {
+  const worker = new Worker(new URL('./readyz-probe-worker.mjs', import.meta.url), { workerData: { url: server.url, ca: server.caCertificatePem, intervalMs, pid: server.pid } });
   let reported: (report: ReadyzReport) => void;
   const report = new Promise<ReadyzReport>((resolve) => (reported = resolve));
   let ready: () => void;
@@ -119,7 +133,7 @@ export function probeReadyz(server: Pick<ApiServerProcess, 'url' | 'caCertificat
   });
   worker.on('error', (error) => {
     ready();
-    reported({ probes: 0, failures: 1, maxMs: Number.POSITIVE_INFINITY });
+    reported({ probes: 0, failures: 1, maxMs: Number.POSITIVE_INFINITY, wallMaxMs: Number.POSITIVE_INFINITY, maxCpuWaitMs: 0, maxStealMs: 0 });
     console.error('readyz probe failed', error);
   });
   return {
@@ -142,7 +156,10 @@ export async function duringAttack<T>(server: ApiServerProcess, attack: () => Pr
   await probe.started;
   try {
     const result = await attack();
-    return { result, readyz: await probe.stop() };
+    const readyz = await probe.stop();
+    // In the test's output, so a slow run shows whether the host or the server was slow.
+    if (readyz.wallMaxMs >= 1000) console.warn(`/readyz during the attack: ${JSON.stringify(readyz)}`);
+    return { result, readyz };
   } catch (error) {
     await probe.stop();
     throw error;
