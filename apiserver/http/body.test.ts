@@ -199,6 +199,27 @@ describe('bounded decoding', () => {
     expect(await decodeObjectBody('application/json', Buffer.from(`{${Array.from({ length: 40_000 }, (_, index) => `"k${index}":"a,b,[c]"`).join(',')}}`))).toBeDefined();
   });
 
+  it('refuses a bomb at the token that makes it one, not after parsing the whole body', () => {
+    // 350,000 documents, 1.5 million nested `- `, 150,000 keys: each took 6–12 s of parsing before its refusal.
+    // Each ends in a second problem that a whole-body parse would have reported first (depth, a duplicate key),
+    // so the message shows where decoding stopped.
+    const MB3 = 3 * 1024 * 1024;
+    const keys = Array.from({ length: 150_000 }, (_, index) => `k${index}: v`).join('\n');
+    expect(apiError(() => parseYaml(`${'---\na: 1\n'.repeat(MB3 / 10)}---\n${'- '.repeat(5000)}x`)).message).toBe('the request body must hold exactly one YAML document');
+    expect(apiError(() => parseYaml(`${keys}\nk1: again\n`)).message).toBe('Request entity too large: the request body has more than 50000 fields');
+    expect(apiError(() => parseYaml(`${'- '.repeat(MB3 / 2)}x`)).message).toBe('the request body is nested more than 100 levels deep');
+  });
+
+  it('still decodes legal bodies near the limits (entries that decode to nothing are not held against them)', () => {
+    // 24,000 flow lists with a trailing comma: 72,000 entries in the syntax tree, 48,000 fields decoded.
+    const trailing = `[${'[a,],'.repeat(24_000)}]`;
+    expect((parseYaml(trailing) as unknown[]).length).toBe(24_000);
+    const keys = Array.from({ length: 49_000 }, (_, index) => `k${index}: v`).join('\n');
+    expect(Object.keys(parseYaml(keys) as object)).toHaveLength(49_000);
+    const deep = `${'- '.repeat(100)}x`;
+    expect(parseYaml(deep)).toBeDefined();
+  });
+
   it('finds duplicate keys among many in linear time', () => {
     const keys = Array.from({ length: 20_000 }, (_, index) => `k${index}: v`).join('\n');
     const started = performance.now();

@@ -18,11 +18,11 @@ const BACKSLASH = 0x5c; // \
 
 const COMMA = 0x2c; // ,
 
-function tooDeep(): Error {
+export function tooDeep(): Error {
   return badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
 }
 
-function tooManyFields(): Error {
+export function tooManyFields(): Error {
   return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: the request body has more than ${MAX_OBJECT_FIELDS} fields`);
 }
 
