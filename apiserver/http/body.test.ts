@@ -216,8 +216,9 @@ describe('bounded decoding', () => {
     expect((parseYaml(trailing) as unknown[]).length).toBe(24_000);
     const keys = Array.from({ length: 49_000 }, (_, index) => `k${index}: v`).join('\n');
     expect(Object.keys(parseYaml(keys) as object)).toHaveLength(49_000);
-    const deep = `${'- '.repeat(100)}x`;
-    expect(parseYaml(deep)).toBeDefined();
+    expect(parseYaml(`${'- '.repeat(100)}x`)).toBeDefined();
+    expect(parseYaml(Array.from({ length: 100 }, (_, depth) => `${' '.repeat(depth)}a:`).join('\n'))).toBeDefined();
+    expect(parseYaml(Array.from({ length: 50 }, (_, level) => `${' '.repeat(4 * level)}- a:`).join('\n'))).toBeDefined();
   });
 
   it('finds duplicate keys among many in linear time', () => {
