@@ -51,8 +51,17 @@ export interface RegistrationOptions {
   statusIntervalMs?: number;
   /** The Node's nodeInfo as given (hollow nodes: thousands per process), instead of asking QEMU and OVS. */
   nodeInfo?: NodeStatus['nodeInfo'];
+  /** A number in [0, 1) for the heartbeats' jitter (tests pass their own). */
+  random?: () => number;
   log: Logger;
 }
+
+/**
+ * Heartbeats wait up to this share of their interval longer, at random (kubelet's 0.04 for its Lease). Nodes
+ * registered together would otherwise report in step: 5,000 hollow nodes sent 10,000 status requests within
+ * ~40 s every five minutes, and the VMs waiting to start behind them in the agent stalled meanwhile.
+ */
+const HEARTBEAT_JITTER = 0.04;
 
 const quantity = (bytes: number): string => `${Math.floor(bytes / 1024)}Ki`;
 
@@ -85,10 +94,15 @@ export class NodeRegistration {
     await this.ensureNode();
     await this.syncStatus();
     await this.renewLease();
-    this.statusTask = new PeriodicTask('node status', this.options.statusIntervalMs ?? 10_000, () => this.syncStatus(), this.options.log);
-    this.leaseTask = new PeriodicTask('node lease', Math.max(200, (this.leaseDurationSeconds * 1000) / 4), () => this.renewLease(), this.options.log);
-    this.statusTask.start(this.options.statusIntervalMs ?? 10_000);
-    this.leaseTask.start((this.leaseDurationSeconds * 1000) / 4);
+    const statusIntervalMs = this.options.statusIntervalMs ?? 10_000;
+    const random = this.options.random ?? Math.random;
+    const jittered = { jitter: HEARTBEAT_JITTER, random };
+    this.statusTask = new PeriodicTask('node status', statusIntervalMs, () => this.syncStatus(), this.options.log, jittered);
+    this.leaseTask = new PeriodicTask('node lease', Math.max(200, (this.leaseDurationSeconds * 1000) / 4), () => this.renewLease(), this.options.log, jittered);
+    // The status was just written: the next recomputation comes at a random point of the first interval, so
+    // the reports of nodes that registered together are spread over the whole interval from the start.
+    this.statusTask.start(random() * statusIntervalMs);
+    this.leaseTask.start(this.leaseTask.nextDelayMs());
   }
 
   stop(): void {
