@@ -26,7 +26,8 @@ export const AGENT_USAGE = `Usage: photon agent [flags]
   --accelerator auto|kvm|tcg  auto (default) boots a probe kernel under KVM and falls back to TCG
   --allocatable-cpu N       vCPUs VMs may use (default 4x the host's CPUs)
   --allocatable-memory Q    memory VMs may use, e.g. 16Gi (default: host memory minus 1Gi)
-  --lease-duration SECONDS  heartbeat Lease duration (default 40; renewed every quarter of it)
+  --lease-duration SECONDS  heartbeat Lease duration (default 40; renewed every quarter of it, plus up to 4%
+                            at random so that nodes started together do not renew in step)
   --resync SECONDS          how often each running VM's QEMU is checked (default 10)
 ${cephClientUsage(28, 'VMs with Volumes cannot start on this node')}  --stop-vms-on-exit        shut this node's VMs down when the agent stops (the all-in-one); by default they keep
                             running and the next agent adopts them
