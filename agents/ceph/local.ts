@@ -159,10 +159,34 @@ export async function startLocalCeph(options: LocalCephOptions): Promise<LocalCe
   }
 }
 
+/**
+ * Where this cluster's ports are drawn from: 20000 up to the kernel's ephemeral range. A port there that is free
+ * now stays free until its daemon binds it (radosgw starts ~20 s after its port is chosen); inside the ephemeral
+ * range any outgoing connection — the cluster's own daemons talking to each other, another Ceph's clients on the
+ * same host-services address — could take it meanwhile, and radosgw then exited with EADDRINUSE (status 98).
+ */
+function portRange(size: number): { low: number; high: number } {
+  const low = 20_000;
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: its usual range
+  }
+  // A host whose ephemeral range starts too low for a block below it: anywhere above 20000, as before.
+  return ephemeralLow - size > low + 1000 ? { low, high: ephemeralLow - size } : { low, high: 50_000 };
+}
+
+/** The first port of `size` consecutive ports, at random in portRange. */
+export function randomPortBlock(size: number): number {
+  const { low, high } = portRange(size);
+  return low + crypto.randomInt(0, high - low);
+}
+
 async function chooseIdentity(address: string): Promise<ClusterIdentity> {
   // The monitor's two ports and a block for the messengers, all free now on the address.
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + crypto.randomInt(0, 30_000);
+    const base = randomPortBlock(MESSENGER_PORTS + 2);
     const ports = Array.from({ length: MESSENGER_PORTS + 2 }, (_, index) => base + index);
     if ((await Promise.all(ports.map((port) => isFree(address, port)))).every(Boolean)) {
       return { fsid: crypto.randomUUID(), address, monV2: base, monV1: base + 1, messengerMin: base + 2 };
@@ -173,7 +197,7 @@ async function chooseIdentity(address: string): Promise<ClusterIdentity> {
 
 async function freePort(address: string): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + crypto.randomInt(0, 30_000);
+    const port = randomPortBlock(1);
     if (await isFree(address, port)) return port;
   }
   throw new Error(`no free port on ${address} for radosgw`);
