@@ -89,6 +89,9 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   const drivers = new Map<string, { hypervisor: HollowHypervisor; network: HollowNetwork }>();
   const registrations: NodeRegistration[] = [];
   const nodeInfo = { agentVersion: AGENT_VERSION, kernelVersion: 'hollow', osImage: 'hollow node (simulated)', architecture: 'amd64' };
+  // Before registering: a node's capacity includes the disk its state directory is on, and without the directory
+  // every Node was registered without it and written again at its first status recomputation.
+  await fs.mkdir(options.stateDir, { recursive: true });
   await inBatches(nodes, options.registrationConcurrency ?? 16, async (node) => {
     const simulated = { hypervisor: new HollowHypervisor(), network: new HollowNetwork(`hollow-${node}`) };
     drivers.set(node, simulated);

@@ -40,7 +40,7 @@ describe('photon agent --hollow', () => {
       nodeLifecycle: { nodeMonitorGracePeriodMs: 6000, evictionTimeoutMs: 60_000 },
     });
     stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-hollow-'));
-    hollow = startProcess('photon agent --hollow', process.execPath, ['--import', 'tsx', path.join(REPOSITORY_ROOT, 'cli', 'photon.ts'), 'agent', '--hollow', String(NODES), '--node-name', 'sim', '--kubeconfig', api.kubeconfig, '--state-dir', stateDir, '--lease-duration', '3', '--allocatable-cpu', '8', '--allocatable-memory', '4Gi'], {
+    hollow = startProcess('photon agent --hollow', process.execPath, ['--import', 'tsx', path.join(REPOSITORY_ROOT, 'cli', 'photon.ts'), 'agent', '--hollow', String(NODES), '--node-name', 'sim', '--kubeconfig', api.kubeconfig, '--state-dir', path.join(stateDir, 'not-yet-made'), '--lease-duration', '3', '--allocatable-cpu', '8', '--allocatable-memory', '4Gi'], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PHOTON_LOG_LEVEL: 'warn' },
     });
@@ -74,6 +74,8 @@ describe('photon agent --hollow', () => {
     const [first] = await nodes();
     expect(first!.metadata.labels).toMatchObject({ 'photoncloud.io/hollow': 'true' });
     expect(first!.status?.allocatable).toMatchObject({ cpu: 8, memory: `${4 * 1024 * 1024}Ki` });
+    // Registered with the disk its state directory is on, even when the agent had to make that directory.
+    expect(first!.status?.capacity?.disk).toMatch(/^\d+Ki$/);
     const lease = await client.get<KubeObject & { spec: { holderIdentity: string; leaseDurationSeconds: number; renewTime: string } }>(LeaseResource, 'sim-0', { namespace: NODE_LEASE_NAMESPACE });
     expect(lease.spec).toMatchObject({ holderIdentity: 'sim-0', leaseDurationSeconds: 3 });
     await waitFor('the Lease renewed', async () => (await client.get<typeof lease>(LeaseResource, 'sim-0', { namespace: NODE_LEASE_NAMESPACE })).spec.renewTime !== lease.spec.renewTime, { timeoutMs: 10_000, intervalMs: 100 });
