@@ -59,7 +59,8 @@ export interface RegistrationOptions {
 /**
  * Heartbeats wait up to this share of their interval longer, at random (kubelet's 0.04 for its Lease). Nodes
  * registered together would otherwise report in step: 5,000 hollow nodes sent 5,000 status reads (the first
- * time as many writes too) within ~40 s every five minutes, and the VMs waiting to start behind them in the agent stalled meanwhile.
+ * time as many writes too) within ~40 s every five minutes, and the VMs waiting to start behind them in the
+ * agent stalled meanwhile.
  */
 const HEARTBEAT_JITTER = 0.04;
 

@@ -74,6 +74,7 @@ export async function startApiServerProcess(options: ApiServerProcessOptions = {
   const adminToken = /token:\s*(\S+)/.exec(fs.readFileSync(kubeconfig, 'utf8'))![1];
   const caCertificatePem = fs.readFileSync(path.join(home, 'pki', 'ca.crt'), 'utf8');
   const url = `https://127.0.0.1:${port}`;
+  const pid = child.child.pid!;
   const client = new ApiClient({ url, server: { adminToken, caCertificatePem } });
   return {
     url,
@@ -83,10 +84,10 @@ export async function startApiServerProcess(options: ApiServerProcessOptions = {
     caCertificatePem,
     kubeconfig,
     process: child,
-    pid: child.child.pid!,
+    pid,
     client,
     alive: () => child.child.exitCode === null && child.child.signalCode === null,
-    rssBytes: () => rssOf(child.child.pid!),
+    rssBytes: () => rssOf(pid),
     async stop() {
       client.close();
       await child.stop();
