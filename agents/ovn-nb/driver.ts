@@ -9,7 +9,8 @@
 //
 // It also reports owned rows that disappear from OVN (deleted by hand, or a database restored from an
 // older backup or recreated empty: the client's fresh snapshot after the reconnect drops them), so the
-// owning object is reconciled again and its rows come back.
+// owning object is reconciled again and its rows come back; and rows that appear, so objects that waited
+// for another's row (a Subnet for its Vpc's router) go on once it is back.
 import type { OvsdbTlsFiles, Row } from '../ovsdb/index.ts';
 import { BackgroundConnection } from '../ovsdb/background.ts';
 import type { Logger } from '../../lib/logging.ts';
@@ -34,6 +35,8 @@ export interface NorthboundDriver {
   removeOrphans(live: ReadonlyMap<string, ReadonlySet<string>>): Promise<number>;
   /** Calls listener for every owned row that leaves the database; returns an unsubscribe. */
   onOwnedRowRemoved(listener: (owner: Owner, table: string) => void): () => void;
+  /** Calls listener for every owned row that enters the replica (a new row, or every row after a reconnect). */
+  onOwnedRowAdded(listener: (owner: Owner, table: string) => void): () => void;
 }
 
 /** OVN is not reachable: the reconcile reports OVNUnavailable and retries shortly. */
@@ -49,6 +52,7 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   /** The replica's rows by owner UID (planning reads one object's rows, not every table). */
   private index?: OwnerIndex;
   private readonly rowRemovedListeners = new Set<(owner: Owner, table: string) => void>();
+  private readonly rowAddedListeners = new Set<(owner: Owner, table: string) => void>();
   private stopped = false;
 
   constructor(
@@ -68,8 +72,10 @@ export class OvnNorthboundDriver implements NorthboundDriver {
         this.index?.close();
         this.index = new OwnerIndex(client);
         client.onUpdate((table, _uuid, oldRow, newRow) => {
-          const owner = oldRow && !newRow ? ownerOf(oldRow) : undefined;
-          if (owner) for (const listener of this.rowRemovedListeners) listener(owner, table);
+          const removed = oldRow && !newRow ? ownerOf(oldRow) : undefined;
+          if (removed) for (const listener of this.rowRemovedListeners) listener(removed, table);
+          const added = newRow && !oldRow && this.rowAddedListeners.size > 0 ? ownerOf(newRow) : undefined;
+          if (added) for (const listener of this.rowAddedListeners) listener(added, table);
         });
       },
     });
@@ -140,6 +146,12 @@ export class OvnNorthboundDriver implements NorthboundDriver {
   onOwnedRowRemoved(listener: (owner: Owner, table: string) => void): () => void {
     this.rowRemovedListeners.add(listener);
     return () => this.rowRemovedListeners.delete(listener);
+  }
+
+  /** Calls listener for every row with a PhotonCloud owner that enters the replica; returns an unsubscribe. */
+  onOwnedRowAdded(listener: (owner: Owner, table: string) => void): () => void {
+    this.rowAddedListeners.add(listener);
+    return () => this.rowAddedListeners.delete(listener);
   }
 
   get unavailableReason(): string | undefined {

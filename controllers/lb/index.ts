@@ -45,7 +45,7 @@ export function loadBalancerController(shared: NetworkShared, health: HealthSour
   const controller: Controller = shared.controller('LoadBalancer', {
     name: 'loadbalancer-controller',
     resource: LoadBalancerResource,
-    reconciler: loadBalancerReconciler({ client: shared.deps.client, ovn: shared.deps.ovn, health, allocators: shared.allocators, watchHealth: (lb, services) => index.set(lb, services) }, informers),
+    reconciler: loadBalancerReconciler({ client: shared.deps.client, ovn: shared.deps.ovn, health, allocators: shared.allocators, rows: shared.rows, watchHealth: (lb, services) => index.set(lb, services) }, informers),
     watches: [
       watchOf(informers.virtualMachines, (vm) => lbsIn(vm.metadata.namespace, usesBackends)),
       watchOf(informers.ports, (port) => {

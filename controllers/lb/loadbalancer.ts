@@ -22,6 +22,7 @@ import { TerminalError } from '../runtime/reconciler.ts';
 import { LifecycleReconciler, notReady, ready, type LifecycleContext, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { OVN_RETRY_MS, ownerOfObject, withOvn, type SubnetObject } from '../network/deps.ts';
 import { healthCheckSourceOwner, type Allocators } from '../network/port.ts';
+import type { RowWaiters } from '../network/row-waiters.ts';
 import { LbAddresses } from './addresses.ts';
 import { resolvePools, type Backend, type ResolvedPool } from './backends.ts';
 import { healthCheckOf } from './health-check.ts';
@@ -37,6 +38,8 @@ export interface LoadBalancerDeps {
   ovn: NorthboundDriver;
   health: HealthSource;
   allocators: Allocators;
+  /** Other objects' OVN rows, waited for (the Vpc's router, its subnets' switches). */
+  rows: RowWaiters;
   /** Remembers which backends each LoadBalancer watches, so a health change reconciles exactly those. */
   watchHealth(lb: LoadBalancerObject, services: MonitoredService[]): void;
   now?: () => Date;
@@ -93,8 +96,9 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     }));
     const sourceBySubnet = new Map(sources.map((source) => [source.subnetRef, source.address]));
     return withOvn(deps.ovn, async (): Promise<Outcome> => {
-      if (!deps.ovn.has({ table: 'Logical_Router', owner: vpc.metadata.uid! })) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name} is not programmed yet`), status };
-      const switches = subnets.filter((candidate) => deps.ovn.has({ table: 'Logical_Switch', owner: candidate.metadata.uid! }));
+      if (!deps.rows.has({ table: 'Logical_Router', owner: vpc.metadata.uid! }, lb)) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name} is not programmed yet`), status };
+      // A switch not there yet (or removed by hand) is left out now and added when it appears.
+      const switches = subnets.filter((candidate) => deps.rows.has({ table: 'Logical_Switch', owner: candidate.metadata.uid! }, lb));
       await deps.ovn.apply(ownerOfObject(lb), loadBalancerRows({ uid: lb.metadata.uid!, vip, vips, healthCheck: check, healthCheckSources: sourceBySubnet, sessionAffinity: lb.spec.sessionAffinity ?? 'None', vpcUid: vpc.metadata.uid!, subnetUids: switches.map((candidate) => candidate.metadata.uid!) }));
 
       // 5. Status: OVN's checks for layer 4 (and the proxy itself), the proxy's checks for HTTP backends.

@@ -12,6 +12,7 @@ import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
 import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
+import { RowWaiters } from './row-waiters.ts';
 import { subnetReconciler } from './subnet.ts';
 import { vpcReconciler } from './vpc.ts';
 
@@ -23,6 +24,8 @@ type NetworkKind = 'Vpc' | 'Subnet' | 'Port' | 'SecurityGroup' | 'LoadBalancer';
 export class NetworkShared {
   readonly informers: NetworkInformers;
   readonly allocators: Allocators;
+  /** Objects waiting for another object's OVN row, reconciled again when it appears (row-waiters.ts). */
+  readonly rows: RowWaiters;
   private orphanCleanup?: PeriodicTask;
   private readonly controllers = new Map<string, Controller>();
   private readonly stopRowWatch: () => void;
@@ -43,6 +46,7 @@ export class NetworkShared {
       },
     });
     this.stopRowWatch = deps.ovn.onOwnedRowRemoved((owner, table) => this.repair(owner, table));
+    this.rows = new RowWaiters(deps.ovn, (waiter) => this.controllers.get(waiter.kind)?.enqueue({ namespace: waiter.namespace, name: waiter.name }));
   }
 
   /**
@@ -78,7 +82,9 @@ export class NetworkShared {
       if (this.deps.ovn.unavailableReason) return; // the next pass tries again
       const uids = (objects: KubeObject[]) => new Set(objects.map((object) => object.metadata.uid!));
       const { vpcs, subnets, ports, securityGroups, loadBalancers } = this.informers;
-      await this.deps.ovn.removeOrphans(new Map([['Vpc', uids(vpcs.list())], ['Subnet', uids(subnets.list())], ['Port', uids(ports.list())], ['SecurityGroup', uids(securityGroups.list())], ['LoadBalancer', uids(loadBalancers.list())]]));
+      const live = new Map([['Vpc', uids(vpcs.list())], ['Subnet', uids(subnets.list())], ['Port', uids(ports.list())], ['SecurityGroup', uids(securityGroups.list())], ['LoadBalancer', uids(loadBalancers.list())]]);
+      this.rows.forgetOwnersExcept(new Set([...live.values()].flatMap((set) => [...set])));
+      await this.deps.ovn.removeOrphans(live);
     }, this.log);
     this.orphanCleanup.start();
   }
@@ -86,6 +92,7 @@ export class NetworkShared {
   stop(): void {
     this.orphanCleanup?.stop();
     this.stopRowWatch();
+    this.rows.stop();
   }
 }
 
@@ -105,7 +112,7 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
   return shared.controller('Subnet', {
     name: 'subnet-controller',
     resource: SubnetResource,
-    reconciler: subnetReconciler(shared.deps, informers),
+    reconciler: subnetReconciler(shared.deps, informers, shared.rows),
     watches: [
       watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!)),
       watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }]),
@@ -136,7 +143,7 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
   return shared.controller('Port', {
     name: 'port-controller',
     resource: PortResource,
-    reconciler: portReconciler(shared.deps, informers, shared.allocators),
+    reconciler: portReconciler(shared.deps, informers, shared.allocators, shared.rows),
     workers: 16,
     watches: [
       watchOf(informers.subnets, (subnet) => (subnetChangedForPorts(subnet) ? ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) : [])),

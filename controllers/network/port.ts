@@ -15,6 +15,7 @@ import { sharedGroupsFor } from './acls.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type PortObject, type SecurityGroupObject, type SubnetObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
 import { logicalSwitchPortName, macFor } from './names.ts';
+import type { RowWaiters } from './row-waiters.ts';
 
 /**
  * One allocator per subnet (by UID), built from every address recorded in the API the first time the subnet
@@ -156,7 +157,7 @@ export function portRows(port: PortObject, subnet: SubnetObject, groups: Securit
   ];
 }
 
-export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, allocators: Allocators): LifecycleReconciler<PortObject> {
+export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, allocators: Allocators, rows: RowWaiters): LifecycleReconciler<PortObject> {
   /** The Port's address: its static or recorded one, else a free one; or why it has none. */
   const assignAddress = (port: PortObject, subnet: SubnetObject, allocator: SubnetAllocator): { ip: string; mac: string } | Readiness => {
     const uid = port.metadata.uid!;
@@ -205,10 +206,12 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
         const status = { ipAddress: address.ip, macAddress: address.mac };
 
         // 2. OVN, once what the port plugs into is there; until then the address is recorded in status.
-        if (!deps.ovn.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! })) return { readiness: notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), status };
-        const unprogrammed = groups.filter((group) => !deps.ovn.has({ table: 'Port_Group', owner: group.metadata.uid! })).map((group) => group.metadata.name!);
+        if (!rows.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! }, port)) return { readiness: notReady('SubnetNotReady', `Subnet ${subnet.metadata.name} is not programmed yet`), status };
+        const unprogrammed = groups.filter((group) => !rows.has({ table: 'Port_Group', owner: group.metadata.uid! }, port)).map((group) => group.metadata.name!);
         if (unprogrammed.length > 0) return { readiness: notReady('SecurityGroupNotReady', `SecurityGroups not programmed yet: ${unprogrammed.join(', ')}`), status };
-        const withDhcp = deps.ovn.has({ table: 'DHCP_Options', owner: subnet.metadata.uid! });
+        // Without its subnet's DHCP options (removed by hand) the Port is plugged in now and linked to them
+        // once they are back.
+        const withDhcp = subnet.spec.dhcp?.enabled !== false && rows.has({ table: 'DHCP_Options', owner: subnet.metadata.uid! }, port);
         // The logical switch port records the address (as "MAC IP"): status follows in the one write below.
         await deps.ovn.apply(ownerOfObject(port), portRows(port, subnet, groups, address, withDhcp));
         return { readiness: ready('Programmed', `logical switch port ${logicalSwitchPortName(port.metadata.uid!)} has ${address.ip}`), status };

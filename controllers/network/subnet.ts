@@ -14,6 +14,7 @@ import { TerminalError } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SubnetObject, type VpcObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
 import { macFor, routerName, routerPortName, switchName, switchRouterPortName } from './names.ts';
+import type { RowWaiters } from './row-waiters.ts';
 
 /** Geneve adds 58 bytes: 1500-byte underlay → 1442 inside. Guests learn it through DHCP. */
 export const OVERLAY_MTU = 1442;
@@ -46,7 +47,7 @@ export function subnetRows(subnet: SubnetObject, vpcUid: string, cidr: Cidr, gat
   return rows;
 }
 
-export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers): LifecycleReconciler<SubnetObject> {
+export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers, rows: RowWaiters): LifecycleReconciler<SubnetObject> {
   const portsOf = (subnet: SubnetObject) => informers.ports.list(subnet.metadata.namespace).filter((port) => port.spec.subnetRef === subnet.metadata.name);
 
   /** The Subnet's Vpc, or why it cannot be attached yet; throws TerminalError for a CIDR that does not fit. */
@@ -75,8 +76,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers)
       const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };
       return withOvn(deps.ovn, async (): Promise<Outcome> => {
-        const router = { table: 'Logical_Router', owner: vpc.metadata.uid! } as const;
-        if (!deps.ovn.has(router)) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name}'s router is not programmed yet`), status };
+        if (!rows.has({ table: 'Logical_Router', owner: vpc.metadata.uid! }, subnet)) return { readiness: notReady('VpcNotReady', `Vpc ${vpc.metadata.name}'s router is not programmed yet`), status };
         await deps.ovn.apply(ownerOfObject(subnet), subnetRows(subnet, vpc.metadata.uid!, allocator.cidr, allocator.gatewayAddress));
         return { readiness: ready('Programmed', `logical switch ${switchName(subnet.metadata.uid!)} is attached to ${routerName(vpc.metadata.uid!)}`), status };
       }, status);
