@@ -252,7 +252,11 @@ export class Controller {
 
   private subscribePrimary(primary: Primary, queue: WorkQueue): void {
     const enqueue = (object: KubeObject) => queue.add(this.keyOf({ resource: primary.resource, namespace: object.metadata.namespace, name: object.metadata.name ?? '' }));
-    this.unsubscribe.push(primary.informer.addEventHandler({ onAdd: enqueue, onUpdate: (_old, object) => enqueue(object), onDelete: enqueue }));
+    const reconciler = this.options.reconciler;
+    const onUpdate = (old: KubeObject, object: KubeObject) => {
+      if (!reconciler.isEchoOfOwnWrite?.(old, object)) enqueue(object);
+    };
+    this.unsubscribe.push(primary.informer.addEventHandler({ onAdd: enqueue, onUpdate, onDelete: enqueue }));
   }
 
   /** The resource of a controller built with one; requests of a several-kind controller must name theirs. */

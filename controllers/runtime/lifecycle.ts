@@ -75,13 +75,22 @@ export interface LifecycleOptions<T extends KubeObject> {
 /** A Reconciler built from apply/cleanup (see the top of this file). */
 export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
   /**
-   * Per key, the resourceVersion of this reconciler's last status write that the informer has not shown yet.
-   * A pass that starts from a cache older than its own write would act on a status it already replaced
-   * (e.g. "no image recorded yet → make one" after the image was recorded and then lost), and the write's
-   * 409 comes only after the side effect. Such a pass does nothing: the write's own watch event brings the
-   * key back with the object as written.
+   * Per key, the status writes of this reconciler that the informer has not shown yet (usually one; two when
+   * a pass wrote progress first), each as the version it was made on and the version it made.
+   * - A pass that starts from a cache older than the last of them would act on a status it already replaced
+   *   (e.g. "no image recorded yet → make one" after the image was recorded and then lost), and the write's
+   *   409 comes only after the side effect. Such a pass does nothing (it is *deferred*): the write's own
+   *   watch event brings the key back with the object as written.
+   * - Otherwise that event (the *echo*) needs no pass: the change it shows is exactly the one this reconciler
+   *   made, on the version it had reconciled. It is not queued (isEchoOfOwnWrite), which saves a pass per
+   *   status write (a Port: two passes → one).
    */
-  private readonly lastWritten = new Map<string, number>();
+  private readonly unseenWrites = new Map<string, { writes: Array<{ from: string; to: string }>; deferred: boolean }>();
+  /**
+   * Per key, the status write in flight: the version it is made on, and the version of an update from that
+   * one the informer showed meanwhile (the watch often delivers the echo before the write's response).
+   */
+  private readonly writing = new Map<string, { from: string; seen?: string }>();
 
   constructor(private readonly options: LifecycleOptions<T>) {}
 
@@ -93,13 +102,16 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     const key = keyOf(request);
     const cached = this.options.informer.get(request.name, request.namespace);
     if (!cached) {
-      this.lastWritten.delete(key);
+      this.unseenWrites.delete(key);
       return {};
     }
-    const written = this.lastWritten.get(key);
-    if (written !== undefined) {
-      if (Number(cached.metadata.resourceVersion) < written) return {};
-      this.lastWritten.delete(key);
+    const unseen = this.unseenWrites.get(key);
+    if (unseen) {
+      if (Number(cached.metadata.resourceVersion) < Number(unseen.writes.at(-1)!.to)) {
+        unseen.deferred = true;
+        return {};
+      }
+      this.unseenWrites.delete(key);
     }
     let object = structuredClone(cached);
     const { client, resource, finalizer, fieldManager } = this.options;
@@ -132,17 +144,57 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     let conditions = setCondition(current.conditions, { type: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, message: readiness.message }, generation);
     for (const extra of outcome.conditions ?? []) conditions = setCondition(conditions, extra, generation);
     const status = { ...current, ...outcome.status, observedGeneration: generation, conditions };
-    const result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
-    if (result.changed) this.remember(result.object);
+    const key = keyOf({ name: object.metadata.name!, namespace: object.metadata.namespace });
+    const flight = { from: object.metadata.resourceVersion ?? '' } as { from: string; seen?: string };
+    this.writing.set(key, flight);
+    let result: Awaited<ReturnType<typeof writeStatusIfChanged<T>>>;
+    try {
+      result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
+    } finally {
+      this.writing.delete(key);
+    }
+    if (result.changed && flight.seen !== result.object.metadata.resourceVersion) this.remember(object, result.object);
     const before = findCondition(current.conditions, 'Ready');
     if (announce && before?.reason !== readiness.reason) void context.recorder.event(object, readiness.ready ? 'Normal' : 'Warning', outcome.eventReason ?? readiness.reason, readiness.message);
     return result.object;
   }
 
-  private remember(written: T): void {
-    const version = Number(written.metadata.resourceVersion);
+  /**
+   * Whether an update of the informer is the echo of this reconciler's own status write, to be left unqueued:
+   * it turns the version a write was made on into the version it made (so nothing else changed), and no pass
+   * was deferred waiting for it. The echo of an earlier write (a pass's progress) while a later one is unseen
+   * is never needed: the later one's echo follows. A resync (old === new) is never an echo.
+   * An update from the version a write in flight is made on is not queued either: either it is that write
+   * (its echo came before its response), or another writer's, which makes that write fail (it is
+   * compare-and-swap) and its pass is run again (409) or retried.
+   */
+  isEchoOfOwnWrite(oldObject: KubeObject, newObject: KubeObject): boolean {
+    if (oldObject === newObject) return false;
+    const key = keyOf({ name: newObject.metadata.name!, namespace: newObject.metadata.namespace });
+    const flight = this.writing.get(key);
+    if (flight && flight.from === oldObject.metadata.resourceVersion) {
+      flight.seen = newObject.metadata.resourceVersion;
+      return true;
+    }
+    const unseen = this.unseenWrites.get(key);
+    const index = unseen?.writes.findIndex((write) => write.to === newObject.metadata.resourceVersion) ?? -1;
+    if (!unseen || index < 0) return false;
+    const write = unseen.writes[index]!;
+    const last = index === unseen.writes.length - 1;
+    unseen.writes.splice(0, index + 1);
+    const echo = write.from === oldObject.metadata.resourceVersion && !(last && unseen.deferred);
+    // Seen now: the guard has nothing left to wait for (a queued pass would find the cache at this version).
+    if (last) this.unseenWrites.delete(key);
+    return echo;
+  }
+
+  private remember(from: T, written: T): void {
     // Resource versions are opaque to clients in general; ours are store revisions. Anything else: no guard.
-    if (Number.isSafeInteger(version)) this.lastWritten.set(keyOf({ name: written.metadata.name!, namespace: written.metadata.namespace }), version);
+    if (!Number.isSafeInteger(Number(written.metadata.resourceVersion)) || from.metadata.resourceVersion === undefined) return;
+    const key = keyOf({ name: written.metadata.name!, namespace: written.metadata.namespace });
+    const unseen = this.unseenWrites.get(key) ?? { writes: [], deferred: false };
+    unseen.writes.push({ from: from.metadata.resourceVersion, to: written.metadata.resourceVersion! });
+    this.unseenWrites.set(key, unseen);
   }
 }
 

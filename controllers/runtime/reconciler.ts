@@ -11,6 +11,7 @@ import type { Logger } from '../../lib/logging.ts';
 import type { EventRecorder } from './events.ts';
 import { toReason } from '../../apis/meta/conditions.ts';
 import type { HandledFinalizer } from '../../apis/meta/finalizers.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
 
 export interface ReconcileRequest {
   /** Absent for cluster-scoped kinds. */
@@ -39,6 +40,11 @@ export interface Reconciler {
   reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result>;
   /** Finalizers it keeps on every object of its primary kind (LifecycleReconciler's one), announced by the manager. */
   readonly finalizers?: readonly HandledFinalizer[];
+  /**
+   * Whether an update of a primary object needs no pass because it only shows what this reconciler wrote
+   * itself (LifecycleReconciler's status writes). The controller then does not queue it.
+   */
+  isEchoOfOwnWrite?(oldObject: KubeObject, newObject: KubeObject): boolean;
 }
 
 /** An error retrying cannot fix (bad spec, missing reference the user must create): no retry, Stalled=True. */

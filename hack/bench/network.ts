@@ -116,6 +116,8 @@ export async function benchNetwork(ports: number): Promise<void> {
     // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
     await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
     const before = await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"');
+    const passesBefore = await metric(metricsPort, 'photon_controller_reconcile_total', 'controller="port-controller"');
+    const managerCpuBefore = await metric(metricsPort, 'process_cpu_seconds_total');
     const writesBefore = await writes();
     const watch = await readyWatch(client, 'bench', ports, 600_000);
     const started = performance.now();
@@ -123,12 +125,19 @@ export async function benchNetwork(ports: number): Promise<void> {
     const seconds = ((await watch.allReady.finally(() => watch.close())) - started) / 1000;
     const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"')) - before;
     const portWrites = writesBetween(writesBefore, await writes());
+    // Every pass of the Port controller, including those that found nothing to do (a trigger that changed
+    // nothing for this Port), and the manager's CPU (all its threads) per Port.
+    const passes = (await metric(metricsPort, 'photon_controller_reconcile_total', 'controller="port-controller"')) - passesBefore;
+    const managerCpuMs = ((await metric(metricsPort, 'process_cpu_seconds_total')) - managerCpuBefore) * 1000;
     console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
     console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);
     console.log(`OVN NB transactions per Port: ${fmt(transactions / ports, 2)} (${transactions} transactions)`);
+    console.log(`reconcile passes per Port:    ${fmt(passes / ports, 2)}   controller manager CPU per Port: ${fmt(managerCpuMs / ports, 2)} ms`);
     record('ports', 'readyPerSecond', ports / seconds);
     record('ports', 'apiCreatesPerSecond', ports / baselineSeconds);
     record('ports', 'ovnTransactionsPerPort', transactions / ports);
+    record('ports', 'reconcilePassesPerPort', passes / ports);
+    record('ports', 'managerCpuMsPerPort', managerCpuMs / ports);
     reportWrites('Port', 'ports', ports, portWrites);
     await networkKindWrites(client, writes, metricsPort);
     client.close();

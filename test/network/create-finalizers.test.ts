@@ -29,6 +29,15 @@ async function portWrites(): Promise<{ ports: number; status: number }> {
   return { ports: sum(''), status: sum('status') };
 }
 
+/** Reconcile passes of the Port controller so far (every result: Ready, not ready, errors, conflicts). */
+async function portPasses(): Promise<number> {
+  const text = await env.manager!.registry.metrics();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('photon_controller_reconcile_total{') && line.includes('controller="port-controller"'))
+    .reduce((total, line) => total + Number(line.split(' ').pop()), 0);
+}
+
 const lspNamed = async (name: string) => (await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=name', 'find', 'Logical_Switch_Port', `name=${name}`)).trim();
 
 beforeAll(async () => {
@@ -41,7 +50,7 @@ afterAll(async () => {
 });
 
 describe('finalizers added at create', () => {
-  it('while the manager leads, every network kind is created with its finalizer, and a Port takes two writes to Ready', async () => {
+  it('while the manager leads, every network kind is created with its finalizer, and a Port takes two writes and one pass to Ready', async () => {
     const kinds = ['ports', 'securitygroups', 'subnets', 'vpcs'].map((plural) => `${plural}.network.photoncloud.io`);
     const announced = await waitForAnnouncedFinalizers(env.client, kinds);
     for (const kind of kinds) expect(announced.get(kind)).toEqual([OVN_FINALIZER]);
@@ -53,11 +62,14 @@ describe('finalizers added at create', () => {
     await waitReady(env, 'Subnet', NS, 'web');
 
     const before = await portWrites();
+    const passesBefore = await portPasses();
     const ports = await Promise.all(['a', 'b', 'c'].map((name) => create(env, 'Port', NS, name, { subnetRef: 'web' })));
     for (const port of ports) expect(port.metadata.finalizers).toEqual([OVN_FINALIZER]);
     for (const port of ports) await waitReady(env, 'Port', NS, port.metadata.name!);
     const after = await portWrites();
     expect({ ports: after.ports - before.ports, status: after.status - before.status }).toEqual({ ports: 3, status: 3 });
+    // And one reconcile each: the watch event of the controller's own status write is not another pass.
+    expect(await portPasses()).toBe(passesBefore + 3);
 
     // GitOps re-applies the same manifest: the finalizer, which the manifest does not name, stays (it was
     // added after the applier's fields were recorded, so re-applying without it does not remove it).
