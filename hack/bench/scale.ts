@@ -4,8 +4,8 @@
 // N`: N simulated nodes in one process that register, heartbeat and report VMs Running through the agent's own
 // code. It registers the nodes, then creates the VMs at a fixed concurrency while sampling every component,
 // and reports: API latency by verb (server side, from the API server's histogram, and the creates as the
-// client saw them), VM create → Running, controller queue depth, memory of each component, and where it
-// broke first (the first of: mutating p99 over 1 s, a queue that keeps growing, errors, the time budget).
+// client saw them), VM create → Running, controller queue depth, memory of each component, etcd's WAL fsync
+// and commit latency, and where it broke first (the first of: mutating p99 over 1 s, a queue that keeps growing, errors, the time budget).
 // VMs have no network interfaces here: OVN is measured by the network bench (hack/bench/network.ts).
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -83,28 +83,34 @@ async function cpuSeconds(pid: number | undefined): Promise<number> {
   return ticks / 100;
 }
 
-/** p-th percentile per verb from apiserver_request_duration_seconds buckets (upper bound of the bucket). */
-function latencyByVerb(metricsText: string): Map<string, { count: number; p50: number; p99: number }> {
+/**
+ * p50 and p99 (the upper bound of the bucket, in ms) of a Prometheus histogram `name`, per value of `label`
+ * (all series together under '' without one).
+ */
+function histogramQuantiles(metricsText: string, name: string, label?: string, skip?: (group: string) => boolean): Map<string, { count: number; p50: number; p99: number }> {
   const buckets = new Map<string, Map<number, number>>();
   for (const line of metricsText.split('\n')) {
-    if (!line.startsWith('apiserver_request_duration_seconds_bucket{')) continue;
-    const verb = /verb="([^"]+)"/.exec(line)?.[1];
+    if (!line.startsWith(`${name}_bucket{`)) continue;
+    const group = label ? new RegExp(`${label}="([^"]+)"`).exec(line)?.[1] : '';
     const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (!verb || !le || verb === 'WATCH') continue;
+    if (group === undefined || !le || skip?.(group)) continue;
     const bound = le === '+Inf' ? Infinity : Number(le);
-    const byBound = buckets.get(verb) ?? new Map<number, number>();
+    const byBound = buckets.get(group) ?? new Map<number, number>();
     byBound.set(bound, (byBound.get(bound) ?? 0) + Number(line.split(' ').pop()));
-    buckets.set(verb, byBound);
+    buckets.set(group, byBound);
   }
   const result = new Map<string, { count: number; p50: number; p99: number }>();
-  for (const [verb, byBound] of buckets) {
+  for (const [group, byBound] of buckets) {
     const sorted = [...byBound].sort((a, b) => a[0] - b[0]);
     const count = sorted[sorted.length - 1]?.[1] ?? 0;
     const quantile = (q: number) => sorted.find(([, cumulative]) => cumulative >= q * count)?.[0] ?? Infinity;
-    if (count > 0) result.set(verb, { count, p50: quantile(0.5) * 1000, p99: quantile(0.99) * 1000 });
+    if (count > 0) result.set(group, { count, p50: quantile(0.5) * 1000, p99: quantile(0.99) * 1000 });
   }
   return result;
 }
+
+/** Per verb, from the API server's apiserver_request_duration_seconds (watches excluded: they last minutes). */
+const latencyByVerb = (metricsText: string) => histogramQuantiles(metricsText, 'apiserver_request_duration_seconds', 'verb', (verb) => verb === 'WATCH');
 
 export async function benchScale(options: ScaleOptions): Promise<void> {
   console.log(`PhotonCloud scale run: ${options.nodes} hollow nodes, ${options.vms} VMs at concurrency ${options.concurrency}, budget ${options.budgetMinutes} min, on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
@@ -266,6 +272,19 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     console.log(`\n## Controllers: peak queue depth ${peaks.queue} (sampled every ${SAMPLE_MS / 1000} s)${growing ? ', still growing at the end' : ''}; peak by controller: ${byController.map(([name, depth]) => `${name} ${depth}`).join(', ') || 'none'}`);
     for (const [name, depth] of byController) record('scale', `peakQueueDepth.${name}`, depth);
     console.log(`## Memory (peak RSS): etcd ${fmt(peaks.etcd)} MiB, API server (all workers) ${fmt(peaks.apiserver)} MiB, controller manager ${fmt(peaks.manager)} MiB, hollow agent ${fmt(peaks.hollow)} MiB`);
+    // The disk under etcd: every write waits for its WAL fsync, so a slow disk slows everything above it.
+    // Runs of the same code on this machine differed 3.5× in VMs Running; this says whether the disk did.
+    const etcdMetrics = await (await fetch(`${etcd.endpoint}/metrics`)).text();
+    const disk = [['WAL fsync', 'etcd_disk_wal_fsync_duration_seconds', 'walFsync'], ['backend commit', 'etcd_disk_backend_commit_duration_seconds', 'backendCommit']] as const;
+    const diskFigures = disk.map(([what, metric, key]) => {
+      const figures = histogramQuantiles(etcdMetrics, metric).get('');
+      if (figures) {
+        record('scale', `etcd.${key}P50Ms`, figures.p50);
+        record('scale', `etcd.${key}P99Ms`, figures.p99);
+      }
+      return figures ? `${what} ${figures.count} × p50 ≤ ${fmt(figures.p50, 1)} ms p99 ≤ ${fmt(figures.p99, 1)} ms` : `${what}: not reported`;
+    });
+    console.log(`## etcd's disk (whole run): ${diskFigures.join('; ')}`);
     record('scale', 'mutatingP99Ms', mutatingP99);
     record('scale', 'peakQueueDepth', peaks.queue);
     for (const [name, value] of Object.entries(peaks)) if (name !== 'queue') record('scale', `${name}PeakRssMiB`, value);
