@@ -13,6 +13,7 @@ import { PeriodicTask } from '../../lib/periodic.ts';
 import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
+import { RowWaiters } from '../network/row-waiters.ts';
 import { dnsInformers } from './informers.ts';
 import { zoneReconciler, type ZoneObject } from './zone.ts';
 
@@ -58,14 +59,15 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
   const informers = dnsInformers(deps.informers);
   const zonesIn = (namespace: string | undefined, wants: (zone: ZoneObject) => boolean) => requestsFor(informers.zones.list(namespace).filter(wants));
   const auto = (zone: ZoneObject) => zone.spec.autoRecords ?? {};
-  const controller = new Controller({
+  const rows = new RowWaiters(deps.ovn, (waiter) => controller.enqueue({ namespace: waiter.namespace, name: waiter.name }));
+  const controller: Controller = new Controller({
     name: 'zone-controller',
     client: deps.client,
     informers: deps.informers,
     resource: ZoneResource,
     logger: log,
     metrics,
-    reconciler: zoneReconciler({ client: deps.client, dns, ovn: deps.ovn, nameservers: options.nameservers ?? DEFAULT_NAMESERVERS, nameserverAddresses: options.nameserverAddresses ?? [], resyncMs: options.resyncMs ?? 60_000 }, informers),
+    reconciler: zoneReconciler({ client: deps.client, dns, ovn: deps.ovn, rows, nameservers: options.nameservers ?? DEFAULT_NAMESERVERS, nameserverAddresses: options.nameserverAddresses ?? [], resyncMs: options.resyncMs ?? 60_000 }, informers),
     watches: [
       // Claims: a zone coming or going may take or free a name for the others that overlap it.
       watchOf(informers.zones, (changed) => requestsFor(informers.zones.list().filter((zone) => zone.metadata.uid !== changed.metadata.uid && overlaps(zone.spec.domain, changed.spec.domain)))),
@@ -80,8 +82,9 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
   // A DNS row deleted in OVN by hand (or lost with the database) brings its Zone back.
   let stopRowWatch: (() => void) | undefined;
   const orphans = new PeriodicTask('DNS orphan cleanup', options.orphanCleanupMs ?? 5 * 60_000, async () => {
-    await informers.zones.waitForSync();
+    await Promise.all([informers.zones.waitForSync(), informers.subnets.waitForSync()]);
     const live = new Set(informers.zones.list().map((zone) => zone.metadata.uid!));
+    rows.forgetOwnersExcept(new Set(informers.subnets.list().map((subnet) => subnet.metadata.uid!)));
     if (!deps.ovn.unavailableReason) await deps.ovn.removeOrphans(new Map([['Zone', live]]));
     if (!dns.unavailableReason) await dns.removeOrphans(live);
   }, log);
@@ -101,6 +104,7 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
     },
     async stop() {
       stopRowWatch?.();
+      rows.stop();
       orphans.stop();
       await controller.stop();
     },

@@ -16,6 +16,7 @@ import type { KubeObject } from '../../apis/meta/types.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { ownerOfObject, withOvn } from '../network/deps.ts';
+import type { RowWaiters } from '../network/row-waiters.ts';
 import { domainConflict } from './claims.ts';
 import type { DnsInformers } from './informers.ts';
 import { ovnDnsRecords, privateZoneRows } from './ovn-dns.ts';
@@ -30,6 +31,8 @@ export interface ZoneDeps {
   client: ApiClient;
   dns: DnsDriver;
   ovn: NorthboundDriver;
+  /** Subnets' switches waited for: one put back by repair attaches the zone again at once. */
+  rows: RowWaiters;
   /** Names of the authoritative servers: SOA MNAME and apex NS of public zones. */
   nameservers: string[];
   /** Where the authoritative server answers (host:port), for public zones' status. */
@@ -88,8 +91,9 @@ export function zoneReconciler(deps: ZoneDeps, informers: DnsInformers): Lifecyc
     if (!vpc) return outcome(notReady('VpcNotFound', `Vpc ${zone.spec.vpcRef} does not exist yet`), status);
     const subnets = informers.subnets.list(zone.metadata.namespace).filter((subnet) => subnet.spec.vpcRef === vpc.metadata.name && !subnet.metadata.deletionTimestamp);
     return withOvn(deps.ovn, async (): Promise<Outcome> => {
-      // Switches not programmed yet are left out; their Subnet's change brings the Zone back.
-      const switches = subnets.filter((subnet) => deps.ovn.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! }));
+      // Switches not programmed yet are left out; their Subnet's change (a new one) or the switch appearing
+      // (one put back by repair) brings the Zone back.
+      const switches = subnets.filter((subnet) => deps.rows.has({ table: 'Logical_Switch', owner: subnet.metadata.uid! }, zone));
       await deps.ovn.apply(ownerOfObject(zone), privateZoneRows(records, switches.map((subnet) => subnet.metadata.uid!)));
       const gateways = switches.map((subnet) => subnet.status?.gateway).filter((gateway): gateway is string => !!gateway);
       Object.assign(status, { nameserverAddresses: [...new Set(gateways)].sort() });
