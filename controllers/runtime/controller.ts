@@ -3,7 +3,9 @@
 //   primary informers add/update/delete ──► key `<gr>/namespace/name` ──► WorkQueue (dedup, one worker
 //   other kinds' informers ──► map(object) ──┘               per key, backoff, rate limit) ──► reconcile()
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that
-// points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName).
+// points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName). A primary
+// update the reconciler recognises as the echo of its own status write (Reconciler.isEchoOfOwnWrite) is not
+// queued.
 //
 // A controller may have several primary kinds (the garbage collector's are every kind discovery finds):
 // built without `resource`, it gets them from addPrimary(), also while running (a CRD that appears later),
