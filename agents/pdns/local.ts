@@ -55,7 +55,7 @@ export async function startLocalPowerDns(options: LocalPowerDnsOptions): Promise
   const dir = path.resolve(options.dir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const address = options.address ?? '127.0.0.1';
-  const apiPort = options.apiPort || (await freeLoopbackPort());
+  const apiPort = options.apiPort || (await portOtherThan(options.port));
   const keyFile = path.join(dir, 'api-key');
   if (!fs.existsSync(keyFile)) writePrivateFileAtomic(keyFile, crypto.randomBytes(24).toString('base64url'));
   const apiKey = fs.readFileSync(keyFile, 'utf8').trim();
@@ -161,6 +161,19 @@ function answersTcp(host: string, port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => (socket.destroy(), resolve(false)));
   });
+}
+
+/**
+ * A free loopback port for the API that is not the DNS port: a port the caller found free and closed again
+ * (a test's free `--dns-port`) is free here too, so the kernel may hand out that very port, and pdns_server
+ * then fails to bind its webserver and its DNS TCP listener to one port (CI saw it).
+ */
+export async function portOtherThan(taken: number, pick: () => Promise<number> = freeLoopbackPort): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await pick();
+    if (port !== taken) return port;
+    if (attempt >= 10) throw new Error(`no free loopback port other than ${taken}`);
+  }
 }
 
 function freeLoopbackPort(): Promise<number> {
