@@ -82,7 +82,14 @@ describe('Volumes attached to VirtualMachines', () => {
     await patchVm('writer', { spec: { volumes: [{ name: 'copy', volumeRef: 'copy' }] } });
     // 96 MiB = 196608 sectors of 512 bytes; the serial is the attachment's name.
     // The guest names the disk (vda, vdb, …); its serial is the attachment's name.
-    await waitFor('the guest sees the restored Volume', async () => /photon-guest: disk-added=(vd[a-z]+) serial=copy sectors=196608 text=marker-42/.exec(await consoleOf(env, NS, 'writer')), { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor('the guest sees the restored Volume', async () => /photon-guest: disk-added=(vd[a-z]+) serial=copy sectors=196608 text=marker-42/.exec(await consoleOf(env, NS, 'writer')), { timeoutMs: 90_000, intervalMs: 500 }).catch(async (error) => {
+      // Which step it stopped at (CI saw this wait time out once, where it takes seconds): the Volume's holder,
+      // what the VM controller resolved, what the agent reports plugged, the guest's last lines.
+      const copy = await getVolume('copy').catch(() => undefined);
+      const writer = await getVm(env, NS, 'writer');
+      const lastLines = (await consoleOf(env, NS, 'writer')).split('\n').slice(-5);
+      throw new Error(`${error.message}: ${JSON.stringify({ copy: { attachedTo: copy?.status?.attachedTo, conditions: copy?.status?.conditions }, writer: { nodeName: writer.status?.nodeName, volumes: writer.status?.volumes, runtime: writer.status?.runtime }, lastLines })}`);
+    });
     await waitFor('writer reports copy plugged', async () => (await getVm(env, NS, 'writer')).status?.runtime?.volumes?.[0]?.volumeRef === 'copy', { timeoutMs: 30_000 });
 
     // Attached, it cannot be deleted: deletion waits, saying why, and completes once it is unplugged.
