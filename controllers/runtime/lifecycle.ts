@@ -21,7 +21,7 @@ import type { HandledFinalizer } from '../../apis/meta/finalizers.ts';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts';
 import type { Informer } from './informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from './reconciler.ts';
-import { writeStatusIfChanged } from './status.ts';
+import { writeStatusIfChanged, type StatusWriteResult } from './status.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -144,16 +144,16 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     let conditions = setCondition(current.conditions, { type: 'Ready', status: readiness.ready ? 'True' : 'False', reason: readiness.reason, message: readiness.message }, generation);
     for (const extra of outcome.conditions ?? []) conditions = setCondition(conditions, extra, generation);
     const status = { ...current, ...outcome.status, observedGeneration: generation, conditions };
-    const key = keyOf({ name: object.metadata.name!, namespace: object.metadata.namespace });
-    const flight = { from: object.metadata.resourceVersion ?? '' } as { from: string; seen?: string };
+    const key = keyOfObject(object);
+    const flight: { from: string; seen?: string } = { from: object.metadata.resourceVersion ?? '' };
     this.writing.set(key, flight);
-    let result: Awaited<ReturnType<typeof writeStatusIfChanged<T>>>;
+    let result: StatusWriteResult<T>;
     try {
       result = await writeStatusIfChanged(this.options.client, this.options.resource, object, status, { fieldManager: this.options.fieldManager, signal: context.signal });
     } finally {
       this.writing.delete(key);
     }
-    if (result.changed && flight.seen !== result.object.metadata.resourceVersion) this.remember(object, result.object);
+    if (result.changed && flight.seen !== result.object.metadata.resourceVersion) this.remember(key, object, result.object);
     const before = findCondition(current.conditions, 'Ready');
     if (announce && before?.reason !== readiness.reason) void context.recorder.event(object, readiness.ready ? 'Normal' : 'Warning', outcome.eventReason ?? readiness.reason, readiness.message);
     return result.object;
@@ -170,7 +170,7 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
    */
   isEchoOfOwnWrite(oldObject: KubeObject, newObject: KubeObject): boolean {
     if (oldObject === newObject) return false;
-    const key = keyOf({ name: newObject.metadata.name!, namespace: newObject.metadata.namespace });
+    const key = keyOfObject(newObject);
     const flight = this.writing.get(key);
     if (flight && flight.from === oldObject.metadata.resourceVersion) {
       flight.seen = newObject.metadata.resourceVersion;
@@ -188,10 +188,9 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     return echo;
   }
 
-  private remember(from: T, written: T): void {
+  private remember(key: string, from: T, written: T): void {
     // Resource versions are opaque to clients in general; ours are store revisions. Anything else: no guard.
     if (!Number.isSafeInteger(Number(written.metadata.resourceVersion)) || from.metadata.resourceVersion === undefined) return;
-    const key = keyOf({ name: written.metadata.name!, namespace: written.metadata.namespace });
     const unseen = this.unseenWrites.get(key) ?? { writes: [], deferred: false };
     unseen.writes.push({ from: from.metadata.resourceVersion, to: written.metadata.resourceVersion! });
     this.unseenWrites.set(key, unseen);
@@ -200,6 +199,10 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
 
 function keyOf(request: ReconcileRequest): string {
   return `${request.namespace ?? ''}/${request.name}`;
+}
+
+function keyOfObject(object: KubeObject): string {
+  return keyOf({ name: object.metadata.name!, namespace: object.metadata.namespace });
 }
 
 function requeueOf(outcome: Outcome): Result {

@@ -115,20 +115,27 @@ export async function benchNetwork(ports: number): Promise<void> {
     await waitForAnnouncedFinalizers(client, ['ports.network.photoncloud.io']);
     // Let the baseline namespace's Ports be programmed too before measuring (they are not counted).
     await waitFor('baseline Ports Ready', async () => (await client.listAll(PortResource, { namespace: 'baseline' })).items.every(ready), { timeoutMs: 300_000, intervalMs: 1000 });
-    const before = await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"');
-    const passesBefore = await metric(metricsPort, 'photon_controller_reconcile_total', 'controller="port-controller"');
-    const managerCpuBefore = await metric(metricsPort, 'process_cpu_seconds_total');
+    // The manager's counters read at once, before and after: OVN transactions, the Port controller's passes
+    // (including those that found nothing to do) and its CPU (all its threads).
+    const managerFigures = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return {
+        transactions: metricSum(text, 'photon_ovn_nb_transactions', 'result="committed"'),
+        passes: metricSum(text, 'photon_controller_reconcile_total', 'controller="port-controller"'),
+        cpuSeconds: metricSum(text, 'process_cpu_seconds_total'),
+      };
+    };
+    const before = await managerFigures();
     const writesBefore = await writes();
     const watch = await readyWatch(client, 'bench', ports, 600_000);
     const started = performance.now();
     const createSeconds = await createPorts(client, 'bench', ports);
     const seconds = ((await watch.allReady.finally(() => watch.close())) - started) / 1000;
-    const transactions = (await metric(metricsPort, 'photon_ovn_nb_transactions', 'result="committed"')) - before;
+    const after = await managerFigures();
     const portWrites = writesBetween(writesBefore, await writes());
-    // Every pass of the Port controller, including those that found nothing to do (a trigger that changed
-    // nothing for this Port), and the manager's CPU (all its threads) per Port.
-    const passes = (await metric(metricsPort, 'photon_controller_reconcile_total', 'controller="port-controller"')) - passesBefore;
-    const managerCpuMs = ((await metric(metricsPort, 'process_cpu_seconds_total')) - managerCpuBefore) * 1000;
+    const transactions = after.transactions - before.transactions;
+    const passes = after.passes - before.passes;
+    const managerCpuMs = (after.cpuSeconds - before.cpuSeconds) * 1000;
     console.log(`API creates alone (baseline): ${fmt(ports / baselineSeconds)} Ports/s`);
     console.log(`created → Ready in OVN:       ${fmt(ports / seconds)} Ports/s (creates took ${fmt(createSeconds)} s of ${fmt(seconds)} s)   ratio to baseline ${fmt(ports / seconds / (ports / baselineSeconds), 2)}`);
     console.log(`OVN NB transactions per Port: ${fmt(transactions / ports, 2)} (${transactions} transactions)`);

@@ -5,7 +5,8 @@
 // code. It registers the nodes, then creates the VMs at a fixed concurrency while sampling every component,
 // and reports: API latency by verb (server side, from the API server's histogram, and the creates as the
 // client saw them), VM create → Running, controller queue depth, memory of each component, etcd's WAL fsync
-// and commit latency, and where it broke first (the first of: mutating p99 over 1 s, a queue that keeps growing, errors, the time budget).
+// and commit latency, and where it broke first (the first of: mutating p99 over 1 s, a queue that keeps
+// growing, errors, the time budget).
 // VMs have no network interfaces here: OVN is measured by the network bench (hack/bench/network.ts).
 import fs from 'node:fs/promises';
 import os from 'node:os';

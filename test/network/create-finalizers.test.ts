@@ -31,11 +31,8 @@ async function portWrites(): Promise<{ ports: number; status: number }> {
 
 /** Reconcile passes of the Port controller so far (every result: Ready, not ready, errors, conflicts). */
 async function portPasses(): Promise<number> {
-  const text = await env.manager!.registry.metrics();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('photon_controller_reconcile_total{') && line.includes('controller="port-controller"'))
-    .reduce((total, line) => total + Number(line.split(' ').pop()), 0);
+  const metric = await env.manager!.registry.getSingleMetric('photon_controller_reconcile_total')!.get();
+  return metric.values.filter((value) => value.labels.controller === 'port-controller').reduce((total, value) => total + value.value, 0);
 }
 
 const lspNamed = async (name: string) => (await env.ovn.nbctl('--data=bare', '--no-headings', '--columns=name', 'find', 'Logical_Switch_Port', `name=${name}`)).trim();
