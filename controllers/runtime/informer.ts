@@ -62,6 +62,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceRef;
   readonly options: Readonly<InformerOptions>;
   private readonly cache = new Map<string, T>();
+  /** The same objects by namespace: a list of one namespace is O(its objects), not O(every object cached). */
+  private readonly byNamespace = new Map<string | undefined, Map<string, T>>();
   private readonly handlers = new Set<InformerHandlers<T>>();
   private readonly log: Logger;
   private readonly backoffFactory: IBackoffFactory<unknown>;
@@ -161,8 +163,24 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Cached objects, of one namespace when given. */
   list(namespace?: string): T[] {
-    const all = [...this.cache.values()];
-    return namespace === undefined ? all : all.filter((object) => object.metadata.namespace === namespace);
+    if (namespace === undefined) return [...this.cache.values()];
+    return [...(this.byNamespace.get(namespace)?.values() ?? [])];
+  }
+
+  private store(key: string, object: T): void {
+    const old = this.cache.get(key);
+    if (old && old.metadata.namespace !== object.metadata.namespace) this.forget(key, old);
+    this.cache.set(key, object);
+    let inNamespace = this.byNamespace.get(object.metadata.namespace);
+    if (!inNamespace) this.byNamespace.set(object.metadata.namespace, (inNamespace = new Map()));
+    inNamespace.set(key, object);
+  }
+
+  private forget(key: string, object: T): void {
+    this.cache.delete(key);
+    const inNamespace = this.byNamespace.get(object.metadata.namespace);
+    inNamespace?.delete(key);
+    if (inNamespace?.size === 0) this.byNamespace.delete(object.metadata.namespace);
   }
 
   keys(): string[] {
@@ -231,7 +249,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
     const previous = new Map(this.cache);
     this.cache.clear();
-    for (const [key, object] of fresh) this.cache.set(key, object);
+    this.byNamespace.clear();
+    for (const [key, object] of fresh) this.store(key, object);
     for (const [key, old] of previous) if (!fresh.has(key)) this.dispatch('onDelete', old);
     for (const [key, object] of fresh) {
       const old = previous.get(key);
@@ -292,13 +311,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     const key = this.keyOf(object);
     const old = this.cache.get(key);
     if (event.type === 'DELETED') {
-      this.cache.delete(key);
+      if (old) this.forget(key, old);
       this.dispatch('onDelete', object);
     } else if (old) {
-      this.cache.set(key, object);
+      this.store(key, object);
       this.dispatch('onUpdate', old, object);
     } else {
-      this.cache.set(key, object);
+      this.store(key, object);
       this.dispatch('onAdd', object);
     }
     if (rv) this.resourceVersion = rv;

@@ -85,6 +85,31 @@ describe('Informer', () => {
     expect(a.isRunning).toBe(false);
   });
 
+  it('lists one namespace of an all-namespaces informer, through adds and deletes', async () => {
+    const other = 'informer-test-other';
+    await client.create(NamespaceResource, { metadata: { name: other } });
+    await client.create(VpcResource, vpc('there', '10.9.0.0/16', other));
+    const everywhere = new Informer<Vpc>(client, VpcResource, { logger });
+    everywhere.start();
+    try {
+      expect(await everywhere.waitForSync(10_000)).toBe(true);
+      const namesIn = (namespace: string) => everywhere.list(namespace).map((object) => object.metadata.name).sort();
+      expect(namesIn(other)).toEqual(['there']);
+      expect(namesIn(NS)).toEqual(['existing']);
+      expect(namesIn('no-such-namespace')).toEqual([]);
+      await client.create(VpcResource, vpc('also-there', '10.8.0.0/16', other));
+      await waitFor('also-there seen', () => namesIn(other).length === 2);
+      expect(namesIn(other)).toEqual(['also-there', 'there']);
+      await client.delete(VpcResource, 'there', { namespace: other });
+      await client.delete(VpcResource, 'also-there', { namespace: other });
+      await waitFor('both deleted', () => namesIn(other).length === 0);
+      expect(namesIn(NS)).toEqual(['existing']);
+      expect(everywhere.list().map((object) => object.metadata.name)).toContain('existing');
+    } finally {
+      await everywhere.stop();
+    }
+  });
+
   it('survives an API server restart and keeps watching', async () => {
     const watchesBefore = informer.stats.watches;
     await env.restart();
