@@ -14,6 +14,7 @@ import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
 import { RowWaiters } from './row-waiters.ts';
 import { subnetReconciler } from './subnet.ts';
+import { SubnetPortIndex } from './subnet-ports.ts';
 import { vpcReconciler } from './vpc.ts';
 
 
@@ -127,6 +128,7 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
   // A Subnet's status counts its used addresses, so it changes with every Port: only a change Ports depend on
   // (its spec, deletion, readiness — its switch programmed — or the Subnet gone) requeues all of its Ports.
+  const portsOfSubnet = SubnetPortIndex.for(informers.ports);
   const subnetStates = new Map<string, string>();
   const subnetChangedForPorts = (subnet: KubeObject): boolean => {
     const uid = subnet.metadata.uid!;
@@ -146,7 +148,7 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
     reconciler: portReconciler(shared.deps, informers, shared.allocators, shared.rows),
     workers: 16,
     watches: [
-      watchOf(informers.subnets, (subnet) => (subnetChangedForPorts(subnet) ? ports(subnet.metadata.namespace, (port) => port.spec.subnetRef === subnet.metadata.name) : [])),
+      watchOf(informers.subnets, (subnet) => (subnetChangedForPorts(subnet) ? portsOfSubnet.portsOf(subnet.metadata.namespace, subnet.metadata.name!).map((name) => ({ namespace: subnet.metadata.namespace, name })) : [])),
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
       watchOf(informers.ports, (changed) => shared.allocators.waitingPorts(changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),

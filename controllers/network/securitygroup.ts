@@ -4,6 +4,7 @@
 // groups (acls.ts) are ensured here too. A SecurityGroup still referenced by Ports waits (Ready=False InUse).
 import type { DesiredRow, Owner } from '../../agents/ovn-nb/index.ts';
 import { SecurityGroupResource } from '../../apis/network/v1alpha1/index.ts';
+import { fewNames } from '../../lib/few-names.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import { securityGroupAcls, sharedGroupAcls, type AclSpec } from './acls.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SecurityGroupObject } from './deps.ts';
@@ -60,7 +61,7 @@ export function securityGroupReconciler(deps: NetworkDeps, informers: NetworkInf
     },
     cleanup: async (group) => {
       const members = membersOf(group);
-      if (members.length > 0) return { readiness: notReady('InUse', `referenced by Ports: ${members.map((port) => port.metadata.name).sort().join(', ')}`), status: { portCount: members.length } };
+      if (members.length > 0) return { readiness: notReady('InUse', `referenced by Ports: ${fewNames(members.map((port) => port.metadata.name!).sort())}`), status: { portCount: members.length } };
       // Its ACLs go with the port group.
       return withOvn(deps.ovn, async () => (await deps.ovn.apply(ownerOfObject(group), []), 'done' as const));
     },

@@ -7,12 +7,14 @@
 // Status: gateway, usedIPs, availableIPs.
 import type { DesiredRow } from '../../agents/ovn-nb/index.ts';
 import { formatCidr, type Cidr } from '../../apis/net/ipv4.ts';
+import { fewNames } from '../../lib/few-names.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { subnetPlacementProblems } from '../../apis/network/v1alpha1/validation.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SubnetObject, type VpcObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
+import { SubnetPortIndex } from './subnet-ports.ts';
 import { macFor, routerName, routerPortName, switchName, switchRouterPortName } from './names.ts';
 import type { RowWaiters } from './row-waiters.ts';
 
@@ -48,7 +50,7 @@ export function subnetRows(subnet: SubnetObject, vpcUid: string, cidr: Cidr, gat
 }
 
 export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers, rows: RowWaiters): LifecycleReconciler<SubnetObject> {
-  const portsOf = (subnet: SubnetObject) => informers.ports.list(subnet.metadata.namespace).filter((port) => port.spec.subnetRef === subnet.metadata.name);
+  const portsOf = SubnetPortIndex.for(informers.ports);
 
   /** The Subnet's Vpc, or why it cannot be attached yet; throws TerminalError for a CIDR that does not fit. */
   const placement = (subnet: SubnetObject): VpcObject | Outcome['readiness'] => {
@@ -71,7 +73,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     fieldManager: 'subnet-controller',
     apply: async (subnet) => {
       const allocator = new SubnetAllocator(subnet.spec);
-      const usedIPs = portsOf(subnet).filter((port) => port.status?.ipAddress).length;
+      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!);
       const status = { gateway: allocator.gatewayAddress, usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
       const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };
@@ -82,8 +84,8 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
       }, status);
     },
     cleanup: async (subnet) => {
-      const ports = portsOf(subnet).map((port) => port.metadata.name!).sort();
-      if (ports.length > 0) return { readiness: notReady('PortsRemaining', `waiting for Ports to be deleted: ${ports.join(', ')}`) };
+      const ports = portsOf.portsOf(subnet.metadata.namespace, subnet.metadata.name!).sort();
+      if (ports.length > 0) return { readiness: notReady('PortsRemaining', `waiting for Ports to be deleted: ${fewNames(ports)}`) };
       // The switch's ports go with it; the router port leaves the Vpc's router.
       return withOvn(deps.ovn, async () => (await deps.ovn.apply(ownerOfObject(subnet), []), 'done' as const));
     },
