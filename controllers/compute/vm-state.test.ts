@@ -35,6 +35,12 @@ describe('vm-state', () => {
     expect(portHolder(port(), vm())).toBe('none');
     expect(portHolder(port({ owner: { kind: 'VirtualMachine', name: 'web-1' } }), vm())).toBe('this');
     expect(portHolder(port({ owner: { kind: 'VirtualMachine', name: 'other' } }), vm())).toBe('other');
+    // A Port a VM made for itself is that VM's before its claim is written (and never another VM's to take).
+    const made = (uid: string): Port => ({ metadata: { name: 'p', ownerReferences: [{ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', name: 'web-1', uid, controller: true }] }, spec: { subnetRef: 's' } }) as Port;
+    const maker = vm();
+    expect(portHolder(made('vm-uid'), maker)).toBe('this');
+    expect(portHolder(made('uid-of-an-earlier-web-1'), maker)).toBe('other');
+    expect(portHolder({ ...made('vm-uid'), status: { owner: { kind: 'VirtualMachine', name: 'db' } } } as Port, maker)).toBe('other');
   });
 
   test('printableStatus from the scheduler, the node and the agent', () => {

@@ -60,10 +60,18 @@ export function ownedPort(vm: VirtualMachine, plan: InterfacePlan): Port {
 
 export { isControlledBy } from '../../apis/meta/owners.ts';
 
-/** Whether the Port is held by this VM (status.owner), by another user, or by nobody. */
+/**
+ * Whether the Port is held by this VM (status.owner), by another user, or by nobody. A Port a VM controls
+ * (made for its subnetRef interface) is held by that VM before it wrote status.owner: the VM claims it only
+ * once the Port controller has reported on it (see virtualmachine.ts), and no other VM may take it meanwhile.
+ */
 export function portHolder(port: Port, vm: VirtualMachine): 'this' | 'other' | 'none' {
   const owner = port.status?.owner;
-  if (!owner) return 'none';
+  if (!owner) {
+    const controller = port.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === 'VirtualMachine');
+    if (!controller) return 'none';
+    return controller.uid === vm.metadata.uid ? 'this' : 'other';
+  }
   return owner.kind === 'VirtualMachine' && owner.name === vm.metadata.name ? 'this' : 'other';
 }
 
