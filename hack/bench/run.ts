@@ -161,6 +161,10 @@ async function main(): Promise<void> {
   }
 }
 
+// Ctrl-C (or a kill) ends the run through exit(), whose handler in test/env/process.ts kills every process the
+// run started: by default a signal ends Node without 'exit', and etcd, the API server and OVN were left running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 // `npm run bench -- scale …` is the scale run (scale.ts); anything else the benchmark above.
 (process.argv[2] === 'scale' ? runScaleBench(process.argv.slice(3)) : main()).then(
   () => process.exit(0),

@@ -7,7 +7,7 @@
 // client saw them), VM create → Running, controller queue depth, memory of each component, etcd's WAL fsync
 // and commit latency, and where it broke first (the first of: mutating p99 over 1 s, a queue that keeps
 // growing, errors, the time budget).
-// VMs have no network interfaces here: OVN is measured by the network bench (hack/bench/network.ts).
+// VMs have no network interfaces unless `--network` gives each one a Port in a real OVN (scale-network.ts).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { record, writeResults } from './results.ts';
 import { metricSum, reportWrites, writesBetween, writesByResource } from './writes.ts';
 import { clientFromKubeconfig } from '../../apis/client/index.ts';
 import { waitForAnnouncedFinalizers } from '../../test/env/announced-finalizers.ts';
+import { SCALE_NETWORK_CONTROLLERS, startScaleNetwork, type ScaleNetwork } from './scale-network.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const NS = 'scale';
@@ -30,6 +31,8 @@ interface ScaleOptions {
   vms: number;
   concurrency: number;
   budgetMinutes: number;
+  /** Every VM gets an interface (a Port) on a Subnet of a real OVN. */
+  network: boolean;
 }
 
 function parseOptions(argv: string[]): ScaleOptions {
@@ -40,7 +43,7 @@ function parseOptions(argv: string[]): ScaleOptions {
     if (!Number.isInteger(number) || number <= 0) throw new Error(`${flag} needs a whole number, got ${JSON.stringify(argv[index + 1])}`);
     return number;
   };
-  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45) };
+  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45), network: argv.includes('--network') };
 }
 
 /** A process and its descendants (the API server's workers, the launcher's component). */
@@ -114,7 +117,7 @@ function histogramQuantiles(metricsText: string, name: string, label?: string, s
 const latencyByVerb = (metricsText: string) => histogramQuantiles(metricsText, 'apiserver_request_duration_seconds', 'verb', (verb) => verb === 'WATCH');
 
 export async function benchScale(options: ScaleOptions): Promise<void> {
-  console.log(`PhotonCloud scale run: ${options.nodes} hollow nodes, ${options.vms} VMs at concurrency ${options.concurrency}, budget ${options.budgetMinutes} min, on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+  console.log(`PhotonCloud scale run: ${options.nodes} hollow nodes, ${options.vms} VMs${options.network ? ' (a Port each, in OVN)' : ''} at concurrency ${options.concurrency}, budget ${options.budgetMinutes} min, on ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
   process.env.PHOTON_LOG_LEVEL ??= 'warn';
   const deadline = Date.now() + options.budgetMinutes * 60_000;
   const etcd = await startEtcd({ extraArgs: ['--quota-backend-bytes', String(8 * 2 ** 30)] });
@@ -122,6 +125,7 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
   let apiserver: BenchApiServer | undefined;
   let manager: ManagedProcess | undefined;
   let hollow: ManagedProcess | undefined;
+  let network: ScaleNetwork | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let stoppedBecause = '';
   try {
@@ -132,11 +136,15 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const client = apiserver.client;
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     const metricsPort = await freePort();
-    manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', 'tcp:127.0.0.1:1', '--controllers', 'garbage-collector,virtualmachine,scheduler,node-lifecycle', '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
+    if (options.network) network = await startScaleNetwork();
+    const controllers = ['garbage-collector', 'virtualmachine', 'scheduler', 'node-lifecycle', ...(network ? SCALE_NETWORK_CONTROLLERS : [])];
+    manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', network?.northbound ?? 'tcp:127.0.0.1:1', '--controllers', controllers.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
     hollow = startProcess('hollow nodes', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
 
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
     const peaks = { etcd: 0, apiserver: 0, manager: 0, hollow: 0, queue: 0 };
+    const ovnComponents = (await network?.components()) ?? {};
+    const ovnPeaks = new Map<string, number>();
     const queueSamples: number[] = [];
     /** Each controller's deepest queue: which one the pipeline waits on. */
     const peakByController = new Map<string, number>();
@@ -146,6 +154,7 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         peaks.apiserver = Math.max(peaks.apiserver, await rssMiB(apiserver?.process.child.pid));
         peaks.manager = Math.max(peaks.manager, await rssMiB(manager?.child.pid));
         peaks.hollow = Math.max(peaks.hollow, await rssMiB(hollow?.child.pid));
+        for (const [name, pid] of Object.entries(ovnComponents)) ovnPeaks.set(name, Math.max(ovnPeaks.get(name) ?? 0, await rssMiB(pid)));
         const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => response.text(), () => '');
         const depth = metricSum(text, 'photon_workqueue_depth');
         for (const [, name, value] of text.matchAll(/^photon_workqueue_depth\{name="([^"]+)"\} (\d+)$/gm)) {
@@ -186,8 +195,10 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       // The manager runs on its leader Lease, as in production: VMs are created with its finalizer once it
       // announced it (a write less per VM).
       const announcements = clientFromKubeconfig(kubeconfig, { component: 'scale-bench' });
-      await waitForAnnouncedFinalizers(announcements, ['virtualmachines.compute.photoncloud.io'], 60_000).finally(() => announcements.close());
+      const finalizersOf = ['virtualmachines.compute.photoncloud.io', ...(network ? ['ports.network.photoncloud.io'] : [])];
+      await waitForAnnouncedFinalizers(announcements, finalizersOf, 60_000).finally(() => announcements.close());
       await client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }));
+      await network?.createSubnets(client, NS, options.vms);
       for (const [name, format] of [['kernel', 'kernel'], ['initrd', 'initrd']]) {
         await client.request('POST', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/images`, JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'Image', metadata: { name, namespace: NS }, spec: { source: { url: `https://images.example/${name}` }, format, sha256: '0'.repeat(64) } }));
       }
@@ -200,8 +211,10 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         const created = createdAt.get(name);
         if (created !== undefined) runningAfter.push(performance.now() - created);
       });
+      const ports = network?.watchPorts(client, NS, revision, createdAt);
       const writesBefore = writesByResource((await client.request('GET', '/metrics')).text);
-      const components = { etcd: etcd.process.child.pid, 'API server': apiserver.process.child.pid, 'controller manager': manager.child.pid, 'hollow agent': hollow.child.pid, };
+      const components = { etcd: etcd.process.child.pid, 'API server': apiserver.process.child.pid, 'controller manager': manager.child.pid, 'hollow agent': hollow.child.pid, ...ovnComponents };
+      const transactionsBefore = (await network?.transactions(metricsPort)) ?? 0;
       const cpuBefore = await Promise.all(Object.values(components).map(cpuSeconds));
       const started = performance.now();
       let next = 0;
@@ -212,8 +225,9 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
             stoppedBecause ||= `time budget (${options.budgetMinutes} min) while creating VMs`;
             return;
           }
-          const name = `vm-${next++}`;
-          const body = JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: NS }, spec: { runStrategy: 'Always', cpu: { cores: 1 }, memory: '1Gi', boot: { kernel: { imageRef: 'kernel', initrdRef: 'initrd' } } } });
+          const index = next++;
+          const name = `vm-${index}`;
+          const body = JSON.stringify({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: NS }, spec: { runStrategy: 'Always', cpu: { cores: 1 }, memory: '1Gi', boot: { kernel: { imageRef: 'kernel', initrdRef: 'initrd' } }, ...(network ? { networks: network.networksOf(index) } : {}) } });
           const begin = performance.now();
           createdAt.set(name, begin);
           const answer = await client.request('POST', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines`, body).catch((error: Error) => ({ status: 0, text: error.message }));
@@ -232,17 +246,19 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       await Promise.all(Array.from({ length: options.concurrency }, worker));
       const createSeconds = (performance.now() - started) / 1000;
       const created = createdAt.size - createErrors;
-      await waitFor('every created VM Running', () => {
+      const portsReady = () => (ports ? `, ${ports.ready()} Ports Ready` : '');
+      await waitFor(`every created VM Running${ports ? ' and its Port Ready' : ''}`, () => {
         if (performance.now() - lastReport > 30_000) {
           lastReport = performance.now();
-          console.log(`  ${created} created, ${seenRunning.size} Running, queue depth ${queueSamples[queueSamples.length - 1] ?? 0}`);
+          console.log(`  ${created} created, ${seenRunning.size} Running${portsReady()}, queue depth ${queueSamples[queueSamples.length - 1] ?? 0}`);
         }
-        return seenRunning.size >= created;
+        return seenRunning.size >= created && (!ports || ports.ready() >= created);
       }, { timeoutMs: Math.max(30_000, deadline - Date.now()), intervalMs: 500 }).catch(() => {
-        stoppedBecause ||= `time budget while VMs start: ${seenRunning.size}/${created} Running`;
+        stoppedBecause ||= `time budget while VMs start: ${seenRunning.size}/${created} Running${portsReady()}`;
       });
       const allSeconds = (performance.now() - started) / 1000;
       closeWatch();
+      ports?.close();
       const cpuAfter = await Promise.all(Object.values(components).map(cpuSeconds));
       const used = Object.keys(components).map((name, index) => `${name} ${fmt(((cpuAfter[index]! - cpuBefore[index]!) / allSeconds) * 100, 0)}%`);
       console.log(`CPU while creating and starting VMs (100% = one core of ${os.cpus().length}): ${used.join(', ')}`);
@@ -257,6 +273,16 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       record('scale', 'createP99Ms', percentile(createLatencies, 99));
       record('scale', 'runningP50Ms', percentile(runningAfter, 50));
       record('scale', 'runningP99Ms', percentile(runningAfter, 99));
+      if (network && ports) {
+        const transactions = (await network.transactions(metricsPort)) - transactionsBefore;
+        const rows = await network.logicalSwitchPorts();
+        console.log(`\n## Ports (OVN): ${ports.ready()}/${created} Ready after ${fmt(allSeconds)} s; VM create → its Port Ready p50 ${fmt(percentile(ports.latencies, 50))} ms  p99 ${fmt(percentile(ports.latencies, 99))} ms; ${fmt(transactions / Math.max(1, created), 2)} OVN NB transactions per Port; ${rows} Logical_Switch_Port rows in the Northbound`);
+        record('scale', 'portsReady', ports.ready());
+        record('scale', 'portReadyP50Ms', percentile(ports.latencies, 50));
+        record('scale', 'portReadyP99Ms', percentile(ports.latencies, 99));
+        record('scale', 'ovnTransactionsPerPort', transactions / Math.max(1, created));
+        record('scale', 'logicalSwitchPorts', rows);
+      }
     }
 
     // Server-side latency by verb (every worker's histogram, summed by /metrics).
@@ -272,7 +298,25 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const byController = [...peakByController].filter(([, depth]) => depth > 0).sort((a, b) => b[1] - a[1]);
     console.log(`\n## Controllers: peak queue depth ${peaks.queue} (sampled every ${SAMPLE_MS / 1000} s)${growing ? ', still growing at the end' : ''}; peak by controller: ${byController.map(([name, depth]) => `${name} ${depth}`).join(', ') || 'none'}`);
     for (const [name, depth] of byController) record('scale', `peakQueueDepth.${name}`, depth);
-    console.log(`## Memory (peak RSS): etcd ${fmt(peaks.etcd)} MiB, API server (all workers) ${fmt(peaks.apiserver)} MiB, controller manager ${fmt(peaks.manager)} MiB, hollow agent ${fmt(peaks.hollow)} MiB`);
+    // Passes per VM by controller, and how many of them ended in a 409 (another writer got there first).
+    const passes = new Map<string, { all: number; conflicts: number }>();
+    const managerText = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => response.text(), () => '');
+    for (const [, name, result, value] of managerText.matchAll(/^photon_controller_reconcile_total\{controller="([^"]+)",result="([^"]+)"\} (\d+)$/gm)) {
+      const entry = passes.get(name!) ?? { all: 0, conflicts: 0 };
+      entry.all += Number(value);
+      if (result === 'conflict') entry.conflicts += Number(value);
+      passes.set(name!, entry);
+    }
+    const perVm = (count: number) => fmt(count / Math.max(1, options.vms), 2);
+    const passSummary = [...passes].filter(([name]) => name !== 'node-lifecycle-controller').sort((a, b) => b[1].all - a[1].all).map(([name, { all, conflicts }]) => `${name} ${perVm(all)}${conflicts > 0 ? ` (${perVm(conflicts)} conflicts)` : ''}`);
+    console.log(`## Reconcile passes per VM: ${passSummary.join(', ')}`);
+    for (const [name, { all, conflicts }] of passes) {
+      record('scale', `passesPerVm.${name}`, all / Math.max(1, options.vms));
+      record('scale', `conflictsPerVm.${name}`, conflicts / Math.max(1, options.vms));
+    }
+    const ovnMemory = [...ovnPeaks].map(([name, mib]) => `, ${name} ${fmt(mib)} MiB`).join('');
+    console.log(`## Memory (peak RSS): etcd ${fmt(peaks.etcd)} MiB, API server (all workers) ${fmt(peaks.apiserver)} MiB, controller manager ${fmt(peaks.manager)} MiB, hollow agent ${fmt(peaks.hollow)} MiB${ovnMemory}`);
+    for (const [name, mib] of ovnPeaks) record('scale', `peakRssMiB.${name}`, mib);
     // The disk under etcd: every write waits for its WAL fsync, so a slow disk slows everything above it.
     // Runs of the same code on this machine differed 3.5× in VMs Running; this says whether the disk did.
     const etcdMetrics = await (await fetch(`${etcd.endpoint}/metrics`)).text();
@@ -294,13 +338,14 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       mutatingP99 > 1000 && `mutating p99 ${fmt(mutatingP99)} ms is over the 1 s SLO`,
       growing && 'the controllers\' queue kept growing',
     ].filter(Boolean);
-    console.log(`\n## Result: ${breaks.length === 0 ? `completed: ${options.nodes} nodes, ${options.vms} VMs, mutating p99 ≤ ${fmt(mutatingP99)} ms` : breaks.join('; ')}`);
-    console.log(`figures written to ${path.relative(ROOT, await writeResults(false, `scale-${options.nodes}-${options.vms}`))}`);
+    console.log(`\n## Result: ${breaks.length === 0 ? `completed: ${options.nodes} nodes, ${options.vms} VMs${network ? ' with a Port each' : ''}, mutating p99 ≤ ${fmt(mutatingP99)} ms` : breaks.join('; ')}`);
+    console.log(`figures written to ${path.relative(ROOT, await writeResults(false, `scale-${options.nodes}-${options.vms}${network ? '-network' : ''}`))}`);
   } finally {
     if (sampler) clearInterval(sampler);
     await hollow?.stop(20_000);
     await manager?.stop(20_000);
     await apiserver?.stop();
+    await network?.stop();
     await etcd.stop();
     await fs.rm(home, { recursive: true, force: true });
   }
