@@ -18,6 +18,7 @@ import { VirtualMachineResource, type Node, type VirtualMachine } from '../../ap
 import { findCondition, setCondition } from '../../apis/meta/conditions.ts';
 import type { Volume } from '../../apis/storage/v1alpha1/index.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { sharedIndex } from '../runtime/informer-index.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { choose, enoughFitting, nodeView, occupies, pinOf, requestOf, type NodeView, type NodeViews, type Placement, type Resources } from './fit.ts';
@@ -44,15 +45,8 @@ export class VmIndex {
   /** Pending VMs already tried and found no room (Scheduled=False): what a freed room or a new node may help. */
   private readonly unschedulableVms = new Map<string, VirtualMachine>();
 
-  private static readonly perInformer = new WeakMap<Informer<VirtualMachine>, VmIndex>();
-
   static for(informer: Informer<VirtualMachine>): VmIndex {
-    let index = VmIndex.perInformer.get(informer);
-    if (!index) {
-      index = new VmIndex(informer);
-      VmIndex.perInformer.set(informer, index);
-    }
-    return index;
+    return sharedIndex(informer, 'vms-by-node', () => new VmIndex(informer));
   }
 
   /** Registered before any controller's handlers: mapping functions see the index already updated. */

@@ -3,10 +3,16 @@ import type { Informer, InformerHandlers } from '../runtime/informer.ts';
 import type { PortObject } from './deps.ts';
 import { SubnetPortIndex } from './subnet-ports.ts';
 
+/** An informer reduced to what the index uses: its handlers (the index registers two), called by the test. */
 function fakeInformer() {
-  let handlers: InformerHandlers<PortObject> | undefined;
-  const informer = { addEventHandler: (given: InformerHandlers<PortObject>) => ((handlers = given), () => undefined) } as unknown as Informer<PortObject>;
-  return { informer, emit: () => handlers! };
+  const handlers: Array<InformerHandlers<PortObject>> = [];
+  const informer = { addEventHandler: (given: InformerHandlers<PortObject>) => (handlers.push(given), () => undefined) } as unknown as Informer<PortObject>;
+  const emit = (): Required<Pick<InformerHandlers<PortObject>, 'onAdd' | 'onUpdate' | 'onDelete'>> => ({
+    onAdd: (object) => handlers.forEach((handler) => handler.onAdd?.(object)),
+    onUpdate: (old, object) => handlers.forEach((handler) => handler.onUpdate?.(old, object)),
+    onDelete: (object) => handlers.forEach((handler) => handler.onDelete?.(object)),
+  });
+  return { informer, emit };
 }
 
 const port = (namespace: string, name: string, subnetRef: string, ipAddress?: string): PortObject =>

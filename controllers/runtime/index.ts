@@ -9,3 +9,4 @@ export * from './reconciler.ts';
 export * from './status.ts';
 export * from './workqueue.ts';
 export * from './lifecycle.ts';
+export * from './informer-index.ts';
