@@ -1,12 +1,12 @@
-// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 45]`: the kubemark-style
-// scale run. Real etcd, the real API server (`--workers auto`, its own processes), the real compute controllers
-// (controller manager: scheduler, virtualmachine, node-lifecycle, garbage collector), and `photon agent --hollow
-// N`: N simulated nodes in one process that register, heartbeat and report VMs Running through the agent's own
-// code. It registers the nodes, then creates the VMs at a fixed concurrency while sampling every component,
-// and reports: API latency by verb (server side, from the API server's histogram, and the creates as the
-// client saw them), VM create → Running, controller queue depth, memory of each component, etcd's WAL fsync
-// and commit latency, and where it broke first (the first of: mutating p99 over 1 s, a queue that keeps
-// growing, errors, the time budget).
+// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 45] [--network]`:
+// the kubemark-style scale run. Real etcd, the real API server (`--workers auto`, its own processes), the real
+// compute controllers (controller manager: scheduler, virtualmachine, node-lifecycle, garbage collector), and
+// `photon agent --hollow N`: N simulated nodes in one process that register, heartbeat and report VMs Running
+// through the agent's own code. It registers the nodes, then creates the VMs at a fixed concurrency while
+// sampling every component, and reports: API latency by verb (server side, from the API server's histogram,
+// and the creates as the client saw them), VM create → Running, controller queue depth, memory of each
+// component, etcd's WAL fsync and commit latency, reconcile passes per VM by controller, and where it broke
+// first (the first of: mutating p99 over 1 s, a queue that keeps growing, errors, the time budget).
 // VMs have no network interfaces unless `--network` gives each one a Port in a real OVN (scale-network.ts).
 import fs from 'node:fs/promises';
 import os from 'node:os';
