@@ -126,9 +126,9 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
 export function portController(shared: NetworkShared, log: Logger, metrics?: RuntimeMetrics): Controller {
   const { informers } = shared;
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
+  const portsOfSubnet = SubnetPortIndex.for(informers.ports);
   // A Subnet's status counts its used addresses, so it changes with every Port: only a change Ports depend on
   // (its spec, deletion, readiness — its switch programmed — or the Subnet gone) requeues all of its Ports.
-  const portsOfSubnet = SubnetPortIndex.for(informers.ports);
   const subnetStates = new Map<string, string>();
   const subnetChangedForPorts = (subnet: KubeObject): boolean => {
     const uid = subnet.metadata.uid!;

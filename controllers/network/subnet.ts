@@ -7,9 +7,9 @@
 // Status: gateway, usedIPs, availableIPs.
 import type { DesiredRow } from '../../agents/ovn-nb/index.ts';
 import { formatCidr, type Cidr } from '../../apis/net/ipv4.ts';
-import { fewNames } from '../../lib/few-names.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { subnetPlacementProblems } from '../../apis/network/v1alpha1/validation.ts';
+import { fewNames } from '../../lib/few-names.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/lifecycle.ts';
 import { TerminalError } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SubnetObject, type VpcObject } from './deps.ts';
