@@ -276,11 +276,11 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       if (network && ports) {
         const transactions = (await network.transactions(metricsPort)) - transactionsBefore;
         const rows = await network.logicalSwitchPorts();
-        console.log(`\n## Ports (OVN): ${ports.ready()}/${created} Ready after ${fmt(allSeconds)} s; VM create → its Port Ready p50 ${fmt(percentile(ports.latencies, 50))} ms  p99 ${fmt(percentile(ports.latencies, 99))} ms; ${fmt(transactions / Math.max(1, created), 2)} OVN NB transactions per Port; ${rows} Logical_Switch_Port rows in the Northbound`);
+        console.log(`\n## Ports (OVN): ${ports.ready()}/${created} Ready after ${fmt(allSeconds)} s; VM create → its Port Ready p50 ${fmt(percentile(ports.latencies, 50))} ms  p99 ${fmt(percentile(ports.latencies, 99))} ms; ${fmt(transactions / Math.max(1, ports.ready()), 2)} OVN NB transactions per Port Ready; ${rows} Logical_Switch_Port rows in the Northbound`);
         record('scale', 'portsReady', ports.ready());
         record('scale', 'portReadyP50Ms', percentile(ports.latencies, 50));
         record('scale', 'portReadyP99Ms', percentile(ports.latencies, 99));
-        record('scale', 'ovnTransactionsPerPort', transactions / Math.max(1, created));
+        record('scale', 'ovnTransactionsPerPort', transactions / Math.max(1, ports.ready()));
         record('scale', 'logicalSwitchPorts', rows);
       }
     }
