@@ -26,7 +26,7 @@ import { writeStatusIfChanged } from '../runtime/status.ts';
 import { VmIndex } from './scheduler.ts';
 import { VmPortIndex, VmReferenceIndex } from './vm-refs.ts';
 import { volumeAttachments, volumesCondition } from './volumes.ts';
-import { currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
+import { controllingVm, currentRuntime, interfacePlans, isControlledBy, ownedPort, portHolder, summarize, wantsToRun, type InterfacePlan } from './vm-state.ts';
 
 export const VM_FINALIZER = 'compute.photoncloud.io/ports';
 const FIELD_MANAGER = 'virtualmachine-controller';
@@ -183,7 +183,7 @@ export function virtualMachineController(deps: { client: ApiClient; informers: I
   const vmsOfPort = (port: Port) => {
     const names = new Set(references.namedBy('port', port.metadata.namespace, port.metadata.name!));
     if (port.status?.owner?.name) names.add(port.status.owner.name);
-    const controller = port.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === 'VirtualMachine');
+    const controller = controllingVm(port);
     if (controller) names.add(controller.name);
     return [...names].map((name) => ({ namespace: port.metadata.namespace, name }));
   };

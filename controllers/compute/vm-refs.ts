@@ -7,7 +7,7 @@ import type { VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { Port } from '../../apis/network/v1alpha1/index.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { InformerIndex, sharedIndex } from '../runtime/informer-index.ts';
-import { interfacePlans } from './vm-state.ts';
+import { controllingVm, interfacePlans } from './vm-state.ts';
 
 type Kind = 'port' | 'volume';
 
@@ -41,7 +41,9 @@ const userKey = (namespace: string | undefined, vm: string) => `${namespace ?? '
 /** The VMs a Port is used by: the one controlling it (ownerReferences) and the one holding it (status.owner). */
 function usersOf(port: Port): string[] {
   const namespace = port.metadata.namespace;
-  const users = (port.metadata.ownerReferences ?? []).filter((reference) => reference.controller && reference.kind === 'VirtualMachine').map((reference) => userKey(namespace, reference.name));
+  const users: string[] = [];
+  const controller = controllingVm(port);
+  if (controller) users.push(userKey(namespace, controller.name));
   if (port.status?.owner?.kind === 'VirtualMachine') users.push(userKey(namespace, port.status.owner.name));
   return users;
 }

@@ -60,6 +60,9 @@ export function ownedPort(vm: VirtualMachine, plan: InterfacePlan): Port {
 
 export { isControlledBy } from '../../apis/meta/owners.ts';
 
+/** The reference to the VM that controls a Port (made it for its subnetRef interface), if a VM does. */
+export const controllingVm = (port: Port) => port.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === 'VirtualMachine');
+
 /**
  * Whether the Port is held by this VM (status.owner), by another user, or by nobody. A Port a VM controls
  * (made for its subnetRef interface) is held by that VM before it wrote status.owner: the VM claims it only
@@ -68,7 +71,7 @@ export { isControlledBy } from '../../apis/meta/owners.ts';
 export function portHolder(port: Port, vm: VirtualMachine): 'this' | 'other' | 'none' {
   const owner = port.status?.owner;
   if (!owner) {
-    const controller = port.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === 'VirtualMachine');
+    const controller = controllingVm(port);
     if (!controller) return 'none';
     return controller.uid === vm.metadata.uid ? 'this' : 'other';
   }

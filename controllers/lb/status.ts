@@ -6,6 +6,7 @@
 //   Degraded  True BackendsOffline while some (not all) backends fail their checks
 import type { LoadBalancerBackendStatus, LoadBalancerStatusListener } from '../../apis/lb/v1alpha1/index.ts';
 import type { ServiceHealth } from '../../agents/ovn-sb/index.ts';
+import { fewNames } from '../../lib/few-names.ts';
 import type { Backend } from './backends.ts';
 
 /** One backend behind one listener port, with what the checks say. */
@@ -73,7 +74,7 @@ export function summarize(entries: readonly LoadBalancerBackendStatus[]): Health
   for (const entry of entries) byBackend.set(`${entry.kind}/${entry.name}`, [...(byBackend.get(`${entry.kind}/${entry.name}`) ?? []), entry]);
   const healthy = [...byBackend.values()].filter((list) => list.every((entry) => entry.healthy)).length;
   const offline = entries.filter((entry) => entry.health === 'offline');
-  const describe = (list: readonly LoadBalancerBackendStatus[]) => list.slice(0, 5).map((entry) => `${entry.kind} ${entry.name} (${entry.address}:${entry.port})`).join(', ') + (list.length > 5 ? ` and ${list.length - 5} more` : '');
+  const describe = (list: readonly LoadBalancerBackendStatus[]) => fewNames(list, 5, (entry) => `${entry.kind} ${entry.name} (${entry.address}:${entry.port})`);
   const summary: HealthSummary = {
     backendCount: byBackend.size,
     healthyBackendCount: healthy,

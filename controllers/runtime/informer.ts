@@ -167,9 +167,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...(this.byNamespace.get(namespace)?.values() ?? [])];
   }
 
+  /** Caches an object under its key (which carries its namespace: an update never moves it to another). */
   private store(key: string, object: T): void {
-    const old = this.cache.get(key);
-    if (old && old.metadata.namespace !== object.metadata.namespace) this.forget(key, old);
     this.cache.set(key, object);
     let inNamespace = this.byNamespace.get(object.metadata.namespace);
     if (!inNamespace) this.byNamespace.set(object.metadata.namespace, (inNamespace = new Map()));

@@ -6,6 +6,8 @@
 // plane and OVN's central half at that many Ports: Ports created → Ready in OVN, the OVN components' CPU and
 // memory, and the Northbound transactions per Port.
 import fs from 'node:fs/promises';
+import { isConditionTrue } from '../../apis/meta/conditions.ts';
+import type { Condition } from '../../apis/meta/types.ts';
 import { startOvnCentral, type OvnCentral } from '../../test/env/ovn.ts';
 import { waitFor } from '../../test/env/process.ts';
 import type { Client } from './api.ts';
@@ -34,8 +36,7 @@ export interface ScaleNetwork {
   stop(): Promise<void>;
 }
 
-const isReady = (object: { status?: { conditions?: Array<{ type: string; status: string }> } } | undefined) =>
-  object?.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') === true;
+const isReady = (object: { status?: { conditions?: Condition[] } } | undefined) => isConditionTrue(object?.status?.conditions, 'Ready');
 
 /** Pids of the processes whose command line names a file under dir, by the role that file gives them. */
 async function ovnPids(dir: string): Promise<Record<string, number | undefined>> {
@@ -69,7 +70,7 @@ export async function startScaleNetwork(): Promise<ScaleNetwork> {
         await create('subnets', { apiVersion: 'network.photoncloud.io/v1alpha1', kind: 'Subnet', metadata: { name: `s${index}`, namespace }, spec: { vpcRef: 'scale', cidr: `10.${index}.0.0/16` } });
       }
       await waitFor(`the Vpc and ${subnets} Subnets Ready`, async () => {
-        const list = JSON.parse((await client.request('GET', `${GROUP}/namespaces/${namespace}/subnets`)).text) as { items?: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }> };
+        const list = JSON.parse((await client.request('GET', `${GROUP}/namespaces/${namespace}/subnets`)).text) as { items?: Array<{ status?: { conditions?: Condition[] } }> };
         return (list.items ?? []).filter(isReady).length === subnets;
       }, { timeoutMs: 120_000, intervalMs: 500 });
     },
@@ -78,7 +79,7 @@ export async function startScaleNetwork(): Promise<ScaleNetwork> {
       const seen = new Set<string>();
       const latencies: number[] = [];
       const close = client.watch(`${GROUP}/namespaces/${namespace}/ports?watch=true&resourceVersion=${revision}&allowWatchBookmarks=false`, (line) => {
-        const event = JSON.parse(line) as { object?: { metadata?: { name?: string }; status?: { conditions?: Array<{ type: string; status: string }> } } };
+        const event = JSON.parse(line) as { object?: { metadata?: { name?: string }; status?: { conditions?: Condition[] } } };
         const name = event.object?.metadata?.name;
         if (!name || seen.has(name) || !isReady(event.object)) return;
         seen.add(name);
