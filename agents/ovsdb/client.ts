@@ -158,6 +158,9 @@ function dial(endpoint: string, tlsFiles: OvsdbTlsFiles | undefined): { socket: 
   return { socket, ready: 'secureConnect' };
 }
 
+/** One connection attempt ran out of time (as opposed to being refused). */
+class AttemptTimedOut extends OvsdbConnectionError {}
+
 export class OvsdbClient<T extends TableRows = TableRows> {
   readonly database: string;
   private readonly endpoints: string[];
@@ -221,7 +224,9 @@ export class OvsdbClient<T extends TableRows = TableRows> {
           await client.establish(Math.max(1, deadline - Date.now()));
           return client;
         } catch (error) {
-          lastError = error;
+          // An attempt cut short by the deadline says less than the refusal before it (a certificate the server
+          // rejected, a connection refused): keep that one for the message.
+          if (!(error instanceof AttemptTimedOut && lastError !== undefined)) lastError = error;
           // A schema that lacks a monitored table will not fix itself: fail at once.
           if (error instanceof OvsdbError && !(error instanceof OvsdbConnectionError)) break;
         }
@@ -445,7 +450,7 @@ export class OvsdbClient<T extends TableRows = TableRows> {
         if (settled) return;
         settled = true;
         socket.destroy();
-        reject(new OvsdbConnectionError(`connecting to ${endpoint} timed out after ${timeoutMs} ms`));
+        reject(new AttemptTimedOut(`connecting to ${endpoint} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once(ready, () => {
         if (settled) return;

@@ -5,6 +5,7 @@
 // --ovn-nb ssl:… --ovn-nb-cacert/--ovn-nb-cert/--ovn-nb-key` programs OVN over that connection.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connectNorthbound } from '../../agents/ovn-nb/index.ts';
@@ -70,6 +71,31 @@ describe('OVSDB over SSL', () => {
     await expect(untrustedServer).rejects.toThrow(/certificate/i);
     const foreign = OvsdbClient.connect({ endpoint: northbound.sslEndpoint, database: 'OVN_Northbound', tls: foreignClient, connectTimeoutMs: 2000 });
     await expect(foreign).rejects.toThrow(OvsdbConnectionError);
+  });
+
+  it('names the refusal, not the timeout of a later attempt the deadline cut short', async () => {
+    // The first connection is dropped during the handshake; later ones hang until the deadline. The error must
+    // say what went wrong (the drop), not only that time ran out.
+    let accepted = 0;
+    const held = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      if (accepted++ === 0) socket.destroy();
+      else held.add(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const attempt = OvsdbClient.connect({ endpoint: `ssl:127.0.0.1:${port}`, database: 'OVN_Northbound', tls: good, connectTimeoutMs: 1000 });
+      const error = await attempt.then(() => undefined, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OvsdbConnectionError);
+      expect(accepted).toBeGreaterThanOrEqual(2);
+      expect((error as Error).message).toMatch(/within 1000 ms: .*(disconnected|ECONNRESET|socket hang up)/i);
+      expect((error as Error).message).not.toMatch(/timed out after/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('refuses ssl: without credentials, and names a TLS file it cannot read', async () => {
