@@ -1,7 +1,7 @@
 // VirtualMachine → its Ports and its summary. For each spec.networks entry the VM either creates a Port
 // (subnetRef: `<vm>-<iface>`, controlled by the VM, so the garbage collector deletes it with the VM) or claims
-// an existing one (portRef). Either way the Port's status.owner names the VM (a Port it made: once the Port
-// controller has reported on it): a claim is a status write with a
+// an existing one (portRef). Either way the Port's status.owner names the VM (a Port it made: once it is bound,
+// or Ready for a VM meant to be stopped): a claim is a status write with a
 // resourceVersion precondition, so two VMs racing for one Port cannot both win, and the loser waits with
 // PortInUse until the holder lets go. The Port's status.boundNode follows the node agent's report that the tap
 // is bound. status.interfaces copies each Port's address (what the agent plugs in); printableStatus and Ready
@@ -96,12 +96,15 @@ export function virtualMachineReconciler(client: ApiClient, informers: ComputeIn
     }
     const runtime = currentRuntime(vm);
     const bound = runtime?.state === 'Running' && (runtime.interfaces ?? []).some((entry) => entry.name === plan.network.name && entry.bound);
-    // A Port this VM made is claimed once the Port controller has reported on it: written at once, the claim
-    // raced that controller's first status write (both compare-and-swap on the new Port): 4 in 10 of its
-    // passes ended in a 409 in the scale run and ran again. Until then it is this VM's by its controller
-    // reference (portHolder); a Port named by portRef is claimed at once, since the claim is what decides.
+    // A Port named by portRef is claimed at once: the claim is what decides between VMs. A Port this VM made
+    // is this VM's by its controller reference until claimed (portHolder), so its claim waits for the write
+    // that records it bound (or, for a VM meant to be stopped, for the Port controller's report): claimed
+    // at once, it raced the Port controller's first status write (4 in 10 of that controller's passes ended
+    // in a 409 in the scale run), and claimed apart from boundNode it cost every VM a Port write more, and
+    // every controller watching Ports a pass more.
     const reported = findCondition(port.status?.conditions, 'Ready') !== undefined;
-    if (!plan.owned || reported) await setPortUse(client, port, { owner: { kind: 'VirtualMachine', name: vm.metadata.name! }, boundNode: bound ? vm.status!.nodeName : undefined }, signal);
+    const claimNow = !plan.owned || port.status?.owner !== undefined || (reported && (bound || !wantsToRun(vm)));
+    if (claimNow) await setPortUse(client, port, { owner: { kind: 'VirtualMachine', name: vm.metadata.name! }, boundNode: bound ? vm.status!.nodeName : undefined }, signal);
     const status: VirtualMachineInterface = {
       ...base,
       portUID: port.metadata.uid,

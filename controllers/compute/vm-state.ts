@@ -66,7 +66,7 @@ export const controllingVm = (port: Port) => port.metadata.ownerReferences?.find
 /**
  * Whether the Port is held by this VM (status.owner), by another user, or by nobody. A Port a VM controls
  * (made for its subnetRef interface) is held by that VM before it wrote status.owner: the VM claims it only
- * once the Port controller has reported on it (see virtualmachine.ts), and no other VM may take it meanwhile.
+ * with the write that records it bound (see virtualmachine.ts), and no other VM may take it meanwhile.
  */
 export function portHolder(port: Port, vm: VirtualMachine): 'this' | 'other' | 'none' {
   const owner = port.status?.owner;
