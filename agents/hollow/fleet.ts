@@ -8,6 +8,11 @@
 // VirtualMachine shared by all nodes (a real agent watches only its own, by field selector), dispatched by
 // status.nodeName to that node's reconciler; and the credential is one that may act for every node (an admin
 // kubeconfig), since a node credential is confined to its own Node.
+//
+// Real OVN port bindings where they are cheap: each `switches` entry (an Open vSwitch with ovn-controller, as a
+// hypervisor has) backs one hollow node, <prefix>-0 first, with the real node network driver. Those nodes'
+// VMs get real taps on br-int with the Port's iface-id, ovn-controller binds them, and the node reports an
+// interface bound only when ovn-controller has installed it; only the hypervisor and disks stay simulated.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { clientFromKubeconfig } from '../../apis/client/index.ts';
@@ -18,6 +23,7 @@ import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { AGENT_VERSION, NodeRegistration, type Resources } from '../node/registration.ts';
 import { VmRuntime } from '../node/vm-runtime.ts';
+import { OvsTapDriver, type NodeNetworkDriver, type OvsTapDriverOptions } from '../node-network/index.ts';
 import { HollowDisks, HollowHypervisor, HollowNetwork } from './drivers.ts';
 
 export interface HollowFleetOptions {
@@ -34,6 +40,8 @@ export interface HollowFleetOptions {
   statusIntervalMs: number;
   /** How often a running simulated VM is looked at again. */
   resyncMs: number;
+  /** Open vSwitch instances (with ovn-controller) whose taps the first nodes' VMs use, one node each. */
+  switches?: readonly OvsTapDriverOptions[];
   /** Nodes registered at once while starting. */
   registrationConcurrency?: number;
   log: Logger;
@@ -86,19 +94,23 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   const { log } = options;
   const client = clientFromKubeconfig(options.kubeconfig, { component: 'photon-agent-hollow', fieldManager: 'photon-agent' });
   const nodes = Array.from({ length: options.count }, (_, index) => `${options.prefix}-${index}`);
-  const drivers = new Map<string, { hypervisor: HollowHypervisor; network: HollowNetwork }>();
+  if ((options.switches?.length ?? 0) > options.count) throw new Error(`${options.switches!.length} Open vSwitch instances for ${options.count} hollow nodes: at most one each`);
+  const switches = (options.switches ?? []).map((switchOptions) => new OvsTapDriver(switchOptions));
+  const drivers = new Map<string, { hypervisor: HollowHypervisor; network: NodeNetworkDriver }>();
   const registrations: NodeRegistration[] = [];
   const nodeInfo = { agentVersion: AGENT_VERSION, kernelVersion: 'hollow', osImage: 'hollow node (simulated)', architecture: 'amd64' };
   // Before registering: a node's capacity includes the disk its state directory is on, and without the directory
   // every Node was registered without it and written again at its first status recomputation.
   await fs.mkdir(options.stateDir, { recursive: true });
   await inBatches(nodes, options.registrationConcurrency ?? 16, async (node) => {
-    const simulated = { hypervisor: new HollowHypervisor(), network: new HollowNetwork(`hollow-${node}`) };
+    const index = nodes.indexOf(node);
+    const realSwitch = switches[index];
+    const simulated = { hypervisor: new HollowHypervisor(), network: realSwitch ?? new HollowNetwork(`hollow-${node}`) };
     drivers.set(node, simulated);
     const registration = new NodeRegistration({
       client,
       nodeName: node,
-      labels: { ...options.labels, 'photoncloud.io/hollow': 'true' },
+      labels: { ...options.labels, 'photoncloud.io/hollow': 'true', ...(realSwitch ? { 'photoncloud.io/hollow-network': 'ovs' } : {}) },
       ...simulated,
       stateDir: options.stateDir,
       internalIp: '127.0.0.1',

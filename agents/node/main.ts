@@ -4,11 +4,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseFlags, photonHome, runIfMain, UsageError } from '../../lib/cli.ts';
-import { createLogger, setLogLevel } from '../../lib/logging.ts';
+import { createLogger, errorMessage, setLogLevel } from '../../lib/logging.ts';
 import { parseByteQuantity } from '../../apis/meta/quantity.ts';
 import { CEPH_CLIENT_FLAGS, cephClientFromFlags, cephClientUsage } from '../ceph/client.ts';
 import { startNodeAgent } from './agent.ts';
 import { startHollowFleet } from '../hollow/fleet.ts';
+import { OvsTapDriver, type OvsTapDriverOptions } from '../node-network/index.ts';
 
 export const AGENT_USAGE = `Usage: photon agent [flags]
 
@@ -41,6 +42,10 @@ Scale simulation (the kubemark idea):
                             --lease-duration defaults to 120, --resync to 600 and the allocatable to
                             --allocatable-cpu 64 / --allocatable-memory 256Gi per node; --status-interval
                             SECONDS (default 300) is how often each Node's status is recomputed.
+  --hollow-ovs DB[@NETNS]   (repeatable) an Open vSwitch database of a real chassis (ovs-vswitchd with
+                            ovn-controller, in network namespace NETNS): the next hollow node, <prefix>-0 first,
+                            plugs its VMs' taps there, so ovn-controller really binds their Ports (the Node is
+                            labelled photoncloud.io/hollow-network=ovs)
 `;
 
 function labelsOf(text: string | undefined): Record<string, string> | undefined {
@@ -52,6 +57,18 @@ function labelsOf(text: string | undefined): Record<string, string> | undefined 
     labels[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return labels;
+}
+
+/** `--hollow-ovs DB[@NETNS]`: the options of the real tap driver, checked as that driver checks them. */
+function hollowSwitch(text: string): OvsTapDriverOptions {
+  const at = text.lastIndexOf('@');
+  const options: OvsTapDriverOptions = at > 0 ? { db: text.slice(0, at), netns: text.slice(at + 1) } : { db: text };
+  try {
+    new OvsTapDriver(options);
+  } catch (error) {
+    throw new UsageError(`--hollow-ovs ${JSON.stringify(text)}: ${errorMessage(error)}`);
+  }
+  return options;
 }
 
 function positive(flag: string, text: string | undefined): number | undefined {
@@ -79,6 +96,7 @@ async function main(argv: string[]): Promise<void> {
     resync: { type: 'string' },
     hollow: { type: 'string' },
     'status-interval': { type: 'string' },
+    'hollow-ovs': { type: 'string', multiple: true, default: [] },
     'stop-vms-on-exit': { type: 'boolean', default: false },
     'log-level': { type: 'string' },
     home: { type: 'string' },
@@ -102,6 +120,8 @@ async function main(argv: string[]): Promise<void> {
     const count = positive('--hollow', values.hollow)!;
     if (!Number.isInteger(count) || count > 100_000) throw new UsageError(`--hollow must be a whole number of nodes up to 100000, got ${JSON.stringify(values.hollow)}`);
     const statusSeconds = positive('--status-interval', values['status-interval']);
+    const switches = (values['hollow-ovs'] ?? []).map(hollowSwitch);
+    if (switches.length > count) throw new UsageError(`--hollow-ovs given ${switches.length} times for --hollow ${count}: at most one per node`);
     const fleet = await startHollowFleet({
       kubeconfig: path.resolve(values.kubeconfig ?? path.join(home, 'admin.kubeconfig')),
       count,
@@ -112,6 +132,7 @@ async function main(argv: string[]): Promise<void> {
       leaseDurationSeconds: leaseSeconds ?? 120,
       statusIntervalMs: (statusSeconds ?? 300) * 1000,
       resyncMs: (resync ?? 600) * 1000,
+      switches,
       log,
     });
     const stopFleet = () => void fleet.stop().then(() => process.exit(0), () => process.exit(1));

@@ -1,14 +1,17 @@
-// The scale run's network (`npm run bench -- scale … --network`): every VM gets an interface on a Subnet, so
-// the VM controller creates a Port for it and the network controllers (vpc, subnet, port, security-group)
-// program each into a real OVN central (NB and SB ovsdb-servers and ovn-northd, as test/env starts them).
-// The hollow nodes plug nothing: their taps are simulated and no ovn-controller claims a Port_Binding (that
-// would take an ovn-controller and an OVS bridge per simulated node), so what this measures is the control
-// plane and OVN's central half at that many Ports: Ports created → Ready in OVN, the OVN components' CPU and
-// memory, and the Northbound transactions per Port.
+// The scale run's network (`npm run bench -- scale … --network [--chassis K]`): every VM gets an interface on a
+// Subnet, so the VM controller creates a Port for it and the network controllers (vpc, subnet, port,
+// security-group) program each into a real OVN central (NB and SB ovsdb-servers and ovn-northd, as test/env
+// starts them). Most hollow nodes plug nothing: their taps are simulated and no ovn-controller claims their
+// Port_Bindings (that would take an ovn-controller and an OVS bridge per simulated node). K of them (2 by
+// default) are backed by real chassis (ovs-vswitchd and ovn-controller, `photon agent --hollow-ovs`), so the
+// Ports of the VMs the scheduler puts there are bound by a real ovn-controller: a sample of real port bindings
+// at the cost of K chassis. What this measures is the control plane and OVN's central half at that many Ports
+// (Ports created → Ready in OVN, the OVN components' CPU and memory, the Northbound transactions per Port) and,
+// for the sample, VM create → its Port bound by ovn-controller.
 import fs from 'node:fs/promises';
 import { isConditionTrue } from '../../apis/meta/conditions.ts';
 import type { Condition } from '../../apis/meta/types.ts';
-import { startOvnCentral, type OvnCentral } from '../../test/env/ovn.ts';
+import { startOvnCentral, startOvnChassis, type OvnCentral, type OvnChassis } from '../../test/env/ovn.ts';
 import { waitFor } from '../../test/env/process.ts';
 import type { Client } from './api.ts';
 import { metricSum } from './writes.ts';
@@ -21,6 +24,12 @@ const PORTS_PER_SUBNET = 65_000;
 export interface ScaleNetwork {
   /** The controller manager's Northbound. */
   readonly northbound: string;
+  /** `photon agent --hollow` flags that back the first hollow nodes with the real chassis, one each. */
+  readonly hollowFlags: string[];
+  /** How many hollow nodes (<prefix>-0 …) are backed by a real chassis. */
+  readonly chassis: number;
+  /** Southbound Port_Bindings claimed by the real chassis. */
+  boundOnChassis(): Promise<number>;
   /** The OVN processes to sample (by what they are), found by their files under the central's directory. */
   components(): Promise<Record<string, number | undefined>>;
   /** Creates the Vpc and enough /16 Subnets for `vms` interfaces in `namespace`, and waits until they are Ready. */
@@ -39,8 +48,10 @@ export interface ScaleNetwork {
 const isReady = (object: { status?: { conditions?: Condition[] } } | undefined) => isConditionTrue(object?.status?.conditions, 'Ready');
 
 /** Pids of the processes whose command line names a file under dir, by the role that file gives them. */
-async function ovnPids(dir: string): Promise<Record<string, number | undefined>> {
+async function ovnPids(dir: string, chassis: number): Promise<Record<string, number | undefined>> {
   const found: Record<string, number | undefined> = { 'OVN NB ovsdb-server': undefined, 'OVN SB ovsdb-server': undefined, 'ovn-northd': undefined };
+  // One chassis's daemons stand for all of them (the chassis directories are under dir).
+  if (chassis > 0) Object.assign(found, { 'ovn-controller (one chassis)': undefined, 'ovs-vswitchd (one chassis)': undefined });
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const argv = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
@@ -48,16 +59,37 @@ async function ovnPids(dir: string): Promise<Record<string, number | undefined>>
     if (argv[0]?.endsWith('ovn-northd')) found['ovn-northd'] = Number(entry);
     else if (argv[0]?.endsWith('ovsdb-server') && argv.some((arg) => arg.endsWith('/nb.db'))) found['OVN NB ovsdb-server'] = Number(entry);
     else if (argv[0]?.endsWith('ovsdb-server') && argv.some((arg) => arg.endsWith('/sb.db'))) found['OVN SB ovsdb-server'] = Number(entry);
+    else if (chassis > 0 && argv[0]?.endsWith('ovn-controller')) found['ovn-controller (one chassis)'] ??= Number(entry);
+    else if (chassis > 0 && argv[0]?.endsWith('ovs-vswitchd')) found['ovs-vswitchd (one chassis)'] ??= Number(entry);
   }
   return found;
 }
 
-export async function startScaleNetwork(): Promise<ScaleNetwork> {
+export async function startScaleNetwork(options: { chassis: number }): Promise<ScaleNetwork> {
   const central: OvnCentral = await startOvnCentral();
+  const chassis: OvnChassis[] = [];
+  try {
+    // Each chassis needs a Geneve endpoint of its own (the Southbound's Encap IPs are unique).
+    for (let index = 0; index < options.chassis; index++) chassis.push(await startOvnChassis(central, { name: `scale-ch${index}`, encapIp: `127.0.0.${index + 1}` }));
+  } catch (error) {
+    await central.stop();
+    throw error;
+  }
   let subnets = 1;
   return {
     northbound: central.nbEndpoint,
-    components: () => ovnPids(central.dir),
+    hollowFlags: chassis.flatMap((one) => ['--hollow-ovs', `unix:${one.dir}/db.sock@${one.netns.name}`]),
+    chassis: chassis.length,
+    async boundOnChassis() {
+      if (chassis.length === 0) return 0;
+      const rows = new Set((await central.sbctl('--bare', '--columns=_uuid', 'list', 'Chassis')).split(/\s+/).filter(Boolean));
+      const named = new Map<string, string>();
+      for (const uuid of rows) named.set(uuid, (await central.sbctl('--bare', '--columns=name', 'list', 'Chassis', uuid)).trim());
+      const ours = new Set([...named].filter(([, name]) => chassis.some((one) => one.name === name)).map(([uuid]) => uuid));
+      const bound = (await central.sbctl('--bare', '--columns=chassis', 'list', 'Port_Binding')).split(/\s+/).filter(Boolean);
+      return bound.filter((uuid) => ours.has(uuid)).length;
+    },
+    components: () => ovnPids(central.dir, chassis.length),
     async createSubnets(client, namespace, vms) {
       subnets = Math.max(1, Math.ceil(vms / PORTS_PER_SUBNET));
       if (subnets > 255) throw new Error(`--network gives each VM an address in one Vpc of 10.0.0.0/8: at most ${255 * PORTS_PER_SUBNET} VMs`);
@@ -97,6 +129,6 @@ export async function startScaleNetwork(): Promise<ScaleNetwork> {
       const rows = await central.nbctl('--bare', '--columns=_uuid', 'list', 'Logical_Switch_Port');
       return rows.split('\n').filter((line) => line.trim() !== '').length;
     },
-    stop: () => central.stop(),
+    stop: () => central.stop(), // stops its chassis too
   };
 }

@@ -1,4 +1,4 @@
-// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 45] [--network]`:
+// `npm run bench -- scale --nodes 5000 --vms 150000 [--concurrency 64] [--budget-minutes 45] [--network [--chassis K]]`:
 // the kubemark-style scale run. Real etcd, the real API server (`--workers auto`, its own processes), the real
 // compute controllers (controller manager: scheduler, virtualmachine, node-lifecycle, garbage collector), and
 // `photon agent --hollow N`: N simulated nodes in one process that register, heartbeat and report VMs Running
@@ -33,6 +33,8 @@ interface ScaleOptions {
   budgetMinutes: number;
   /** Every VM gets an interface (a Port) on a Subnet of a real OVN. */
   network: boolean;
+  /** With network: how many hollow nodes a real chassis backs (real port bindings for their VMs). */
+  chassis: number;
 }
 
 function parseOptions(argv: string[]): ScaleOptions {
@@ -43,7 +45,13 @@ function parseOptions(argv: string[]): ScaleOptions {
     if (!Number.isInteger(number) || number <= 0) throw new Error(`${flag} needs a whole number, got ${JSON.stringify(argv[index + 1])}`);
     return number;
   };
-  return { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45), network: argv.includes('--network') };
+  const chassisIndex = argv.indexOf('--chassis');
+  const chassis = chassisIndex < 0 ? 2 : Number(argv[chassisIndex + 1]);
+  if (!Number.isInteger(chassis) || chassis < 0 || chassis > 64) throw new Error(`--chassis needs a whole number from 0 to 64, got ${JSON.stringify(argv[chassisIndex + 1])}`);
+  const options = { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45), network: argv.includes('--network'), chassis };
+  if (chassisIndex >= 0 && !options.network) throw new Error('--chassis backs hollow nodes for --network: give --network too');
+  if (chassis > options.nodes) throw new Error(`--chassis ${chassis} is more than --nodes ${options.nodes}`);
+  return options;
 }
 
 /** A process and its descendants (the API server's workers, the launcher's component). */
@@ -136,10 +144,10 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const client = apiserver.client;
     const kubeconfig = path.join(home, 'admin.kubeconfig');
     const metricsPort = await freePort();
-    if (options.network) network = await startScaleNetwork();
+    if (options.network) network = await startScaleNetwork({ chassis: options.chassis });
     const controllers = ['garbage-collector', 'virtualmachine', 'scheduler', 'node-lifecycle', ...(network ? SCALE_NETWORK_CONTROLLERS : [])];
     manager = startProcess('controller-manager', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'controllers/main.ts'), '--kubeconfig', kubeconfig, '--ovn-nb', network?.northbound ?? 'tcp:127.0.0.1:1', '--controllers', controllers.join(','), '--metrics-address', `127.0.0.1:${metricsPort}`, '--log-level', 'warn'], { cwd: ROOT });
-    hollow = startProcess('hollow nodes', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), '--log-level', 'warn'], { cwd: ROOT });
+    hollow = startProcess('hollow nodes', process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'cli/photon.ts'), 'agent', '--hollow', String(options.nodes), '--kubeconfig', kubeconfig, '--state-dir', path.join(home, 'hollow'), ...(network?.hollowFlags ?? []), '--log-level', 'warn'], { cwd: ROOT });
 
     // Samples: memory of each component and the controllers' queue depth, every few seconds.
     const peaks = { etcd: 0, apiserver: 0, manager: 0, hollow: 0, queue: 0 };
@@ -188,6 +196,11 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
     const createdAt = new Map<string, number>();
     const runningAfter: number[] = [];
     const seenRunning = new Set<string>();
+    /** The hollow nodes a real chassis backs (`photon agent --hollow-ovs` takes them from <prefix>-0 on). */
+    const realNodes = new Set(Array.from({ length: network?.chassis ?? 0 }, (_, index) => `hollow-${index}`));
+    /** VMs on those nodes whose Port ovn-controller bound, and how long after their create. */
+    const boundOnChassis = new Map<string, number>();
+    const onRealNodes = new Set<string>();
     const createLatencies: number[] = [];
     let createErrors = 0;
     let lastError = '';
@@ -204,12 +217,21 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       }
       const revision = JSON.parse((await client.request('GET', `/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines?limit=1`)).text).metadata.resourceVersion;
       const closeWatch = client.watch(`/apis/compute.photoncloud.io/v1alpha1/namespaces/${NS}/virtualmachines?watch=true&resourceVersion=${revision}&allowWatchBookmarks=false`, (line) => {
-        const event = JSON.parse(line) as { object?: { metadata?: { name?: string }; status?: { runtime?: { state?: string } } } };
+        const event = JSON.parse(line) as { object?: { metadata?: { name?: string }; status?: { nodeName?: string; runtime?: { state?: string; interfaces?: Array<{ bound?: boolean }> } } } };
         const name = event.object?.metadata?.name;
-        if (!name || seenRunning.has(name) || event.object?.status?.runtime?.state !== 'Running') return;
-        seenRunning.add(name);
+        const runtime = event.object?.status?.runtime;
+        if (!name || runtime?.state !== 'Running') return;
         const created = createdAt.get(name);
-        if (created !== undefined) runningAfter.push(performance.now() - created);
+        if (!seenRunning.has(name)) {
+          seenRunning.add(name);
+          if (created !== undefined) runningAfter.push(performance.now() - created);
+        }
+        // A VM on a node a real chassis backs: its interface is reported bound once ovn-controller installed it.
+        const node = event.object?.status?.nodeName;
+        if (node && realNodes.has(node)) onRealNodes.add(name);
+        if (node && realNodes.has(node) && !boundOnChassis.has(name) && (runtime.interfaces ?? []).length > 0 && runtime.interfaces!.every((entry) => entry.bound)) {
+          boundOnChassis.set(name, created !== undefined ? performance.now() - created : NaN);
+        }
       });
       const ports = network?.watchPorts(client, NS, revision, createdAt);
       const writesBefore = writesByResource((await client.request('GET', '/metrics')).text);
@@ -246,13 +268,13 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
       await Promise.all(Array.from({ length: options.concurrency }, worker));
       const createSeconds = (performance.now() - started) / 1000;
       const created = createdAt.size - createErrors;
-      const portsReady = () => (ports ? `, ${ports.ready()} Ports Ready` : '');
+      const portsReady = () => (ports ? `, ${ports.ready()} Ports Ready` : '') + (onRealNodes.size > 0 ? `, ${boundOnChassis.size}/${onRealNodes.size} bound on real chassis` : '');
       await waitFor(`every created VM Running${ports ? ' and its Port Ready' : ''}`, () => {
         if (performance.now() - lastReport > 30_000) {
           lastReport = performance.now();
           console.log(`  ${created} created, ${seenRunning.size} Running${portsReady()}, queue depth ${queueSamples[queueSamples.length - 1] ?? 0}`);
         }
-        return seenRunning.size >= created && (!ports || ports.ready() >= created);
+        return seenRunning.size >= created && (!ports || ports.ready() >= created) && boundOnChassis.size >= onRealNodes.size;
       }, { timeoutMs: Math.max(30_000, deadline - Date.now()), intervalMs: 500 }).catch(() => {
         stoppedBecause ||= `time budget while VMs start: ${seenRunning.size}/${created} Running${portsReady()}`;
       });
@@ -282,6 +304,16 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         record('scale', 'portReadyP99Ms', percentile(ports.latencies, 99));
         record('scale', 'ovnTransactionsPerPort', transactions / Math.max(1, ports.ready()));
         record('scale', 'logicalSwitchPorts', rows);
+        if (network.chassis > 0) {
+          const bindings = await network.boundOnChassis();
+          const latencies = [...boundOnChassis.values()].filter(Number.isFinite);
+          console.log(`real port bindings (${network.chassis} hollow nodes on real chassis: ovs-vswitchd + ovn-controller): of ${onRealNodes.size} VMs Running there, ${boundOnChassis.size} reported their Port bound; ${bindings} Southbound Port_Bindings on those chassis; VM create → its Port bound by ovn-controller p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
+          record('scale', 'chassisVmsRunning', onRealNodes.size);
+          record('scale', 'chassisBoundVms', boundOnChassis.size);
+          record('scale', 'chassisPortBindings', bindings);
+          record('scale', 'chassisBoundP50Ms', percentile(latencies, 50));
+          record('scale', 'chassisBoundP99Ms', percentile(latencies, 99));
+        }
       }
     }
 
