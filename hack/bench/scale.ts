@@ -46,7 +46,7 @@ function parseOptions(argv: string[]): ScaleOptions {
     return number;
   };
   const chassisIndex = argv.indexOf('--chassis');
-  const chassis = chassisIndex < 0 ? 2 : Number(argv[chassisIndex + 1]);
+  const chassis = chassisIndex < 0 ? 1 : Number(argv[chassisIndex + 1]);
   if (!Number.isInteger(chassis) || chassis < 0 || chassis > 64) throw new Error(`--chassis needs a whole number from 0 to 64, got ${JSON.stringify(argv[chassisIndex + 1])}`);
   const options = { nodes: value('--nodes', 100), vms: value('--vms', 1000), concurrency: value('--concurrency', 64), budgetMinutes: value('--budget-minutes', 45), network: argv.includes('--network'), chassis };
   if (chassisIndex >= 0 && !options.network) throw new Error('--chassis backs hollow nodes for --network: give --network too');
@@ -307,7 +307,7 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         if (network.chassis > 0) {
           const bindings = await network.boundOnChassis();
           const latencies = [...boundOnChassis.values()].filter(Number.isFinite);
-          console.log(`real port bindings (${network.chassis} hollow nodes on real chassis: ovs-vswitchd + ovn-controller): of ${onRealNodes.size} VMs Running there, ${boundOnChassis.size} reported their Port bound; ${bindings} Southbound Port_Bindings on those chassis; VM create → its Port bound by ovn-controller p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
+          console.log(`real port bindings (${network.chassis === 1 ? 'one hollow node on a real chassis' : `${network.chassis} hollow nodes on real chassis`}: ovs-vswitchd + ovn-controller): of ${onRealNodes.size} VMs Running there, ${boundOnChassis.size} reported their Port bound; ${bindings} Southbound Port_Bindings on those chassis; VM create → its Port bound by ovn-controller p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
           record('scale', 'chassisVmsRunning', onRealNodes.size);
           record('scale', 'chassisBoundVms', boundOnChassis.size);
           record('scale', 'chassisPortBindings', bindings);
