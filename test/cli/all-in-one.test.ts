@@ -14,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../../agents/ovn-local/commands.ts';
+import { devLayout } from '../../agents/ovn-local/dev.ts';
 import { REPOSITORY_ROOT } from '../../apiserver/server.ts';
 import { runKubectl } from '../env/apiserver.ts';
 import { freePorts } from '../env/ports.ts';
@@ -109,6 +110,9 @@ describeWithOvn('photon all-in-one: its children die with it; its OVN ports are 
     if (home) {
       // Whatever a failed test left (it should be nothing): never leak daemons into the next test file.
       for (const info of processesOf(home)) process.kill(info.pid, 'SIGKILL');
+      // A killed all-in-one leaves its chassis's network namespace for its next start in the same home
+      // (agents/ovn-local/local.ts); this home has no next start. (Deleting one that is not there fails: fine.)
+      await run('ip', ['netns', 'delete', devLayout(home).chassisNetns]);
       await fsp.rm(home, { recursive: true, force: true });
     }
     home = undefined;
