@@ -5,8 +5,8 @@
 // Port_Bindings (that would take an ovn-controller and an OVS bridge per simulated node). K of them (one by
 // default) are backed by real chassis (ovs-vswitchd and ovn-controller, `photon agent --hollow-ovs`), so the
 // Ports of the VMs the scheduler puts there are bound by a real ovn-controller: a sample of real port bindings
-// at the cost of K chassis (each ~11% of a core at 5,000 Ports on one switch: ovn-controller follows every
-// Port_Binding of a datapath it has a port on). What this measures is the control plane and OVN's central half at that many Ports
+// at the cost of K chassis (each ~11% of a core at 5,000 Ports on one switch and 24% at 10,000: ovn-controller
+// follows every Port_Binding of a datapath it has a port on). What this measures is the control plane and OVN's central half at that many Ports
 // (Ports created → Ready in OVN, the OVN components' CPU and memory, the Northbound transactions per Port) and,
 // for the sample, VM create → its Port bound by ovn-controller.
 import fs from 'node:fs/promises';
