@@ -95,7 +95,7 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   const client = clientFromKubeconfig(options.kubeconfig, { component: 'photon-agent-hollow', fieldManager: 'photon-agent' });
   const nodes = Array.from({ length: options.count }, (_, index) => `${options.prefix}-${index}`);
   if ((options.switches?.length ?? 0) > options.count) throw new Error(`${options.switches!.length} Open vSwitch instances for ${options.count} hollow nodes: at most one each`);
-  const switches = (options.switches ?? []).map((switchOptions) => new OvsTapDriver(switchOptions));
+  const switchOf = new Map((options.switches ?? []).map((switchOptions, index) => [nodes[index]!, new OvsTapDriver(switchOptions)]));
   const drivers = new Map<string, { hypervisor: HollowHypervisor; network: NodeNetworkDriver }>();
   const registrations: NodeRegistration[] = [];
   const nodeInfo = { agentVersion: AGENT_VERSION, kernelVersion: 'hollow', osImage: 'hollow node (simulated)', architecture: 'amd64' };
@@ -103,8 +103,7 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   // every Node was registered without it and written again at its first status recomputation.
   await fs.mkdir(options.stateDir, { recursive: true });
   await inBatches(nodes, options.registrationConcurrency ?? 16, async (node) => {
-    const index = nodes.indexOf(node);
-    const realSwitch = switches[index];
+    const realSwitch = switchOf.get(node);
     const simulated = { hypervisor: new HollowHypervisor(), network: realSwitch ?? new HollowNetwork(`hollow-${node}`) };
     drivers.set(node, simulated);
     const registration = new NodeRegistration({

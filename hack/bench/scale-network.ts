@@ -6,9 +6,9 @@
 // default) are backed by real chassis (ovs-vswitchd and ovn-controller, `photon agent --hollow-ovs`), so the
 // Ports of the VMs the scheduler puts there are bound by a real ovn-controller: a sample of real port bindings
 // at the cost of K chassis (each ~11% of a core at 5,000 Ports on one switch and 24% at 10,000: ovn-controller
-// follows every Port_Binding of a datapath it has a port on). What this measures is the control plane and OVN's central half at that many Ports
-// (Ports created → Ready in OVN, the OVN components' CPU and memory, the Northbound transactions per Port) and,
-// for the sample, VM create → its Port bound by ovn-controller.
+// follows every Port_Binding of a datapath it has a port on). What this measures is the control plane and
+// OVN's central half at that many Ports (Ports created → Ready in OVN, the OVN components' CPU and memory, the
+// Northbound transactions per Port) and, for the sample, VM create → its Port bound by ovn-controller.
 import fs from 'node:fs/promises';
 import { isConditionTrue } from '../../apis/meta/conditions.ts';
 import type { Condition } from '../../apis/meta/types.ts';
@@ -83,10 +83,8 @@ export async function startScaleNetwork(options: { chassis: number }): Promise<S
     chassis: chassis.length,
     async boundOnChassis() {
       if (chassis.length === 0) return 0;
-      const rows = new Set((await central.sbctl('--bare', '--columns=_uuid', 'list', 'Chassis')).split(/\s+/).filter(Boolean));
-      const named = new Map<string, string>();
-      for (const uuid of rows) named.set(uuid, (await central.sbctl('--bare', '--columns=name', 'list', 'Chassis', uuid)).trim());
-      const ours = new Set([...named].filter(([, name]) => chassis.some((one) => one.name === name)).map(([uuid]) => uuid));
+      const ours = new Set<string>();
+      for (const one of chassis) ours.add((await central.sbctl('--bare', '--columns=_uuid', 'find', 'Chassis', `name=${one.name}`)).trim());
       const bound = (await central.sbctl('--bare', '--columns=chassis', 'list', 'Port_Binding')).split(/\s+/).filter(Boolean);
       return bound.filter((uuid) => ours.has(uuid)).length;
     },
