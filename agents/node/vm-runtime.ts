@@ -31,6 +31,7 @@ import type { NodeNetworkDriver } from '../node-network/index.ts';
 import { VmSpecError, type HypervisorDriver } from '../qemu/index.ts';
 import { desiredDisks, imageRefs, imageSpecOf, startSpec, vmInterfaces, VmSpecProblem } from './vm-spec.ts';
 import { attachableVolumes, syncVolumes, volumesBlocker, volumesReport } from './volume-sync.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 const FIELD_MANAGER = 'photon-agent';
 /** A start step shows in status.runtime only when it takes longer than this (see withProgress). */
@@ -88,7 +89,7 @@ export class VmRuntime implements Reconciler {
       }
       return {};
     }
-    const vm = structuredClone(cached);
+    const vm = cloneJson(cached);
     const uid = vm.metadata.uid!;
     if (previousUid && previousUid !== uid) await this.teardown(previousUid, 0, context.log); // deleted and recreated under the same name
     this.known.set(key, uid);

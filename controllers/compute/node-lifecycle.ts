@@ -17,6 +17,7 @@ import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
 import { VmIndex } from './scheduler.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 const FIELD_MANAGER = 'node-lifecycle-controller';
 const AGENT_CONDITIONS = ['Ready', 'HypervisorReady', 'NetworkReady'];
@@ -87,7 +88,7 @@ export class NodeLifecycle implements Reconciler {
     const name = node.metadata.name!;
     const movable = this.index.onNode(name).filter((vm) => !vm.metadata.deletionTimestamp && vm.spec.runStrategy === 'RerunOnFailure');
     for (const cached of movable) {
-      const vm = structuredClone(cached);
+      const vm = cloneJson(cached);
       const { nodeName: _lost, runtime: _report, ...rest } = vm.status ?? {};
       const conditions = setCondition(vm.status?.conditions, { type: 'Scheduled', status: 'False', reason: 'NodeLost', message: `node ${name} is not Ready; rescheduling (runStrategy RerunOnFailure)` }, vm.metadata.generation);
       const result = await writeStatusIfChanged(this.client, VirtualMachineResource, vm, { ...rest, conditions }, { fieldManager: FIELD_MANAGER, signal: context.signal });

@@ -22,6 +22,7 @@ import { sharedIndex } from '../runtime/informer-index.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { writeStatusIfChanged } from '../runtime/status.ts';
 import { choose, enoughFitting, nodeView, occupies, pinOf, requestOf, type NodeView, type NodeViews, type Placement, type Resources } from './fit.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 const FIELD_MANAGER = 'scheduler';
 
@@ -139,7 +140,7 @@ export class Scheduler implements Reconciler {
     const cached = this.vms.get(request.name, request.namespace);
     if (!cached || !isPending(cached)) return {};
     if (this.assumed.get(keyOf(cached))?.staleVersion === cached.metadata.resourceVersion) return {}; // placed already: the cache lags
-    const vm = structuredClone(cached);
+    const vm = cloneJson(cached);
     const pin = this.volumes ? pinOf(vm, (name) => localNode(this.volumes!.get(name, vm.metadata.namespace))) : undefined;
     const views = this.nodeViews();
     // Each decision starts its scan where the last one stopped, so sampling still spreads over every node.

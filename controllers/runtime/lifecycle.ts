@@ -22,6 +22,7 @@ import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.ts'
 import type { Informer } from './informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from './reconciler.ts';
 import { writeStatusIfChanged, type StatusWriteResult } from './status.ts';
+import { cloneJson } from '../../lib/json-clone.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -113,7 +114,7 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
       }
       this.unseenWrites.delete(key);
     }
-    let object = structuredClone(cached);
+    let object = cloneJson(cached);
     const { client, resource, finalizer, fieldManager } = this.options;
     const lifecycle: LifecycleContext<T> = {
       ...context,
