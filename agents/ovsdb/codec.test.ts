@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import {
+  applyDatumDiff,
   decodeDatum,
   decodeRow,
   decodeValue,
@@ -100,6 +101,36 @@ describe('decoding', () => {
     });
     expect(row).toEqual({ _uuid: U1, name: 'p1', addresses: ['0a:00:00:00:00:01 10.0.0.1'], tag: 7, external_ids: { k: 'v' } });
     expect('up' in row).toBe(false);
+  });
+});
+
+describe('update2 diffs of set columns', () => {
+  const many = Array.from({ length: 20 }, (_, index) => `p${index}`);
+
+  it('adds the elements a diff names that the set lacks and removes those it has, keeping the order', () => {
+    expect(applyDatumDiff(['a', 'b', 'c'], ['set', ['d']], stringSet)).toEqual(['a', 'b', 'c', 'd']);
+    expect(applyDatumDiff(['a', 'b', 'c'], 'b', stringSet)).toEqual(['a', 'c']);
+    expect(applyDatumDiff(['a', 'b', 'c'], ['set', ['a', 'x', 'c']], stringSet)).toEqual(['b', 'x']);
+    expect(applyDatumDiff(undefined, ['set', [['uuid', U1], ['uuid', U2]]], uuidSet)).toEqual([U1, U2]);
+    expect(applyDatumDiff([U1, U2], ['uuid', U1], uuidSet)).toEqual([U2]);
+  });
+
+  it('gives the same answer for diffs too large to scan for (a membership set is built then)', () => {
+    const diff = ['set', [...many.slice(0, 10), 'new-1', 'new-2']];
+    expect(applyDatumDiff(many, diff, stringSet)).toEqual([...many.slice(10), 'new-1', 'new-2']);
+  });
+
+  it('returns a new array and leaves the old one (the previous row) as it was', () => {
+    const old = [...many];
+    for (const diff of [['set', []], 'p3', 'p99', ['set', many.slice(0, 12)]]) {
+      const result = applyDatumDiff(old, diff, stringSet);
+      expect(result).not.toBe(old);
+      expect(old).toEqual(many);
+    }
+  });
+
+  it('applies map diffs by key: new keys added, equal pairs removed, other values replaced', () => {
+    expect(applyDatumDiff({ a: '1', b: '2' }, ['map', [['a', '1'], ['b', '3'], ['c', '4']]], stringMap)).toEqual({ b: '3', c: '4' });
   });
 });
 
