@@ -79,7 +79,7 @@ export async function startScaleNetwork(options: { chassis: number }): Promise<S
   let subnets = 1;
   return {
     northbound: central.nbEndpoint,
-    hollowFlags: chassis.flatMap((one) => ['--hollow-ovs', `unix:${one.dir}/db.sock@${one.netns.name}`]),
+    hollowFlags: chassis.flatMap((one) => ['--hollow-ovs', `${one.ovsdbEndpoint}@${one.netns.name}`]),
     chassis: chassis.length,
     async boundOnChassis() {
       if (chassis.length === 0) return 0;

@@ -30,7 +30,7 @@ beforeAll(async () => {
   hollow = startProcess('photon agent --hollow 2 --hollow-ovs', process.execPath, agentArgs(
     '--hollow', '2',
     '--node-name', 'sim',
-    '--hollow-ovs', `unix:${path.join(chassis.dir, 'db.sock')}@${chassis.netns.name}`,
+    '--hollow-ovs', `${chassis.ovsdbEndpoint}@${chassis.netns.name}`,
     '--kubeconfig', env.api.kubeconfig,
     '--state-dir', path.join(chassis.dir, 'hollow'),
     '--lease-duration', '3',

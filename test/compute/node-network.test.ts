@@ -36,7 +36,7 @@ describe('OvsTapDriver on a real chassis', () => {
   beforeAll(async () => {
     central = await startOvnCentral();
     chassis = await startOvnChassis(central, { name: 'node-a' });
-    db = `unix:${path.join(chassis.dir, 'db.sock')}`;
+    db = chassis.ovsdbEndpoint;
     await central.nbctl('ls-add', 'ls0');
     for (const [n, port] of PORTS.entries()) {
       await central.nbctl('lsp-add', 'ls0', port, '--', 'lsp-set-addresses', port, `0a:00:00:00:00:0${n + 1} 10.0.0.${n + 10}`);

@@ -98,7 +98,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       '--kubeconfig', kubeconfig,
       '--node-name', name,
       '--state-dir', stateDir,
-      '--ovs-db', `unix:${path.join(chassis.dir, 'db.sock')}`,
+      '--ovs-db', chassis.ovsdbEndpoint,
       '--netns', chassis.netns.name,
       '--accelerator', 'tcg',
       // Info whatever the test run's level: tests read what the agent did from its log.
@@ -157,7 +157,7 @@ export async function startComputeEnv(options: ComputeEnvOptions = {}): Promise<
       }
       // So do the HTTP proxies of LoadBalancers (daemonized HAProxy in namespaces of their own).
       for (const agent of agents) {
-        const proxies = new HaproxyDriver({ stateDir: agentPaths(agent.stateDir).proxies, db: `unix:${path.join(agent.chassis.dir, 'db.sock')}`, vswitchdNetns: agent.chassis.netns.name });
+        const proxies = new HaproxyDriver({ stateDir: agentPaths(agent.stateDir).proxies, db: agent.chassis.ovsdbEndpoint, vswitchdNetns: agent.chassis.netns.name });
         await proxies.removeOrphans(new Set()).catch(() => undefined);
       }
       for (const agent of agents) await agent.chassis.stop();

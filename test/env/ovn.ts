@@ -180,6 +180,8 @@ export interface OvnChassis {
   /** external_ids:system-id, the Chassis name in the SB. */
   readonly name: string;
   readonly dir: string;
+  /** unix:<dir>/db.sock: this chassis's Open vSwitch database (what an agent's --ovs-db gets). */
+  readonly ovsdbEndpoint: string;
   /** The namespace ovs-vswitchd (and so br-int and its taps) lives in. */
   readonly netns: Netns;
   /** ovs-vsctl against this chassis's database (`--db` added). */
@@ -225,6 +227,7 @@ export async function startOvnChassis(central: OvnCentral, options: { name: stri
     const chassis: OvnChassis = {
       name: options.name,
       dir,
+      ovsdbEndpoint,
       netns: chassisNetns,
       vsctl,
       ports,

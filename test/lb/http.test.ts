@@ -111,7 +111,7 @@ describe('LoadBalancer HTTP listeners (HAProxy run by the node agent)', () => {
 
   it('is adopted as it runs: a second driver on the agent\'s state changes nothing', async () => {
     const proxy = (await getLb()).status!.proxy!;
-    const driver = new HaproxyDriver({ stateDir: path.join(agent.stateDir, 'proxies'), db: `unix:${path.join(agent.chassis.dir, 'db.sock')}`, vswitchdNetns: agent.chassis.netns.name });
+    const driver = new HaproxyDriver({ stateDir: path.join(agent.stateDir, 'proxies'), db: agent.chassis.ovsdbEndpoint, vswitchdNetns: agent.chassis.netns.name });
     const lb = await getLb();
     const attachment = { ifaceId: proxy.portUID!, mac: proxy.macAddress!, ip: `${proxy.address}/${proxy.prefixLength}`, gateway: proxy.gateway! };
     expect(await driver.ensure(lb.metadata.uid!, attachment, proxy.configuration as unknown as ProxyConfiguration)).toEqual({ changes: 0 });
