@@ -228,10 +228,10 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         }
         // A VM on a node a real chassis backs: its interface is reported bound once ovn-controller installed it.
         const node = event.object?.status?.nodeName;
-        if (node && realNodes.has(node)) onRealNodes.add(name);
-        if (node && realNodes.has(node) && !boundOnChassis.has(name) && (runtime.interfaces ?? []).length > 0 && runtime.interfaces!.every((entry) => entry.bound)) {
-          boundOnChassis.set(name, created !== undefined ? performance.now() - created : NaN);
-        }
+        if (!node || !realNodes.has(node)) return;
+        onRealNodes.add(name);
+        const interfaces = runtime.interfaces ?? [];
+        if (!boundOnChassis.has(name) && interfaces.length > 0 && interfaces.every((entry) => entry.bound)) boundOnChassis.set(name, created !== undefined ? performance.now() - created : NaN);
       });
       const ports = network?.watchPorts(client, NS, revision, createdAt);
       const writesBefore = writesByResource((await client.request('GET', '/metrics')).text);
@@ -307,10 +307,8 @@ export async function benchScale(options: ScaleOptions): Promise<void> {
         if (network.chassis > 0) {
           // One run's Southbound showed a binding fewer than the nodes had reported bound (ovn-controller short of
           // CPU; why was not found out): give it up to 30 s to agree, then print what it says.
-          let bindings = await network.boundOnChassis();
-          for (const until = Date.now() + 30_000; bindings < boundOnChassis.size && Date.now() < until; bindings = await network.boundOnChassis()) {
-            await new Promise((resolve) => setTimeout(resolve, 1000));
-          }
+          let bindings = 0;
+          await waitFor('the Southbound to show the bindings the nodes reported', async () => (bindings = await network!.boundOnChassis()) >= boundOnChassis.size, { timeoutMs: 30_000, intervalMs: 1000 }).catch(() => undefined);
           const latencies = [...boundOnChassis.values()].filter(Number.isFinite);
           console.log(`real port bindings (${network.chassis === 1 ? 'one hollow node on a real chassis' : `${network.chassis} hollow nodes on real chassis`}: ovs-vswitchd + ovn-controller): of ${onRealNodes.size} VMs Running there, ${boundOnChassis.size} reported their Port bound; ${bindings} Southbound Port_Bindings on those chassis; VM create → its Port bound by ovn-controller p50 ${fmt(percentile(latencies, 50))} ms  p99 ${fmt(percentile(latencies, 99))} ms`);
           record('scale', 'chassisVmsRunning', onRealNodes.size);
