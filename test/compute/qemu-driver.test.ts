@@ -86,8 +86,9 @@ describe('QemuDriver under TCG', () => {
     expect(status).toMatchObject({ uid: PC, name: 'vm-6a1f', state: 'running', qmpStatus: 'running', pid });
     console.log(`pc/tcg: start() → QMP query-status running in ${runningMs} ms`);
     expect(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]).not.toBe(String(process.pid)); // ppid
-    await waitFor('the kernel banner on the serial console', () => consoleHas(PC, 'Linux version'), { timeoutMs: 30_000 });
-    expect(fs.readFileSync(driver.consolePath(PC), 'utf8')).toContain('Command line: console=ttyS0 panic=0');
+    // The kernel writes its log line by line: wait for the line asserted, not only the one before it (read right
+    // after the banner, the console once held the banner alone).
+    await waitFor('the kernel banner and its command line on the serial console', () => consoleHas(PC, 'Linux version') && consoleHas(PC, 'Command line: console=ttyS0 panic=0'), { timeoutMs: 30_000 });
   }, 60_000);
 
   it('start again, and a new driver (an agent restart), adopt the same QEMU', async () => {
