@@ -15,7 +15,7 @@ import { Controller } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { discover, type Discovery } from './discovery.ts';
-import { OwnershipGraph, type GraphNode } from './graph.ts';
+import { OwnershipGraph, sameGraphView, type GraphNode } from './graph.ts';
 import { GarbageCollectorReconciler } from './reconciler.ts';
 
 export const GC_CONTROLLER_NAME = 'garbage-collector';
@@ -115,14 +115,18 @@ export class GarbageCollector {
     this.unsubscribe.push(
       this.options.informers.informerFor(resource).addEventHandler({
         onAdd: (object) => this.observe(resource, object),
-        onUpdate: (_old, object) => this.observe(resource, object),
+        onUpdate: (old, object) => this.observe(resource, object, old),
         onDelete: (object) => this.forget(object),
       }),
     );
   }
 
-  /** An object appeared or changed: the controller queues it; an owner in foreground deletion waits for it. */
-  private observe(resource: ResourceRef, object: KubeObject): void {
+  /**
+   * An object appeared or changed: the controller queues it (unless the update changed nothing the collector
+   * decides by); its owners too, as one in foreground deletion or orphaning may wait for it.
+   */
+  private observe(resource: ResourceRef, object: KubeObject, old?: KubeObject): void {
+    if (old && old !== object && sameGraphView(old, object)) return;
     const node = this.graph.upsert(resource, object);
     for (const owner of node?.owners ?? []) this.enqueueNode(this.graph.get(owner.uid));
   }

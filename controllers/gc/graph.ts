@@ -13,6 +13,32 @@ export interface GraphNode {
   finalizers: string[];
 }
 
+/**
+ * Whether an update leaves everything the graph keeps of an object as it was: its owner references, whether it is
+ * being deleted, its finalizers. Nothing the collector decides for it, or for its owners, can have changed then
+ * (a status write, a spec or label change): Kubernetes' graph builder ignores such updates too.
+ */
+export function sameGraphView(oldObject: KubeObject, newObject: KubeObject): boolean {
+  const before = oldObject.metadata;
+  const after = newObject.metadata;
+  return (
+    before.uid === after.uid &&
+    (before.deletionTimestamp === undefined) === (after.deletionTimestamp === undefined) &&
+    sameList(before.finalizers, after.finalizers) &&
+    sameOwners(before.ownerReferences, after.ownerReferences)
+  );
+}
+
+const sameList = (a: readonly string[] = [], b: readonly string[] = []) => a.length === b.length && a.every((value, index) => value === b[index]);
+
+function sameOwners(a: readonly OwnerReference[] = [], b: readonly OwnerReference[] = []): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((reference, index) => {
+    const other = b[index]!;
+    return reference.uid === other.uid && reference.name === other.name && reference.kind === other.kind && reference.apiVersion === other.apiVersion && reference.controller === other.controller && reference.blockOwnerDeletion === other.blockOwnerDeletion;
+  });
+}
+
 export class OwnershipGraph {
   private readonly nodes = new Map<string, GraphNode>();
   private readonly dependents = new Map<string, Set<string>>();

@@ -17,7 +17,7 @@ import { patchWithPreconditions, removeFinalizer, type JsonPatchOperation } from
 import type { InformerCache } from '../runtime/informer.ts';
 import type { ReconcileContext, ReconcileRequest, Reconciler, Result } from '../runtime/reconciler.ts';
 import { resourceForKind, type Discovery } from './discovery.ts';
-import type { GraphNode, OwnershipGraph } from './graph.ts';
+import { sameGraphView, type GraphNode, type OwnershipGraph } from './graph.ts';
 
 export const GC_FIELD_MANAGER = 'garbage-collector';
 /** How soon an owner in foreground deletion looks again at dependents that block it. */
@@ -38,6 +38,11 @@ export interface GcReconcilerDeps {
 
 export class GarbageCollectorReconciler implements Reconciler {
   constructor(private readonly deps: GcReconcilerDeps) {}
+
+  /** Most updates (status, spec, labels) change nothing it decides by; a resync (old === new) still looks. */
+  updateNeedsNoPass(oldObject: KubeObject, newObject: KubeObject): boolean {
+    return oldObject !== newObject && sameGraphView(oldObject, newObject);
+  }
 
   async reconcile(request: ReconcileRequest, { log, signal }: ReconcileContext): Promise<Result> {
     if (!request.resource) return {}; // the controller names the resource of every request it hands out

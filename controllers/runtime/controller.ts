@@ -4,8 +4,8 @@
 //   other kinds' informers ──► map(object) ──┘               per key, backoff, rate limit) ──► reconcile()
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that
 // points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName). A primary
-// update the reconciler recognises as the echo of its own status write (Reconciler.isEchoOfOwnWrite) is not
-// queued.
+// update the reconciler says cannot change what it does (Reconciler.updateNeedsNoPass: the echo of its own
+// status write, or nothing the garbage collector decides by) is not queued.
 //
 // A controller may have several primary kinds (the garbage collector's are every kind discovery finds):
 // built without `resource`, it gets them from addPrimary(), also while running (a CRD that appears later),
@@ -256,7 +256,7 @@ export class Controller {
     const enqueue = (object: KubeObject) => queue.add(this.keyOf({ resource: primary.resource, namespace: object.metadata.namespace, name: object.metadata.name ?? '' }));
     const reconciler = this.options.reconciler;
     const onUpdate = (old: KubeObject, object: KubeObject) => {
-      if (!reconciler.isEchoOfOwnWrite?.(old, object)) enqueue(object);
+      if (!reconciler.updateNeedsNoPass?.(old, object)) enqueue(object);
     };
     this.unsubscribe.push(primary.informer.addEventHandler({ onAdd: enqueue, onUpdate, onDelete: enqueue }));
   }

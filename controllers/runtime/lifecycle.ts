@@ -189,6 +189,11 @@ export class LifecycleReconciler<T extends KubeObject> implements Reconciler {
     return echo;
   }
 
+  /** The Reconciler hook: only the echo of its own write needs no pass. */
+  updateNeedsNoPass(oldObject: KubeObject, newObject: KubeObject): boolean {
+    return this.isEchoOfOwnWrite(oldObject, newObject);
+  }
+
   private remember(key: string, from: T, written: T): void {
     // Resource versions are opaque to clients in general; ours are store revisions. Anything else: no guard.
     if (!Number.isSafeInteger(Number(written.metadata.resourceVersion)) || from.metadata.resourceVersion === undefined) return;

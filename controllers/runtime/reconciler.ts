@@ -41,10 +41,12 @@ export interface Reconciler {
   /** Finalizers it keeps on every object of its primary kind (LifecycleReconciler's one), announced by the manager. */
   readonly finalizers?: readonly HandledFinalizer[];
   /**
-   * Whether an update of a primary object needs no pass because it only shows what this reconciler wrote
-   * itself (LifecycleReconciler's status writes). The controller then does not queue it.
+   * Whether an update of a primary object needs no pass: it cannot change what this reconciler would do.
+   * LifecycleReconciler: the update only shows its own status write (isEchoOfOwnWrite); the garbage collector:
+   * nothing it decides by (owner references, deletion, finalizers) changed. The controller then does not
+   * queue it. A resync (old === new) should always be queued.
    */
-  isEchoOfOwnWrite?(oldObject: KubeObject, newObject: KubeObject): boolean;
+  updateNeedsNoPass?(oldObject: KubeObject, newObject: KubeObject): boolean;
 }
 
 /** An error retrying cannot fix (bad spec, missing reference the user must create): no retry, Stalled=True. */

@@ -3,6 +3,7 @@
 // owners, dependents of a kind defined after the collector started (found by discovery refresh), and
 // dependents orphaned while the collector was down (collected when it comes back).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
 import YAML from 'yaml';
 import { clientFromKubeconfig, type ApiClient } from '../../apis/client/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
@@ -10,6 +11,7 @@ import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import { VpcResource } from '../../apis/network/v1alpha1/index.ts';
 import { GarbageCollector } from '../../controllers/gc/collector.ts';
 import { InformerCache } from '../../controllers/runtime/informer.ts';
+import { RuntimeMetrics } from '../../controllers/runtime/metrics.ts';
 import { kubectlOk as ok, startTestApiServer, type TestApiServer } from '../env/apiserver.ts';
 import { waitFor } from '../env/process.ts';
 
@@ -20,13 +22,15 @@ describe('garbage collector', () => {
   let client: ApiClient;
   let gc: GarbageCollector | undefined;
   let informers: InformerCache | undefined;
+  let metrics: RuntimeMetrics;
   let nextSubnet = 1;
   const kubectl = (args: string[], stdin?: string) => env.kubectl(args, { stdin });
 
   // As the controller manager runs it: on the informers its term shares, stopped with them.
   const startGc = async () => {
     informers = new InformerCache(client);
-    gc = new GarbageCollector({ client, informers, discoveryIntervalMs: 1000 });
+    metrics = new RuntimeMetrics(new Registry());
+    gc = new GarbageCollector({ client, informers, metrics, discoveryIntervalMs: 1000 });
     await gc.start();
   };
   const stopGc = async () => {
@@ -110,6 +114,29 @@ describe('garbage collector', () => {
     ok(await kubectl(['delete', 'vpc', 'doomed-owner', '-n', NS]));
     await waitFor('dangling reference removed', async () => (await exists(SubnetResource, 'two-owners'))?.metadata.ownerReferences?.length === 1);
     expect((await exists(SubnetResource, 'two-owners'))!.metadata.ownerReferences![0].name).toBe('second-owner');
+  });
+
+  it('queues nothing for an update that changes nothing it decides by; a new owner reference is queued and judged', async () => {
+    const owner = await vpc('quiet');
+    const child = await subnet('quiet-a', [owner]);
+    const queued = async () => (await metrics.queueAdds.get()).values.find((value) => value.labels.name === 'garbage-collector')?.value ?? 0;
+    // The collector's handlers run when its informer takes the event, so once the informer shows a version, any
+    // key that version queues has been counted.
+    const seen = (written: KubeObject) => waitFor('the collector\'s informer to show the write', () => informers!.informerFor(SubnetResource).get('quiet-a', NS)?.metadata.resourceVersion === written.metadata.resourceVersion);
+    await seen(child);
+    const before = await queued();
+    let last = child;
+    for (let round = 0; round < 3; round++) last = await client.patch(SubnetResource, 'quiet-a', { metadata: { labels: { round: String(round) } } }, { namespace: NS });
+    last = await client.patch(SubnetResource, 'quiet-a', { status: { observedGeneration: 1 } }, { namespace: NS, subresource: 'status' });
+    await seen(last);
+    expect(await queued()).toBe(before);
+
+    // A second owner that is not there: the update is queued, and the dangling reference dropped.
+    const references = [...last.metadata.ownerReferences!, { apiVersion: VpcResource.apiVersion, kind: 'Vpc', name: 'nobody', uid: '11111111-1111-1111-1111-111111111111' }];
+    last = await client.patch(SubnetResource, 'quiet-a', { metadata: { ownerReferences: references } }, { namespace: NS });
+    await seen(last);
+    expect(await queued()).toBeGreaterThan(before);
+    await waitFor('dangling reference removed', async () => (await exists(SubnetResource, 'quiet-a'))?.metadata.ownerReferences?.map((reference) => reference.name).join() === 'quiet');
   });
 
   it('collects dependents of a kind defined after it started (discovery refresh adds it as a primary)', async () => {
