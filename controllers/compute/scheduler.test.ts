@@ -94,4 +94,16 @@ describe('Scheduler', () => {
     await settle([full], 1);
     expect(placed.has('one-too-many')).toBe(false);
   });
+
+  it('queues no pass for an update of a VM that is not pending (bound, or being deleted); a pending one and a resync are', () => {
+    const scheduler = new Scheduler({} as ApiClient, fakeInformer<VirtualMachine>().informer, fakeInformer<Node>().informer);
+    const pending = vm('a', 1);
+    const bound = vm('a', 1, 'node-1');
+    expect(scheduler.updateNeedsNoPass(pending, bound)).toBe(true);
+    expect(scheduler.updateNeedsNoPass(bound, { ...bound, status: { ...bound.status, phase: 'Running' } } as VirtualMachine)).toBe(true);
+    expect(scheduler.updateNeedsNoPass(pending, { ...pending, metadata: { ...pending.metadata, deletionTimestamp: '2026-12-07T00:00:00Z' } })).toBe(true);
+    expect(scheduler.updateNeedsNoPass(pending, vm('a', 2))).toBe(false); // still pending: its request changed
+    expect(scheduler.updateNeedsNoPass(bound, vm('a', 1))).toBe(false); // released (its node lost): placed again
+    expect(scheduler.updateNeedsNoPass(bound, bound)).toBe(false); // a resync
+  });
 });

@@ -136,6 +136,14 @@ export class Scheduler implements Reconciler {
     nodes.addEventHandler({ onAdd: relist, onUpdate: relist, onDelete: relist });
   }
 
+  /**
+   * A VM that is not pending once updated needs no pass: its pass would return at once (a bound VM is never moved
+   * here). Most VM updates are of bound VMs (their status as they start and run). A resync still looks.
+   */
+  updateNeedsNoPass(oldVm: VirtualMachine, vm: VirtualMachine): boolean {
+    return oldVm !== vm && !isPending(vm);
+  }
+
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.vms.get(request.name, request.namespace);
     if (!cached || !isPending(cached)) return {};
