@@ -7,9 +7,11 @@ import { PortResource, SecurityGroupResource, SubnetResource, VpcResource } from
 import type { Owner } from '../../agents/ovn-nb/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
+import { findCondition } from '../../apis/meta/conditions.ts';
 import { Controller, requestsFor, watchOf, type ControllerOptions } from '../runtime/controller.ts';
+import { specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
-import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject } from './deps.ts';
+import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject, type SubnetObject } from './deps.ts';
 import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
 import { RowWaiters } from './row-waiters.ts';
@@ -103,7 +105,8 @@ export function vpcController(shared: NetworkShared, log: Logger, metrics?: Runt
     name: 'vpc-controller',
     resource: VpcResource,
     reconciler: vpcReconciler(shared.deps, informers),
-    watches: [watchOf(informers.subnets, (subnet) => [{ namespace: subnet.metadata.namespace, name: subnet.spec.vpcRef }])],
+    // A Vpc lists its Subnets by name: only a Subnet coming, going or moving to another Vpc matters to it.
+    watches: [watchOf(informers.subnets, (subnet) => [{ namespace: subnet.metadata.namespace, name: subnet.spec.vpcRef }], (old, subnet) => old.spec.vpcRef !== subnet.spec.vpcRef)],
   }, log, metrics);
 }
 
@@ -115,10 +118,13 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
     resource: SubnetResource,
     reconciler: subnetReconciler(shared.deps, informers, shared.rows),
     watches: [
-      watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!)),
-      watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }]),
+      // Its Vpc's address ranges and deletion (not the Vpc's status, which lists these Subnets; its router's row
+      // brings them back through a row waiter).
+      watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!), (old, vpc) => specOrDeletionChanged(old, vpc)),
+      // Its used addresses and the Ports its deletion waits for.
+      watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }], (old, port) => old.spec.subnetRef !== port.spec.subnetRef || !old.status?.ipAddress !== !port.status?.ipAddress),
       // A sibling leaving (or changing) may end an overlap: the others in its Vpc look again.
-      watchOf(informers.subnets, (changed) => subnetsIn(changed.metadata.namespace, changed.spec.vpcRef).filter((request) => request.name !== changed.metadata.name)),
+      watchOf(informers.subnets, (changed) => subnetsIn(changed.metadata.namespace, changed.spec.vpcRef).filter((request) => request.name !== changed.metadata.name), (old, subnet) => specOrDeletionChanged(old, subnet)),
     ],
   }, log, metrics);
 }
@@ -128,27 +134,19 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
   const ports = (namespace: string | undefined, predicate: (port: PortObject) => boolean) => requestsFor(informers.ports.list(namespace).filter(predicate));
   const portsOfSubnet = SubnetPortIndex.for(informers.ports);
   // A Subnet's status counts its used addresses, so it changes with every Port: only a change Ports depend on
-  // (its spec, deletion, readiness — its switch programmed — or the Subnet gone) requeues all of its Ports.
-  const subnetStates = new Map<string, string>();
-  const subnetChangedForPorts = (subnet: KubeObject): boolean => {
-    const uid = subnet.metadata.uid!;
-    if (informers.subnets.get(subnet.metadata.name!, subnet.metadata.namespace)?.metadata.uid !== uid) {
-      subnetStates.delete(uid);
-      return true;
-    }
-    const ready = (subnet.status as { conditions?: Array<{ type: string; status: string; reason?: string }> } | undefined)?.conditions?.find((condition) => condition.type === 'Ready');
-    const state = JSON.stringify([subnet.metadata.generation, subnet.metadata.deletionTimestamp, ready?.status, ready?.reason]);
-    if (subnetStates.get(uid) === state) return false;
-    subnetStates.set(uid, state);
-    return true;
+  // (its spec, deletion, readiness — its switch programmed — or the Subnet coming or going) requeues its Ports.
+  const readiness = (subnet: SubnetObject) => {
+    const ready = findCondition(subnet.status?.conditions, 'Ready');
+    return `${ready?.status}/${ready?.reason}`;
   };
+  const subnetChangedForPorts = (old: SubnetObject, subnet: SubnetObject) => specOrDeletionChanged(old, subnet) || readiness(old) !== readiness(subnet);
   return shared.controller('Port', {
     name: 'port-controller',
     resource: PortResource,
     reconciler: portReconciler(shared.deps, informers, shared.allocators, shared.rows),
     workers: 16,
     watches: [
-      watchOf(informers.subnets, (subnet) => (subnetChangedForPorts(subnet) ? portsOfSubnet.portsOf(subnet.metadata.namespace, subnet.metadata.name!).map((name) => ({ namespace: subnet.metadata.namespace, name })) : [])),
+      watchOf(informers.subnets, (subnet) => portsOfSubnet.portsOf(subnet.metadata.namespace, subnet.metadata.name!).map((name) => ({ namespace: subnet.metadata.namespace, name })), subnetChangedForPorts),
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
       watchOf(informers.ports, (changed) => shared.allocators.waitingPorts(changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),
@@ -165,7 +163,12 @@ export function securityGroupController(shared: NetworkShared, log: Logger, metr
     resource: SecurityGroupResource,
     reconciler: securityGroupReconciler(shared.deps, informers),
     watches: [
-      watchOf(informers.ports, (port) => (port.spec.securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name }))),
+      // A group's members (a Port's spec names its groups) and their addresses; not a Port's other status writes.
+      watchOf(
+        informers.ports,
+        (port) => (port.spec.securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name })),
+        (old, port) => specOrDeletionChanged(old, port) || old.status?.ipAddress !== port.status?.ipAddress,
+      ),
       // Rules naming a peer group follow that group (its address set, its existence).
       watchOf(informers.securityGroups, (group) =>
         requestsFor(informers.securityGroups.list(group.metadata.namespace).filter((other) => [...(other.spec?.ingress ?? []).map((rule) => rule.from), ...(other.spec?.egress ?? []).map((rule) => rule.to)].some((peer) => peer.securityGroupRef === group.metadata.name)))),

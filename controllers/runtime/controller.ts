@@ -3,7 +3,9 @@
 //   primary informers add/update/delete ──► key `<gr>/namespace/name` ──► WorkQueue (dedup, one worker
 //   other kinds' informers ──► map(object) ──┘               per key, backoff, rate limit) ──► reconcile()
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that
-// points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName). A primary
+// points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName), with an optional
+// predicate that drops the updates it cannot care about (a Vpc lists its Subnets: their status writes do not
+// matter to it). A primary
 // update the reconciler says cannot change what it does (Reconciler.updateNeedsNoPass: the echo of its own
 // status write, or nothing the garbage collector decides by) is not queued.
 //
@@ -45,6 +47,11 @@ export interface WatchSource<T extends KubeObject = KubeObject> {
    * (A method signature on purpose: a WatchSource<Subnet> is then usable where a WatchSource is expected.)
    */
   map?(object: T): ReconcileRequest[];
+  /**
+   * Whether an update can matter to the reconciler (controller-runtime's update predicate): when false it maps
+   * to nothing. Default: every update does. Adds and deletes always map; so does a resync (old === new).
+   */
+  updateMatters?(oldObject: T, newObject: T): boolean;
 }
 
 /** The reconcile requests for these objects (a watch mapper's usual answer: the objects of a filtered list). */
@@ -56,9 +63,12 @@ const CONFLICT_CATCH_UP_MS = 250;
 
 export const requestsFor = (objects: readonly KubeObject[]): ReconcileRequest[] => objects.map((object) => ({ namespace: object.metadata.namespace, name: object.metadata.name! }));
 
-/** A watch on a typed informer: `watchOf(informers.subnets, (subnet) => [...])`, the mapper typed by it. */
-export function watchOf<T extends KubeObject>(informer: Informer<T>, map: (object: T) => ReconcileRequest[]): WatchSource<T> {
-  return { informer, map };
+/**
+ * A watch on a typed informer: `watchOf(informers.subnets, (subnet) => [...])`, the mapper typed by it;
+ * `updateMatters` filters updates (see WatchSource).
+ */
+export function watchOf<T extends KubeObject>(informer: Informer<T>, map: (object: T) => ReconcileRequest[], updateMatters?: (oldObject: T, newObject: T) => boolean): WatchSource<T> {
+  return updateMatters ? { informer, map, updateMatters } : { informer, map };
 }
 
 export interface ControllerOptions {
@@ -127,7 +137,7 @@ export class Controller {
   private readonly primaries = new Map<string, Primary>();
   /** Keys whose last reconciles ended in a 409 Conflict, and how many in a row. */
   private readonly conflictStreaks = new Map<string, number>();
-  private readonly secondary: Array<{ informer: Informer<KubeObject>; map: (object: KubeObject) => ReconcileRequest[] }>;
+  private readonly secondary: Array<{ informer: Informer<KubeObject>; map: (object: KubeObject) => ReconcileRequest[]; updateMatters?: (oldObject: KubeObject, newObject: KubeObject) => boolean }>;
   private readonly log: Logger;
   readonly recorder: EventRecorder;
   private currentQueue?: WorkQueue;
@@ -143,6 +153,7 @@ export class Controller {
     this.secondary = (options.watches ?? []).map((source) => ({
       informer: source.informer ?? options.informers.informerFor(requiredResource(source), { namespace: source.namespace, labelSelector: source.labelSelector }),
       map: source.map ? (object: KubeObject) => source.map!(object) : ownerRequests(this.soleResource()),
+      ...(source.updateMatters ? { updateMatters: (oldObject: KubeObject, newObject: KubeObject) => source.updateMatters!(oldObject, newObject) } : {}),
     }));
     this.recorder = options.recorder ?? new ApiEventRecorder(options.client, { component: options.name, logger: this.log });
   }
@@ -205,7 +216,7 @@ export class Controller {
     const queue = new WorkQueue({ ...this.options.queue, name: this.name, hooks: this.options.metrics?.queueHooks(this.name) });
     this.currentQueue = queue;
     for (const primary of this.primaries.values()) this.subscribePrimary(primary, queue);
-    for (const { informer, map } of this.secondary) {
+    for (const { informer, map, updateMatters } of this.secondary) {
       const mapped = (object: KubeObject) => {
         try {
           for (const request of map(object)) queue.add(this.keyOf(request));
@@ -217,6 +228,7 @@ export class Controller {
         informer.addEventHandler({
           onAdd: mapped,
           onUpdate: (old, object) => {
+            if (old !== object && updateMatters && !this.matters(updateMatters, old, object)) return;
             mapped(old);
             mapped(object);
           },
@@ -259,6 +271,16 @@ export class Controller {
       if (!reconciler.updateNeedsNoPass?.(old, object)) enqueue(object);
     };
     this.unsubscribe.push(primary.informer.addEventHandler({ onAdd: enqueue, onUpdate, onDelete: enqueue }));
+  }
+
+  /** A watch's update predicate; one that throws counts as "matters" (a pass too many, never one missed). */
+  private matters(updateMatters: (oldObject: KubeObject, newObject: KubeObject) => boolean, old: KubeObject, object: KubeObject): boolean {
+    try {
+      return updateMatters(old, object);
+    } catch (error) {
+      this.log.error('watch update predicate threw', { error: errorMessage(error) });
+      return true;
+    }
   }
 
   /** The resource of a controller built with one; requests of a several-kind controller must name theirs. */

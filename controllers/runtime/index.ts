@@ -10,3 +10,4 @@ export * from './status.ts';
 export * from './workqueue.ts';
 export * from './lifecycle.ts';
 export * from './informer-index.ts';
+export * from './predicates.ts';

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { ConfigMapResource, isNotFound, type ApiClient, type ConfigMap } from '../../../apis/client/index.ts';
-import type { Condition } from '../../../apis/meta/types.ts';
+import type { Condition, KubeObject } from '../../../apis/meta/types.ts';
 import { VpcResource, type Vpc } from '../../../apis/network/v1alpha1/index.ts';
-import { Controller, ensureFinalizer, InformerCache, removeFinalizer, RuntimeMetrics, TerminalError, writeStatusIfChanged, type Informer, type ReconcileContext, type ReconcileRequest, type Reconciler, type Result } from '../../../controllers/runtime/index.ts';
+import { Controller, ensureFinalizer, InformerCache, removeFinalizer, RuntimeMetrics, TerminalError, watchOf, writeStatusIfChanged, type Informer, type ReconcileContext, type ReconcileRequest, type Reconciler, type Result } from '../../../controllers/runtime/index.ts';
 import { findCondition, setCondition } from '../../../apis/meta/conditions.ts';
 import { type TestApiServer } from '../../env/apiserver.ts';
 import { waitFor } from '../../env/process.ts';
@@ -218,6 +218,43 @@ describe('Controller', () => {
       expect(order.slice(0, 2)).toEqual(['a-racy', 'a-racy']);
     } finally {
       await queued.stop();
+    }
+  });
+
+  it('a watch\'s update predicate drops the updates it rules out; adds, the updates it keeps and deletes are queued', async () => {
+    // Its primaries: no Vpc has the label, so every key queued comes from the ConfigMap watch.
+    const labelSelector = 'predicate-test=true';
+    const passes: string[] = [];
+    const own = new Registry();
+    const watching = new Controller({
+      name: 'predicate',
+      client,
+      resource: VpcResource,
+      labelSelector,
+      namespace: NS,
+      reconciler: { reconcile: async (request) => (passes.push(request.name), {}) },
+      informers,
+      watches: [watchOf(informers.informerFor<ConfigMap>(ConfigMapResource, { namespace: NS, labelSelector }), (map) => [{ namespace: NS, name: `for-${map.metadata.name}` }], (old, map) => old.data?.routes !== map.data?.routes)],
+      logger,
+      metrics: new RuntimeMetrics(own),
+    });
+    await watching.start();
+    try {
+      const adds = async () => (await own.getSingleMetricAsString('photon_workqueue_adds_total')).match(/name="predicate"\} (\d+)/)?.[1];
+      const seen = (written: KubeObject) => waitFor('the informer to show the write', () => informers.informerFor(ConfigMapResource, { namespace: NS, labelSelector }).get('routes', NS)?.metadata.resourceVersion === written.metadata.resourceVersion);
+      let map = await client.create<ConfigMap>(ConfigMapResource, { metadata: { name: 'routes', namespace: NS, labels: { 'predicate-test': 'true' } }, data: { routes: 'a' } });
+      await waitFor('the add reconciled', () => passes.includes('for-routes'));
+      const afterAdd = await adds();
+      for (let round = 0; round < 3; round++) map = await client.patch<ConfigMap>(ConfigMapResource, 'routes', { metadata: { annotations: { round: String(round) } } }, { namespace: NS });
+      await seen(map);
+      expect(await adds()).toBe(afterAdd);
+      map = await client.patch<ConfigMap>(ConfigMapResource, 'routes', { data: { routes: 'b' } }, { namespace: NS });
+      await seen(map);
+      expect(Number(await adds())).toBeGreaterThan(Number(afterAdd));
+      await client.delete(ConfigMapResource, 'routes', { namespace: NS });
+      await waitFor('the delete queued', async () => Number(await adds()) > Number(afterAdd) + 1);
+    } finally {
+      await watching.stop();
     }
   });
 
