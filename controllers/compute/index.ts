@@ -55,15 +55,16 @@ export function nodeLifecycleController(deps: ComputeDeps, log: Logger, metrics?
     leases: deps.informers.informerFor<Lease>(LeaseResource),
     vms: deps.informers.informerFor<VirtualMachine>(VirtualMachineResource),
   };
+  const reconciler = new NodeLifecycle(deps.client, informers, options);
   return new Controller({
     name: 'node-lifecycle-controller',
     client: deps.client,
     informers: deps.informers,
     resource: NodeResource,
-    reconciler: new NodeLifecycle(deps.client, informers, options),
+    reconciler,
     logger: log,
     metrics,
-    watches: [watchOf(informers.leases, (lease) => (lease.metadata.namespace === NODE_LEASE_NAMESPACE ? [{ name: lease.metadata.name! }] : []))],
+    watches: [watchOf(informers.leases, (lease) => (lease.metadata.namespace === NODE_LEASE_NAMESPACE ? [{ name: lease.metadata.name! }] : []), (old, lease) => reconciler.leaseUpdateMatters(old, lease))],
     // Node conditions are the agent's and this controller's: no Stalled condition on Nodes.
     stalledConditions: false,
   });

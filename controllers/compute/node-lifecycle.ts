@@ -49,6 +49,17 @@ export class NodeLifecycle implements Reconciler {
     this.index = VmIndex.for(informers.vms);
   }
 
+  /**
+   * Whether a Lease update can change what a pass does: not the renewal of a Ready node's Lease. Its pass would
+   * only move the node's next look to the new deadline, and the look already due (the pass that saw the node
+   * Ready asked for it; of two requeue times the earlier wins) finds the renewal and moves it then. With 5,000
+   * nodes renewing every few seconds, renewals were most of this controller's passes.
+   */
+  leaseUpdateMatters(oldLease: Lease, lease: Lease): boolean {
+    if (oldLease.spec?.leaseDurationSeconds !== lease.spec?.leaseDurationSeconds) return true;
+    return findCondition(this.informers.nodes.get(lease.metadata.name!)?.status?.conditions, 'Ready')?.status !== 'True';
+  }
+
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<Result> {
     const cached = this.informers.nodes.get(request.name);
     if (!cached || cached.metadata.deletionTimestamp) return {};
