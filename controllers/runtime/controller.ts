@@ -5,9 +5,8 @@
 // Secondary watches map an object to the requests of its owners: by default every ownerReference that
 // points at the primary kind; or any mapping function (e.g. Subnet → its Vpc by spec.vpcName), with an optional
 // predicate that drops the updates it cannot care about (a Vpc lists its Subnets: their status writes do not
-// matter to it). A primary
-// update the reconciler says cannot change what it does (Reconciler.updateNeedsNoPass: the echo of its own
-// status write, or nothing the garbage collector decides by) is not queued.
+// matter to it). A primary update the reconciler says cannot change what it does (Reconciler.updateNeedsNoPass:
+// the echo of its own status write, or nothing the garbage collector decides by) is not queued.
 //
 // A controller may have several primary kinds (the garbage collector's are every kind discovery finds):
 // built without `resource`, it gets them from addPrimary(), also while running (a CRD that appears later),
