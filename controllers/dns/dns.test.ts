@@ -4,7 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { Zone } from '../../apis/dns/v1alpha1/index.ts';
 import { domainConflict } from './claims.ts';
 import { ovnDnsRecords, privateZoneRows } from './ovn-dns.ts';
-import { quoteTxt, zoneRecordSets, type ZoneView } from './records.ts';
+import type { VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
+import { quoteTxt, vmRecordsChanged, zoneRecordSets, type ZoneView } from './records.ts';
 
 let uid = 0;
 const zoneOf = (namespace: string, spec: Zone['spec'], created = '2026-12-05T10:00:00Z', programmed = false): Zone =>
@@ -108,5 +109,21 @@ describe('ovnDnsRecords', () => {
       { parent: { table: 'Logical_Switch', owner: 's1' }, column: 'dns_records' },
       { parent: { table: 'Logical_Switch', owner: 's2' }, column: 'dns_records' },
     ]);
+  });
+});
+
+describe('vmRecordsChanged (which VM updates reach the zones of its namespace)', () => {
+  const vm = (status: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({ apiVersion: 'compute.photoncloud.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'web', namespace: 'a', generation: 1, ...metadata }, spec: {}, status }) as unknown as VirtualMachine;
+  const running = vm({ printableStatus: 'Running', interfaces: [{ name: 'eth0', portName: 'web-eth0', ipAddress: '10.0.0.5' }], conditions: [] });
+
+  it('not a status write that leaves whether it runs and its addresses alone', () => {
+    expect(vmRecordsChanged(running, vm({ printableStatus: 'Running', interfaces: [{ name: 'eth0', portName: 'web-eth0', ipAddress: '10.0.0.5' }], conditions: [{ type: 'Ready' }], runtime: { node: 'n1' } }))).toBe(false);
+  });
+
+  it('starting or stopping, an address, the spec or deletion', () => {
+    expect(vmRecordsChanged(vm({ printableStatus: 'Starting' }), running)).toBe(true);
+    expect(vmRecordsChanged(running, vm({ printableStatus: 'Running', interfaces: [{ name: 'eth0', portName: 'web-eth0', ipAddress: '10.0.0.6' }] }))).toBe(true);
+    expect(vmRecordsChanged(running, { ...running, metadata: { ...running.metadata, generation: 2 } })).toBe(true);
+    expect(vmRecordsChanged(running, { ...running, metadata: { ...running.metadata, deletionTimestamp: '2026-12-07T00:00:00Z' } })).toBe(true);
   });
 });

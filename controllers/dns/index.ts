@@ -11,10 +11,12 @@ import type { ApiClient } from '../../apis/client/index.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
 import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
+import { specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { RowWaiters } from '../network/row-waiters.ts';
 import { dnsInformers } from './informers.ts';
+import { vmRecordsChanged } from './records.ts';
 import { zoneReconciler, type ZoneObject } from './zone.ts';
 
 export interface DnsOptions {
@@ -71,12 +73,16 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
     watches: [
       // Claims: a zone coming or going may take or free a name for the others that overlap it.
       watchOf(informers.zones, (changed) => requestsFor(informers.zones.list().filter((zone) => zone.metadata.uid !== changed.metadata.uid && overlaps(zone.spec.domain, changed.spec.domain)))),
-      watchOf(informers.virtualMachines, (vm) => zonesIn(vm.metadata.namespace, (zone) => !!auto(zone).virtualMachines)),
-      watchOf(informers.loadBalancers, (lb) => zonesIn(lb.metadata.namespace, (zone) => !!auto(zone).loadBalancers)),
+      // The other kinds' updates that can change records: not the status writes on a VM's way to Running, nor a
+      // Subnet's count of used addresses (each queued every zone of the namespace for a full pass).
+      watchOf(informers.virtualMachines, (vm) => zonesIn(vm.metadata.namespace, (zone) => !!auto(zone).virtualMachines), vmRecordsChanged),
+      watchOf(informers.loadBalancers, (lb) => zonesIn(lb.metadata.namespace, (zone) => !!auto(zone).loadBalancers), (old, lb) => specOrDeletionChanged(old, lb) || old.status?.vipAddress !== lb.status?.vipAddress),
       // A Port tells which subnet a VM's address is on, and is a name itself.
-      watchOf(informers.ports, (port) => zonesIn(port.metadata.namespace, (zone) => !!(auto(zone).ports || auto(zone).virtualMachines))),
-      watchOf(informers.subnets, (subnet) => zonesIn(subnet.metadata.namespace, (zone) => zone.spec.vpcRef !== undefined || !!(auto(zone).ports || auto(zone).virtualMachines || auto(zone).loadBalancers))),
-      watchOf(informers.vpcs, (vpc) => zonesIn(vpc.metadata.namespace, (zone) => zone.spec.vpcRef === vpc.metadata.name)),
+      watchOf(informers.ports, (port) => zonesIn(port.metadata.namespace, (zone) => !!(auto(zone).ports || auto(zone).virtualMachines)), (old, port) => specOrDeletionChanged(old, port) || old.status?.ipAddress !== port.status?.ipAddress),
+      // A private zone's switches are its Vpc's Subnets (their rows come through the row waiter) and its
+      // resolvers their gateways.
+      watchOf(informers.subnets, (subnet) => zonesIn(subnet.metadata.namespace, (zone) => zone.spec.vpcRef !== undefined || !!(auto(zone).ports || auto(zone).virtualMachines || auto(zone).loadBalancers)), (old, subnet) => specOrDeletionChanged(old, subnet) || old.status?.gateway !== subnet.status?.gateway),
+      watchOf(informers.vpcs, (vpc) => zonesIn(vpc.metadata.namespace, (zone) => zone.spec.vpcRef === vpc.metadata.name), specOrDeletionChanged),
     ],
   });
   // A DNS row deleted in OVN by hand (or lost with the database) brings its Zone back.

@@ -12,6 +12,7 @@ import type { LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
 import type { Port, Subnet } from '../../apis/network/v1alpha1/index.ts';
 import { contains, parseCidr, parseIPv4 } from '../../apis/net/ipv4.ts';
 import { canonicalContent } from '../../agents/pdns/rrsets.ts';
+import { specOrDeletionChanged } from '../runtime/predicates.ts';
 
 export interface RecordSet {
   /** Fully qualified, lower case, trailing dot. */
@@ -43,6 +44,15 @@ export function quoteTxt(text: string): string {
   const chunks = text.match(/[\s\S]{1,255}/g) ?? [''];
   return chunks.map((chunk) => `"${chunk.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(' ');
 }
+
+/**
+ * Whether a VM's update can change the records zoneRecordSets makes of it: its spec or deletion, whether it runs,
+ * its interfaces' addresses. Not the other status writes on its way to Running (the zone controller's watch).
+ */
+export function vmRecordsChanged(old: VirtualMachine, vm: VirtualMachine): boolean {
+  return specOrDeletionChanged(old, vm) || old.status?.printableStatus !== vm.status?.printableStatus || addressesOf(old) !== addressesOf(vm);
+}
+const addressesOf = (vm: VirtualMachine) => (vm.status?.interfaces ?? []).map((nic) => `${nic.portName}=${nic.ipAddress}`).join();
 
 /** The zone's record sets (apex SOA/NS of public zones excepted: the driver adds them), in a stable order. */
 export function zoneRecordSets(view: ZoneView): RecordSet[] {
