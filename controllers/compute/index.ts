@@ -6,6 +6,7 @@ import { LeaseResource, type ApiClient, type Lease } from '../../apis/client/ind
 import { NodeResource, VirtualMachineResource, type Node, type VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { Logger } from '../../lib/logging.ts';
 import { Controller, watchOf } from '../runtime/controller.ts';
+import { specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { NODE_LEASE_NAMESPACE } from '../../apis/compute/nodes.ts';
@@ -44,7 +45,13 @@ export function schedulerController(deps: ComputeDeps, log: Logger, metrics?: Ru
     // for its status write. Those writes are the head of every VM's way to Running, so more of them are in
     // flight than other controllers' (kube-scheduler binds asynchronously for the same reason).
     workers: SCHEDULER_WORKERS,
-    watches: [watchOf(nodes, unschedulable), watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? unschedulable() : [])), watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? unschedulable() : []))],
+    watches: [
+      watchOf(nodes, unschedulable),
+      watchOf(volumes, (volume) => (volume.status?.backend?.type === 'local' ? unschedulable() : [])),
+      // Room on a node changes with a VM's binding, its request or run strategy (spec) and its deletion; not with
+      // the status writes of a VM starting or running.
+      watchOf(vms, (vm) => (vm.status?.nodeName || vm.metadata.deletionTimestamp ? unschedulable() : []), (old, vm) => old.status?.nodeName !== vm.status?.nodeName || specOrDeletionChanged(old, vm)),
+    ],
   });
 }
 
