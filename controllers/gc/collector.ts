@@ -15,7 +15,7 @@ import { Controller } from '../runtime/controller.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { discover, type Discovery } from './discovery.ts';
-import { OwnershipGraph, sameGraphView, type GraphNode } from './graph.ts';
+import { OwnershipGraph, type GraphNode } from './graph.ts';
 import { GarbageCollectorReconciler } from './reconciler.ts';
 
 export const GC_CONTROLLER_NAME = 'garbage-collector';
@@ -41,6 +41,7 @@ export interface GarbageCollectorOptions {
 export class GarbageCollector {
   private readonly graph = new OwnershipGraph();
   private readonly controller: Controller;
+  private readonly reconciler: GarbageCollectorReconciler;
   private readonly log: Logger;
   private discovery: Discovery = { resources: [], byKind: new Map() };
   /** Kinds made primary, by `<resource>.<group>`. */
@@ -51,11 +52,12 @@ export class GarbageCollector {
 
   constructor(private readonly options: GarbageCollectorOptions) {
     this.log = options.logger ?? createLogger(GC_CONTROLLER_NAME);
+    this.reconciler = new GarbageCollectorReconciler({ client: options.client, informers: options.informers, graph: this.graph, discovery: () => this.discovery });
     this.controller = new Controller({
       name: GC_CONTROLLER_NAME,
       client: options.client,
       informers: options.informers,
-      reconciler: new GarbageCollectorReconciler({ client: options.client, informers: options.informers, graph: this.graph, discovery: () => this.discovery }),
+      reconciler: this.reconciler,
       workers: options.workers ?? 4,
       metrics: options.metrics,
       logger: this.log,
@@ -126,7 +128,8 @@ export class GarbageCollector {
    * decides by); its owners too, as one in foreground deletion or orphaning may wait for it.
    */
   private observe(resource: ResourceRef, object: KubeObject, old?: KubeObject): void {
-    if (old && old !== object && sameGraphView(old, object)) return;
+    // The update the controller does not queue (the reconciler's rule) changes nothing for the owners either.
+    if (old && this.reconciler.updateNeedsNoPass(old, object)) return;
     const node = this.graph.upsert(resource, object);
     for (const owner of node?.owners ?? []) this.enqueueNode(this.graph.get(owner.uid));
   }
