@@ -8,10 +8,13 @@ import { PowerDnsApi, PowerDnsDriver, UnconfiguredDnsDriver, type DnsDriver } fr
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import { ZoneResource } from '../../apis/dns/v1alpha1/index.ts';
 import type { ApiClient } from '../../apis/client/index.ts';
+import type { LoadBalancer } from '../../apis/lb/v1alpha1/index.ts';
+import type { KubeObject } from '../../apis/meta/types.ts';
+import type { Port, Subnet } from '../../apis/network/v1alpha1/index.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
 import { Controller, requestsFor, watchOf } from '../runtime/controller.ts';
-import { specOrDeletionChanged } from '../runtime/predicates.ts';
+import { specDeletionOrStatusChanged, specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { InformerCache } from '../runtime/informer.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { RowWaiters } from '../network/row-waiters.ts';
@@ -76,12 +79,12 @@ export function zoneController(deps: DnsDeps, dns: DnsDriver, options: DnsOption
       // The other kinds' updates that can change records: not the status writes on a VM's way to Running, nor a
       // Subnet's count of used addresses (each queued every zone of the namespace for a full pass).
       watchOf(informers.virtualMachines, (vm) => zonesIn(vm.metadata.namespace, (zone) => !!auto(zone).virtualMachines), vmRecordsChanged),
-      watchOf(informers.loadBalancers, (lb) => zonesIn(lb.metadata.namespace, (zone) => !!auto(zone).loadBalancers), (old, lb) => specOrDeletionChanged(old, lb) || old.status?.vipAddress !== lb.status?.vipAddress),
+      watchOf(informers.loadBalancers, (lb) => zonesIn(lb.metadata.namespace, (zone) => !!auto(zone).loadBalancers), specDeletionOrStatusChanged<LoadBalancer & KubeObject>('vipAddress')),
       // A Port tells which subnet a VM's address is on, and is a name itself.
-      watchOf(informers.ports, (port) => zonesIn(port.metadata.namespace, (zone) => !!(auto(zone).ports || auto(zone).virtualMachines)), (old, port) => specOrDeletionChanged(old, port) || old.status?.ipAddress !== port.status?.ipAddress),
+      watchOf(informers.ports, (port) => zonesIn(port.metadata.namespace, (zone) => !!(auto(zone).ports || auto(zone).virtualMachines)), specDeletionOrStatusChanged<Port & KubeObject>('ipAddress')),
       // A private zone's switches are its Vpc's Subnets (their rows come through the row waiter) and its
       // resolvers their gateways.
-      watchOf(informers.subnets, (subnet) => zonesIn(subnet.metadata.namespace, (zone) => zone.spec.vpcRef !== undefined || !!(auto(zone).ports || auto(zone).virtualMachines || auto(zone).loadBalancers)), (old, subnet) => specOrDeletionChanged(old, subnet) || old.status?.gateway !== subnet.status?.gateway),
+      watchOf(informers.subnets, (subnet) => zonesIn(subnet.metadata.namespace, (zone) => zone.spec.vpcRef !== undefined || !!(auto(zone).ports || auto(zone).virtualMachines || auto(zone).loadBalancers)), specDeletionOrStatusChanged<Subnet & KubeObject>('gateway')),
       watchOf(informers.vpcs, (vpc) => zonesIn(vpc.metadata.namespace, (zone) => zone.spec.vpcRef === vpc.metadata.name), specOrDeletionChanged),
     ],
   });

@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/logging.ts';
 import { PeriodicTask } from '../../lib/periodic.ts';
 import { findCondition } from '../../apis/meta/conditions.ts';
 import { Controller, requestsFor, watchOf, type ControllerOptions } from '../runtime/controller.ts';
-import { specOrDeletionChanged } from '../runtime/predicates.ts';
+import { specDeletionOrStatusChanged, specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject, type SubnetObject } from './deps.ts';
 import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
@@ -167,7 +167,7 @@ export function securityGroupController(shared: NetworkShared, log: Logger, metr
       watchOf(
         informers.ports,
         (port) => (port.spec.securityGroupRefs ?? []).map((name) => ({ namespace: port.metadata.namespace, name })),
-        (old, port) => specOrDeletionChanged(old, port) || old.status?.ipAddress !== port.status?.ipAddress,
+        specDeletionOrStatusChanged<PortObject>('ipAddress'),
       ),
       // Rules naming a peer group follow that group (its address set, its existence).
       watchOf(informers.securityGroups, (group) =>
