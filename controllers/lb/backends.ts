@@ -43,6 +43,13 @@ export function selectorMatches(selector: Record<string, string>, labels: Record
   return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 }
 
+/** Whether an update of a VM can change what resolvePool makes of it: its labels, state, addresses, deletion. */
+export function vmBackendChanged(old: VirtualMachine, vm: VirtualMachine): boolean {
+  const view = (object: VirtualMachine) =>
+    JSON.stringify([object.metadata.labels ?? {}, !!object.metadata.deletionTimestamp, object.status?.printableStatus, (object.status?.interfaces ?? []).map((nic) => [nic.portName, nic.ipAddress])]);
+  return view(old) !== view(vm);
+}
+
 /** One pool's backends, sorted by kind and name (stable output: the same objects give the same rows). */
 export function resolvePool(view: BackendView, spec: LoadBalancerBackends | undefined): ResolvedPool {
   const vpcOfSubnet = new Map(view.subnets.map((subnet) => [subnet.metadata.name!, subnet.spec.vpcRef]));

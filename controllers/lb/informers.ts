@@ -8,12 +8,13 @@ import { PortResource, SubnetResource, VpcResource, type Port, type Subnet, type
 import type { InformerCache } from '../runtime/informer.ts';
 
 export type LoadBalancerObject = LoadBalancer & KubeObject;
+export type PortObject = Port & KubeObject;
 
 export function lbInformers(informers: InformerCache) {
   return {
     loadBalancers: informers.informerFor<LoadBalancerObject>(LoadBalancerResource),
     virtualMachines: informers.informerFor<VirtualMachine & KubeObject>(VirtualMachineResource),
-    ports: informers.informerFor<Port & KubeObject>(PortResource),
+    ports: informers.informerFor<PortObject>(PortResource),
     subnets: informers.informerFor<Subnet & KubeObject>(SubnetResource),
     vpcs: informers.informerFor<Vpc & KubeObject>(VpcResource),
     nodes: informers.informerFor<Node & KubeObject>(NodeResource),

@@ -4,7 +4,11 @@ import { describe, expect, it } from '@jest/globals';
 import type { VirtualMachine } from '../../apis/compute/v1alpha1/index.ts';
 import type { LoadBalancer, LoadBalancerBackendStatus, LoadBalancerListener } from '../../apis/lb/v1alpha1/index.ts';
 import type { Port, Subnet } from '../../apis/network/v1alpha1/index.ts';
-import { resolvePool, resolvePools, selectorMatches, type Backend, type BackendView } from './backends.ts';
+import { resolvePool, resolvePools, selectorMatches, vmBackendChanged, type Backend, type BackendView } from './backends.ts';
+import { lbAddressesChanged } from '../network/lb-addresses.ts';
+import { portChangedForLbs } from './index.ts';
+import type { LoadBalancerObject, PortObject } from './informers.ts';
+import { PROXY_LABEL } from './proxy.ts';
 import { loadBalancerRows, loadBalancerRowName, ovnProtocolOf, type LoadBalancerRowsInput, type VipTarget } from './ovn-rows.ts';
 import { backendStatuses, listenerStatuses, summarize, type CheckedBackend, type ListenerTargets } from './status.ts';
 
@@ -194,6 +198,46 @@ describe('resolvePools', () => {
 
   it('has an empty default pool when spec.backends is absent', () => {
     expect(resolvePools(viewOf())).toEqual(new Map([['default', { backends: [], refused: [], waiting: [] }]]));
+  });
+});
+
+describe('watch predicates: which updates of other kinds bring LoadBalancers back', () => {
+  const changed = <T extends object>(object: T, edit: (copy: T) => void): T => {
+    const copy = structuredClone(object);
+    edit(copy);
+    return copy;
+  };
+
+  it('a VM: labels, state, addresses and deletion; not its other status', () => {
+    const before = vm('a', { app: 'web' }, [{ portName: 'a-0', ipAddress: '10.0.0.5' }]);
+    expect(vmBackendChanged(before, changed(before, (copy) => ((copy.status as { phase?: string }).phase = 'Booting')))).toBe(false);
+    expect(vmBackendChanged(before, changed(before, (copy) => (copy.metadata.annotations = { note: 'x' })))).toBe(false);
+    expect(vmBackendChanged(before, changed(before, (copy) => (copy.metadata.labels = { app: 'db' })))).toBe(true);
+    expect(vmBackendChanged(before, changed(before, (copy) => (copy.status!.printableStatus = 'Stopped')))).toBe(true);
+    expect(vmBackendChanged(before, changed(before, (copy) => (copy.status!.interfaces![0]!.ipAddress = '10.0.0.6')))).toBe(true);
+    expect(vmBackendChanged(before, changed(before, (copy) => (copy.metadata.deletionTimestamp = '2026-01-01T00:00:00Z')))).toBe(true);
+  });
+
+  it('a Port: subnet, address, MAC, readiness, proxy label, owner and deletion; not a claim', () => {
+    const before = { ...port('p', 'front', '10.0.0.5'), metadata: { name: 'p', uid: 'uid-p', generation: 1 } } as unknown as PortObject;
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.status!.owner = { kind: 'VirtualMachine', name: 'a' } as never)))).toBe(false);
+    expect(portChangedForLbs(before, changed(before, (copy) => ((copy.status as { boundNode?: string }).boundNode = 'n1')))).toBe(false);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.metadata.generation = 2)))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.status!.ipAddress = '10.0.0.6')))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.status!.macAddress = '0a:00:00:00:00:01')))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.status!.conditions = [{ type: 'Ready', status: 'True', reason: 'Programmed', message: 'ok', lastTransitionTime: '' }])))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.metadata.labels = { [PROXY_LABEL]: 'lb' })))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'LoadBalancer', name: 'lb', uid: 'lb-uid', controller: true }])))).toBe(true);
+    expect(portChangedForLbs(before, changed(before, (copy) => (copy.metadata.deletionTimestamp = '2026-01-01T00:00:00Z')))).toBe(true);
+  });
+
+  it('another LoadBalancer: its VIP, health-check sources, spec or deletion; not its backends', () => {
+    const before = { ...lbOf(), metadata: { name: 'lb', namespace: 'a', uid: 'lb-uid', generation: 1 }, status: { vipAddress: '10.0.0.2', healthCheckSourceAddresses: [{ subnetRef: 'front', address: '10.0.0.3' }] } } as LoadBalancerObject;
+    expect(lbAddressesChanged(before, changed(before, (copy) => (copy.status!.backendCount = 3)))).toBe(false);
+    expect(lbAddressesChanged(before, changed(before, (copy) => (copy.status!.vipAddress = '10.0.0.4')))).toBe(true);
+    expect(lbAddressesChanged(before, changed(before, (copy) => (copy.status!.healthCheckSourceAddresses = [])))).toBe(true);
+    expect(lbAddressesChanged(before, changed(before, (copy) => (copy.metadata.generation = 2)))).toBe(true);
+    expect(lbAddressesChanged(before, changed(before, (copy) => (copy.metadata.deletionTimestamp = '2026-01-01T00:00:00Z')))).toBe(true);
   });
 });
 

@@ -33,6 +33,9 @@ import { backendStatuses, listenerStatuses, summarize, type ListenerTargets } fr
 
 export const LB_FINALIZER = 'lb.photoncloud.io/ovn';
 
+/** Why a VIP may come once another object frees an address (not InvalidVIPAddress: only a spec change fixes that). */
+const WAITS_FOR_AN_ADDRESS = new Set(['SubnetExhausted', 'VIPAddressConflict']);
+
 export interface LoadBalancerDeps {
   client: ApiClient;
   ovn: NorthboundDriver;
@@ -61,8 +64,12 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     // 1. The VIP, committed before anything uses it. (The subnet's allocator is built only while OVN is
     //    connected, where a Port's address may be recorded before its status: see network/port.ts.)
     if (deps.ovn.unavailableReason) return { readiness: notReady('OVNUnavailable', deps.ovn.unavailableReason), requeueAfterMs: OVN_RETRY_MS };
+    //    One that waits for an address (none free, or held by another) is brought back when one is freed.
     const vip = addresses.vip(lb, subnet);
-    if (typeof vip !== 'string') return { readiness: vip };
+    if (typeof vip !== 'string') {
+      deps.allocators.setWaiting('LoadBalancer', lb, WAITS_FOR_AN_ADDRESS.has(vip.reason) ? [subnet.metadata.name!] : []);
+      return { readiness: vip };
+    }
 
     // 2. Backends (every pool) and the health checks' source addresses: OVN checks the layer-4 backends in
     //    their subnets, and the HTTP proxy in the VIP's.
@@ -74,6 +81,7 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
     const check = healthCheckOf(lb);
     const checkedSubnets = subnets.filter((candidate) => (l4.length > 0 && backends.backends.some((backend) => backend.subnetRef === candidate.metadata.name)) || (http.length > 0 && candidate.metadata.name === subnet.metadata.name));
     const { sources, exhausted } = addresses.healthCheckSources(lb, check.enabled ? checkedSubnets : []);
+    deps.allocators.setWaiting('LoadBalancer', lb, exhausted);
     const status: Record<string, unknown> = { vipAddress: vip, healthCheckSourceAddresses: sources };
     if (lb.status?.vipAddress !== vip || JSON.stringify(lb.status?.healthCheckSourceAddresses ?? []) !== JSON.stringify(sources)) {
       lb = await context.progress({ readiness: notReady('Programming', `VIP ${vip} assigned; programming OVN`), status });
@@ -190,6 +198,7 @@ export function loadBalancerReconciler(deps: LoadBalancerDeps, informers: LbInfo
         // Only once OVN no longer uses them may a Port take the addresses.
         deps.allocators.release(lb.metadata.uid!);
         deps.allocators.release(healthCheckSourceOwner(lb.metadata.uid!));
+        deps.allocators.setWaiting('LoadBalancer', lb, []);
         deps.watchHealth(lb, []);
         return 'done' as const;
       }),

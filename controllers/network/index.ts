@@ -12,6 +12,7 @@ import { Controller, requestsFor, watchOf, type ControllerOptions } from '../run
 import { specDeletionOrStatusChanged, specOrDeletionChanged } from '../runtime/predicates.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import { networkInformers, type NetworkDeps, type NetworkInformers, type PortObject, type SubnetObject } from './deps.ts';
+import { lbAddressesChanged, lbSubnets } from './lb-addresses.ts';
 import { Allocators, healthCheckSourceOwner, portReconciler } from './port.ts';
 import { securityGroupReconciler } from './securitygroup.ts';
 import { RowWaiters } from './row-waiters.ts';
@@ -123,6 +124,8 @@ export function subnetController(shared: NetworkShared, log: Logger, metrics?: R
       watchOf(informers.vpcs, (vpc) => subnetsIn(vpc.metadata.namespace, vpc.metadata.name!), (old, vpc) => specOrDeletionChanged(old, vpc)),
       // Its used addresses and the Ports its deletion waits for.
       watchOf(informers.ports, (port) => [{ namespace: port.metadata.namespace, name: port.spec.subnetRef }], (old, port) => old.spec.subnetRef !== port.spec.subnetRef || !old.status?.ipAddress !== !port.status?.ipAddress),
+      // LoadBalancers' addresses are used addresses too.
+      watchOf(informers.loadBalancers, (lb) => lbSubnets(lb).map((name) => ({ namespace: lb.metadata.namespace, name })), lbAddressesChanged),
       // A sibling leaving (or changing) may end an overlap: the others in its Vpc look again.
       watchOf(informers.subnets, (changed) => subnetsIn(changed.metadata.namespace, changed.spec.vpcRef).filter((request) => request.name !== changed.metadata.name), (old, subnet) => specOrDeletionChanged(old, subnet)),
     ],
@@ -149,9 +152,9 @@ export function portController(shared: NetworkShared, log: Logger, metrics?: Run
       watchOf(informers.subnets, (subnet) => portsOfSubnet.portsOf(subnet.metadata.namespace, subnet.metadata.name!).map((name) => ({ namespace: subnet.metadata.namespace, name })), subnetChangedForPorts),
       watchOf(informers.securityGroups, (group) => ports(group.metadata.namespace, (port) => (port.spec.securityGroupRefs ?? []).includes(group.metadata.name!))),
       // A Port leaving frees an address: the ones waiting for one in that subnet try again.
-      watchOf(informers.ports, (changed) => shared.allocators.waitingPorts(changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),
+      watchOf(informers.ports, (changed) => shared.allocators.waitingFor('Port', changed.metadata.namespace, changed.spec.subnetRef).filter((request) => request.name !== changed.metadata.name)),
       // So does a LoadBalancer's VIP (and the informer is synced before any allocator is built from it).
-      watchOf(informers.loadBalancers, (lb) => shared.allocators.waitingPorts(lb.metadata.namespace)),
+      watchOf(informers.loadBalancers, (lb) => shared.allocators.waitingFor('Port', lb.metadata.namespace), lbAddressesChanged),
     ],
   }, log, metrics);
 }

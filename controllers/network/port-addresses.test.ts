@@ -3,16 +3,16 @@
 import { describe, expect, it } from '@jest/globals';
 import type { NorthboundDriver } from '../../agents/ovn-nb/index.ts';
 import { OvnUnavailableError } from '../../agents/ovn-nb/index.ts';
-import type { NetworkInformers, PortObject, SubnetObject } from './deps.ts';
+import type { LoadBalancerObject, NetworkInformers, PortObject, SubnetObject } from './deps.ts';
 import { Allocators } from './port.ts';
 
 const subnet = { metadata: { namespace: 'a', name: 'sn', uid: 'subnet-uid' }, spec: { vpcRef: 'v', cidr: '10.0.0.0/29' } } as unknown as SubnetObject;
 const port = (name: string, status?: { ipAddress: string }) =>
   ({ metadata: { namespace: 'a', name, uid: `${name}-uid`, creationTimestamp: `2026-01-01T00:00:0${name.slice(1)}Z` }, spec: { subnetRef: 'sn' }, ...(status ? { status } : {}) }) as unknown as PortObject;
 
-function informersWith(ports: PortObject[]): NetworkInformers {
+function informersWith(ports: PortObject[], loadBalancers: LoadBalancerObject[] = []): NetworkInformers {
   const listOf = <T>(items: T[]) => ({ list: () => items, get: (name: string) => items.find((item) => (item as { metadata: { name: string } }).metadata.name === name) });
-  return { ports: listOf(ports), loadBalancers: listOf([]), subnets: listOf([subnet]) } as unknown as NetworkInformers;
+  return { ports: listOf(ports), loadBalancers: listOf(loadBalancers), subnets: listOf([subnet]) } as unknown as NetworkInformers;
 }
 
 /** OVN as the driver shows it: logical switch ports by owner, or unreachable. */
@@ -45,5 +45,34 @@ describe('Port addresses recorded in OVN', () => {
   it('builds no allocator while OVN is unreachable (its records would be missed)', () => {
     const allocators = new Allocators(informersWith([]), ovnWith({}, 'connection refused'));
     expect(() => allocators.allocatorFor(subnet)).toThrow(OvnUnavailableError);
+  });
+});
+
+describe('objects waiting for an address', () => {
+  const lb = (name: string) => ({ metadata: { namespace: 'a', name, uid: `${name}-uid` }, spec: { subnetRef: 'sn' } }) as unknown as LoadBalancerObject;
+
+  it('are listed by kind, namespace and subnet until they stop waiting', () => {
+    const ports = [port('p1'), port('p2')];
+    const lbs = [lb('web'), lb('api')];
+    const allocators = new Allocators(informersWith(ports, lbs), ovnWith({}));
+    allocators.setWaiting('Port', ports[0]!, ['sn']);
+    allocators.setWaiting('LoadBalancer', lbs[0]!, ['sn']);
+    allocators.setWaiting('LoadBalancer', lbs[1]!, ['other']);
+    expect(allocators.waitingFor('Port', 'a', 'sn')).toEqual([{ namespace: 'a', name: 'p1' }]);
+    expect(allocators.waitingFor('LoadBalancer', 'a', 'sn')).toEqual([{ namespace: 'a', name: 'web' }]);
+    expect(allocators.waitingFor('LoadBalancer', 'a')).toEqual([{ namespace: 'a', name: 'web' }, { namespace: 'a', name: 'api' }]);
+    expect(allocators.waitingFor('LoadBalancer', 'b')).toEqual([]);
+    allocators.setWaiting('LoadBalancer', lbs[0]!, []);
+    expect(allocators.waitingFor('LoadBalancer', 'a', 'sn')).toEqual([]);
+  });
+
+  it('forgets one that is gone, or was replaced by a new object of the same name', () => {
+    const lbs = [lb('web')];
+    const allocators = new Allocators(informersWith([], lbs), ovnWith({}));
+    allocators.setWaiting('LoadBalancer', lbs[0]!, ['sn']);
+    lbs[0] = { ...lbs[0]!, metadata: { ...lbs[0]!.metadata, uid: 'new-uid' } };
+    expect(allocators.waitingFor('LoadBalancer', 'a')).toEqual([]);
+    lbs[0] = lb('web');
+    expect(allocators.waitingFor('LoadBalancer', 'a')).toEqual([]);
   });
 });

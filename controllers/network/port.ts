@@ -12,7 +12,8 @@ import { PortResource } from '../../apis/network/v1alpha1/index.ts';
 import { LifecycleReconciler, notReady, ready, type Outcome, type Readiness } from '../runtime/lifecycle.ts';
 import { TerminalError, type ReconcileRequest } from '../runtime/reconciler.ts';
 import { sharedGroupsFor } from './acls.ts';
-import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type PortObject, type SecurityGroupObject, type SubnetObject } from './deps.ts';
+import { lbAddresses } from './lb-addresses.ts';
+import { OVN_FINALIZER, ownerOfObject, withOvn, type LoadBalancerObject, type NetworkDeps, type NetworkInformers, type PortObject, type SecurityGroupObject, type SubnetObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
 import { logicalSwitchPortName, macFor } from './names.ts';
 import type { RowWaiters } from './row-waiters.ts';
@@ -55,27 +56,29 @@ export class Allocators {
   }
 
   /**
-   * Ports that found no address (SubnetExhausted, IPAddressConflict), by UID: the ones a freed address may
-   * settle. Kept here, where the decision is made, so a Port event looks them up instead of scanning every
-   * Port of the namespace (which made 1,000 Ports in one namespace cost ~10⁶ checks). After a restart the
-   * initial sync reconciles every Port, which fills it again.
+   * Ports and LoadBalancers that found no address (SubnetExhausted, an address held by another), by UID, with
+   * the subnets they wait in: the ones a freed address may settle. Kept here, where the decision is made, so an
+   * event that frees an address looks them up instead of scanning every object of the namespace (which made
+   * 1,000 Ports in one namespace cost ~10⁶ checks). After a restart the initial sync reconciles every object,
+   * which fills it again.
    */
-  private readonly waiting = new Map<string, { namespace: string | undefined; name: string; subnetRef: string }>();
+  private readonly waiting = new Map<string, { kind: AddressHolderKind; namespace: string | undefined; name: string; subnetRefs: readonly string[] }>();
 
-  /** Records whether `port` is waiting for an address. */
-  setWaiting(port: PortObject, waiting: boolean): void {
-    if (waiting) this.waiting.set(port.metadata.uid!, { namespace: port.metadata.namespace, name: port.metadata.name!, subnetRef: port.spec.subnetRef });
-    else this.waiting.delete(port.metadata.uid!);
+  /** Records the subnets `object` waits for an address in (none: it is not waiting). */
+  setWaiting(kind: AddressHolderKind, object: PortObject | LoadBalancerObject, subnetRefs: readonly string[]): void {
+    if (subnetRefs.length > 0) this.waiting.set(object.metadata.uid!, { kind, namespace: object.metadata.namespace, name: object.metadata.name!, subnetRefs });
+    else this.waiting.delete(object.metadata.uid!);
   }
 
-  /** Requests for the Ports of the namespace waiting for an address (in subnetRef, when given). */
-  waitingPorts(namespace: string | undefined, subnetRef?: string): ReconcileRequest[] {
+  /** Requests for the objects of `kind` in the namespace waiting for an address (in subnetRef, when given). */
+  waitingFor(kind: AddressHolderKind, namespace: string | undefined, subnetRef?: string): ReconcileRequest[] {
     const requests: ReconcileRequest[] = [];
-    for (const [uid, port] of this.waiting) {
-      if (port.namespace !== namespace || (subnetRef !== undefined && port.subnetRef !== subnetRef)) continue;
-      // A Port that went without its cleanup (its finalizer removed by hand) is forgotten here.
-      if (this.informers.ports.get(port.name, namespace)?.metadata.uid !== uid) this.waiting.delete(uid);
-      else requests.push({ namespace, name: port.name });
+    const informer = kind === 'Port' ? this.informers.ports : this.informers.loadBalancers;
+    for (const [uid, waiter] of this.waiting) {
+      if (waiter.kind !== kind || waiter.namespace !== namespace || (subnetRef !== undefined && !waiter.subnetRefs.includes(subnetRef))) continue;
+      // One that went without its cleanup (its finalizer removed by hand) is forgotten here.
+      if (informer.get(waiter.name, namespace)?.metadata.uid !== uid) this.waiting.delete(uid);
+      else requests.push({ namespace, name: waiter.name });
     }
     return requests;
   }
@@ -102,6 +105,9 @@ export class Allocators {
   }
 }
 
+/** What holds addresses of a subnet (see Allocators). */
+export type AddressHolderKind = 'Port' | 'LoadBalancer';
+
 /** On a Port's logical switch port: the Subnet whose switch it was made in. */
 const SUBNET_UID_LABEL = 'photoncloud.io/subnet-uid';
 
@@ -125,9 +131,8 @@ function recordedAddresses(informers: NetworkInformers, subnet: SubnetObject, pr
   }
   // A LoadBalancer being deleted keeps its addresses until its cleanup releases them (OVN may still use them).
   for (const lb of informers.loadBalancers.list(namespace)) {
-    if (lb.spec.subnetRef === name && lb.status?.vipAddress) held.push({ address: lb.status.vipAddress, owner: lb.metadata.uid!, since: since(lb) });
-    for (const source of lb.status?.healthCheckSourceAddresses ?? []) {
-      if (source.subnetRef === name) held.push({ address: source.address, owner: healthCheckSourceOwner(lb.metadata.uid!), since: since(lb) });
+    for (const { subnetRef, address, role } of lbAddresses(lb)) {
+      if (subnetRef === name) held.push({ address, owner: role === 'vip' ? lb.metadata.uid! : healthCheckSourceOwner(lb.metadata.uid!), since: since(lb) });
     }
   }
   return held.sort((a, b) => a.since.localeCompare(b.since));
@@ -179,7 +184,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
   };
   const addressOf = (port: PortObject, subnet: SubnetObject): { ip: string; mac: string } | Readiness => {
     const address = assignAddress(port, subnet, allocators.allocatorFor(subnet));
-    allocators.setWaiting(port, !('ip' in address));
+    allocators.setWaiting('Port', port, 'ip' in address ? [] : [port.spec.subnetRef]);
     return address;
   };
 
@@ -222,7 +227,7 @@ export function portReconciler(deps: NetworkDeps, informers: NetworkInformers, a
       withOvn(deps.ovn, async () => {
         await deps.ovn.apply(ownerOfObject(port), []);
         allocators.release(port.metadata.uid!);
-        allocators.setWaiting(port, false);
+        allocators.setWaiting('Port', port, []);
         return 'done' as const;
       }),
   });

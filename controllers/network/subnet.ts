@@ -4,7 +4,7 @@
 // outside the VPC, overlap with an older sibling): a missing or unready VPC is reported and settles when the
 // VPC changes (the Vpc watch brings the Subnet back); a CIDR that does not fit is Stalled until a spec
 // changes. A Subnet being deleted waits for its Ports, then removes its rows.
-// Status: gateway, usedIPs, availableIPs.
+// Status: gateway, usedIPs (Ports' addresses and LoadBalancers' VIPs and health-check sources), availableIPs.
 import type { DesiredRow } from '../../agents/ovn-nb/index.ts';
 import { formatCidr, type Cidr } from '../../apis/net/ipv4.ts';
 import { SubnetResource } from '../../apis/network/v1alpha1/index.ts';
@@ -14,6 +14,7 @@ import { LifecycleReconciler, notReady, ready, type Outcome } from '../runtime/l
 import { TerminalError } from '../runtime/reconciler.ts';
 import { OVN_FINALIZER, ownerOfObject, withOvn, type NetworkDeps, type NetworkInformers, type SubnetObject, type VpcObject } from './deps.ts';
 import { SubnetAllocator } from './ipam.ts';
+import { lbAddresses } from './lb-addresses.ts';
 import { SubnetPortIndex } from './subnet-ports.ts';
 import { macFor, routerName, routerPortName, switchName, switchRouterPortName } from './names.ts';
 import type { RowWaiters } from './row-waiters.ts';
@@ -65,6 +66,10 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     return vpc;
   };
 
+  /** The addresses LoadBalancers hold in the Subnet (VIPs, health-check sources): a namespace has few LoadBalancers. */
+  const lbAddressCount = (subnet: SubnetObject): number =>
+    informers.loadBalancers.list(subnet.metadata.namespace).reduce((count, lb) => count + lbAddresses(lb).filter((held) => held.subnetRef === subnet.metadata.name).length, 0);
+
   return new LifecycleReconciler<SubnetObject>({
     client: deps.client,
     resource: SubnetResource,
@@ -73,7 +78,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     fieldManager: 'subnet-controller',
     apply: async (subnet) => {
       const allocator = new SubnetAllocator(subnet.spec);
-      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!);
+      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!) + lbAddressCount(subnet);
       const status = { gateway: allocator.gatewayAddress, usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
       const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };

@@ -7,9 +7,10 @@ import type { AttachedPort } from '../env/ovn.ts';
 import { waitFor, type ManagedProcess } from '../env/process.ts';
 import { VirtualMachineResource } from '../../apis/compute/v1alpha1/index.ts';
 import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
+import { PortResource, SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
 import { create, namespace, waitReady, waitReason, type NetworkEnv } from '../network/harness.ts';
-import { condition, connect, createLb, getLb, host, sample, startLbEnv, tcpServer, waitLb } from './harness.ts';
+import { condition, connect, createLb, getLb, host, sample, startLbEnv, tcpServer, waitLb, type LoadBalancerObject } from './harness.ts';
 
 describe('LoadBalancer on OVN (layer 4)', () => {
   let env: NetworkEnv;
@@ -195,6 +196,49 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     const lb = await waitLb(env, 'red', 'early', 'NoBackends with a VIP', (object) => condition(object, 'Ready')?.reason === 'NoBackends' && !!object.status?.vipAddress);
     expect(lb.status!.vipAddress).toBe('10.0.3.2');
   });
+
+  it('gives a LoadBalancer waiting for a VIP the address another LoadBalancer or a Port frees', async () => {
+    await namespace(env, 'full');
+    await create(env, 'Vpc', 'full', 'main', { cidrBlocks: ['10.9.0.0/16'] });
+    await create(env, 'Subnet', 'full', 'tiny', { vpcRef: 'main', cidr: '10.9.0.0/29' }); // 6 usable, 1 gateway → 5
+    const listeners = [{ name: 'app', port: 80 }];
+    const hasVip = (object: LoadBalancerObject) => !!object.status?.vipAddress;
+    for (let index = 0; index < 3; index++) await create(env, 'Port', 'full', `p${index}`, { subnetRef: 'tiny' });
+    for (let index = 0; index < 3; index++) await waitReady(env, 'Port', 'full', `p${index}`);
+    await createLb(env, 'full', 'first', { subnetRef: 'tiny', listeners });
+    await createLb(env, 'full', 'second', { subnetRef: 'tiny', listeners });
+    const first = (await waitLb(env, 'full', 'first', 'a VIP', hasVip)).status!.vipAddress!;
+    await waitLb(env, 'full', 'second', 'a VIP', hasVip);
+    await createLb(env, 'full', 'third', { subnetRef: 'tiny', listeners });
+    const exhausted = await waitLb(env, 'full', 'third', 'SubnetExhausted', (lb) => condition(lb, 'Ready')?.reason === 'SubnetExhausted');
+    expect(condition(exhausted, 'Ready')?.message).toBe('Subnet tiny has no free address left for the VIP');
+    // The Subnet counts the VIPs as used: none left, as the LoadBalancer says.
+    const usage = async () => {
+      const status = ((await env.client.get(SubnetResource, 'tiny', { namespace: 'full' })) as { status?: { usedIPs?: number; availableIPs?: number } }).status;
+      return `${status?.usedIPs} used, ${status?.availableIPs} available`;
+    };
+    await waitFor('Subnet tiny full', async () => (await usage()) === '5 used, 0 available', { timeoutMs: 20_000, intervalMs: 100 }).catch(async (error) => {
+      throw new Error(`${(error as Error).message}: ${await usage()}`);
+    });
+    // Nothing else changes in the namespace: the deletion alone brings `third` back, with the address.
+    await env.client.delete(LoadBalancerResource, 'first', { namespace: 'full' });
+    expect((await waitLb(env, 'full', 'third', 'the freed VIP', hasVip)).status!.vipAddress).toBe(first);
+
+    // One that asks for second's VIP waits for that address.
+    const second = (await getLb(env, 'full', 'second')).status!.vipAddress!;
+    await createLb(env, 'full', 'wants', { subnetRef: 'tiny', listeners, vipAddress: second });
+    const conflict = await waitLb(env, 'full', 'wants', 'VIPAddressConflict', (lb) => condition(lb, 'Ready')?.reason === 'VIPAddressConflict');
+    expect(condition(conflict, 'Ready')?.message).toBe(`${second} is already used by LoadBalancer second (VIP)`);
+    await env.client.delete(LoadBalancerResource, 'second', { namespace: 'full' });
+    expect((await waitLb(env, 'full', 'wants', 'the requested VIP', hasVip)).status!.vipAddress).toBe(second);
+
+    // A Port that goes frees one too.
+    await createLb(env, 'full', 'fourth', { subnetRef: 'tiny', listeners });
+    await waitLb(env, 'full', 'fourth', 'SubnetExhausted', (lb) => condition(lb, 'Ready')?.reason === 'SubnetExhausted');
+    const freed = ((await env.client.get(PortResource, 'p1', { namespace: 'full' })) as { status?: { ipAddress?: string } }).status!.ipAddress;
+    await env.client.delete(PortResource, 'p1', { namespace: 'full' });
+    expect((await waitLb(env, 'full', 'fourth', 'the freed address', hasVip)).status!.vipAddress).toBe(freed);
+  }, 90_000);
 
   it('removes every OVN row and frees the VIP when deleted', async () => {
     const lb = await getLb(env, 'red', 'web');

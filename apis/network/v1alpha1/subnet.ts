@@ -107,7 +107,8 @@ export interface SubnetStatus {
    */
   gateway?: string;
   /**
-   * Number of addresses allocated to Ports (the gateway and excludeIPs not counted).
+   * Number of addresses allocated to Ports and held by LoadBalancers (VIPs, health-check sources); the
+   * gateway and excludeIPs not counted.
    */
   usedIPs?: number;
   /**
