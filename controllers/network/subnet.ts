@@ -3,7 +3,8 @@
 // DNS servers, MTU). Checks what admission may not have known (VPC missing, deleting or not ready, CIDR
 // outside the VPC, overlap with an older sibling): a missing or unready VPC is reported and settles when the
 // VPC changes (the Vpc watch brings the Subnet back); a CIDR that does not fit is Stalled until a spec
-// changes. A Subnet being deleted waits for its Ports, then removes its rows.
+// changes. A Subnet being deleted waits for its Ports and the LoadBalancers holding its addresses, then
+// removes its rows.
 // Status: gateway, usedIPs (Ports' addresses and LoadBalancers' VIPs and health-check sources), availableIPs.
 import type { DesiredRow } from '../../agents/ovn-nb/index.ts';
 import { formatCidr, type Cidr } from '../../apis/net/ipv4.ts';
@@ -67,8 +68,8 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
   };
 
   /** The addresses LoadBalancers hold in the Subnet (VIPs, health-check sources): a namespace has few LoadBalancers. */
-  const lbAddressCount = (subnet: SubnetObject): number =>
-    informers.loadBalancers.list(subnet.metadata.namespace).reduce((count, lb) => count + lbAddresses(lb).filter((held) => held.subnetRef === subnet.metadata.name).length, 0);
+  const lbAddressesIn = (subnet: SubnetObject) =>
+    informers.loadBalancers.list(subnet.metadata.namespace).flatMap((lb) => lbAddresses(lb).filter((held) => held.subnetRef === subnet.metadata.name).map(() => lb.metadata.name!));
 
   return new LifecycleReconciler<SubnetObject>({
     client: deps.client,
@@ -78,7 +79,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     fieldManager: 'subnet-controller',
     apply: async (subnet) => {
       const allocator = new SubnetAllocator(subnet.spec);
-      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!) + lbAddressCount(subnet);
+      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!) + lbAddressesIn(subnet).length;
       const status = { gateway: allocator.gatewayAddress, usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
       const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };
@@ -91,6 +92,10 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     cleanup: async (subnet) => {
       const ports = portsOf.portsOf(subnet.metadata.namespace, subnet.metadata.name!).sort();
       if (ports.length > 0) return { readiness: notReady('PortsRemaining', `waiting for Ports to be deleted: ${fewNames(ports)}`) };
+      // A VIP is served on the switch: its LoadBalancer goes (or moves) first. One checking backends here gives
+      // its health-check source back by itself (it stops checking in a Subnet being deleted).
+      const holders = [...new Set(lbAddressesIn(subnet))].sort();
+      if (holders.length > 0) return { readiness: notReady('LoadBalancersRemaining', `waiting for LoadBalancers to give back their addresses in it: ${fewNames(holders)}`) };
       // The switch's ports go with it; the router port leaves the Vpc's router.
       return withOvn(deps.ovn, async () => (await deps.ovn.apply(ownerOfObject(subnet), []), 'done' as const));
     },

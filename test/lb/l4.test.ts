@@ -240,6 +240,20 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     expect((await waitLb(env, 'full', 'fourth', 'the freed address', hasVip)).status!.vipAddress).toBe(freed);
   }, 90_000);
 
+  it('keeps a Subnet being deleted until the LoadBalancer with its VIP there goes', async () => {
+    await namespace(env, 'leaving');
+    await create(env, 'Vpc', 'leaving', 'main', { cidrBlocks: ['10.8.0.0/16'] });
+    await create(env, 'Subnet', 'leaving', 'front', { vpcRef: 'main', cidr: '10.8.1.0/24' });
+    await createLb(env, 'leaving', 'web', { subnetRef: 'front', listeners: [{ name: 'app', port: 80 }] });
+    await waitLb(env, 'leaving', 'web', 'a VIP', (lb) => !!lb.status?.vipAddress);
+    await env.client.delete(SubnetResource, 'front', { namespace: 'leaving' });
+    const waiting = await waitReason(env, 'Subnet', 'leaving', 'front', 'LoadBalancersRemaining');
+    expect(condition(waiting as LoadBalancerObject, 'Ready')?.message).toBe('waiting for LoadBalancers to give back their addresses in it: web');
+    await waitLb(env, 'leaving', 'web', 'SubnetDeleting', (lb) => condition(lb, 'Ready')?.reason === 'SubnetDeleting');
+    await env.client.delete(LoadBalancerResource, 'web', { namespace: 'leaving' });
+    await waitFor('Subnet leaving/front gone', async () => (await env.client.get(SubnetResource, 'front', { namespace: 'leaving' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 100 });
+  }, 60_000);
+
   it('removes every OVN row and frees the VIP when deleted', async () => {
     const lb = await getLb(env, 'red', 'web');
     const uid = lb.metadata.uid!;
