@@ -67,8 +67,8 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     return vpc;
   };
 
-  /** The addresses LoadBalancers hold in the Subnet (VIPs, health-check sources): a namespace has few LoadBalancers. */
-  const lbAddressesIn = (subnet: SubnetObject) =>
+  /** Per address LoadBalancers hold in the Subnet (VIPs, health-check sources), its holder's name. A namespace has few LoadBalancers. */
+  const lbHoldersPerAddress = (subnet: SubnetObject) =>
     informers.loadBalancers.list(subnet.metadata.namespace).flatMap((lb) => lbAddresses(lb).filter((held) => held.subnetRef === subnet.metadata.name).map(() => lb.metadata.name!));
 
   return new LifecycleReconciler<SubnetObject>({
@@ -79,7 +79,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
     fieldManager: 'subnet-controller',
     apply: async (subnet) => {
       const allocator = new SubnetAllocator(subnet.spec);
-      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!) + lbAddressesIn(subnet).length;
+      const usedIPs = portsOf.addressedCount(subnet.metadata.namespace, subnet.metadata.name!) + lbHoldersPerAddress(subnet).length;
       const status = { gateway: allocator.gatewayAddress, usedIPs, availableIPs: Math.max(0, allocator.capacity - usedIPs) };
       const vpc = placement(subnet);
       if (!('metadata' in vpc)) return { readiness: vpc, status };
@@ -94,7 +94,7 @@ export function subnetReconciler(deps: NetworkDeps, informers: NetworkInformers,
       if (ports.length > 0) return { readiness: notReady('PortsRemaining', `waiting for Ports to be deleted: ${fewNames(ports)}`) };
       // A VIP is served on the switch: its LoadBalancer goes (or moves) first. One checking backends here gives
       // its health-check source back by itself (it stops checking in a Subnet being deleted).
-      const holders = [...new Set(lbAddressesIn(subnet))].sort();
+      const holders = [...new Set(lbHoldersPerAddress(subnet))].sort();
       if (holders.length > 0) return { readiness: notReady('LoadBalancersRemaining', `waiting for LoadBalancers to give back their addresses in it: ${fewNames(holders)}`) };
       // The switch's ports go with it; the router port leaves the Vpc's router.
       return withOvn(deps.ovn, async () => (await deps.ovn.apply(ownerOfObject(subnet), []), 'done' as const));
