@@ -267,4 +267,24 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     await waitReady(env, 'Port', 'red', 'takes-source');
     expect(await connect(hosts.client, vip, 80, 1500)).toBeUndefined();
   }, 60_000);
+
+  it('is not reconciled for its Subnet\'s status writes or for Ports that are not its backends', async () => {
+    await namespace(env, 'quiet');
+    await create(env, 'Vpc', 'quiet', 'main', { cidrBlocks: ['10.7.0.0/16'] });
+    await create(env, 'Subnet', 'quiet', 's', { vpcRef: 'main', cidr: '10.7.1.0/24' });
+    await createLb(env, 'quiet', 'idle', { subnetRef: 's', listeners: [{ name: 'app', port: 80 }] });
+    await waitLb(env, 'quiet', 'idle', 'NoBackends with a VIP', (lb) => condition(lb, 'Ready')?.reason === 'NoBackends' && !!lb.status?.vipAddress);
+    const used = async () => ((await env.client.get(SubnetResource, 's', { namespace: 'quiet' })).status as { usedIPs?: number }).usedIPs;
+    await waitFor('the VIP counted', async () => (await used()) === 1, { timeoutMs: 20_000, intervalMs: 100 });
+    const metricsPort = await env.manager!.metricsPort();
+    const queued = async () => Number((await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).match(/^photon_workqueue_adds_total\{name="loadbalancer-controller"\} (\d+)/m)?.[1]);
+    const before = await queued();
+    // Each Port is a status write of the Subnet (its used addresses), one after another.
+    for (let index = 0; index < 4; index++) {
+      await create(env, 'Port', 'quiet', `p${index}`, { subnetRef: 's' });
+      await waitReady(env, 'Port', 'quiet', `p${index}`);
+      await waitFor(`usedIPs ${index + 2}`, async () => (await used()) === index + 2, { timeoutMs: 20_000, intervalMs: 100 });
+    }
+    expect(await queued()).toBe(before);
+  }, 60_000);
 });
