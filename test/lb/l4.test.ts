@@ -241,17 +241,15 @@ describe('LoadBalancer on OVN (layer 4)', () => {
   }, 90_000);
 
   it('keeps a Subnet being deleted until the LoadBalancer with its VIP there goes', async () => {
-    await namespace(env, 'leaving');
-    await create(env, 'Vpc', 'leaving', 'main', { cidrBlocks: ['10.8.0.0/16'] });
-    await create(env, 'Subnet', 'leaving', 'front', { vpcRef: 'main', cidr: '10.8.1.0/24' });
-    await createLb(env, 'leaving', 'web', { subnetRef: 'front', listeners: [{ name: 'app', port: 80 }] });
+    await network('leaving');
+    await createLb(env, 'leaving', 'web', { subnetRef: 'a', listeners: [{ name: 'app', port: 80 }] });
     await waitLb(env, 'leaving', 'web', 'a VIP', (lb) => !!lb.status?.vipAddress);
-    await env.client.delete(SubnetResource, 'front', { namespace: 'leaving' });
-    const waiting = await waitReason(env, 'Subnet', 'leaving', 'front', 'LoadBalancersRemaining');
+    await env.client.delete(SubnetResource, 'a', { namespace: 'leaving' });
+    const waiting = await waitReason(env, 'Subnet', 'leaving', 'a', 'LoadBalancersRemaining');
     expect(condition(waiting as LoadBalancerObject, 'Ready')?.message).toBe('waiting for LoadBalancers to give back their addresses in it: web');
     await waitLb(env, 'leaving', 'web', 'SubnetDeleting', (lb) => condition(lb, 'Ready')?.reason === 'SubnetDeleting');
     await env.client.delete(LoadBalancerResource, 'web', { namespace: 'leaving' });
-    await waitFor('Subnet leaving/front gone', async () => (await env.client.get(SubnetResource, 'front', { namespace: 'leaving' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor('Subnet leaving/a gone', async () => (await env.client.get(SubnetResource, 'a', { namespace: 'leaving' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 100 });
   }, 60_000);
 
   it('removes every OVN row and frees the VIP when deleted', async () => {
@@ -269,19 +267,17 @@ describe('LoadBalancer on OVN (layer 4)', () => {
   }, 60_000);
 
   it('is not reconciled for its Subnet\'s status writes or for Ports that are not its backends', async () => {
-    await namespace(env, 'quiet');
-    await create(env, 'Vpc', 'quiet', 'main', { cidrBlocks: ['10.7.0.0/16'] });
-    await create(env, 'Subnet', 'quiet', 's', { vpcRef: 'main', cidr: '10.7.1.0/24' });
-    await createLb(env, 'quiet', 'idle', { subnetRef: 's', listeners: [{ name: 'app', port: 80 }] });
+    await network('quiet');
+    await createLb(env, 'quiet', 'idle', { subnetRef: 'a', listeners: [{ name: 'app', port: 80 }] });
     await waitLb(env, 'quiet', 'idle', 'NoBackends with a VIP', (lb) => condition(lb, 'Ready')?.reason === 'NoBackends' && !!lb.status?.vipAddress);
-    const used = async () => ((await env.client.get(SubnetResource, 's', { namespace: 'quiet' })).status as { usedIPs?: number }).usedIPs;
+    const used = async () => ((await env.client.get(SubnetResource, 'a', { namespace: 'quiet' })).status as { usedIPs?: number }).usedIPs;
     await waitFor('the VIP counted', async () => (await used()) === 1, { timeoutMs: 20_000, intervalMs: 100 });
     const metricsPort = await env.manager!.metricsPort();
     const queued = async () => Number((await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).match(/^photon_workqueue_adds_total\{name="loadbalancer-controller"\} (\d+)/m)?.[1]);
     const before = await queued();
     // Each Port is a status write of the Subnet (its used addresses), one after another.
     for (let index = 0; index < 4; index++) {
-      await create(env, 'Port', 'quiet', `p${index}`, { subnetRef: 's' });
+      await create(env, 'Port', 'quiet', `p${index}`, { subnetRef: 'a' });
       await waitReady(env, 'Port', 'quiet', `p${index}`);
       await waitFor(`usedIPs ${index + 2}`, async () => (await used()) === index + 2, { timeoutMs: 20_000, intervalMs: 100 });
     }
