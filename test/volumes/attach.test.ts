@@ -50,11 +50,16 @@ describe('Volumes attached to VirtualMachines', () => {
 
     // A second VM naming it waits, without starting.
     await apply(guestVm(NS, 'reader', { volumes: [{ name: 'data', volumeRef: 'data' }] }));
-    const waiting = await waitFor('reader waiting for the Volume', async () => {
+    // The agent may report WaitingForVolumes from the resolution made before the VM was scheduled ("not scheduled to
+    // a node yet", as CI once caught); the VM controller then re-resolves it for its node: that settled state is what
+    // the user reads.
+    const waiting = await waitFor('reader waiting for the Volume writer holds', async () => {
       const vm = await getVm(env, NS, 'reader');
-      return vm.status?.runtime?.reason === 'WaitingForVolumes' ? vm : undefined;
+      const settled = vm.status?.runtime?.reason === 'WaitingForVolumes' && /attached to VirtualMachine writer/.test(vm.status.runtime.message ?? '');
+      return settled && findCondition(vm.status?.conditions, 'VolumesReady')?.reason === 'VolumeInUse' ? vm : undefined;
     }, { timeoutMs: 60_000, intervalMs: 250 });
     expect(findCondition(waiting.status?.conditions, 'VolumesReady')).toMatchObject({ status: 'False', reason: 'VolumeInUse', message: 'data: Volume data is attached to VirtualMachine writer' });
+    expect(waiting.status?.runtime?.message).toBe('Volume data (data): Volume data is attached to VirtualMachine writer');
     expect(waiting.status?.runtime?.pid).toBeUndefined();
 
     // Detached from the running writer (hot-unplug: the guest lets go of vda), it goes to the reader.
