@@ -21,6 +21,7 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import { errorMessage } from '../../lib/logging.ts';
+import { requestStream } from './http2-request.ts';
 
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html) this module names. */
 export const GRPC_STATUS = {
@@ -155,7 +156,7 @@ export class EtcdRpcClient {
     for (let attempt = 1; ; attempt++) {
       const session = this.currentSession();
       try {
-        return { session, stream: session.request(headers) };
+        return { session, stream: requestStream(session, headers) };
       } catch (error) {
         // The session closed between the check and the request: nothing was sent, so a new session may take it.
         this.dropSession(session, error);
