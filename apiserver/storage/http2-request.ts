@@ -13,8 +13,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import type http2 from 'node:http2';
 
-const deprecatedBind = AsyncResource.prototype.bind;
-
 /** AsyncResource.prototype.bind without the `asyncResource` and `length` properties of its result. */
 export function plainBind(this: AsyncResource, fn: (...args: unknown[]) => unknown, thisArg?: unknown) {
   const resource = this;
@@ -26,10 +24,12 @@ export function plainBind(this: AsyncResource, fn: (...args: unknown[]) => unkno
 
 /** session.request(headers), with AsyncResource.bind's deprecated accessor left out for that call. */
 export function requestStream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream {
-  AsyncResource.prototype.bind = plainBind as typeof deprecatedBind;
+  // Whatever bind is now (Node's, or an instrumentation's wrapper of it) is what is put back.
+  const current = AsyncResource.prototype.bind;
+  AsyncResource.prototype.bind = plainBind as typeof current;
   try {
     return session.request(headers);
   } finally {
-    AsyncResource.prototype.bind = deprecatedBind;
+    AsyncResource.prototype.bind = current;
   }
 }
