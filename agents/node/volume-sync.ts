@@ -3,7 +3,7 @@
 // and image, or a local Volume's file in this node's volumes directory, or why not); this side only plugs attachable entries and unplugs what the spec no longer names —
 // never a Volume still named because it is briefly not attachable (a Ceph hiccup must not yank a live disk).
 import path from 'node:path';
-import type { VirtualMachine, VirtualMachineStatusRuntimeVolume } from '../../apis/compute/v1alpha1/index.ts';
+import type { VirtualMachine, VirtualMachineStatusRuntimeVolume, VirtualMachineStatusVolume } from '../../apis/compute/v1alpha1/index.ts';
 import { errorMessage, type Logger } from '../../lib/logging.ts';
 import { UnplugPendingError, type HypervisorDriver, type PluggedVolume, type VolumeSpec } from '../qemu/index.ts';
 import { isVolumeFileName } from '../disks/index.ts';
@@ -34,7 +34,20 @@ export function volumesBlocker(vm: VirtualMachine, localDir?: string): { reason:
   const missing = (vm.spec.volumes ?? []).find((entry) => !attachable.has(entry.name));
   if (!missing) return undefined;
   const status = (vm.status?.volumes ?? []).find((entry) => entry.name === missing.name);
-  return { reason: 'WaitingForVolumes', message: `Volume ${missing.volumeRef} (${missing.name}): ${status?.message ?? 'not resolved yet'}` };
+  return { reason: 'WaitingForVolumes', message: `Volume ${missing.volumeRef} (${missing.name}): ${whyNotAttachable(vm, missing.volumeRef, status)}` };
+}
+
+/**
+ * The controller's reason, when it is about this Volume on this node. An answer given before the VM was scheduled
+ * here (or for the Volume the entry named before) is not repeated: while the controller catches up — or if it is
+ * down — "the VM is not scheduled to a node yet" from a VM running on this node would send an operator the wrong way.
+ */
+function whyNotAttachable(vm: VirtualMachine, volumeRef: string, status: VirtualMachineStatusVolume | undefined): string {
+  const node = vm.status?.nodeName;
+  if (!status || status.volumeRef !== volumeRef) return 'not resolved yet';
+  const forAnotherNode = status.attachable ? status.node !== node : status.reason === 'WaitingForNode' && node !== undefined;
+  if (forAnotherNode) return `not resolved for node ${node} yet`;
+  return status.message ?? 'not resolved yet';
 }
 
 /** Makes the running QEMU's Volumes match: unplug what the spec dropped (or now names differently), plug what is attachable. */

@@ -50,9 +50,9 @@ describe('Volumes attached to VirtualMachines', () => {
 
     // A second VM naming it waits, without starting.
     await apply(guestVm(NS, 'reader', { volumes: [{ name: 'data', volumeRef: 'data' }] }));
-    // The agent may report WaitingForVolumes from the resolution made before the VM was scheduled ("not scheduled to
-    // a node yet", as CI once caught); the VM controller then re-resolves it for its node: that settled state is what
-    // the user reads.
+    // Until the VM controller has resolved the Volume for the node the VM was scheduled to, the agent says so ("not
+    // resolved for node … yet") and the condition still holds the answer from before scheduling (CI once caught
+    // that moment); the settled state is what the user reads.
     const waiting = await waitFor('reader waiting for the Volume writer holds', async () => {
       const vm = await getVm(env, NS, 'reader');
       const settled = vm.status?.runtime?.reason === 'WaitingForVolumes' && /attached to VirtualMachine writer/.test(vm.status.runtime.message ?? '');
