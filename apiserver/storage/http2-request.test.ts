@@ -3,6 +3,7 @@
 // binding used meanwhile runs the callback in the async context it was made in.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import { once } from 'node:events';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { plainBind, requestStream } from './http2-request.ts';
@@ -23,15 +24,12 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-function body(stream: http2.ClientHttp2Stream): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    const chunks: Buffer[] = [];
-    stream.on('response', (headers) => (status = Number(headers[':status'])));
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
-    stream.on('error', reject);
-  });
+/** The status and text of a stream's answer. */
+async function body(stream: http2.ClientHttp2Stream): Promise<{ status: number; text: string }> {
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return { status: Number(headers[':status']), text: Buffer.concat(chunks).toString() };
 }
 
 describe('requestStream', () => {
