@@ -96,6 +96,8 @@ function createServer(options: ServingOptions): tls.Server {
   const server = http2.createSecureServer({
     ...tlsOptions,
     allowHTTP1: true,
+    Http2ServerRequest: Http2Request,
+    Http2ServerResponse: Http2Response,
     settings: {
       maxConcurrentStreams: limits.maxStreamsPerConnection,
       maxHeaderListSize: MAX_REQUEST_HEADER_BYTES + HTTP2_HEADER_FIELD_OVERHEAD,
@@ -111,15 +113,9 @@ function createServer(options: ServingOptions): tls.Server {
   });
   server.on('stream', (stream) => limitRequestTime(stream, limits.requestTimeoutMs));
   server.on('request', (request: IncomingMessage | http2.Http2ServerRequest, response: ServerResponse | http2.Http2ServerResponse) => {
-    if (response instanceof http2.Http2ServerResponse) {
-      asIncomingMessage(request as http2.Http2ServerRequest);
-      asServerResponse(response);
-      // The compatibility layer's request and response are what the handler reads of IncomingMessage and
-      // ServerResponse (headers, url, method, socket address and certificate, write/end/drain/close).
-      options.onRequest(request as unknown as IncomingMessage, response as unknown as ServerResponse);
-    } else {
-      options.onRequest(request as IncomingMessage, response as ServerResponse);
-    }
+    // The compatibility layer's request and response (Http2Request, Http2Response) are what the handler reads of
+    // IncomingMessage and ServerResponse (headers, url, method, socket address and certificate, write/end/drain/close).
+    options.onRequest(request as unknown as IncomingMessage, response as unknown as ServerResponse);
   });
   return server;
 }
@@ -203,30 +199,32 @@ function limitRequestTime(stream: http2.ServerHttp2Stream, requestTimeoutMs: num
 }
 
 /**
- * The one IncomingMessage property the handler reads that the compatibility request lacks:
- * `headersDistinct`, every value of a repeated header (Impersonate-Group), from the raw header list.
+ * The compatibility layer's request, with the one IncomingMessage property the handler reads that it lacks:
+ * `headersDistinct`, every value of a repeated header (Impersonate-Group), from the raw header list. A class
+ * the server is given (not a property defined on each request: that cost every HTTP/2 request a closure and a
+ * slow-mode object).
  */
-function asIncomingMessage(request: http2.Http2ServerRequest): void {
-  let distinct: Record<string, string[]> | undefined;
-  Object.defineProperty(request, 'headersDistinct', {
-    get: () => {
-      if (distinct) return distinct;
-      distinct = Object.create(null) as Record<string, string[]>;
-      const raw = request.rawHeaders;
-      for (let index = 0; index + 1 < raw.length; index += 2) (distinct[raw[index].toLowerCase()] ??= []).push(raw[index + 1]);
-      return distinct;
-    },
-    configurable: true,
-  });
+class Http2Request extends http2.Http2ServerRequest {
+  #distinct?: Record<string, string[]>;
+
+  get headersDistinct(): Record<string, string[]> {
+    if (this.#distinct) return this.#distinct;
+    const distinct = Object.create(null) as Record<string, string[]>;
+    const raw = this.rawHeaders;
+    for (let index = 0; index + 1 < raw.length; index += 2) (distinct[raw[index]!.toLowerCase()] ??= []).push(raw[index + 1]!);
+    return (this.#distinct = distinct);
+  }
 }
 
 /**
- * The one ServerResponse property the handler reads that the compatibility response lacks: `destroyed`
- * (a watch writer and flow control check it before writing or releasing).
+ * The compatibility layer's response, with the one ServerResponse property the handler reads that it lacks:
+ * `destroyed` (a watch writer and flow control check it before writing or releasing): its stream's.
  */
-function asServerResponse(response: http2.Http2ServerResponse): void {
-  // A plain field set when the stream closes, not a getter: a watch writer reads it for every line.
-  const shaped = response as unknown as { destroyed: boolean };
-  shaped.destroyed = response.stream.destroyed;
-  response.stream.once('close', () => (shaped.destroyed = true));
-}
+class Http2Response extends http2.Http2ServerResponse<Http2Request> {}
+// Node's class has no `destroyed` (its typings declare one): a getter on the prototype, defined once.
+Object.defineProperty(Http2Response.prototype, 'destroyed', {
+  get(this: Http2Response) {
+    return this.stream.destroyed;
+  },
+  configurable: true,
+});
