@@ -151,10 +151,14 @@ export interface BenchApiServer {
   stop(): Promise<void>;
 }
 
-/** Starts `photon apiserver` with `args` (storage, workers, …) in `home` and waits until it answers /readyz. */
-export async function startBenchApiServer(home: string, args: string[], options: { nodeArgs?: string[] } = {}): Promise<BenchApiServer> {
+/**
+ * Starts `photon apiserver` with `args` (storage, workers, …) in `home` and waits until it answers /readyz.
+ * options.root: the checkout whose API server runs (default this one; ab.ts runs another revision's).
+ */
+export async function startBenchApiServer(home: string, args: string[], options: { nodeArgs?: string[]; root?: string } = {}): Promise<BenchApiServer> {
   const port = await freePort();
-  const child = startProcess('apiserver', process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'apiserver/main.ts'), ...args, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: ROOT });
+  const root = options.root ?? ROOT;
+  const child = startProcess('apiserver', process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(root, 'apiserver/main.ts'), ...args, '--secure-port', String(port), '--home', home, '--log-level', 'warn'], { cwd: root });
   const kubeconfig = path.join(home, 'admin.kubeconfig');
   await waitFor('API server kubeconfig', async () => {
     if (child.child.exitCode !== null) throw new Error(`the API server exited: ${child.output()}`);

@@ -44,6 +44,7 @@ import { fmt, percentile, runConcurrent } from './load.ts';
 import { benchWatchDelivery } from './watch.ts';
 import { benchWorkers } from './workers.ts';
 import { runScaleBench } from './scale.ts';
+import { runAbBench } from './ab.ts';
 import { record, writeResults } from './results.ts';
 
 const quick = process.argv.includes('--quick');
@@ -165,8 +166,10 @@ async function main(): Promise<void> {
 // run started: by default a signal ends Node without 'exit', and etcd, the API server and OVN were left running.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-// `npm run bench -- scale …` is the scale run (scale.ts); anything else the benchmark above.
-(process.argv[2] === 'scale' ? runScaleBench(process.argv.slice(3)) : main()).then(
+// `npm run bench -- scale …` is the scale run (scale.ts), `npm run bench -- ab --base <rev>` this tree's API
+// server CPU per request against another revision's (ab.ts); anything else the benchmark above.
+const command = process.argv[2];
+(command === 'scale' ? runScaleBench(process.argv.slice(3)) : command === 'ab' ? runAbBench(process.argv.slice(3)) : main()).then(
   () => process.exit(0),
   (error) => {
     console.error(error);
