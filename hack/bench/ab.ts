@@ -3,8 +3,8 @@
 // 10–40% from one run to the next, so a change of a few percent only shows against a baseline measured
 // alternately beside it: each round starts this tree's `photon apiserver` and the base's (a git worktree of
 // <rev> in a temporary directory, sharing this checkout's node_modules), in turn, on one etcd, and sends each the
-// same Vpc creates and GETs at c=64. A request's cost is the server process's CPU time (user + system, from
-// /proc) over the requests, divided by their number: all of it (TLS, GC, the store client), not only what a
+// same Vpc creates and GETs at c=64. A request's cost is the server's CPU time (user + system of its process
+// tree — workers too — from /proc) over the requests, divided by their number: all of it (TLS, GC, the store client), not only what a
 // profiler attributes. Prints each round and the medians, and the ratio this/base (< 1: this tree is cheaper).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -13,16 +13,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startEtcd } from '../../test/env/etcd.ts';
 import { startBenchApiServer } from './api.ts';
+import { stringOption, wholeNumberOption } from './args.ts';
 import { fmt, runConcurrent } from './load.ts';
+import { cpuSeconds } from './proc.ts';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const run = promisify(execFile);
-
-/** CPU time (user + system) of a process so far, in ms, from /proc (clock ticks of 10 ms). */
-async function cpuMs(pid: number): Promise<number> {
-  const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 interface Costs {
   createMicros: number;
@@ -37,15 +33,15 @@ async function measure(root: string, etcdEndpoint: string, prefix: string, reque
     const pid = api.process.child.pid!;
     await api.client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ab' } }));
     await runConcurrent(1000, 64, (index) => api.client.create('ab', `warm-${index}`));
-    let before = await cpuMs(pid);
+    let before = await cpuSeconds(pid);
     await runConcurrent(requests, 64, (index) => api.client.create('ab', `vpc-${index}`));
-    const createMicros = ((await cpuMs(pid)) - before) * 1000 / requests;
-    before = await cpuMs(pid);
+    const createMicros = ((await cpuSeconds(pid)) - before) * 1e6 / requests;
+    before = await cpuSeconds(pid);
     await runConcurrent(requests, 64, async (index) => {
       const { status } = await api.client.request('GET', `/apis/network.photoncloud.io/v1alpha1/namespaces/ab/vpcs/vpc-${index}`);
       if (status !== 200) throw new Error(`GET vpc-${index}: ${status}`);
     });
-    const getMicros = ((await cpuMs(pid)) - before) * 1000 / requests;
+    const getMicros = ((await cpuSeconds(pid)) - before) * 1e6 / requests;
     return { createMicros, getMicros };
   } finally {
     await api.stop();
@@ -53,16 +49,11 @@ async function measure(root: string, etcdEndpoint: string, prefix: string, reque
   }
 }
 
-function option(args: string[], name: string): string | undefined {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-}
-
 export async function runAbBench(args: string[]): Promise<void> {
-  const base = option(args, '--base');
+  const base = stringOption(args, '--base');
   if (!base) throw new Error('usage: npm run bench -- ab --base <git revision> [--rounds N] [--requests N]');
-  const rounds = Number(option(args, '--rounds') ?? 4);
-  const requests = Number(option(args, '--requests') ?? 8000);
+  const rounds = wholeNumberOption(args, '--rounds', 4);
+  const requests = wholeNumberOption(args, '--requests', 8000);
   const { stdout } = await run('git', ['rev-parse', '--verify', `${base}^{commit}`], { cwd: ROOT });
   const commit = stdout.trim();
   const worktree = await fs.mkdtemp(path.join(os.tmpdir(), 'photon-ab-base-'));

@@ -15,7 +15,9 @@ import { startEtcd } from '../../test/env/etcd.ts';
 import { freePort } from '../../test/env/ports.ts';
 import { startProcess, waitFor, type ManagedProcess } from '../../test/env/process.ts';
 import { startBenchApiServer, type BenchApiServer } from './api.ts';
+import { wholeNumberOption } from './args.ts';
 import { fmt, percentile } from './load.ts';
+import { cpuSeconds, rssMiB } from './proc.ts';
 import { record, writeResults } from './results.ts';
 import { metricSum, reportWrites, writesBetween, writesByResource } from './writes.ts';
 import { clientFromKubeconfig } from '../../apis/client/index.ts';
@@ -38,13 +40,7 @@ interface ScaleOptions {
 }
 
 function parseOptions(argv: string[]): ScaleOptions {
-  const value = (flag: string, fallback: number) => {
-    const index = argv.indexOf(flag);
-    if (index < 0) return fallback;
-    const number = Number(argv[index + 1]);
-    if (!Number.isInteger(number) || number <= 0) throw new Error(`${flag} needs a whole number, got ${JSON.stringify(argv[index + 1])}`);
-    return number;
-  };
+  const value = (flag: string, fallback: number) => wholeNumberOption(argv, flag, fallback);
   const chassisIndex = argv.indexOf('--chassis');
   const chassis = chassisIndex < 0 ? 1 : Number(argv[chassisIndex + 1]);
   if (!Number.isInteger(chassis) || chassis < 0 || chassis > 64) throw new Error(`--chassis needs a whole number from 0 to 64, got ${JSON.stringify(argv[chassisIndex + 1])}`);
@@ -52,47 +48,6 @@ function parseOptions(argv: string[]): ScaleOptions {
   if (chassisIndex >= 0 && !options.network) throw new Error('--chassis backs hollow nodes for --network: give --network too');
   if (chassis > options.nodes) throw new Error(`--chassis ${chassis} is more than --nodes ${options.nodes}`);
   return options;
-}
-
-/** A process and its descendants (the API server's workers, the launcher's component). */
-async function processTree(pid: number): Promise<number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (parent) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-  }
-  const tree: number[] = [];
-  const visit = (current: number) => {
-    tree.push(current);
-    for (const child of children.get(current) ?? []) visit(child);
-  };
-  visit(pid);
-  return tree;
-}
-
-/** Resident memory of a process tree, in MiB. */
-async function rssMiB(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  let total = 0;
-  for (const member of await processTree(pid)) {
-    const status = await fs.readFile(`/proc/${member}/status`, 'utf8').catch(() => '');
-    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  }
-  return total;
-}
-
-/** CPU seconds (user + system) a process tree has used so far. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  let ticks = 0;
-  for (const member of await processTree(pid)) {
-    const stat = await fs.readFile(`/proc/${member}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  }
-  return ticks / 100;
 }
 
 /**
