@@ -9,7 +9,7 @@ import { VirtualMachineResource } from '../../apis/compute/v1alpha1/index.ts';
 import { LoadBalancerResource } from '../../apis/lb/v1alpha1/index.ts';
 import { PortResource, SubnetResource } from '../../apis/network/v1alpha1/index.ts';
 import type { KubeObject } from '../../apis/meta/types.ts';
-import { create, namespace, waitReady, waitReason, type NetworkEnv } from '../network/harness.ts';
+import { create, namespace, readyCondition, waitReady, waitReason, type NetworkEnv } from '../network/harness.ts';
 import { condition, connect, createLb, getLb, host, sample, startLbEnv, tcpServer, waitLb, type LoadBalancerObject } from './harness.ts';
 
 describe('LoadBalancer on OVN (layer 4)', () => {
@@ -67,7 +67,7 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     for (const [name, ip] of [['takes-vip', vip], ['takes-source', '10.0.1.3']]) {
       await create(env, 'Port', 'red', name, { subnetRef: 'a', ipAddress: ip });
       const port = await waitReason(env, 'Port', 'red', name, 'IPAddressConflict');
-      expect(condition(port as never, 'Ready')?.message).toContain('LoadBalancer web');
+      expect(readyCondition(port)?.message).toContain('LoadBalancer web');
     }
   });
 
@@ -246,7 +246,7 @@ describe('LoadBalancer on OVN (layer 4)', () => {
     await waitLb(env, 'leaving', 'web', 'a VIP', (lb) => !!lb.status?.vipAddress);
     await env.client.delete(SubnetResource, 'a', { namespace: 'leaving' });
     const waiting = await waitReason(env, 'Subnet', 'leaving', 'a', 'LoadBalancersRemaining');
-    expect(condition(waiting as LoadBalancerObject, 'Ready')?.message).toBe('waiting for LoadBalancers to give back their addresses in it: web');
+    expect(readyCondition(waiting)?.message).toBe('waiting for LoadBalancers to give back their addresses in it: web');
     await waitLb(env, 'leaving', 'web', 'SubnetDeleting', (lb) => condition(lb, 'Ready')?.reason === 'SubnetDeleting');
     await env.client.delete(LoadBalancerResource, 'web', { namespace: 'leaving' });
     await waitFor('Subnet leaving/a gone', async () => (await env.client.get(SubnetResource, 'a', { namespace: 'leaving' }).catch(() => undefined)) === undefined, { timeoutMs: 30_000, intervalMs: 100 });
