@@ -48,6 +48,29 @@ describe('requestStream', () => {
     }
   });
 
+  it("does not go through the bind it found (Node's request() does), and puts that one back, an instrumentation's wrapper included", async () => {
+    const calls: unknown[] = [];
+    const wrapper = function (this: AsyncResource, ...args: Parameters<typeof nodeBind>) {
+      calls.push(args);
+      return nodeBind.apply(this, args);
+    } as typeof nodeBind;
+    AsyncResource.prototype.bind = wrapper;
+    const session = http2.connect(url);
+    try {
+      const stream = requestStream(session, { ':path': '/wrapped' });
+      expect(calls).toHaveLength(0);
+      expect(AsyncResource.prototype.bind).toBe(wrapper);
+      expect(await body(stream)).toEqual({ status: 200, text: 'you asked for /wrapped' });
+      // On this Node, request() itself binds through it: the check above is not vacuous.
+      const plain = session.request({ ':path': '/plain' });
+      expect(calls).toHaveLength(1);
+      expect(await body(plain)).toEqual({ status: 200, text: 'you asked for /plain' });
+    } finally {
+      session.destroy();
+      AsyncResource.prototype.bind = nodeBind;
+    }
+  });
+
   it('puts bind back when request() throws', async () => {
     const session = http2.connect(url);
     session.destroy();
