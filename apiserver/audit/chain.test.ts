@@ -54,6 +54,14 @@ describe('sealing', () => {
   it('refuses an event whose annotations are not its last field (the hash would not sit at the end)', () => {
     expect(() => sealEvent({ annotations: {}, after: 1 } as { annotations: Record<string, string> }, GENESIS)).toThrow(/annotations must be the last field/);
   });
+
+  it('keeps every annotation as a key of its own, __proto__ included, and chains only from a hash', () => {
+    const annotations = JSON.parse('{"__proto__":"x","audit.k8s.io/a":"b"}') as Record<string, string>;
+    const sealed = sealEvent({ annotations }, GENESIS);
+    expect(Object.keys(JSON.parse(sealed.line).annotations)).toEqual(['__proto__', 'audit.k8s.io/a', PREVIOUS_ANNOTATION, CHAIN_ANNOTATION]);
+    expect(checkLine(Buffer.from(sealed.line), GENESIS, true)).toEqual({ ok: true, hash: sealed.hash });
+    expect(() => sealEvent({ annotations: {} }, 'not a hash')).toThrow(/previous hash must be 64 hex digits/);
+  });
 });
 
 describe('verifying a file', () => {
