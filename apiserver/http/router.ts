@@ -144,9 +144,9 @@ export function createRouter(deps: RouterDeps) {
     } finally {
       const code = String(response.statusCode);
       deps.audit?.complete(audit, response.statusCode);
-      deps.metrics.requests.inc({ ...labels, code });
+      deps.metrics.countRequest({ ...labels, code });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics.requestDuration.observe({ verb: labels.verb, group: labels.group, resource: labels.resource }, seconds);
+      deps.metrics.requestDuration.observe([labels.verb, labels.group, labels.resource], seconds);
       // Guarded: winston builds and pipes the entry even when the level filters it out.
       if (deps.log.isLevelEnabled('http')) deps.log.http('request', { method: request.method, url: request.url?.slice(0, 2048), code, user: user?.name, ms: Math.round(seconds * 1000) });
     }
