@@ -66,11 +66,14 @@ export function parseRequestTarget(rawUrl: string): RequestTarget {
   const segments: string[] = [];
   for (const part of raw) {
     if (part === '') throw routeNotFound();
-    let segment: string;
-    try {
-      segment = decodeURIComponent(part);
-    } catch {
-      throw badRequest(`invalid path segment ${JSON.stringify(part.slice(0, 64))}: malformed percent-encoding`);
+    let segment = part;
+    // decodeURIComponent costs ~0.2 µs a segment even with nothing to decode; most segments have no escape.
+    if (part.includes('%')) {
+      try {
+        segment = decodeURIComponent(part);
+      } catch {
+        throw badRequest(`invalid path segment ${JSON.stringify(part.slice(0, 64))}: malformed percent-encoding`);
+      }
     }
     const problem = pathSegmentProblem(segment);
     if (problem) throw badRequest(`invalid path segment ${JSON.stringify(segment.slice(0, 64))}: ${problem}`);
