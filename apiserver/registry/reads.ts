@@ -71,6 +71,12 @@ export class Reader {
     if (requested === undefined || !this.cache.ready) {
       const kv = await this.store.get(key);
       if (!kv) throw notFound(resource.plural, resource.group, name);
+      // Storage says which write is current; when the cache holds that very write (same key and modRevision,
+      // so the same bytes), its decoded copy is the answer — and its JSON, kept with it — instead of parsing
+      // the value again (a GET's decode and encode were ~6% of its CPU). The cache's objects are shared and
+      // never modified, as for the reads above that name a resourceVersion.
+      const cached = this.cache.get(key);
+      if (cached && cached.revision === kv.modRevision) return fromStorage(resource, cached.object);
       return decodeKeyValue(kv, resource);
     }
     if (requested > 0 && !(await this.cache.waitForRevision(requested, FRESHNESS_WAIT_MS))) throw tooLargeResourceVersion(requested, this.cache.revision);
