@@ -5,6 +5,7 @@
 // request's method and path only.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { KubeList, KubeObject, Status, WatchEvent } from '../meta/types.ts';
 import { ApiStatusError, ApiTimeoutError, statusFromResponse } from './errors.ts';
 import { loadKubeconfig, type ClusterConnection } from './kubeconfig.ts';
@@ -176,10 +177,15 @@ export class ApiClient {
   /** Watches hold their socket for minutes: a pool of their own keeps them from starving requests. */
   readonly #watchAgent: http.Agent;
   readonly #transport: typeof http | typeof https;
+  /** The server's address as request options, parsed once (a URL string was parsed again for every request). */
+  readonly #origin: { protocol: string; hostname: string; port?: string; basePath: string };
 
   constructor(connection: ClusterConnection, options: ClientOptions = {}) {
     const url = new URL(connection.server);
     this.server = connection.server.replace(/\/+$/, '');
+    // WHATWG keeps an IPv6 host in brackets; request options take it bare.
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.#origin = { protocol: url.protocol, hostname, port: url.port || undefined, basePath: url.pathname.replace(/\/+$/, '') };
     this.defaultNamespace = connection.namespace;
     this.userAgent = `photon/${options.component ?? 'client'}`;
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -187,15 +193,16 @@ export class ApiClient {
     this.#token = connection.token;
     const agentOptions: https.AgentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: options.maxSockets ?? 32 };
     if (url.protocol === 'https:') {
-      const tls: https.AgentOptions = {
-        ca: connection.caPem,
+      // One secure context for every connection, given as such rather than as ca/cert/key: an Agent names its
+      // socket pool by the request's TLS options, PEM text included, so each request built and hashed a
+      // ~4 KB pool name, and each new connection parsed the certificates again.
+      const secure: https.AgentOptions = {
+        secureContext: tls.createSecureContext({ ca: connection.caPem, cert: connection.clientCertificatePem, key: connection.clientKeyPem }),
         rejectUnauthorized: !connection.insecureSkipTlsVerify,
-        cert: connection.clientCertificatePem,
-        key: connection.clientKeyPem,
       };
       this.#transport = https;
-      this.#agent = new https.Agent({ ...agentOptions, ...tls });
-      this.#watchAgent = new https.Agent({ ...agentOptions, ...tls, maxSockets: Infinity, maxFreeSockets: 4 });
+      this.#agent = new https.Agent({ ...agentOptions, ...secure });
+      this.#watchAgent = new https.Agent({ ...agentOptions, ...secure, maxSockets: Infinity, maxFreeSockets: 4 });
     } else if (url.protocol === 'http:') {
       this.#transport = http;
       this.#agent = new http.Agent(agentOptions);
@@ -373,7 +380,7 @@ export class ApiClient {
       // A rejection nobody awaits must not crash the process; callers that care await done.
       done.catch(() => undefined);
 
-      const request = this.#transport.request(this.server + path, { method: 'GET', headers: this.headers(), agent: this.#watchAgent });
+      const request = this.#transport.request(this.requestOptions(path, 'GET', this.headers(), this.#watchAgent));
 
       const finish = (error?: unknown) => {
         if (finished) return;
@@ -472,6 +479,15 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Options for one request to `path` (already escaped, as resourcePath builds it). The path is sent as it is:
+   * a URL would also resolve dot segments, turning a name `..` into its collection's path.
+   */
+  private requestOptions(path: string, method: string, headers: Record<string, string>, agent: http.Agent): http.RequestOptions {
+    const { protocol, hostname, port, basePath } = this.#origin;
+    return { protocol, hostname, port, path: basePath + path, method, headers, agent };
+  }
+
   private headers(contentType?: string, length?: number): Record<string, string> {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
@@ -503,11 +519,7 @@ export class ApiClient {
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
-      const request = this.#transport.request(this.server + path, {
-        method: spec.method,
-        headers: this.headers(body ? (spec.contentType ?? 'application/json') : undefined, body?.length),
-        agent: this.#agent,
-      });
+      const request = this.#transport.request(this.requestOptions(path, spec.method, this.headers(body ? (spec.contentType ?? 'application/json') : undefined, body?.length), this.#agent));
       const settle = (error: unknown, response?: RawResponse) => {
         if (settled) return;
         settled = true;

@@ -157,6 +157,13 @@ describe('apis/client', () => {
     expect(notFound.message).toBe('vpcs.network.photoncloud.io "missing" not found');
     expect(notFound.reason).toBe('NotFound');
 
+    // A name is one path segment, sent as it is: `..` is refused by the server, never resolved into the
+    // collection's path (a get that would have answered a list).
+    for (const name of ['..', '.']) {
+      const dotted = await rejection(client.get(VpcResource, name, { namespace: NS }));
+      expect([dotted.code, dotted.message]).toEqual([400, `invalid path segment "${name}": may not be '${name}'`]);
+    }
+
     // A bad token: 401, and neither token shows in the error.
     const connection = loadKubeconfig(env.kubeconfig);
     const intruder = new ApiClient({ ...connection, token: 'not-the-token-0123456789' });
