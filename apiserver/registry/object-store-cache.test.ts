@@ -26,7 +26,14 @@ let plainObjects: ObjectStore;
 beforeEach(() => {
   store = openEmbeddedStore({ path: ':memory:' });
   reads = 0;
-  const counted: Store = Object.create(store, { get: { value: (key: string) => (reads++, store.get(key)) } });
+  // Every call goes to the one store (its revision counter included); reads are counted.
+  const counted = new Proxy(store, {
+    get: (target, property) => {
+      if (property === 'get') return (key: string) => (reads++, target.get(key));
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
   cachedCopies = new Map();
   cachedObjects = new ObjectStore(counted, undefined, (key) => cachedCopies.get(key));
   plainObjects = new ObjectStore(store);
@@ -119,5 +126,68 @@ describe('updates from the watch cache copy', () => {
     const before = JSON.stringify(copy);
     await cachedObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, metadata: { ...current.metadata, labels: { x: 'y' } }, data: { a: '2' } } as KubeObject));
     expect(JSON.stringify(copy)).toBe(before);
+  });
+});
+
+describe('deletes from the watch cache copy', () => {
+  it('deletes without reading storage when the copy is current, and answers with the object deleted', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    const result = await cachedObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    expect(reads).toBe(0);
+    expect(result.deleted).toBe(true);
+    expect((result.object as { data?: object }).data).toEqual({ a: '1' });
+    expect(await store.get(objectKey(configMaps, NS, 'cm'))).toBeFalsy();
+  });
+
+  it('deletes what storage holds when the copy is stale, and answers with that', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await writeBehindTheCache({ a: 'behind' });
+    const result = await cachedObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    expect(reads).toBe(1); // the compare-and-swap on the stale revision failed, then storage was read
+    expect((result.object as { data?: object }).data).toEqual({ a: 'behind' });
+    expect(await store.get(objectKey(configMaps, NS, 'cm'))).toBeFalsy();
+  });
+
+  it('judges preconditions against storage, not against the stale copy', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    const latest = await writeBehindTheCache({ a: '2' });
+    const staleVersion = [...cachedCopies.values()][0]!.object.metadata.resourceVersion;
+    // The copy's (stale) resourceVersion: a real conflict, decided by storage; nothing deleted.
+    await expect(cachedObjects.delete(configMaps, NS, 'cm', { preconditions: { resourceVersion: staleVersion } }, defaultWriteOptions())).rejects.toMatchObject({ code: 409 });
+    expect(await store.get(objectKey(configMaps, NS, 'cm'))).toBeTruthy();
+    // Storage's resourceVersion: accepted, though the copy disagrees.
+    const result = await cachedObjects.delete(configMaps, NS, 'cm', { preconditions: { resourceVersion: latest.metadata.resourceVersion } }, defaultWriteOptions());
+    expect(result.deleted).toBe(true);
+  });
+
+  it('answers 404 for an object the copy still has but storage does not', async () => {
+    await plainObjects.create(configMaps, NS, configMap({ a: '1' }), defaultWriteOptions());
+    await snapshot();
+    await plainObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    await expect(cachedObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions())).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('marks an object with finalizers deleting on top of storage, and a dry run reads storage and deletes nothing', async () => {
+    await plainObjects.create(configMaps, NS, { ...configMap({ a: '1' }), metadata: { name: 'cm', namespace: NS, finalizers: ['example.com/hold'] } } as KubeObject, defaultWriteOptions());
+    await snapshot();
+    // A write the cache has not seen, keeping the finalizer.
+    await plainObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { a: 'behind' } }) as KubeObject);
+    const dry = await cachedObjects.delete(configMaps, NS, 'cm', {}, { ...defaultWriteOptions(), dryRun: true });
+    expect(reads).toBe(1);
+    expect(dry.deleted).toBe(false);
+    expect((await stored()).metadata.deletionTimestamp).toBeUndefined();
+    const marked = await cachedObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    expect(marked.deleted).toBe(false);
+    const held = await stored();
+    expect(held.metadata.deletionTimestamp).toBeDefined();
+    expect(held.data).toEqual({ a: 'behind' });
+    // Already deleting in a copy the cache holds: still answered from storage (no write to vouch for the copy).
+    await snapshot();
+    await plainObjects.guaranteedUpdate(configMaps, NS, 'cm', defaultWriteOptions(), (current) => ({ ...current, data: { a: 'later' } }) as KubeObject);
+    const again = await cachedObjects.delete(configMaps, NS, 'cm', {}, defaultWriteOptions());
+    expect((again.object as { data?: object }).data).toEqual({ a: 'later' });
   });
 });

@@ -348,17 +348,31 @@ export class ObjectStore {
     }
     const key = objectKey(resource, namespace, name);
     for (let attempt = 1; ; attempt++) {
-      const kv = await this.store.get(key);
-      if (!kv) throw notFound(resource.plural, resource.group, name);
-      const current = decodeKeyValue(kv, resource);
-      this.checkDeletePreconditions(resource, current, deleteOptions);
-      const refused = deleteRefusal(resource, current);
+      // As guaranteedUpdate: the first attempt starts from the watch cache's copy (no storage read, no decode),
+      // and the delete's compare-and-swap on its revision says whether it was current. A refusal the copy alone
+      // would give is decided again from storage; a dry run reads storage from the start.
+      const guess = attempt === 1 && !options.dryRun ? this.cached?.(key) : undefined;
+      let current: KubeObject;
+      let modRevision: number;
+      if (guess) {
+        current = fromStorage(resource, guess.object); // the cache's object: read, never modified
+        modRevision = guess.revision;
+      } else {
+        const kv = await this.store.get(key);
+        if (!kv) throw notFound(resource.plural, resource.group, name);
+        current = decodeKeyValue(kv, resource);
+        modRevision = kv.modRevision;
+      }
+      const refused = this.deletePreconditionFailure(resource, current, deleteOptions) ?? deleteRefusal(resource, current);
+      if (refused && guess) continue;
       if (refused) throw refused;
+      // Already being deleted: answered without a write, so without a compare-and-swap to vouch for the copy.
+      if (guess && current.metadata.deletionTimestamp) continue;
       try {
         // Foreground and Orphan deletion are carried out by the garbage collector through these finalizers.
         const gcFinalizer = policy === 'Foreground' ? FOREGROUND_FINALIZER : policy === 'Orphan' ? ORPHAN_FINALIZER : undefined;
-        if (gcFinalizer || this.hasPendingFinalizers(resource, current)) return { deleted: false, object: await this.markDeleting(resource, key, kv, current, options, gcFinalizer) };
-        if (!options.dryRun) await this.store.delete(key, kv.modRevision);
+        if (gcFinalizer || this.hasPendingFinalizers(resource, current)) return { deleted: false, object: await this.markDeleting(resource, key, modRevision, current, options, gcFinalizer) };
+        if (!options.dryRun) await this.store.delete(key, modRevision);
         return { deleted: true, object: current, status: deletedStatus(resource, current) };
       } catch (error) {
         if ((isStorageError(error, 'Conflict') || isStorageError(error, 'NotFound')) && attempt < MAX_UPDATE_ATTEMPTS) continue;
@@ -370,7 +384,7 @@ export class ObjectStore {
   }
 
   /** First DELETE of an object with finalizers: stamp deletionTimestamp; finalizers' owners take it from here. */
-  private async markDeleting(resource: ResourceInfo, key: string, kv: KeyValue, current: KubeObject, options: WriteOptions, gcFinalizer?: string): Promise<KubeObject> {
+  private async markDeleting(resource: ResourceInfo, key: string, modRevision: number, current: KubeObject, options: WriteOptions, gcFinalizer?: string): Promise<KubeObject> {
     if (current.metadata.deletionTimestamp) return current;
     const next = clone(current);
     if (gcFinalizer && !(next.metadata.finalizers ?? []).includes(gcFinalizer)) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), gcFinalizer];
@@ -379,18 +393,20 @@ export class ObjectStore {
     resource.strategy.prepareForDelete?.(next);
     const encoded = encodeForWrite(next, resource);
     if (options.dryRun) return next;
-    return writtenObject(next, await this.store.update(key, encoded, kv.modRevision), resource);
+    return writtenObject(next, await this.store.update(key, encoded, modRevision), resource);
   }
 
-  private checkDeletePreconditions(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): void {
+  /** The 409 a delete's preconditions (uid, resourceVersion) give against `current`, or undefined. */
+  private deletePreconditionFailure(resource: ResourceInfo, current: KubeObject, deleteOptions: DeleteOptions): ApiError | undefined {
     const { uid, resourceVersion } = deleteOptions.preconditions ?? {};
     const name = current.metadata.name!;
     if (uid && uid !== current.metadata.uid) {
-      throw conflict(resource.plural, resource.group, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`);
+      return conflict(resource.plural, resource.group, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`);
     }
     if (resourceVersion && resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(resource.plural, resource.group, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      return conflict(resource.plural, resource.group, name, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
+    return undefined;
   }
 }
 
