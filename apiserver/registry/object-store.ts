@@ -204,6 +204,22 @@ export class ObjectStore {
   }
 
   /**
+   * Where a write's attempt starts. The first starts from the watch cache's copy, as Kubernetes'
+   * GuaranteedUpdate does: no storage read, no decode, and the write's compare-and-swap on the copy's revision
+   * says whether it was current (`guess`: the caller must decide again from storage whatever the copy alone
+   * would answer without a write). A dry run writes nothing to check the copy with, so it reads storage from
+   * the start, as every later attempt does.
+   */
+  private async startingPoint(resource: ResourceInfo, key: string, name: string, attempt: number, options: WriteOptions): Promise<{ current: KubeObject; modRevision: number; guess: boolean }> {
+    const copy = attempt === 1 && !options.dryRun ? this.cached?.(key) : undefined;
+    // The cache's object: read, never modified.
+    if (copy) return { current: fromStorage(resource, copy.object), modRevision: copy.revision, guess: true };
+    const kv = await this.store.get(key);
+    if (!kv) throw notFound(resource.plural, resource.group, name);
+    return { current: decodeKeyValue(kv, resource), modRevision: kv.modRevision, guess: false };
+  }
+
+  /**
    * Read-modify-write with compare-and-swap. `mutate` gets a private copy of the stored object and returns
    * the desired object; it is re-run on the fresh object when another writer got in first, unless the
    * caller pinned a resourceVersion (then the race is a 409 Conflict, as the client asked).
@@ -218,23 +234,9 @@ export class ObjectStore {
   ): Promise<KubeObject> {
     const key = objectKey(resource, namespace, name);
     for (let attempt = 1; ; attempt++) {
-      // The first attempt starts from the watch cache's copy, as Kubernetes' GuaranteedUpdate does: no storage
-      // read, and the write's compare-and-swap on that copy's revision says whether it was current. Whatever
-      // else the copy alone would decide (an error, a conflict, nothing to change) is decided again from
-      // storage: the cache may lag by a few milliseconds. A dry run writes nothing to check the copy with, so
-      // it reads storage from the start.
-      const guess = attempt === 1 && !options.dryRun ? this.cached?.(key) : undefined;
-      let current: KubeObject;
-      let modRevision: number;
-      if (guess) {
-        current = fromStorage(resource, guess.object); // the cache's object: read, never modified
-        modRevision = guess.revision;
-      } else {
-        const kv = await this.store.get(key);
-        if (!kv) throw notFound(resource.plural, resource.group, name);
-        current = decodeKeyValue(kv, resource);
-        modRevision = kv.modRevision;
-      }
+      // Whatever the copy alone would decide (an error, a conflict, nothing to change) is decided again from
+      // storage: the cache may lag by a few milliseconds.
+      const { current, modRevision, guess } = await this.startingPoint(resource, key, name, attempt, options);
       let next: KubeObject;
       let encoded: Buffer | undefined;
       try {
@@ -348,21 +350,9 @@ export class ObjectStore {
     }
     const key = objectKey(resource, namespace, name);
     for (let attempt = 1; ; attempt++) {
-      // As guaranteedUpdate: the first attempt starts from the watch cache's copy (no storage read, no decode),
-      // and the delete's compare-and-swap on its revision says whether it was current. A refusal the copy alone
-      // would give is decided again from storage; a dry run reads storage from the start.
-      const guess = attempt === 1 && !options.dryRun ? this.cached?.(key) : undefined;
-      let current: KubeObject;
-      let modRevision: number;
-      if (guess) {
-        current = fromStorage(resource, guess.object); // the cache's object: read, never modified
-        modRevision = guess.revision;
-      } else {
-        const kv = await this.store.get(key);
-        if (!kv) throw notFound(resource.plural, resource.group, name);
-        current = decodeKeyValue(kv, resource);
-        modRevision = kv.modRevision;
-      }
+      // As an update: the delete's compare-and-swap on the copy's revision says whether it was current, and a
+      // refusal the copy alone would give is decided again from storage.
+      const { current, modRevision, guess } = await this.startingPoint(resource, key, name, attempt, options);
       const refused = this.deletePreconditionFailure(resource, current, deleteOptions) ?? deleteRefusal(resource, current);
       if (refused && guess) continue;
       if (refused) throw refused;
