@@ -1,5 +1,6 @@
 // From a completed request to an `audit.k8s.io/v1` Event (the fields kube-apiserver writes), at the level
 // the policy chose, with credentials left out (redact.ts) and its size bounded.
+import { secondText } from '../../apis/meta/time.ts';
 import type { AuditRequest } from './types.ts';
 import type { Level, PolicyAttributes } from './policy.ts';
 import { omittedBecause, scrub } from './redact.ts';
@@ -30,18 +31,12 @@ export interface AuditEvent {
   annotations: Record<string, string>;
 }
 
-/** RFC 3339 with microseconds, as Kubernetes' MicroTime. */
+/** RFC 3339 with microseconds, as Kubernetes' MicroTime (the second's text is shared with timestamp()). */
 export function microTime(epochMicros: number): string {
   const micros = Math.floor(epochMicros);
   const second = Math.floor(micros / 1_000_000);
-  // Every request formats two timestamps, nearly always within the same second as the last: the date and
-  // time up to the second are formatted once per second (Date's toISOString was ~7 µs a call under load).
-  if (second !== lastSecond.second) lastSecond = { second, prefix: new Date(second * 1000).toISOString().slice(0, -4) };
-  return `${lastSecond.prefix}${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
+  return `${secondText(second).slice(0, -1)}.${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
 }
-
-/** `YYYY-MM-DDTHH:MM:SS.` of the last second microTime formatted. */
-let lastSecond = { second: Number.NaN, prefix: '' };
 
 /** Now, in microseconds since the epoch (Date alone has milliseconds). */
 export function nowMicros(): number {
